@@ -1,0 +1,24 @@
+//! I/O-free core of the xApp runtime.
+//!
+//! Nothing here touches a socket, a thread or the OS clock: every function that depends on
+//! time takes `now` as an argument, so the testbed can drive the core deterministically.
+//!
+//! # Layout
+//! - [`ids`]: cell and slice identities (NR CGI, S-NSSAI).
+//! - [`kpm`]: E2SM-KPM measurements known to the xApp (TS 28.552 names) and decoded reports.
+//! - [`state`]: per-cell, per-slice rolling windows; duplicate / late / missing handling.
+//! - [`features`]: model input rows built from the windows, in the order a contract names.
+//! - [`policy`]: PRB demand forecasts turned into slice PRB quotas with headroom.
+//! - [`guard`]: guard rails on quotas (bounds, ordering, sums, hysteresis, rate).
+//! - [`latency`]: decision timestamps, the latency budget and HDR percentiles.
+
+pub mod features;
+pub mod guard;
+pub mod ids;
+pub mod kpm;
+pub mod latency;
+pub mod policy;
+pub mod state;
+
+pub use ids::{CellId, Snssai};
+pub use kpm::{KpmReport, Meas, MeasVec};

@@ -1,0 +1,241 @@
+//! Per-cell, per-slice rolling windows of KPM measurements.
+//!
+//! The table is fed decoded reports with the time they arrived and answers what happened:
+//! a fresh report, a duplicate, an out-of-order one, or one after a gap (missing reports
+//! are filled by carrying the last report forward, so the window stays one row per period,
+//! and counted). Cells that stop reporting age out. Memory is bounded: each slice keeps at
+//! most `window` rows, each cell at most [`MAX_SLICES_PER_CELL`] slices and the table at
+//! most `max_cells` cells.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::ids::{CellId, Snssai};
+use crate::kpm::{KpmReport, MeasVec};
+
+/// Upper bound on slices tracked per cell (TS 38.331 allows 8 S-NSSAIs per UE; cells
+/// rarely carry more than a handful).
+pub const MAX_SLICES_PER_CELL: usize = 16;
+/// Gaps longer than this many periods reset a slice's window instead of being filled.
+pub const MAX_FILLED_GAP: u64 = 4;
+
+/// Tunables of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct StateConfig {
+    /// Rows kept per slice (the model's input window).
+    pub window: usize,
+    /// A cell not heard from for this long is dropped [ms].
+    pub stale_after_ms: u64,
+    /// A report arriving this long after its collection period ended is counted late [ms].
+    pub late_after_ms: u64,
+    /// Most cells tracked at once; reports of further cells are refused.
+    pub max_cells: usize,
+}
+
+/// What ingesting one report did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingest {
+    /// Appended; `missing` reports before it were filled in; `late` if it came late.
+    Fresh { missing: u64, late: bool },
+    /// Same collection period as the last one: ignored.
+    Duplicate,
+    /// Older than the last one: ignored.
+    OutOfOrder,
+    /// The table is full and this cell is new: ignored.
+    TableFull,
+}
+
+#[derive(Debug)]
+struct SliceWindow {
+    rows: VecDeque<MeasVec>,
+}
+
+#[derive(Debug)]
+struct CellState {
+    last_start_ms: Option<u64>,
+    last_seen_ms: u64,
+    prb_avail_dl: Option<f32>,
+    slices: Vec<(Snssai, SliceWindow)>,
+}
+
+/// All cells of one shard (one E2 node, typically).
+#[derive(Debug)]
+pub struct CellTable {
+    cfg: StateConfig,
+    cells: HashMap<CellId, CellState>,
+}
+
+impl CellTable {
+    pub fn new(cfg: StateConfig) -> Self {
+        Self {
+            cfg,
+            cells: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Ingests `report`, received at `now_ms` (Unix milliseconds).
+    pub fn ingest(&mut self, report: &KpmReport, now_ms: u64) -> Ingest {
+        let period = u64::from(report.granularity_ms.max(1));
+        let late =
+            now_ms > report.collection_start_ms + period + self.cfg.late_after_ms;
+        let window = self.cfg.window;
+        if !self.cells.contains_key(&report.cell) && self.cells.len() >= self.cfg.max_cells {
+            return Ingest::TableFull;
+        }
+        let cell = self.cells.entry(report.cell).or_insert_with(|| CellState {
+            last_start_ms: None,
+            last_seen_ms: now_ms,
+            prb_avail_dl: None,
+            slices: Vec::new(),
+        });
+        let missing = match cell.last_start_ms {
+            None => 0,
+            Some(last) if report.collection_start_ms == last => return Ingest::Duplicate,
+            Some(last) if report.collection_start_ms < last => return Ingest::OutOfOrder,
+            Some(last) => ((report.collection_start_ms - last) / period).saturating_sub(1),
+        };
+        cell.last_start_ms = Some(report.collection_start_ms);
+        cell.last_seen_ms = now_ms;
+        if let Some(prb) = report.prb_avail_dl() {
+            cell.prb_avail_dl = Some(prb);
+        }
+        for (snssai, meas) in &report.slices {
+            let idx = match cell.slices.iter().position(|(s, _)| s == snssai) {
+                Some(i) => i,
+                None if cell.slices.len() < MAX_SLICES_PER_CELL => {
+                    cell.slices.push((
+                        *snssai,
+                        SliceWindow {
+                            rows: VecDeque::with_capacity(window),
+                        },
+                    ));
+                    cell.slices.len() - 1
+                }
+                None => continue,
+            };
+            let rows = &mut cell.slices[idx].1.rows;
+            if missing > MAX_FILLED_GAP {
+                rows.clear();
+            } else if let Some(last) = rows.back().copied() {
+                for _ in 0..missing {
+                    push_bounded(rows, last, window);
+                }
+            }
+            push_bounded(rows, *meas, window);
+        }
+        Ingest::Fresh { missing, late }
+    }
+
+    /// Drops cells not heard from since `now_ms - stale_after_ms`; returns how many.
+    pub fn age_out(&mut self, now_ms: u64) -> usize {
+        let before = self.cells.len();
+        let horizon = now_ms.saturating_sub(self.cfg.stale_after_ms);
+        self.cells.retain(|_, c| c.last_seen_ms >= horizon);
+        before - self.cells.len()
+    }
+
+    /// Slices of `cell` whose window is full, with their rows (oldest first).
+    pub fn ready_slices(&self, cell: &CellId) -> impl Iterator<Item = (Snssai, &VecDeque<MeasVec>)> {
+        let window = self.cfg.window;
+        self.cells
+            .get(cell)
+            .into_iter()
+            .flat_map(|c| c.slices.iter())
+            .filter(move |(_, w)| w.rows.len() == window)
+            .map(|(s, w)| (*s, &w.rows))
+    }
+
+    /// PRBs available on the cell's DL carrier, as last reported.
+    pub fn prb_avail_dl(&self, cell: &CellId) -> Option<f32> {
+        self.cells.get(cell).and_then(|c| c.prb_avail_dl)
+    }
+
+    /// Configured window length.
+    pub fn window(&self) -> usize {
+        self.cfg.window
+    }
+}
+
+fn push_bounded(rows: &mut VecDeque<MeasVec>, row: MeasVec, window: usize) {
+    if rows.len() == window {
+        rows.pop_front();
+    }
+    rows.push_back(row);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpm::Meas;
+
+    const CFG: StateConfig = StateConfig {
+        window: 3,
+        stale_after_ms: 1_000,
+        late_after_ms: 50,
+        max_cells: 2,
+    };
+
+    fn report(cell: u64, start: u64, prb: f32) -> KpmReport {
+        let mut m = MeasVec::default();
+        m.set(Meas::PrbUsedDl, prb);
+        KpmReport {
+            cell: CellId::new([0, 0xf1, 0x10], cell),
+            collection_start_ms: start,
+            granularity_ms: 100,
+            cell_meas: MeasVec::default(),
+            slices: vec![(Snssai::new(1, None), m)],
+        }
+    }
+
+    fn prbs(t: &CellTable, cell: u64) -> Vec<f32> {
+        let id = CellId::new([0, 0xf1, 0x10], cell);
+        t.cells[&id].slices[0].1.rows.iter().map(|r| r.get(Meas::PrbUsedDl)).collect()
+    }
+
+    #[test]
+    fn duplicates_out_of_order_and_gaps_are_told_apart() {
+        let mut t = CellTable::new(CFG);
+        assert_eq!(t.ingest(&report(1, 1000, 1.0), 1100), Ingest::Fresh { missing: 0, late: false });
+        assert_eq!(t.ingest(&report(1, 1000, 9.0), 1101), Ingest::Duplicate);
+        assert_eq!(t.ingest(&report(1, 900, 9.0), 1102), Ingest::OutOfOrder);
+        // One period missing: carried forward.
+        assert_eq!(t.ingest(&report(1, 1200, 3.0), 1300), Ingest::Fresh { missing: 1, late: false });
+        assert_eq!(prbs(&t, 1), vec![1.0, 1.0, 3.0]);
+        // Late: arrives 200 ms after its period ended.
+        assert_eq!(t.ingest(&report(1, 1300, 4.0), 1600), Ingest::Fresh { missing: 0, late: true });
+        assert_eq!(prbs(&t, 1), vec![1.0, 3.0, 4.0]);
+        // A long gap resets the window.
+        assert!(matches!(t.ingest(&report(1, 5000, 5.0), 5100), Ingest::Fresh { missing: 36, .. }));
+        assert_eq!(prbs(&t, 1), vec![5.0]);
+    }
+
+    #[test]
+    fn ready_only_when_window_is_full_and_table_is_bounded() {
+        let mut t = CellTable::new(CFG);
+        let id = CellId::new([0, 0xf1, 0x10], 1);
+        for (i, start) in [1000, 1100].into_iter().enumerate() {
+            t.ingest(&report(1, start, i as f32), start + 100);
+        }
+        assert_eq!(t.ready_slices(&id).count(), 0);
+        t.ingest(&report(1, 1200, 2.0), 1300);
+        assert_eq!(t.ready_slices(&id).count(), 1);
+        t.ingest(&report(2, 1200, 2.0), 1300);
+        assert_eq!(t.ingest(&report(3, 1200, 2.0), 1300), Ingest::TableFull);
+    }
+
+    #[test]
+    fn silent_cells_age_out() {
+        let mut t = CellTable::new(CFG);
+        t.ingest(&report(1, 1000, 1.0), 1000);
+        t.ingest(&report(2, 1000, 1.0), 1800);
+        assert_eq!(t.age_out(2500), 1);
+        assert_eq!(t.len(), 1);
+    }
+}

@@ -1,1 +1,46 @@
-//! stub
+//! The E2T northbound API (`onos.e2t.e2.v1beta1`, `onos.e2t.admin`) and the E2SM-KPM /
+//! E2SM-RC payloads (PROTO encoding), generated from `proto/` at build time, plus the
+//! conversions between those messages and the domain types of `nf-core`.
+//!
+//! The generated types live in [`pb`]; the rest of the workspace touches them only at the
+//! gRPC edge and goes through [`kpm`] and [`rc`] for payloads.
+//!
+//! # Layout
+//! - [`pb`]: generated messages, clients and servers.
+//! - [`kpm`]: E2SM-KPM RAN function definition, subscription and indication codecs.
+//! - [`rc`]: E2SM-RC style 2 action 6 (slice-level PRB quota) control codec.
+//! - [`cause`]: E2AP error causes carried in gRPC status details.
+
+pub mod cause;
+pub mod kpm;
+pub mod rc;
+
+/// Generated protobuf and gRPC code.
+#[allow(missing_docs, missing_debug_implementations, clippy::all, clippy::unwrap_used)]
+pub mod pb {
+    pub mod e2t {
+        tonic::include_proto!("onos.e2t.e2.v1beta1");
+    }
+    pub mod admin {
+        tonic::include_proto!("onos.e2t.admin");
+    }
+    pub mod kpm {
+        tonic::include_proto!("e2sm.kpm.v2");
+    }
+    pub mod rc {
+        tonic::include_proto!("e2sm.rc.v1");
+    }
+}
+
+/// Service model name of E2SM-KPM as announced by E2 nodes (RAN function short name).
+pub const KPM_SM_NAME: &str = "ORAN-E2SM-KPM";
+/// Service model version used on the E2T API.
+pub const KPM_SM_VERSION: &str = "v2";
+/// Service model OID of E2SM-KPM v2.
+pub const KPM_OID: &str = "1.3.6.1.4.1.53148.1.2.2.2";
+/// Service model name of E2SM-RC.
+pub const RC_SM_NAME: &str = "ORAN-E2SM-RC";
+/// Service model version used on the E2T API.
+pub const RC_SM_VERSION: &str = "v1";
+/// Service model OID of E2SM-RC.
+pub const RC_OID: &str = "1.3.6.1.4.1.53148.1.1.2.3";

@@ -1,0 +1,191 @@
+//! Model contracts: the sidecar TOML next to every `.onnx` file.
+//!
+//! A contract states what the model consumes (input name, element type, shape and the
+//! ordered feature names with units) and produces (outputs, columns, units, meaning), its
+//! version and the sha256 of the model file. The runtime refuses a model whose file hash,
+//! inputs or outputs differ from its contract, naming the first mismatch.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// One input feature of the model.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// KPM measurement name (TS 28.552, or `VS.` vendor-specific).
+    pub name: String,
+    pub unit: String,
+    pub meaning: String,
+}
+
+/// The model's single input tensor.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub name: String,
+    pub dtype: String,
+    /// `[-1, window, features]`; -1 is the batch dimension.
+    pub shape: Vec<i64>,
+    pub layout: String,
+    pub features: Vec<FeatureSpec>,
+}
+
+/// One output tensor.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<i64>,
+    pub unit: String,
+    pub columns: Vec<String>,
+    pub meaning: String,
+}
+
+/// A model contract as read from its TOML file.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    pub name: String,
+    pub version: String,
+    /// Model file, relative to the contract.
+    pub file: PathBuf,
+    pub sha256: String,
+    pub report_period_ms: u32,
+    pub cell_prbs: u32,
+    pub input: InputSpec,
+    pub outputs: Vec<OutputSpec>,
+}
+
+/// Why a model or its contract was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// The contract or model file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The contract is not valid TOML of the expected shape.
+    #[error("model contract {path} is invalid: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The contract is inconsistent with itself.
+    #[error("model contract {path}: {problem}")]
+    Inconsistent { path: PathBuf, problem: String },
+    /// The model file is not the one the contract describes.
+    #[error("model file {file} has sha256 {actual}, its contract says {expected}")]
+    HashMismatch {
+        file: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    /// The model's inputs or outputs differ from the contract.
+    #[error("model {file} does not match its contract: {what}: contract says {expected}, model has {found}")]
+    Mismatch {
+        file: PathBuf,
+        what: String,
+        expected: String,
+        found: String,
+    },
+}
+
+impl Contract {
+    /// Reads and checks a contract file (not yet the model it names).
+    pub fn load(path: &Path) -> Result<Self, ContractError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Io { path: path.into(), source })?;
+        let mut c: Contract = toml::from_str(&text).map_err(|source| ContractError::Parse { path: path.into(), source })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        c.file = dir.join(&c.file);
+        c.check_consistent(path)?;
+        Ok(c)
+    }
+
+    fn check_consistent(&self, path: &Path) -> Result<(), ContractError> {
+        let bad = |problem: String| ContractError::Inconsistent { path: path.into(), problem };
+        let [_, window, features] = self.input.shape[..] else {
+            return Err(bad(format!("input shape {:?} is not [batch, window, features]", self.input.shape)));
+        };
+        if window <= 0 || features <= 0 {
+            return Err(bad(format!("input shape {:?} has a non-positive window or feature count", self.input.shape)));
+        }
+        if features as usize != self.input.features.len() {
+            return Err(bad(format!(
+                "input shape says {features} features, the feature list has {}",
+                self.input.features.len()
+            )));
+        }
+        if self.input.dtype != "float32" {
+            return Err(bad(format!("input dtype {} is not float32", self.input.dtype)));
+        }
+        let Some(out) = self.outputs.first() else {
+            return Err(bad("no outputs".into()));
+        };
+        if out.shape.len() != 2 || out.shape[1] as usize != out.columns.len() {
+            return Err(bad(format!("output shape {:?} does not match its columns {:?}", out.shape, out.columns)));
+        }
+        Ok(())
+    }
+
+    /// Rows of history the model reads.
+    pub fn window(&self) -> usize {
+        self.input.shape[1] as usize
+    }
+
+    /// Feature names in input order.
+    pub fn feature_names(&self) -> Vec<&str> {
+        self.input.features.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    /// Columns of the first output.
+    pub fn output_columns(&self) -> usize {
+        self.outputs.first().map_or(0, |o| o.columns.len())
+    }
+
+    /// Reads the model file and checks its sha256; returns the bytes.
+    pub fn read_verified_model(&self) -> Result<Vec<u8>, ContractError> {
+        let bytes = std::fs::read(&self.file).map_err(|source| ContractError::Io { path: self.file.clone(), source })?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if !actual.eq_ignore_ascii_case(&self.sha256) {
+            return Err(ContractError::HashMismatch {
+                file: self.file.clone(),
+                expected: self.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Compares one tensor (name, element type, shape) of the model with the contract.
+    pub fn check_tensor(
+        &self,
+        role: &str,
+        expected: (&str, &str, &[i64]),
+        found: (&str, &str, &[i64]),
+    ) -> Result<(), ContractError> {
+        let mismatch = |what: &str, e: String, f: String| ContractError::Mismatch {
+            file: self.file.clone(),
+            what: format!("{role} {what}"),
+            expected: e,
+            found: f,
+        };
+        if expected.0 != found.0 {
+            return Err(mismatch("name", expected.0.into(), found.0.into()));
+        }
+        if expected.1 != found.1 {
+            return Err(mismatch(&format!("`{}` element type", expected.0), expected.1.into(), found.1.into()));
+        }
+        let dims_match = expected.2.len() == found.2.len()
+            && expected.2.iter().zip(found.2).all(|(e, f)| e == f || (*e < 0 && *f < 0));
+        if !dims_match {
+            return Err(mismatch(&format!("`{}` shape", expected.0), format!("{:?}", expected.2), format!("{:?}", found.2)));
+        }
+        Ok(())
+    }
+}

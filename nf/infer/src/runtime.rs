@@ -1,0 +1,198 @@
+//! Finding and loading onnxruntime, and building a session checked against its contract.
+//!
+//! `libonnxruntime.so` is loaded at run time (`ort`'s `load-dynamic`). Where it comes from,
+//! first match wins: the path in the config, `ORT_DYLIB_PATH`, then the copy
+//! `scripts/fetch-onnxruntime.sh` places under `.cache/onnxruntime/` in the source tree.
+//! Execution providers are tried in the configured order; one that cannot be registered
+//! (no GPU, a CPU-only onnxruntime build) is logged and the next is tried, ending on CPU.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::ep::{self, ExecutionProviderDispatch};
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorElementType, ValueType};
+use serde::Deserialize;
+
+use crate::contract::{Contract, ContractError};
+
+/// onnxruntime release this build targets (`ort` feature `api-31`).
+pub const ORT_VERSION: &str = "1.31.1";
+/// Where `scripts/fetch-onnxruntime.sh` puts the library, relative to the repository root.
+pub const FETCHED_DYLIB: &str = ".cache/onnxruntime/1.31.1/libonnxruntime.so.1.31.1";
+
+/// An execution provider to try.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase", tag = "kind", deny_unknown_fields)]
+pub enum Provider {
+    Cpu,
+    Cuda {
+        #[serde(default)]
+        device_id: i32,
+    },
+    Tensorrt {
+        #[serde(default)]
+        device_id: i32,
+    },
+}
+
+/// What the engine needs to serve one model.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// The model's contract; the model file is named inside it.
+    pub contract: PathBuf,
+    /// Explicit `libonnxruntime.so`; `None` to search.
+    pub onnxruntime_lib: Option<PathBuf>,
+    /// Execution providers in order of preference.
+    pub providers: Vec<Provider>,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No onnxruntime library to load.
+    #[error(
+        "onnxruntime {ORT_VERSION} not found (looked at {looked}); run `scripts/fetch-onnxruntime.sh`, \
+         or set ORT_DYLIB_PATH (or inference.onnxruntime_lib) to a libonnxruntime.so {ORT_VERSION}"
+    )]
+    LibraryMissing { looked: String },
+    /// The library exists but could not be loaded or initialised.
+    #[error("cannot load onnxruntime from {path}: {message}")]
+    LibraryLoad { path: PathBuf, message: String },
+    /// The contract or model were refused.
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    /// onnxruntime refused the model.
+    #[error("onnxruntime cannot load {file}: {message}")]
+    Session { file: PathBuf, message: String },
+}
+
+/// Picks the onnxruntime library to load.
+pub fn resolve_dylib(explicit: Option<&Path>) -> Result<PathBuf, EngineError> {
+    let fetched = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(FETCHED_DYLIB);
+    let candidates: Vec<PathBuf> = explicit
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
+        .chain(std::iter::once(fetched))
+        .collect();
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    Err(EngineError::LibraryMissing {
+        looked: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+static ENV: OnceLock<Result<(PathBuf, Environment), String>> = OnceLock::new();
+
+/// The process-wide onnxruntime environment (loaded once; later calls reuse it).
+pub fn environment(explicit: Option<&Path>) -> Result<Environment, EngineError> {
+    let path = resolve_dylib(explicit)?;
+    let loaded = ENV.get_or_init(|| {
+        let env = ort::init_from(&path)
+            .map_err(|e| e.to_string())?
+            .with_name("ai-ran-xapp")
+            .build()
+            .map_err(|e| e.to_string())?;
+        tracing::info!(path = %path.display(), "onnxruntime loaded");
+        Ok((path.clone(), env))
+    });
+    match loaded {
+        Ok((_, env)) => Ok(env.clone()),
+        Err(message) => Err(EngineError::LibraryLoad { path, message: message.clone() }),
+    }
+}
+
+fn dispatch(p: Provider) -> ExecutionProviderDispatch {
+    match p {
+        Provider::Cpu => ep::CPU::default().build().error_on_failure(),
+        Provider::Cuda { device_id } => ep::CUDA::default().with_device_id(device_id).build().error_on_failure(),
+        Provider::Tensorrt { device_id } => ep::TensorRT::default().with_device_id(device_id).build().error_on_failure(),
+    }
+}
+
+fn dtype_name(t: TensorElementType) -> String {
+    match t {
+        TensorElementType::Float32 => "float32".into(),
+        other => other.to_string(),
+    }
+}
+
+fn describe(v: &ValueType) -> (String, Vec<i64>) {
+    match v {
+        ValueType::Tensor { ty, shape, .. } => (dtype_name(*ty), shape.to_vec()),
+        other => (format!("{other:?}"), Vec::new()),
+    }
+}
+
+/// A session that matched its contract, with the provider that was registered.
+#[derive(Debug)]
+pub struct LoadedModel {
+    pub session: Session,
+    pub contract: Contract,
+    /// Execution provider in use ("cpu" when all others fell back).
+    pub provider: String,
+}
+
+/// Loads the model of `cfg.contract`: hash check, session with one intra-op thread and no
+/// spinning, providers in order with fallback, then inputs/outputs against the contract.
+pub fn load_model(cfg: &ModelConfig) -> Result<LoadedModel, EngineError> {
+    let contract = Contract::load(&cfg.contract)?;
+    let bytes = contract.read_verified_model()?;
+    let env = environment(cfg.onnxruntime_lib.as_deref())?;
+    let session_err = |e: &dyn std::fmt::Display| EngineError::Session { file: contract.file.clone(), message: e.to_string() };
+    let mut builder = Session::builder(&env)
+        .and_then(|b| Ok(b.with_intra_threads(1)?))
+        .and_then(|b| Ok(b.with_inter_threads(1)?))
+        .and_then(|b| Ok(b.with_intra_op_spinning(false)?))
+        .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::Level3)?))
+        .map_err(|e| session_err(&e))?;
+    let mut provider = "cpu".to_owned();
+    for p in &cfg.providers {
+        if *p == Provider::Cpu {
+            break;
+        }
+        match builder.with_execution_providers([dispatch(*p)]) {
+            Ok(b) => {
+                builder = b;
+                provider = format!("{p:?}").to_lowercase();
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(provider = ?p, cause = %e, "execution provider unavailable, falling back");
+                builder = e.recover();
+            }
+        }
+    }
+    let session = builder.commit_from_memory(&bytes).map_err(|e| session_err(&e))?;
+    check_io(&session, &contract)?;
+    tracing::info!(model = %contract.name, version = %contract.version, %provider, "model loaded");
+    Ok(LoadedModel { session, contract, provider })
+}
+
+fn check_io(session: &Session, contract: &Contract) -> Result<(), EngineError> {
+    let count = |role: &str, e: usize, f: usize| ContractError::Mismatch {
+        file: contract.file.clone(),
+        what: format!("number of {role}s"),
+        expected: e.to_string(),
+        found: f.to_string(),
+    };
+    if session.inputs().len() != 1 {
+        return Err(count("input", 1, session.inputs().len()).into());
+    }
+    if session.outputs().len() != contract.outputs.len() {
+        return Err(count("output", contract.outputs.len(), session.outputs().len()).into());
+    }
+    let input = &session.inputs()[0];
+    let (ty, shape) = describe(input.dtype());
+    let i = &contract.input;
+    contract.check_tensor("input", (&i.name, &i.dtype, &i.shape), (input.name(), &ty, &shape))?;
+    for (o, spec) in session.outputs().iter().zip(&contract.outputs) {
+        let (ty, shape) = describe(o.dtype());
+        contract.check_tensor("output", (&spec.name, &spec.dtype, &spec.shape), (o.name(), &ty, &shape))?;
+    }
+    Ok(())
+}

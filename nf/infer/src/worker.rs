@@ -1,0 +1,190 @@
+//! The inference worker: a dedicated thread that owns the onnxruntime session.
+//!
+//! Cells submit jobs (their feature rows plus a context) through a bounded crossbeam
+//! channel. The worker blocks for the first job, drains whatever else is queued up to the
+//! batch limit, runs the model once over the whole batch and hands each job its slice of
+//! the output. Under load batches grow by themselves; when idle a lone job runs at once, so
+//! batching never adds waiting time. A full queue refuses new jobs (the caller counts the
+//! drop); when every handle is dropped the worker finishes what it has and exits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use ort::value::TensorRef;
+
+use crate::runtime::LoadedModel;
+
+/// A job: `n` rows of features for one cell, and the caller's context.
+#[derive(Debug)]
+struct Job<C> {
+    rows: Vec<f32>,
+    n: usize,
+    ctx: C,
+}
+
+/// The model's output for one job.
+#[derive(Debug)]
+pub struct JobOutput<'a> {
+    /// `n × columns` values, row-major, or the error message of a failed run.
+    pub values: Result<&'a [f32], &'a str>,
+    /// Rows in the batch this job ran in.
+    pub batch_rows: usize,
+    /// Time the batch took in onnxruntime [ns].
+    pub run_ns: u64,
+}
+
+/// Counters of the worker, shared with metrics.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub batches: AtomicU64,
+    pub rows: AtomicU64,
+    pub run_ns: AtomicU64,
+    pub failures: AtomicU64,
+    pub max_batch_rows: AtomicU64,
+}
+
+/// Submits jobs to the worker. Cloning is cheap; dropping every clone stops the worker.
+#[derive(Debug)]
+pub struct InferenceHandle<C> {
+    tx: Sender<Job<C>>,
+    row_len: usize,
+    stats: Arc<WorkerStats>,
+}
+
+impl<C> Clone for InferenceHandle<C> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone(), row_len: self.row_len, stats: self.stats.clone() }
+    }
+}
+
+/// Why a job was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The queue is full: the job is dropped.
+    QueueFull,
+    /// The worker is gone (shutdown).
+    Closed,
+    /// Rows of the wrong length.
+    BadShape { expected: usize, got: usize },
+}
+
+impl<C> InferenceHandle<C> {
+    /// Floats per row this model expects.
+    pub fn row_len(&self) -> usize {
+        self.row_len
+    }
+
+    pub fn stats(&self) -> &Arc<WorkerStats> {
+        &self.stats
+    }
+
+    /// Queues `rows` (n × row_len floats) with `ctx`, without blocking.
+    pub fn submit(&self, rows: Vec<f32>, ctx: C) -> Result<(), SubmitError> {
+        if rows.is_empty() || rows.len() % self.row_len != 0 {
+            return Err(SubmitError::BadShape { expected: self.row_len, got: rows.len() });
+        }
+        let n = rows.len() / self.row_len;
+        self.tx.try_send(Job { rows, n, ctx }).map_err(|e| match e {
+            TrySendError::Full(_) => SubmitError::QueueFull,
+            TrySendError::Disconnected(_) => SubmitError::Closed,
+        })
+    }
+}
+
+/// Starts the worker thread for `model`. `deliver` is called on the worker thread once per
+/// job with its context and output; it must not block.
+pub fn spawn_worker<C, F>(
+    model: LoadedModel,
+    max_batch_rows: usize,
+    queue_depth: usize,
+    deliver: F,
+) -> std::io::Result<(InferenceHandle<C>, JoinHandle<()>)>
+where
+    C: Send + 'static,
+    F: FnMut(C, JobOutput<'_>) + Send + 'static,
+{
+    let window = model.contract.window();
+    let features = model.contract.input.features.len();
+    let row_len = window * features;
+    let (tx, rx) = bounded(queue_depth);
+    let stats = Arc::new(WorkerStats::default());
+    let worker_stats = stats.clone();
+    let join = std::thread::Builder::new()
+        .name("inference".into())
+        .spawn(move || run(model, rx, max_batch_rows.max(1), (window, features), worker_stats, deliver))?;
+    Ok((InferenceHandle { tx, row_len, stats }, join))
+}
+
+fn run<C, F>(
+    mut model: LoadedModel,
+    rx: Receiver<Job<C>>,
+    max_rows: usize,
+    (window, features): (usize, usize),
+    stats: Arc<WorkerStats>,
+    mut deliver: F,
+) where
+    F: FnMut(C, JobOutput<'_>),
+{
+    let row_len = window * features;
+    let columns = model.contract.output_columns();
+    let input_name = model.contract.input.name.clone();
+    let mut batch: Vec<Job<C>> = Vec::new();
+    let mut buf: Vec<f32> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut rows = first.n;
+        batch.push(first);
+        while rows < max_rows {
+            match rx.try_recv() {
+                Ok(job) => {
+                    rows += job.n;
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        buf.clear();
+        for job in &batch {
+            buf.extend_from_slice(&job.rows);
+        }
+        let started = Instant::now();
+        let result = infer(&mut model, &input_name, &buf, [rows, window, features], columns);
+        let run_ns = started.elapsed().as_nanos() as u64;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.rows.fetch_add(rows as u64, Ordering::Relaxed);
+        stats.run_ns.fetch_add(run_ns, Ordering::Relaxed);
+        stats.max_batch_rows.fetch_max(rows as u64, Ordering::Relaxed);
+        match &result {
+            Ok(out) => {
+                let mut at = 0;
+                for job in batch.drain(..) {
+                    let len = job.n * columns;
+                    let values = Ok(&out[at..at + len]);
+                    at += len;
+                    deliver(job.ctx, JobOutput { values, batch_rows: rows, run_ns });
+                }
+            }
+            Err(msg) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(cause = %msg, rows, "inference failed");
+                for job in batch.drain(..) {
+                    deliver(job.ctx, JobOutput { values: Err(msg), batch_rows: rows, run_ns });
+                }
+            }
+        }
+        debug_assert_eq!(buf.len(), rows * row_len);
+    }
+    tracing::debug!("inference worker stopped");
+}
+
+fn infer(model: &mut LoadedModel, input: &str, buf: &[f32], shape: [usize; 3], columns: usize) -> Result<Vec<f32>, String> {
+    let tensor = TensorRef::from_array_view((shape, buf)).map_err(|e| e.to_string())?;
+    let outputs = model.session.run(ort::inputs![input => tensor]).map_err(|e| e.to_string())?;
+    let (out_shape, values) = outputs[0].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+    if out_shape.len() != 2 || out_shape[0] as usize != shape[0] || out_shape[1] as usize != columns {
+        return Err(format!("model returned shape {out_shape:?}, expected [{}, {columns}]", shape[0]));
+    }
+    Ok(values.to_vec())
+}

@@ -1,0 +1,422 @@
+//! E2SM-KPM codec (PROTO encoding): RAN function definition, report subscription
+//! (event trigger format 1, action definition format 1, style 1) and indications
+//! (header format 1, message format 1).
+//!
+//! Decoding is defensive: size and count limits are checked before anything is trusted,
+//! measurements the xApp does not know are skipped and counted, non-finite values and
+//! "no value" records become missing values and are counted. Only a payload that cannot be
+//! interpreted at all is rejected.
+
+use nf_core::{CellId, KpmReport, Meas, MeasVec, Snssai};
+use prost::Message;
+
+use crate::pb::kpm as pb;
+
+/// Report style 1: E2 node measurement (E2SM-KPM 7.4.1).
+pub const REPORT_STYLE_NODE_MEASUREMENT: i32 = 1;
+/// Most slices accepted in one report.
+pub const MAX_SLICES: usize = 16;
+
+/// A cell as announced in the KPM RAN function definition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellInfo {
+    pub cell: CellId,
+    pub slices: Vec<Snssai>,
+    pub prb_total_dl: u32,
+}
+
+/// Limits applied before a payload is decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest indication payload accepted [bytes].
+    pub max_payload_bytes: usize,
+    /// Most measurement-info entries accepted in one indication.
+    pub max_measurements: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 64 * 1024,
+            max_measurements: 512,
+        }
+    }
+}
+
+/// Soft problems found in an accepted indication.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecodeNotes {
+    /// Measurements with names the xApp does not know (skipped).
+    pub unknown_measurements: u32,
+    /// NaN or infinite values (treated as missing).
+    pub non_finite_values: u32,
+    /// Records explicitly carrying no value.
+    pub no_values: u32,
+}
+
+/// Why a KPM payload was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum KpmError {
+    /// Bigger than [`Limits::max_payload_bytes`].
+    #[error("payload of {len} bytes exceeds the limit of {limit} bytes")]
+    Oversize { len: usize, limit: usize },
+    /// Not a valid protobuf encoding of the expected message.
+    #[error("undecodable {what}: {source}")]
+    Malformed {
+        what: &'static str,
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// A required part is absent.
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    /// Records and measurement info disagree.
+    #[error("{records} records for {infos} measurement-info entries")]
+    RecordCount { records: usize, infos: usize },
+    /// More measurements or slices than allowed.
+    #[error("{what}: {count} exceeds the limit of {limit}")]
+    TooMany { what: &'static str, count: usize, limit: usize },
+    /// An identifier out of its range.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+}
+
+impl KpmError {
+    /// Bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KpmError::Oversize { .. } => "oversize",
+            KpmError::Malformed { .. } => "malformed",
+            KpmError::Missing(_) => "missing_field",
+            KpmError::RecordCount { .. } => "record_count",
+            KpmError::TooMany { .. } => "too_many",
+            KpmError::Invalid(_) => "invalid_id",
+        }
+    }
+}
+
+fn decode<M: Message + Default>(bytes: &[u8], what: &'static str) -> Result<M, KpmError> {
+    M::decode(bytes).map_err(|source| KpmError::Malformed { what, source })
+}
+
+pub fn cell_to_pb(c: &CellId) -> pb::CellGlobalId {
+    pb::CellGlobalId {
+        plmn_id: c.plmn.to_vec(),
+        nr_cell_id: c.nci,
+    }
+}
+
+pub fn cell_from_pb(c: Option<&pb::CellGlobalId>) -> Result<CellId, KpmError> {
+    let c = c.ok_or(KpmError::Missing("cell global id"))?;
+    let plmn: [u8; 3] = c.plmn_id.as_slice().try_into().map_err(|_| KpmError::Invalid("PLMN identity"))?;
+    if c.nr_cell_id > CellId::MAX_NCI {
+        return Err(KpmError::Invalid("NR cell identity"));
+    }
+    Ok(CellId::new(plmn, c.nr_cell_id))
+}
+
+fn snssai_to_pb(s: &Snssai) -> pb::Snssai {
+    pb::Snssai {
+        sst: s.sst.into(),
+        sd: s.sd,
+    }
+}
+
+fn snssai_from_pb(s: &pb::Snssai) -> Result<Snssai, KpmError> {
+    let sst = u8::try_from(s.sst).map_err(|_| KpmError::Invalid("SST"))?;
+    if s.sd.is_some_and(|sd| sd > Snssai::MAX_SD) {
+        return Err(KpmError::Invalid("SD"));
+    }
+    Ok(Snssai::new(sst, s.sd))
+}
+
+/// Encodes the RAN function definition an E2 node announces for KPM.
+pub fn encode_ran_function(cells: &[CellInfo]) -> Vec<u8> {
+    let names: Vec<String> = Meas::ALL.iter().map(|m| m.name().to_owned()).collect();
+    pb::RanFunctionDefinition {
+        ran_function_name: Some(pb::RanFunctionName {
+            short_name: crate::KPM_SM_NAME.into(),
+            oid: crate::KPM_OID.into(),
+            description: "KPM Monitor".into(),
+            instance: 1,
+        }),
+        report_styles: vec![pb::ReportStyle {
+            ric_style_type: REPORT_STYLE_NODE_MEASUREMENT,
+            ric_style_name: "E2 Node Measurement".into(),
+            action_format_type: 1,
+            indication_header_format_type: 1,
+            indication_message_format_type: 1,
+        }],
+        cells: cells
+            .iter()
+            .map(|c| pb::CellMeasurementObject {
+                cell_global_id: Some(cell_to_pb(&c.cell)),
+                measurement_names: names.clone(),
+                slices: c.slices.iter().map(snssai_to_pb).collect(),
+                prb_total_dl: c.prb_total_dl,
+            })
+            .collect(),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes the cells announced in a KPM RAN function definition.
+pub fn decode_ran_function(bytes: &[u8]) -> Result<Vec<CellInfo>, KpmError> {
+    let def: pb::RanFunctionDefinition = decode(bytes, "RAN function definition")?;
+    def.cells
+        .iter()
+        .map(|c| {
+            if c.slices.len() > MAX_SLICES {
+                return Err(KpmError::TooMany { what: "slices", count: c.slices.len(), limit: MAX_SLICES });
+            }
+            Ok(CellInfo {
+                cell: cell_from_pb(c.cell_global_id.as_ref())?,
+                slices: c.slices.iter().map(snssai_from_pb).collect::<Result<_, _>>()?,
+                prb_total_dl: c.prb_total_dl,
+            })
+        })
+        .collect()
+}
+
+/// Event trigger format 1: periodic report every `period_ms`.
+pub fn encode_event_trigger(period_ms: u32) -> Vec<u8> {
+    pb::EventTriggerDefinition { reporting_period_ms: period_ms }.encode_to_vec()
+}
+
+pub fn decode_event_trigger(bytes: &[u8]) -> Result<u32, KpmError> {
+    let t: pb::EventTriggerDefinition = decode(bytes, "event trigger definition")?;
+    if t.reporting_period_ms == 0 {
+        return Err(KpmError::Missing("reporting period"));
+    }
+    Ok(t.reporting_period_ms)
+}
+
+fn no_label() -> pb::LabelInfo {
+    pb::LabelInfo { label: Some(pb::label_info::Label::NoLabel(true)) }
+}
+
+fn slice_label(s: &Snssai) -> pb::LabelInfo {
+    pb::LabelInfo { label: Some(pb::label_info::Label::Slice(snssai_to_pb(s))) }
+}
+
+/// The measurement-info list of a cell: cell-level measurements without label, then the
+/// per-slice ones labelled with each S-NSSAI.
+fn measurement_info(slices: &[Snssai]) -> Vec<pb::MeasurementInfo> {
+    let mut out: Vec<_> = Meas::PER_CELL
+        .iter()
+        .map(|m| pb::MeasurementInfo { measurement_name: m.name().into(), labels: vec![no_label()] })
+        .collect();
+    for s in slices {
+        out.extend(Meas::PER_SLICE.iter().map(|m| pb::MeasurementInfo {
+            measurement_name: m.name().into(),
+            labels: vec![slice_label(s)],
+        }));
+    }
+    out
+}
+
+/// Action definition format 1 (style 1) asking for every known measurement of `cell`.
+pub fn encode_action_definition(cell: &CellInfo, granularity_ms: u32) -> Vec<u8> {
+    pb::ActionDefinition {
+        ric_style_type: REPORT_STYLE_NODE_MEASUREMENT,
+        format: Some(pb::action_definition::Format::Format1(pb::ActionDefinitionFormat1 {
+            measurement_info: measurement_info(&cell.slices),
+            granularity_period_ms: granularity_ms,
+            cell_global_id: Some(cell_to_pb(&cell.cell)),
+        })),
+    }
+    .encode_to_vec()
+}
+
+/// The cell and granularity an action definition asks for.
+pub fn decode_action_definition(bytes: &[u8]) -> Result<(CellId, u32), KpmError> {
+    let a: pb::ActionDefinition = decode(bytes, "action definition")?;
+    if a.ric_style_type != REPORT_STYLE_NODE_MEASUREMENT {
+        return Err(KpmError::Invalid("report style"));
+    }
+    match a.format {
+        Some(pb::action_definition::Format::Format1(f)) => {
+            Ok((cell_from_pb(f.cell_global_id.as_ref())?, f.granularity_period_ms))
+        }
+        None => Err(KpmError::Missing("action definition format 1")),
+    }
+}
+
+fn record(m: Meas, v: f32) -> pb::MeasurementRecord {
+    use pb::measurement_record::Value;
+    let value = if v.is_nan() {
+        Value::NoValue(pb::NoValue {})
+    } else if matches!(m, Meas::ConnMean | Meas::PrbAvailDl) && v.fract() == 0.0 {
+        Value::Integer(v as i64)
+    } else {
+        Value::Real(f64::from(v))
+    };
+    pb::MeasurementRecord { value: Some(value) }
+}
+
+/// Encodes a report as (indication header, indication message).
+pub fn encode_indication(report: &KpmReport) -> (Vec<u8>, Vec<u8>) {
+    let header = pb::IndicationHeader {
+        collection_start_time_ms: report.collection_start_ms,
+        file_format_version: "1".into(),
+        sender_name: "e2sim".into(),
+        sender_type: "gNB-DU".into(),
+        vendor_name: "ai-ran-xapp testbed".into(),
+    }
+    .encode_to_vec();
+    let slices: Vec<Snssai> = report.slices.iter().map(|(s, _)| *s).collect();
+    let mut records: Vec<_> = Meas::PER_CELL.iter().map(|m| record(*m, report.cell_meas.get(*m))).collect();
+    for (_, meas) in &report.slices {
+        records.extend(Meas::PER_SLICE.iter().map(|m| record(*m, meas.get(*m))));
+    }
+    let msg = pb::IndicationMessage {
+        format: Some(pb::indication_message::Format::Format1(pb::IndicationMessageFormat1 {
+            measurement_data: vec![pb::MeasurementData { records, incomplete: false }],
+            measurement_info: measurement_info(&slices),
+            granularity_period_ms: report.granularity_ms,
+            cell_global_id: Some(cell_to_pb(&report.cell)),
+        })),
+    }
+    .encode_to_vec();
+    (header, msg)
+}
+
+/// Decodes an indication into a report, applying `limits`.
+pub fn decode_indication(header: &[u8], payload: &[u8], limits: &Limits) -> Result<(KpmReport, DecodeNotes), KpmError> {
+    for len in [header.len(), payload.len()] {
+        if len > limits.max_payload_bytes {
+            return Err(KpmError::Oversize { len, limit: limits.max_payload_bytes });
+        }
+    }
+    let h: pb::IndicationHeader = decode(header, "indication header")?;
+    let m: pb::IndicationMessage = decode(payload, "indication message")?;
+    let Some(pb::indication_message::Format::Format1(f)) = m.format else {
+        return Err(KpmError::Missing("indication message format 1"));
+    };
+    if f.measurement_info.len() > limits.max_measurements {
+        return Err(KpmError::TooMany {
+            what: "measurements",
+            count: f.measurement_info.len(),
+            limit: limits.max_measurements,
+        });
+    }
+    let data = f.measurement_data.last().ok_or(KpmError::Missing("measurement data"))?;
+    if data.records.len() != f.measurement_info.len() {
+        return Err(KpmError::RecordCount { records: data.records.len(), infos: f.measurement_info.len() });
+    }
+    if h.collection_start_time_ms == 0 {
+        return Err(KpmError::Missing("collection start time"));
+    }
+    let mut report = KpmReport {
+        cell: cell_from_pb(f.cell_global_id.as_ref())?,
+        collection_start_ms: h.collection_start_time_ms,
+        granularity_ms: f.granularity_period_ms,
+        cell_meas: MeasVec::default(),
+        slices: Vec::new(),
+    };
+    let mut notes = DecodeNotes::default();
+    for (info, rec) in f.measurement_info.iter().zip(&data.records) {
+        let Some(meas) = Meas::from_name(&info.measurement_name) else {
+            notes.unknown_measurements += 1;
+            continue;
+        };
+        let value = match &rec.value {
+            Some(pb::measurement_record::Value::Integer(i)) => *i as f32,
+            Some(pb::measurement_record::Value::Real(r)) => *r as f32,
+            Some(pb::measurement_record::Value::NoValue(_)) | None => {
+                notes.no_values += 1;
+                continue;
+            }
+        };
+        if !value.is_finite() {
+            notes.non_finite_values += 1;
+            continue;
+        }
+        let slice = info.labels.iter().find_map(|l| match &l.label {
+            Some(pb::label_info::Label::Slice(s)) => Some(s),
+            _ => None,
+        });
+        match slice {
+            None => report.cell_meas.set(meas, value),
+            Some(s) => {
+                let s = snssai_from_pb(s)?;
+                let idx = match report.slices.iter().position(|(x, _)| *x == s) {
+                    Some(i) => i,
+                    None if report.slices.len() < MAX_SLICES => {
+                        report.slices.push((s, MeasVec::default()));
+                        report.slices.len() - 1
+                    }
+                    None => {
+                        return Err(KpmError::TooMany { what: "slices", count: MAX_SLICES + 1, limit: MAX_SLICES });
+                    }
+                };
+                report.slices[idx].1.set(meas, value);
+            }
+        }
+    }
+    Ok((report, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> KpmReport {
+        let mut cell_meas = MeasVec::default();
+        cell_meas.set(Meas::PrbAvailDl, 50.0);
+        cell_meas.set(Meas::PrbTotDl, 12.5);
+        let mut a = MeasVec::default();
+        for (i, m) in Meas::PER_SLICE.iter().enumerate() {
+            a.set(*m, i as f32 + 0.5);
+        }
+        a.set(Meas::ConnMean, 3.0);
+        KpmReport {
+            cell: CellId::new([0x00, 0xf1, 0x10], 42),
+            collection_start_ms: 1_690_937_957_250,
+            granularity_ms: 250,
+            cell_meas,
+            slices: vec![(Snssai::new(1, Some(1)), a), (Snssai::new(2, None), a)],
+        }
+    }
+
+    #[test]
+    fn indication_round_trip() {
+        let r = sample();
+        let (h, m) = encode_indication(&r);
+        let (back, notes) = decode_indication(&h, &m, &Limits::default()).unwrap();
+        assert_eq!(notes, DecodeNotes::default());
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn nan_unknown_and_oversize_are_handled() {
+        let mut r = sample();
+        r.slices[0].1.set(Meas::PrbUsedDl, f32::INFINITY);
+        r.slices[0].1.set(Meas::UeThpDl, f32::NEG_INFINITY);
+        r.slices[0].1.set(Meas::DlCqiMean, f32::NAN);
+        let (h, m) = encode_indication(&r);
+        let (back, notes) = decode_indication(&h, &m, &Limits::default()).unwrap();
+        assert_eq!(notes.non_finite_values, 2);
+        assert_eq!(notes.no_values, 1);
+        assert!(back.slices[0].1.get(Meas::PrbUsedDl).is_nan());
+        // Unknown names are skipped and counted.
+        let mut msg = pb::IndicationMessage::decode(m.as_slice()).unwrap();
+        if let Some(pb::indication_message::Format::Format1(f)) = &mut msg.format {
+            f.measurement_info[0].measurement_name = "RRU.Unheard".into();
+        }
+        let (_, notes) = decode_indication(&h, &msg.encode_to_vec(), &Limits::default()).unwrap();
+        assert_eq!(notes.unknown_measurements, 1);
+        let huge = vec![0u8; 100_000];
+        assert!(matches!(decode_indication(&h, &huge, &Limits::default()), Err(KpmError::Oversize { .. })));
+        let err = decode_indication(&h, &[0xff, 0xff, 0xff], &Limits::default()).unwrap_err();
+        assert_eq!(err.kind(), "malformed");
+    }
+
+    #[test]
+    fn subscription_parts_round_trip() {
+        let info = CellInfo { cell: sample().cell, slices: vec![Snssai::new(1, None)], prb_total_dl: 50 };
+        assert_eq!(decode_ran_function(&encode_ran_function(std::slice::from_ref(&info))).unwrap(), vec![info.clone()]);
+        assert_eq!(decode_event_trigger(&encode_event_trigger(100)).unwrap(), 100);
+        assert_eq!(decode_action_definition(&encode_action_definition(&info, 100)).unwrap(), (info.cell, 100));
+    }
+}

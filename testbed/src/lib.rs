@@ -1,1 +1,10 @@
-//! stub
+//! Testbed of the AI-RAN xApp: an E2T simulator that replays recorded cell traces over the
+//! SD-RAN-compatible gRPC API, the trace reader it uses, and helpers for tests and
+//! benchmarks.
+//!
+//! # Layout
+//! - [`trace`]: SCOPE per-UE CSV traces aggregated into cells and slices.
+//! - [`sim`]: the E2T simulator (admin, subscription and control services).
+
+pub mod sim;
+pub mod trace;

@@ -1,0 +1,278 @@
+//! E2T simulator: E2 nodes and cells built from recorded traces, served over the E2T
+//! northbound gRPC API (`onos.e2t.e2.v1beta1`, `onos.e2t.admin`).
+//!
+//! Each simulated cell replays one trace cell from its own offset (so many cells can share
+//! a few recordings without moving in lockstep). A KPM subscription starts a replay task
+//! that emits one indication per cell per reporting period (divided by the speed-up).
+//! Controls are decoded, validated against the E2SM-RC slice-level PRB quota rules,
+//! recorded and answered. Every indication carries an 8-byte call process id (cell index,
+//! sequence); a control that echoes it gives the indication→control round trip, measured
+//! on the simulator's own clock.
+
+mod replay;
+mod service;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use e2_proto::kpm::CellInfo;
+use nf_core::latency::LatencyHistogram;
+use nf_core::policy::SliceQuota;
+use nf_core::{CellId, Snssai};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::trace::CellTrace;
+
+pub use service::serve;
+
+/// PLMN of the simulated network: MCC 001, MNC 01 (test network).
+pub const PLMN: [u8; 3] = [0x00, 0xf1, 0x10];
+/// Ring slots per cell for send times of outstanding indications.
+const SLOTS: usize = 16;
+/// gRPC message size limit of the simulator [bytes].
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Faults injected into the indication stream (every Nth indication of the whole stream; 0 = never).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// Replace the payload by bytes that are not a KPM message.
+    pub malformed_every: u64,
+    /// Put NaN into a slice's `RRU.PrbUsedDl`.
+    pub nan_every: u64,
+    /// Send a payload of 1 MiB of garbage.
+    pub oversize_every: u64,
+}
+
+/// Shape of the simulated network.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub nodes: usize,
+    pub cells_per_node: usize,
+    /// Replay speed-up: 1 is real time, 10 plays 10 periods per period.
+    pub speed: f64,
+    pub faults: Faults,
+    /// Bound of each subscription's outgoing queue [indications]; a full queue drops.
+    pub stream_queue: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self { nodes: 2, cells_per_node: 4, speed: 1.0, faults: Faults::default(), stream_queue: 4096 }
+    }
+}
+
+/// One simulated cell.
+#[derive(Debug)]
+pub struct SimCell {
+    pub index: usize,
+    pub info: CellInfo,
+    pub trace: usize,
+    pub offset: usize,
+}
+
+/// One simulated E2 node.
+#[derive(Debug)]
+pub struct SimNode {
+    pub id: String,
+    pub cells: Vec<SimCell>,
+}
+
+/// Counters of the simulator.
+#[derive(Debug, Default)]
+pub struct SimStats {
+    pub subscriptions: AtomicU64,
+    pub unsubscriptions: AtomicU64,
+    pub indications_sent: AtomicU64,
+    pub indications_dropped: AtomicU64,
+    pub ticks_skipped: AtomicU64,
+    pub faults_malformed: AtomicU64,
+    pub faults_nan: AtomicU64,
+    pub faults_oversize: AtomicU64,
+    pub controls_received: AtomicU64,
+    pub controls_accepted: AtomicU64,
+    pub controls_rejected: AtomicU64,
+}
+
+/// Per-cell record of accepted controls.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CellControls {
+    pub accepted: u64,
+    pub last: Vec<SliceQuota>,
+}
+
+/// The simulator's state, shared by its services.
+#[derive(Debug)]
+pub struct Sim {
+    pub cfg: SimConfig,
+    pub nodes: Vec<SimNode>,
+    pub traces: Vec<CellTrace>,
+    /// Every window of each trace, flattened across runs.
+    windows: Vec<Vec<crate::trace::Window>>,
+    pub stats: SimStats,
+    origin: Instant,
+    sent_ns: Vec<AtomicU64>,
+    sent_seq: Vec<AtomicU64>,
+    rtt: Mutex<LatencyHistogram>,
+    controls: Mutex<HashMap<CellId, CellControls>>,
+    subs: Mutex<HashMap<(String, String, String), watch::Sender<bool>>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Sim {
+    /// Builds the network: `nodes × cells_per_node` cells over the given trace cells.
+    pub fn new(cfg: SimConfig, traces: Vec<CellTrace>) -> Arc<Self> {
+        assert!(!traces.is_empty(), "the simulator needs at least one trace cell");
+        let nodes: Vec<SimNode> = (0..cfg.nodes)
+            .map(|n| SimNode {
+                id: format!("e2:4/{:x}", 0xe0000 + n),
+                cells: (0..cfg.cells_per_node)
+                    .map(|i| {
+                        let index = n * cfg.cells_per_node + i;
+                        let trace = index % traces.len();
+                        let len = traces[trace].windows().count().max(1);
+                        SimCell {
+                            index,
+                            info: CellInfo {
+                                cell: CellId::new(PLMN, ((n as u64 + 1) << 14) | i as u64),
+                                slices: traces[trace].slices(),
+                                prb_total_dl: crate::trace::CELL_PRBS as u32,
+                            },
+                            trace,
+                            offset: (index * 97) % len,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let total = cfg.nodes * cfg.cells_per_node * SLOTS;
+        let windows = traces.iter().map(|t| t.windows().cloned().collect()).collect();
+        Arc::new(Self {
+            cfg,
+            nodes,
+            traces,
+            windows,
+            stats: SimStats::default(),
+            origin: Instant::now(),
+            sent_ns: (0..total).map(|_| AtomicU64::new(0)).collect(),
+            sent_seq: (0..total).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            rtt: Mutex::new(LatencyHistogram::new()),
+            controls: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashMap::new()),
+            shutdown: watch::channel(false).0,
+        })
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    fn note_sent(&self, cell_index: usize, seq: u64) {
+        let slot = cell_index * SLOTS + (seq as usize % SLOTS);
+        self.sent_ns[slot].store(self.now_ns(), Ordering::Relaxed);
+        self.sent_seq[slot].store(seq, Ordering::Release);
+    }
+
+    /// Records the round trip of the indication a control answered, if it is still known.
+    fn note_answered(&self, call_process_id: &[u8]) {
+        let Ok(bytes) = <[u8; 8]>::try_from(call_process_id) else { return };
+        let v = u64::from_be_bytes(bytes);
+        let (cell, seq) = ((v >> 32) as usize, v & 0xffff_ffff);
+        let slot = cell * SLOTS + (seq as usize % SLOTS);
+        if slot >= self.sent_seq.len() || self.sent_seq[slot].load(Ordering::Acquire) != seq {
+            return;
+        }
+        let rtt = self.now_ns().saturating_sub(self.sent_ns[slot].load(Ordering::Relaxed));
+        if let Ok(mut h) = self.rtt.lock() {
+            h.record_ns(rtt);
+        }
+    }
+
+    /// The cell with global identity `cell` on node `node`.
+    pub fn find_cell(&self, node: &str, cell: &CellId) -> Option<&SimCell> {
+        self.nodes.iter().find(|n| n.id == node)?.cells.iter().find(|c| c.info.cell == *cell)
+    }
+
+    /// Indication→control round trips seen so far.
+    pub fn round_trips(&self) -> LatencyHistogram {
+        self.rtt.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Clears the round-trip histogram (e.g. after a warm-up).
+    pub fn reset_round_trips(&self) {
+        if let Ok(mut h) = self.rtt.lock() {
+            *h = LatencyHistogram::new();
+        }
+    }
+
+    /// Accepted controls per cell.
+    pub fn controls(&self) -> HashMap<CellId, CellControls> {
+        self.controls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn record_control(&self, cell: CellId, quotas: &[(Snssai, u32, u32, u32)]) {
+        if let Ok(mut all) = self.controls.lock() {
+            let e = all.entry(cell).or_default();
+            e.accepted += 1;
+            e.last = quotas
+                .iter()
+                .map(|(s, min, max, ded)| SliceQuota {
+                    snssai: *s,
+                    min_ratio: *min as u8,
+                    max_ratio: *max as u8,
+                    dedicated_ratio: *ded as u8,
+                })
+                .collect();
+        }
+    }
+
+    /// Number of cells.
+    pub fn cell_count(&self) -> usize {
+        self.nodes.iter().map(|n| n.cells.len()).sum()
+    }
+
+    /// Ends every replay stream (used on shutdown so the server can drain).
+    pub fn stop_streams(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// A simulator serving on a loopback socket, for tests and benchmarks.
+#[derive(Debug)]
+pub struct RunningSim {
+    pub addr: SocketAddr,
+    pub sim: Arc<Sim>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    join: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl RunningSim {
+    /// Serves `sim` on `listener`.
+    pub fn start(sim: Arc<Sim>, listener: TcpListener) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        sim.shutdown.send_replace(false);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let join = tokio::spawn(serve(sim.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        Ok(Self { addr, sim, stop: Some(tx), join })
+    }
+
+    /// Binds 127.0.0.1 on `port` (0 for any) and serves.
+    pub async fn bind(sim: Arc<Sim>, port: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        Self::start(sim, listener)
+    }
+
+    /// Stops the server (streams end, connections close) and waits for it.
+    pub async fn stop(mut self) {
+        self.sim.stop_streams();
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.join.await;
+    }
+}

@@ -1,0 +1,110 @@
+//! The replay task of one KPM subscription: one indication per subscribed cell per period.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use e2_proto::pb::e2t::{Indication, ResponseHeaders, SubscribeResponse, subscribe_response};
+use nf_core::{KpmReport, Meas};
+use tokio::sync::{mpsc, watch};
+use tokio::time::MissedTickBehavior;
+
+use super::{Sim, SimCell};
+
+/// What one subscription streams.
+pub(super) struct Replay {
+    pub sim: Arc<Sim>,
+    pub node: usize,
+    /// Indices into the node's cells.
+    pub cells: Vec<usize>,
+    pub period_ms: u32,
+    pub tx: mpsc::Sender<Result<SubscribeResponse, tonic::Status>>,
+    pub unsubscribed: watch::Receiver<bool>,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Replay {
+    pub async fn run(mut self) {
+        let wall = Duration::from_secs_f64(f64::from(self.period_ms) / 1000.0 / self.sim.cfg.speed.max(1e-3));
+        let mut tick = tokio::time::interval(wall);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut shutdown = self.sim.shutdown.subscribe();
+        // Collection periods are aligned to the period, starting at the subscription.
+        let period = u64::from(self.period_ms);
+        let epoch0 = unix_ms() / period * period;
+        let mut seq: u64 = 0;
+        let mut last_tick = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                t = tick.tick() => {
+                    let late = t.saturating_duration_since(last_tick);
+                    if seq > 0 && late > wall * 2 {
+                        let skipped = (late.as_nanos() / wall.as_nanos().max(1)) as u64 - 1;
+                        self.sim.stats.ticks_skipped.fetch_add(skipped, Ordering::Relaxed);
+                    }
+                    last_tick = t;
+                }
+                _ = shutdown.wait_for(|s| *s) => return,
+                _ = self.unsubscribed.wait_for(|s| *s) => return,
+            }
+            let start_ms = epoch0 + seq * period;
+            for &c in &self.cells {
+                let cell = &self.sim.nodes[self.node].cells[c];
+                let msg = self.indication(cell, seq, start_ms);
+                match self.tx.try_send(Ok(msg)) {
+                    Ok(()) => {
+                        self.sim.note_sent(cell.index, seq);
+                        self.sim.stats.indications_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        self.sim.stats.indications_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                }
+            }
+            seq += 1;
+        }
+    }
+
+    fn indication(&self, cell: &SimCell, seq: u64, start_ms: u64) -> SubscribeResponse {
+        let windows = &self.sim.windows[cell.trace];
+        let w = windows.get((cell.offset + seq as usize) % windows.len().max(1));
+        let mut report = KpmReport {
+            cell: cell.info.cell,
+            collection_start_ms: start_ms,
+            granularity_ms: self.period_ms,
+            cell_meas: w.map(|w| w.cell).unwrap_or_default(),
+            slices: w.map(|w| w.slices.clone()).unwrap_or_default(),
+        };
+        let n = self.sim.stats.indications_sent.load(Ordering::Relaxed) + 1;
+        let faults = self.sim.cfg.faults;
+        let hit = |every: u64| every > 0 && n % every == 0;
+        if hit(faults.nan_every) {
+            if let Some((_, m)) = report.slices.first_mut() {
+                m.set(Meas::PrbUsedDl, f32::INFINITY);
+                m.set(Meas::UeThpDl, f32::NEG_INFINITY);
+            }
+            self.sim.stats.faults_nan.fetch_add(1, Ordering::Relaxed);
+        }
+        let (header, mut payload) = e2_proto::kpm::encode_indication(&report);
+        if hit(faults.malformed_every) {
+            payload = vec![0x0a, 0xff, 0xff, 0xff, 0x7f, 0x01];
+            self.sim.stats.faults_malformed.fetch_add(1, Ordering::Relaxed);
+        } else if hit(faults.oversize_every) {
+            payload = vec![0x55; 1 << 20];
+            self.sim.stats.faults_oversize.fetch_add(1, Ordering::Relaxed);
+        }
+        let cpid = ((cell.index as u64) << 32) | (seq & 0xffff_ffff);
+        SubscribeResponse {
+            headers: Some(ResponseHeaders { encoding: 0 }),
+            message: Some(subscribe_response::Message::Indication(Indication {
+                header,
+                payload,
+                call_process_id: cpid.to_be_bytes().to_vec(),
+            })),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The gRPC services of the simulated E2T.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use e2_proto::cause::E2Cause;
+use e2_proto::pb::admin::e2t_admin_service_server::{E2tAdminService, E2tAdminServiceServer};
+use e2_proto::pb::admin::{E2NodeConnectionType, ListE2NodeConnectionsRequest, ListE2NodeConnectionsResponse, RanFunction};
+use e2_proto::pb::e2t::control_service_server::{ControlService, ControlServiceServer};
+use e2_proto::pb::e2t::subscription_service_server::{SubscriptionService, SubscriptionServiceServer};
+use e2_proto::pb::e2t::{
+    Acknowledgement, ControlOutcome, ControlRequest, ControlResponse, RequestHeaders, ResponseHeaders,
+    SubscribeRequest, SubscribeResponse, UnsubscribeRequest, UnsubscribeResponse, subscribe_response,
+};
+use e2_proto::{kpm, rc};
+use futures::Stream;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::{Code, Request, Response, Status};
+
+use super::replay::Replay;
+use super::{MAX_MESSAGE_BYTES, Sim};
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Serves the simulator's admin, subscription and control services on `listener` until
+/// `shutdown` completes.
+pub async fn serve(
+    sim: Arc<Sim>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let svc = Svc(sim.clone());
+    let stop = async move {
+        shutdown.await;
+        sim.stop_streams();
+    };
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(E2tAdminServiceServer::new(svc.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(
+            SubscriptionServiceServer::new(svc.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES * 2),
+        )
+        .add_service(ControlServiceServer::new(svc).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop)
+        .await
+}
+
+#[derive(Clone)]
+struct Svc(Arc<Sim>);
+
+fn node_index(sim: &Sim, headers: Option<&RequestHeaders>) -> Result<usize, Status> {
+    let id = headers.map(|h| h.e2_node_id.as_str()).unwrap_or_default();
+    sim.nodes
+        .iter()
+        .position(|n| n.id == id)
+        .ok_or_else(|| E2Cause::RanFunctionIdInvalid.status(Code::NotFound, format!("unknown E2 node `{id}`")))
+}
+
+fn bad(cause: E2Cause, msg: impl std::fmt::Display) -> Status {
+    cause.status(Code::InvalidArgument, msg.to_string())
+}
+
+#[tonic::async_trait]
+impl E2tAdminService for Svc {
+    type ListE2NodeConnectionsStream = BoxStream<ListE2NodeConnectionsResponse>;
+
+    async fn list_e2_node_connections(
+        &self,
+        _req: Request<ListE2NodeConnectionsRequest>,
+    ) -> Result<Response<Self::ListE2NodeConnectionsStream>, Status> {
+        let items: Vec<Result<_, Status>> = self
+            .0
+            .nodes
+            .iter()
+            .map(|n| {
+                let cells: Vec<_> = n.cells.iter().map(|c| c.info.clone()).collect();
+                Ok(ListE2NodeConnectionsResponse {
+                    remote_ip: vec!["127.0.0.1".into()],
+                    remote_port: 36421,
+                    id: n.id.clone(),
+                    plmn_id: "00f110".into(),
+                    connection_type: E2NodeConnectionType::GNb as i32,
+                    ran_functions: vec![
+                        RanFunction { oid: e2_proto::KPM_OID.into(), ran_function_id: "2".into(), description: kpm::encode_ran_function(&cells) },
+                        RanFunction { oid: e2_proto::RC_OID.into(), ran_function_id: "3".into(), description: Vec::new() },
+                    ],
+                    node_id: n.id.clone(),
+                    age_ms: 0,
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(items))))
+    }
+}
+
+#[tonic::async_trait]
+impl SubscriptionService for Svc {
+    type SubscribeStream = BoxStream<SubscribeResponse>;
+
+    async fn subscribe(&self, req: Request<SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
+        let sim = &self.0;
+        let req = req.into_inner();
+        let node = node_index(sim, req.headers.as_ref())?;
+        let headers = req.headers.unwrap_or_default();
+        if headers.service_model.as_ref().map(|s| s.name.as_str()) != Some(e2_proto::KPM_SM_NAME) {
+            return Err(E2Cause::RanFunctionIdInvalid.status(Code::InvalidArgument, "subscriptions need service model ORAN-E2SM-KPM"));
+        }
+        let spec = req.subscription.unwrap_or_default();
+        let period = kpm::decode_event_trigger(&spec.event_trigger.unwrap_or_default().payload)
+            .map_err(|e| bad(E2Cause::TransferSyntaxError, format!("event trigger: {e}")))?;
+        let mut cells = Vec::new();
+        for a in &spec.actions {
+            let (cell, _) = kpm::decode_action_definition(&a.payload)
+                .map_err(|e| bad(E2Cause::ActionNotSupported, format!("action {}: {e}", a.id)))?;
+            let idx = sim.nodes[node].cells.iter().position(|c| c.info.cell == cell).ok_or_else(|| {
+                bad(E2Cause::ActionNotSupported, format!("action {}: cell {cell} is not on node {}", a.id, sim.nodes[node].id))
+            })?;
+            cells.push(idx);
+        }
+        if cells.is_empty() {
+            return Err(bad(E2Cause::ActionNotSupported, "subscription has no actions"));
+        }
+        let (tx, rx) = mpsc::channel(sim.cfg.stream_queue.max(cells.len() * 2));
+        let channel_id = format!("{}:{}:{}", headers.app_id, sim.nodes[node].id, req.transaction_id);
+        let ack = SubscribeResponse {
+            headers: Some(ResponseHeaders { encoding: 0 }),
+            message: Some(subscribe_response::Message::Ack(Acknowledgement { channel_id })),
+        };
+        let _ = tx.try_send(Ok(ack));
+        let (unsub_tx, unsub_rx) = watch::channel(false);
+        if let Ok(mut subs) = sim.subs.lock() {
+            let key = (headers.app_id.clone(), sim.nodes[node].id.clone(), req.transaction_id.clone());
+            if let Some(old) = subs.insert(key, unsub_tx) {
+                let _ = old.send(true);
+            }
+        }
+        sim.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(node = %sim.nodes[node].id, cells = cells.len(), period_ms = period, "subscription opened");
+        tokio::spawn(Replay { sim: sim.clone(), node, cells, period_ms: period, tx, unsubscribed: unsub_rx }.run());
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn unsubscribe(&self, req: Request<UnsubscribeRequest>) -> Result<Response<UnsubscribeResponse>, Status> {
+        let sim = &self.0;
+        let req = req.into_inner();
+        let node = node_index(sim, req.headers.as_ref())?;
+        let app = req.headers.map(|h| h.app_id).unwrap_or_default();
+        let key = (app, sim.nodes[node].id.clone(), req.transaction_id);
+        let found = sim.subs.lock().ok().and_then(|mut s| s.remove(&key));
+        match found {
+            Some(tx) => {
+                let _ = tx.send(true);
+                sim.stats.unsubscriptions.fetch_add(1, Ordering::Relaxed);
+                Ok(Response::new(UnsubscribeResponse { headers: Some(ResponseHeaders { encoding: 0 }) }))
+            }
+            None => Err(E2Cause::Unspecified.status(Code::NotFound, "no such subscription")),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl ControlService for Svc {
+    async fn control(&self, req: Request<ControlRequest>) -> Result<Response<ControlResponse>, Status> {
+        let sim = &self.0;
+        let req = req.into_inner();
+        sim.stats.controls_received.fetch_add(1, Ordering::Relaxed);
+        let result = self.apply(&req);
+        match &result {
+            Ok(_) => {
+                sim.stats.controls_accepted.fetch_add(1, Ordering::Relaxed);
+                sim.note_answered(&req.call_process_id);
+            }
+            Err(status) => {
+                sim.stats.controls_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(cause = %status.message(), "control rejected");
+            }
+        }
+        result.map(Response::new)
+    }
+}
+
+impl Svc {
+    fn apply(&self, req: &ControlRequest) -> Result<ControlResponse, Status> {
+        let sim = &self.0;
+        let node = node_index(sim, req.headers.as_ref())?;
+        let msg = req.message.clone().unwrap_or_default();
+        let ctl = rc::decode_quota_control(&msg.header, &msg.payload).map_err(|e| match e {
+            rc::RcError::Unsupported { .. } => bad(E2Cause::ActionNotSupported, e),
+            rc::RcError::Payload(_) => bad(E2Cause::TransferSyntaxError, e),
+            rc::RcError::Parameter { .. } => bad(E2Cause::ControlMessageInvalid, e),
+        })?;
+        let node_id = &sim.nodes[node].id;
+        let cell = sim
+            .find_cell(node_id, &ctl.cell)
+            .ok_or_else(|| bad(E2Cause::ControlMessageInvalid, format!("cell {} is not on node {node_id}", ctl.cell)))?;
+        let wire: Vec<(String, u32, u32, u32)> =
+            ctl.quotas.iter().map(|(s, min, max, ded)| (s.to_string(), *min, *max, *ded)).collect();
+        nf_core::guard::validate(&wire).map_err(|e| bad(E2Cause::ControlMessageInvalid, e))?;
+        if let Some((s, ..)) = ctl.quotas.iter().find(|(s, ..)| !cell.info.slices.contains(s)) {
+            return Err(bad(E2Cause::ControlMessageInvalid, format!("slice {s} is not configured on cell {}", ctl.cell)));
+        }
+        sim.record_control(ctl.cell, &ctl.quotas);
+        let applied = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Ok(ControlResponse {
+            headers: Some(ResponseHeaders { encoding: 0 }),
+            outcome: Some(ControlOutcome { payload: rc::encode_outcome(&ctl.cell, &ctl.quotas, applied) }),
+        })
+    }
+}

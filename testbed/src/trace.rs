@@ -44,7 +44,11 @@ pub enum TraceError {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {problem}")]
-    Row { path: PathBuf, line: u64, problem: String },
+    Row {
+        path: PathBuf,
+        line: u64,
+        problem: String,
+    },
     #[error("{path}: missing column `{column}`")]
     Column { path: PathBuf, column: &'static str },
     #[error("trace folder {0} holds no *_metrics.csv file")]
@@ -90,7 +94,10 @@ impl CellTrace {
 
     /// Slices seen anywhere in the trace.
     pub fn slices(&self) -> Vec<Snssai> {
-        let mut s: Vec<Snssai> = self.windows().flat_map(|w| w.slices.iter().map(|(s, _)| *s)).collect();
+        let mut s: Vec<Snssai> = self
+            .windows()
+            .flat_map(|w| w.slices.iter().map(|(s, _)| *s))
+            .collect();
         s.sort_unstable();
         s.dedup();
         s
@@ -121,7 +128,13 @@ struct Columns {
 
 fn columns(path: &Path, header: &csv::StringRecord) -> Result<Columns, TraceError> {
     let find = |column: &'static str| {
-        header.iter().position(|h| h == column).ok_or(TraceError::Column { path: path.into(), column })
+        header
+            .iter()
+            .position(|h| h == column)
+            .ok_or(TraceError::Column {
+                path: path.into(),
+                column,
+            })
     };
     Ok(Columns {
         ts: find("Timestamp")?,
@@ -135,25 +148,49 @@ fn columns(path: &Path, header: &csv::StringRecord) -> Result<Columns, TraceErro
     })
 }
 
-fn read_ue_file(path: &Path, bins: &mut BTreeMap<u64, BTreeMap<u32, Acc>>) -> Result<(), TraceError> {
+fn read_ue_file(
+    path: &Path,
+    bins: &mut BTreeMap<u64, BTreeMap<u32, Acc>>,
+) -> Result<(), TraceError> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
         .from_path(path)
-        .map_err(|e| TraceError::Io { path: path.into(), source: std::io::Error::other(e) })?;
-    let header = rdr.headers().map_err(|e| TraceError::Io { path: path.into(), source: std::io::Error::other(e) })?.clone();
+        .map_err(|e| TraceError::Io {
+            path: path.into(),
+            source: std::io::Error::other(e),
+        })?;
+    let header = rdr
+        .headers()
+        .map_err(|e| TraceError::Io {
+            path: path.into(),
+            source: std::io::Error::other(e),
+        })?
+        .clone();
     let c = columns(path, &header)?;
     for (i, rec) in rdr.records().enumerate() {
         let line = i as u64 + 2;
-        let rec = rec.map_err(|e| TraceError::Row { path: path.into(), line, problem: e.to_string() })?;
+        let rec = rec.map_err(|e| TraceError::Row {
+            path: path.into(),
+            line,
+            problem: e.to_string(),
+        })?;
         let num = |idx: usize, name: &str| -> Result<f64, TraceError> {
             rec.get(idx)
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| TraceError::Row { path: path.into(), line, problem: format!("`{name}` is not a number") })
+                .ok_or_else(|| TraceError::Row {
+                    path: path.into(),
+                    line,
+                    problem: format!("`{name}` is not a number"),
+                })
         };
         let ts = num(c.ts, "Timestamp")? as u64;
         let slice = num(c.slice, "slice_id")? as u32;
-        let a = bins.entry(ts / PERIOD_MS).or_default().entry(slice).or_default();
+        let a = bins
+            .entry(ts / PERIOD_MS)
+            .or_default()
+            .entry(slice)
+            .or_default();
         a.prb += num(c.granted, "sum_granted_prbs")? / TTI_PER_WINDOW;
         a.thp_dl += num(c.thp_dl, "tx_brate downlink")? * 1000.0;
         a.thp_ul += num(c.thp_ul, "rx_brate uplink")? * 1000.0;
@@ -173,14 +210,24 @@ fn slice_meas(a: &Acc) -> MeasVec {
     m.set(Meas::ConnMean, a.ues as f32);
     m.set(Meas::DlBufferBytes, a.buf as f32);
     m.set(Meas::PrbReqDl, a.req as f32);
-    m.set(Meas::DlCqiMean, if a.ues > 0.0 { (a.cqi / a.ues) as f32 } else { 0.0 });
+    m.set(
+        Meas::DlCqiMean,
+        if a.ues > 0.0 {
+            (a.cqi / a.ues) as f32
+        } else {
+            0.0
+        },
+    );
     m
 }
 
 /// Reads one cell folder of SCOPE per-UE CSV files.
 pub fn read_cell(dir: &Path) -> Result<CellTrace, TraceError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| TraceError::Io { path: dir.into(), source })?
+        .map_err(|source| TraceError::Io {
+            path: dir.into(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with("_metrics.csv"))
         .collect();
@@ -201,7 +248,12 @@ pub fn read_cell(dir: &Path) -> Result<CellTrace, TraceError> {
             start = i;
         }
     }
-    Ok(CellTrace { name: dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()), runs })
+    Ok(CellTrace {
+        name: dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        runs,
+    })
 }
 
 fn build_run(bins: &BTreeMap<u64, BTreeMap<u32, Acc>>, keys: &[u64]) -> Run {
@@ -215,13 +267,22 @@ fn build_run(bins: &BTreeMap<u64, BTreeMap<u32, Acc>>, keys: &[u64]) -> Run {
             let present = bins.get(&b).unwrap_or(&empty);
             let slices: Vec<(Snssai, MeasVec)> = slice_ids
                 .iter()
-                .map(|id| (snssai_of_slice_id(*id), slice_meas(&present.get(id).copied().unwrap_or_default())))
+                .map(|id| {
+                    (
+                        snssai_of_slice_id(*id),
+                        slice_meas(&present.get(id).copied().unwrap_or_default()),
+                    )
+                })
                 .collect();
             let used: f32 = slices.iter().map(|(_, m)| m.get(Meas::PrbUsedDl)).sum();
             let mut cell = MeasVec::default();
             cell.set(Meas::PrbAvailDl, CELL_PRBS);
             cell.set(Meas::PrbTotDl, used / CELL_PRBS * 100.0);
-            Window { start_ms: b * PERIOD_MS, cell, slices }
+            Window {
+                start_ms: b * PERIOD_MS,
+                cell,
+                slices,
+            }
         })
         .collect();
     Run { windows }
@@ -230,7 +291,10 @@ fn build_run(bins: &BTreeMap<u64, BTreeMap<u32, Acc>>, keys: &[u64]) -> Run {
 /// Reads every cell folder under `root` (folders holding `*_metrics.csv`), sorted by name.
 pub fn read_cells(root: &Path) -> Result<Vec<CellTrace>, TraceError> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(|source| TraceError::Io { path: root.into(), source })?
+        .map_err(|source| TraceError::Io {
+            path: root.into(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
@@ -260,16 +324,27 @@ mod tests {
         let multi = cells.iter().find(|c| c.name == "multi4").unwrap();
         assert_eq!(multi.slices(), vec![Snssai::new(1, None)]);
         let single = cells.iter().find(|c| c.name == "single-ue-trial6").unwrap();
-        assert_eq!(single.slices(), vec![Snssai::new(1, None), Snssai::new(2, None)]);
+        assert_eq!(
+            single.slices(),
+            vec![Snssai::new(1, None), Snssai::new(2, None)]
+        );
         // 300 s of 250 ms windows in one run.
         assert_eq!(single.runs.len(), 1);
-        assert!((1195..=1202).contains(&single.runs[0].windows.len()), "{}", single.runs[0].windows.len());
+        assert!(
+            (1195..=1202).contains(&single.runs[0].windows.len()),
+            "{}",
+            single.runs[0].windows.len()
+        );
         for w in single.windows() {
             let used: f32 = w.slices.iter().map(|(_, m)| m.get(Meas::PrbUsedDl)).sum();
             assert!(used <= CELL_PRBS + 0.5, "{used}");
             assert!((w.cell.get(Meas::PrbTotDl) - used * 2.0).abs() < 1e-3);
         }
-        assert!(multi.windows().any(|w| w.slices[0].1.get(Meas::ConnMean) >= 3.0));
+        assert!(
+            multi
+                .windows()
+                .any(|w| w.slices[0].1.get(Meas::ConnMean) >= 3.0)
+        );
     }
 
     #[test]
@@ -279,9 +354,14 @@ mod tests {
         let src = bundled_root().join("multi4/1010123456005_metrics.csv");
         let text = std::fs::read_to_string(src).unwrap();
         let mut lines: Vec<String> = text.lines().take(5).map(str::to_owned).collect();
-        lines[3] = lines[3].replacen(",4,", ",4,", 1).replacen("1690937", "x690937", 1);
+        lines[3] = lines[3]
+            .replacen(",4,", ",4,", 1)
+            .replacen("1690937", "x690937", 1);
         std::fs::write(dir.join("a_metrics.csv"), lines.join("\n")).unwrap();
         let err = read_cell(&dir).unwrap_err().to_string();
-        assert!(err.contains("a_metrics.csv:4") && err.contains("Timestamp"), "{err}");
+        assert!(
+            err.contains("a_metrics.csv:4") && err.contains("Timestamp"),
+            "{err}"
+        );
     }
 }

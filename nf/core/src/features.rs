@@ -36,7 +36,10 @@ impl FeatureLayout {
         }
         let features = names
             .iter()
-            .map(|n| Meas::from_name(n.as_ref()).ok_or_else(|| LayoutError::UnknownFeature(n.as_ref().to_owned())))
+            .map(|n| {
+                Meas::from_name(n.as_ref())
+                    .ok_or_else(|| LayoutError::UnknownFeature(n.as_ref().to_owned()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { features, window })
     }

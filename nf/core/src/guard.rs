@@ -26,7 +26,12 @@ pub enum QuotaError {
     #[error("slice {slice}: ratio {value} is above 100")]
     OutOfRange { slice: String, value: u32 },
     #[error("slice {slice}: dedicated {dedicated} ≤ min {min} ≤ max {max} does not hold")]
-    Order { slice: String, dedicated: u32, min: u32, max: u32 },
+    Order {
+        slice: String,
+        dedicated: u32,
+        min: u32,
+        max: u32,
+    },
     #[error("sum of {what} ratios is {sum}, above 100")]
     Sum { what: &'static str, sum: u32 },
     #[error("slice {0} appears twice")]
@@ -46,19 +51,33 @@ pub fn validate(quotas: &[(String, u32, u32, u32)]) -> Result<(), QuotaError> {
             return Err(QuotaError::DuplicateSlice(slice.clone()));
         }
         if let Some(&value) = [*min, *max, *ded].iter().find(|v| **v > 100) {
-            return Err(QuotaError::OutOfRange { slice: slice.clone(), value });
+            return Err(QuotaError::OutOfRange {
+                slice: slice.clone(),
+                value,
+            });
         }
         if !(ded <= min && min <= max) {
-            return Err(QuotaError::Order { slice: slice.clone(), dedicated: *ded, min: *min, max: *max });
+            return Err(QuotaError::Order {
+                slice: slice.clone(),
+                dedicated: *ded,
+                min: *min,
+                max: *max,
+            });
         }
         sum_min += min;
         sum_ded += ded;
     }
     if sum_ded > 100 {
-        return Err(QuotaError::Sum { what: "dedicated", sum: sum_ded });
+        return Err(QuotaError::Sum {
+            what: "dedicated",
+            sum: sum_ded,
+        });
     }
     if sum_min > 100 {
-        return Err(QuotaError::Sum { what: "minimum", sum: sum_min });
+        return Err(QuotaError::Sum {
+            what: "minimum",
+            sum: sum_min,
+        });
     }
     Ok(())
 }
@@ -122,7 +141,12 @@ impl GuardRails {
     }
 
     /// Decides whether `quotas` (already inside the invariants) may go to `cell` at `now_ms`.
-    pub fn admit(&mut self, cell: CellId, quotas: &[SliceQuota], now_ms: u64) -> Result<(), Suppressed> {
+    pub fn admit(
+        &mut self,
+        cell: CellId,
+        quotas: &[SliceQuota],
+        now_ms: u64,
+    ) -> Result<(), Suppressed> {
         let g = self.cells.entry(cell).or_default();
         if !moved(&g.last_sent, quotas, self.cfg.hysteresis_pct) {
             return Err(Suppressed::Hysteresis);
@@ -176,12 +200,24 @@ mod tests {
     use crate::ids::Snssai;
 
     fn q(sst: u8, min: u8, max: u8, ded: u8) -> SliceQuota {
-        SliceQuota { snssai: Snssai::new(sst, None), min_ratio: min, max_ratio: max, dedicated_ratio: ded }
+        SliceQuota {
+            snssai: Snssai::new(sst, None),
+            min_ratio: min,
+            max_ratio: max,
+            dedicated_ratio: ded,
+        }
     }
 
     fn as_wire(qs: &[SliceQuota]) -> Vec<(String, u32, u32, u32)> {
         qs.iter()
-            .map(|q| (q.snssai.to_string(), q.min_ratio.into(), q.max_ratio.into(), q.dedicated_ratio.into()))
+            .map(|q| {
+                (
+                    q.snssai.to_string(),
+                    q.min_ratio.into(),
+                    q.max_ratio.into(),
+                    q.dedicated_ratio.into(),
+                )
+            })
             .collect()
     }
 
@@ -196,20 +232,38 @@ mod tests {
 
     #[test]
     fn validate_names_the_broken_rule() {
-        assert!(matches!(validate(&as_wire(&[q(1, 30, 20, 10)])), Err(QuotaError::Order { .. })));
-        assert!(matches!(validate(&as_wire(&[q(1, 60, 90, 60), q(2, 50, 90, 50)])), Err(QuotaError::Sum { what: "dedicated", .. })));
-        assert!(matches!(validate(&[("1".into(), 10, 101, 0)]), Err(QuotaError::OutOfRange { value: 101, .. })));
+        assert!(matches!(
+            validate(&as_wire(&[q(1, 30, 20, 10)])),
+            Err(QuotaError::Order { .. })
+        ));
+        assert!(matches!(
+            validate(&as_wire(&[q(1, 60, 90, 60), q(2, 50, 90, 50)])),
+            Err(QuotaError::Sum {
+                what: "dedicated",
+                ..
+            })
+        ));
+        assert!(matches!(
+            validate(&[("1".into(), 10, 101, 0)]),
+            Err(QuotaError::OutOfRange { value: 101, .. })
+        ));
         assert_eq!(validate(&[]), Err(QuotaError::Empty));
     }
 
     #[test]
     fn hysteresis_and_rate_limit() {
         let cell = CellId::new([0; 3], 1);
-        let mut g = GuardRails::new(GuardConfig { hysteresis_pct: 5, max_controls_per_cell_per_sec: 2 });
+        let mut g = GuardRails::new(GuardConfig {
+            hysteresis_pct: 5,
+            max_controls_per_cell_per_sec: 2,
+        });
         let a = [q(1, 20, 40, 10)];
         assert_eq!(g.admit(cell, &a, 0), Ok(()));
         g.commit(cell, &a, 0);
-        assert_eq!(g.admit(cell, &[q(1, 24, 40, 10)], 10), Err(Suppressed::Hysteresis));
+        assert_eq!(
+            g.admit(cell, &[q(1, 24, 40, 10)], 10),
+            Err(Suppressed::Hysteresis)
+        );
         let b = [q(1, 25, 40, 10)];
         assert_eq!(g.admit(cell, &b, 10), Ok(()));
         g.commit(cell, &b, 10);

@@ -96,7 +96,10 @@ pub struct MeasVec(pub [f32; Meas::COUNT]);
 /// Two vectors are equal when every slot holds the same value or both are missing.
 impl PartialEq for MeasVec {
     fn eq(&self, other: &Self) -> bool {
-        self.0.iter().zip(&other.0).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+        self.0
+            .iter()
+            .zip(&other.0)
+            .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
     }
 }
 

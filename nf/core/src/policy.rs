@@ -50,14 +50,21 @@ impl Default for PolicyConfig {
 pub fn quotas(forecasts: &[Forecast], prb_avail: f32, cfg: &PolicyConfig) -> Vec<SliceQuota> {
     let pct = |prb: f32| -> u8 {
         let r = (100.0 * prb * (1.0 + cfg.headroom) / prb_avail.max(1.0)).ceil();
-        if r.is_finite() { r.clamp(0.0, 100.0) as u8 } else { 100 }
+        if r.is_finite() {
+            r.clamp(0.0, 100.0) as u8
+        } else {
+            100
+        }
     };
     forecasts
         .iter()
         .map(|f| {
             let min_ratio = pct(f.p50_prb);
-            let max_ratio = pct(f.p90_prb.max(f.p50_prb)).max(cfg.max_ratio_floor).max(min_ratio);
-            let dedicated = (f32::from(min_ratio) * cfg.dedicated_share.clamp(0.0, 1.0)).floor() as u8;
+            let max_ratio = pct(f.p90_prb.max(f.p50_prb))
+                .max(cfg.max_ratio_floor)
+                .max(min_ratio);
+            let dedicated =
+                (f32::from(min_ratio) * cfg.dedicated_share.clamp(0.0, 1.0)).floor() as u8;
             SliceQuota {
                 snssai: f.snssai,
                 min_ratio,
@@ -76,14 +83,42 @@ mod tests {
     fn forecasts_become_ordered_ratios_with_headroom() {
         let s = Snssai::new(1, None);
         let q = quotas(
-            &[Forecast { snssai: s, p50_prb: 10.0, p90_prb: 20.0 }],
+            &[Forecast {
+                snssai: s,
+                p50_prb: 10.0,
+                p90_prb: 20.0,
+            }],
             50.0,
             &PolicyConfig::default(),
         );
-        assert_eq!(q, vec![SliceQuota { snssai: s, min_ratio: 24, max_ratio: 48, dedicated_ratio: 12 }]);
-        let idle = quotas(&[Forecast { snssai: s, p50_prb: 0.0, p90_prb: 0.0 }], 50.0, &PolicyConfig::default());
+        assert_eq!(
+            q,
+            vec![SliceQuota {
+                snssai: s,
+                min_ratio: 24,
+                max_ratio: 48,
+                dedicated_ratio: 12
+            }]
+        );
+        let idle = quotas(
+            &[Forecast {
+                snssai: s,
+                p50_prb: 0.0,
+                p90_prb: 0.0,
+            }],
+            50.0,
+            &PolicyConfig::default(),
+        );
         assert_eq!(idle[0].max_ratio, 10);
-        let nan = quotas(&[Forecast { snssai: s, p50_prb: f32::NAN, p90_prb: 1e9 }], 50.0, &PolicyConfig::default());
+        let nan = quotas(
+            &[Forecast {
+                snssai: s,
+                p50_prb: f32::NAN,
+                p90_prb: 1e9,
+            }],
+            50.0,
+            &PolicyConfig::default(),
+        );
         assert!(nan[0].min_ratio <= nan[0].max_ratio && nan[0].max_ratio <= 100);
     }
 }

@@ -83,8 +83,7 @@ impl CellTable {
     /// Ingests `report`, received at `now_ms` (Unix milliseconds).
     pub fn ingest(&mut self, report: &KpmReport, now_ms: u64) -> Ingest {
         let period = u64::from(report.granularity_ms.max(1));
-        let late =
-            now_ms > report.collection_start_ms + period + self.cfg.late_after_ms;
+        let late = now_ms > report.collection_start_ms + period + self.cfg.late_after_ms;
         let window = self.cfg.window;
         if !self.cells.contains_key(&report.cell) && self.cells.len() >= self.cfg.max_cells {
             return Ingest::TableFull;
@@ -142,7 +141,10 @@ impl CellTable {
     }
 
     /// Slices of `cell` whose window is full, with their rows (oldest first).
-    pub fn ready_slices(&self, cell: &CellId) -> impl Iterator<Item = (Snssai, &VecDeque<MeasVec>)> {
+    pub fn ready_slices(
+        &self,
+        cell: &CellId,
+    ) -> impl Iterator<Item = (Snssai, &VecDeque<MeasVec>)> {
         let window = self.cfg.window;
         self.cells
             .get(cell)
@@ -196,23 +198,49 @@ mod tests {
 
     fn prbs(t: &CellTable, cell: u64) -> Vec<f32> {
         let id = CellId::new([0, 0xf1, 0x10], cell);
-        t.cells[&id].slices[0].1.rows.iter().map(|r| r.get(Meas::PrbUsedDl)).collect()
+        t.cells[&id].slices[0]
+            .1
+            .rows
+            .iter()
+            .map(|r| r.get(Meas::PrbUsedDl))
+            .collect()
     }
 
     #[test]
     fn duplicates_out_of_order_and_gaps_are_told_apart() {
         let mut t = CellTable::new(CFG);
-        assert_eq!(t.ingest(&report(1, 1000, 1.0), 1100), Ingest::Fresh { missing: 0, late: false });
+        assert_eq!(
+            t.ingest(&report(1, 1000, 1.0), 1100),
+            Ingest::Fresh {
+                missing: 0,
+                late: false
+            }
+        );
         assert_eq!(t.ingest(&report(1, 1000, 9.0), 1101), Ingest::Duplicate);
         assert_eq!(t.ingest(&report(1, 900, 9.0), 1102), Ingest::OutOfOrder);
         // One period missing: carried forward.
-        assert_eq!(t.ingest(&report(1, 1200, 3.0), 1300), Ingest::Fresh { missing: 1, late: false });
+        assert_eq!(
+            t.ingest(&report(1, 1200, 3.0), 1300),
+            Ingest::Fresh {
+                missing: 1,
+                late: false
+            }
+        );
         assert_eq!(prbs(&t, 1), vec![1.0, 1.0, 3.0]);
         // Late: arrives 200 ms after its period ended.
-        assert_eq!(t.ingest(&report(1, 1300, 4.0), 1600), Ingest::Fresh { missing: 0, late: true });
+        assert_eq!(
+            t.ingest(&report(1, 1300, 4.0), 1600),
+            Ingest::Fresh {
+                missing: 0,
+                late: true
+            }
+        );
         assert_eq!(prbs(&t, 1), vec![1.0, 3.0, 4.0]);
         // A long gap resets the window.
-        assert!(matches!(t.ingest(&report(1, 5000, 5.0), 5100), Ingest::Fresh { missing: 36, .. }));
+        assert!(matches!(
+            t.ingest(&report(1, 5000, 5.0), 5100),
+            Ingest::Fresh { missing: 36, .. }
+        ));
         assert_eq!(prbs(&t, 1), vec![5.0]);
     }
 

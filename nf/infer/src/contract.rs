@@ -87,7 +87,9 @@ pub enum ContractError {
         actual: String,
     },
     /// The model's inputs or outputs differ from the contract.
-    #[error("model {file} does not match its contract: {what}: contract says {expected}, model has {found}")]
+    #[error(
+        "model {file} does not match its contract: {what}: contract says {expected}, model has {found}"
+    )]
     Mismatch {
         file: PathBuf,
         what: String,
@@ -99,8 +101,14 @@ pub enum ContractError {
 impl Contract {
     /// Reads and checks a contract file (not yet the model it names).
     pub fn load(path: &Path) -> Result<Self, ContractError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Io { path: path.into(), source })?;
-        let mut c: Contract = toml::from_str(&text).map_err(|source| ContractError::Parse { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let mut c: Contract = toml::from_str(&text).map_err(|source| ContractError::Parse {
+            path: path.into(),
+            source,
+        })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         c.file = dir.join(&c.file);
         c.check_consistent(path)?;
@@ -108,12 +116,21 @@ impl Contract {
     }
 
     fn check_consistent(&self, path: &Path) -> Result<(), ContractError> {
-        let bad = |problem: String| ContractError::Inconsistent { path: path.into(), problem };
+        let bad = |problem: String| ContractError::Inconsistent {
+            path: path.into(),
+            problem,
+        };
         let [_, window, features] = self.input.shape[..] else {
-            return Err(bad(format!("input shape {:?} is not [batch, window, features]", self.input.shape)));
+            return Err(bad(format!(
+                "input shape {:?} is not [batch, window, features]",
+                self.input.shape
+            )));
         };
         if window <= 0 || features <= 0 {
-            return Err(bad(format!("input shape {:?} has a non-positive window or feature count", self.input.shape)));
+            return Err(bad(format!(
+                "input shape {:?} has a non-positive window or feature count",
+                self.input.shape
+            )));
         }
         if features as usize != self.input.features.len() {
             return Err(bad(format!(
@@ -122,13 +139,19 @@ impl Contract {
             )));
         }
         if self.input.dtype != "float32" {
-            return Err(bad(format!("input dtype {} is not float32", self.input.dtype)));
+            return Err(bad(format!(
+                "input dtype {} is not float32",
+                self.input.dtype
+            )));
         }
         let Some(out) = self.outputs.first() else {
             return Err(bad("no outputs".into()));
         };
         if out.shape.len() != 2 || out.shape[1] as usize != out.columns.len() {
-            return Err(bad(format!("output shape {:?} does not match its columns {:?}", out.shape, out.columns)));
+            return Err(bad(format!(
+                "output shape {:?} does not match its columns {:?}",
+                out.shape, out.columns
+            )));
         }
         Ok(())
     }
@@ -140,7 +163,11 @@ impl Contract {
 
     /// Feature names in input order.
     pub fn feature_names(&self) -> Vec<&str> {
-        self.input.features.iter().map(|f| f.name.as_str()).collect()
+        self.input
+            .features
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect()
     }
 
     /// Columns of the first output.
@@ -150,7 +177,10 @@ impl Contract {
 
     /// Reads the model file and checks its sha256; returns the bytes.
     pub fn read_verified_model(&self) -> Result<Vec<u8>, ContractError> {
-        let bytes = std::fs::read(&self.file).map_err(|source| ContractError::Io { path: self.file.clone(), source })?;
+        let bytes = std::fs::read(&self.file).map_err(|source| ContractError::Io {
+            path: self.file.clone(),
+            source,
+        })?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if !actual.eq_ignore_ascii_case(&self.sha256) {
             return Err(ContractError::HashMismatch {
@@ -179,12 +209,24 @@ impl Contract {
             return Err(mismatch("name", expected.0.into(), found.0.into()));
         }
         if expected.1 != found.1 {
-            return Err(mismatch(&format!("`{}` element type", expected.0), expected.1.into(), found.1.into()));
+            return Err(mismatch(
+                &format!("`{}` element type", expected.0),
+                expected.1.into(),
+                found.1.into(),
+            ));
         }
         let dims_match = expected.2.len() == found.2.len()
-            && expected.2.iter().zip(found.2).all(|(e, f)| e == f || (*e < 0 && *f < 0));
+            && expected
+                .2
+                .iter()
+                .zip(found.2)
+                .all(|(e, f)| e == f || (*e < 0 && *f < 0));
         if !dims_match {
-            return Err(mismatch(&format!("`{}` shape", expected.0), format!("{:?}", expected.2), format!("{:?}", found.2)));
+            return Err(mismatch(
+                &format!("`{}` shape", expected.0),
+                format!("{:?}", expected.2),
+                format!("{:?}", found.2),
+            ));
         }
         Ok(())
     }

@@ -71,7 +71,9 @@ pub enum EngineError {
 
 /// Picks the onnxruntime library to load.
 pub fn resolve_dylib(explicit: Option<&Path>) -> Result<PathBuf, EngineError> {
-    let fetched = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(FETCHED_DYLIB);
+    let fetched = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(FETCHED_DYLIB);
     let candidates: Vec<PathBuf> = explicit
         .map(Path::to_path_buf)
         .into_iter()
@@ -82,7 +84,11 @@ pub fn resolve_dylib(explicit: Option<&Path>) -> Result<PathBuf, EngineError> {
         return Ok(found.clone());
     }
     Err(EngineError::LibraryMissing {
-        looked: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        looked: candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
@@ -102,15 +108,24 @@ pub fn environment(explicit: Option<&Path>) -> Result<Environment, EngineError> 
     });
     match loaded {
         Ok((_, env)) => Ok(env.clone()),
-        Err(message) => Err(EngineError::LibraryLoad { path, message: message.clone() }),
+        Err(message) => Err(EngineError::LibraryLoad {
+            path,
+            message: message.clone(),
+        }),
     }
 }
 
 fn dispatch(p: Provider) -> ExecutionProviderDispatch {
     match p {
         Provider::Cpu => ep::CPU::default().build().error_on_failure(),
-        Provider::Cuda { device_id } => ep::CUDA::default().with_device_id(device_id).build().error_on_failure(),
-        Provider::Tensorrt { device_id } => ep::TensorRT::default().with_device_id(device_id).build().error_on_failure(),
+        Provider::Cuda { device_id } => ep::CUDA::default()
+            .with_device_id(device_id)
+            .build()
+            .error_on_failure(),
+        Provider::Tensorrt { device_id } => ep::TensorRT::default()
+            .with_device_id(device_id)
+            .build()
+            .error_on_failure(),
     }
 }
 
@@ -143,7 +158,10 @@ pub fn load_model(cfg: &ModelConfig) -> Result<LoadedModel, EngineError> {
     let contract = Contract::load(&cfg.contract)?;
     let bytes = contract.read_verified_model()?;
     let env = environment(cfg.onnxruntime_lib.as_deref())?;
-    let session_err = |e: &dyn std::fmt::Display| EngineError::Session { file: contract.file.clone(), message: e.to_string() };
+    let session_err = |e: &dyn std::fmt::Display| EngineError::Session {
+        file: contract.file.clone(),
+        message: e.to_string(),
+    };
     let mut builder = Session::builder(&env)
         .and_then(|b| Ok(b.with_intra_threads(1)?))
         .and_then(|b| Ok(b.with_inter_threads(1)?))
@@ -167,10 +185,16 @@ pub fn load_model(cfg: &ModelConfig) -> Result<LoadedModel, EngineError> {
             }
         }
     }
-    let session = builder.commit_from_memory(&bytes).map_err(|e| session_err(&e))?;
+    let session = builder
+        .commit_from_memory(&bytes)
+        .map_err(|e| session_err(&e))?;
     check_io(&session, &contract)?;
     tracing::info!(model = %contract.name, version = %contract.version, %provider, "model loaded");
-    Ok(LoadedModel { session, contract, provider })
+    Ok(LoadedModel {
+        session,
+        contract,
+        provider,
+    })
 }
 
 fn check_io(session: &Session, contract: &Contract) -> Result<(), EngineError> {
@@ -189,10 +213,18 @@ fn check_io(session: &Session, contract: &Contract) -> Result<(), EngineError> {
     let input = &session.inputs()[0];
     let (ty, shape) = describe(input.dtype());
     let i = &contract.input;
-    contract.check_tensor("input", (&i.name, &i.dtype, &i.shape), (input.name(), &ty, &shape))?;
+    contract.check_tensor(
+        "input",
+        (&i.name, &i.dtype, &i.shape),
+        (input.name(), &ty, &shape),
+    )?;
     for (o, spec) in session.outputs().iter().zip(&contract.outputs) {
         let (ty, shape) = describe(o.dtype());
-        contract.check_tensor("output", (&spec.name, &spec.dtype, &spec.shape), (o.name(), &ty, &shape))?;
+        contract.check_tensor(
+            "output",
+            (&spec.name, &spec.dtype, &spec.shape),
+            (o.name(), &ty, &shape),
+        )?;
     }
     Ok(())
 }

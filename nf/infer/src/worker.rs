@@ -34,6 +34,8 @@ pub struct JobOutput<'a> {
     pub batch_rows: usize,
     /// Time the batch took in onnxruntime [ns].
     pub run_ns: u64,
+    /// True for the first job delivered from its batch (to count batches once).
+    pub first_in_batch: bool,
 }
 
 /// Counters of the worker, shared with metrics.
@@ -56,7 +58,11 @@ pub struct InferenceHandle<C> {
 
 impl<C> Clone for InferenceHandle<C> {
     fn clone(&self) -> Self {
-        Self { tx: self.tx.clone(), row_len: self.row_len, stats: self.stats.clone() }
+        Self {
+            tx: self.tx.clone(),
+            row_len: self.row_len,
+            stats: self.stats.clone(),
+        }
     }
 }
 
@@ -84,7 +90,10 @@ impl<C> InferenceHandle<C> {
     /// Queues `rows` (n × row_len floats) with `ctx`, without blocking.
     pub fn submit(&self, rows: Vec<f32>, ctx: C) -> Result<(), SubmitError> {
         if rows.is_empty() || rows.len() % self.row_len != 0 {
-            return Err(SubmitError::BadShape { expected: self.row_len, got: rows.len() });
+            return Err(SubmitError::BadShape {
+                expected: self.row_len,
+                got: rows.len(),
+            });
         }
         let n = rows.len() / self.row_len;
         self.tx.try_send(Job { rows, n, ctx }).map_err(|e| match e {
@@ -114,7 +123,16 @@ where
     let worker_stats = stats.clone();
     let join = std::thread::Builder::new()
         .name("inference".into())
-        .spawn(move || run(model, rx, max_batch_rows.max(1), (window, features), worker_stats, deliver))?;
+        .spawn(move || {
+            run(
+                model,
+                rx,
+                max_batch_rows.max(1),
+                (window, features),
+                worker_stats,
+                deliver,
+            )
+        })?;
     Ok((InferenceHandle { tx, row_len, stats }, join))
 }
 
@@ -150,27 +168,51 @@ fn run<C, F>(
             buf.extend_from_slice(&job.rows);
         }
         let started = Instant::now();
-        let result = infer(&mut model, &input_name, &buf, [rows, window, features], columns);
+        let result = infer(
+            &mut model,
+            &input_name,
+            &buf,
+            [rows, window, features],
+            columns,
+        );
         let run_ns = started.elapsed().as_nanos() as u64;
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.rows.fetch_add(rows as u64, Ordering::Relaxed);
         stats.run_ns.fetch_add(run_ns, Ordering::Relaxed);
-        stats.max_batch_rows.fetch_max(rows as u64, Ordering::Relaxed);
+        stats
+            .max_batch_rows
+            .fetch_max(rows as u64, Ordering::Relaxed);
         match &result {
             Ok(out) => {
                 let mut at = 0;
                 for job in batch.drain(..) {
                     let len = job.n * columns;
                     let values = Ok(&out[at..at + len]);
+                    deliver(
+                        job.ctx,
+                        JobOutput {
+                            values,
+                            batch_rows: rows,
+                            run_ns,
+                            first_in_batch: at == 0,
+                        },
+                    );
                     at += len;
-                    deliver(job.ctx, JobOutput { values, batch_rows: rows, run_ns });
                 }
             }
             Err(msg) => {
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(cause = %msg, rows, "inference failed");
-                for job in batch.drain(..) {
-                    deliver(job.ctx, JobOutput { values: Err(msg), batch_rows: rows, run_ns });
+                for (i, job) in batch.drain(..).enumerate() {
+                    deliver(
+                        job.ctx,
+                        JobOutput {
+                            values: Err(msg),
+                            batch_rows: rows,
+                            run_ns,
+                            first_in_batch: i == 0,
+                        },
+                    );
                 }
             }
         }
@@ -179,12 +221,27 @@ fn run<C, F>(
     tracing::debug!("inference worker stopped");
 }
 
-fn infer(model: &mut LoadedModel, input: &str, buf: &[f32], shape: [usize; 3], columns: usize) -> Result<Vec<f32>, String> {
+fn infer(
+    model: &mut LoadedModel,
+    input: &str,
+    buf: &[f32],
+    shape: [usize; 3],
+    columns: usize,
+) -> Result<Vec<f32>, String> {
     let tensor = TensorRef::from_array_view((shape, buf)).map_err(|e| e.to_string())?;
-    let outputs = model.session.run(ort::inputs![input => tensor]).map_err(|e| e.to_string())?;
-    let (out_shape, values) = outputs[0].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
-    if out_shape.len() != 2 || out_shape[0] as usize != shape[0] || out_shape[1] as usize != columns {
-        return Err(format!("model returned shape {out_shape:?}, expected [{}, {columns}]", shape[0]));
+    let outputs = model
+        .session
+        .run(ort::inputs![input => tensor])
+        .map_err(|e| e.to_string())?;
+    let (out_shape, values) = outputs[0]
+        .try_extract_tensor::<f32>()
+        .map_err(|e| e.to_string())?;
+    if out_shape.len() != 2 || out_shape[0] as usize != shape[0] || out_shape[1] as usize != columns
+    {
+        return Err(format!(
+            "model returned shape {out_shape:?}, expected [{}, {columns}]",
+            shape[0]
+        ));
     }
     Ok(values.to_vec())
 }

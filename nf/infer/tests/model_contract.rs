@@ -8,11 +8,16 @@ use nf_infer::runtime::{EngineError, ModelConfig, Provider, load_model};
 use nf_infer::{ContractError, spawn_worker};
 
 fn shipped_contract() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/slice_forecaster/slice_forecaster.contract.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/slice_forecaster/slice_forecaster.contract.toml")
 }
 
 fn config(contract: PathBuf) -> ModelConfig {
-    ModelConfig { contract, onnxruntime_lib: None, providers: vec![Provider::Cpu] }
+    ModelConfig {
+        contract,
+        onnxruntime_lib: None,
+        providers: vec![Provider::Cpu],
+    }
 }
 
 /// Copies the model next to an edited contract in a fresh directory.
@@ -20,7 +25,11 @@ fn edited_contract(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nf-infer-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = shipped_contract();
-    std::fs::copy(src.with_file_name("slice_forecaster.onnx"), dir.join("slice_forecaster.onnx")).unwrap();
+    std::fs::copy(
+        src.with_file_name("slice_forecaster.onnx"),
+        dir.join("slice_forecaster.onnx"),
+    )
+    .unwrap();
     let text = std::fs::read_to_string(&src).unwrap();
     let path = dir.join("contract.toml");
     std::fs::write(&path, edit(text)).unwrap();
@@ -49,7 +58,12 @@ fn shipped_model_forecasts_through_onnxruntime() {
     assert_eq!(model.provider, "cpu");
     let (tx, rx) = mpsc::channel();
     let (handle, join) = spawn_worker(model, 256, 64, move |ctx: usize, out| {
-        tx.send((ctx, out.values.map(<[f32]>::to_vec).map_err(str::to_owned), out.batch_rows)).unwrap();
+        tx.send((
+            ctx,
+            out.values.map(<[f32]>::to_vec).map_err(str::to_owned),
+            out.batch_rows,
+        ))
+        .unwrap();
     })
     .unwrap();
     let cases = [(0.0, 0.0), (14.0, 1.0)];
@@ -66,9 +80,15 @@ fn shipped_model_forecasts_through_onnxruntime() {
     for (case, out) in cases.iter().zip(&got) {
         let out = out.as_ref().unwrap();
         let (p50, p90) = (out[0], out[1]);
-        assert!((0.0..=50.0).contains(&p50) && p50 <= p90 && p90 <= 50.0, "{case:?} -> {out:?}");
+        assert!(
+            (0.0..=50.0).contains(&p50) && p50 <= p90 && p90 <= 50.0,
+            "{case:?} -> {out:?}"
+        );
         // A steady slice is forecast near where it has been.
-        assert!((p50 - case.0).abs() < 0.25 * case.0.max(4.0), "{case:?} -> {out:?}");
+        assert!(
+            (p50 - case.0).abs() < 0.25 * case.0.max(4.0),
+            "{case:?} -> {out:?}"
+        );
     }
     assert_eq!(got[0].as_ref().unwrap()[0], 0.0, "an idle slice stays idle");
 }
@@ -87,14 +107,20 @@ fn worker_batches_queued_jobs_and_answers_each() {
     let stats = handle.stats().clone();
     drop(handle);
     join.join().unwrap();
-    let mut seen: Vec<usize> = rx.iter().map(|(i, ok)| {
-        assert!(ok);
-        i
-    }).collect();
+    let mut seen: Vec<usize> = rx
+        .iter()
+        .map(|(i, ok)| {
+            assert!(ok);
+            i
+        })
+        .collect();
     seen.sort_unstable();
     assert_eq!(seen, (0..300).collect::<Vec<_>>());
     let batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(batches < 300, "queued jobs share batches ({batches} batches)");
+    assert!(
+        batches < 300,
+        "queued jobs share batches ({batches} batches)"
+    );
 }
 
 #[test]
@@ -107,11 +133,21 @@ fn wrong_rows_are_refused_before_queueing() {
 #[test]
 fn tampered_model_file_is_refused() {
     let path = edited_contract("hash", |t| {
-        let line = t.lines().find(|l| l.starts_with("sha256")).unwrap().to_owned();
+        let line = t
+            .lines()
+            .find(|l| l.starts_with("sha256"))
+            .unwrap()
+            .to_owned();
         t.replace(&line, &format!("sha256 = \"{}\"", "0".repeat(64)))
     });
     let err = load_model(&config(path)).unwrap_err();
-    assert!(matches!(err, EngineError::Contract(ContractError::HashMismatch { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            EngineError::Contract(ContractError::HashMismatch { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("sha256"), "{err}");
 }
 
@@ -121,22 +157,34 @@ fn contract_with_other_input_shape_is_refused_naming_it() {
         t.replace("shape = [-1, 8, 6]", "shape = [-1, 4, 6]")
     });
     let err = load_model(&config(path)).unwrap_err().to_string();
-    assert!(err.contains("input `kpm_window` shape") && err.contains("[-1, 4, 6]"), "{err}");
+    assert!(
+        err.contains("input `kpm_window` shape") && err.contains("[-1, 4, 6]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn contract_with_other_input_name_is_refused_naming_it() {
-    let path = edited_contract("name", |t| t.replace("name = \"kpm_window\"", "name = \"features\""));
+    let path = edited_contract("name", |t| {
+        t.replace("name = \"kpm_window\"", "name = \"features\"")
+    });
     let err = load_model(&config(path)).unwrap_err().to_string();
-    assert!(err.contains("input name") && err.contains("features") && err.contains("kpm_window"), "{err}");
+    assert!(
+        err.contains("input name") && err.contains("features") && err.contains("kpm_window"),
+        "{err}"
+    );
 }
 
 #[test]
 fn inconsistent_or_unknown_contract_fields_are_refused() {
-    let path = edited_contract("count", |t| t.replacen("[[input.features]]\nname = \"VS.DlCqiMean\"", "[[input.features]]\nname = \"VS.DlCqiMean\"\n[[input.features]]\nname = \"x\"\nunit = \"\"\nmeaning = \"\"\n\n[[input.features]]\nname = \"VS.Extra\"", 1));
+    let path = edited_contract("count", |t| {
+        t.replacen("[[input.features]]\nname = \"VS.DlCqiMean\"", "[[input.features]]\nname = \"VS.DlCqiMean\"\n[[input.features]]\nname = \"x\"\nunit = \"\"\nmeaning = \"\"\n\n[[input.features]]\nname = \"VS.Extra\"", 1)
+    });
     let err = load_model(&config(path)).unwrap_err().to_string();
     assert!(err.contains("features"), "{err}");
-    let path = edited_contract("unknown", |t| t.replace("cell_prbs = 50", "cell_prbs = 50\nbogus = 1"));
+    let path = edited_contract("unknown", |t| {
+        t.replace("cell_prbs = 50", "cell_prbs = 50\nbogus = 1")
+    });
     let err = load_model(&config(path)).unwrap_err().to_string();
     assert!(err.contains("bogus"), "{err}");
 }
@@ -148,8 +196,14 @@ fn missing_library_says_what_to_do() {
     // message is only produced when nothing is found, so check its wording directly.
     if let Err(e) = err {
         let msg = e.to_string();
-        assert!(msg.contains("fetch-onnxruntime.sh") && msg.contains("ORT_DYLIB_PATH"), "{msg}");
+        assert!(
+            msg.contains("fetch-onnxruntime.sh") && msg.contains("ORT_DYLIB_PATH"),
+            "{msg}"
+        );
     }
     let msg = EngineError::LibraryMissing { looked: "x".into() }.to_string();
-    assert!(msg.contains("fetch-onnxruntime.sh") && msg.contains("ORT_DYLIB_PATH"), "{msg}");
+    assert!(
+        msg.contains("fetch-onnxruntime.sh") && msg.contains("ORT_DYLIB_PATH"),
+        "{msg}"
+    );
 }

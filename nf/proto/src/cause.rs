@@ -39,11 +39,21 @@ impl E2Cause {
     fn to_pb(self) -> Cause {
         use e2t::error::cause::{misc::Type as Misc, protocol::Type as Protocol, ric::Type as Ric};
         let c = match self {
-            E2Cause::ControlMessageInvalid => cause::Cause::Ric(cause::Ric { r#type: Ric::ControlMessageInvalid as i32 }),
-            E2Cause::ActionNotSupported => cause::Cause::Ric(cause::Ric { r#type: Ric::ActionNotSupported as i32 }),
-            E2Cause::RanFunctionIdInvalid => cause::Cause::Ric(cause::Ric { r#type: Ric::RanFunctionIdInvalid as i32 }),
-            E2Cause::TransferSyntaxError => cause::Cause::Protocol(cause::Protocol { r#type: Protocol::TransferSyntaxError as i32 }),
-            E2Cause::ControlProcessingOverload => cause::Cause::Misc(cause::Misc { r#type: Misc::ControlProcessingOverload as i32 }),
+            E2Cause::ControlMessageInvalid => cause::Cause::Ric(cause::Ric {
+                r#type: Ric::ControlMessageInvalid as i32,
+            }),
+            E2Cause::ActionNotSupported => cause::Cause::Ric(cause::Ric {
+                r#type: Ric::ActionNotSupported as i32,
+            }),
+            E2Cause::RanFunctionIdInvalid => cause::Cause::Ric(cause::Ric {
+                r#type: Ric::RanFunctionIdInvalid as i32,
+            }),
+            E2Cause::TransferSyntaxError => cause::Cause::Protocol(cause::Protocol {
+                r#type: Protocol::TransferSyntaxError as i32,
+            }),
+            E2Cause::ControlProcessingOverload => cause::Cause::Misc(cause::Misc {
+                r#type: Misc::ControlProcessingOverload as i32,
+            }),
             E2Cause::Unspecified => cause::Cause::Unknown(cause::Unknown {}),
         };
         Cause { cause: Some(c) }
@@ -70,7 +80,10 @@ impl E2Cause {
 
     /// A gRPC status carrying this cause in its details.
     pub fn status(self, code: tonic::Code, message: impl Into<String>) -> tonic::Status {
-        let details = Error { cause: Some(self.to_pb()) }.encode_to_vec();
+        let details = Error {
+            cause: Some(self.to_pb()),
+        }
+        .encode_to_vec();
         tonic::Status::with_details(code, message, details.into())
     }
 
@@ -89,10 +102,17 @@ mod tests {
 
     #[test]
     fn cause_survives_a_status() {
-        for c in [E2Cause::ControlMessageInvalid, E2Cause::TransferSyntaxError, E2Cause::ControlProcessingOverload] {
+        for c in [
+            E2Cause::ControlMessageInvalid,
+            E2Cause::TransferSyntaxError,
+            E2Cause::ControlProcessingOverload,
+        ] {
             let s = c.status(tonic::Code::InvalidArgument, "x");
             assert_eq!(E2Cause::of_status(&s), c);
         }
-        assert_eq!(E2Cause::of_status(&tonic::Status::internal("x")), E2Cause::Unspecified);
+        assert_eq!(
+            E2Cause::of_status(&tonic::Status::internal("x")),
+            E2Cause::Unspecified
+        );
     }
 }

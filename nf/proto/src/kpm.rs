@@ -75,7 +75,11 @@ pub enum KpmError {
     RecordCount { records: usize, infos: usize },
     /// More measurements or slices than allowed.
     #[error("{what}: {count} exceeds the limit of {limit}")]
-    TooMany { what: &'static str, count: usize, limit: usize },
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
     /// An identifier out of its range.
     #[error("invalid {0}")]
     Invalid(&'static str),
@@ -108,7 +112,11 @@ pub fn cell_to_pb(c: &CellId) -> pb::CellGlobalId {
 
 pub fn cell_from_pb(c: Option<&pb::CellGlobalId>) -> Result<CellId, KpmError> {
     let c = c.ok_or(KpmError::Missing("cell global id"))?;
-    let plmn: [u8; 3] = c.plmn_id.as_slice().try_into().map_err(|_| KpmError::Invalid("PLMN identity"))?;
+    let plmn: [u8; 3] = c
+        .plmn_id
+        .as_slice()
+        .try_into()
+        .map_err(|_| KpmError::Invalid("PLMN identity"))?;
     if c.nr_cell_id > CellId::MAX_NCI {
         return Err(KpmError::Invalid("NR cell identity"));
     }
@@ -167,11 +175,19 @@ pub fn decode_ran_function(bytes: &[u8]) -> Result<Vec<CellInfo>, KpmError> {
         .iter()
         .map(|c| {
             if c.slices.len() > MAX_SLICES {
-                return Err(KpmError::TooMany { what: "slices", count: c.slices.len(), limit: MAX_SLICES });
+                return Err(KpmError::TooMany {
+                    what: "slices",
+                    count: c.slices.len(),
+                    limit: MAX_SLICES,
+                });
             }
             Ok(CellInfo {
                 cell: cell_from_pb(c.cell_global_id.as_ref())?,
-                slices: c.slices.iter().map(snssai_from_pb).collect::<Result<_, _>>()?,
+                slices: c
+                    .slices
+                    .iter()
+                    .map(snssai_from_pb)
+                    .collect::<Result<_, _>>()?,
                 prb_total_dl: c.prb_total_dl,
             })
         })
@@ -180,7 +196,10 @@ pub fn decode_ran_function(bytes: &[u8]) -> Result<Vec<CellInfo>, KpmError> {
 
 /// Event trigger format 1: periodic report every `period_ms`.
 pub fn encode_event_trigger(period_ms: u32) -> Vec<u8> {
-    pb::EventTriggerDefinition { reporting_period_ms: period_ms }.encode_to_vec()
+    pb::EventTriggerDefinition {
+        reporting_period_ms: period_ms,
+    }
+    .encode_to_vec()
 }
 
 pub fn decode_event_trigger(bytes: &[u8]) -> Result<u32, KpmError> {
@@ -192,11 +211,15 @@ pub fn decode_event_trigger(bytes: &[u8]) -> Result<u32, KpmError> {
 }
 
 fn no_label() -> pb::LabelInfo {
-    pb::LabelInfo { label: Some(pb::label_info::Label::NoLabel(true)) }
+    pb::LabelInfo {
+        label: Some(pb::label_info::Label::NoLabel(true)),
+    }
 }
 
 fn slice_label(s: &Snssai) -> pb::LabelInfo {
-    pb::LabelInfo { label: Some(pb::label_info::Label::Slice(snssai_to_pb(s))) }
+    pb::LabelInfo {
+        label: Some(pb::label_info::Label::Slice(snssai_to_pb(s))),
+    }
 }
 
 /// The measurement-info list of a cell: cell-level measurements without label, then the
@@ -204,7 +227,10 @@ fn slice_label(s: &Snssai) -> pb::LabelInfo {
 fn measurement_info(slices: &[Snssai]) -> Vec<pb::MeasurementInfo> {
     let mut out: Vec<_> = Meas::PER_CELL
         .iter()
-        .map(|m| pb::MeasurementInfo { measurement_name: m.name().into(), labels: vec![no_label()] })
+        .map(|m| pb::MeasurementInfo {
+            measurement_name: m.name().into(),
+            labels: vec![no_label()],
+        })
         .collect();
     for s in slices {
         out.extend(Meas::PER_SLICE.iter().map(|m| pb::MeasurementInfo {
@@ -219,11 +245,13 @@ fn measurement_info(slices: &[Snssai]) -> Vec<pb::MeasurementInfo> {
 pub fn encode_action_definition(cell: &CellInfo, granularity_ms: u32) -> Vec<u8> {
     pb::ActionDefinition {
         ric_style_type: REPORT_STYLE_NODE_MEASUREMENT,
-        format: Some(pb::action_definition::Format::Format1(pb::ActionDefinitionFormat1 {
-            measurement_info: measurement_info(&cell.slices),
-            granularity_period_ms: granularity_ms,
-            cell_global_id: Some(cell_to_pb(&cell.cell)),
-        })),
+        format: Some(pb::action_definition::Format::Format1(
+            pb::ActionDefinitionFormat1 {
+                measurement_info: measurement_info(&cell.slices),
+                granularity_period_ms: granularity_ms,
+                cell_global_id: Some(cell_to_pb(&cell.cell)),
+            },
+        )),
     }
     .encode_to_vec()
 }
@@ -235,9 +263,10 @@ pub fn decode_action_definition(bytes: &[u8]) -> Result<(CellId, u32), KpmError>
         return Err(KpmError::Invalid("report style"));
     }
     match a.format {
-        Some(pb::action_definition::Format::Format1(f)) => {
-            Ok((cell_from_pb(f.cell_global_id.as_ref())?, f.granularity_period_ms))
-        }
+        Some(pb::action_definition::Format::Format1(f)) => Ok((
+            cell_from_pb(f.cell_global_id.as_ref())?,
+            f.granularity_period_ms,
+        )),
         None => Err(KpmError::Missing("action definition format 1")),
     }
 }
@@ -265,27 +294,42 @@ pub fn encode_indication(report: &KpmReport) -> (Vec<u8>, Vec<u8>) {
     }
     .encode_to_vec();
     let slices: Vec<Snssai> = report.slices.iter().map(|(s, _)| *s).collect();
-    let mut records: Vec<_> = Meas::PER_CELL.iter().map(|m| record(*m, report.cell_meas.get(*m))).collect();
+    let mut records: Vec<_> = Meas::PER_CELL
+        .iter()
+        .map(|m| record(*m, report.cell_meas.get(*m)))
+        .collect();
     for (_, meas) in &report.slices {
         records.extend(Meas::PER_SLICE.iter().map(|m| record(*m, meas.get(*m))));
     }
     let msg = pb::IndicationMessage {
-        format: Some(pb::indication_message::Format::Format1(pb::IndicationMessageFormat1 {
-            measurement_data: vec![pb::MeasurementData { records, incomplete: false }],
-            measurement_info: measurement_info(&slices),
-            granularity_period_ms: report.granularity_ms,
-            cell_global_id: Some(cell_to_pb(&report.cell)),
-        })),
+        format: Some(pb::indication_message::Format::Format1(
+            pb::IndicationMessageFormat1 {
+                measurement_data: vec![pb::MeasurementData {
+                    records,
+                    incomplete: false,
+                }],
+                measurement_info: measurement_info(&slices),
+                granularity_period_ms: report.granularity_ms,
+                cell_global_id: Some(cell_to_pb(&report.cell)),
+            },
+        )),
     }
     .encode_to_vec();
     (header, msg)
 }
 
 /// Decodes an indication into a report, applying `limits`.
-pub fn decode_indication(header: &[u8], payload: &[u8], limits: &Limits) -> Result<(KpmReport, DecodeNotes), KpmError> {
+pub fn decode_indication(
+    header: &[u8],
+    payload: &[u8],
+    limits: &Limits,
+) -> Result<(KpmReport, DecodeNotes), KpmError> {
     for len in [header.len(), payload.len()] {
         if len > limits.max_payload_bytes {
-            return Err(KpmError::Oversize { len, limit: limits.max_payload_bytes });
+            return Err(KpmError::Oversize {
+                len,
+                limit: limits.max_payload_bytes,
+            });
         }
     }
     let h: pb::IndicationHeader = decode(header, "indication header")?;
@@ -300,9 +344,15 @@ pub fn decode_indication(header: &[u8], payload: &[u8], limits: &Limits) -> Resu
             limit: limits.max_measurements,
         });
     }
-    let data = f.measurement_data.last().ok_or(KpmError::Missing("measurement data"))?;
+    let data = f
+        .measurement_data
+        .last()
+        .ok_or(KpmError::Missing("measurement data"))?;
     if data.records.len() != f.measurement_info.len() {
-        return Err(KpmError::RecordCount { records: data.records.len(), infos: f.measurement_info.len() });
+        return Err(KpmError::RecordCount {
+            records: data.records.len(),
+            infos: f.measurement_info.len(),
+        });
     }
     if h.collection_start_time_ms == 0 {
         return Err(KpmError::Missing("collection start time"));
@@ -347,7 +397,11 @@ pub fn decode_indication(header: &[u8], payload: &[u8], limits: &Limits) -> Resu
                         report.slices.len() - 1
                     }
                     None => {
-                        return Err(KpmError::TooMany { what: "slices", count: MAX_SLICES + 1, limit: MAX_SLICES });
+                        return Err(KpmError::TooMany {
+                            what: "slices",
+                            count: MAX_SLICES + 1,
+                            limit: MAX_SLICES,
+                        });
                     }
                 };
                 report.slices[idx].1.set(meas, value);
@@ -407,16 +461,32 @@ mod tests {
         let (_, notes) = decode_indication(&h, &msg.encode_to_vec(), &Limits::default()).unwrap();
         assert_eq!(notes.unknown_measurements, 1);
         let huge = vec![0u8; 100_000];
-        assert!(matches!(decode_indication(&h, &huge, &Limits::default()), Err(KpmError::Oversize { .. })));
+        assert!(matches!(
+            decode_indication(&h, &huge, &Limits::default()),
+            Err(KpmError::Oversize { .. })
+        ));
         let err = decode_indication(&h, &[0xff, 0xff, 0xff], &Limits::default()).unwrap_err();
         assert_eq!(err.kind(), "malformed");
     }
 
     #[test]
     fn subscription_parts_round_trip() {
-        let info = CellInfo { cell: sample().cell, slices: vec![Snssai::new(1, None)], prb_total_dl: 50 };
-        assert_eq!(decode_ran_function(&encode_ran_function(std::slice::from_ref(&info))).unwrap(), vec![info.clone()]);
-        assert_eq!(decode_event_trigger(&encode_event_trigger(100)).unwrap(), 100);
-        assert_eq!(decode_action_definition(&encode_action_definition(&info, 100)).unwrap(), (info.cell, 100));
+        let info = CellInfo {
+            cell: sample().cell,
+            slices: vec![Snssai::new(1, None)],
+            prb_total_dl: 50,
+        };
+        assert_eq!(
+            decode_ran_function(&encode_ran_function(std::slice::from_ref(&info))).unwrap(),
+            vec![info.clone()]
+        );
+        assert_eq!(
+            decode_event_trigger(&encode_event_trigger(100)).unwrap(),
+            100
+        );
+        assert_eq!(
+            decode_action_definition(&encode_action_definition(&info, 100)).unwrap(),
+            (info.cell, 100)
+        );
     }
 }

@@ -16,7 +16,12 @@ pub mod kpm;
 pub mod rc;
 
 /// Generated protobuf and gRPC code.
-#[allow(missing_docs, missing_debug_implementations, clippy::all, clippy::unwrap_used)]
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::all,
+    clippy::unwrap_used
+)]
 pub mod pb {
     pub mod e2t {
         tonic::include_proto!("onos.e2t.e2.v1beta1");

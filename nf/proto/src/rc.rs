@@ -71,7 +71,9 @@ fn element(id: u32, v: pb::ran_parameter_value::Value) -> pb::RanParameter {
     pb::RanParameter {
         id,
         value: Some(pb::RanParameterValueType {
-            kind: Some(pb::ran_parameter_value_type::Kind::Element(pb::RanParameterValue { value: Some(v) })),
+            kind: Some(pb::ran_parameter_value_type::Kind::Element(
+                pb::RanParameterValue { value: Some(v) },
+            )),
         }),
     }
 }
@@ -80,7 +82,9 @@ fn structure(id: u32, items: Vec<pb::RanParameter>) -> pb::RanParameter {
     pb::RanParameter {
         id,
         value: Some(pb::RanParameterValueType {
-            kind: Some(pb::ran_parameter_value_type::Kind::Structure(pb::RanParameterStructure { items })),
+            kind: Some(pb::ran_parameter_value_type::Kind::Structure(
+                pb::RanParameterStructure { items },
+            )),
         }),
     }
 }
@@ -89,9 +93,14 @@ fn list(id: u32, items: Vec<Vec<pb::RanParameter>>) -> pb::RanParameter {
     pb::RanParameter {
         id,
         value: Some(pb::RanParameterValueType {
-            kind: Some(pb::ran_parameter_value_type::Kind::List(pb::RanParameterList {
-                items: items.into_iter().map(|items| pb::RanParameterStructure { items }).collect(),
-            })),
+            kind: Some(pb::ran_parameter_value_type::Kind::List(
+                pb::RanParameterList {
+                    items: items
+                        .into_iter()
+                        .map(|items| pb::RanParameterStructure { items })
+                        .collect(),
+                },
+            )),
         }),
     }
 }
@@ -100,79 +109,141 @@ fn policy_group(plmn: [u8; 3], q: &SliceQuota) -> Vec<pb::RanParameter> {
     use pb::ran_parameter_value::Value;
     let mut snssai = vec![element(param::SST, Value::ValueOctS(vec![q.snssai.sst]))];
     if let Some(sd) = q.snssai.sd {
-        snssai.push(element(param::SD, Value::ValueOctS(sd.to_be_bytes()[1..].to_vec())));
+        snssai.push(element(
+            param::SD,
+            Value::ValueOctS(sd.to_be_bytes()[1..].to_vec()),
+        ));
     }
-    let member = vec![element(param::PLMN_IDENTITY, Value::ValueOctS(plmn.to_vec())), structure(param::S_NSSAI, snssai)];
+    let member = vec![
+        element(param::PLMN_IDENTITY, Value::ValueOctS(plmn.to_vec())),
+        structure(param::S_NSSAI, snssai),
+    ];
     vec![
-        structure(param::RRM_POLICY, vec![list(param::RRM_POLICY_MEMBER_LIST, vec![vec![structure(param::RRM_POLICY_MEMBER, member)]])]),
-        element(param::MIN_PRB_POLICY_RATIO, Value::ValueInt(q.min_ratio.into())),
-        element(param::MAX_PRB_POLICY_RATIO, Value::ValueInt(q.max_ratio.into())),
-        element(param::DEDICATED_PRB_POLICY_RATIO, Value::ValueInt(q.dedicated_ratio.into())),
+        structure(
+            param::RRM_POLICY,
+            vec![list(
+                param::RRM_POLICY_MEMBER_LIST,
+                vec![vec![structure(param::RRM_POLICY_MEMBER, member)]],
+            )],
+        ),
+        element(
+            param::MIN_PRB_POLICY_RATIO,
+            Value::ValueInt(q.min_ratio.into()),
+        ),
+        element(
+            param::MAX_PRB_POLICY_RATIO,
+            Value::ValueInt(q.max_ratio.into()),
+        ),
+        element(
+            param::DEDICATED_PRB_POLICY_RATIO,
+            Value::ValueInt(q.dedicated_ratio.into()),
+        ),
     ]
 }
 
 /// Encodes a slice-level PRB quota control for `cell` as (control header, control message).
 pub fn encode_quota_control(cell: &CellId, quotas: &[SliceQuota]) -> (Vec<u8>, Vec<u8>) {
     let header = pb::ControlHeader {
-        format: Some(pb::control_header::Format::Format1(pb::ControlHeaderFormat1 {
-            ue_id: None,
-            ric_style_type: STYLE_RADIO_RESOURCE_ALLOCATION,
-            ric_control_action_id: ACTION_SLICE_PRB_QUOTA,
-            target_cell: Some(pb::CellGlobalId { plmn_id: cell.plmn.to_vec(), nr_cell_id: cell.nci }),
-        })),
+        format: Some(pb::control_header::Format::Format1(
+            pb::ControlHeaderFormat1 {
+                ue_id: None,
+                ric_style_type: STYLE_RADIO_RESOURCE_ALLOCATION,
+                ric_control_action_id: ACTION_SLICE_PRB_QUOTA,
+                target_cell: Some(pb::CellGlobalId {
+                    plmn_id: cell.plmn.to_vec(),
+                    nr_cell_id: cell.nci,
+                }),
+            },
+        )),
     }
     .encode_to_vec();
     let groups = quotas.iter().map(|q| policy_group(cell.plmn, q)).collect();
     let message = pb::ControlMessage {
-        format: Some(pb::control_message::Format::Format1(pb::ControlMessageFormat1 {
-            ran_parameters: vec![list(param::RRM_POLICY_RATIO_LIST, groups)],
-        })),
+        format: Some(pb::control_message::Format::Format1(
+            pb::ControlMessageFormat1 {
+                ran_parameters: vec![list(param::RRM_POLICY_RATIO_LIST, groups)],
+            },
+        )),
     }
     .encode_to_vec();
     (header, message)
 }
 
-fn find(items: &[pb::RanParameter], id: u32) -> Result<&pb::ran_parameter_value_type::Kind, RcError> {
+fn find(
+    items: &[pb::RanParameter],
+    id: u32,
+) -> Result<&pb::ran_parameter_value_type::Kind, RcError> {
     items
         .iter()
         .find(|p| p.id == id)
         .and_then(|p| p.value.as_ref())
         .and_then(|v| v.kind.as_ref())
-        .ok_or(RcError::Parameter { id, problem: "missing" })
+        .ok_or(RcError::Parameter {
+            id,
+            problem: "missing",
+        })
 }
 
 fn find_structure(items: &[pb::RanParameter], id: u32) -> Result<&[pb::RanParameter], RcError> {
     match find(items, id)? {
         pb::ran_parameter_value_type::Kind::Structure(s) => Ok(&s.items),
-        _ => Err(RcError::Parameter { id, problem: "not a structure" }),
+        _ => Err(RcError::Parameter {
+            id,
+            problem: "not a structure",
+        }),
     }
 }
 
 fn find_list(items: &[pb::RanParameter], id: u32) -> Result<&[pb::RanParameterStructure], RcError> {
     match find(items, id)? {
         pb::ran_parameter_value_type::Kind::List(l) => Ok(&l.items),
-        _ => Err(RcError::Parameter { id, problem: "not a list" }),
+        _ => Err(RcError::Parameter {
+            id,
+            problem: "not a list",
+        }),
     }
 }
 
-fn find_value(items: &[pb::RanParameter], id: u32) -> Result<&pb::ran_parameter_value::Value, RcError> {
+fn find_value(
+    items: &[pb::RanParameter],
+    id: u32,
+) -> Result<&pb::ran_parameter_value::Value, RcError> {
     match find(items, id)? {
-        pb::ran_parameter_value_type::Kind::Element(e) => e.value.as_ref().ok_or(RcError::Parameter { id, problem: "empty" }),
-        _ => Err(RcError::Parameter { id, problem: "not an element" }),
+        pb::ran_parameter_value_type::Kind::Element(e) => {
+            e.value.as_ref().ok_or(RcError::Parameter {
+                id,
+                problem: "empty",
+            })
+        }
+        _ => Err(RcError::Parameter {
+            id,
+            problem: "not an element",
+        }),
     }
 }
 
 fn find_int(items: &[pb::RanParameter], id: u32) -> Result<u32, RcError> {
     match find_value(items, id)? {
-        pb::ran_parameter_value::Value::ValueInt(v) => u32::try_from(*v).map_err(|_| RcError::Parameter { id, problem: "negative" }),
-        _ => Err(RcError::Parameter { id, problem: "not an integer" }),
+        pb::ran_parameter_value::Value::ValueInt(v) => {
+            u32::try_from(*v).map_err(|_| RcError::Parameter {
+                id,
+                problem: "negative",
+            })
+        }
+        _ => Err(RcError::Parameter {
+            id,
+            problem: "not an integer",
+        }),
     }
 }
 
 fn find_octets(items: &[pb::RanParameter], id: u32) -> Result<&[u8], RcError> {
     match find_value(items, id)? {
         pb::ran_parameter_value::Value::ValueOctS(v) => Ok(v),
-        _ => Err(RcError::Parameter { id, problem: "not an octet string" }),
+        _ => Err(RcError::Parameter {
+            id,
+            problem: "not an octet string",
+        }),
     }
 }
 
@@ -180,19 +251,33 @@ fn decode_group(items: &[pb::RanParameter]) -> Result<([u8; 3], Snssai, u32, u32
     let policy = find_structure(items, param::RRM_POLICY)?;
     let members = find_list(policy, param::RRM_POLICY_MEMBER_LIST)?;
     let [member] = members else {
-        return Err(RcError::Parameter { id: param::RRM_POLICY_MEMBER_LIST, problem: "want exactly one member" });
+        return Err(RcError::Parameter {
+            id: param::RRM_POLICY_MEMBER_LIST,
+            problem: "want exactly one member",
+        });
     };
     let member = find_structure(&member.items, param::RRM_POLICY_MEMBER)?;
     let plmn: [u8; 3] = find_octets(member, param::PLMN_IDENTITY)?
         .try_into()
-        .map_err(|_| RcError::Parameter { id: param::PLMN_IDENTITY, problem: "not 3 octets" })?;
+        .map_err(|_| RcError::Parameter {
+            id: param::PLMN_IDENTITY,
+            problem: "not 3 octets",
+        })?;
     let snssai = find_structure(member, param::S_NSSAI)?;
     let [sst] = find_octets(snssai, param::SST)? else {
-        return Err(RcError::Parameter { id: param::SST, problem: "not 1 octet" });
+        return Err(RcError::Parameter {
+            id: param::SST,
+            problem: "not 1 octet",
+        });
     };
     let sd = match find_octets(snssai, param::SD) {
         Ok([a, b, c]) => Some(u32::from_be_bytes([0, *a, *b, *c])),
-        Ok(_) => return Err(RcError::Parameter { id: param::SD, problem: "not 3 octets" }),
+        Ok(_) => {
+            return Err(RcError::Parameter {
+                id: param::SD,
+                problem: "not 3 octets",
+            });
+        }
         Err(_) => None,
     };
     Ok((
@@ -206,27 +291,45 @@ fn decode_group(items: &[pb::RanParameter]) -> Result<([u8; 3], Snssai, u32, u32
 
 /// Decodes a slice-level PRB quota control (header and message).
 pub fn decode_quota_control(header: &[u8], message: &[u8]) -> Result<QuotaControl, RcError> {
-    let h = pb::ControlHeader::decode(header).map_err(|source| KpmError::Malformed { what: "control header", source })?;
+    let h = pb::ControlHeader::decode(header).map_err(|source| KpmError::Malformed {
+        what: "control header",
+        source,
+    })?;
     let Some(pb::control_header::Format::Format1(h)) = h.format else {
         return Err(KpmError::Missing("control header format 1").into());
     };
-    if h.ric_style_type != STYLE_RADIO_RESOURCE_ALLOCATION || h.ric_control_action_id != ACTION_SLICE_PRB_QUOTA {
-        return Err(RcError::Unsupported { style: h.ric_style_type, action: h.ric_control_action_id });
+    if h.ric_style_type != STYLE_RADIO_RESOURCE_ALLOCATION
+        || h.ric_control_action_id != ACTION_SLICE_PRB_QUOTA
+    {
+        return Err(RcError::Unsupported {
+            style: h.ric_style_type,
+            action: h.ric_control_action_id,
+        });
     }
-    let target = h.target_cell.map(|c| crate::pb::kpm::CellGlobalId { plmn_id: c.plmn_id, nr_cell_id: c.nr_cell_id });
+    let target = h.target_cell.map(|c| crate::pb::kpm::CellGlobalId {
+        plmn_id: c.plmn_id,
+        nr_cell_id: c.nr_cell_id,
+    });
     let cell = cell_from_pb(target.as_ref())?;
-    let m = pb::ControlMessage::decode(message).map_err(|source| KpmError::Malformed { what: "control message", source })?;
+    let m = pb::ControlMessage::decode(message).map_err(|source| KpmError::Malformed {
+        what: "control message",
+        source,
+    })?;
     let Some(pb::control_message::Format::Format1(m)) = m.format else {
         return Err(KpmError::Missing("control message format 1").into());
     };
     let groups = find_list(&m.ran_parameters, param::RRM_POLICY_RATIO_LIST)?;
     if groups.len() > MAX_GROUPS {
-        return Err(RcError::Parameter { id: param::RRM_POLICY_RATIO_LIST, problem: "too many groups" });
+        return Err(RcError::Parameter {
+            id: param::RRM_POLICY_RATIO_LIST,
+            problem: "too many groups",
+        });
     }
     let mut quotas = Vec::with_capacity(groups.len());
     let mut plmn = cell.plmn;
     for g in groups {
-        let group = find_structure(&g.items, param::RRM_POLICY_RATIO_GROUP).or(Ok::<_, RcError>(&g.items))?;
+        let group = find_structure(&g.items, param::RRM_POLICY_RATIO_GROUP)
+            .or(Ok::<_, RcError>(&g.items))?;
         let (p, s, min, max, ded) = decode_group(group)?;
         plmn = p;
         quotas.push((s, min, max, ded));
@@ -235,7 +338,11 @@ pub fn decode_quota_control(header: &[u8], message: &[u8]) -> Result<QuotaContro
 }
 
 /// Encodes the control outcome: the quotas as applied, with the time they took effect.
-pub fn encode_outcome(cell: &CellId, quotas: &[(Snssai, u32, u32, u32)], applied_time_ms: u64) -> Vec<u8> {
+pub fn encode_outcome(
+    cell: &CellId,
+    quotas: &[(Snssai, u32, u32, u32)],
+    applied_time_ms: u64,
+) -> Vec<u8> {
     let as_quota: Vec<SliceQuota> = quotas
         .iter()
         .map(|(s, min, max, ded)| SliceQuota {
@@ -245,12 +352,17 @@ pub fn encode_outcome(cell: &CellId, quotas: &[(Snssai, u32, u32, u32)], applied
             dedicated_ratio: (*ded).min(100) as u8,
         })
         .collect();
-    let groups = as_quota.iter().map(|q| policy_group(cell.plmn, q)).collect();
+    let groups = as_quota
+        .iter()
+        .map(|q| policy_group(cell.plmn, q))
+        .collect();
     pb::ControlOutcome {
-        format: Some(pb::control_outcome::Format::Format1(pb::ControlOutcomeFormat1 {
-            ran_parameters: vec![list(param::RRM_POLICY_RATIO_LIST, groups)],
-            applied_time_ms,
-        })),
+        format: Some(pb::control_outcome::Format::Format1(
+            pb::ControlOutcomeFormat1 {
+                ran_parameters: vec![list(param::RRM_POLICY_RATIO_LIST, groups)],
+                applied_time_ms,
+            },
+        )),
     }
     .encode_to_vec()
 }
@@ -270,15 +382,28 @@ mod tests {
     fn quota_control_round_trip() {
         let cell = CellId::new([0x00, 0xf1, 0x10], 7);
         let quotas = [
-            SliceQuota { snssai: Snssai::new(1, Some(0xabcdef)), min_ratio: 20, max_ratio: 60, dedicated_ratio: 10 },
-            SliceQuota { snssai: Snssai::new(2, None), min_ratio: 5, max_ratio: 30, dedicated_ratio: 0 },
+            SliceQuota {
+                snssai: Snssai::new(1, Some(0xabcdef)),
+                min_ratio: 20,
+                max_ratio: 60,
+                dedicated_ratio: 10,
+            },
+            SliceQuota {
+                snssai: Snssai::new(2, None),
+                min_ratio: 5,
+                max_ratio: 30,
+                dedicated_ratio: 0,
+            },
         ];
         let (h, m) = encode_quota_control(&cell, &quotas);
         let got = decode_quota_control(&h, &m).unwrap();
         assert_eq!(got.cell, cell);
         assert_eq!(
             got.quotas,
-            vec![(Snssai::new(1, Some(0xabcdef)), 20, 60, 10), (Snssai::new(2, None), 5, 30, 0)]
+            vec![
+                (Snssai::new(1, Some(0xabcdef)), 20, 60, 10),
+                (Snssai::new(2, None), 5, 30, 0)
+            ]
         );
         let out = encode_outcome(&cell, &got.quotas, 99);
         assert_eq!(decode_outcome_time(&out), Some(99));
@@ -289,14 +414,22 @@ mod tests {
         let cell = CellId::new([0, 0, 1], 1);
         let (_, m) = encode_quota_control(&cell, &[]);
         let h = pb::ControlHeader {
-            format: Some(pb::control_header::Format::Format1(pb::ControlHeaderFormat1 {
-                ric_style_type: 3,
-                ric_control_action_id: 1,
-                ..Default::default()
-            })),
+            format: Some(pb::control_header::Format::Format1(
+                pb::ControlHeaderFormat1 {
+                    ric_style_type: 3,
+                    ric_control_action_id: 1,
+                    ..Default::default()
+                },
+            )),
         }
         .encode_to_vec();
-        assert!(matches!(decode_quota_control(&h, &m), Err(RcError::Unsupported { style: 3, action: 1 })));
+        assert!(matches!(
+            decode_quota_control(&h, &m),
+            Err(RcError::Unsupported {
+                style: 3,
+                action: 1
+            })
+        ));
         assert!(decode_quota_control(&[0xff; 4], &m).is_err());
     }
 }

@@ -1,1 +1,22 @@
-//! stub
+//! tokio / tonic glue of the xApp runtime: the E2T client, one task per E2 node that runs
+//! the decision pipeline, the inference worker hookup, Prometheus metrics and the summary.
+//!
+//! # Layout
+//! - [`config`]: the validated runtime configuration.
+//! - [`clock`]: the one clock every timestamp is taken on.
+//! - [`e2`]: E2T client (discovery, subscription, control) and reconnect backoff.
+//! - [`node`]: the per-node task: indications → state → inference → guard rails → control.
+//! - [`metrics`]: counters and histograms, Prometheus text exposition.
+//! - [`run`]: starts everything, waits for shutdown, drains, returns the [`Summary`].
+
+pub mod clock;
+pub mod config;
+pub mod e2;
+pub mod metrics;
+mod node;
+mod run;
+pub mod summary;
+
+pub use config::RuntimeConfig;
+pub use run::{RuntimeError, run};
+pub use summary::Summary;

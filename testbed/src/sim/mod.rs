@@ -61,7 +61,13 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { nodes: 2, cells_per_node: 4, speed: 1.0, faults: Faults::default(), stream_queue: 4096 }
+        Self {
+            nodes: 2,
+            cells_per_node: 4,
+            speed: 1.0,
+            faults: Faults::default(),
+            stream_queue: 4096,
+        }
     }
 }
 
@@ -125,7 +131,10 @@ pub struct Sim {
 impl Sim {
     /// Builds the network: `nodes × cells_per_node` cells over the given trace cells.
     pub fn new(cfg: SimConfig, traces: Vec<CellTrace>) -> Arc<Self> {
-        assert!(!traces.is_empty(), "the simulator needs at least one trace cell");
+        assert!(
+            !traces.is_empty(),
+            "the simulator needs at least one trace cell"
+        );
         let nodes: Vec<SimNode> = (0..cfg.nodes)
             .map(|n| SimNode {
                 id: format!("e2:4/{:x}", 0xe0000 + n),
@@ -149,7 +158,10 @@ impl Sim {
             })
             .collect();
         let total = cfg.nodes * cfg.cells_per_node * SLOTS;
-        let windows = traces.iter().map(|t| t.windows().cloned().collect()).collect();
+        let windows = traces
+            .iter()
+            .map(|t| t.windows().cloned().collect())
+            .collect();
         Arc::new(Self {
             cfg,
             nodes,
@@ -178,14 +190,18 @@ impl Sim {
 
     /// Records the round trip of the indication a control answered, if it is still known.
     fn note_answered(&self, call_process_id: &[u8]) {
-        let Ok(bytes) = <[u8; 8]>::try_from(call_process_id) else { return };
+        let Ok(bytes) = <[u8; 8]>::try_from(call_process_id) else {
+            return;
+        };
         let v = u64::from_be_bytes(bytes);
         let (cell, seq) = ((v >> 32) as usize, v & 0xffff_ffff);
         let slot = cell * SLOTS + (seq as usize % SLOTS);
         if slot >= self.sent_seq.len() || self.sent_seq[slot].load(Ordering::Acquire) != seq {
             return;
         }
-        let rtt = self.now_ns().saturating_sub(self.sent_ns[slot].load(Ordering::Relaxed));
+        let rtt = self
+            .now_ns()
+            .saturating_sub(self.sent_ns[slot].load(Ordering::Relaxed));
         if let Ok(mut h) = self.rtt.lock() {
             h.record_ns(rtt);
         }
@@ -193,7 +209,12 @@ impl Sim {
 
     /// The cell with global identity `cell` on node `node`.
     pub fn find_cell(&self, node: &str, cell: &CellId) -> Option<&SimCell> {
-        self.nodes.iter().find(|n| n.id == node)?.cells.iter().find(|c| c.info.cell == *cell)
+        self.nodes
+            .iter()
+            .find(|n| n.id == node)?
+            .cells
+            .iter()
+            .find(|c| c.info.cell == *cell)
     }
 
     /// Indication→control round trips seen so far.
@@ -258,7 +279,12 @@ impl RunningSim {
         let join = tokio::spawn(serve(sim.clone(), listener, async move {
             let _ = rx.await;
         }));
-        Ok(Self { addr, sim, stop: Some(tx), join })
+        Ok(Self {
+            addr,
+            sim,
+            stop: Some(tx),
+            join,
+        })
     }
 
     /// Binds 127.0.0.1 on `port` (0 for any) and serves.

@@ -23,12 +23,16 @@ pub(super) struct Replay {
 }
 
 fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Replay {
     pub async fn run(mut self) {
-        let wall = Duration::from_secs_f64(f64::from(self.period_ms) / 1000.0 / self.sim.cfg.speed.max(1e-3));
+        let wall = Duration::from_secs_f64(
+            f64::from(self.period_ms) / 1000.0 / self.sim.cfg.speed.max(1e-3),
+        );
         let mut tick = tokio::time::interval(wall);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut shutdown = self.sim.shutdown.subscribe();
@@ -57,10 +61,16 @@ impl Replay {
                 match self.tx.try_send(Ok(msg)) {
                     Ok(()) => {
                         self.sim.note_sent(cell.index, seq);
-                        self.sim.stats.indications_sent.fetch_add(1, Ordering::Relaxed);
+                        self.sim
+                            .stats
+                            .indications_sent
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        self.sim.stats.indications_dropped.fetch_add(1, Ordering::Relaxed);
+                        self.sim
+                            .stats
+                            .indications_dropped
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
@@ -92,10 +102,16 @@ impl Replay {
         let (header, mut payload) = e2_proto::kpm::encode_indication(&report);
         if hit(faults.malformed_every) {
             payload = vec![0x0a, 0xff, 0xff, 0xff, 0x7f, 0x01];
-            self.sim.stats.faults_malformed.fetch_add(1, Ordering::Relaxed);
+            self.sim
+                .stats
+                .faults_malformed
+                .fetch_add(1, Ordering::Relaxed);
         } else if hit(faults.oversize_every) {
             payload = vec![0x55; 1 << 20];
-            self.sim.stats.faults_oversize.fetch_add(1, Ordering::Relaxed);
+            self.sim
+                .stats
+                .faults_oversize
+                .fetch_add(1, Ordering::Relaxed);
         }
         let cpid = ((cell.index as u64) << 32) | (seq & 0xffff_ffff);
         SubscribeResponse {

@@ -6,12 +6,17 @@ use std::sync::atomic::Ordering;
 
 use e2_proto::cause::E2Cause;
 use e2_proto::pb::admin::e2t_admin_service_server::{E2tAdminService, E2tAdminServiceServer};
-use e2_proto::pb::admin::{E2NodeConnectionType, ListE2NodeConnectionsRequest, ListE2NodeConnectionsResponse, RanFunction};
+use e2_proto::pb::admin::{
+    E2NodeConnectionType, ListE2NodeConnectionsRequest, ListE2NodeConnectionsResponse, RanFunction,
+};
 use e2_proto::pb::e2t::control_service_server::{ControlService, ControlServiceServer};
-use e2_proto::pb::e2t::subscription_service_server::{SubscriptionService, SubscriptionServiceServer};
+use e2_proto::pb::e2t::subscription_service_server::{
+    SubscriptionService, SubscriptionServiceServer,
+};
 use e2_proto::pb::e2t::{
-    Acknowledgement, ControlOutcome, ControlRequest, ControlResponse, RequestHeaders, ResponseHeaders,
-    SubscribeRequest, SubscribeResponse, UnsubscribeRequest, UnsubscribeResponse, subscribe_response,
+    Acknowledgement, ControlOutcome, ControlRequest, ControlResponse, RequestHeaders,
+    ResponseHeaders, SubscribeRequest, SubscribeResponse, UnsubscribeRequest, UnsubscribeResponse,
+    subscribe_response,
 };
 use e2_proto::{kpm, rc};
 use futures::Stream;
@@ -39,15 +44,29 @@ pub async fn serve(
     };
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
-        .add_service(E2tAdminServiceServer::new(svc.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(
+            E2tAdminServiceServer::new(svc.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .add_service(
             SubscriptionServiceServer::new(svc.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES * 2),
         )
         .add_service(ControlServiceServer::new(svc).max_decoding_message_size(MAX_MESSAGE_BYTES))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop)
+        .serve_with_incoming_shutdown(incoming_nodelay(listener), stop)
         .await
+}
+
+/// Accepted connections with Nagle off: small E2 messages must not wait for a delayed ACK.
+fn incoming_nodelay(
+    listener: TcpListener,
+) -> impl Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|s| {
+        let s = s?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    })
 }
 
 #[derive(Clone)]
@@ -55,10 +74,9 @@ struct Svc(Arc<Sim>);
 
 fn node_index(sim: &Sim, headers: Option<&RequestHeaders>) -> Result<usize, Status> {
     let id = headers.map(|h| h.e2_node_id.as_str()).unwrap_or_default();
-    sim.nodes
-        .iter()
-        .position(|n| n.id == id)
-        .ok_or_else(|| E2Cause::RanFunctionIdInvalid.status(Code::NotFound, format!("unknown E2 node `{id}`")))
+    sim.nodes.iter().position(|n| n.id == id).ok_or_else(|| {
+        E2Cause::RanFunctionIdInvalid.status(Code::NotFound, format!("unknown E2 node `{id}`"))
+    })
 }
 
 fn bad(cause: E2Cause, msg: impl std::fmt::Display) -> Status {
@@ -86,8 +104,16 @@ impl E2tAdminService for Svc {
                     plmn_id: "00f110".into(),
                     connection_type: E2NodeConnectionType::GNb as i32,
                     ran_functions: vec![
-                        RanFunction { oid: e2_proto::KPM_OID.into(), ran_function_id: "2".into(), description: kpm::encode_ran_function(&cells) },
-                        RanFunction { oid: e2_proto::RC_OID.into(), ran_function_id: "3".into(), description: Vec::new() },
+                        RanFunction {
+                            oid: e2_proto::KPM_OID.into(),
+                            ran_function_id: "2".into(),
+                            description: kpm::encode_ran_function(&cells),
+                        },
+                        RanFunction {
+                            oid: e2_proto::RC_OID.into(),
+                            ran_function_id: "3".into(),
+                            description: Vec::new(),
+                        },
                     ],
                     node_id: n.id.clone(),
                     age_ms: 0,
@@ -102,13 +128,19 @@ impl E2tAdminService for Svc {
 impl SubscriptionService for Svc {
     type SubscribeStream = BoxStream<SubscribeResponse>;
 
-    async fn subscribe(&self, req: Request<SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
+    async fn subscribe(
+        &self,
+        req: Request<SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
         let sim = &self.0;
         let req = req.into_inner();
         let node = node_index(sim, req.headers.as_ref())?;
         let headers = req.headers.unwrap_or_default();
         if headers.service_model.as_ref().map(|s| s.name.as_str()) != Some(e2_proto::KPM_SM_NAME) {
-            return Err(E2Cause::RanFunctionIdInvalid.status(Code::InvalidArgument, "subscriptions need service model ORAN-E2SM-KPM"));
+            return Err(E2Cause::RanFunctionIdInvalid.status(
+                Code::InvalidArgument,
+                "subscriptions need service model ORAN-E2SM-KPM",
+            ));
         }
         let spec = req.subscription.unwrap_or_default();
         let period = kpm::decode_event_trigger(&spec.event_trigger.unwrap_or_default().payload)
@@ -117,35 +149,70 @@ impl SubscriptionService for Svc {
         for a in &spec.actions {
             let (cell, _) = kpm::decode_action_definition(&a.payload)
                 .map_err(|e| bad(E2Cause::ActionNotSupported, format!("action {}: {e}", a.id)))?;
-            let idx = sim.nodes[node].cells.iter().position(|c| c.info.cell == cell).ok_or_else(|| {
-                bad(E2Cause::ActionNotSupported, format!("action {}: cell {cell} is not on node {}", a.id, sim.nodes[node].id))
-            })?;
+            let idx = sim.nodes[node]
+                .cells
+                .iter()
+                .position(|c| c.info.cell == cell)
+                .ok_or_else(|| {
+                    bad(
+                        E2Cause::ActionNotSupported,
+                        format!(
+                            "action {}: cell {cell} is not on node {}",
+                            a.id, sim.nodes[node].id
+                        ),
+                    )
+                })?;
             cells.push(idx);
         }
         if cells.is_empty() {
-            return Err(bad(E2Cause::ActionNotSupported, "subscription has no actions"));
+            return Err(bad(
+                E2Cause::ActionNotSupported,
+                "subscription has no actions",
+            ));
         }
         let (tx, rx) = mpsc::channel(sim.cfg.stream_queue.max(cells.len() * 2));
-        let channel_id = format!("{}:{}:{}", headers.app_id, sim.nodes[node].id, req.transaction_id);
+        let channel_id = format!(
+            "{}:{}:{}",
+            headers.app_id, sim.nodes[node].id, req.transaction_id
+        );
         let ack = SubscribeResponse {
             headers: Some(ResponseHeaders { encoding: 0 }),
-            message: Some(subscribe_response::Message::Ack(Acknowledgement { channel_id })),
+            message: Some(subscribe_response::Message::Ack(Acknowledgement {
+                channel_id,
+            })),
         };
         let _ = tx.try_send(Ok(ack));
         let (unsub_tx, unsub_rx) = watch::channel(false);
         if let Ok(mut subs) = sim.subs.lock() {
-            let key = (headers.app_id.clone(), sim.nodes[node].id.clone(), req.transaction_id.clone());
+            let key = (
+                headers.app_id.clone(),
+                sim.nodes[node].id.clone(),
+                req.transaction_id.clone(),
+            );
             if let Some(old) = subs.insert(key, unsub_tx) {
                 let _ = old.send(true);
             }
         }
         sim.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
         tracing::info!(node = %sim.nodes[node].id, cells = cells.len(), period_ms = period, "subscription opened");
-        tokio::spawn(Replay { sim: sim.clone(), node, cells, period_ms: period, tx, unsubscribed: unsub_rx }.run());
+        tokio::spawn(
+            Replay {
+                sim: sim.clone(),
+                node,
+                cells,
+                period_ms: period,
+                tx,
+                unsubscribed: unsub_rx,
+            }
+            .run(),
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn unsubscribe(&self, req: Request<UnsubscribeRequest>) -> Result<Response<UnsubscribeResponse>, Status> {
+    async fn unsubscribe(
+        &self,
+        req: Request<UnsubscribeRequest>,
+    ) -> Result<Response<UnsubscribeResponse>, Status> {
         let sim = &self.0;
         let req = req.into_inner();
         let node = node_index(sim, req.headers.as_ref())?;
@@ -156,7 +223,9 @@ impl SubscriptionService for Svc {
             Some(tx) => {
                 let _ = tx.send(true);
                 sim.stats.unsubscriptions.fetch_add(1, Ordering::Relaxed);
-                Ok(Response::new(UnsubscribeResponse { headers: Some(ResponseHeaders { encoding: 0 }) }))
+                Ok(Response::new(UnsubscribeResponse {
+                    headers: Some(ResponseHeaders { encoding: 0 }),
+                }))
             }
             None => Err(E2Cause::Unspecified.status(Code::NotFound, "no such subscription")),
         }
@@ -165,7 +234,10 @@ impl SubscriptionService for Svc {
 
 #[tonic::async_trait]
 impl ControlService for Svc {
-    async fn control(&self, req: Request<ControlRequest>) -> Result<Response<ControlResponse>, Status> {
+    async fn control(
+        &self,
+        req: Request<ControlRequest>,
+    ) -> Result<Response<ControlResponse>, Status> {
         let sim = &self.0;
         let req = req.into_inner();
         sim.stats.controls_received.fetch_add(1, Ordering::Relaxed);
@@ -195,20 +267,37 @@ impl Svc {
             rc::RcError::Parameter { .. } => bad(E2Cause::ControlMessageInvalid, e),
         })?;
         let node_id = &sim.nodes[node].id;
-        let cell = sim
-            .find_cell(node_id, &ctl.cell)
-            .ok_or_else(|| bad(E2Cause::ControlMessageInvalid, format!("cell {} is not on node {node_id}", ctl.cell)))?;
-        let wire: Vec<(String, u32, u32, u32)> =
-            ctl.quotas.iter().map(|(s, min, max, ded)| (s.to_string(), *min, *max, *ded)).collect();
+        let cell = sim.find_cell(node_id, &ctl.cell).ok_or_else(|| {
+            bad(
+                E2Cause::ControlMessageInvalid,
+                format!("cell {} is not on node {node_id}", ctl.cell),
+            )
+        })?;
+        let wire: Vec<(String, u32, u32, u32)> = ctl
+            .quotas
+            .iter()
+            .map(|(s, min, max, ded)| (s.to_string(), *min, *max, *ded))
+            .collect();
         nf_core::guard::validate(&wire).map_err(|e| bad(E2Cause::ControlMessageInvalid, e))?;
-        if let Some((s, ..)) = ctl.quotas.iter().find(|(s, ..)| !cell.info.slices.contains(s)) {
-            return Err(bad(E2Cause::ControlMessageInvalid, format!("slice {s} is not configured on cell {}", ctl.cell)));
+        if let Some((s, ..)) = ctl
+            .quotas
+            .iter()
+            .find(|(s, ..)| !cell.info.slices.contains(s))
+        {
+            return Err(bad(
+                E2Cause::ControlMessageInvalid,
+                format!("slice {s} is not configured on cell {}", ctl.cell),
+            ));
         }
         sim.record_control(ctl.cell, &ctl.quotas);
-        let applied = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let applied = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         Ok(ControlResponse {
             headers: Some(ResponseHeaders { encoding: 0 }),
-            outcome: Some(ControlOutcome { payload: rc::encode_outcome(&ctl.cell, &ctl.quotas, applied) }),
+            outcome: Some(ControlOutcome {
+                payload: rc::encode_outcome(&ctl.cell, &ctl.quotas, applied),
+            }),
         })
     }
 }

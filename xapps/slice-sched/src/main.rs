@@ -1,1 +1,187 @@
-fn main() {}
+//! Slice-scheduling xApp for the O-RAN near-RT RIC.
+//!
+//! Subscribes to E2SM-KPM reports of every cell the E2T knows, forecasts each slice's PRB
+//! demand with an ONNX model (onnxruntime), and sends E2SM-RC slice-level PRB quota
+//! controls (style 2, action 6) through guard rails and a latency budget. This binary only
+//! parses the command line and the config, sets up logging and signals, and calls
+//! `nf_runtime::run`.
+
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::FileConfig;
+
+/// Exit code for a configuration the xApp refuses (sysexits EX_USAGE).
+const EXIT_BAD_CONFIG: u8 = 64;
+/// Exit code when the model or onnxruntime cannot be loaded (sysexits EX_CONFIG).
+const EXIT_BAD_MODEL: u8 = 78;
+/// Exit code when the runtime fails after start (sysexits EX_SOFTWARE).
+const EXIT_RUNTIME: u8 = 70;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Slice-scheduling xApp: KPM in, ONNX PRB-demand forecast, E2SM-RC slice PRB quotas out.
+///
+/// Connects to an E2 termination speaking the SD-RAN E2T API (onos.e2t.e2.v1beta1), discovers
+/// the E2 nodes and cells, subscribes to periodic KPM reports, and closes the loop until
+/// SIGINT/SIGTERM (or --duration), then unsubscribes and prints a summary.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// TOML configuration file (see xapps/slice-sched/config/demo.toml).
+    #[arg(
+        short,
+        long,
+        env = "SLICE_XAPP_CONFIG",
+        default_value = "xapps/slice-sched/config/demo.toml"
+    )]
+    config: PathBuf,
+    /// Override the E2T endpoint of the config, e.g. http://10.0.0.5:5150.
+    #[arg(long, env = "SLICE_XAPP_E2T")]
+    e2t: Option<String>,
+    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Override or disable (with "off") the Prometheus listen address of the config.
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// Log format.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "SLICE_XAPP_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+    /// Validate the config and the model contract, then exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,ort=warn,h2=warn,tower=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal(duration: Option<f64>) {
+    let sleep = async {
+        match duration {
+            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
+            None => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = sleep => tracing::info!("run duration reached"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let base = cli.config.parent().map(PathBuf::from).unwrap_or_default();
+    let validated = match FileConfig::load(&cli.config).and_then(|c| c.validate(&base)) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(cause = %e, "configuration refused");
+            eprintln!("slice-xapp: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let mut runtime_cfg = validated.runtime;
+    if let Some(e2t) = cli.e2t {
+        runtime_cfg.e2t_endpoint = e2t;
+    }
+    match cli.metrics_listen.as_deref() {
+        None => {}
+        Some("off") => runtime_cfg.metrics_listen = None,
+        Some(addr) => match addr.parse() {
+            Ok(a) => runtime_cfg.metrics_listen = Some(a),
+            Err(e) => {
+                eprintln!("slice-xapp: --metrics-listen {addr}: {e}");
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        },
+    }
+    let model = match nf_infer::runtime::load_model(&validated.model) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(cause = %e, "model refused");
+            eprintln!("slice-xapp: {e}");
+            return ExitCode::from(EXIT_BAD_MODEL);
+        }
+    };
+    if let Err(e) = nf_core::features::FeatureLayout::new(
+        &model.contract.feature_names(),
+        model.contract.window(),
+    ) {
+        eprintln!("slice-xapp: model contract: {e}");
+        return ExitCode::from(EXIT_BAD_MODEL);
+    }
+    if cli.check {
+        println!(
+            "configuration and model contract are valid ({} {})",
+            model.contract.name, model.contract.version
+        );
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("xapp")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("slice-xapp: cannot start tokio: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let metrics = Arc::new(nf_runtime::metrics::Metrics::new());
+    let result = rt.block_on(nf_runtime::run(
+        runtime_cfg,
+        model,
+        metrics,
+        shutdown_signal(cli.duration),
+    ));
+    match result {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(cause = %e, "runtime failed");
+            eprintln!("slice-xapp: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The runtime's configuration, already validated (the xApp binary turns its TOML into it).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use e2_proto::kpm::Limits;
+use nf_core::guard::GuardConfig;
+use nf_core::latency::Budget;
+use nf_core::policy::PolicyConfig;
+
+/// Reconnect backoff: exponential from `initial` to `max`, with full jitter.
+#[derive(Clone, Copy, Debug)]
+pub struct BackoffConfig {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+/// Everything the runtime needs besides the model.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// E2T gRPC endpoint, e.g. `http://127.0.0.1:5150`.
+    pub e2t_endpoint: String,
+    pub app_id: String,
+    pub app_instance_id: String,
+    /// KPM reporting period asked for [ms].
+    pub report_period_ms: u32,
+    /// A cell silent this long is forgotten [ms].
+    pub stale_after_ms: u64,
+    /// A report later than this after its period is counted late [ms].
+    pub late_after_ms: u64,
+    /// Most cells tracked per E2 node.
+    pub max_cells_per_node: usize,
+    pub policy: PolicyConfig,
+    pub guard: GuardConfig,
+    pub budget: Budget,
+    pub limits: Limits,
+    /// gRPC message size limit, both directions [bytes].
+    pub max_message_bytes: usize,
+    pub backoff: BackoffConfig,
+    /// Largest inference batch [rows].
+    pub max_batch_rows: usize,
+    /// Inference queue bound [jobs].
+    pub inference_queue: usize,
+    /// Controls in flight per node before new ones are shed.
+    pub max_inflight_controls: usize,
+    /// Deadline of one control RPC.
+    pub control_timeout: Duration,
+    /// Prometheus endpoint (`/metrics`), if any.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl RuntimeConfig {
+    /// Defaults for a local E2T at `endpoint`.
+    pub fn local(endpoint: impl Into<String>) -> Self {
+        Self {
+            e2t_endpoint: endpoint.into(),
+            app_id: "slice-xapp".into(),
+            app_instance_id: "slice-xapp-1".into(),
+            report_period_ms: 250,
+            stale_after_ms: 10_000,
+            late_after_ms: 250,
+            max_cells_per_node: 16_384,
+            policy: PolicyConfig::default(),
+            guard: GuardConfig {
+                hysteresis_pct: 3,
+                max_controls_per_cell_per_sec: 4,
+            },
+            budget: Budget::from_ms(10.0),
+            limits: Limits::default(),
+            max_message_bytes: 4 * 1024 * 1024,
+            backoff: BackoffConfig {
+                initial: Duration::from_millis(100),
+                max: Duration::from_secs(5),
+            },
+            max_batch_rows: 4096,
+            inference_queue: 65_536,
+            max_inflight_controls: 1024,
+            control_timeout: Duration::from_millis(500),
+            metrics_listen: None,
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The task of one E2 node: it owns the node's cell state and guard rails, reads the KPM
+//! indication stream, submits fresh windows to the inference worker, turns forecasts into
+//! guarded E2SM-RC controls and sends them. On a stream loss it resubscribes with backoff;
+//! on shutdown it unsubscribes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use e2_proto::cause::E2Cause;
+use e2_proto::kpm;
+use e2_proto::pb::e2t::{SubscribeResponse, subscribe_response};
+use nf_core::features::FeatureLayout;
+use nf_core::guard::{GuardRails, Suppressed, enforce};
+use nf_core::latency::LatencyHistogram;
+use nf_core::policy::{self, Forecast};
+use nf_core::state::{CellTable, Ingest, StateConfig};
+use nf_core::{CellId, Snssai};
+use nf_infer::InferenceHandle;
+use nf_infer::worker::SubmitError;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::clock::Clock;
+use crate::config::RuntimeConfig;
+use crate::e2::{Backoff, E2Client, E2Node};
+use crate::metrics::Metrics;
+
+/// Context travelling with an inference job and back.
+#[derive(Debug)]
+pub(crate) struct InferCtx {
+    pub reply: mpsc::Sender<NodeEvent>,
+    pub cell: CellId,
+    pub slices: Vec<Snssai>,
+    pub arrival_ns: u64,
+    pub call_process_id: Vec<u8>,
+}
+
+/// Events delivered to a node task besides its stream.
+#[derive(Debug)]
+pub(crate) enum NodeEvent {
+    /// Forecasts (p50, p90 per slice) for a cell, or the inference error.
+    Inferred {
+        ctx: InferCtx,
+        forecasts: Result<Vec<[f32; 2]>, String>,
+    },
+    /// A control to `cell` failed; forget what it was last sent.
+    ControlFailed(CellId),
+}
+
+/// What a node task hands back when it ends.
+#[derive(Debug, Default)]
+pub(crate) struct NodeReport {
+    pub decision_latency: LatencyHistogram,
+    pub control_rtt: LatencyHistogram,
+}
+
+pub(crate) struct NodeTask {
+    pub node: E2Node,
+    pub client: E2Client,
+    pub cfg: Arc<RuntimeConfig>,
+    pub layout: FeatureLayout,
+    pub default_prbs: f32,
+    pub infer: InferenceHandle<InferCtx>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    pub tracked_cells: Arc<AtomicU64>,
+}
+
+struct Pipeline<'a> {
+    task: &'a NodeTask,
+    table: CellTable,
+    guard: GuardRails,
+    events_tx: mpsc::Sender<NodeEvent>,
+    inflight: Arc<Semaphore>,
+    report: NodeReport,
+    rtt: Arc<Mutex<LatencyHistogram>>,
+}
+
+impl NodeTask {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> NodeReport {
+        let (events_tx, mut events_rx) = mpsc::channel(self.cfg.inference_queue.min(1 << 16));
+        let mut p = Pipeline {
+            task: &self,
+            table: CellTable::new(StateConfig {
+                window: self.layout.window(),
+                stale_after_ms: self.cfg.stale_after_ms,
+                late_after_ms: self.cfg.late_after_ms,
+                max_cells: self.cfg.max_cells_per_node,
+            }),
+            guard: GuardRails::new(self.cfg.guard),
+            events_tx,
+            inflight: Arc::new(Semaphore::new(self.cfg.max_inflight_controls)),
+            report: NodeReport::default(),
+            rtt: Arc::new(Mutex::new(LatencyHistogram::new())),
+        };
+        let mut backoff = Backoff::new(self.cfg.backoff);
+        let mut client = self.client.clone();
+        let mut age_tick =
+            tokio::time::interval(Duration::from_millis(self.cfg.stale_after_ms.max(100) / 2));
+        'connect: loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let mut stream = match client
+                .subscribe(&self.node, self.cfg.report_period_ms)
+                .await
+            {
+                Ok(s) => {
+                    self.metrics.subscriptions.inc();
+                    tracing::info!(e2_node = %self.node.id, cells = self.node.cells.len(), "subscribed to KPM");
+                    s
+                }
+                Err(e) => {
+                    let wait = backoff.next_delay();
+                    tracing::warn!(e2_node = %self.node.id, cause = %e, retry_in_ms = wait.as_millis() as u64, "subscribe failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => continue 'connect,
+                        _ = shutdown.wait_for(|s| *s) => break 'connect,
+                    }
+                }
+            };
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.wait_for(|s| *s) => break 'connect,
+                    Some(ev) = events_rx.recv() => p.on_event(ev),
+                    msg = stream.message() => match msg {
+                        Ok(Some(resp)) => {
+                            backoff.reset();
+                            p.on_message(resp);
+                        }
+                        Ok(None) => {
+                            tracing::warn!(e2_node = %self.node.id, "indication stream ended by the E2T");
+                            break;
+                        }
+                        Err(status) => {
+                            if stream_error_is_message(&status) {
+                                // One bad frame (e.g. over the size limit) ends a gRPC stream.
+                                Metrics::inc(&self.metrics.rejected, "oversize");
+                            }
+                            tracing::warn!(e2_node = %self.node.id, cause = %status.message(), code = ?status.code(), "indication stream failed");
+                            break;
+                        }
+                    },
+                    _ = age_tick.tick() => p.age_out(),
+                }
+            }
+            self.metrics.reconnects.inc();
+            drop(stream);
+            let wait = backoff.next_delay();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|s| *s) => break 'connect,
+            }
+        }
+        // Drain: decisions already inferred still go out, then unsubscribe.
+        while let Ok(ev) = events_rx.try_recv() {
+            p.on_event(ev);
+        }
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            p.inflight
+                .acquire_many(self.cfg.max_inflight_controls as u32),
+        )
+        .await;
+        match tokio::time::timeout(Duration::from_secs(1), client.unsubscribe(&self.node.id)).await
+        {
+            Ok(Ok(())) => tracing::info!(e2_node = %self.node.id, "unsubscribed"),
+            Ok(Err(e)) => tracing::warn!(e2_node = %self.node.id, cause = %e, "unsubscribe failed"),
+            Err(_) => tracing::warn!(e2_node = %self.node.id, "unsubscribe timed out"),
+        }
+        let mut report = std::mem::take(&mut p.report);
+        if let Ok(h) = p.rtt.lock() {
+            report.control_rtt = h.clone();
+        }
+        report
+    }
+}
+
+fn stream_error_is_message(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::OutOfRange
+        || status.message().contains("message length too large")
+}
+
+impl Pipeline<'_> {
+    fn on_message(&mut self, resp: SubscribeResponse) {
+        let t = self.task;
+        let arrival_ns = t.clock.now_ns();
+        let ind = match resp.message {
+            Some(subscribe_response::Message::Indication(ind)) => ind,
+            Some(subscribe_response::Message::Ack(ack)) => {
+                tracing::debug!(e2_node = %t.node.id, channel = %ack.channel_id, "subscription acknowledged");
+                return;
+            }
+            None => {
+                Metrics::inc(&t.metrics.rejected, "not_indication");
+                return;
+            }
+        };
+        t.metrics.indications.inc();
+        let (report, notes) = match kpm::decode_indication(&ind.header, &ind.payload, &t.cfg.limits)
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                Metrics::inc(&t.metrics.rejected, e.kind());
+                tracing::debug!(e2_node = %t.node.id, cause = %e, "indication rejected");
+                return;
+            }
+        };
+        for (n, kind) in [
+            (notes.unknown_measurements, "unknown_measurement"),
+            (notes.non_finite_values, "non_finite_value"),
+            (notes.no_values, "no_value"),
+        ] {
+            if n > 0 {
+                t.metrics
+                    .notes
+                    .get_or_create(&crate::metrics::Reason { reason: kind })
+                    .inc_by(u64::from(n));
+            }
+        }
+        if !t.node.cells.iter().any(|c| c.cell == report.cell) {
+            Metrics::inc(&t.metrics.rejected, "unknown_cell");
+            return;
+        }
+        let before = self.table.len();
+        match self.table.ingest(&report, t.clock.unix_ms()) {
+            Ingest::Fresh { missing, late } => {
+                if missing > 0 {
+                    t.metrics
+                        .ingest
+                        .get_or_create(&crate::metrics::Reason { reason: "missing" })
+                        .inc_by(missing);
+                }
+                if late {
+                    Metrics::inc(&t.metrics.ingest, "late");
+                }
+            }
+            Ingest::Duplicate => return Metrics::inc(&t.metrics.ingest, "duplicate"),
+            Ingest::OutOfOrder => return Metrics::inc(&t.metrics.ingest, "out_of_order"),
+            Ingest::TableFull => return Metrics::inc(&t.metrics.ingest, "table_full"),
+        }
+        if self.table.len() > before {
+            t.tracked_cells.fetch_add(1, Ordering::Relaxed);
+            t.metrics.cells.inc();
+        }
+        self.submit(report.cell, arrival_ns, ind.call_process_id);
+    }
+
+    fn submit(&mut self, cell: CellId, arrival_ns: u64, call_process_id: Vec<u8>) {
+        let t = self.task;
+        let row_len = t.layout.row_len();
+        let mut rows = Vec::new();
+        let mut slices = Vec::new();
+        for (snssai, window) in self.table.ready_slices(&cell) {
+            let at = rows.len();
+            rows.resize(at + row_len, 0.0);
+            t.layout.write_row(window, &mut rows[at..]);
+            slices.push(snssai);
+        }
+        if slices.is_empty() {
+            return; // still filling the window
+        }
+        let ctx = InferCtx {
+            reply: self.events_tx.clone(),
+            cell,
+            slices,
+            arrival_ns,
+            call_process_id,
+        };
+        match t.infer.submit(rows, ctx) {
+            Ok(()) => {}
+            Err(SubmitError::QueueFull) => Metrics::inc(&t.metrics.dropped, "inference_queue_full"),
+            Err(SubmitError::Closed) => {}
+            Err(SubmitError::BadShape { expected, got }) => {
+                tracing::error!(expected, got, "feature rows do not fit the model");
+                Metrics::inc(&t.metrics.dropped, "inference_failed");
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: NodeEvent) {
+        match ev {
+            NodeEvent::ControlFailed(cell) => self.guard.forget(cell),
+            NodeEvent::Inferred { ctx, forecasts } => self.decide(ctx, forecasts),
+        }
+    }
+
+    fn decide(&mut self, ctx: InferCtx, forecasts: Result<Vec<[f32; 2]>, String>) {
+        let t = self.task;
+        let Ok(forecasts) = forecasts else {
+            return Metrics::inc(&t.metrics.dropped, "inference_failed");
+        };
+        t.metrics.decisions.inc();
+        let forecasts: Vec<Forecast> = ctx
+            .slices
+            .iter()
+            .zip(&forecasts)
+            .map(|(s, [p50, p90])| Forecast {
+                snssai: *s,
+                p50_prb: *p50,
+                p90_prb: *p90,
+            })
+            .collect();
+        let prbs = self.table.prb_avail_dl(&ctx.cell).unwrap_or(t.default_prbs);
+        let mut quotas = policy::quotas(&forecasts, prbs, &t.cfg.policy);
+        if enforce(&mut quotas) {
+            t.metrics.clamped.inc();
+        }
+        let now_ms = t.clock.unix_ms();
+        match self.guard.admit(ctx.cell, &quotas, now_ms) {
+            Ok(()) => {}
+            Err(Suppressed::Hysteresis) => {
+                return Metrics::inc(&t.metrics.suppressed, "hysteresis");
+            }
+            Err(Suppressed::RateLimited) => {
+                return Metrics::inc(&t.metrics.suppressed, "rate_limited");
+            }
+        }
+        let now_ns = t.clock.now_ns();
+        if !t.cfg.budget.allows(ctx.arrival_ns, now_ns) {
+            return Metrics::inc(&t.metrics.dropped, "latency_budget");
+        }
+        let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
+            return Metrics::inc(&t.metrics.dropped, "control_backpressure");
+        };
+        let (header, payload) = e2_proto::rc::encode_quota_control(&ctx.cell, &quotas);
+        self.guard.commit(ctx.cell, &quotas, now_ms);
+        let sent_ns = t.clock.now_ns();
+        let latency = sent_ns.saturating_sub(ctx.arrival_ns);
+        self.report.decision_latency.record_ns(latency);
+        t.metrics.decision_latency.observe(latency as f64 / 1e9);
+        t.metrics.controls_sent.inc();
+        let mut client = t.client.clone();
+        let node = t.node.id.clone();
+        let metrics = t.metrics.clone();
+        let clock = t.clock;
+        let rtt = self.rtt.clone();
+        let events = self.events_tx.clone();
+        let timeout = t.cfg.control_timeout;
+        let (cell, arrival_ns) = (ctx.cell, ctx.arrival_ns);
+        tokio::spawn(async move {
+            let _permit = permit;
+            match client
+                .control(&node, header, payload, ctx.call_process_id, timeout)
+                .await
+            {
+                Ok(_) => {
+                    let d = clock.now_ns().saturating_sub(arrival_ns);
+                    metrics.controls_accepted.inc();
+                    metrics.control_rtt.observe(d as f64 / 1e9);
+                    if let Ok(mut h) = rtt.lock() {
+                        h.record_ns(d);
+                    }
+                }
+                Err(status) => {
+                    let cause = match status.code() {
+                        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => "timeout",
+                        tonic::Code::Unavailable | tonic::Code::Unknown => "transport",
+                        _ => E2Cause::of_status(&status).label(),
+                    };
+                    Metrics::inc(&metrics.controls_rejected, cause);
+                    tracing::warn!(e2_node = %node, %cell, cause, detail = %status.message(), "control failed");
+                    let _ = events.try_send(NodeEvent::ControlFailed(cell));
+                }
+            }
+        });
+    }
+
+    fn age_out(&mut self) {
+        let t = self.task;
+        let gone = self.table.age_out(t.clock.unix_ms());
+        if gone > 0 {
+            t.metrics.aged_out.inc_by(gone as u64);
+            t.metrics.cells.dec_by(gone as i64);
+            t.tracked_cells.fetch_sub(gone as u64, Ordering::Relaxed);
+            tracing::info!(e2_node = %t.node.id, cells = gone, "silent cells aged out");
+        }
+    }
+}

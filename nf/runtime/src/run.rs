@@ -1,0 +1,163 @@
+//! Starting, running and draining the runtime.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nf_core::features::{FeatureLayout, LayoutError};
+use nf_core::latency::LatencyHistogram;
+use nf_infer::runtime::LoadedModel;
+use nf_infer::spawn_worker;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::RuntimeConfig;
+use crate::e2::{Backoff, E2Client, E2Error};
+use crate::metrics::Metrics;
+use crate::node::{InferCtx, NodeEvent, NodeTask};
+use crate::summary::Summary;
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The model's features are not all measurements the xApp collects.
+    #[error("model contract: {0}")]
+    Features(#[from] LayoutError),
+    #[error(transparent)]
+    E2(#[from] E2Error),
+    #[error("cannot start {what}: {source}")]
+    Start {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs the xApp against the E2T of `cfg` with `model` until `shutdown` completes, then
+/// drains (in-flight decisions go out, subscriptions are deleted) and returns the summary.
+pub async fn run(
+    cfg: RuntimeConfig,
+    model: LoadedModel,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Summary, RuntimeError> {
+    let contract = model.contract.clone();
+    let layout = FeatureLayout::new(&contract.feature_names(), contract.window())?;
+    if cfg.report_period_ms != contract.report_period_ms {
+        tracing::warn!(
+            subscribed_ms = cfg.report_period_ms,
+            model_ms = contract.report_period_ms,
+            "report period differs from the one the model was trained on"
+        );
+    }
+    let cfg = Arc::new(cfg);
+    if let Some(addr) = cfg.metrics_listen {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(m, addr).await {
+                tracing::error!(cause = %e, %addr, "metrics endpoint stopped");
+            }
+        });
+    }
+    let columns = contract.output_columns();
+    let m = metrics.clone();
+    let (infer, worker) = spawn_worker(
+        model,
+        cfg.max_batch_rows,
+        cfg.inference_queue,
+        move |ctx: InferCtx, out| {
+            if out.first_in_batch {
+                m.batch_rows.observe(out.batch_rows as f64);
+            }
+            let forecasts = out
+                .values
+                .map(|v| v.chunks_exact(columns).map(|c| [c[0], c[1]]).collect())
+                .map_err(str::to_owned);
+            let reply = ctx.reply.clone();
+            if reply
+                .try_send(NodeEvent::Inferred { ctx, forecasts })
+                .is_err()
+            {
+                Metrics::inc(&m.dropped, "reply_queue_full");
+            }
+        },
+    )
+    .map_err(|source| RuntimeError::Start {
+        what: "inference worker",
+        source,
+    })?;
+    let worker_stats = infer.stats().clone();
+
+    let client = E2Client::new(
+        &cfg.e2t_endpoint,
+        &cfg.app_id,
+        &cfg.app_instance_id,
+        cfg.max_message_bytes,
+    )?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let clock = Clock::new();
+    let tracked = Arc::new(AtomicU64::new(0));
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    // Discover E2 nodes, retrying with backoff until the E2T answers with at least one.
+    let mut backoff = Backoff::new(cfg.backoff);
+    let mut lister = client.clone();
+    let nodes = loop {
+        match lister.list_nodes().await {
+            Ok(nodes) if !nodes.is_empty() => break nodes,
+            Ok(_) => tracing::warn!("E2T lists no E2 node offering KPM yet"),
+            Err(e) => tracing::warn!(cause = %e, "E2 node discovery failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = &mut shutdown => {
+                drop(infer);
+                let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+                return Ok(Summary::from_metrics(&metrics));
+            }
+        }
+    };
+    let cells: usize = nodes.iter().map(|n| n.cells.len()).sum();
+    tracing::info!(nodes = nodes.len(), cells, endpoint = %cfg.e2t_endpoint, "E2 nodes discovered");
+    let tasks: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let task = NodeTask {
+                node: node.clone(),
+                client: client.clone(),
+                cfg: cfg.clone(),
+                layout: layout.clone(),
+                default_prbs: contract.cell_prbs as f32,
+                infer: infer.clone(),
+                metrics: metrics.clone(),
+                clock,
+                tracked_cells: tracked.clone(),
+            };
+            tokio::spawn(task.run(stop_rx.clone()))
+        })
+        .collect();
+    drop(infer);
+
+    shutdown.await;
+    tracing::info!("shutting down: draining decisions and unsubscribing");
+    let _ = stop_tx.send(true);
+    let mut decision = LatencyHistogram::new();
+    let mut rtt = LatencyHistogram::new();
+    for t in tasks {
+        if let Ok(report) = t.await {
+            decision.merge(&report.decision_latency);
+            rtt.merge(&report.control_rtt);
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+
+    let mut summary = Summary::from_metrics(&metrics);
+    summary.nodes = nodes.len();
+    summary.cells = cells;
+    summary.decision_latency = decision.percentiles();
+    summary.control_rtt = rtt.percentiles();
+    let batches = worker_stats.batches.load(Ordering::Relaxed);
+    summary.inference_batches = batches;
+    summary.mean_batch_rows =
+        worker_stats.rows.load(Ordering::Relaxed) as f64 / batches.max(1) as f64;
+    Ok(summary)
+}

@@ -17,7 +17,14 @@ use testbed::sim::{Faults, SimConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_nan_indications_are_counted_and_survived() {
-    let cfg = SimConfig { faults: Faults { malformed_every: 7, nan_every: 5, oversize_every: 0 }, ..fast() };
+    let cfg = SimConfig {
+        faults: Faults {
+            malformed_every: 7,
+            nan_every: 5,
+            oversize_every: 0,
+        },
+        ..fast()
+    };
     let running = start_sim(cfg).await;
     let sim = running.sim.clone();
     let xapp = Xapp::start(xapp_config(running.addr));
@@ -32,22 +39,42 @@ async fn malformed_and_nan_indications_are_counted_and_survived() {
     let reconnects_while_serving = metrics.reconnects.get();
     sim.stop_streams();
     let injected = s.faults_malformed.load(Ordering::Relaxed);
-    wait_for(Duration::from_secs(5), || Metrics::count(&metrics.rejected, "malformed") == injected).await;
+    wait_for(Duration::from_secs(5), || {
+        Metrics::count(&metrics.rejected, "malformed") == injected
+    })
+    .await;
     let summary = xapp.stop().await;
     running.stop().await;
     assert!(all, "controlled {} of {cells}", sim.controls().len());
     let malformed = Metrics::count(&metrics.rejected, "malformed");
-    assert_eq!(malformed, s.faults_malformed.load(Ordering::Relaxed), "every malformed payload is counted");
+    assert_eq!(
+        malformed,
+        s.faults_malformed.load(Ordering::Relaxed),
+        "every malformed payload is counted"
+    );
     let nan = Metrics::count(&metrics.notes, "non_finite_value");
     // Each NaN fault carries two non-finite values (+inf and -inf).
-    assert_eq!(nan, 2 * s.faults_nan.load(Ordering::Relaxed), "non-finite values counted");
-    assert_eq!(reconnects_while_serving, 0, "one bad message must not cost the stream");
+    assert_eq!(
+        nan,
+        2 * s.faults_nan.load(Ordering::Relaxed),
+        "non-finite values counted"
+    );
+    assert_eq!(
+        reconnects_while_serving, 0,
+        "one bad message must not cost the stream"
+    );
     assert_eq!(summary.controls_rejected, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_payloads_are_rejected_without_losing_the_stream() {
-    let cfg = SimConfig { faults: Faults { oversize_every: 10, ..Faults::default() }, ..fast() };
+    let cfg = SimConfig {
+        faults: Faults {
+            oversize_every: 10,
+            ..Faults::default()
+        },
+        ..fast()
+    };
     let running = start_sim(cfg).await;
     let sim = running.sim.clone();
     let xapp = Xapp::start(xapp_config(running.addr));
@@ -62,13 +89,22 @@ async fn oversized_payloads_are_rejected_without_losing_the_stream() {
     running.stop().await;
     assert!(ok);
     // 1 MiB payloads pass the 4 MiB transport limit but not the 64 KiB KPM payload limit.
-    assert!(Metrics::count(&metrics.rejected, "oversize") >= 5, "{summary}");
+    assert!(
+        Metrics::count(&metrics.rejected, "oversize") >= 5,
+        "{summary}"
+    );
     assert_eq!(summary.reconnects, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_the_transport_limit_costs_one_stream_not_the_xapp() {
-    let cfg = SimConfig { faults: Faults { oversize_every: 40, ..Faults::default() }, ..fast() };
+    let cfg = SimConfig {
+        faults: Faults {
+            oversize_every: 40,
+            ..Faults::default()
+        },
+        ..fast()
+    };
     let running = start_sim(cfg).await;
     let sim = running.sim.clone();
     let mut xcfg = xapp_config(running.addr);
@@ -83,7 +119,11 @@ async fn a_message_over_the_transport_limit_costs_one_stream_not_the_xapp() {
     let metrics = xapp.metrics.clone();
     let summary = xapp.stop().await;
     running.stop().await;
-    assert!(ok, "subscriptions {}", s.subscriptions.load(Ordering::Relaxed));
+    assert!(
+        ok,
+        "subscriptions {}",
+        s.subscriptions.load(Ordering::Relaxed)
+    );
     assert!(summary.reconnects >= 1, "{summary}");
     assert!(Metrics::count(&metrics.rejected, "oversize") >= 1);
 }
@@ -94,34 +134,63 @@ async fn invalid_controls_are_refused_with_an_e2ap_cause() {
     let node = sim.sim.nodes[0].id.clone();
     let cell = sim.sim.nodes[0].cells[0].info.cell;
     let slice = sim.sim.nodes[0].cells[0].info.slices[0];
-    let mut client = ControlServiceClient::connect(format!("http://{}", sim.addr)).await.unwrap();
+    let mut client = ControlServiceClient::connect(format!("http://{}", sim.addr))
+        .await
+        .unwrap();
     let send = |cell: CellId, quotas: Vec<SliceQuota>, node: String| {
         let (header, payload) = e2_proto::rc::encode_quota_control(&cell, &quotas);
         ControlRequest {
-            headers: Some(RequestHeaders { e2_node_id: node, ..Default::default() }),
+            headers: Some(RequestHeaders {
+                e2_node_id: node,
+                ..Default::default()
+            }),
             message: Some(ControlMessage { header, payload }),
             call_process_id: vec![],
         }
     };
-    let q = |min, max, ded| SliceQuota { snssai: slice, min_ratio: min, max_ratio: max, dedicated_ratio: ded };
+    let q = |min, max, ded| SliceQuota {
+        snssai: slice,
+        min_ratio: min,
+        max_ratio: max,
+        dedicated_ratio: ded,
+    };
     // dedicated > min
-    let err = client.control(send(cell, vec![q(10, 50, 20)], node.clone())).await.unwrap_err();
+    let err = client
+        .control(send(cell, vec![q(10, 50, 20)], node.clone()))
+        .await
+        .unwrap_err();
     assert_eq!(E2Cause::of_status(&err), E2Cause::ControlMessageInvalid);
     assert!(err.message().contains("dedicated"), "{}", err.message());
     // a slice the cell does not have
-    let other = SliceQuota { snssai: Snssai::new(99, Some(7)), ..q(10, 50, 5) };
-    let err = client.control(send(cell, vec![other], node.clone())).await.unwrap_err();
-    assert!(err.message().contains("not configured"), "{}", err.message());
+    let other = SliceQuota {
+        snssai: Snssai::new(99, Some(7)),
+        ..q(10, 50, 5)
+    };
+    let err = client
+        .control(send(cell, vec![other], node.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("not configured"),
+        "{}",
+        err.message()
+    );
     // garbage payload
     let mut req = send(cell, vec![q(10, 50, 5)], node.clone());
     req.message.as_mut().unwrap().payload = vec![0xff; 16];
     let err = client.control(req).await.unwrap_err();
     assert_eq!(E2Cause::of_status(&err), E2Cause::TransferSyntaxError);
     // unknown node
-    let err = client.control(send(cell, vec![q(10, 50, 5)], "nobody".into())).await.unwrap_err();
+    let err = client
+        .control(send(cell, vec![q(10, 50, 5)], "nobody".into()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     // and a valid one still goes through
-    client.control(send(cell, vec![q(10, 50, 5)], node)).await.unwrap();
+    client
+        .control(send(cell, vec![q(10, 50, 5)], node))
+        .await
+        .unwrap();
     assert_eq!(sim.sim.stats.controls_rejected.load(Ordering::Relaxed), 4);
     assert_eq!(sim.sim.stats.controls_accepted.load(Ordering::Relaxed), 1);
     sim.stop().await;

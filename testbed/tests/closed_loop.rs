@@ -13,28 +13,63 @@ async fn every_cell_receives_bounded_quota_controls() {
     let sim = start_sim(fast()).await;
     let xapp = Xapp::start(xapp_config(sim.addr));
     let cells = sim.sim.cell_count();
-    let all = wait_for(Duration::from_secs(20), || sim.sim.controls().len() == cells).await;
+    let all = wait_for(Duration::from_secs(20), || {
+        sim.sim.controls().len() == cells
+    })
+    .await;
     let summary = xapp.stop().await;
     let s = &sim.sim.stats;
-    assert!(all, "only {} of {cells} cells were controlled", sim.sim.controls().len());
+    assert!(
+        all,
+        "only {} of {cells} cells were controlled",
+        sim.sim.controls().len()
+    );
     for (cell, c) in sim.sim.controls() {
-        let wire: Vec<_> = c.last.iter().map(|q| (q.snssai.to_string(), q.min_ratio.into(), q.max_ratio.into(), q.dedicated_ratio.into())).collect();
+        let wire: Vec<_> = c
+            .last
+            .iter()
+            .map(|q| {
+                (
+                    q.snssai.to_string(),
+                    q.min_ratio.into(),
+                    q.max_ratio.into(),
+                    q.dedicated_ratio.into(),
+                )
+            })
+            .collect();
         nf_core::guard::validate(&wire).unwrap_or_else(|e| panic!("cell {cell}: {e}"));
-        assert!(c.last.iter().all(|q| q.max_ratio >= 10), "cell {cell}: {:?}", c.last);
+        assert!(
+            c.last.iter().all(|q| q.max_ratio >= 10),
+            "cell {cell}: {:?}",
+            c.last
+        );
     }
     assert_eq!(summary.nodes, 2);
     assert_eq!(summary.cells, cells);
     assert_eq!(summary.controls_rejected, 0);
-    assert_eq!(summary.controls_accepted, s.controls_accepted.load(Ordering::Relaxed));
+    assert_eq!(
+        summary.controls_accepted,
+        s.controls_accepted.load(Ordering::Relaxed)
+    );
     assert_eq!(summary.rejected, 0);
     assert!(summary.indications > 0 && summary.decisions > 0);
     // Every control left within the 10 ms budget, and nothing was dropped.
     assert!(summary.decision_latency.max_us < 10_000.0, "{summary}");
-    assert_eq!(summary.dropped_past_budget + summary.dropped_other, 0, "{summary}");
+    assert_eq!(
+        summary.dropped_past_budget + summary.dropped_other,
+        0,
+        "{summary}"
+    );
     // The simulator measured the round trip of the indications that caused controls.
     assert!(sim.sim.round_trips().percentiles().count > 0);
     // Shutdown deleted both subscriptions.
-    assert!(wait_for(Duration::from_secs(2), || s.unsubscriptions.load(Ordering::Relaxed) == 2).await);
+    assert!(
+        wait_for(Duration::from_secs(2), || s
+            .unsubscriptions
+            .load(Ordering::Relaxed)
+            == 2)
+        .await
+    );
     sim.stop().await;
 }
 
@@ -45,7 +80,11 @@ async fn hysteresis_holds_controls_back() {
     cfg.guard.hysteresis_pct = 101; // only the first quota of each cell may go out
     let xapp = Xapp::start(cfg);
     let cells = sim.sim.cell_count();
-    assert!(wait_for(Duration::from_secs(20), || sim.sim.controls().len() == cells).await);
+    assert!(
+        wait_for(Duration::from_secs(20), || sim.sim.controls().len()
+            == cells)
+        .await
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let summary = xapp.stop().await;
     assert_eq!(summary.controls_sent as usize, cells, "{summary}");

@@ -66,7 +66,8 @@ fn forecaster_beats_last_value_on_held_out_blocks() {
                     if first != lastb || first % 10 < 7 {
                         continue;
                     }
-                    let w: std::collections::VecDeque<_> = series[s..s + window].iter().copied().collect();
+                    let w: std::collections::VecDeque<_> =
+                        series[s..s + window].iter().copied().collect();
                     let at = rows.len();
                     rows.resize(at + layout.row_len(), 0.0);
                     layout.write_row(&w, &mut rows[at..]);
@@ -80,7 +81,8 @@ fn forecaster_beats_last_value_on_held_out_blocks() {
 
     let (tx, rx) = mpsc::channel();
     let (handle, join) = spawn_worker(model, 8192, 1024, move |at: usize, out| {
-        tx.send((at, out.values.map(<[f32]>::to_vec).unwrap())).unwrap();
+        tx.send((at, out.values.map(<[f32]>::to_vec).unwrap()))
+            .unwrap();
     })
     .unwrap();
     let chunk = 2048 * layout.row_len();
@@ -95,7 +97,18 @@ fn forecaster_beats_last_value_on_held_out_blocks() {
             p50[at + j] = pair[0];
         }
     }
-    let (mut model_err, mut base_err) = (Errors { abs: 0.0, sq: 0.0, n: 0 }, Errors { abs: 0.0, sq: 0.0, n: 0 });
+    let (mut model_err, mut base_err) = (
+        Errors {
+            abs: 0.0,
+            sq: 0.0,
+            n: 0,
+        },
+        Errors {
+            abs: 0.0,
+            sq: 0.0,
+            n: 0,
+        },
+    );
     for i in 0..truth.len() {
         model_err.add(p50[i], truth[i]);
         base_err.add(last[i], truth[i]);
@@ -108,14 +121,28 @@ fn forecaster_beats_last_value_on_held_out_blocks() {
         base_err.mae(),
         base_err.rmse()
     );
-    assert!(model_err.mae() < base_err.mae(), "MAE: model {} vs last value {}", model_err.mae(), base_err.mae());
-    assert!(model_err.rmse() < base_err.rmse(), "RMSE: model {} vs last value {}", model_err.rmse(), base_err.rmse());
+    assert!(
+        model_err.mae() < base_err.mae(),
+        "MAE: model {} vs last value {}",
+        model_err.mae(),
+        base_err.mae()
+    );
+    assert!(
+        model_err.rmse() < base_err.rmse(),
+        "RMSE: model {} vs last value {}",
+        model_err.rmse(),
+        base_err.rmse()
+    );
 
     // The Rust reader and the training script see the same data: the card's figures hold.
-    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
     let close = |got: f64, key: [&str; 2]| {
         let want = card[key[0]][key[1]].as_f64().unwrap();
-        assert!((got - want).abs() < 1e-3 * want.max(1.0), "{key:?}: Rust {got}, training script {want}");
+        assert!(
+            (got - want).abs() < 1e-3 * want.max(1.0),
+            "{key:?}: Rust {got}, training script {want}"
+        );
     };
     assert_eq!(card["test_samples"].as_u64().unwrap() as usize, truth.len());
     close(model_err.mae(), ["model_p50", "mae"]);

@@ -50,6 +50,8 @@ pub(crate) enum NodeEvent {
 /// What a node task hands back when it ends.
 #[derive(Debug, Default)]
 pub(crate) struct NodeReport {
+    /// Indication arrival → forecast back on the node task.
+    pub inference_latency: LatencyHistogram,
     pub decision_latency: LatencyHistogram,
     pub control_rtt: LatencyHistogram,
 }
@@ -293,6 +295,9 @@ impl Pipeline<'_> {
             return Metrics::inc(&t.metrics.dropped, "inference_failed");
         };
         t.metrics.decisions.inc();
+        let inferred = t.clock.now_ns().saturating_sub(ctx.arrival_ns);
+        self.report.inference_latency.record_ns(inferred);
+        t.metrics.inference_latency.observe(inferred as f64 / 1e9);
         let forecasts: Vec<Forecast> = ctx
             .slices
             .iter()

@@ -140,10 +140,12 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down: draining decisions and unsubscribing");
     let _ = stop_tx.send(true);
+    let mut inference = LatencyHistogram::new();
     let mut decision = LatencyHistogram::new();
     let mut rtt = LatencyHistogram::new();
     for t in tasks {
         if let Ok(report) = t.await {
+            inference.merge(&report.inference_latency);
             decision.merge(&report.decision_latency);
             rtt.merge(&report.control_rtt);
         }
@@ -153,11 +155,14 @@ pub async fn run(
     let mut summary = Summary::from_metrics(&metrics);
     summary.nodes = nodes.len();
     summary.cells = cells;
+    summary.inference_latency = inference.percentiles();
     summary.decision_latency = decision.percentiles();
     summary.control_rtt = rtt.percentiles();
     let batches = worker_stats.batches.load(Ordering::Relaxed);
     summary.inference_batches = batches;
     summary.mean_batch_rows =
         worker_stats.rows.load(Ordering::Relaxed) as f64 / batches.max(1) as f64;
+    summary.mean_batch_run_us =
+        worker_stats.run_ns.load(Ordering::Relaxed) as f64 / 1e3 / batches.max(1) as f64;
     Ok(summary)
 }

@@ -21,12 +21,16 @@ pub struct Summary {
     pub dropped_past_budget: u64,
     pub dropped_other: u64,
     pub reconnects: u64,
+    /// Indication arrival → forecast available.
+    pub inference_latency: Percentiles,
     /// Indication arrival → control send.
     pub decision_latency: Percentiles,
     /// Indication arrival → control outcome received.
     pub control_rtt: Percentiles,
     pub inference_batches: u64,
     pub mean_batch_rows: f64,
+    /// Mean time of one batch inside onnxruntime [µs].
+    pub mean_batch_run_us: f64,
 }
 
 pub(crate) const REJECT_REASONS: &[&str] = &[
@@ -112,8 +116,13 @@ impl fmt::Display for Summary {
         writeln!(f, "  E2 reconnects               {}", self.reconnects)?;
         writeln!(
             f,
-            "  inference batches          {} (mean {:.1} rows)",
-            self.inference_batches, self.mean_batch_rows
+            "  inference batches           {} (mean {:.1} rows, {:.1} µs in onnxruntime)",
+            self.inference_batches, self.mean_batch_rows, self.mean_batch_run_us
+        )?;
+        writeln!(
+            f,
+            "  indication→forecast         {}",
+            p(&self.inference_latency)
         )?;
         writeln!(
             f,

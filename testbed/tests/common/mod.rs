@@ -16,12 +16,21 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub fn model() -> LoadedModel {
-    let contract = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/slice_forecaster/slice_forecaster.contract.toml");
-    load_model(&ModelConfig { contract, onnxruntime_lib: None, providers: vec![Provider::Cpu] }).expect("shipped model loads")
+    let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/slice_forecaster/slice_forecaster.contract.toml");
+    load_model(&ModelConfig {
+        contract,
+        onnxruntime_lib: None,
+        providers: vec![Provider::Cpu],
+    })
+    .expect("shipped model loads")
 }
 
 pub fn sim(cfg: SimConfig) -> Arc<Sim> {
-    Sim::new(cfg, trace::read_cells(&trace::bundled_root()).expect("bundled traces"))
+    Sim::new(
+        cfg,
+        trace::read_cells(&trace::bundled_root()).expect("bundled traces"),
+    )
 }
 
 /// Runtime settings for tests: fast reconnects, no metrics endpoint.
@@ -49,7 +58,11 @@ impl Xapp {
         let join = tokio::spawn(nf_runtime::run(cfg, model(), metrics.clone(), async move {
             let _ = rx.await;
         }));
-        Self { metrics, stop, join }
+        Self {
+            metrics,
+            stop,
+            join,
+        }
     }
 
     pub async fn stop(self) -> Summary {
@@ -75,5 +88,10 @@ pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 pub fn fast() -> SimConfig {
-    SimConfig { nodes: 2, cells_per_node: 4, speed: 25.0, ..SimConfig::default() }
+    SimConfig {
+        nodes: 2,
+        cells_per_node: 4,
+        speed: 25.0,
+        ..SimConfig::default()
+    }
 }

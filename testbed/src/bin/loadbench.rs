@@ -1,0 +1,309 @@
+//! `loadbench`: indication→control latency and sustained indication rate of the real
+//! slice-xapp process against the in-process E2T simulator, for several cell counts and
+//! report periods, next to the raw TCP loopback ping-pong floor measured in the same run.
+//!
+//! The round trip is measured by the simulator on its own clock: from handing an indication
+//! to its gRPC stream to receiving the control that echoes its call process id. The xApp runs
+//! as a separate process (release build), with the production guard rails, so only
+//! indications whose decision passes hysteresis and rate limit produce a round-trip sample.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use nf_core::latency::{LatencyHistogram, Percentiles};
+use testbed::sim::{RunningSim, Sim, SimConfig};
+use testbed::trace;
+
+/// Latency and throughput benchmark of slice-xapp against the E2T simulator.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Cell counts to run.
+    #[arg(long, value_delimiter = ',', default_value = "1,100,1000,10000")]
+    cells: Vec<usize>,
+    /// Report periods to run [ms].
+    #[arg(long, value_delimiter = ',', default_value = "100,10")]
+    periods: Vec<u32>,
+    /// Measured seconds per scenario (after warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Warm-up seconds per scenario.
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// The xApp binary (default: target/release/slice-xapp next to this binary).
+    #[arg(long)]
+    xapp: Option<PathBuf>,
+    /// TCP ping-pong round trips for the floor.
+    #[arg(long, default_value_t = 20_000)]
+    pings: usize,
+}
+
+fn tcp_floor(rounds: usize) -> anyhow::Result<Percentiles> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        let mut buf = [0u8; 64];
+        while s.read_exact(&mut buf).is_ok() {
+            s.write_all(&buf)?;
+        }
+        Ok(())
+    });
+    let mut c = TcpStream::connect(addr)?;
+    c.set_nodelay(true)?;
+    let mut h = LatencyHistogram::new();
+    let mut buf = [7u8; 64];
+    for i in 0..rounds + 1000 {
+        let t = Instant::now();
+        c.write_all(&buf)?;
+        c.read_exact(&mut buf)?;
+        if i >= 1000 {
+            h.record_ns(t.elapsed().as_nanos() as u64);
+        }
+    }
+    drop(c);
+    let _ = server.join();
+    Ok(h.percentiles())
+}
+
+fn write_config(dir: &Path, period_ms: u32) -> anyhow::Result<PathBuf> {
+    let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/slice_forecaster/slice_forecaster.contract.toml");
+    let text = format!(
+        r#"[e2t]
+endpoint = "http://127.0.0.1:1"
+app_id = "loadbench"
+app_instance_id = "loadbench-1"
+report_period_ms = {period_ms}
+max_message_bytes = 4194304
+reconnect_initial_ms = 50
+reconnect_max_ms = 1000
+control_timeout_ms = 1000
+
+[model]
+contract = "{contract}"
+providers = [{{ kind = "cpu" }}]
+max_batch_rows = 8192
+queue_depth = 262144
+
+[state]
+stale_after_ms = 10000
+late_after_ms = {late}
+max_cells_per_node = 16384
+max_payload_bytes = 65536
+
+[policy]
+headroom = 0.2
+max_ratio_floor = 10
+dedicated_share = 0.5
+
+[guard]
+hysteresis_pct = 3
+max_controls_per_cell_per_sec = 4
+latency_budget_ms = 10.0
+max_inflight_controls = 4096
+"#,
+        contract = contract.display(),
+        late = period_ms.max(50)
+    );
+    let path = dir.join(format!("loadbench-{period_ms}.toml"));
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn summary_number(summary: &str, label: &str) -> u64 {
+    summary
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .and_then(|l| {
+            l[l.find(label).unwrap_or(0) + label.len()..]
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Outcome {
+    cells: usize,
+    period: u32,
+    offered: f64,
+    sent_per_s: f64,
+    received_per_s: f64,
+    controls_per_s: f64,
+    rtt: Percentiles,
+    sim_dropped: u64,
+    ticks_skipped: u64,
+    xapp_dropped: u64,
+    rss_mib: f64,
+    hwm_mib: f64,
+}
+
+async fn scenario(
+    cli: &Cli,
+    xapp: &Path,
+    cells: usize,
+    period: u32,
+    dir: &Path,
+) -> anyhow::Result<Outcome> {
+    let per_node = cells.min(1000);
+    let nodes = cells.div_ceil(per_node);
+    let traces = trace::read_cells(&trace::bundled_root())?;
+    let sim = Sim::new(
+        SimConfig {
+            nodes,
+            cells_per_node: per_node,
+            speed: 1.0,
+            stream_queue: 4 * per_node,
+            ..SimConfig::default()
+        },
+        traces,
+    );
+    let running = RunningSim::bind(sim.clone(), 0).await?;
+    let config = write_config(dir, period)?;
+    let mut child = Command::new(xapp)
+        .arg("--config")
+        .arg(&config)
+        .arg("--e2t")
+        .arg(format!("http://{}", running.addr))
+        .arg("--metrics-listen")
+        .arg("off")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", xapp.display()))?;
+    tokio::time::sleep(Duration::from_secs_f64(cli.warmup)).await;
+    let s = &sim.stats;
+    let snap = |s: &testbed::sim::SimStats| {
+        (
+            s.indications_sent.load(Ordering::Relaxed),
+            s.controls_accepted.load(Ordering::Relaxed),
+            s.indications_dropped.load(Ordering::Relaxed),
+            s.ticks_skipped.load(Ordering::Relaxed),
+        )
+    };
+    sim.reset_round_trips();
+    let before = snap(s);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(cli.seconds)).await;
+    let after = snap(s);
+    let elapsed = t0.elapsed().as_secs_f64();
+    let rtt = sim.round_trips().percentiles();
+    let (rss, hwm) = rss_kib(child.id()).unwrap_or((0, 0));
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let mut out = String::new();
+    if let Some(mut so) = child.stdout.take() {
+        let _ = so.read_to_string(&mut out);
+    }
+    let _ = child.wait();
+    running.stop().await;
+    let received = summary_number(&out, "indications received");
+    let total_sent = after.0 as f64;
+    Ok(Outcome {
+        cells,
+        period,
+        offered: cells as f64 * 1000.0 / f64::from(period),
+        sent_per_s: (after.0 - before.0) as f64 / elapsed,
+        received_per_s: if total_sent > 0.0 {
+            received as f64 / total_sent * (after.0 - before.0) as f64 / elapsed
+        } else {
+            0.0
+        },
+        controls_per_s: (after.1 - before.1) as f64 / elapsed,
+        rtt,
+        sim_dropped: after.2 - before.2,
+        ticks_skipped: after.3 - before.3,
+        xapp_dropped: summary_number(&out, "dropped past latency budget")
+            + out
+                .lines()
+                .find_map(|l| l.split("other drops ").nth(1))
+                .and_then(|v| v.trim_end_matches(')').parse::<u64>().ok())
+                .unwrap_or(0),
+        rss_mib: rss as f64 / 1024.0,
+        hwm_mib: hwm as f64 / 1024.0,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let xapp = match &cli.xapp {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("slice-xapp"),
+    };
+    if !xapp.is_file() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p slice-xapp)",
+            xapp.display()
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("loadbench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let floor = tcp_floor(cli.pings)?;
+    println!(
+        "machine: {} CPUs; TCP loopback ping-pong floor (64 B, {} round trips): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cli.pings,
+        floor.p50_us,
+        floor.p99_us,
+        floor.p999_us
+    );
+    println!();
+    println!(
+        "| cells | period | offered ind/s | sent ind/s | received ind/s | controls/s | RTT p50 µs (×floor) | p99 µs (×floor) | p99.9 µs | max µs | sim drops | skipped ticks | xApp drops | xApp RSS MiB (peak) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &period in &cli.periods {
+        for &cells in &cli.cells {
+            let o = scenario(&cli, &xapp, cells, period, &dir).await?;
+            println!(
+                "| {} | {} ms | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0} | {} | {} | {} | {:.1} ({:.1}) |",
+                o.cells,
+                o.period,
+                o.offered,
+                o.sent_per_s,
+                o.received_per_s,
+                o.controls_per_s,
+                o.rtt.p50_us,
+                o.rtt.p50_us / floor.p50_us,
+                o.rtt.p99_us,
+                o.rtt.p99_us / floor.p50_us,
+                o.rtt.p999_us,
+                o.rtt.max_us,
+                o.sim_dropped,
+                o.ticks_skipped,
+                o.xapp_dropped,
+                o.rss_mib,
+                o.hwm_mib
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

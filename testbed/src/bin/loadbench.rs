@@ -44,7 +44,9 @@ struct Cli {
     pings: usize,
 }
 
-fn tcp_floor(rounds: usize) -> anyhow::Result<Percentiles> {
+/// Raw TCP loopback ping-pong of 64-byte messages; `gap` paces the pings (zero: back to
+/// back). A paced floor shows what waking idle threads costs at a given report period.
+fn tcp_floor(rounds: usize, gap: Duration) -> anyhow::Result<Percentiles> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let server = std::thread::spawn(move || -> std::io::Result<()> {
@@ -60,11 +62,15 @@ fn tcp_floor(rounds: usize) -> anyhow::Result<Percentiles> {
     c.set_nodelay(true)?;
     let mut h = LatencyHistogram::new();
     let mut buf = [7u8; 64];
-    for i in 0..rounds + 1000 {
+    let warm = if gap.is_zero() { 1000 } else { 5 };
+    for i in 0..rounds + warm {
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
         let t = Instant::now();
         c.write_all(&buf)?;
         c.read_exact(&mut buf)?;
-        if i >= 1000 {
+        if i >= warm {
             h.record_ns(t.elapsed().as_nanos() as u64);
         }
     }
@@ -265,7 +271,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let dir = std::env::temp_dir().join(format!("loadbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let floor = tcp_floor(cli.pings)?;
+    let floor = tcp_floor(cli.pings, Duration::ZERO)?;
     println!(
         "machine: {} CPUs; TCP loopback ping-pong floor (64 B, {} round trips): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -280,6 +286,11 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &period in &cli.periods {
+        let paced = tcp_floor((2000 / period as usize).clamp(20, 200), Duration::from_millis(period.into()))?;
+        println!(
+            "| TCP ping-pong paced every {period} ms | | | | | | {:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0} | | | | |",
+            paced.p50_us, paced.p50_us / floor.p50_us, paced.p99_us, paced.p99_us / floor.p50_us, paced.p999_us, paced.max_us
+        );
         for &cells in &cli.cells {
             let o = scenario(&cli, &xapp, cells, period, &dir).await?;
             println!(

@@ -66,6 +66,8 @@ pub(crate) struct NodeTask {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     pub tracked_cells: Arc<AtomicU64>,
+    /// The node's cells, for a constant-time membership check.
+    pub cell_ids: std::collections::HashSet<CellId>,
 }
 
 struct Pipeline<'a> {
@@ -222,7 +224,7 @@ impl Pipeline<'_> {
                     .inc_by(u64::from(n));
             }
         }
-        if !t.node.cells.iter().any(|c| c.cell == report.cell) {
+        if !t.cell_ids.contains(&report.cell) {
             Metrics::inc(&t.metrics.rejected, "unknown_cell");
             return;
         }

@@ -131,6 +131,7 @@ pub async fn run(
                 metrics: metrics.clone(),
                 clock,
                 tracked_cells: tracked.clone(),
+                cell_ids: node.cells.iter().map(|c| c.cell).collect(),
             };
             tokio::spawn(task.run(stop_rx.clone()))
         })

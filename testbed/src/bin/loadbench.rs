@@ -286,10 +286,18 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &period in &cli.periods {
-        let paced = tcp_floor((2000 / period as usize).clamp(20, 200), Duration::from_millis(period.into()))?;
+        let paced = tcp_floor(
+            (2000 / period as usize).clamp(20, 200),
+            Duration::from_millis(period.into()),
+        )?;
         println!(
             "| TCP ping-pong paced every {period} ms | | | | | | {:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0} | | | | |",
-            paced.p50_us, paced.p50_us / floor.p50_us, paced.p99_us, paced.p99_us / floor.p50_us, paced.p999_us, paced.max_us
+            paced.p50_us,
+            paced.p50_us / floor.p50_us,
+            paced.p99_us,
+            paced.p99_us / floor.p50_us,
+            paced.p999_us,
+            paced.max_us
         );
         for &cells in &cli.cells {
             let o = scenario(&cli, &xapp, cells, period, &dir).await?;

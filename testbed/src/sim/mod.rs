@@ -57,6 +57,8 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Bound of each subscription's outgoing queue [indications]; a full queue drops.
     pub stream_queue: usize,
+    /// Spread the cells' reports over the period instead of sending them all at once.
+    pub stagger: bool,
 }
 
 impl Default for SimConfig {
@@ -67,6 +69,7 @@ impl Default for SimConfig {
             speed: 1.0,
             faults: Faults::default(),
             stream_queue: 4096,
+            stagger: true,
         }
     }
 }

@@ -11,6 +11,9 @@ use tokio::time::MissedTickBehavior;
 
 use super::{Sim, SimCell};
 
+/// Most report phases within one period.
+const MAX_GROUPS: usize = 50;
+
 /// What one subscription streams.
 pub(super) struct Replay {
     pub sim: Arc<Sim>,
@@ -30,9 +33,17 @@ fn unix_ms() -> u64 {
 
 impl Replay {
     pub async fn run(mut self) {
-        let wall = Duration::from_secs_f64(
+        let period_wall = Duration::from_secs_f64(
             f64::from(self.period_ms) / 1000.0 / self.sim.cfg.speed.max(1e-3),
         );
+        // Cells report at their own phase within the period (as independent gNBs do), in
+        // `groups` evenly spaced bursts; `stagger = false` sends every cell at once.
+        let groups = if self.sim.cfg.stagger {
+            self.cells.len().clamp(1, MAX_GROUPS)
+        } else {
+            1
+        };
+        let wall = period_wall / groups as u32;
         let mut tick = tokio::time::interval(wall);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut shutdown = self.sim.shutdown.subscribe();
@@ -40,6 +51,7 @@ impl Replay {
         let period = u64::from(self.period_ms);
         let epoch0 = unix_ms() / period * period;
         let mut seq: u64 = 0;
+        let mut step: u64 = 0;
         let mut last_tick = tokio::time::Instant::now();
         loop {
             tokio::select! {
@@ -54,8 +66,10 @@ impl Replay {
                 _ = shutdown.wait_for(|s| *s) => return,
                 _ = self.unsubscribed.wait_for(|s| *s) => return,
             }
+            let group = (step % groups as u64) as usize;
+            step += 1;
             let start_ms = epoch0 + seq * period;
-            for &c in &self.cells {
+            for &c in self.cells.iter().skip(group).step_by(groups) {
                 let cell = &self.sim.nodes[self.node].cells[c];
                 let msg = self.indication(cell, seq, start_ms);
                 match self.tx.try_send(Ok(msg)) {
@@ -75,7 +89,9 @@ impl Replay {
                     Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
-            seq += 1;
+            if group + 1 == groups {
+                seq += 1;
+            }
         }
     }
 

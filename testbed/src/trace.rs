@@ -354,9 +354,7 @@ mod tests {
         let src = bundled_root().join("multi4/1010123456005_metrics.csv");
         let text = std::fs::read_to_string(src).unwrap();
         let mut lines: Vec<String> = text.lines().take(5).map(str::to_owned).collect();
-        lines[3] = lines[3]
-            .replacen(",4,", ",4,", 1)
-            .replacen("1690937", "x690937", 1);
+        lines[3] = lines[3].replacen("1690937", "x690937", 1);
         std::fs::write(dir.join("a_metrics.csv"), lines.join("\n")).unwrap();
         let err = read_cell(&dir).unwrap_err().to_string();
         assert!(

@@ -1,6 +1,8 @@
 //! Hostile and broken input: malformed payloads, non-finite values, oversized messages and
 //! invalid controls are rejected and counted, and everything else keeps being served.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::atomic::Ordering;

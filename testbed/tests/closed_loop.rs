@@ -1,6 +1,8 @@
 //! The full loop over gRPC on loopback: every cell of every node gets E2SM-RC slice quotas
 //! that satisfy the RRM policy invariants, and shutdown unsubscribes.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::atomic::Ordering;

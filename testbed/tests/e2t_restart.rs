@@ -1,6 +1,8 @@
 //! The E2T goes away mid-run and comes back on the same address: the xApp notices, backs
 //! off, resubscribes every node and keeps controlling.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::atomic::Ordering;

@@ -4,6 +4,8 @@
 //!
 //! Runs where `../shared/traces` exists (CI has it); prints a note and passes otherwise.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::mpsc;
 

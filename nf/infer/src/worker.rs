@@ -89,7 +89,7 @@ impl<C> InferenceHandle<C> {
 
     /// Queues `rows` (n × row_len floats) with `ctx`, without blocking.
     pub fn submit(&self, rows: Vec<f32>, ctx: C) -> Result<(), SubmitError> {
-        if rows.is_empty() || rows.len() % self.row_len != 0 {
+        if rows.is_empty() || !rows.len().is_multiple_of(self.row_len) {
             return Err(SubmitError::BadShape {
                 expected: self.row_len,
                 got: rows.len(),

@@ -1,6 +1,8 @@
 //! The shipped model through the real onnxruntime: it loads against its contract, gives
 //! sensible forecasts, and any mismatch between model and contract is refused by name.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 

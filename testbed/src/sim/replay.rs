@@ -107,7 +107,7 @@ impl Replay {
         };
         let n = self.sim.stats.indications_sent.load(Ordering::Relaxed) + 1;
         let faults = self.sim.cfg.faults;
-        let hit = |every: u64| every > 0 && n % every == 0;
+        let hit = |every: u64| every > 0 && n.is_multiple_of(every);
         if hit(faults.nan_every) && !hit(faults.malformed_every) && !hit(faults.oversize_every) {
             if let Some((_, m)) = report.slices.first_mut() {
                 m.set(Meas::PrbUsedDl, f32::INFINITY);

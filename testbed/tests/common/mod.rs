@@ -1,6 +1,7 @@
 //! Harness shared by the integration tests: a real E2T simulator on loopback, the real
 //! xApp runtime with the shipped ONNX model on onnxruntime, both in one process.
 
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::path::Path;

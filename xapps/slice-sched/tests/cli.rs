@@ -2,6 +2,8 @@
 //! anything starts (exit 64, naming the key), a model that does not match its contract
 //! refused (exit 78, naming the mismatch), and `--check` on the shipped config.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use nf_core::Meas;
 use nf_core::features::FeatureLayout;
 use nf_infer::runtime::{ModelConfig, Provider, load_model};
-use nf_infer::spawn_worker;
+use nf_infer::{WorkerConfig, spawn_worker};
 use testbed::trace;
 
 /// Blocked split of the training script: 60 s blocks, blocks 7–9 of every ten held out.
@@ -82,10 +82,18 @@ fn forecaster_beats_last_value_on_held_out_blocks() {
     assert!(truth.len() > 5_000, "held-out samples: {}", truth.len());
 
     let (tx, rx) = mpsc::channel();
-    let (handle, join) = spawn_worker(model, 8192, 1024, move |at: usize, out| {
-        tx.send((at, out.values.map(<[f32]>::to_vec).unwrap()))
-            .unwrap();
-    })
+    let (handle, join) = spawn_worker(
+        model,
+        WorkerConfig {
+            max_batch_rows: 8192,
+            queue_depth: 1024,
+            keep_warm: None,
+        },
+        move |at: usize, out| {
+            tx.send((at, out.values.map(<[f32]>::to_vec).unwrap()))
+                .unwrap();
+        },
+    )
     .unwrap();
     let chunk = 2048 * layout.row_len();
     for (i, c) in rows.chunks(chunk).enumerate() {

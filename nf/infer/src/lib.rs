@@ -11,4 +11,4 @@ pub mod worker;
 
 pub use contract::{Contract, ContractError};
 pub use runtime::{EngineError, ModelConfig, Provider};
-pub use worker::{InferenceHandle, JobOutput, WorkerStats, spawn_worker};
+pub use worker::{InferenceHandle, JobOutput, WorkerConfig, WorkerStats, spawn_worker};

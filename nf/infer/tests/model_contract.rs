@@ -7,7 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use nf_infer::runtime::{EngineError, ModelConfig, Provider, load_model};
-use nf_infer::{ContractError, spawn_worker};
+use nf_infer::{ContractError, WorkerConfig, spawn_worker};
+
+fn wc(max_batch_rows: usize, queue_depth: usize) -> WorkerConfig {
+    WorkerConfig {
+        max_batch_rows,
+        queue_depth,
+        keep_warm: None,
+    }
+}
 
 fn shipped_contract() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,7 +67,7 @@ fn shipped_model_forecasts_through_onnxruntime() {
     let model = load_model(&config(shipped_contract())).expect("shipped model loads");
     assert_eq!(model.provider, "cpu");
     let (tx, rx) = mpsc::channel();
-    let (handle, join) = spawn_worker(model, 256, 64, move |ctx: usize, out| {
+    let (handle, join) = spawn_worker(model, wc(256, 64), move |ctx: usize, out| {
         tx.send((
             ctx,
             out.values.map(<[f32]>::to_vec).map_err(str::to_owned),
@@ -99,7 +107,7 @@ fn shipped_model_forecasts_through_onnxruntime() {
 fn worker_batches_queued_jobs_and_answers_each() {
     let model = load_model(&config(shipped_contract())).unwrap();
     let (tx, rx) = mpsc::channel();
-    let (handle, join) = spawn_worker(model, 1024, 512, move |ctx: usize, out| {
+    let (handle, join) = spawn_worker(model, wc(1024, 512), move |ctx: usize, out| {
         tx.send((ctx, out.values.is_ok())).unwrap();
     })
     .unwrap();
@@ -128,7 +136,7 @@ fn worker_batches_queued_jobs_and_answers_each() {
 #[test]
 fn wrong_rows_are_refused_before_queueing() {
     let model = load_model(&config(shipped_contract())).unwrap();
-    let (handle, _join) = spawn_worker(model, 8, 8, |_: (), _| {}).unwrap();
+    let (handle, _join) = spawn_worker(model, wc(8, 8), |_: (), _| {}).unwrap();
     assert!(handle.submit(vec![0.0; 47], ()).is_err());
 }
 

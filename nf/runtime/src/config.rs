@@ -41,6 +41,8 @@ pub struct RuntimeConfig {
     pub max_batch_rows: usize,
     /// Inference queue bound [jobs].
     pub inference_queue: usize,
+    /// Keep the inference session warm with a throw-away row when idle this long.
+    pub keep_warm: Option<Duration>,
     /// Controls in flight per node before new ones are shed.
     pub max_inflight_controls: usize,
     /// Deadline of one control RPC.
@@ -74,6 +76,7 @@ impl RuntimeConfig {
             },
             max_batch_rows: 4096,
             inference_queue: 65_536,
+            keep_warm: Some(Duration::from_millis(1)),
             max_inflight_controls: 1024,
             control_timeout: Duration::from_millis(500),
             metrics_listen: None,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nf_core::features::{FeatureLayout, LayoutError};
 use nf_core::latency::LatencyHistogram;
 use nf_infer::runtime::LoadedModel;
-use nf_infer::spawn_worker;
+use nf_infer::{WorkerConfig, spawn_worker};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
@@ -62,8 +62,11 @@ pub async fn run(
     let m = metrics.clone();
     let (infer, worker) = spawn_worker(
         model,
-        cfg.max_batch_rows,
-        cfg.inference_queue,
+        WorkerConfig {
+            max_batch_rows: cfg.max_batch_rows,
+            queue_depth: cfg.inference_queue,
+            keep_warm: cfg.keep_warm,
+        },
         move |ctx: InferCtx, out| {
             if out.first_in_batch {
                 m.batch_rows.observe(out.batch_rows as f64);

@@ -39,6 +39,9 @@ struct Cli {
     /// The xApp binary (default: target/release/slice-xapp next to this binary).
     #[arg(long)]
     xapp: Option<PathBuf>,
+    /// The xApp's `model.keep_warm_ms` (0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    keep_warm_ms: f64,
     /// TCP ping-pong round trips for the floor.
     #[arg(long, default_value_t = 20_000)]
     pings: usize,
@@ -79,7 +82,7 @@ fn tcp_floor(rounds: usize, gap: Duration) -> anyhow::Result<Percentiles> {
     Ok(h.percentiles())
 }
 
-fn write_config(dir: &Path, period_ms: u32) -> anyhow::Result<PathBuf> {
+fn write_config(dir: &Path, period_ms: u32, keep_warm_ms: f64) -> anyhow::Result<PathBuf> {
     let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../models/slice_forecaster/slice_forecaster.contract.toml");
     let text = format!(
@@ -97,7 +100,8 @@ control_timeout_ms = 1000
 contract = "{contract}"
 providers = [{{ kind = "cpu" }}]
 max_batch_rows = 8192
-queue_depth = 262144
+queue_depth = 32768
+keep_warm_ms = {keep_warm}
 
 [state]
 stale_after_ms = 10000
@@ -117,6 +121,7 @@ latency_budget_ms = 10.0
 max_inflight_controls = 4096
 "#,
         contract = contract.display(),
+        keep_warm = keep_warm_ms,
         late = period_ms.max(50)
     );
     let path = dir.join(format!("loadbench-{period_ms}.toml"));
@@ -188,7 +193,7 @@ async fn scenario(
         traces,
     );
     let running = RunningSim::bind(sim.clone(), 0).await?;
-    let config = write_config(dir, period)?;
+    let config = write_config(dir, period, cli.keep_warm_ms)?;
     let mut child = Command::new(xapp)
         .arg("--config")
         .arg(&config)

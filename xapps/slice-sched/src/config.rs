@@ -46,6 +46,13 @@ pub struct ModelSection {
     pub providers: Vec<Provider>,
     pub max_batch_rows: usize,
     pub queue_depth: usize,
+    /// Idle time after which a throw-away row keeps onnxruntime warm [ms]; 0 disables.
+    #[serde(default = "default_keep_warm_ms")]
+    pub keep_warm_ms: f64,
+}
+
+fn default_keep_warm_ms() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +217,12 @@ impl FileConfig {
             m.queue_depth,
             "must be 1..=4194304",
         )?;
+        check(
+            (0.0..=1000.0).contains(&m.keep_warm_ms),
+            "model.keep_warm_ms",
+            m.keep_warm_ms,
+            "must be 0 (off) ..= 1000",
+        )?;
         let s = &self.state;
         check(
             s.stale_after_ms >= u64::from(e.report_period_ms),
@@ -298,6 +311,8 @@ impl FileConfig {
         };
         runtime.max_batch_rows = m.max_batch_rows;
         runtime.inference_queue = m.queue_depth;
+        runtime.keep_warm =
+            (m.keep_warm_ms > 0.0).then(|| Duration::from_secs_f64(m.keep_warm_ms / 1000.0));
         runtime.max_inflight_controls = g.max_inflight_controls;
         runtime.control_timeout = Duration::from_millis(e.control_timeout_ms);
         runtime.metrics_listen = self.metrics.listen;

@@ -40,9 +40,12 @@ async fn malformed_and_nan_indications_are_counted_and_survived() {
     let metrics = xapp.metrics.clone();
     let reconnects_while_serving = metrics.reconnects.get();
     sim.stop_streams();
+    // Both node streams must have drained before the counts are compared.
     let injected = s.faults_malformed.load(Ordering::Relaxed);
+    let injected_nan = s.faults_nan.load(Ordering::Relaxed);
     wait_for(Duration::from_secs(5), || {
         Metrics::count(&metrics.rejected, "malformed") == injected
+            && Metrics::count(&metrics.notes, "non_finite_value") == 2 * injected_nan
     })
     .await;
     let summary = xapp.stop().await;

@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "onos/e2t/admin/admin.proto",
     "e2sm/kpm/v2/kpm.proto",
     "e2sm/rc/v1/rc.proto",
+    "airan/e2t/v1/control_stream.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

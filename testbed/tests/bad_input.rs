@@ -40,12 +40,13 @@ async fn malformed_and_nan_indications_are_counted_and_survived() {
     let metrics = xapp.metrics.clone();
     let reconnects_while_serving = metrics.reconnects.get();
     sim.stop_streams();
-    // Both node streams must have drained before the counts are compared.
-    let injected = s.faults_malformed.load(Ordering::Relaxed);
-    let injected_nan = s.faults_nan.load(Ordering::Relaxed);
+    // Let the replay tasks finish their current round, then both node streams drain
+    // before the counts are compared.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     wait_for(Duration::from_secs(5), || {
-        Metrics::count(&metrics.rejected, "malformed") == injected
-            && Metrics::count(&metrics.notes, "non_finite_value") == 2 * injected_nan
+        Metrics::count(&metrics.rejected, "malformed") == s.faults_malformed.load(Ordering::Relaxed)
+            && Metrics::count(&metrics.notes, "non_finite_value")
+                == 2 * s.faults_nan.load(Ordering::Relaxed)
     })
     .await;
     let summary = xapp.stop().await;

@@ -9,6 +9,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
+use nf_runtime::config::ControlTransport;
+use testbed::sim::SimConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cell_receives_bounded_quota_controls() {
@@ -73,6 +75,56 @@ async fn every_cell_receives_bounded_quota_controls() {
         .await
     );
     sim.stop().await;
+}
+
+/// Runs the loop until every cell is controlled; returns (via stream, received) at the E2T.
+async fn controls_by_transport(sim_cfg: SimConfig, transport: ControlTransport) -> (u64, u64) {
+    let sim = start_sim(sim_cfg).await;
+    let state = sim.sim.clone();
+    let mut cfg = xapp_config(sim.addr);
+    cfg.control_transport = transport;
+    let xapp = Xapp::start(cfg);
+    let cells = sim.sim.cell_count();
+    assert!(
+        wait_for(Duration::from_secs(20), || sim.sim.controls().len()
+            == cells)
+        .await
+    );
+    let summary = xapp.stop().await;
+    sim.stop().await;
+    assert_eq!(summary.controls_rejected, 0, "{summary}");
+    assert_eq!(
+        summary.controls_accepted, summary.controls_sent,
+        "{summary}"
+    );
+    let s = &state.stats;
+    (
+        s.controls_via_stream.load(Ordering::Relaxed),
+        s.controls_received.load(Ordering::Relaxed),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controls_use_the_stream_when_offered_and_unary_otherwise() {
+    let (stream, all) = controls_by_transport(fast(), ControlTransport::Auto).await;
+    assert!(
+        all > 0 && stream == all,
+        "auto with a stream-capable E2T: {stream} of {all} on the stream"
+    );
+    let no_stream = SimConfig {
+        control_stream: false,
+        ..fast()
+    };
+    let (stream, all) = controls_by_transport(no_stream, ControlTransport::Auto).await;
+    assert!(
+        all > 0 && stream == 0,
+        "auto falls back to unary: {stream} of {all} on the stream"
+    );
+    let (stream, all) = controls_by_transport(fast(), ControlTransport::Unary).await;
+    assert!(
+        all > 0 && stream == 0,
+        "unary forced: {stream} of {all} on the stream"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -87,6 +87,13 @@ impl E2Cause {
         tonic::Status::with_details(code, message, details.into())
     }
 
+    /// The cause carried by an E2AP `Error`.
+    pub fn of_error(e: &Error) -> Self {
+        e.cause
+            .as_ref()
+            .map_or(E2Cause::Unspecified, E2Cause::from_pb)
+    }
+
     /// The cause in a status's details, `Unspecified` if there is none.
     pub fn of_status(status: &tonic::Status) -> Self {
         Error::decode(status.details())

@@ -6,7 +6,8 @@
 //! gRPC edge and goes through [`kpm`] and [`rc`] for payloads.
 //!
 //! # Layout
-//! - [`pb`]: generated messages, clients and servers.
+//! - [`pb`]: generated messages, clients and servers (incl. the `airan.e2t.v1` control
+//!   stream extension).
 //! - [`kpm`]: E2SM-KPM RAN function definition, subscription and indication codecs.
 //! - [`rc`]: E2SM-RC style 2 action 6 (slice-level PRB quota) control codec.
 //! - [`cause`]: E2AP error causes carried in gRPC status details.
@@ -15,7 +16,8 @@ pub mod cause;
 pub mod kpm;
 pub mod rc;
 
-/// Generated protobuf and gRPC code.
+/// Generated protobuf and gRPC code, in modules mirroring the protobuf packages (so
+/// cross-package references resolve), with short aliases.
 #[allow(
     missing_docs,
     missing_debug_implementations,
@@ -23,18 +25,47 @@ pub mod rc;
     clippy::unwrap_used
 )]
 pub mod pb {
-    pub mod e2t {
-        tonic::include_proto!("onos.e2t.e2.v1beta1");
+    pub mod onos {
+        pub mod e2t {
+            pub mod e2 {
+                pub mod v1beta1 {
+                    tonic::include_proto!("onos.e2t.e2.v1beta1");
+                }
+            }
+            pub mod admin {
+                tonic::include_proto!("onos.e2t.admin");
+            }
+        }
     }
-    pub mod admin {
-        tonic::include_proto!("onos.e2t.admin");
+    pub mod e2sm {
+        pub mod kpm {
+            pub mod v2 {
+                tonic::include_proto!("e2sm.kpm.v2");
+            }
+        }
+        pub mod rc {
+            pub mod v1 {
+                tonic::include_proto!("e2sm.rc.v1");
+            }
+        }
     }
-    pub mod kpm {
-        tonic::include_proto!("e2sm.kpm.v2");
+    pub mod airan {
+        pub mod e2t {
+            pub mod v1 {
+                tonic::include_proto!("airan.e2t.v1");
+            }
+        }
     }
-    pub mod rc {
-        tonic::include_proto!("e2sm.rc.v1");
-    }
+    /// `airan.e2t.v1`: the bidirectional control stream extension.
+    pub use airan::e2t::v1 as stream;
+    /// `e2sm.kpm.v2`: E2SM-KPM payloads.
+    pub use e2sm::kpm::v2 as kpm;
+    /// `e2sm.rc.v1`: E2SM-RC payloads.
+    pub use e2sm::rc::v1 as rc;
+    /// `onos.e2t.admin`: E2 node discovery.
+    pub use onos::e2t::admin;
+    /// `onos.e2t.e2.v1beta1`: the SD-RAN-compatible E2T API.
+    pub use onos::e2t::e2::v1beta1 as e2t;
 }
 
 /// Service model name of E2SM-KPM as announced by E2 nodes (RAN function short name).

@@ -15,6 +15,16 @@ pub struct BackoffConfig {
     pub max: Duration,
 }
 
+/// How controls travel to the E2T.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlTransport {
+    /// The `airan.e2t.v1` control stream when the E2T offers it, else unary `Control`.
+    Auto,
+    /// Always SD-RAN's unary `ControlService.Control`.
+    Unary,
+}
+
 /// Everything the runtime needs besides the model.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
@@ -47,6 +57,7 @@ pub struct RuntimeConfig {
     pub max_inflight_controls: usize,
     /// Deadline of one control RPC.
     pub control_timeout: Duration,
+    pub control_transport: ControlTransport,
     /// Prometheus endpoint (`/metrics`), if any.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -79,6 +90,7 @@ impl RuntimeConfig {
             keep_warm: Some(Duration::from_millis(1)),
             max_inflight_controls: 1024,
             control_timeout: Duration::from_millis(500),
+            control_transport: ControlTransport::Auto,
             metrics_listen: None,
         }
     }

@@ -15,7 +15,11 @@ use e2_proto::pb::e2t::{
     RequestHeaders, ServiceModel, SubscribeRequest, SubscribeResponse, SubscriptionSpec,
     UnsubscribeRequest,
 };
+use e2_proto::pb::stream::control_stream_service_client::ControlStreamServiceClient;
+use e2_proto::pb::stream::{ControlStreamRequest, ControlStreamResponse};
 use rand::Rng;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 
@@ -50,6 +54,7 @@ pub struct E2Client {
     admin: E2tAdminServiceClient<Channel>,
     subs: SubscriptionServiceClient<Channel>,
     ctl: ControlServiceClient<Channel>,
+    ctl_stream: ControlStreamServiceClient<Channel>,
     app_id: String,
     app_instance_id: String,
 }
@@ -78,7 +83,10 @@ impl E2Client {
             subs: SubscriptionServiceClient::new(channel.clone())
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
-            ctl: ControlServiceClient::new(channel)
+            ctl: ControlServiceClient::new(channel.clone())
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
+            ctl_stream: ControlStreamServiceClient::new(channel)
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
             app_id: app_id.into(),
@@ -195,22 +203,50 @@ impl E2Client {
         Ok(())
     }
 
-    /// Sends one E2SM-RC control; `call_process_id` echoes the triggering indication's.
-    pub async fn control(
-        &mut self,
+    /// An E2SM-RC control request; `call_process_id` echoes the triggering indication's.
+    pub fn control_request(
+        &self,
         node: &str,
         header: Vec<u8>,
         payload: Vec<u8>,
         call_process_id: Vec<u8>,
-        timeout: Duration,
-    ) -> Result<ControlResponse, tonic::Status> {
-        let mut req = tonic::Request::new(ControlRequest {
+    ) -> ControlRequest {
+        ControlRequest {
             headers: Some(self.headers(node, (e2_proto::RC_SM_NAME, e2_proto::RC_SM_VERSION))),
             message: Some(ControlMessage { header, payload }),
             call_process_id,
-        });
+        }
+    }
+
+    /// Sends one control as a unary `ControlService.Control`.
+    pub async fn control(
+        &mut self,
+        req: ControlRequest,
+        timeout: Duration,
+    ) -> Result<ControlResponse, tonic::Status> {
+        let mut req = tonic::Request::new(req);
         req.set_timeout(timeout);
         Ok(self.ctl.control(req).await?.into_inner())
+    }
+
+    /// Opens the `airan.e2t.v1` control stream: controls go into the returned sender,
+    /// outcomes come out of the stream. `UNIMPLEMENTED` means the E2T does not offer it.
+    pub async fn open_control_stream(
+        &mut self,
+        capacity: usize,
+    ) -> Result<
+        (
+            mpsc::Sender<ControlStreamRequest>,
+            Streaming<ControlStreamResponse>,
+        ),
+        tonic::Status,
+    > {
+        let (tx, rx) = mpsc::channel(capacity);
+        let resp = self
+            .ctl_stream
+            .control_stream(ReceiverStream::new(rx))
+            .await?;
+        Ok((tx, resp.into_inner()))
     }
 }
 

@@ -6,11 +6,13 @@
 //! - [`clock`]: the one clock every timestamp is taken on.
 //! - [`e2`]: E2T client (discovery, subscription, control) and reconnect backoff.
 //! - [`node`]: the per-node task: indications → state → inference → guard rails → control.
+//! - `control`: control stream or unary controls, and their outcomes.
 //! - [`metrics`]: counters and histograms, Prometheus text exposition.
 //! - [`run`]: starts everything, waits for shutdown, drains, returns the [`Summary`].
 
 pub mod clock;
 pub mod config;
+mod control;
 pub mod e2;
 pub mod metrics;
 mod node;

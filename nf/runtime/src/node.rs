@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2_proto::cause::E2Cause;
 use e2_proto::kpm;
 use e2_proto::pb::e2t::{SubscribeResponse, subscribe_response};
 use nf_core::features::FeatureLayout;
@@ -22,6 +21,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::clock::Clock;
 use crate::config::RuntimeConfig;
+use crate::control::{ControlSender, Outcomes};
 use crate::e2::{Backoff, E2Client, E2Node};
 use crate::metrics::Metrics;
 
@@ -78,12 +78,28 @@ struct Pipeline<'a> {
     inflight: Arc<Semaphore>,
     report: NodeReport,
     rtt: Arc<Mutex<LatencyHistogram>>,
+    ctl: ControlSender,
 }
 
 impl NodeTask {
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> NodeReport {
         let (events_tx, mut events_rx) = mpsc::channel(self.cfg.inference_queue.min(1 << 16));
+        let rtt = Arc::new(Mutex::new(LatencyHistogram::new()));
+        let outcomes = Outcomes {
+            metrics: self.metrics.clone(),
+            rtt: rtt.clone(),
+            events: events_tx.clone(),
+            clock: self.clock,
+            node: self.node.id.as_str().into(),
+        };
+        let ctl = ControlSender::new(
+            self.client.clone(),
+            self.cfg.control_transport,
+            self.cfg.control_timeout,
+            self.cfg.max_inflight_controls,
+            outcomes,
+        );
         let mut p = Pipeline {
             task: &self,
             table: CellTable::new(StateConfig {
@@ -96,9 +112,11 @@ impl NodeTask {
             events_tx,
             inflight: Arc::new(Semaphore::new(self.cfg.max_inflight_controls)),
             report: NodeReport::default(),
-            rtt: Arc::new(Mutex::new(LatencyHistogram::new())),
+            rtt,
+            ctl,
         };
         let mut backoff = Backoff::new(self.cfg.backoff);
+        let mut sweep_tick = tokio::time::interval(self.cfg.control_timeout / 2);
         let mut client = self.client.clone();
         let mut age_tick =
             tokio::time::interval(Duration::from_millis(self.cfg.stale_after_ms.max(100) / 2));
@@ -112,6 +130,7 @@ impl NodeTask {
             {
                 Ok(s) => {
                     self.metrics.subscriptions.inc();
+                    p.ctl.open().await;
                     tracing::info!(e2_node = %self.node.id, cells = self.node.cells.len(), "subscribed to KPM");
                     s
                 }
@@ -148,9 +167,11 @@ impl NodeTask {
                         }
                     },
                     _ = age_tick.tick() => p.age_out(),
+                    _ = sweep_tick.tick() => p.ctl.sweep(),
                 }
             }
             self.metrics.reconnects.inc();
+            p.ctl.close();
             drop(stream);
             let wait = backoff.next_delay();
             tokio::select! {
@@ -339,40 +360,10 @@ impl Pipeline<'_> {
         self.report.decision_latency.record_ns(latency);
         t.metrics.decision_latency.observe(latency as f64 / 1e9);
         t.metrics.controls_sent.inc();
-        let mut client = t.client.clone();
-        let node = t.node.id.clone();
-        let metrics = t.metrics.clone();
-        let clock = t.clock;
-        let rtt = self.rtt.clone();
-        let events = self.events_tx.clone();
-        let timeout = t.cfg.control_timeout;
-        let (cell, arrival_ns) = (ctx.cell, ctx.arrival_ns);
-        tokio::spawn(async move {
-            let _permit = permit;
-            match client
-                .control(&node, header, payload, ctx.call_process_id, timeout)
-                .await
-            {
-                Ok(_) => {
-                    let d = clock.now_ns().saturating_sub(arrival_ns);
-                    metrics.controls_accepted.inc();
-                    metrics.control_rtt.observe(d as f64 / 1e9);
-                    if let Ok(mut h) = rtt.lock() {
-                        h.record_ns(d);
-                    }
-                }
-                Err(status) => {
-                    let cause = match status.code() {
-                        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => "timeout",
-                        tonic::Code::Unavailable | tonic::Code::Unknown => "transport",
-                        _ => E2Cause::of_status(&status).label(),
-                    };
-                    Metrics::inc(&metrics.controls_rejected, cause);
-                    tracing::warn!(e2_node = %node, %cell, cause, detail = %status.message(), "control failed");
-                    let _ = events.try_send(NodeEvent::ControlFailed(cell));
-                }
-            }
-        });
+        let req = t
+            .client
+            .control_request(&t.node.id, header, payload, ctx.call_process_id);
+        self.ctl.send(ctx.cell, ctx.arrival_ns, req, permit);
     }
 
     fn age_out(&mut self) {

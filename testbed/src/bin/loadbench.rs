@@ -42,6 +42,9 @@ struct Cli {
     /// The xApp's `model.keep_warm_ms` (0 = off).
     #[arg(long, default_value_t = 1.0)]
     keep_warm_ms: f64,
+    /// The xApp's `e2t.control_transport`: `auto` (control stream) or `unary`.
+    #[arg(long, default_value = "auto")]
+    control_transport: String,
     /// TCP ping-pong round trips for the floor.
     #[arg(long, default_value_t = 20_000)]
     pings: usize,
@@ -82,7 +85,12 @@ fn tcp_floor(rounds: usize, gap: Duration) -> anyhow::Result<Percentiles> {
     Ok(h.percentiles())
 }
 
-fn write_config(dir: &Path, period_ms: u32, keep_warm_ms: f64) -> anyhow::Result<PathBuf> {
+fn write_config(
+    dir: &Path,
+    period_ms: u32,
+    keep_warm_ms: f64,
+    transport: &str,
+) -> anyhow::Result<PathBuf> {
     let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../models/slice_forecaster/slice_forecaster.contract.toml");
     let text = format!(
@@ -95,6 +103,7 @@ max_message_bytes = 4194304
 reconnect_initial_ms = 50
 reconnect_max_ms = 1000
 control_timeout_ms = 1000
+control_transport = "{transport}"
 
 [model]
 contract = "{contract}"
@@ -122,6 +131,7 @@ max_inflight_controls = 4096
 "#,
         contract = contract.display(),
         keep_warm = keep_warm_ms,
+        transport = transport,
         late = period_ms.max(50)
     );
     let path = dir.join(format!("loadbench-{period_ms}.toml"));
@@ -193,7 +203,7 @@ async fn scenario(
         traces,
     );
     let running = RunningSim::bind(sim.clone(), 0).await?;
-    let config = write_config(dir, period, cli.keep_warm_ms)?;
+    let config = write_config(dir, period, cli.keep_warm_ms, &cli.control_transport)?;
     let mut child = Command::new(xapp)
         .arg("--config")
         .arg(&config)

@@ -59,6 +59,8 @@ pub struct SimConfig {
     pub stream_queue: usize,
     /// Spread the cells' reports over the period instead of sending them all at once.
     pub stagger: bool,
+    /// Offer the `airan.e2t.v1` control stream (off: only SD-RAN's unary Control).
+    pub control_stream: bool,
 }
 
 impl Default for SimConfig {
@@ -70,6 +72,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             stream_queue: 4096,
             stagger: true,
+            control_stream: true,
         }
     }
 }
@@ -102,6 +105,8 @@ pub struct SimStats {
     pub faults_nan: AtomicU64,
     pub faults_oversize: AtomicU64,
     pub controls_received: AtomicU64,
+    /// Of those, how many came over the control stream extension.
+    pub controls_via_stream: AtomicU64,
     pub controls_accepted: AtomicU64,
     pub controls_rejected: AtomicU64,
 }

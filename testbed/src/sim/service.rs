@@ -18,12 +18,19 @@ use e2_proto::pb::e2t::{
     ResponseHeaders, SubscribeRequest, SubscribeResponse, UnsubscribeRequest, UnsubscribeResponse,
     subscribe_response,
 };
+use e2_proto::pb::stream::control_stream_service_server::{
+    ControlStreamService, ControlStreamServiceServer,
+};
+use e2_proto::pb::stream::{
+    ControlFailure, ControlStreamRequest, ControlStreamResponse, control_stream_response,
+};
 use e2_proto::{kpm, rc};
 use futures::Stream;
+use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::replay::Replay;
 use super::{MAX_MESSAGE_BYTES, Sim};
@@ -38,6 +45,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let svc = Svc(sim.clone());
+    let control_stream = sim.cfg.control_stream;
     let stop = async move {
         shutdown.await;
         sim.stop_streams();
@@ -52,7 +60,12 @@ pub async fn serve(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES * 2),
         )
-        .add_service(ControlServiceServer::new(svc).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(
+            ControlServiceServer::new(svc.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_optional_service(control_stream.then(|| {
+            ControlStreamServiceServer::new(svc).max_decoding_message_size(MAX_MESSAGE_BYTES)
+        }))
         .serve_with_incoming_shutdown(incoming_nodelay(listener), stop)
         .await
 }
@@ -238,10 +251,67 @@ impl ControlService for Svc {
         &self,
         req: Request<ControlRequest>,
     ) -> Result<Response<ControlResponse>, Status> {
+        self.handle_control(&req.into_inner()).map(Response::new)
+    }
+}
+
+#[tonic::async_trait]
+impl ControlStreamService for Svc {
+    type ControlStreamStream = BoxStream<ControlStreamResponse>;
+
+    async fn control_stream(
+        &self,
+        req: Request<Streaming<ControlStreamRequest>>,
+    ) -> Result<Response<Self::ControlStreamStream>, Status> {
+        let mut inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel(1024);
+        let svc = self.clone();
+        let mut shutdown = self.0.shutdown.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let msg = tokio::select! {
+                    m = inbound.message() => m,
+                    _ = shutdown.wait_for(|s| *s) => return,
+                };
+                let Ok(Some(m)) = msg else { return };
+                svc.0
+                    .stats
+                    .controls_via_stream
+                    .fetch_add(1, Ordering::Relaxed);
+                let result = match m.request.as_ref() {
+                    Some(r) => svc.handle_control(r),
+                    None => Err(bad(
+                        E2Cause::ControlMessageInvalid,
+                        "stream request without a control",
+                    )),
+                };
+                let result = Some(match result {
+                    Ok(resp) => control_stream_response::Result::Response(resp),
+                    Err(status) => control_stream_response::Result::Failure(ControlFailure {
+                        code: status.code() as i32,
+                        message: status.message().to_owned(),
+                        error: e2_proto::pb::e2t::Error::decode(status.details()).ok(),
+                    }),
+                });
+                let out = ControlStreamResponse {
+                    request_id: m.request_id,
+                    result,
+                };
+                if tx.send(Ok(out)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+impl Svc {
+    /// Applies one control, whichever transport brought it, and keeps the statistics.
+    fn handle_control(&self, req: &ControlRequest) -> Result<ControlResponse, Status> {
         let sim = &self.0;
-        let req = req.into_inner();
         sim.stats.controls_received.fetch_add(1, Ordering::Relaxed);
-        let result = self.apply(&req);
+        let result = self.apply(req);
         match &result {
             Ok(_) => {
                 sim.stats.controls_accepted.fetch_add(1, Ordering::Relaxed);
@@ -252,11 +322,9 @@ impl ControlService for Svc {
                 tracing::debug!(cause = %status.message(), "control rejected");
             }
         }
-        result.map(Response::new)
+        result
     }
-}
 
-impl Svc {
     fn apply(&self, req: &ControlRequest) -> Result<ControlResponse, Status> {
         let sim = &self.0;
         let node = node_index(sim, req.headers.as_ref())?;

@@ -10,7 +10,7 @@ use nf_core::latency::Budget;
 use nf_core::policy::PolicyConfig;
 use nf_infer::{ModelConfig, Provider};
 use nf_runtime::RuntimeConfig;
-use nf_runtime::config::BackoffConfig;
+use nf_runtime::config::{BackoffConfig, ControlTransport};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +36,14 @@ pub struct E2tSection {
     pub reconnect_initial_ms: u64,
     pub reconnect_max_ms: u64,
     pub control_timeout_ms: u64,
+    /// `auto`: the control stream extension when the E2T offers it, else unary; `unary`:
+    /// always SD-RAN's unary Control.
+    #[serde(default = "default_transport")]
+    pub control_transport: ControlTransport,
+}
+
+fn default_transport() -> ControlTransport {
+    ControlTransport::Auto
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,6 +323,7 @@ impl FileConfig {
             (m.keep_warm_ms > 0.0).then(|| Duration::from_secs_f64(m.keep_warm_ms / 1000.0));
         runtime.max_inflight_controls = g.max_inflight_controls;
         runtime.control_timeout = Duration::from_millis(e.control_timeout_ms);
+        runtime.control_transport = e.control_transport;
         runtime.metrics_listen = self.metrics.listen;
         let model = ModelConfig {
             contract: base.join(&m.contract),

@@ -1,0 +1,280 @@
+//! Sending E2SM-RC controls and recording their outcomes.
+//!
+//! When the E2T offers the `airan.e2t.v1` control stream, one bidirectional stream per E2
+//! node carries every control (no HTTP/2 stream set-up per control); otherwise, or with
+//! `ControlTransport::Unary`, each control is a unary SD-RAN `ControlService.Control`.
+//! Outcomes are recorded the same way for both: accepted with the indication→outcome time,
+//! or failed with its E2AP cause (or `timeout` / `transport`), which also makes the guard
+//! rails forget the cell's last quota.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use e2_proto::cause::E2Cause;
+use e2_proto::pb::e2t::ControlRequest;
+use e2_proto::pb::stream::{ControlStreamRequest, ControlStreamResponse, control_stream_response};
+use nf_core::CellId;
+use nf_core::latency::LatencyHistogram;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tonic::Streaming;
+
+use crate::clock::Clock;
+use crate::config::ControlTransport;
+use crate::e2::E2Client;
+use crate::metrics::Metrics;
+use crate::node::NodeEvent;
+
+/// Where outcomes go.
+#[derive(Clone, Debug)]
+pub(crate) struct Outcomes {
+    pub metrics: Arc<Metrics>,
+    pub rtt: Arc<Mutex<LatencyHistogram>>,
+    pub events: mpsc::Sender<NodeEvent>,
+    pub clock: Clock,
+    pub node: Arc<str>,
+}
+
+impl Outcomes {
+    fn accepted(&self, arrival_ns: u64) {
+        let d = self.clock.now_ns().saturating_sub(arrival_ns);
+        self.metrics.controls_accepted.inc();
+        self.metrics.control_rtt.observe(d as f64 / 1e9);
+        if let Ok(mut h) = self.rtt.lock() {
+            h.record_ns(d);
+        }
+    }
+
+    fn failed(&self, cell: CellId, cause: &'static str, detail: &str) {
+        Metrics::inc(&self.metrics.controls_rejected, cause);
+        tracing::warn!(e2_node = %self.node, %cell, cause, detail, "control failed");
+        let _ = self.events.try_send(NodeEvent::ControlFailed(cell));
+    }
+
+    fn status(&self, cell: CellId, status: &tonic::Status) {
+        let cause = match status.code() {
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => "timeout",
+            tonic::Code::Unavailable | tonic::Code::Unknown => "transport",
+            _ => E2Cause::of_status(status).label(),
+        };
+        self.failed(cell, cause, status.message());
+    }
+}
+
+/// A control waiting for its outcome on the stream.
+#[derive(Debug)]
+struct Pending {
+    cell: CellId,
+    arrival_ns: u64,
+    sent_ns: u64,
+    _permit: OwnedSemaphorePermit,
+}
+
+type PendingMap = Arc<Mutex<HashMap<u64, Pending>>>;
+
+#[derive(Debug)]
+struct OpenStream {
+    tx: mpsc::Sender<ControlStreamRequest>,
+    pending: PendingMap,
+    closed: Arc<AtomicBool>,
+}
+
+/// The control path of one E2 node.
+#[derive(Debug)]
+pub(crate) struct ControlSender {
+    client: E2Client,
+    transport: ControlTransport,
+    timeout: Duration,
+    queue: usize,
+    outcomes: Outcomes,
+    stream: Option<OpenStream>,
+    /// The E2T answered UNIMPLEMENTED: stop asking.
+    stream_unsupported: bool,
+    next_id: u64,
+}
+
+impl ControlSender {
+    pub fn new(
+        client: E2Client,
+        transport: ControlTransport,
+        timeout: Duration,
+        queue: usize,
+        outcomes: Outcomes,
+    ) -> Self {
+        Self {
+            client,
+            transport,
+            timeout,
+            queue,
+            outcomes,
+            stream: None,
+            stream_unsupported: false,
+            next_id: 0,
+        }
+    }
+
+    /// Opens the control stream if the transport allows it and the E2T offers it.
+    pub async fn open(&mut self) {
+        self.close();
+        if self.transport == ControlTransport::Unary || self.stream_unsupported {
+            return;
+        }
+        match self.client.open_control_stream(self.queue).await {
+            Ok((tx, responses)) => {
+                let pending: PendingMap = Arc::default();
+                let closed = Arc::new(AtomicBool::new(false));
+                tokio::spawn(read_outcomes(
+                    responses,
+                    pending.clone(),
+                    closed.clone(),
+                    self.outcomes.clone(),
+                ));
+                tracing::info!(e2_node = %self.outcomes.node, "control stream open");
+                self.stream = Some(OpenStream {
+                    tx,
+                    pending,
+                    closed,
+                });
+            }
+            Err(s) if s.code() == tonic::Code::Unimplemented => {
+                tracing::info!(e2_node = %self.outcomes.node, "E2T has no control stream; using unary Control");
+                self.stream_unsupported = true;
+            }
+            Err(s) => {
+                tracing::warn!(e2_node = %self.outcomes.node, cause = %s.message(), "control stream refused; using unary Control");
+            }
+        }
+    }
+
+    /// Sends `req` for `cell`; `permit` is held until the outcome is known.
+    pub fn send(
+        &mut self,
+        cell: CellId,
+        arrival_ns: u64,
+        req: ControlRequest,
+        permit: OwnedSemaphorePermit,
+    ) {
+        if self
+            .stream
+            .as_ref()
+            .is_some_and(|s| s.closed.load(Ordering::Acquire))
+        {
+            self.stream = None;
+        }
+        if let Some(s) = &self.stream {
+            let id = self.next_id;
+            self.next_id += 1;
+            let sent_ns = self.outcomes.clock.now_ns();
+            if let Ok(mut p) = s.pending.lock() {
+                p.insert(
+                    id,
+                    Pending {
+                        cell,
+                        arrival_ns,
+                        sent_ns,
+                        _permit: permit,
+                    },
+                );
+            }
+            match s.tx.try_send(ControlStreamRequest {
+                request_id: id,
+                request: Some(req),
+            }) {
+                Ok(()) => return,
+                Err(e) => {
+                    if let Ok(mut p) = s.pending.lock() {
+                        p.remove(&id);
+                    }
+                    let full = matches!(e, mpsc::error::TrySendError::Full(_));
+                    self.outcomes.failed(
+                        cell,
+                        if full { "overload" } else { "transport" },
+                        "control stream not writable",
+                    );
+                    return;
+                }
+            }
+        }
+        let mut client = self.client.clone();
+        let outcomes = self.outcomes.clone();
+        let timeout = self.timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            match client.control(req, timeout).await {
+                Ok(_) => outcomes.accepted(arrival_ns),
+                Err(status) => outcomes.status(cell, &status),
+            }
+        });
+    }
+
+    /// Fails the stream's controls that have waited longer than the timeout.
+    pub fn sweep(&mut self) {
+        let Some(s) = &self.stream else { return };
+        let horizon = self
+            .outcomes
+            .clock
+            .now_ns()
+            .saturating_sub(self.timeout.as_nanos() as u64);
+        let expired: Vec<Pending> = match s.pending.lock() {
+            Ok(mut p) => {
+                let ids: Vec<u64> = p
+                    .iter()
+                    .filter(|(_, v)| v.sent_ns < horizon)
+                    .map(|(k, _)| *k)
+                    .collect();
+                ids.iter().filter_map(|id| p.remove(id)).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        for p in expired {
+            self.outcomes
+                .failed(p.cell, "timeout", "no outcome on the control stream");
+        }
+    }
+
+    /// Closes the stream (outstanding outcomes may still arrive until the E2T ends it).
+    pub fn close(&mut self) {
+        self.stream = None;
+    }
+}
+
+async fn read_outcomes(
+    mut responses: Streaming<ControlStreamResponse>,
+    pending: PendingMap,
+    closed: Arc<AtomicBool>,
+    outcomes: Outcomes,
+) {
+    while let Ok(Some(resp)) = responses.message().await {
+        let Some(p) = pending
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&resp.request_id))
+        else {
+            continue; // already timed out
+        };
+        match resp.result {
+            Some(control_stream_response::Result::Response(_)) => outcomes.accepted(p.arrival_ns),
+            Some(control_stream_response::Result::Failure(f)) => {
+                let cause = f
+                    .error
+                    .as_ref()
+                    .map_or(E2Cause::Unspecified, E2Cause::of_error);
+                outcomes.failed(p.cell, cause.label(), &f.message);
+            }
+            None => outcomes.failed(p.cell, "transport", "empty outcome"),
+        }
+    }
+    closed.store(true, Ordering::Release);
+    let left: Vec<Pending> = pending
+        .lock()
+        .map(|mut m| m.drain().map(|(_, v)| v).collect())
+        .unwrap_or_default();
+    for p in left {
+        outcomes.failed(
+            p.cell,
+            "transport",
+            "control stream ended before the outcome",
+        );
+    }
+}

@@ -6,7 +6,9 @@
 //! per-cell rate limit. Failed controls are not retried here: the next forecast decides
 //! again, within the same rate limit, so a failing node never sees a storm.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use crate::ids::CellId;
 use crate::policy::SliceQuota;
@@ -101,7 +103,7 @@ struct CellGuard {
 #[derive(Debug)]
 pub struct GuardRails {
     cfg: GuardConfig,
-    cells: HashMap<CellId, CellGuard>,
+    cells: FxHashMap<CellId, CellGuard>,
 }
 
 /// Brings a quota set inside the invariants: clamps, orders, and scales the minimum and
@@ -136,7 +138,7 @@ impl GuardRails {
     pub fn new(cfg: GuardConfig) -> Self {
         Self {
             cfg,
-            cells: HashMap::new(),
+            cells: FxHashMap::default(),
         }
     }
 

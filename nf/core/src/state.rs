@@ -7,7 +7,9 @@
 //! most `window` rows, each cell at most [`MAX_SLICES_PER_CELL`] slices and the table at
 //! most `max_cells` cells.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use crate::ids::{CellId, Snssai};
 use crate::kpm::{KpmReport, MeasVec};
@@ -61,14 +63,15 @@ struct CellState {
 #[derive(Debug)]
 pub struct CellTable {
     cfg: StateConfig,
-    cells: HashMap<CellId, CellState>,
+    /// Fx hashing: keys are cell identities from the node, looked up on every report.
+    cells: FxHashMap<CellId, CellState>,
 }
 
 impl CellTable {
     pub fn new(cfg: StateConfig) -> Self {
         Self {
             cfg,
-            cells: HashMap::new(),
+            cells: FxHashMap::default(),
         }
     }
 

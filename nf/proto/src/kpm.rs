@@ -225,20 +225,13 @@ fn slice_label(s: &Snssai) -> pb::LabelInfo {
 /// The measurement-info list of a cell: cell-level measurements without label, then the
 /// per-slice ones labelled with each S-NSSAI.
 fn measurement_info(slices: &[Snssai]) -> Vec<pb::MeasurementInfo> {
-    let mut out: Vec<_> = Meas::PER_CELL
-        .iter()
-        .map(|m| pb::MeasurementInfo {
+    layout(slices)
+        .into_iter()
+        .map(|(m, s)| pb::MeasurementInfo {
             measurement_name: m.name().into(),
-            labels: vec![no_label()],
+            labels: vec![s.as_ref().map_or_else(no_label, slice_label)],
         })
-        .collect();
-    for s in slices {
-        out.extend(Meas::PER_SLICE.iter().map(|m| pb::MeasurementInfo {
-            measurement_name: m.name().into(),
-            labels: vec![slice_label(s)],
-        }));
-    }
-    out
+        .collect()
 }
 
 /// Action definition format 1 (style 1) asking for every known measurement of `cell`.
@@ -283,8 +276,27 @@ fn record(m: Meas, v: f32) -> pb::MeasurementRecord {
     pb::MeasurementRecord { value: Some(value) }
 }
 
-/// Encodes a report as (indication header, indication message).
-pub fn encode_indication(report: &KpmReport) -> (Vec<u8>, Vec<u8>) {
+/// What each record of an indication means: the measurement and, for per-slice ones, the
+/// slice. The order is the one of the action definition (cell-level measurements, then the
+/// per-slice ones for each slice in turn).
+pub type Layout = Vec<(Meas, Option<Snssai>)>;
+
+/// Record layouts of subscribed cells, for indications that omit the measurement info.
+pub type Layouts = std::collections::HashMap<CellId, Layout>;
+
+/// The record layout of a cell with `slices`.
+pub fn layout(slices: &[Snssai]) -> Layout {
+    let mut out: Layout = Meas::PER_CELL.iter().map(|m| (*m, None)).collect();
+    for s in slices {
+        out.extend(Meas::PER_SLICE.iter().map(|m| (*m, Some(*s))));
+    }
+    out
+}
+
+/// Encodes a report as (indication header, indication message). With `with_info = false` the
+/// measurement-info list is left out (it is OPTIONAL in indication message format 1): the
+/// records then follow the layout of the subscription's action definition.
+pub fn encode_indication(report: &KpmReport, with_info: bool) -> (Vec<u8>, Vec<u8>) {
     let header = pb::IndicationHeader {
         collection_start_time_ms: report.collection_start_ms,
         file_format_version: "1".into(),
@@ -293,7 +305,6 @@ pub fn encode_indication(report: &KpmReport) -> (Vec<u8>, Vec<u8>) {
         vendor_name: "ai-ran-xapp testbed".into(),
     }
     .encode_to_vec();
-    let slices: Vec<Snssai> = report.slices.iter().map(|(s, _)| *s).collect();
     let mut records: Vec<_> = Meas::PER_CELL
         .iter()
         .map(|m| record(*m, report.cell_meas.get(*m)))
@@ -301,6 +312,12 @@ pub fn encode_indication(report: &KpmReport) -> (Vec<u8>, Vec<u8>) {
     for (_, meas) in &report.slices {
         records.extend(Meas::PER_SLICE.iter().map(|m| record(*m, meas.get(*m))));
     }
+    let measurement_info = if with_info {
+        let slices: Vec<Snssai> = report.slices.iter().map(|(s, _)| *s).collect();
+        measurement_info(&slices)
+    } else {
+        Vec::new()
+    };
     let msg = pb::IndicationMessage {
         format: Some(pb::indication_message::Format::Format1(
             pb::IndicationMessageFormat1 {
@@ -308,7 +325,7 @@ pub fn encode_indication(report: &KpmReport) -> (Vec<u8>, Vec<u8>) {
                     records,
                     incomplete: false,
                 }],
-                measurement_info: measurement_info(&slices),
+                measurement_info,
                 granularity_period_ms: report.granularity_ms,
                 cell_global_id: Some(cell_to_pb(&report.cell)),
             },
@@ -318,11 +335,32 @@ pub fn encode_indication(report: &KpmReport) -> (Vec<u8>, Vec<u8>) {
     (header, msg)
 }
 
-/// Decodes an indication into a report, applying `limits`.
+/// The layout an indication's own measurement-info list gives; unknown names become `None`.
+fn layout_of_info(
+    infos: &[pb::MeasurementInfo],
+) -> Result<Vec<Option<(Meas, Option<Snssai>)>>, KpmError> {
+    infos
+        .iter()
+        .map(|info| {
+            let Some(meas) = Meas::from_name(&info.measurement_name) else {
+                return Ok(None);
+            };
+            let slice = info.labels.iter().find_map(|l| match &l.label {
+                Some(pb::label_info::Label::Slice(s)) => Some(s),
+                _ => None,
+            });
+            Ok(Some((meas, slice.map(snssai_from_pb).transpose()?)))
+        })
+        .collect()
+}
+
+/// Decodes an indication into a report, applying `limits`. An indication without a
+/// measurement-info list is read with the subscribed layout of its cell from `layouts`.
 pub fn decode_indication(
     header: &[u8],
     payload: &[u8],
     limits: &Limits,
+    layouts: Option<&Layouts>,
 ) -> Result<(KpmReport, DecodeNotes), KpmError> {
     for len in [header.len(), payload.len()] {
         if len > limits.max_payload_bytes {
@@ -344,71 +382,93 @@ pub fn decode_indication(
             limit: limits.max_measurements,
         });
     }
+    if h.collection_start_time_ms == 0 {
+        return Err(KpmError::Missing("collection start time"));
+    }
+    let cell = cell_from_pb(f.cell_global_id.as_ref())?;
     let data = f
         .measurement_data
         .last()
         .ok_or(KpmError::Missing("measurement data"))?;
-    if data.records.len() != f.measurement_info.len() {
-        return Err(KpmError::RecordCount {
-            records: data.records.len(),
-            infos: f.measurement_info.len(),
-        });
-    }
-    if h.collection_start_time_ms == 0 {
-        return Err(KpmError::Missing("collection start time"));
-    }
     let mut report = KpmReport {
-        cell: cell_from_pb(f.cell_global_id.as_ref())?,
+        cell,
         collection_start_ms: h.collection_start_time_ms,
         granularity_ms: f.granularity_period_ms,
         cell_meas: MeasVec::default(),
         slices: Vec::new(),
     };
     let mut notes = DecodeNotes::default();
-    for (info, rec) in f.measurement_info.iter().zip(&data.records) {
-        let Some(meas) = Meas::from_name(&info.measurement_name) else {
-            notes.unknown_measurements += 1;
-            continue;
-        };
-        let value = match &rec.value {
-            Some(pb::measurement_record::Value::Integer(i)) => *i as f32,
-            Some(pb::measurement_record::Value::Real(r)) => *r as f32,
-            Some(pb::measurement_record::Value::NoValue(_)) | None => {
-                notes.no_values += 1;
-                continue;
-            }
-        };
-        if !value.is_finite() {
-            notes.non_finite_values += 1;
-            continue;
+    if f.measurement_info.is_empty() {
+        let layout = layouts.and_then(|l| l.get(&cell)).ok_or(KpmError::Missing(
+            "measurement info (and no subscribed layout for the cell)",
+        ))?;
+        check_count(data.records.len(), layout.len())?;
+        for (slot, rec) in layout.iter().zip(&data.records) {
+            put(&mut report, &mut notes, Some(*slot), rec)?;
         }
-        let slice = info.labels.iter().find_map(|l| match &l.label {
-            Some(pb::label_info::Label::Slice(s)) => Some(s),
-            _ => None,
-        });
-        match slice {
-            None => report.cell_meas.set(meas, value),
-            Some(s) => {
-                let s = snssai_from_pb(s)?;
-                let idx = match report.slices.iter().position(|(x, _)| *x == s) {
-                    Some(i) => i,
-                    None if report.slices.len() < MAX_SLICES => {
-                        report.slices.push((s, MeasVec::default()));
-                        report.slices.len() - 1
-                    }
-                    None => {
-                        return Err(KpmError::TooMany {
-                            what: "slices",
-                            count: MAX_SLICES + 1,
-                            limit: MAX_SLICES,
-                        });
-                    }
-                };
-                report.slices[idx].1.set(meas, value);
-            }
+    } else {
+        check_count(data.records.len(), f.measurement_info.len())?;
+        for (slot, rec) in layout_of_info(&f.measurement_info)?
+            .into_iter()
+            .zip(&data.records)
+        {
+            put(&mut report, &mut notes, slot, rec)?;
         }
     }
     Ok((report, notes))
+}
+
+fn check_count(records: usize, infos: usize) -> Result<(), KpmError> {
+    if records == infos {
+        Ok(())
+    } else {
+        Err(KpmError::RecordCount { records, infos })
+    }
+}
+
+/// Stores one record into the report (or counts why it was skipped).
+fn put(
+    report: &mut KpmReport,
+    notes: &mut DecodeNotes,
+    slot: Option<(Meas, Option<Snssai>)>,
+    rec: &pb::MeasurementRecord,
+) -> Result<(), KpmError> {
+    let Some((meas, slice)) = slot else {
+        notes.unknown_measurements += 1;
+        return Ok(());
+    };
+    let value = match &rec.value {
+        Some(pb::measurement_record::Value::Integer(i)) => *i as f32,
+        Some(pb::measurement_record::Value::Real(r)) => *r as f32,
+        Some(pb::measurement_record::Value::NoValue(_)) | None => {
+            notes.no_values += 1;
+            return Ok(());
+        }
+    };
+    if !value.is_finite() {
+        notes.non_finite_values += 1;
+        return Ok(());
+    }
+    let Some(s) = slice else {
+        report.cell_meas.set(meas, value);
+        return Ok(());
+    };
+    let idx = match report.slices.iter().position(|(x, _)| *x == s) {
+        Some(i) => i,
+        None if report.slices.len() < MAX_SLICES => {
+            report.slices.push((s, MeasVec::default()));
+            report.slices.len() - 1
+        }
+        None => {
+            return Err(KpmError::TooMany {
+                what: "slices",
+                count: MAX_SLICES + 1,
+                limit: MAX_SLICES,
+            });
+        }
+    };
+    report.slices[idx].1.set(meas, value);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -436,8 +496,8 @@ mod tests {
     #[test]
     fn indication_round_trip() {
         let r = sample();
-        let (h, m) = encode_indication(&r);
-        let (back, notes) = decode_indication(&h, &m, &Limits::default()).unwrap();
+        let (h, m) = encode_indication(&r, true);
+        let (back, notes) = decode_indication(&h, &m, &Limits::default(), None).unwrap();
         assert_eq!(notes, DecodeNotes::default());
         assert_eq!(back, r);
     }
@@ -448,8 +508,8 @@ mod tests {
         r.slices[0].1.set(Meas::PrbUsedDl, f32::INFINITY);
         r.slices[0].1.set(Meas::UeThpDl, f32::NEG_INFINITY);
         r.slices[0].1.set(Meas::DlCqiMean, f32::NAN);
-        let (h, m) = encode_indication(&r);
-        let (back, notes) = decode_indication(&h, &m, &Limits::default()).unwrap();
+        let (h, m) = encode_indication(&r, true);
+        let (back, notes) = decode_indication(&h, &m, &Limits::default(), None).unwrap();
         assert_eq!(notes.non_finite_values, 2);
         assert_eq!(notes.no_values, 1);
         assert!(back.slices[0].1.get(Meas::PrbUsedDl).is_nan());
@@ -458,15 +518,35 @@ mod tests {
         if let Some(pb::indication_message::Format::Format1(f)) = &mut msg.format {
             f.measurement_info[0].measurement_name = "RRU.Unheard".into();
         }
-        let (_, notes) = decode_indication(&h, &msg.encode_to_vec(), &Limits::default()).unwrap();
+        let (_, notes) =
+            decode_indication(&h, &msg.encode_to_vec(), &Limits::default(), None).unwrap();
         assert_eq!(notes.unknown_measurements, 1);
         let huge = vec![0u8; 100_000];
         assert!(matches!(
-            decode_indication(&h, &huge, &Limits::default()),
+            decode_indication(&h, &huge, &Limits::default(), None),
             Err(KpmError::Oversize { .. })
         ));
-        let err = decode_indication(&h, &[0xff, 0xff, 0xff], &Limits::default()).unwrap_err();
+        let err = decode_indication(&h, &[0xff, 0xff, 0xff], &Limits::default(), None).unwrap_err();
         assert_eq!(err.kind(), "malformed");
+    }
+
+    #[test]
+    fn indication_without_info_uses_the_subscribed_layout() {
+        let r = sample();
+        let (h, m) = encode_indication(&r, false);
+        let (h2, m2) = encode_indication(&r, true);
+        assert!(m.len() < m2.len() / 2, "{} vs {} bytes", m.len(), m2.len());
+        assert_eq!(h, h2);
+        let err = decode_indication(&h, &m, &Limits::default(), None).unwrap_err();
+        assert_eq!(err.kind(), "missing_field");
+        let slices: Vec<Snssai> = r.slices.iter().map(|(s, _)| *s).collect();
+        let layouts: Layouts = [(r.cell, layout(&slices))].into_iter().collect();
+        let (back, _) = decode_indication(&h, &m, &Limits::default(), Some(&layouts)).unwrap();
+        assert_eq!(back, r);
+        // A layout of another shape is a record-count error, not a misread.
+        let wrong: Layouts = [(r.cell, layout(&slices[..1]))].into_iter().collect();
+        let err = decode_indication(&h, &m, &Limits::default(), Some(&wrong)).unwrap_err();
+        assert_eq!(err.kind(), "record_count");
     }
 
     #[test]

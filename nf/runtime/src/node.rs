@@ -66,8 +66,9 @@ pub(crate) struct NodeTask {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     pub tracked_cells: Arc<AtomicU64>,
-    /// The node's cells, for a constant-time membership check.
-    pub cell_ids: std::collections::HashSet<CellId>,
+    /// Record layout of each subscribed cell (the order of its action definition); also
+    /// the set of cells this node may report on.
+    pub layouts: kpm::Layouts,
 }
 
 struct Pipeline<'a> {
@@ -224,8 +225,12 @@ impl Pipeline<'_> {
             }
         };
         t.metrics.indications.inc();
-        let (report, notes) = match kpm::decode_indication(&ind.header, &ind.payload, &t.cfg.limits)
-        {
+        let (report, notes) = match kpm::decode_indication(
+            &ind.header,
+            &ind.payload,
+            &t.cfg.limits,
+            Some(&t.layouts),
+        ) {
             Ok(ok) => ok,
             Err(e) => {
                 Metrics::inc(&t.metrics.rejected, e.kind());
@@ -245,7 +250,7 @@ impl Pipeline<'_> {
                     .inc_by(u64::from(n));
             }
         }
-        if !t.cell_ids.contains(&report.cell) {
+        if !t.layouts.contains_key(&report.cell) {
             Metrics::inc(&t.metrics.rejected, "unknown_cell");
             return;
         }

@@ -76,9 +76,9 @@ pub async fn run(
                 .map(|v| v.chunks_exact(columns).map(|c| [c[0], c[1]]).collect())
                 .map_err(str::to_owned);
             let reply = ctx.reply.clone();
-            if reply
-                .try_send(NodeEvent::Inferred { ctx, forecasts })
-                .is_err()
+            // A closed queue means the node task has stopped (shutdown): nothing to count.
+            if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) =
+                reply.try_send(NodeEvent::Inferred { ctx, forecasts })
             {
                 Metrics::inc(&m.dropped, "reply_queue_full");
             }
@@ -134,7 +134,11 @@ pub async fn run(
                 metrics: metrics.clone(),
                 clock,
                 tracked_cells: tracked.clone(),
-                cell_ids: node.cells.iter().map(|c| c.cell).collect(),
+                layouts: node
+                    .cells
+                    .iter()
+                    .map(|c| (c.cell, e2_proto::kpm::layout(&c.slices)))
+                    .collect(),
             };
             tokio::spawn(task.run(stop_rx.clone()))
         })

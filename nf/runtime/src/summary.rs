@@ -50,7 +50,8 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "control_backpressure",
     "inference_failed",
 ];
-pub(crate) const CAUSES: &[&str] = &[
+/// Every reason label of `xapp_controls_rejected_total`.
+pub const CAUSES: &[&str] = &[
     "control_message_invalid",
     "action_not_supported",
     "ran_function_id_invalid",

@@ -39,6 +39,10 @@ struct Cli {
     /// Inject a malformed KPM payload every N indications.
     #[arg(long, default_value_t = 0)]
     malformed_every: u64,
+    /// Repeat the measurement-info list in every indication (default: records follow the
+    /// subscription's action definition, as E2SM-KPM allows).
+    #[arg(long)]
+    meas_info: bool,
     /// Inject non-finite measurement values every N indications.
     #[arg(long, default_value_t = 0)]
     nan_every: u64,
@@ -71,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
             nan_every: cli.nan_every,
             oversize_every: 0,
         },
+        meas_info_in_indications: cli.meas_info,
         ..SimConfig::default()
     };
     let sim = Sim::new(cfg, traces);

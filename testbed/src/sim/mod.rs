@@ -61,6 +61,9 @@ pub struct SimConfig {
     pub stagger: bool,
     /// Offer the `airan.e2t.v1` control stream (off: only SD-RAN's unary Control).
     pub control_stream: bool,
+    /// Repeat the measurement-info list in every indication (it is optional: without it
+    /// the records follow the subscription's action definition).
+    pub meas_info_in_indications: bool,
 }
 
 impl Default for SimConfig {
@@ -73,6 +76,7 @@ impl Default for SimConfig {
             stream_queue: 4096,
             stagger: true,
             control_stream: true,
+            meas_info_in_indications: false,
         }
     }
 }
@@ -132,6 +136,8 @@ pub struct Sim {
     sent_seq: Vec<AtomicU64>,
     rtt: Mutex<LatencyHistogram>,
     controls: Mutex<HashMap<CellId, CellControls>>,
+    /// Cell identity → (node, cell) positions.
+    cell_index: HashMap<CellId, (usize, usize)>,
     subs: Mutex<HashMap<(String, String, String), watch::Sender<bool>>>,
     shutdown: watch::Sender<bool>,
 }
@@ -170,6 +176,16 @@ impl Sim {
             .iter()
             .map(|t| t.windows().cloned().collect())
             .collect();
+        let cell_index = nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(n, node)| {
+                node.cells
+                    .iter()
+                    .enumerate()
+                    .map(move |(c, cell)| (cell.info.cell, (n, c)))
+            })
+            .collect();
         Arc::new(Self {
             cfg,
             nodes,
@@ -182,6 +198,7 @@ impl Sim {
             rtt: Mutex::new(LatencyHistogram::new()),
             controls: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
+            cell_index,
             shutdown: watch::channel(false).0,
         })
     }
@@ -215,14 +232,10 @@ impl Sim {
         }
     }
 
-    /// The cell with global identity `cell` on node `node`.
-    pub fn find_cell(&self, node: &str, cell: &CellId) -> Option<&SimCell> {
-        self.nodes
-            .iter()
-            .find(|n| n.id == node)?
-            .cells
-            .iter()
-            .find(|c| c.info.cell == *cell)
+    /// The cell with global identity `cell` on node number `node`.
+    pub fn find_cell(&self, node: usize, cell: &CellId) -> Option<&SimCell> {
+        let (n, c) = *self.cell_index.get(cell)?;
+        (n == node).then(|| &self.nodes[n].cells[c])
     }
 
     /// Indication→control round trips seen so far.

@@ -115,7 +115,8 @@ impl Replay {
             }
             self.sim.stats.faults_nan.fetch_add(1, Ordering::Relaxed);
         }
-        let (header, mut payload) = e2_proto::kpm::encode_indication(&report);
+        let (header, mut payload) =
+            e2_proto::kpm::encode_indication(&report, self.sim.cfg.meas_info_in_indications);
         if hit(faults.malformed_every) {
             payload = vec![0x0a, 0xff, 0xff, 0xff, 0x7f, 0x01];
             self.sim

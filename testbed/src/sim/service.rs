@@ -335,7 +335,7 @@ impl Svc {
             rc::RcError::Parameter { .. } => bad(E2Cause::ControlMessageInvalid, e),
         })?;
         let node_id = &sim.nodes[node].id;
-        let cell = sim.find_cell(node_id, &ctl.cell).ok_or_else(|| {
+        let cell = sim.find_cell(node, &ctl.cell).ok_or_else(|| {
             bad(
                 E2Cause::ControlMessageInvalid,
                 format!("cell {} is not on node {node_id}", ctl.cell),

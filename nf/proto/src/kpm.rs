@@ -279,7 +279,10 @@ fn record(m: Meas, v: f32) -> pb::MeasurementRecord {
 /// What each record of an indication means: the measurement and, for per-slice ones, the
 /// slice. The order is the one of the action definition (cell-level measurements, then the
 /// per-slice ones for each slice in turn).
-pub type Layout = Vec<(Meas, Option<Snssai>)>;
+pub type Layout = Vec<Slot>;
+
+/// One record's meaning: the measurement and, for per-slice ones, the slice.
+pub type Slot = (Meas, Option<Snssai>);
 
 /// Record layouts of subscribed cells, for indications that omit the measurement info.
 pub type Layouts = std::collections::HashMap<CellId, Layout>;
@@ -336,9 +339,7 @@ pub fn encode_indication(report: &KpmReport, with_info: bool) -> (Vec<u8>, Vec<u
 }
 
 /// The layout an indication's own measurement-info list gives; unknown names become `None`.
-fn layout_of_info(
-    infos: &[pb::MeasurementInfo],
-) -> Result<Vec<Option<(Meas, Option<Snssai>)>>, KpmError> {
+fn layout_of_info(infos: &[pb::MeasurementInfo]) -> Result<Vec<Option<Slot>>, KpmError> {
     infos
         .iter()
         .map(|info| {
@@ -430,7 +431,7 @@ fn check_count(records: usize, infos: usize) -> Result<(), KpmError> {
 fn put(
     report: &mut KpmReport,
     notes: &mut DecodeNotes,
-    slot: Option<(Meas, Option<Snssai>)>,
+    slot: Option<Slot>,
     rec: &pb::MeasurementRecord,
 ) -> Result<(), KpmError> {
     let Some((meas, slice)) = slot else {

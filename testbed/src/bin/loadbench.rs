@@ -45,6 +45,9 @@ struct Cli {
     /// The xApp's `e2t.control_transport`: `auto` (control stream) or `unary`.
     #[arg(long, default_value = "auto")]
     control_transport: String,
+    /// tokio worker threads of the xApp process (TOKIO_WORKER_THREADS; default: one per core).
+    #[arg(long)]
+    xapp_workers: Option<usize>,
     /// TCP ping-pong round trips for the floor.
     #[arg(long, default_value_t = 20_000)]
     pings: usize,
@@ -212,6 +215,10 @@ async fn scenario(
         .arg("--metrics-listen")
         .arg("off")
         .env("RUST_LOG", "warn")
+        .envs(
+            cli.xapp_workers
+                .map(|n| ("TOKIO_WORKER_THREADS", n.to_string())),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -64,9 +64,19 @@ struct Cli {
         env = "SLICE_XAPP_LOG_FORMAT"
     )]
     log_format: LogFormat,
+    /// tokio worker threads for E2 I/O and decisions (default: one per core, less the core
+    /// left to the inference thread; at least one).
+    #[arg(long, env = "SLICE_XAPP_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    worker_threads: Option<u16>,
     /// Validate the config and the model contract, then exit.
     #[arg(long)]
     check: bool,
+}
+
+/// One tokio worker per core, except the one the inference thread keeps busy.
+fn default_workers() -> u16 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    cores.saturating_sub(1).clamp(1, 256) as u16
 }
 
 fn init_logging(format: LogFormat) {
@@ -155,7 +165,10 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    let workers = cli.worker_threads.unwrap_or_else(default_workers);
+    tracing::info!(workers, "starting tokio runtime");
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.into())
         .enable_all()
         .thread_name("xapp")
         .build()

@@ -154,3 +154,23 @@ async fn hysteresis_holds_controls_back() {
     assert!(summary.suppressed > 0);
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_past_the_latency_budget_are_dropped_and_counted() {
+    let sim = start_sim(fast()).await;
+    let mut cfg = xapp_config(sim.addr);
+    cfg.budget = nf_core::latency::Budget::from_ms(0.000_001); // 1 ns: nothing can make it
+    let xapp = Xapp::start(cfg);
+    let metrics = xapp.metrics.clone();
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            nf_runtime::metrics::Metrics::count(&metrics.dropped, "latency_budget") >= 16
+        })
+        .await
+    );
+    let summary = xapp.stop().await;
+    assert_eq!(summary.controls_sent, 0, "{summary}");
+    assert_eq!(sim.sim.stats.controls_received.load(Ordering::Relaxed), 0);
+    assert!(summary.dropped_past_budget >= 16, "{summary}");
+    sim.stop().await;
+}

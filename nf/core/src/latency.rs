@@ -5,17 +5,6 @@
 
 use hdrhistogram::Histogram;
 
-/// When a decision passed each stage [ns on the caller's monotonic clock].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stamps {
-    /// The indication was read off the stream.
-    pub arrival_ns: u64,
-    /// The model's output for it was available.
-    pub inferred_ns: u64,
-    /// The control was handed to the transport.
-    pub sent_ns: u64,
-}
-
 /// Latency budget from indication arrival to control send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {

@@ -135,12 +135,19 @@ impl CellTable {
         Ingest::Fresh { missing, late }
     }
 
-    /// Drops cells not heard from since `now_ms - stale_after_ms`; returns how many.
-    pub fn age_out(&mut self, now_ms: u64) -> usize {
-        let before = self.cells.len();
+    /// Drops cells not heard from since `now_ms - stale_after_ms`; returns them.
+    pub fn age_out(&mut self, now_ms: u64) -> Vec<CellId> {
         let horizon = now_ms.saturating_sub(self.cfg.stale_after_ms);
-        self.cells.retain(|_, c| c.last_seen_ms >= horizon);
-        before - self.cells.len()
+        let gone: Vec<CellId> = self
+            .cells
+            .iter()
+            .filter(|(_, c)| c.last_seen_ms < horizon)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &gone {
+            self.cells.remove(id);
+        }
+        gone
     }
 
     /// Slices of `cell` whose window is full, with their rows (oldest first).
@@ -266,7 +273,7 @@ mod tests {
         let mut t = CellTable::new(CFG);
         t.ingest(&report(1, 1000, 1.0), 1000);
         t.ingest(&report(2, 1000, 1.0), 1800);
-        assert_eq!(t.age_out(2500), 1);
+        assert_eq!(t.age_out(2500), vec![CellId::new([0, 0xf1, 0x10], 1)]);
         assert_eq!(t.len(), 1);
     }
 }

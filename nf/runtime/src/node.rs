@@ -3,7 +3,6 @@
 //! guarded E2SM-RC controls and sends them. On a stream loss it resubscribes with backoff;
 //! on shutdown it unsubscribes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,7 +64,6 @@ pub(crate) struct NodeTask {
     pub infer: InferenceHandle<InferCtx>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
-    pub tracked_cells: Arc<AtomicU64>,
     /// Record layout of each subscribed cell (the order of its action definition); also
     /// the set of cells this node may report on.
     pub layouts: kpm::Layouts,
@@ -272,7 +270,6 @@ impl Pipeline<'_> {
             Ingest::TableFull => return Metrics::inc(&t.metrics.ingest, "table_full"),
         }
         if self.table.len() > before {
-            t.tracked_cells.fetch_add(1, Ordering::Relaxed);
             t.metrics.cells.inc();
         }
         self.submit(report.cell, arrival_ns, ind.call_process_id);
@@ -374,11 +371,13 @@ impl Pipeline<'_> {
     fn age_out(&mut self) {
         let t = self.task;
         let gone = self.table.age_out(t.clock.unix_ms());
-        if gone > 0 {
-            t.metrics.aged_out.inc_by(gone as u64);
-            t.metrics.cells.dec_by(gone as i64);
-            t.tracked_cells.fetch_sub(gone as u64, Ordering::Relaxed);
-            tracing::info!(e2_node = %t.node.id, cells = gone, "silent cells aged out");
+        for cell in &gone {
+            self.guard.remove(cell);
+        }
+        if !gone.is_empty() {
+            t.metrics.aged_out.inc_by(gone.len() as u64);
+            t.metrics.cells.dec_by(gone.len() as i64);
+            tracing::info!(e2_node = %t.node.id, cells = gone.len(), "silent cells aged out");
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Starting, running and draining the runtime.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use nf_core::features::{FeatureLayout, LayoutError};
 use nf_core::latency::LatencyHistogram;
@@ -98,7 +98,6 @@ pub async fn run(
     )?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let clock = Clock::new();
-    let tracked = Arc::new(AtomicU64::new(0));
     let mut shutdown = std::pin::pin!(shutdown);
 
     // Discover E2 nodes, retrying with backoff until the E2T answers with at least one.
@@ -133,7 +132,6 @@ pub async fn run(
                 infer: infer.clone(),
                 metrics: metrics.clone(),
                 clock,
-                tracked_cells: tracked.clone(),
                 layouts: node
                     .cells
                     .iter()

@@ -174,3 +174,43 @@ async fn decisions_past_the_latency_budget_are_dropped_and_counted() {
     assert!(summary.dropped_past_budget >= 16, "{summary}");
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_endpoint_exposes_the_counters() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = start_sim(fast()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = xapp_config(sim.addr);
+    cfg.metrics_listen = Some(([127, 0, 0, 1], port).into());
+    let xapp = Xapp::start(cfg);
+    let metrics = xapp.metrics.clone();
+    assert!(
+        wait_for(Duration::from_secs(20), || metrics.controls_accepted.get()
+            > 0)
+        .await
+    );
+    let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    sock.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    sock.read_to_string(&mut body).await.unwrap();
+    xapp.stop().await;
+    sim.stop().await;
+    assert!(body.starts_with("HTTP/1.0 200 OK"), "{body}");
+    for name in [
+        "xapp_indications_total",
+        "xapp_controls_accepted_total",
+        "xapp_decision_latency_seconds_bucket",
+        "xapp_inference_batch_rows_count",
+        "xapp_cells",
+    ] {
+        assert!(body.contains(name), "{name} missing from /metrics");
+    }
+}

@@ -217,3 +217,20 @@ fn missing_library_says_what_to_do() {
         "{msg}"
     );
 }
+
+#[test]
+fn unavailable_accelerators_fall_back_to_cpu() {
+    // The fetched onnxruntime is the CPU build: CUDA and TensorRT cannot register, and the
+    // session must still come up on the CPU provider.
+    let cfg = ModelConfig {
+        contract: shipped_contract(),
+        onnxruntime_lib: None,
+        providers: vec![
+            Provider::Tensorrt { device_id: 0 },
+            Provider::Cuda { device_id: 0 },
+            Provider::Cpu,
+        ],
+    };
+    let model = load_model(&cfg).expect("falls back to CPU");
+    assert_eq!(model.provider, "cpu");
+}

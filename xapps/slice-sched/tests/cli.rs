@@ -104,3 +104,66 @@ fn model_not_matching_its_contract_exits_78_naming_the_mismatch() {
         "{err}"
     );
 }
+
+/// The real binary against the E2T simulator: it closes the loop, and on SIGTERM it stops
+/// reading, unsubscribes every node, prints its summary and exits 0.
+#[test]
+fn sigterm_unsubscribes_and_prints_the_summary() {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    use testbed::sim::{RunningSim, Sim, SimConfig};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let traces = testbed::trace::read_cells(&testbed::trace::bundled_root()).unwrap();
+        let sim = Sim::new(
+            SimConfig {
+                speed: 10.0,
+                ..SimConfig::default()
+            },
+            traces,
+        );
+        let running = RunningSim::bind(sim.clone(), 0).await.unwrap();
+        let child = bin()
+            .arg("--config")
+            .arg(demo_config())
+            .arg("--e2t")
+            .arg(format!("http://{}", running.addr))
+            .args(["--metrics-listen", "off"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sim.stats.controls_accepted.load(Ordering::Relaxed) == 0 && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            sim.stats.controls_accepted.load(Ordering::Relaxed) > 0,
+            "no control reached the E2T"
+        );
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(out.status.success(), "exit {:?}", out.status);
+        let summary = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            summary.contains("slice-xapp run summary")
+                && summary.contains("controls sent / accepted / rejected"),
+            "{summary}"
+        );
+        assert_eq!(
+            sim.stats.unsubscriptions.load(Ordering::Relaxed),
+            2,
+            "both nodes unsubscribed"
+        );
+        running.stop().await;
+    });
+}

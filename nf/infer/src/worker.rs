@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use ndarray::ArrayView3;
 use ort::value::TensorRef;
 
 use crate::runtime::LoadedModel;
@@ -258,7 +259,10 @@ fn infer(
     shape: [usize; 3],
     columns: usize,
 ) -> Result<Vec<f32>, String> {
-    let tensor = TensorRef::from_array_view((shape, buf)).map_err(|e| e.to_string())?;
+    // The batch as a [rows, window, features] view over the worker's buffer: no copy.
+    let batch =
+        ArrayView3::from_shape((shape[0], shape[1], shape[2]), buf).map_err(|e| e.to_string())?;
+    let tensor = TensorRef::from_array_view(batch).map_err(|e| e.to_string())?;
     let outputs = model
         .session
         .run(ort::inputs![input => tensor])

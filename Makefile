@@ -16,7 +16,8 @@ test: onnxruntime
 
 ## Latency / throughput benchmark (see docs/performance.md).
 bench: onnxruntime
-	cargo run --release --locked -p testbed --bin loadbench -- $(BENCH_ARGS)
+	cargo build --release --locked -p slice-xapp -p testbed
+	./target/release/loadbench $(BENCH_ARGS)
 
 lint:
 	cargo fmt --all -- --check

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
+use nf_core::policy::SliceQuota;
 use nf_runtime::config::ControlTransport;
 use testbed::sim::SimConfig;
 
@@ -33,18 +34,7 @@ async fn every_cell_receives_bounded_quota_controls() {
         sim.sim.controls().len()
     );
     for (cell, c) in sim.sim.controls() {
-        let wire: Vec<_> = c
-            .last
-            .iter()
-            .map(|q| {
-                (
-                    q.snssai.to_string(),
-                    q.min_ratio.into(),
-                    q.max_ratio.into(),
-                    q.dedicated_ratio.into(),
-                )
-            })
-            .collect();
+        let wire: Vec<_> = c.last.iter().map(SliceQuota::wire).collect();
         nf_core::guard::validate(&wire).unwrap_or_else(|e| panic!("cell {cell}: {e}"));
         assert!(
             c.last.iter().all(|q| q.max_ratio >= 10),

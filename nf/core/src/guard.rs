@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use crate::ids::CellId;
-use crate::policy::SliceQuota;
+use crate::policy::{SliceQuota, WireQuota};
 
 /// Why a quota set was not sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,24 +43,24 @@ pub enum QuotaError {
 }
 
 /// Checks the invariants on ratios given as plain integers (as decoded from the wire).
-pub fn validate(quotas: &[(String, u32, u32, u32)]) -> Result<(), QuotaError> {
+pub fn validate(quotas: &[WireQuota]) -> Result<(), QuotaError> {
     if quotas.is_empty() {
         return Err(QuotaError::Empty);
     }
     let (mut sum_min, mut sum_ded) = (0u32, 0u32);
     for (i, (slice, min, max, ded)) in quotas.iter().enumerate() {
         if quotas[..i].iter().any(|q| &q.0 == slice) {
-            return Err(QuotaError::DuplicateSlice(slice.clone()));
+            return Err(QuotaError::DuplicateSlice(slice.to_string()));
         }
         if let Some(&value) = [*min, *max, *ded].iter().find(|v| **v > 100) {
             return Err(QuotaError::OutOfRange {
-                slice: slice.clone(),
+                slice: slice.to_string(),
                 value,
             });
         }
         if !(ded <= min && min <= max) {
             return Err(QuotaError::Order {
-                slice: slice.clone(),
+                slice: slice.to_string(),
                 dedicated: *ded,
                 min: *min,
                 max: *max,
@@ -210,17 +210,8 @@ mod tests {
         }
     }
 
-    fn as_wire(qs: &[SliceQuota]) -> Vec<(String, u32, u32, u32)> {
-        qs.iter()
-            .map(|q| {
-                (
-                    q.snssai.to_string(),
-                    q.min_ratio.into(),
-                    q.max_ratio.into(),
-                    q.dedicated_ratio.into(),
-                )
-            })
-            .collect()
+    fn as_wire(qs: &[SliceQuota]) -> Vec<WireQuota> {
+        qs.iter().map(SliceQuota::wire).collect()
     }
 
     #[test]
@@ -246,7 +237,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            validate(&[("1".into(), 10, 101, 0)]),
+            validate(&[(Snssai::new(1, None), 10, 101, 0)]),
             Err(QuotaError::OutOfRange { value: 101, .. })
         ));
         assert_eq!(validate(&[]), Err(QuotaError::Empty));

@@ -17,6 +17,33 @@ pub struct SliceQuota {
     pub dedicated_ratio: u8,
 }
 
+/// A quota as carried on the wire before it is checked: (S-NSSAI, min, max, dedicated) in
+/// percent, as plain integers (a hostile sender may put anything in them).
+pub type WireQuota = (Snssai, u32, u32, u32);
+
+impl SliceQuota {
+    /// A wire quota, ratios saturated at 100 (use after [`crate::guard::validate`]).
+    pub fn from_wire(&(snssai, min, max, ded): &WireQuota) -> Self {
+        let pct = |v: u32| v.min(100) as u8;
+        Self {
+            snssai,
+            min_ratio: pct(min),
+            max_ratio: pct(max),
+            dedicated_ratio: pct(ded),
+        }
+    }
+
+    /// This quota in wire form.
+    pub fn wire(&self) -> WireQuota {
+        (
+            self.snssai,
+            self.min_ratio.into(),
+            self.max_ratio.into(),
+            self.dedicated_ratio.into(),
+        )
+    }
+}
+
 /// One slice's forecast of mean PRBs used per TTI in the next period.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Forecast {

@@ -16,7 +16,7 @@
 //!    └─ 13 Dedicated PRB Policy Ratio (integer, %)
 //! ```
 
-use nf_core::policy::SliceQuota;
+use nf_core::policy::{SliceQuota, WireQuota};
 use nf_core::{CellId, Snssai};
 use prost::Message;
 
@@ -53,7 +53,7 @@ pub struct QuotaControl {
     pub cell: CellId,
     pub plmn: [u8; 3],
     /// (S-NSSAI, min, max, dedicated) as sent, not yet validated.
-    pub quotas: Vec<(Snssai, u32, u32, u32)>,
+    pub quotas: Vec<WireQuota>,
 }
 
 /// Why an RC payload was rejected.
@@ -338,23 +338,10 @@ pub fn decode_quota_control(header: &[u8], message: &[u8]) -> Result<QuotaContro
 }
 
 /// Encodes the control outcome: the quotas as applied, with the time they took effect.
-pub fn encode_outcome(
-    cell: &CellId,
-    quotas: &[(Snssai, u32, u32, u32)],
-    applied_time_ms: u64,
-) -> Vec<u8> {
-    let as_quota: Vec<SliceQuota> = quotas
+pub fn encode_outcome(cell: &CellId, quotas: &[WireQuota], applied_time_ms: u64) -> Vec<u8> {
+    let groups = quotas
         .iter()
-        .map(|(s, min, max, ded)| SliceQuota {
-            snssai: *s,
-            min_ratio: (*min).min(100) as u8,
-            max_ratio: (*max).min(100) as u8,
-            dedicated_ratio: (*ded).min(100) as u8,
-        })
-        .collect();
-    let groups = as_quota
-        .iter()
-        .map(|q| policy_group(cell.plmn, q))
+        .map(|w| policy_group(cell.plmn, &SliceQuota::from_wire(w)))
         .collect();
     pb::ControlOutcome {
         format: Some(pb::control_outcome::Format::Format1(

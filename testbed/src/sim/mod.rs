@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use e2_proto::kpm::CellInfo;
+use nf_core::CellId;
 use nf_core::latency::LatencyHistogram;
-use nf_core::policy::SliceQuota;
-use nf_core::{CellId, Snssai};
+use nf_core::policy::{SliceQuota, WireQuota};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -127,7 +127,6 @@ pub struct CellControls {
 pub struct Sim {
     pub cfg: SimConfig,
     pub nodes: Vec<SimNode>,
-    pub traces: Vec<CellTrace>,
     /// Every window of each trace, flattened across runs.
     windows: Vec<Vec<crate::trace::Window>>,
     pub stats: SimStats,
@@ -189,7 +188,6 @@ impl Sim {
         Arc::new(Self {
             cfg,
             nodes,
-            traces,
             windows,
             stats: SimStats::default(),
             origin: Instant::now(),
@@ -255,19 +253,11 @@ impl Sim {
         self.controls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
-    fn record_control(&self, cell: CellId, quotas: &[(Snssai, u32, u32, u32)]) {
+    fn record_control(&self, cell: CellId, quotas: &[WireQuota]) {
         if let Ok(mut all) = self.controls.lock() {
             let e = all.entry(cell).or_default();
             e.accepted += 1;
-            e.last = quotas
-                .iter()
-                .map(|(s, min, max, ded)| SliceQuota {
-                    snssai: *s,
-                    min_ratio: *min as u8,
-                    max_ratio: *max as u8,
-                    dedicated_ratio: *ded as u8,
-                })
-                .collect();
+            e.last = quotas.iter().map(SliceQuota::from_wire).collect();
         }
     }
 

@@ -341,12 +341,8 @@ impl Svc {
                 format!("cell {} is not on node {node_id}", ctl.cell),
             )
         })?;
-        let wire: Vec<(String, u32, u32, u32)> = ctl
-            .quotas
-            .iter()
-            .map(|(s, min, max, ded)| (s.to_string(), *min, *max, *ded))
-            .collect();
-        nf_core::guard::validate(&wire).map_err(|e| bad(E2Cause::ControlMessageInvalid, e))?;
+        nf_core::guard::validate(&ctl.quotas)
+            .map_err(|e| bad(E2Cause::ControlMessageInvalid, e))?;
         if let Some((s, ..)) = ctl
             .quotas
             .iter()

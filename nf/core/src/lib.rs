@@ -11,7 +11,10 @@
 //! - [`policy`]: PRB demand forecasts turned into slice PRB quotas with headroom.
 //! - [`guard`]: guard rails on quotas (bounds, ordering, sums, hysteresis, rate).
 //! - [`latency`]: decision timestamps, the latency budget and HDR percentiles.
+//! - [`baseline`]: baseline slice policies (equal, fixed, proportional to demand).
+//! - [`trial`]: A/B trial designs, arm assignment, effect statistics, sequential guard rail.
 
+pub mod baseline;
 pub mod features;
 pub mod guard;
 pub mod ids;
@@ -19,6 +22,7 @@ pub mod kpm;
 pub mod latency;
 pub mod policy;
 pub mod state;
+pub mod trial;
 
 pub use ids::{CellId, Snssai};
 pub use kpm::{KpmReport, Meas, MeasVec};

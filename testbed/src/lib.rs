@@ -4,7 +4,11 @@
 //!
 //! # Layout
 //! - [`trace`]: SCOPE per-UE CSV traces aggregated into cells and slices.
+//! - [`mapping`]: any CSV trace through a TOML column-mapping file.
+//! - [`coloran`]: ColO-RAN cell and UE files joined on one clock.
 //! - [`sim`]: the E2T simulator (admin, subscription and control services).
 
+pub mod coloran;
+pub mod mapping;
 pub mod sim;
 pub mod trace;

@@ -1,0 +1,190 @@
+//! Trace formats: column-mapping files, the ColO-RAN join, bad rows.
+
+use std::path::{Path, PathBuf};
+
+use nf_core::{Meas, Snssai};
+use testbed::coloran;
+use testbed::mapping::{Mapping, MappingError, OnBadRow, bundled};
+use testbed::trace::{self, CellTrace, Window};
+
+fn close(a: &Window, b: &Window) -> bool {
+    let same =
+        |x: f32, y: f32| (x - y).abs() <= 1e-3 * x.abs().max(1.0) || (x.is_nan() && y.is_nan());
+    a.start_ms == b.start_ms
+        && a.slices.len() == b.slices.len()
+        && Meas::ALL
+            .iter()
+            .all(|m| same(a.cell.get(*m), b.cell.get(*m)))
+        && a.slices.iter().zip(&b.slices).all(|((sa, ma), (sb, mb))| {
+            sa == sb && Meas::PER_SLICE.iter().all(|m| same(ma.get(*m), mb.get(*m)))
+        })
+}
+
+fn read(mapping: &Path, data: &Path) -> Vec<CellTrace> {
+    let m = Mapping::load(mapping).unwrap();
+    let files = m.files(data).unwrap();
+    let (rows, report) = m.read_rows(&files, OnBadRow::Stop).unwrap();
+    assert_eq!(report.bad_rows, 0);
+    m.to_cells(&rows).unwrap()
+}
+
+#[test]
+fn scope_mapping_file_matches_the_scope_reader() {
+    let by_code = trace::read_cells(&trace::bundled_root()).unwrap();
+    let by_mapping = read(&bundled("scope"), &trace::bundled_root());
+    assert_eq!(by_code.len(), by_mapping.len());
+    for (c, m) in by_code.iter().zip(&by_mapping) {
+        assert_eq!(c.name, m.name);
+        assert_eq!(c.runs.len(), m.runs.len());
+        let (wc, wm): (Vec<_>, Vec<_>) = (c.windows().collect(), m.windows().collect());
+        assert_eq!(wc.len(), wm.len(), "{}", c.name);
+        for (a, b) in wc.iter().zip(&wm) {
+            assert!(close(a, b), "{}: {a:?}\n{b:?}", c.name);
+        }
+    }
+}
+
+#[test]
+fn a_format_with_no_reader_code_is_ingested_through_its_mapping_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vendor-x");
+    let cells = read(&dir.join("mapping.toml"), &dir);
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0].name, "gnb-7/cell-A");
+    assert_eq!(
+        cells[0].slices(),
+        vec![Snssai::new(1, None), Snssai::new(2, None)]
+    );
+    // The export is a rewrite of the first 160 rows per UE of this SCOPE cell: the windows
+    // both UEs still cover must be the same KPM windows.
+    let scope = trace::read_cell(&trace::bundled_root().join("single-ue-trial6")).unwrap();
+    let vendor: Vec<&Window> = cells[0].windows().collect();
+    let mut compared = 0;
+    for w in &vendor[..vendor.len() - 8] {
+        let s = scope.windows().find(|s| s.start_ms == w.start_ms).unwrap();
+        assert!(close(s, w), "{s:?}\n{w:?}");
+        compared += 1;
+    }
+    assert!(compared > 100, "{compared}");
+    assert!(
+        vendor
+            .iter()
+            .any(|w| w.slices[0].1.get(Meas::UeThpDl) > 1_000.0)
+    );
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn bad_rows_are_named_counted_and_skipped_or_fatal() {
+    let dir = temp_dir("bad-rows");
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vendor-x/export.csv"),
+    )
+    .unwrap();
+    let mut lines: Vec<String> = src.lines().take(40).map(str::to_owned).collect();
+    lines[5] = lines[5].replacen(";5", ";x5", 1); // cqi `x5`
+    lines[9] = lines[9].replacen("2022-12-12T", "2022/12/12T", 1); // bad time
+    lines[20] = lines[3].clone(); // time goes backwards for that UE
+    lines[30] = lines[30].split(';').take(4).collect::<Vec<_>>().join(";"); // short row
+    std::fs::write(dir.join("export.csv"), lines.join("\n")).unwrap();
+    let m = Mapping::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vendor-x/mapping.toml"),
+    )
+    .unwrap();
+    let files = m.files(&dir).unwrap();
+    let err = m.read_rows(&files, OnBadRow::Stop).unwrap_err();
+    assert!(matches!(err, MappingError::Bad(_)));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("export.csv:6") && msg.contains("`cqi` = `x5`"),
+        "{msg}"
+    );
+    let (rows, report) = m.read_rows(&files, OnBadRow::Skip).unwrap();
+    assert_eq!(report.bad_rows, 4, "{:?}", report.bad);
+    let lines_named: Vec<u64> = report.bad.iter().map(|b| b.line).collect();
+    assert_eq!(lines_named, vec![6, 10, 21, 31]);
+    assert!(
+        report.bad[1].problem.contains("is not %Y"),
+        "{}",
+        report.bad[1].problem
+    );
+    assert!(
+        report.bad[2].problem.contains("backwards"),
+        "{}",
+        report.bad[2].problem
+    );
+    assert!(
+        report.bad[3].problem.contains("fields"),
+        "{}",
+        report.bad[3].problem
+    );
+    assert_eq!(rows.len(), 39 - 4);
+    // A mapping naming a column the file lacks is refused with the column's name.
+    let text = std::fs::read_to_string(&m.path)
+        .unwrap()
+        .replace("\"buffer_kB\"", "\"buf_kb\"");
+    std::fs::write(dir.join("m.toml"), text).unwrap();
+    let e = Mapping::load(&dir.join("m.toml"))
+        .unwrap()
+        .read_rows(&files, OnBadRow::Skip)
+        .unwrap_err();
+    assert!(e.to_string().contains("missing column `buf_kb`"), "{e}");
+    // And a measurement the xApp does not know is refused when aggregated into cells.
+    let text = std::fs::read_to_string(&m.path)
+        .unwrap()
+        .replace("VS.DlCqiMean", "VS.Made.Up");
+    std::fs::write(dir.join("m.toml"), text).unwrap();
+    let m2 = Mapping::load(&dir.join("m.toml")).unwrap();
+    let (rows, _) = m2.read_rows(&files, OnBadRow::Skip).unwrap();
+    assert!(
+        m2.to_cells(&rows)
+            .unwrap_err()
+            .to_string()
+            .contains("`VS.Made.Up` is not one the xApp knows")
+    );
+}
+
+#[test]
+fn coloran_ue_clock_is_aligned_to_the_cell_file() {
+    let Some(root) = trace::shared_root().map(|p| p.join("../coloran/sched0-tr0-exp1-bs1")) else {
+        eprintln!("../shared/traces absent: skipped");
+        return;
+    };
+    let j = coloran::read(
+        &root.join("bs1.csv"),
+        &[&root.join("ue1.csv")],
+        OnBadRow::Stop,
+    )
+    .unwrap();
+    assert_eq!(j.report.bad_rows, 0);
+    assert_eq!(j.cells.len(), 1);
+    let windows: Vec<&Window> = j.cells[0].windows().collect();
+    assert!(windows.len() > 1_200, "{}", windows.len());
+    // The cell first counts a UE at row 242 (epoch 1617070525976); the UE attaches at its
+    // 998 ms row (`is_attached` goes to 1): the shift puts that row on the cell's onset.
+    let first_conn = windows
+        .iter()
+        .find(|w| w.cell.get(Meas::ConnMean) >= 1.0)
+        .unwrap();
+    let attached = j.ue_mapping.index_of("VS.Attached").unwrap();
+    let ue_attach = j.ue_rows.iter().find(|r| r.values[attached] > 0.0).unwrap();
+    assert_eq!(ue_attach.t_ms, 1_617_070_525_976);
+    assert_eq!(first_conn.start_ms, 1_617_070_525_976 / 250 * 250);
+    assert_eq!(j.ue_offsets_ms.len(), 1);
+    // Every aligned UE row lands inside the cell file's time span.
+    let (start, end) = (
+        windows[0].start_ms as i64,
+        windows[windows.len() - 1].start_ms as i64 + 250,
+    );
+    assert!(j.ue_rows.iter().all(|r| (start..end).contains(&r.t_ms)));
+    // Bit rates are converted to kbit/s.
+    let peak = windows
+        .iter()
+        .map(|w| w.cell.get(Meas::UeThpDl))
+        .fold(0.0, f32::max);
+    assert!((1_000.0..50_000.0).contains(&peak), "{peak}");
+}

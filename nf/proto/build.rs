@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "e2sm/kpm/v2/kpm.proto",
     "e2sm/rc/v1/rc.proto",
     "airan/e2t/v1/control_stream.proto",
+    "airan/record/v1/record.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

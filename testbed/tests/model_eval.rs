@@ -88,6 +88,7 @@ fn forecaster_beats_last_value_on_held_out_blocks() {
             max_batch_rows: 8192,
             queue_depth: 1024,
             keep_warm: None,
+            one_job_per_run: false,
         },
         move |at: usize, out| {
             tx.send((at, out.values.map(<[f32]>::to_vec).unwrap()))

@@ -63,6 +63,10 @@ pub struct WorkerConfig {
     /// small batch costs ~8 µs when warm and ~190 µs after 100 ms idle (caches evicted);
     /// a probe every millisecond keeps it warm for ≈ 1 % of one core. `None`: park.
     pub keep_warm: Option<std::time::Duration>,
+    /// Run each job alone instead of batching across jobs. onnxruntime's kernels round
+    /// differently for different batch sizes (a few ulps), so only one job per run gives
+    /// outputs that are bit-identical from run to run (replay).
+    pub one_job_per_run: bool,
 }
 
 /// Submits jobs to the worker. Cloning is cheap; dropping every clone stops the worker.
@@ -185,7 +189,7 @@ fn run<C, F>(
         };
         let mut rows = first.n;
         batch.push(first);
-        while rows < max_rows {
+        while rows < max_rows && !cfg.one_job_per_run {
             match rx.try_recv() {
                 Ok(job) => {
                     rows += job.n;

@@ -14,6 +14,7 @@ fn wc(max_batch_rows: usize, queue_depth: usize) -> WorkerConfig {
         max_batch_rows,
         queue_depth,
         keep_warm: None,
+        one_job_per_run: false,
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod cause;
 pub mod kpm;
 pub mod rc;
+pub mod record;
 
 /// Generated protobuf and gRPC code, in modules mirroring the protobuf packages (so
 /// cross-package references resolve), with short aliases.
@@ -55,9 +56,16 @@ pub mod pb {
                 tonic::include_proto!("airan.e2t.v1");
             }
         }
+        pub mod record {
+            pub mod v1 {
+                tonic::include_proto!("airan.record.v1");
+            }
+        }
     }
     /// `airan.e2t.v1`: the bidirectional control stream extension.
     pub use airan::e2t::v1 as stream;
+    /// `airan.record.v1`: the session recording format.
+    pub use airan::record::v1 as record;
     /// `e2sm.kpm.v2`: E2SM-KPM payloads.
     pub use e2sm::kpm::v2 as kpm;
     /// `e2sm.rc.v1`: E2SM-RC payloads.

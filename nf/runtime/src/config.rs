@@ -1,12 +1,16 @@
 //! The runtime's configuration, already validated (the xApp binary turns its TOML into it).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use e2_proto::kpm::Limits;
 use nf_core::guard::GuardConfig;
 use nf_core::latency::Budget;
 use nf_core::policy::PolicyConfig;
+
+use crate::decisions::DecisionLog;
+use crate::trial::TrialSpec;
 
 /// Reconnect backoff: exponential from `initial` to `max`, with full jitter.
 #[derive(Clone, Copy, Debug)]
@@ -23,6 +27,18 @@ pub enum ControlTransport {
     Auto,
     /// Always SD-RAN's unary `ControlService.Control`.
     Unary,
+}
+
+/// What a node does when decisions cannot keep up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overload {
+    /// Live RAN: keep reading, shed what does not fit (counted). Stale decisions are worse
+    /// than none.
+    Shed,
+    /// Replay: stop reading the indication stream while `max_inflight_controls` decisions
+    /// are in the pipeline, so nothing is shed and the E2T plays as fast as the xApp keeps up.
+    Backpressure,
 }
 
 /// Everything the runtime needs besides the model.
@@ -60,6 +76,14 @@ pub struct RuntimeConfig {
     pub control_transport: ControlTransport,
     /// Prometheus endpoint (`/metrics`), if any.
     pub metrics_listen: Option<SocketAddr>,
+    pub overload: Overload,
+    /// Run every inference job on its own (no batching across cells): onnxruntime rounds
+    /// differently for different batch sizes, so only this gives bit-reproducible outputs.
+    pub reproducible: bool,
+    /// Where decisions are logged, if anywhere.
+    pub decision_log: Option<Arc<DecisionLog>>,
+    /// The A/B trial, if one runs.
+    pub trial: Option<TrialSpec>,
 }
 
 impl RuntimeConfig {
@@ -92,6 +116,10 @@ impl RuntimeConfig {
             control_timeout: Duration::from_millis(500),
             control_transport: ControlTransport::Auto,
             metrics_listen: None,
+            overload: Overload::Shed,
+            reproducible: false,
+            decision_log: None,
+            trial: None,
         }
     }
 }

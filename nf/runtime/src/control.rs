@@ -15,13 +15,13 @@ use std::time::Duration;
 use e2_proto::cause::E2Cause;
 use e2_proto::pb::e2t::ControlRequest;
 use e2_proto::pb::stream::{ControlStreamRequest, ControlStreamResponse, control_stream_response};
-use nf_core::CellId;
 use nf_core::latency::LatencyHistogram;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tonic::Streaming;
 
 use crate::clock::Clock;
 use crate::config::ControlTransport;
+use crate::decisions::{DecisionKey, DecisionLog};
 use crate::e2::E2Client;
 use crate::metrics::Metrics;
 use crate::node::NodeEvent;
@@ -34,10 +34,14 @@ pub(crate) struct Outcomes {
     pub events: mpsc::Sender<NodeEvent>,
     pub clock: Clock,
     pub node: Arc<str>,
+    pub log: Option<Arc<DecisionLog>>,
 }
 
 impl Outcomes {
-    fn accepted(&self, arrival_ns: u64) {
+    fn accepted(&self, key: &DecisionKey, arrival_ns: u64) {
+        if let Some(log) = &self.log {
+            log.outcome(key, "accepted");
+        }
         let d = self.clock.now_ns().saturating_sub(arrival_ns);
         self.metrics.controls_accepted.inc();
         self.metrics.control_rtt.observe(d as f64 / 1e9);
@@ -46,26 +50,30 @@ impl Outcomes {
         }
     }
 
-    fn failed(&self, cell: CellId, cause: &'static str, detail: &str) {
+    fn failed(&self, key: &DecisionKey, cause: &'static str, detail: &str) {
+        let cell = key.2;
+        if let Some(log) = &self.log {
+            log.outcome(key, cause);
+        }
         Metrics::inc(&self.metrics.controls_rejected, cause);
         tracing::warn!(e2_node = %self.node, %cell, cause, detail, "control failed");
         let _ = self.events.try_send(NodeEvent::ControlFailed(cell));
     }
 
-    fn status(&self, cell: CellId, status: &tonic::Status) {
+    fn status(&self, key: &DecisionKey, status: &tonic::Status) {
         let cause = match status.code() {
             tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => "timeout",
             tonic::Code::Unavailable | tonic::Code::Unknown => "transport",
             _ => E2Cause::of_status(status).label(),
         };
-        self.failed(cell, cause, status.message());
+        self.failed(key, cause, status.message());
     }
 }
 
 /// A control waiting for its outcome on the stream.
 #[derive(Debug)]
 struct Pending {
-    cell: CellId,
+    key: DecisionKey,
     arrival_ns: u64,
     sent_ns: u64,
     _permit: OwnedSemaphorePermit,
@@ -150,7 +158,7 @@ impl ControlSender {
     /// Sends `req` for `cell`; `permit` is held until the outcome is known.
     pub fn send(
         &mut self,
-        cell: CellId,
+        key: DecisionKey,
         arrival_ns: u64,
         req: ControlRequest,
         permit: OwnedSemaphorePermit,
@@ -170,7 +178,7 @@ impl ControlSender {
                 p.insert(
                     id,
                     Pending {
-                        cell,
+                        key: key.clone(),
                         arrival_ns,
                         sent_ns,
                         _permit: permit,
@@ -188,7 +196,7 @@ impl ControlSender {
                     }
                     let full = matches!(e, mpsc::error::TrySendError::Full(_));
                     self.outcomes.failed(
-                        cell,
+                        &key,
                         if full { "overload" } else { "transport" },
                         "control stream not writable",
                     );
@@ -202,8 +210,8 @@ impl ControlSender {
         tokio::spawn(async move {
             let _permit = permit;
             match client.control(req, timeout).await {
-                Ok(_) => outcomes.accepted(arrival_ns),
-                Err(status) => outcomes.status(cell, &status),
+                Ok(_) => outcomes.accepted(&key, arrival_ns),
+                Err(status) => outcomes.status(&key, &status),
             }
         });
     }
@@ -229,7 +237,7 @@ impl ControlSender {
         };
         for p in expired {
             self.outcomes
-                .failed(p.cell, "timeout", "no outcome on the control stream");
+                .failed(&p.key, "timeout", "no outcome on the control stream");
         }
     }
 
@@ -254,15 +262,17 @@ async fn read_outcomes(
             continue; // already timed out
         };
         match resp.result {
-            Some(control_stream_response::Result::Response(_)) => outcomes.accepted(p.arrival_ns),
+            Some(control_stream_response::Result::Response(_)) => {
+                outcomes.accepted(&p.key, p.arrival_ns);
+            }
             Some(control_stream_response::Result::Failure(f)) => {
                 let cause = f
                     .error
                     .as_ref()
                     .map_or(E2Cause::Unspecified, E2Cause::of_error);
-                outcomes.failed(p.cell, cause.label(), &f.message);
+                outcomes.failed(&p.key, cause.label(), &f.message);
             }
-            None => outcomes.failed(p.cell, "transport", "empty outcome"),
+            None => outcomes.failed(&p.key, "transport", "empty outcome"),
         }
     }
     closed.store(true, Ordering::Release);
@@ -272,7 +282,7 @@ async fn read_outcomes(
         .unwrap_or_default();
     for p in left {
         outcomes.failed(
-            p.cell,
+            &p.key,
             "transport",
             "control stream ended before the outcome",
         );

@@ -7,18 +7,22 @@
 //! - [`e2`]: E2T client (discovery, subscription, control) and reconnect backoff.
 //! - [`node`]: the per-node task: indications → state → inference → guard rails → control.
 //! - `control`: control stream or unary controls, and their outcomes.
+//! - [`decisions`]: the reproducible decision log.
+//! - [`trial`]: A/B arms, per-arm KPIs and the trial guard rail.
 //! - [`metrics`]: counters and histograms, Prometheus text exposition.
 //! - [`run`]: starts everything, waits for shutdown, drains, returns the [`Summary`].
 
 pub mod clock;
 pub mod config;
 mod control;
+pub mod decisions;
 pub mod e2;
 pub mod metrics;
 mod node;
 mod run;
 pub mod summary;
+pub mod trial;
 
 pub use config::RuntimeConfig;
-pub use run::{RuntimeError, run};
+pub use run::{RuntimeError, run, run_models};
 pub use summary::Summary;

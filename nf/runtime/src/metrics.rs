@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -18,6 +19,24 @@ use tokio::net::TcpListener;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Reason {
     pub reason: &'static str,
+}
+
+/// Labels of per-arm metrics (arm names come from the trial config: a bounded set).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArmLabel {
+    pub arm: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArmRole {
+    pub arm: String,
+    pub role: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArmKpi {
+    pub arm: String,
+    pub kpi: &'static str,
 }
 
 /// All metrics of the runtime.
@@ -43,6 +62,11 @@ pub struct Metrics {
     pub decision_latency: Histogram,
     pub control_rtt: Histogram,
     pub batch_rows: Histogram,
+    pub trial_decisions: Family<ArmRole, Counter>,
+    pub trial_controls: Family<ArmLabel, Counter>,
+    pub trial_reports: Family<ArmLabel, Counter>,
+    pub trial_kpi_sum: Family<ArmKpi, Counter<f64, AtomicU64>>,
+    pub trial_rolled_back: Gauge,
 }
 
 impl Default for Metrics {
@@ -74,6 +98,11 @@ impl Metrics {
             decision_latency: Histogram::new(exponential_buckets(25e-6, 2.0, 16)),
             control_rtt: Histogram::new(exponential_buckets(25e-6, 2.0, 16)),
             batch_rows: Histogram::new(exponential_buckets(1.0, 2.0, 16)),
+            trial_decisions: Family::default(),
+            trial_controls: Family::default(),
+            trial_reports: Family::default(),
+            trial_kpi_sum: Family::default(),
+            trial_rolled_back: Gauge::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -162,7 +191,78 @@ impl Metrics {
             "Rows per inference batch",
             m.batch_rows.clone(),
         );
+        r.register(
+            "trial_decisions",
+            "Decisions by A/B arm and role (acting or shadow)",
+            m.trial_decisions.clone(),
+        );
+        r.register(
+            "trial_controls",
+            "Controls sent by A/B arm",
+            m.trial_controls.clone(),
+        );
+        r.register(
+            "trial_reports",
+            "KPM reports of cells acting under each A/B arm",
+            m.trial_reports.clone(),
+        );
+        r.register(
+            "trial_kpi_sum",
+            "Sum over reports of a cell KPI (summed over slices) by A/B arm; divide by xapp_trial_reports_total for the mean",
+            m.trial_kpi_sum.clone(),
+        );
+        r.register(
+            "trial_rolled_back",
+            "1 once the trial guard rail has rolled the treatment arm back",
+            m.trial_rolled_back.clone(),
+        );
         m
+    }
+
+    /// Counts a decision of `arm` in `role`.
+    pub fn trial_decision(&self, arm: &str, role: &'static str) {
+        self.trial_decisions
+            .get_or_create(&ArmRole {
+                arm: arm.to_owned(),
+                role,
+            })
+            .inc();
+    }
+
+    /// Counts a control sent for `arm`.
+    pub fn trial_control(&self, arm: &str) {
+        self.trial_controls
+            .get_or_create(&ArmLabel {
+                arm: arm.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Adds a report's cell KPIs to its acting arm.
+    pub fn observe_kpis(&self, arm: &str, report: &nf_core::KpmReport) {
+        self.trial_reports
+            .get_or_create(&ArmLabel {
+                arm: arm.to_owned(),
+            })
+            .inc();
+        for (kpi, meas) in [
+            ("DRB.UEThpDl", nf_core::Meas::UeThpDl),
+            ("RRU.PrbUsedDl", nf_core::Meas::PrbUsedDl),
+            ("VS.DlBufferBytes", nf_core::Meas::DlBufferBytes),
+        ] {
+            let v: f32 = report
+                .slices
+                .iter()
+                .map(|(_, m)| m.get(meas))
+                .filter(|v| v.is_finite())
+                .sum();
+            self.trial_kpi_sum
+                .get_or_create(&ArmKpi {
+                    arm: arm.to_owned(),
+                    kpi,
+                })
+                .inc_by(f64::from(v));
+        }
     }
 
     /// Reads a labelled counter.

@@ -11,18 +11,20 @@ use e2_proto::pb::e2t::{SubscribeResponse, subscribe_response};
 use nf_core::features::FeatureLayout;
 use nf_core::guard::{GuardRails, Suppressed, enforce};
 use nf_core::latency::LatencyHistogram;
-use nf_core::policy::{self, Forecast};
+use nf_core::policy::{self, Forecast, SliceQuota};
 use nf_core::state::{CellTable, Ingest, StateConfig};
 use nf_core::{CellId, Snssai};
 use nf_infer::InferenceHandle;
 use nf_infer::worker::SubmitError;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::clock::Clock;
-use crate::config::RuntimeConfig;
+use crate::config::{Overload, RuntimeConfig};
 use crate::control::{ControlSender, Outcomes};
+use crate::decisions::{DecisionKey, DecisionRecord, SliceOutput, digest};
 use crate::e2::{Backoff, E2Client, E2Node};
 use crate::metrics::Metrics;
+use crate::trial::{ArmPolicy, Arms};
 
 /// Context travelling with an inference job and back.
 #[derive(Debug)]
@@ -32,6 +34,15 @@ pub(crate) struct InferCtx {
     pub slices: Vec<Snssai>,
     pub arrival_ns: u64,
     pub call_process_id: Vec<u8>,
+    /// Report time (collection start) the decision is for [ms].
+    pub t_ms: u64,
+    /// Digest of the model input rows (decision log).
+    pub digest: String,
+    pub arm: usize,
+    /// Decided in shadow: logged, never sent.
+    pub shadow: bool,
+    /// Pipeline slot held from submission to the control's outcome (backpressure mode).
+    pub permit: Option<OwnedSemaphorePermit>,
 }
 
 /// Events delivered to a node task besides its stream.
@@ -61,9 +72,13 @@ pub(crate) struct NodeTask {
     pub cfg: Arc<RuntimeConfig>,
     pub layout: FeatureLayout,
     pub default_prbs: f32,
-    pub infer: InferenceHandle<InferCtx>,
+    /// One inference worker per model (indexed as [`ArmPolicy::Model`]).
+    pub infer: Vec<InferenceHandle<InferCtx>>,
+    pub arms: Arc<Arms>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// Where decisions are logged, if anywhere.
+    pub log: Option<Arc<crate::decisions::DecisionLog>>,
     /// Record layout of each subscribed cell (the order of its action definition); also
     /// the set of cells this node may report on.
     pub layouts: kpm::Layouts,
@@ -91,6 +106,7 @@ impl NodeTask {
             events: events_tx.clone(),
             clock: self.clock,
             node: self.node.id.as_str().into(),
+            log: self.log.clone(),
         };
         let ctl = ControlSender::new(
             self.client.clone(),
@@ -147,7 +163,7 @@ impl NodeTask {
                     biased;
                     _ = shutdown.wait_for(|s| *s) => break 'connect,
                     Some(ev) = events_rx.recv() => p.on_event(ev),
-                    msg = stream.message() => match msg {
+                    msg = stream.message(), if p.can_accept() => match msg {
                         Ok(Some(resp)) => {
                             backoff.reset();
                             p.on_message(resp);
@@ -200,6 +216,14 @@ impl NodeTask {
         }
         report
     }
+}
+
+/// An indication accepted into the cell table, ready for a decision.
+struct Job {
+    cell: CellId,
+    t_ms: u64,
+    arrival_ns: u64,
+    call_process_id: Vec<u8>,
 }
 
 fn stream_error_is_message(status: &tonic::Status) -> bool {
@@ -272,38 +296,96 @@ impl Pipeline<'_> {
         if self.table.len() > before {
             t.metrics.cells.inc();
         }
-        self.submit(report.cell, arrival_ns, ind.call_process_id);
+        let t_ms = report.collection_start_ms;
+        let roles = t.arms.roles(&report.cell, t_ms);
+        t.metrics
+            .observe_kpis(&t.arms.arms[roles.acting].name, &report);
+        if let Some(look) = t.arms.observe(&report, roles.acting)
+            && look.tripped
+        {
+            t.metrics.trial_rolled_back.set(1);
+            tracing::error!(
+                excess = look.excess,
+                lambda = look.lambda,
+                "trial guard rail tripped: treatment cells roll back to the control arm"
+            );
+        }
+        let job = Job {
+            cell: report.cell,
+            t_ms,
+            arrival_ns,
+            call_process_id: ind.call_process_id,
+        };
+        self.start(&job, roles.acting, false);
+        if let Some(shadow) = roles.shadow {
+            self.start(&job, shadow, true);
+        }
     }
 
-    fn submit(&mut self, cell: CellId, arrival_ns: u64, call_process_id: Vec<u8>) {
+    /// False while backpressure is on and every pipeline slot is taken: the stream is not
+    /// read until decisions complete.
+    fn can_accept(&self) -> bool {
+        self.task.cfg.overload == Overload::Shed || self.inflight.available_permits() > 0
+    }
+
+    /// Starts a decision for `job` under `arm`: model arms submit their window to the
+    /// arm's inference worker, baseline arms decide at once.
+    fn start(&mut self, job: &Job, arm: usize, shadow: bool) {
         let t = self.task;
         let row_len = t.layout.row_len();
         let mut rows = Vec::new();
         let mut slices = Vec::new();
-        for (snssai, window) in self.table.ready_slices(&cell) {
+        let mut demand = Vec::new();
+        for (snssai, window) in self.table.ready_slices(&job.cell) {
             let at = rows.len();
             rows.resize(at + row_len, 0.0);
             t.layout.write_row(window, &mut rows[at..]);
             slices.push(snssai);
+            let last = window.back().copied().unwrap_or_default();
+            let req = last.get(nf_core::Meas::PrbReqDl);
+            demand.push(if req.is_finite() {
+                req
+            } else {
+                last.get(nf_core::Meas::PrbUsedDl)
+            });
         }
         if slices.is_empty() {
             return; // still filling the window
         }
+        let permit = if t.cfg.overload == Overload::Backpressure && !shadow {
+            self.inflight.clone().try_acquire_owned().ok()
+        } else {
+            None
+        };
         let ctx = InferCtx {
             reply: self.events_tx.clone(),
-            cell,
+            cell: job.cell,
             slices,
-            arrival_ns,
-            call_process_id,
+            arrival_ns: job.arrival_ns,
+            call_process_id: job.call_process_id.clone(),
+            t_ms: job.t_ms,
+            digest: digest(&rows),
+            arm,
+            shadow,
+            permit,
         };
-        match t.infer.submit(rows, ctx) {
-            Ok(()) => {}
-            Err(SubmitError::QueueFull) => Metrics::inc(&t.metrics.dropped, "inference_queue_full"),
-            Err(SubmitError::Closed) => {}
-            Err(SubmitError::BadShape { expected, got }) => {
-                tracing::error!(expected, got, "feature rows do not fit the model");
-                Metrics::inc(&t.metrics.dropped, "inference_failed");
+        match &t.arms.arms[arm].policy {
+            ArmPolicy::Baseline(b) => {
+                let quotas = b.quotas(&ctx.slices, &demand);
+                t.metrics.decisions.inc();
+                self.finish(ctx, quotas, Vec::new());
             }
+            ArmPolicy::Model(m) => match t.infer[*m].submit(rows, ctx) {
+                Ok(()) => {}
+                Err(SubmitError::QueueFull) => {
+                    Metrics::inc(&t.metrics.dropped, "inference_queue_full");
+                }
+                Err(SubmitError::Closed) => {}
+                Err(SubmitError::BadShape { expected, got }) => {
+                    tracing::error!(expected, got, "feature rows do not fit the model");
+                    Metrics::inc(&t.metrics.dropped, "inference_failed");
+                }
+            },
         }
     }
 
@@ -334,38 +416,106 @@ impl Pipeline<'_> {
             })
             .collect();
         let prbs = self.table.prb_avail_dl(&ctx.cell).unwrap_or(t.default_prbs);
-        let mut quotas = policy::quotas(&forecasts, prbs, &t.cfg.policy);
+        let quotas = policy::quotas(&forecasts, prbs, &t.arms.arms[ctx.arm].policy_cfg);
+        self.finish(ctx, quotas, forecasts);
+    }
+
+    /// Guards, logs and sends (or, in shadow, only logs) one decision.
+    fn finish(&mut self, mut ctx: InferCtx, mut quotas: Vec<SliceQuota>, forecasts: Vec<Forecast>) {
+        let t = self.task;
         if enforce(&mut quotas) {
             t.metrics.clamped.inc();
         }
-        let now_ms = t.clock.unix_ms();
-        match self.guard.admit(ctx.cell, &quotas, now_ms) {
+        let arm = t.arms.arms[ctx.arm].name.as_str();
+        t.metrics
+            .trial_decision(arm, if ctx.shadow { "shadow" } else { "acting" });
+        let key: DecisionKey = (ctx.t_ms, t.node.id.to_string(), ctx.cell, ctx.shadow);
+        let mut record = DecisionRecord {
+            t_ms: ctx.t_ms,
+            node: key.1.clone(),
+            cell: ctx.cell.to_string(),
+            arm: arm.to_owned(),
+            role: if ctx.shadow { "shadow" } else { "acting" },
+            digest: std::mem::take(&mut ctx.digest),
+            outputs: forecasts
+                .iter()
+                .map(|f| SliceOutput {
+                    snssai: f.snssai.to_string(),
+                    p50: f.p50_prb,
+                    p90: f.p90_prb,
+                })
+                .collect(),
+            quotas: DecisionRecord::quotas_of(&quotas),
+            action: "shadow",
+            outcome: "none".into(),
+            latency_us: None,
+        };
+        let action = self.act(&mut ctx, &quotas, &key);
+        if let Some(log) = &t.log {
+            record.action = action;
+            if action == "sent" {
+                record.outcome = "pending".into();
+            }
+            if log.timings {
+                record.latency_us = Some(t.clock.now_ns().saturating_sub(ctx.arrival_ns) / 1_000);
+            }
+            log.add(key, record);
+        }
+    }
+
+    /// What happens to a guarded decision; returns the decision log's action.
+    fn act(
+        &mut self,
+        ctx: &mut InferCtx,
+        quotas: &[SliceQuota],
+        key: &DecisionKey,
+    ) -> &'static str {
+        let t = self.task;
+        if ctx.shadow {
+            return "shadow";
+        }
+        match self.guard.admit(ctx.cell, quotas, ctx.t_ms) {
             Ok(()) => {}
             Err(Suppressed::Hysteresis) => {
-                return Metrics::inc(&t.metrics.suppressed, "hysteresis");
+                Metrics::inc(&t.metrics.suppressed, "hysteresis");
+                return "hysteresis";
             }
             Err(Suppressed::RateLimited) => {
-                return Metrics::inc(&t.metrics.suppressed, "rate_limited");
+                Metrics::inc(&t.metrics.suppressed, "rate_limited");
+                return "rate_limited";
             }
         }
         let now_ns = t.clock.now_ns();
         if !t.cfg.budget.allows(ctx.arrival_ns, now_ns) {
-            return Metrics::inc(&t.metrics.dropped, "latency_budget");
+            Metrics::inc(&t.metrics.dropped, "latency_budget");
+            return "latency_budget";
         }
-        let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
-            return Metrics::inc(&t.metrics.dropped, "control_backpressure");
+        let permit = match ctx.permit.take() {
+            Some(p) => p,
+            None => match self.inflight.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    Metrics::inc(&t.metrics.dropped, "control_backpressure");
+                    return "control_backpressure";
+                }
+            },
         };
-        let (header, payload) = e2_proto::rc::encode_quota_control(&ctx.cell, &quotas);
-        self.guard.commit(ctx.cell, &quotas, now_ms);
+        let (header, payload) = e2_proto::rc::encode_quota_control(&ctx.cell, quotas);
+        self.guard.commit(ctx.cell, quotas, ctx.t_ms);
         let sent_ns = t.clock.now_ns();
         let latency = sent_ns.saturating_sub(ctx.arrival_ns);
         self.report.decision_latency.record_ns(latency);
         t.metrics.decision_latency.observe(latency as f64 / 1e9);
         t.metrics.controls_sent.inc();
-        let req = t
-            .client
-            .control_request(&t.node.id, header, payload, ctx.call_process_id);
-        self.ctl.send(ctx.cell, ctx.arrival_ns, req, permit);
+        t.metrics.trial_control(t.arms.arms[ctx.arm].name.as_str());
+        let req = t.client.control_request(
+            &t.node.id,
+            header,
+            payload,
+            std::mem::take(&mut ctx.call_process_id),
+        );
+        self.ctl.send(key.clone(), ctx.arrival_ns, req, permit);
+        "sent"
     }
 
     fn age_out(&mut self) {

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use nf_core::features::{FeatureLayout, LayoutError};
 use nf_core::latency::LatencyHistogram;
 use nf_infer::runtime::LoadedModel;
-use nf_infer::{WorkerConfig, spawn_worker};
+use nf_infer::worker::WorkerStats;
+use nf_infer::{InferenceHandle, WorkerConfig, spawn_worker};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
@@ -15,6 +16,7 @@ use crate::e2::{Backoff, E2Client, E2Error};
 use crate::metrics::Metrics;
 use crate::node::{InferCtx, NodeEvent, NodeTask};
 use crate::summary::Summary;
+use crate::trial::{ArmPolicy, Arms};
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,9 @@ pub enum RuntimeError {
     Features(#[from] LayoutError),
     #[error(transparent)]
     E2(#[from] E2Error),
+    /// The trial's arms do not fit the models given.
+    #[error("trial arms: {0}")]
+    Arms(String),
     #[error("cannot start {what}: {source}")]
     Start {
         what: &'static str,
@@ -40,32 +45,23 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Summary, RuntimeError> {
-    let contract = model.contract.clone();
-    let layout = FeatureLayout::new(&contract.feature_names(), contract.window())?;
-    if cfg.report_period_ms != contract.report_period_ms {
-        tracing::warn!(
-            subscribed_ms = cfg.report_period_ms,
-            model_ms = contract.report_period_ms,
-            "report period differs from the one the model was trained on"
-        );
-    }
-    let cfg = Arc::new(cfg);
-    if let Some(addr) = cfg.metrics_listen {
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            if let Err(e) = crate::metrics::serve(m, addr).await {
-                tracing::error!(cause = %e, %addr, "metrics endpoint stopped");
-            }
-        });
-    }
-    let columns = contract.output_columns();
+    run_models(cfg, vec![model], metrics, shutdown).await
+}
+
+fn spawn_inference(
+    model: LoadedModel,
+    cfg: &RuntimeConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<(InferenceHandle<InferCtx>, std::thread::JoinHandle<()>), RuntimeError> {
+    let columns = model.contract.output_columns();
     let m = metrics.clone();
-    let (infer, worker) = spawn_worker(
+    spawn_worker(
         model,
         WorkerConfig {
             max_batch_rows: cfg.max_batch_rows,
             queue_depth: cfg.inference_queue,
             keep_warm: cfg.keep_warm,
+            one_job_per_run: cfg.reproducible,
         },
         move |ctx: InferCtx, out| {
             if out.first_in_batch {
@@ -87,8 +83,72 @@ pub async fn run(
     .map_err(|source| RuntimeError::Start {
         what: "inference worker",
         source,
-    })?;
-    let worker_stats = infer.stats().clone();
+    })
+}
+
+/// Like [`run`] with several models: model `i` serves the arms whose policy is
+/// `ArmPolicy::Model(i)` (model 0 alone when no trial runs). Every model must have the
+/// same feature contract.
+pub async fn run_models(
+    cfg: RuntimeConfig,
+    models: Vec<LoadedModel>,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Summary, RuntimeError> {
+    let Some(first) = models.first() else {
+        return Err(RuntimeError::Arms("no model given".into()));
+    };
+    let contract = first.contract.clone();
+    for m in &models[1..] {
+        if m.contract.feature_names() != contract.feature_names()
+            || m.contract.window() != contract.window()
+        {
+            return Err(RuntimeError::Arms(format!(
+                "model {} reads other features than model {}: arms must share one feature contract",
+                m.contract.name, contract.name
+            )));
+        }
+    }
+    let arms = Arc::new(match &cfg.trial {
+        Some(t) => Arms::trial(t.clone()),
+        None => Arms::single(cfg.policy),
+    });
+    for a in &arms.arms {
+        if let ArmPolicy::Model(i) = a.policy
+            && i >= models.len()
+        {
+            return Err(RuntimeError::Arms(format!(
+                "arm {} names model {i}, only {} loaded",
+                a.name,
+                models.len()
+            )));
+        }
+    }
+    let layout = FeatureLayout::new(&contract.feature_names(), contract.window())?;
+    if cfg.report_period_ms != contract.report_period_ms {
+        tracing::warn!(
+            subscribed_ms = cfg.report_period_ms,
+            model_ms = contract.report_period_ms,
+            "report period differs from the one the model was trained on"
+        );
+    }
+    let cfg = Arc::new(cfg);
+    if let Some(addr) = cfg.metrics_listen {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(m, addr).await {
+                tracing::error!(cause = %e, %addr, "metrics endpoint stopped");
+            }
+        });
+    }
+    let mut infer = Vec::new();
+    let mut workers = Vec::new();
+    for model in models {
+        let (h, w) = spawn_inference(model, &cfg, &metrics)?;
+        infer.push(h);
+        workers.push(w);
+    }
+    let worker_stats: Vec<_> = infer.iter().map(|h| h.stats().clone()).collect();
 
     let client = E2Client::new(
         &cfg.e2t_endpoint,
@@ -113,7 +173,7 @@ pub async fn run(
             _ = tokio::time::sleep(backoff.next_delay()) => {}
             _ = &mut shutdown => {
                 drop(infer);
-                let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+                join_workers(workers).await;
                 return Ok(Summary::from_metrics(&metrics));
             }
         }
@@ -130,6 +190,8 @@ pub async fn run(
                 layout: layout.clone(),
                 default_prbs: contract.cell_prbs as f32,
                 infer: infer.clone(),
+                arms: arms.clone(),
+                log: cfg.decision_log.clone(),
                 metrics: metrics.clone(),
                 clock,
                 layouts: node
@@ -156,7 +218,11 @@ pub async fn run(
             rtt.merge(&report.control_rtt);
         }
     }
-    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+    join_workers(workers).await;
+    if let Some(log) = &cfg.decision_log {
+        let lines = log.close();
+        tracing::info!(lines, "decision log written");
+    }
 
     let mut summary = Summary::from_metrics(&metrics);
     summary.nodes = nodes.len();
@@ -164,11 +230,25 @@ pub async fn run(
     summary.inference_latency = inference.percentiles();
     summary.decision_latency = decision.percentiles();
     summary.control_rtt = rtt.percentiles();
-    let batches = worker_stats.batches.load(Ordering::Relaxed);
+    let sum = |f: fn(&WorkerStats) -> &std::sync::atomic::AtomicU64| -> u64 {
+        worker_stats
+            .iter()
+            .map(|w| f(w).load(Ordering::Relaxed))
+            .sum()
+    };
+    let batches = sum(|w| &w.batches);
     summary.inference_batches = batches;
-    summary.mean_batch_rows =
-        worker_stats.rows.load(Ordering::Relaxed) as f64 / batches.max(1) as f64;
-    summary.mean_batch_run_us =
-        worker_stats.run_ns.load(Ordering::Relaxed) as f64 / 1e3 / batches.max(1) as f64;
+    summary.mean_batch_rows = sum(|w| &w.rows) as f64 / batches.max(1) as f64;
+    summary.mean_batch_run_us = sum(|w| &w.run_ns) as f64 / 1e3 / batches.max(1) as f64;
+    summary.rolled_back = arms.rolled_back();
     Ok(summary)
+}
+
+async fn join_workers(workers: Vec<std::thread::JoinHandle<()>>) {
+    let _ = tokio::task::spawn_blocking(move || {
+        for w in workers {
+            let _ = w.join();
+        }
+    })
+    .await;
 }

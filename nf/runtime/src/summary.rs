@@ -31,6 +31,8 @@ pub struct Summary {
     pub mean_batch_rows: f64,
     /// Mean time of one batch inside onnxruntime [µs].
     pub mean_batch_run_us: f64,
+    /// The A/B trial's guard rail rolled the treatment back.
+    pub rolled_back: bool,
 }
 
 pub(crate) const REJECT_REASONS: &[&str] = &[

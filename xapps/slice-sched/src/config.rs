@@ -5,12 +5,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nf_core::baseline::Baseline;
 use nf_core::guard::GuardConfig;
 use nf_core::latency::Budget;
 use nf_core::policy::PolicyConfig;
+use nf_core::trial::sequential::RailConfig;
+use nf_core::trial::{Assignment, Design};
 use nf_infer::{ModelConfig, Provider};
 use nf_runtime::RuntimeConfig;
-use nf_runtime::config::{BackoffConfig, ControlTransport};
+use nf_runtime::config::{BackoffConfig, ControlTransport, Overload};
+use nf_runtime::trial::{ArmPolicy, ArmSpec, Kpi, RailSpec, TrialSpec};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -23,6 +27,91 @@ pub struct FileConfig {
     pub guard: GuardSection,
     #[serde(default)]
     pub metrics: MetricsSection,
+    pub decision_log: Option<DecisionLogSection>,
+    pub trial: Option<TrialSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionLogSection {
+    /// JSON-lines file, created or truncated.
+    pub path: PathBuf,
+    /// Add wall-clock latency to each line (the file is then not reproducible).
+    #[serde(default)]
+    pub timings: bool,
+    /// Report time a line is held for late outcomes and reordering [ms].
+    #[serde(default = "default_hold_ms")]
+    pub hold_ms: u64,
+}
+
+fn default_hold_ms() -> u64 {
+    10_000
+}
+
+/// An A/B trial: two arms, a design and an optional guard rail.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialSection {
+    /// `cell_randomised`, `switchback` or `shadow`.
+    pub design: String,
+    pub seed: u64,
+    #[serde(default = "half")]
+    pub treatment_share: f64,
+    /// Switchback block length [s].
+    #[serde(default = "default_block_s")]
+    pub block_s: u64,
+    pub control: ArmSection,
+    pub treatment: ArmSection,
+    pub guard_rail: Option<RailSection>,
+}
+
+fn half() -> f64 {
+    0.5
+}
+fn default_block_s() -> u64 {
+    60
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmSection {
+    pub name: String,
+    /// `model`, `equal`, `fixed` or `proportional`.
+    pub policy: String,
+    /// Model contract of a `model` arm (default: `[model].contract`).
+    pub contract: Option<PathBuf>,
+    /// Percent per slice of a `fixed` arm.
+    #[serde(default)]
+    pub fixed_split: Vec<u8>,
+    /// Headroom of a `model` arm (default: `[policy].headroom`).
+    pub headroom: Option<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RailSection {
+    /// `throughput_dl` (DRB.UEThpDl, higher is better) or `buffer_dl` (VS.DlBufferBytes).
+    pub kpi: String,
+    /// Degradation tolerated, relative to the control arm.
+    pub margin: f64,
+    /// Chance of ever tripping when the treatment is within the margin.
+    pub alpha: f64,
+    #[serde(default = "default_tau")]
+    pub tau: f64,
+    #[serde(default = "default_look_s")]
+    pub look_every_s: u64,
+    #[serde(default = "default_min_cells")]
+    pub min_cells: usize,
+}
+
+fn default_tau() -> f64 {
+    0.1
+}
+fn default_look_s() -> u64 {
+    10
+}
+fn default_min_cells() -> usize {
+    4
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +146,9 @@ pub struct ModelSection {
     /// Idle time after which a throw-away row keeps onnxruntime warm [ms]; 0 disables.
     #[serde(default = "default_keep_warm_ms")]
     pub keep_warm_ms: f64,
+    /// One inference job per run, for bit-reproducible outputs (replay).
+    #[serde(default)]
+    pub reproducible: bool,
 }
 
 fn default_keep_warm_ms() -> f64 {
@@ -70,6 +162,13 @@ pub struct StateSection {
     pub late_after_ms: u64,
     pub max_cells_per_node: usize,
     pub max_payload_bytes: usize,
+    /// `shed` (live: drop what does not fit) or `backpressure` (replay: slow the E2T down).
+    #[serde(default = "default_overload")]
+    pub overload: Overload,
+}
+
+fn default_overload() -> Overload {
+    Overload::Shed
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,7 +238,11 @@ fn check<T: std::fmt::Display>(
 #[derive(Debug)]
 pub struct Validated {
     pub runtime: RuntimeConfig,
+    /// The model of `[model]`.
     pub model: ModelConfig,
+    /// Every model to load, in the order arms refer to them (the first is `[model]`'s).
+    pub models: Vec<ModelConfig>,
+    pub decision_log: Option<DecisionLogSection>,
 }
 
 impl FileConfig {
@@ -325,13 +428,225 @@ impl FileConfig {
         runtime.control_timeout = Duration::from_millis(e.control_timeout_ms);
         runtime.control_transport = e.control_transport;
         runtime.metrics_listen = self.metrics.listen;
+        runtime.overload = s.overload;
+        runtime.reproducible = m.reproducible;
         let model = ModelConfig {
             contract: base.join(&m.contract),
             onnxruntime_lib: m.onnxruntime_lib.as_ref().map(|p| base.join(p)),
             providers: m.providers.clone(),
         };
-        Ok(Validated { runtime, model })
+        let mut models = vec![model.clone()];
+        if let Some(t) = self.trial {
+            runtime.trial = Some(trial(t, base, &model, runtime.policy, &mut models)?);
+        }
+        if let Some(d) = &self.decision_log {
+            check(
+                d.hold_ms <= 3_600_000,
+                "decision_log.hold_ms",
+                d.hold_ms,
+                "must be 0..=3600000",
+            )?;
+        }
+        let decision_log = self.decision_log.map(|mut d| {
+            d.path = base.join(&d.path);
+            d
+        });
+        Ok(Validated {
+            runtime,
+            model,
+            models,
+            decision_log,
+        })
     }
+}
+
+fn arm(
+    a: ArmSection,
+    which: &'static str,
+    base: &Path,
+    default_model: &ModelConfig,
+    policy: PolicyConfig,
+    models: &mut Vec<ModelConfig>,
+) -> Result<ArmSpec, ConfigError> {
+    let key = if which == "control" {
+        "trial.control.policy"
+    } else {
+        "trial.treatment.policy"
+    };
+    check(
+        !a.name.is_empty() && a.name.len() <= 32,
+        if which == "control" {
+            "trial.control.name"
+        } else {
+            "trial.treatment.name"
+        },
+        &a.name,
+        "must be 1..=32 characters",
+    )?;
+    let arm_policy = match a.policy.as_str() {
+        "model" => {
+            let contract = a
+                .contract
+                .as_ref()
+                .map_or_else(|| default_model.contract.clone(), |c| base.join(c));
+            let i = match models.iter().position(|m| m.contract == contract) {
+                Some(i) => i,
+                None => {
+                    models.push(ModelConfig {
+                        contract,
+                        ..default_model.clone()
+                    });
+                    models.len() - 1
+                }
+            };
+            ArmPolicy::Model(i)
+        }
+        "equal" => ArmPolicy::Baseline(Baseline::Equal),
+        "proportional" => ArmPolicy::Baseline(Baseline::Proportional),
+        "fixed" => {
+            let sum: u32 = a.fixed_split.iter().map(|v| u32::from(*v)).sum();
+            check(
+                !a.fixed_split.is_empty() && sum <= 100,
+                key,
+                format!("fixed {:?}", a.fixed_split),
+                "a fixed arm needs fixed_split percentages summing to at most 100",
+            )?;
+            ArmPolicy::Baseline(Baseline::Fixed(a.fixed_split.clone()))
+        }
+        other => {
+            return Err(ConfigError::Invalid {
+                key,
+                value: other.to_owned(),
+                rule: "must be model, equal, fixed or proportional",
+            });
+        }
+    };
+    let mut policy_cfg = policy;
+    if let Some(h) = a.headroom {
+        check(
+            (0.0..=2.0).contains(&h),
+            "trial.*.headroom",
+            h,
+            "must be 0..=2",
+        )?;
+        policy_cfg.headroom = h;
+    }
+    Ok(ArmSpec {
+        name: a.name,
+        policy: arm_policy,
+        policy_cfg,
+    })
+}
+
+fn trial(
+    t: TrialSection,
+    base: &Path,
+    default_model: &ModelConfig,
+    policy: PolicyConfig,
+    models: &mut Vec<ModelConfig>,
+) -> Result<TrialSpec, ConfigError> {
+    check(
+        (0.0..=1.0).contains(&t.treatment_share),
+        "trial.treatment_share",
+        t.treatment_share,
+        "must be 0..=1",
+    )?;
+    check(
+        t.block_s >= 1,
+        "trial.block_s",
+        t.block_s,
+        "must be at least 1",
+    )?;
+    let design = match t.design.as_str() {
+        "cell_randomised" => Design::CellRandomised {
+            treatment_share: t.treatment_share,
+        },
+        "switchback" => Design::Switchback {
+            block_ms: t.block_s * 1000,
+        },
+        "shadow" => Design::Shadow,
+        other => {
+            return Err(ConfigError::Invalid {
+                key: "trial.design",
+                value: other.to_owned(),
+                rule: "must be cell_randomised, switchback or shadow",
+            });
+        }
+    };
+    check(
+        t.control.name != t.treatment.name,
+        "trial.treatment.name",
+        &t.treatment.name,
+        "must differ from the control arm's name",
+    )?;
+    let control = arm(t.control, "control", base, default_model, policy, models)?;
+    let treatment = arm(
+        t.treatment,
+        "treatment",
+        base,
+        default_model,
+        policy,
+        models,
+    )?;
+    let rail = match t.guard_rail {
+        None => None,
+        Some(r) => {
+            let kpi = match r.kpi.as_str() {
+                "throughput_dl" => Kpi::ThroughputDl,
+                "buffer_dl" => Kpi::BufferDl,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        key: "trial.guard_rail.kpi",
+                        value: other.to_owned(),
+                        rule: "must be throughput_dl or buffer_dl",
+                    });
+                }
+            };
+            check(
+                r.margin >= 0.0 && r.margin < 1.0,
+                "trial.guard_rail.margin",
+                r.margin,
+                "must be in [0, 1)",
+            )?;
+            check(
+                r.alpha > 0.0 && r.alpha < 0.5,
+                "trial.guard_rail.alpha",
+                r.alpha,
+                "must be in (0, 0.5)",
+            )?;
+            check(
+                r.tau > 0.0,
+                "trial.guard_rail.tau",
+                r.tau,
+                "must be above 0",
+            )?;
+            check(
+                r.look_every_s >= 1,
+                "trial.guard_rail.look_every_s",
+                r.look_every_s,
+                "must be at least 1",
+            )?;
+            Some(RailSpec {
+                cfg: RailConfig {
+                    margin: r.margin,
+                    alpha: r.alpha,
+                    tau: r.tau,
+                    min_units: r.min_cells.max(2),
+                    higher_is_better: kpi.higher_is_better(),
+                },
+                kpi,
+                look_every_ms: r.look_every_s * 1000,
+            })
+        }
+    };
+    Ok(TrialSpec {
+        assignment: Assignment {
+            design,
+            seed: t.seed,
+        },
+        arms: [control, treatment],
+        rail,
+    })
 }
 
 #[cfg(test)]

@@ -6,8 +6,6 @@
 //! parses the command line and the config, sets up logging and signals, and calls
 //! `nf_runtime::run`.
 
-mod config;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,7 +14,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::FileConfig;
+use slice_xapp::config::FileConfig;
 
 /// Exit code for a configuration the xApp refuses (sysexits EX_USAGE).
 const EXIT_BAD_CONFIG: u8 = 64;
@@ -143,7 +141,7 @@ fn main() -> ExitCode {
             }
         },
     }
-    let model = match nf_infer::runtime::load_model(&validated.model) {
+    let models = match slice_xapp::load_models(&validated.models) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(cause = %e, "model refused");
@@ -151,13 +149,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_MODEL);
         }
     };
-    if let Err(e) = nf_core::features::FeatureLayout::new(
-        &model.contract.feature_names(),
-        model.contract.window(),
-    ) {
-        eprintln!("slice-xapp: model contract: {e}");
-        return ExitCode::from(EXIT_BAD_MODEL);
-    }
+    let model = &models[0];
     if cli.check {
         println!(
             "configuration and model contract are valid ({} {})",
@@ -179,10 +171,19 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
+    if let Some(d) = &validated.decision_log {
+        match slice_xapp::open_decision_log(&d.path, d.hold_ms, d.timings) {
+            Ok(log) => runtime_cfg.decision_log = Some(log),
+            Err(e) => {
+                eprintln!("slice-xapp: decision_log.path {}: {e}", d.path.display());
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        }
+    }
     let metrics = Arc::new(nf_runtime::metrics::Metrics::new());
-    let result = rt.block_on(nf_runtime::run(
+    let result = rt.block_on(nf_runtime::run_models(
         runtime_cfg,
-        model,
+        models,
         metrics,
         shutdown_signal(cli.duration),
     ));

@@ -6,9 +6,11 @@
 //! - [`trace`]: SCOPE per-UE CSV traces aggregated into cells and slices.
 //! - [`mapping`]: any CSV trace through a TOML column-mapping file.
 //! - [`coloran`]: ColO-RAN cell and UE files joined on one clock.
+//! - [`recording`]: session recordings (`airan.record.v1`) read back as traces.
 //! - [`sim`]: the E2T simulator (admin, subscription and control services).
 
 pub mod coloran;
 pub mod mapping;
+pub mod recording;
 pub mod sim;
 pub mod trace;

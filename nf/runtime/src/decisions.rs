@@ -9,9 +9,10 @@
 //! latency is not in it (it differs run to run); with `timings` on it is added as
 //! `latency_us`, and the file is then no longer reproducible.
 //!
-//! Lines are held until both their outcome is known and the newest collection time is
+//! Lines are held until their outcome is known and every cell has reported at least
 //! `hold_ms` past them, then written sorted by (time, node, cell, role): arrival order
-//! across nodes and controls never shows in the file.
+//! across nodes and controls never shows in the file. (A cell that falls silent holds the
+//! log back until it is closed or a million lines wait.)
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -80,7 +81,11 @@ pub fn digest(rows: &[f32]) -> String {
 
 struct State {
     pending: BTreeMap<DecisionKey, DecisionRecord>,
-    newest_ms: u64,
+    /// Newest report time per (node, cell).
+    newest: BTreeMap<(String, CellId), u64>,
+    /// Oldest of those, recomputed every `newest.len()` additions.
+    horizon_ms: u64,
+    adds: usize,
     out: Box<dyn Write + Send>,
     written: u64,
 }
@@ -108,7 +113,9 @@ impl DecisionLog {
         Self {
             state: Mutex::new(State {
                 pending: BTreeMap::new(),
-                newest_ms: 0,
+                newest: BTreeMap::new(),
+                horizon_ms: 0,
+                adds: 0,
                 out,
                 written: 0,
             }),
@@ -120,7 +127,13 @@ impl DecisionLog {
     /// Adds a decision; `outcome` is `pending` while a control is in flight.
     pub fn add(&self, key: DecisionKey, record: DecisionRecord) {
         if let Ok(mut s) = self.state.lock() {
-            s.newest_ms = s.newest_ms.max(key.0);
+            let e = s.newest.entry((key.1.clone(), key.2)).or_insert(0);
+            *e = (*e).max(key.0);
+            s.adds += 1;
+            if s.adds >= s.newest.len() {
+                s.adds = 0;
+                s.horizon_ms = s.newest.values().copied().min().unwrap_or(0);
+            }
             s.pending.insert(key, record);
             self.flush_ready(&mut s, false);
         }
@@ -136,7 +149,8 @@ impl DecisionLog {
     }
 
     fn flush_ready(&self, s: &mut State, all: bool) {
-        let horizon = s.newest_ms.saturating_sub(self.hold_ms);
+        // Every cell has reported past this time: nothing older can still arrive.
+        let horizon = s.horizon_ms.saturating_sub(self.hold_ms);
         let force = s.pending.len() > MAX_PENDING;
         while let Some(entry) = s.pending.first_entry() {
             let ready =

@@ -19,6 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use e2_proto::kpm::CellInfo;
+use e2_proto::record::{
+    RecordEntry, RecordHeader, RecordWriter, RecordedCell, RecordedNode, RecordedSlice,
+    record_entry,
+};
 use nf_core::CellId;
 use nf_core::latency::LatencyHistogram;
 use nf_core::policy::{SliceQuota, WireQuota};
@@ -64,6 +68,13 @@ pub struct SimConfig {
     /// Repeat the measurement-info list in every indication (it is optional: without it
     /// the records follow the subscription's action definition).
     pub meas_info_in_indications: bool,
+    /// Replay: each cell plays its trace once from the start (no offsets, no looping).
+    pub play_once: bool,
+    /// Stamp indications with the trace's own collection times instead of the wall clock.
+    pub trace_time: bool,
+    /// Send as fast as the xApp reads (gRPC flow control paces the stream) instead of one
+    /// period per period / speed.
+    pub as_fast_as_possible: bool,
 }
 
 impl Default for SimConfig {
@@ -77,7 +88,24 @@ impl Default for SimConfig {
             stagger: true,
             control_stream: true,
             meas_info_in_indications: false,
+            play_once: false,
+            trace_time: false,
+            as_fast_as_possible: false,
         }
+    }
+}
+
+/// The recording tap.
+struct Tap {
+    writer: RecordWriter<std::io::BufWriter<std::fs::File>>,
+    origin: Instant,
+}
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tap")
+            .field("entries", &self.writer.entries())
+            .finish()
     }
 }
 
@@ -113,6 +141,8 @@ pub struct SimStats {
     pub controls_via_stream: AtomicU64,
     pub controls_accepted: AtomicU64,
     pub controls_rejected: AtomicU64,
+    /// Subscriptions whose cells have all played their trace once (`play_once`).
+    pub replays_finished: AtomicU64,
 }
 
 /// Per-cell record of accepted controls.
@@ -138,6 +168,7 @@ pub struct Sim {
     /// Cell identity → (node, cell) positions.
     cell_index: HashMap<CellId, (usize, usize)>,
     subs: Mutex<HashMap<(String, String, String), watch::Sender<bool>>>,
+    tap: Mutex<Option<Tap>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -164,7 +195,7 @@ impl Sim {
                                 prb_total_dl: crate::trace::CELL_PRBS as u32,
                             },
                             trace,
-                            offset: (index * 97) % len,
+                            offset: if cfg.play_once { 0 } else { (index * 97) % len },
                         }
                     })
                     .collect(),
@@ -197,8 +228,94 @@ impl Sim {
             controls: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
             cell_index,
+            tap: Mutex::new(None),
             shutdown: watch::channel(false).0,
         })
+    }
+
+    /// Windows of the trace behind each cell, in node order.
+    pub fn cell_windows(&self) -> usize {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.cells.iter())
+            .map(|c| self.windows[c.trace].len())
+            .sum()
+    }
+
+    /// Starts recording indications sent and controls received to `path`
+    /// (`airan.record.v1`).
+    pub fn record_to(&self, path: &std::path::Path, period_ms: u32) -> std::io::Result<()> {
+        let header = RecordHeader {
+            version: 0,
+            source: "e2sim tap".into(),
+            created_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            report_period_ms: period_ms,
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| RecordedNode {
+                    e2_node_id: n.id.clone(),
+                    cells: n
+                        .cells
+                        .iter()
+                        .map(|c| RecordedCell {
+                            plmn: c.info.cell.plmn.to_vec(),
+                            nci: c.info.cell.nci,
+                            slices: c
+                                .info
+                                .slices
+                                .iter()
+                                .map(|s| RecordedSlice {
+                                    sst: u32::from(s.sst),
+                                    sd: s.sd,
+                                })
+                                .collect(),
+                            prb_total_dl: c.info.prb_total_dl,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let w = RecordWriter::new(file, header)?;
+        if let Ok(mut t) = self.tap.lock() {
+            *t = Some(Tap {
+                writer: w,
+                origin: Instant::now(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops recording and flushes; returns the entries written.
+    pub fn finish_recording(&self) -> std::io::Result<u64> {
+        let tap = self.tap.lock().ok().and_then(|mut t| t.take());
+        match tap {
+            Some(t) => {
+                let n = t.writer.entries();
+                t.writer.finish()?;
+                Ok(n)
+            }
+            None => Ok(0),
+        }
+    }
+
+    pub(crate) fn tap(&self, node: usize, kind: record_entry::Kind) {
+        if let Ok(mut guard) = self.tap.lock()
+            && let Some(t) = guard.as_mut()
+        {
+            let entry = RecordEntry {
+                t_ns: t.origin.elapsed().as_nanos() as u64,
+                e2_node_id: self.nodes[node].id.clone(),
+                kind: Some(kind),
+            };
+            if let Err(e) = t.writer.write(&entry) {
+                tracing::error!(cause = %e, "recording stopped");
+                *guard = None;
+            }
+        }
     }
 
     fn now_ns(&self) -> u64 {

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use e2_proto::pb::e2t::{Indication, ResponseHeaders, SubscribeResponse, subscribe_response};
+use e2_proto::record::{RecordedIndication, record_entry};
 use nf_core::{KpmReport, Meas};
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
@@ -53,26 +54,76 @@ impl Replay {
         let mut seq: u64 = 0;
         let mut step: u64 = 0;
         let mut last_tick = tokio::time::Instant::now();
+        let afap = self.sim.cfg.as_fast_as_possible;
+        let lengths: Vec<u64> = self
+            .cells
+            .iter()
+            .map(|&c| self.sim.windows[self.sim.nodes[self.node].cells[c].trace].len() as u64)
+            .collect();
+        let longest = lengths.iter().copied().max().unwrap_or(0);
         loop {
-            tokio::select! {
-                t = tick.tick() => {
-                    let late = t.saturating_duration_since(last_tick);
-                    if seq > 0 && late > wall * 2 {
-                        let skipped = (late.as_nanos() / wall.as_nanos().max(1)) as u64 - 1;
-                        self.sim.stats.ticks_skipped.fetch_add(skipped, Ordering::Relaxed);
-                    }
-                    last_tick = t;
+            if self.sim.cfg.play_once && seq >= longest {
+                self.sim
+                    .stats
+                    .replays_finished
+                    .fetch_add(1, Ordering::Relaxed);
+                tokio::select! {
+                    _ = shutdown.wait_for(|s| *s) => {}
+                    _ = self.unsubscribed.wait_for(|s| *s) => {}
                 }
-                _ = shutdown.wait_for(|s| *s) => return,
-                _ = self.unsubscribed.wait_for(|s| *s) => return,
+                return;
+            }
+            if afap {
+                if *shutdown.borrow() || *self.unsubscribed.borrow() {
+                    return;
+                }
+            } else {
+                tokio::select! {
+                    t = tick.tick() => {
+                        let late = t.saturating_duration_since(last_tick);
+                        if seq > 0 && late > wall * 2 {
+                            let skipped = (late.as_nanos() / wall.as_nanos().max(1)) as u64 - 1;
+                            self.sim.stats.ticks_skipped.fetch_add(skipped, Ordering::Relaxed);
+                        }
+                        last_tick = t;
+                    }
+                    _ = shutdown.wait_for(|s| *s) => return,
+                    _ = self.unsubscribed.wait_for(|s| *s) => return,
+                }
             }
             let group = (step % groups as u64) as usize;
             step += 1;
             let start_ms = epoch0 + seq * period;
-            for &c in self.cells.iter().skip(group).step_by(groups) {
+            for (k, &c) in self.cells.iter().enumerate().skip(group).step_by(groups) {
+                if self.sim.cfg.play_once && seq >= lengths[k] {
+                    continue;
+                }
                 let cell = &self.sim.nodes[self.node].cells[c];
                 let msg = self.indication(cell, seq, start_ms);
-                match self.tx.try_send(Ok(msg)) {
+                if let Some(subscribe_response::Message::Indication(ind)) = &msg.message {
+                    self.sim.tap(
+                        self.node,
+                        record_entry::Kind::Indication(RecordedIndication {
+                            header: ind.header.clone(),
+                            payload: ind.payload.clone(),
+                            call_process_id: ind.call_process_id.clone(),
+                        }),
+                    );
+                }
+                let sent = if afap {
+                    self.tx
+                        .send(Ok(msg))
+                        .await
+                        .map_err(|_| mpsc::error::TrySendError::Closed(()))
+                } else {
+                    self.tx.try_send(Ok(msg)).map_err(|e| match e {
+                        mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
+                        mpsc::error::TrySendError::Closed(_) => {
+                            mpsc::error::TrySendError::Closed(())
+                        }
+                    })
+                };
+                match sent {
                     Ok(()) => {
                         self.sim.note_sent(cell.index, seq);
                         self.sim
@@ -100,7 +151,10 @@ impl Replay {
         let w = windows.get((cell.offset + seq as usize) % windows.len().max(1));
         let mut report = KpmReport {
             cell: cell.info.cell,
-            collection_start_ms: start_ms,
+            collection_start_ms: match (self.sim.cfg.trace_time, w) {
+                (true, Some(w)) => w.start_ms,
+                _ => start_ms,
+            },
             granularity_ms: self.period_ms,
             cell_meas: w.map(|w| w.cell).unwrap_or_default(),
             slices: w.map(|w| w.slices.clone()).unwrap_or_default(),

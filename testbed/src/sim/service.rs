@@ -312,6 +312,23 @@ impl Svc {
         let sim = &self.0;
         sim.stats.controls_received.fetch_add(1, Ordering::Relaxed);
         let result = self.apply(req);
+        if let Ok(node) = node_index(sim, req.headers.as_ref()) {
+            let msg = req.message.clone().unwrap_or_default();
+            let cause = match &result {
+                Ok(_) => String::new(),
+                Err(s) => E2Cause::of_status(s).label().to_owned(),
+            };
+            sim.tap(
+                node,
+                e2_proto::record::record_entry::Kind::Control(e2_proto::record::RecordedControl {
+                    header: msg.header,
+                    payload: msg.payload,
+                    call_process_id: req.call_process_id.clone(),
+                    accepted: result.is_ok(),
+                    cause,
+                }),
+            );
+        }
         match &result {
             Ok(_) => {
                 sim.stats.controls_accepted.fetch_add(1, Ordering::Relaxed);

@@ -7,6 +7,7 @@
 //! - [`mapping`]: any CSV trace through a TOML column-mapping file.
 //! - [`coloran`]: ColO-RAN cell and UE files joined on one clock.
 //! - [`recording`]: session recordings (`airan.record.v1`) read back as traces.
+//! - [`twin`]: the closed-loop RAN twin and its calibration.
 //! - [`sim`]: the E2T simulator (admin, subscription and control services).
 
 pub mod coloran;
@@ -14,3 +15,4 @@ pub mod mapping;
 pub mod recording;
 pub mod sim;
 pub mod trace;
+pub mod twin;

@@ -256,7 +256,9 @@ fn run<C, F>(
     tracing::debug!("inference worker stopped");
 }
 
-fn infer(
+/// Runs `buf` as one `[rows, window, features]` batch and returns `rows × columns` values
+/// (the worker's batch step; offline tools call it directly).
+pub fn infer(
     model: &mut LoadedModel,
     input: &str,
     buf: &[f32],

@@ -18,7 +18,11 @@ fn replay(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_replay"))
         .current_dir(root())
         .args(args)
-        .args(if args[0] == "run" { &["--quiet"][..] } else { &[] })
+        .args(if args[0] == "run" {
+            &["--quiet"][..]
+        } else {
+            &[]
+        })
         .output()
         .unwrap();
     let text =

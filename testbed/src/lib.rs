@@ -8,11 +8,14 @@
 //! - [`coloran`]: ColO-RAN cell and UE files joined on one clock.
 //! - [`recording`]: session recordings (`airan.record.v1`) read back as traces.
 //! - [`twin`]: the closed-loop RAN twin and its calibration.
+//! - [`trial`]: offline A/B trials on the twin, and their report.
 //! - [`sim`]: the E2T simulator (admin, subscription and control services).
 
 pub mod coloran;
 pub mod mapping;
 pub mod recording;
+pub mod report;
 pub mod sim;
 pub mod trace;
+pub mod trial;
 pub mod twin;

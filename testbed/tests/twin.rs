@@ -61,6 +61,7 @@ fn twin_is_deterministic_and_reacts_to_quotas() {
     assert!(sum(&narrow, |k| k.prb) < sum(&wide, |k| k.prb));
     assert!(sum(&narrow, |k| k.thp_kbps) < sum(&wide, |k| k.thp_kbps));
     assert!(sum(&narrow, |k| k.delay_ms) > sum(&wide, |k| k.delay_ms));
-    let violations = |r: &Vec<Vec<twin::SliceKpi>>| r.iter().flatten().filter(|k| k.sla_violation).count();
+    let violations =
+        |r: &Vec<Vec<twin::SliceKpi>>| r.iter().flatten().filter(|k| k.sla_violation).count();
     assert!(violations(&narrow) > violations(&wide));
 }

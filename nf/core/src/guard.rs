@@ -178,6 +178,14 @@ impl GuardRails {
         }
     }
 
+    /// The quotas `cell` was last sent (empty after [`Self::forget`]), if any.
+    pub fn last(&self, cell: &CellId) -> Option<&[SliceQuota]> {
+        self.cells
+            .get(cell)
+            .map(|g| g.last_sent.as_slice())
+            .filter(|q| !q.is_empty())
+    }
+
     /// Drops the state of a cell that aged out.
     pub fn remove(&mut self, cell: &CellId) {
         self.cells.remove(cell);

@@ -1,0 +1,517 @@
+//! Offline A/B trials on the closed-loop twin.
+//!
+//! A trial runs `cells` virtual cells (twin cells started at seed-dependent offsets of the
+//! recorded runs) for `windows` report periods. Each cell's arm comes from the design:
+//! cell-randomised (pairs of cells matched on recorded load, one of each pair treated),
+//! switchback (each cell alternates every `block_windows`), or shadow (the control acts,
+//! the treatment only decides). An arm is a baseline policy or an ONNX model turned into
+//! quotas, and every arm's quotas go through the same guard rails (invariants, hysteresis)
+//! as in the xApp. The sequential guard rail looks every `look_every` windows and, once it
+//! trips, every cell acts with the control arm.
+//!
+//! KPIs per cell and window (summed over slices): DL throughput, PRBs used, mean delay
+//! proxy, SLA-violation share of slices, controls sent. Effects compare the units of the
+//! design (see [`nf_core::trial::stats`]).
+
+use std::collections::VecDeque;
+
+use nf_core::baseline::Baseline;
+use nf_core::features::FeatureLayout;
+use nf_core::guard::{GuardConfig, GuardRails, enforce};
+use nf_core::policy::{self, Forecast, PolicyConfig, SliceQuota};
+use nf_core::trial::sequential::{Look, Rail, RailConfig};
+use nf_core::trial::stats::{Effect, bootstrap, paired, welch};
+use nf_core::trial::{Assignment, CONTROL, Design, TREATMENT, mix, stratified};
+use nf_core::{CellId, MeasVec};
+use nf_infer::runtime::LoadedModel;
+
+use crate::twin::{self, LinkTable, Scheduler, SliceKpi, TwinCell, TwinState};
+
+/// What decides for an arm.
+#[derive(Debug)]
+pub enum ArmPolicy {
+    Baseline(Baseline),
+    Model {
+        model: Box<LoadedModel>,
+        layout: FeatureLayout,
+        policy: PolicyConfig,
+    },
+}
+
+/// An arm of an offline trial.
+#[derive(Debug)]
+pub struct Arm {
+    pub name: String,
+    pub policy: ArmPolicy,
+}
+
+impl Arm {
+    pub fn baseline(name: &str, b: Baseline) -> Self {
+        Self {
+            name: name.into(),
+            policy: ArmPolicy::Baseline(b),
+        }
+    }
+
+    /// An arm driven by `model` through the forecast-to-quota policy.
+    pub fn model(name: &str, model: LoadedModel, policy: PolicyConfig) -> Result<Self, String> {
+        let layout = FeatureLayout::new(&model.contract.feature_names(), model.contract.window())
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            name: name.into(),
+            policy: ArmPolicy::Model {
+                model: Box::new(model),
+                layout,
+                policy,
+            },
+        })
+    }
+}
+
+/// KPI names, in the order of [`CellWindow::kpis`].
+pub const KPIS: [&str; 5] = [
+    "thp_dl_kbps",
+    "prb_used",
+    "delay_ms",
+    "sla_violation_share",
+    "controls",
+];
+/// Whether more is better for each KPI.
+pub const HIGHER_IS_BETTER: [bool; 5] = [true, false, false, false, false];
+
+/// A trial's set-up.
+#[derive(Clone, Debug)]
+pub struct TrialConfig {
+    pub design: Design,
+    pub seed: u64,
+    pub cells: usize,
+    pub windows: usize,
+    pub scheduler: Scheduler,
+    pub guard: GuardConfig,
+    /// Guard rail on KPI `rail_kpi` (index into [`KPIS`]).
+    pub rail: Option<RailConfig>,
+    pub rail_kpi: usize,
+    pub look_every: usize,
+    /// Switchback: windows after each switch left out of the analysis (carry-over).
+    pub washout: usize,
+    pub bootstrap_iterations: usize,
+}
+
+impl Default for TrialConfig {
+    fn default() -> Self {
+        Self {
+            design: Design::CellRandomised {
+                treatment_share: 0.5,
+            },
+            seed: 1,
+            cells: 16,
+            windows: 480,
+            scheduler: Scheduler::RoundRobin,
+            guard: GuardConfig {
+                hysteresis_pct: 3,
+                max_controls_per_cell_per_sec: 4,
+            },
+            rail: None,
+            rail_kpi: 0,
+            look_every: 40,
+            washout: 4,
+            bootstrap_iterations: 2_000,
+        }
+    }
+}
+
+/// Effect of one KPI.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KpiEffect {
+    pub kpi: &'static str,
+    pub higher_is_better: bool,
+    /// Welch over cells (cell-randomised), paired t over cells (switchback).
+    pub welch: Option<Effect>,
+    /// Paired t over the load-matched pairs (cell-randomised): the analysis that matches
+    /// the stratified randomisation.
+    pub matched: Option<Effect>,
+    pub bootstrap: Option<Effect>,
+}
+
+/// The result of a trial.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TrialReport {
+    pub design: String,
+    pub seed: u64,
+    pub cells: usize,
+    pub windows: usize,
+    pub arms: [String; 2],
+    /// Cells per arm at the start.
+    pub cells_per_arm: [usize; 2],
+    pub effects: Vec<KpiEffect>,
+    /// Per window, per arm: the mean of each KPI over the cells acting with the arm.
+    pub series: Vec<[[f64; 5]; 2]>,
+    pub looks: Vec<Look>,
+    /// Window at which the rail rolled the treatment back.
+    pub rolled_back_at: Option<usize>,
+    /// Shadow: share of decisions where the shadow arm's quotas differ from the acting arm's.
+    pub shadow_disagreement: Option<f64>,
+    pub controls: [u64; 2],
+}
+
+struct VCell {
+    id: CellId,
+    twin: usize,
+    offset: usize,
+    state: TwinState,
+    guard_key: CellId,
+    history: Vec<VecDeque<MeasVec>>,
+    last_kpm: Vec<(nf_core::Snssai, MeasVec)>,
+    /// KPI sums per arm and count.
+    sums: [[f64; 5]; 2],
+    counts: [u64; 2],
+}
+
+/// Runs one trial.
+pub fn run(
+    cfg: &TrialConfig,
+    cells: &[TwinCell],
+    link: &LinkTable,
+    arms: &mut [Arm; 2],
+) -> TrialReport {
+    let mut v: Vec<VCell> = (0..cfg.cells)
+        .map(|i| {
+            let twin = i % cells.len();
+            let span = cells[twin].len.saturating_sub(cfg.windows).max(1);
+            let offset = (mix(cfg.seed ^ mix(i as u64 + 1)) % span as u64) as usize;
+            let mut state = TwinState::new(&cells[twin]);
+            state.k = offset;
+            let id = CellId::new([0x00, 0xf1, 0x10], 0x1000 + i as u64);
+            VCell {
+                id,
+                twin,
+                offset,
+                state,
+                guard_key: id,
+                history: vec![VecDeque::new(); cells[twin].slices.len()],
+                last_kpm: Vec::new(),
+                sums: [[0.0; 5]; 2],
+                counts: [0; 2],
+            }
+        })
+        .collect();
+    let assignment = Assignment {
+        design: cfg.design,
+        seed: cfg.seed,
+    };
+    let mut load: Vec<(CellId, f64)> = Vec::new();
+    let strata: Vec<(CellId, usize)> = match cfg.design {
+        Design::CellRandomised { .. } => {
+            load = v
+                .iter()
+                .map(|c| {
+                    let t = &cells[c.twin];
+                    let l: f64 = t
+                        .ues
+                        .iter()
+                        .flat_map(|u| {
+                            u.windows[c.offset..(c.offset + cfg.windows).min(t.len)].iter()
+                        })
+                        .map(|w| w.rec_granted_prb)
+                        .sum();
+                    (c.id, l)
+                })
+                .collect();
+            stratified(&load, cfg.seed)
+        }
+        _ => Vec::new(),
+    };
+    let mut guard = GuardRails::new(cfg.guard);
+    let mut rail = cfg.rail.map(Rail::new);
+    let mut report = TrialReport {
+        design: format!("{:?}", cfg.design),
+        seed: cfg.seed,
+        cells: cfg.cells,
+        windows: cfg.windows,
+        arms: [arms[0].name.clone(), arms[1].name.clone()],
+        cells_per_arm: [0, 0],
+        effects: Vec::new(),
+        series: Vec::with_capacity(cfg.windows),
+        looks: Vec::new(),
+        rolled_back_at: None,
+        shadow_disagreement: None,
+        controls: [0, 0],
+    };
+    let (mut shadow_total, mut shadow_diff) = (0u64, 0u64);
+    for k in 0..cfg.windows {
+        let now_ms = k as u64 * 250;
+        let roles: Vec<(usize, Option<usize>)> = v
+            .iter()
+            .map(|c| {
+                if report.rolled_back_at.is_some() {
+                    return (CONTROL, None);
+                }
+                match cfg.design {
+                    Design::CellRandomised { .. } => (
+                        strata
+                            .iter()
+                            .find(|(id, _)| *id == c.id)
+                            .map_or(CONTROL, |s| s.1),
+                        None,
+                    ),
+                    _ => {
+                        let r = assignment.roles(&c.id, now_ms);
+                        (r.acting, r.shadow)
+                    }
+                }
+            })
+            .collect();
+        if k == 0 {
+            for (a, _) in &roles {
+                report.cells_per_arm[*a] += 1;
+            }
+        }
+        let mut decided: Vec<[Option<Vec<SliceQuota>>; 2]> = vec![[None, None]; cfg.cells];
+        for arm in [CONTROL, TREATMENT] {
+            let who: Vec<usize> = (0..cfg.cells)
+                .filter(|i| roles[*i].0 == arm || roles[*i].1 == Some(arm))
+                .collect();
+            let qs = decide(&mut arms[arm], &v, &who, cells);
+            for (i, q) in who.into_iter().zip(qs) {
+                decided[i][arm] = q;
+            }
+        }
+        let mut window_kpis = [[0.0; 5]; 2];
+        let mut window_n = [0u32; 2];
+        for (i, c) in v.iter_mut().enumerate() {
+            let (acting, shadow) = roles[i];
+            let t = &cells[c.twin];
+            let mut sent = 0.0;
+            if let Some(mut q) = decided[i][acting].take() {
+                enforce(&mut q);
+                if let Some(s) = shadow
+                    && let Some(mut sq) = decided[i][s].take()
+                {
+                    enforce(&mut sq);
+                    shadow_total += 1;
+                    shadow_diff += u64::from(sq != q);
+                }
+                if guard.admit(c.guard_key, &q, now_ms).is_ok() {
+                    guard.commit(c.guard_key, &q, now_ms);
+                    sent = 1.0;
+                    report.controls[acting] += 1;
+                }
+            }
+            let quotas = guard
+                .last(&c.guard_key)
+                .map(<[SliceQuota]>::to_vec)
+                .unwrap_or_else(|| open_quotas(t));
+            let kpis = twin::step(t, &mut c.state, &quotas, link, cfg.scheduler);
+            let vals = kpi_values(&kpis, sent);
+            c.last_kpm = twin::kpm_window(t, &kpis);
+            for (h, (_, m)) in c.history.iter_mut().zip(&c.last_kpm) {
+                h.push_back(*m);
+                if h.len() > 64 {
+                    h.pop_front();
+                }
+            }
+            let in_washout = matches!(cfg.design, Design::Switchback { block_ms } if (now_ms % block_ms.max(1)) / 250 < cfg.washout as u64);
+            if !in_washout {
+                for (s, x) in c.sums[acting].iter_mut().zip(vals) {
+                    *s += x;
+                }
+                c.counts[acting] += 1;
+            }
+            for (s, x) in window_kpis[acting].iter_mut().zip(vals) {
+                *s += x;
+            }
+            window_n[acting] += 1;
+        }
+        report.series.push(std::array::from_fn(|a| {
+            std::array::from_fn(|j| window_kpis[a][j] / f64::from(window_n[a].max(1)))
+        }));
+        if let Some(r) = rail.as_mut()
+            && report.rolled_back_at.is_none()
+            && (k + 1) % cfg.look_every.max(1) == 0
+        {
+            let (c, t) = units(&v, cfg.rail_kpi);
+            let look = r.look(&c, &t);
+            report.looks.push(look);
+            if look.tripped {
+                report.rolled_back_at = Some(k + 1);
+            }
+        }
+    }
+    // The matched pairs of the stratified assignment (same order as `stratified`).
+    load.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let pos = |id: &CellId| v.iter().position(|c| c.id == *id);
+    let pairs: Vec<(usize, usize)> = load
+        .chunks(2)
+        .filter(|p| p.len() == 2)
+        .filter_map(|p| Some((pos(&p[0].0)?, pos(&p[1].0)?)))
+        .collect();
+    report.effects = (0..KPIS.len())
+        .map(|j| effect(cfg, &v, j, &pairs))
+        .collect();
+    if shadow_total > 0 {
+        report.shadow_disagreement = Some(shadow_diff as f64 / shadow_total as f64);
+    }
+    report
+}
+
+/// Per-cell mean of KPI `j` for each arm (cells that acted with it).
+fn units(v: &[VCell], j: usize) -> (Vec<f64>, Vec<f64>) {
+    let per = |a: usize| -> Vec<f64> {
+        v.iter()
+            .filter(|c| c.counts[a] > 0)
+            .map(|c| c.sums[a][j] / c.counts[a] as f64)
+            .collect()
+    };
+    (per(CONTROL), per(TREATMENT))
+}
+
+fn effect(cfg: &TrialConfig, v: &[VCell], j: usize, pairs: &[(usize, usize)]) -> KpiEffect {
+    let mean = |c: &VCell, a: usize| (c.counts[a] > 0).then(|| c.sums[a][j] / c.counts[a] as f64);
+    let matched: Vec<(f64, f64)> = pairs
+        .iter()
+        .filter_map(|(x, y)| {
+            let (cx, cy) = (&v[*x], &v[*y]);
+            match (mean(cx, 0), mean(cy, 1), mean(cy, 0), mean(cx, 1)) {
+                (Some(c), Some(t), _, _) | (_, _, Some(c), Some(t)) => Some((c, t)),
+                _ => None,
+            }
+        })
+        .collect();
+    let (welch_e, boot) = match cfg.design {
+        Design::Switchback { .. } => {
+            let pairs: Vec<(f64, f64)> = v
+                .iter()
+                .filter(|c| c.counts[0] > 0 && c.counts[1] > 0)
+                .map(|c| {
+                    (
+                        c.sums[0][j] / c.counts[0] as f64,
+                        c.sums[1][j] / c.counts[1] as f64,
+                    )
+                })
+                .collect();
+            (paired(&pairs), None)
+        }
+        _ => {
+            let (c, t) = units(v, j);
+            (
+                welch(&c, &t),
+                bootstrap(&c, &t, cfg.bootstrap_iterations, cfg.seed ^ j as u64),
+            )
+        }
+    };
+    KpiEffect {
+        kpi: KPIS[j],
+        higher_is_better: HIGHER_IS_BETTER[j],
+        welch: welch_e,
+        matched: paired(&matched),
+        bootstrap: boot,
+    }
+}
+
+fn kpi_values(kpis: &[SliceKpi], sent: f64) -> [f64; 5] {
+    let n = kpis.len().max(1) as f64;
+    [
+        kpis.iter().map(|k| k.thp_kbps).sum(),
+        kpis.iter().map(|k| k.prb).sum(),
+        kpis.iter().map(|k| k.delay_ms).sum::<f64>() / n,
+        kpis.iter().filter(|k| k.sla_violation).count() as f64 / n,
+        sent,
+    ]
+}
+
+/// Before any control: every slice may use the whole cell.
+fn open_quotas(t: &TwinCell) -> Vec<SliceQuota> {
+    t.slices
+        .iter()
+        .map(|s| SliceQuota {
+            snssai: *s,
+            min_ratio: 0,
+            max_ratio: 100,
+            dedicated_ratio: 0,
+        })
+        .collect()
+}
+
+/// Quotas of `arm` for the cells `who` (None while a model's window is filling).
+fn decide(
+    arm: &mut Arm,
+    v: &[VCell],
+    who: &[usize],
+    cells: &[TwinCell],
+) -> Vec<Option<Vec<SliceQuota>>> {
+    match &mut arm.policy {
+        ArmPolicy::Baseline(b) => who
+            .iter()
+            .map(|i| {
+                let c = &v[*i];
+                if c.last_kpm.is_empty() {
+                    return None;
+                }
+                let demand: Vec<f32> = c
+                    .last_kpm
+                    .iter()
+                    .map(|(_, m)| m.get(nf_core::Meas::PrbReqDl))
+                    .collect();
+                Some(b.quotas(&cells[c.twin].slices, &demand))
+            })
+            .collect(),
+        ArmPolicy::Model {
+            model,
+            layout,
+            policy,
+        } => {
+            let window = layout.window();
+            let row_len = layout.row_len();
+            let mut rows = Vec::new();
+            let mut owners = Vec::new();
+            for (w, i) in who.iter().enumerate() {
+                let c = &v[*i];
+                for h in &c.history {
+                    if h.len() < window {
+                        continue;
+                    }
+                    let tail: VecDeque<MeasVec> =
+                        h.iter().skip(h.len() - window).copied().collect();
+                    let at = rows.len();
+                    rows.resize(at + row_len, 0.0);
+                    layout.write_row(&tail, &mut rows[at..]);
+                    owners.push(w);
+                }
+            }
+            let mut out: Vec<Option<Vec<SliceQuota>>> = vec![None; who.len()];
+            if owners.is_empty() {
+                return out;
+            }
+            let features = model.contract.input.features.len();
+            let name = model.contract.input.name.clone();
+            let cols = model.contract.output_columns();
+            let Ok(values) = nf_infer::worker::infer(
+                model,
+                &name,
+                &rows,
+                [owners.len(), window, features],
+                cols,
+            ) else {
+                return out;
+            };
+            let mut forecasts: Vec<Vec<Forecast>> = vec![Vec::new(); who.len()];
+            let mut next_slice = vec![0usize; who.len()];
+            for (r, w) in owners.iter().enumerate() {
+                let c = &v[who[*w]];
+                let s = cells[c.twin].slices[next_slice[*w]];
+                next_slice[*w] += 1;
+                forecasts[*w].push(Forecast {
+                    snssai: s,
+                    p50_prb: values[r * cols],
+                    p90_prb: values[r * cols + 1],
+                });
+            }
+            for (w, f) in forecasts.iter().enumerate() {
+                if f.len() == cells[v[who[w]].twin].slices.len() {
+                    out[w] = Some(policy::quotas(f, cells[v[who[w]].twin].prbs as f32, policy));
+                }
+            }
+            out
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Offline A/B trials on the twin: A/A false-positive rate, a planted better arm, the guard
 //! rail rolling back a planted harmful arm, and a model arm through onnxruntime.
 
+#![allow(clippy::unwrap_used)] // test helpers
+
 use nf_core::baseline::Baseline;
 use nf_core::trial::Design;
 use nf_core::trial::sequential::RailConfig;

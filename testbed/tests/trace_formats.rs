@@ -1,5 +1,7 @@
 //! Trace formats: column-mapping files, the ColO-RAN join, bad rows.
 
+#![allow(clippy::unwrap_used)] // test helpers
+
 use std::path::{Path, PathBuf};
 
 use nf_core::{Meas, Snssai};

@@ -1,5 +1,7 @@
 //! The closed-loop twin: calibration against the recorded traces, and reaction to quotas.
 
+#![allow(clippy::unwrap_used)] // test helpers
+
 use testbed::trace;
 use testbed::twin::{self, LinkTable, Scheduler, TwinState};
 

@@ -1,5 +1,7 @@
 //! `replay`: the real xApp runtime over gRPC against the simulator playing a trace.
 
+#![allow(clippy::unwrap_used)] // test helpers
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

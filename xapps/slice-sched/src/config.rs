@@ -666,6 +666,66 @@ mod tests {
         cfg.validate(Path::new("."))
     }
 
+    const TRIAL: &str = r#"
+[trial]
+design = "switchback"
+seed = 7
+block_s = 30
+
+[trial.control]
+name = "production"
+policy = "model"
+
+[trial.treatment]
+name = "baseline"
+policy = "fixed"
+fixed_split = [60, 20, 20]
+
+[trial.guard_rail]
+kpi = "throughput_dl"
+margin = 0.05
+alpha = 0.05
+"#;
+
+    #[test]
+    fn trial_section_becomes_arms_and_bad_trials_are_named() {
+        let v = validate(&(demo() + TRIAL)).unwrap();
+        let t = v.runtime.trial.unwrap();
+        assert_eq!(t.assignment.design, Design::Switchback { block_ms: 30_000 });
+        assert_eq!(t.arms[0].policy, ArmPolicy::Model(0));
+        assert_eq!(
+            t.arms[1].policy,
+            ArmPolicy::Baseline(Baseline::Fixed(vec![60, 20, 20]))
+        );
+        assert_eq!(v.models.len(), 1);
+        assert!(t.rail.unwrap().cfg.higher_is_better);
+        for (from, to, key) in [
+            (
+                "design = \"switchback\"",
+                "design = \"coin\"",
+                "trial.design",
+            ),
+            (
+                "fixed_split = [60, 20, 20]",
+                "fixed_split = [60, 50]",
+                "trial.treatment.policy",
+            ),
+            ("alpha = 0.05", "alpha = 0.9", "trial.guard_rail.alpha"),
+            (
+                "name = \"baseline\"",
+                "name = \"production\"",
+                "trial.treatment.name",
+            ),
+        ] {
+            let text = demo() + &TRIAL.replace(from, to);
+            let err = validate(&text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
+
     #[test]
     fn demo_config_is_valid() {
         let v = validate(&demo()).unwrap();

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use nf_core::{Meas, MeasVec, Snssai};
 use serde::Deserialize;
 
-use crate::trace::{CellTrace, Run, Window};
+use crate::trace::{CellTrace, Run, Window, run_spans};
 
 /// Most bad rows kept with their details (all are counted).
 pub const MAX_REPORTED: usize = 100;
@@ -594,11 +594,11 @@ impl Mapping {
     fn runs(&self, bins: &BTreeMap<i64, Vec<&Row>>, meas: &[Meas]) -> Vec<Run> {
         let keys: Vec<i64> = bins.keys().copied().collect();
         let period = self.format.period_ms as i64;
-        let mut runs = Vec::new();
-        let mut start = 0;
-        for i in 1..=keys.len() {
-            if i == keys.len() || (keys[i] - keys[i - 1]) * period > self.format.run_gap_ms as i64 {
-                let span = &keys[start..i];
+        let gap = self.format.run_gap_ms as i64;
+        run_spans(keys.len(), |i| (keys[i] - keys[i - 1]) * period > gap)
+            .into_iter()
+            .map(|span| {
+                let span = &keys[span];
                 let mut slices: Vec<Option<Snssai>> = span
                     .iter()
                     .flat_map(|k| bins[k].iter().map(|r| r.slice))
@@ -608,11 +608,9 @@ impl Mapping {
                 let windows = (span[0]..=span[span.len() - 1])
                     .map(|b| self.window(b, bins.get(&b).map_or(&[][..], |v| v), &slices, meas))
                     .collect();
-                runs.push(Run { windows });
-                start = i;
-            }
-        }
-        runs
+                Run { windows }
+            })
+            .collect()
     }
 
     fn window(&self, bin: i64, rows: &[&Row], slices: &[Option<Snssai>], meas: &[Meas]) -> Window {

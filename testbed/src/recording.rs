@@ -13,7 +13,7 @@ use e2_proto::kpm::{self, Layouts, Limits};
 use e2_proto::record::{RecordError, RecordReader, record_entry};
 use nf_core::{CellId, Snssai};
 
-use crate::trace::{CellTrace, Run, Window};
+use crate::trace::{CellTrace, RUN_GAP_MS, Run, Window, run_spans};
 
 /// Counts of a recording read.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -33,7 +33,6 @@ pub fn read(path: &Path) -> Result<(Vec<CellTrace>, RecordingReport), RecordErro
     let file = std::io::BufReader::new(std::fs::File::open(path)?);
     let reader = RecordReader::new(file)?;
     let header = reader.header.clone();
-    let period = u64::from(header.report_period_ms.max(1));
     let mut order = Vec::new();
     let mut layouts = Layouts::new();
     for n in &header.nodes {
@@ -92,26 +91,20 @@ pub fn read(path: &Path) -> Result<(Vec<CellTrace>, RecordingReport), RecordErro
             let w = windows.remove(&id)?;
             Some(CellTrace {
                 name,
-                runs: split_runs(w.into_values().collect(), period),
+                runs: split_runs(w.into_values().collect()),
             })
         })
         .collect();
     Ok((cells, report))
 }
 
-fn split_runs(windows: Vec<Window>, period: u64) -> Vec<Run> {
-    let mut runs: Vec<Run> = Vec::new();
-    for w in windows {
-        match runs.last_mut() {
-            Some(r)
-                if r.windows
-                    .last()
-                    .is_some_and(|l| w.start_ms - l.start_ms <= 40 * period) =>
-            {
-                r.windows.push(w);
-            }
-            _ => runs.push(Run { windows: vec![w] }),
-        }
-    }
-    runs
+fn split_runs(windows: Vec<Window>) -> Vec<Run> {
+    run_spans(windows.len(), |i| {
+        windows[i].start_ms - windows[i - 1].start_ms > RUN_GAP_MS
+    })
+    .into_iter()
+    .map(|span| Run {
+        windows: windows[span].to_vec(),
+    })
+    .collect()
 }

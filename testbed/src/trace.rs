@@ -240,20 +240,33 @@ pub fn read_cell(dir: &Path) -> Result<CellTrace, TraceError> {
         read_ue_file(f, &mut bins)?;
     }
     let keys: Vec<u64> = bins.keys().copied().collect();
-    let mut runs = Vec::new();
-    let mut start = 0;
-    for i in 1..=keys.len() {
-        if i == keys.len() || (keys[i] - keys[i - 1]) * PERIOD_MS > RUN_GAP_MS {
-            runs.push(build_run(&bins, &keys[start..i]));
-            start = i;
-        }
-    }
+    let runs = run_spans(keys.len(), |i| {
+        (keys[i] - keys[i - 1]) * PERIOD_MS > RUN_GAP_MS
+    })
+    .into_iter()
+    .map(|span| build_run(&bins, &keys[span]))
+    .collect();
     Ok(CellTrace {
         name: dir
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         runs,
     })
+}
+
+/// Splits `n` time-ordered windows into runs: `starts_run(i)` (for `i ≥ 1`) says whether
+/// window `i` begins a new run (its gap to window `i − 1` is too long). Every trace reader
+/// cuts runs this way.
+pub fn run_spans(n: usize, starts_run: impl Fn(usize) -> bool) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for i in 1..=n {
+        if i == n || starts_run(i) {
+            spans.push(start..i);
+            start = i;
+        }
+    }
+    spans
 }
 
 fn build_run(bins: &BTreeMap<u64, BTreeMap<u32, Acc>>, keys: &[u64]) -> Run {

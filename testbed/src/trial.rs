@@ -159,7 +159,6 @@ struct VCell {
     twin: usize,
     offset: usize,
     state: TwinState,
-    guard_key: CellId,
     history: Vec<VecDeque<MeasVec>>,
     last_kpm: Vec<(nf_core::Snssai, MeasVec)>,
     /// KPI sums per arm and count.
@@ -187,7 +186,6 @@ pub fn run(
                 twin,
                 offset,
                 state,
-                guard_key: id,
                 history: vec![VecDeque::new(); cells[twin].slices.len()],
                 last_kpm: Vec::new(),
                 sums: [[0.0; 5]; 2],
@@ -221,6 +219,16 @@ pub fn run(
         }
         _ => Vec::new(),
     };
+    // Cell-randomised arms, resolved once per cell (index into `v`).
+    let fixed_arm: Vec<usize> = v
+        .iter()
+        .map(|c| {
+            strata
+                .iter()
+                .find(|(id, _)| *id == c.id)
+                .map_or(CONTROL, |s| s.1)
+        })
+        .collect();
     let mut guard = GuardRails::new(cfg.guard);
     let mut rail = cfg.rail.map(Rail::new);
     let mut report = TrialReport {
@@ -242,18 +250,13 @@ pub fn run(
         let now_ms = k as u64 * 250;
         let roles: Vec<(usize, Option<usize>)> = v
             .iter()
-            .map(|c| {
+            .zip(&fixed_arm)
+            .map(|(c, fixed)| {
                 if report.rolled_back_at.is_some() {
                     return (CONTROL, None);
                 }
                 match cfg.design {
-                    Design::CellRandomised { .. } => (
-                        strata
-                            .iter()
-                            .find(|(id, _)| *id == c.id)
-                            .map_or(CONTROL, |s| s.1),
-                        None,
-                    ),
+                    Design::CellRandomised { .. } => (*fixed, None),
                     _ => {
                         let r = assignment.roles(&c.id, now_ms);
                         (r.acting, r.shadow)
@@ -291,14 +294,14 @@ pub fn run(
                     shadow_total += 1;
                     shadow_diff += u64::from(sq != q);
                 }
-                if guard.admit(c.guard_key, &q, now_ms).is_ok() {
-                    guard.commit(c.guard_key, &q, now_ms);
+                if guard.admit(c.id, &q, now_ms).is_ok() {
+                    guard.commit(c.id, &q, now_ms);
                     sent = 1.0;
                     report.controls[acting] += 1;
                 }
             }
             let quotas = guard
-                .last(&c.guard_key)
+                .last(&c.id)
                 .map(<[SliceQuota]>::to_vec)
                 .unwrap_or_else(|| open_quotas(t));
             let kpis = twin::step(t, &mut c.state, &quotas, link, cfg.scheduler);

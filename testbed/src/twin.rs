@@ -32,6 +32,7 @@ use nf_core::policy::SliceQuota;
 use nf_core::{Meas, MeasVec, Snssai};
 
 use crate::mapping::{Mapping, MappingError, OnBadRow, Row, bundled};
+use crate::trace::{PERIOD_MS, RUN_GAP_MS, run_spans};
 
 /// TTIs per window.
 const TTIS: f64 = 250.0;
@@ -156,13 +157,11 @@ pub fn load(root: &Path, min_windows: usize) -> Result<Vec<TwinCell>, MappingErr
             bins.entry(r.t_ms.div_euclid(250)).or_default().push(r);
         }
         let keys: Vec<i64> = bins.keys().copied().collect();
-        let mut start = 0;
-        for i in 1..=keys.len() {
-            if i == keys.len() || keys[i] - keys[i - 1] > 40 {
-                if keys[i - 1] - keys[start] + 1 >= min_windows as i64 {
-                    out.push(build(name, &bins, keys[start], keys[i - 1], &ix, out.len()));
-                }
-                start = i;
+        let gap = (RUN_GAP_MS / PERIOD_MS) as i64;
+        for span in run_spans(keys.len(), |i| keys[i] - keys[i - 1] > gap) {
+            let (first, last) = (keys[span.start], keys[span.end - 1]);
+            if last - first + 1 >= min_windows as i64 {
+                out.push(build(name, &bins, first, last, &ix, out.len()));
             }
         }
     }

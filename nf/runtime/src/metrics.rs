@@ -39,6 +39,49 @@ pub struct ArmKpi {
     pub kpi: &'static str,
 }
 
+/// Cell KPIs summed per A/B arm: metric label and the measurement (summed over slices).
+const TRIAL_KPIS: [(&str, nf_core::Meas); 3] = [
+    ("DRB.UEThpDl", nf_core::Meas::UeThpDl),
+    ("RRU.PrbUsedDl", nf_core::Meas::PrbUsedDl),
+    ("VS.DlBufferBytes", nf_core::Meas::DlBufferBytes),
+];
+
+/// The counters of one A/B arm (clones share the registered counters).
+#[derive(Clone, Debug)]
+pub struct ArmMetrics {
+    acting: Counter,
+    shadow: Counter,
+    controls: Counter,
+    reports: Counter,
+    kpi_sums: [Counter<f64, AtomicU64>; 3],
+}
+
+impl ArmMetrics {
+    /// Counts a decision, acting or in shadow.
+    pub fn decision(&self, shadow: bool) {
+        if shadow { &self.shadow } else { &self.acting }.inc();
+    }
+
+    /// Counts a control sent.
+    pub fn control(&self) {
+        self.controls.inc();
+    }
+
+    /// Adds a report of a cell acting under this arm to the KPI sums.
+    pub fn observe(&self, report: &nf_core::KpmReport) {
+        self.reports.inc();
+        for ((_, meas), sum) in TRIAL_KPIS.iter().zip(&self.kpi_sums) {
+            let v: f32 = report
+                .slices
+                .iter()
+                .map(|(_, m)| m.get(*meas))
+                .filter(|v| v.is_finite())
+                .sum();
+            sum.inc_by(f64::from(v));
+        }
+    }
+}
+
 /// All metrics of the runtime.
 #[derive(Debug)]
 pub struct Metrics {
@@ -219,49 +262,35 @@ impl Metrics {
         m
     }
 
-    /// Counts a decision of `arm` in `role`.
-    pub fn trial_decision(&self, arm: &str, role: &'static str) {
-        self.trial_decisions
-            .get_or_create(&ArmRole {
+    /// The per-arm counters of `arm`, resolved once (no label lookup or allocation on the
+    /// hot path).
+    pub fn arm(&self, arm: &str) -> ArmMetrics {
+        let label = ArmLabel {
+            arm: arm.to_owned(),
+        };
+        let role = |role| ArmRole {
+            arm: arm.to_owned(),
+            role,
+        };
+        // One statement per lookup: `get_or_create` returns a read guard, and a second
+        // insertion into the same family while it is alive would wait on it forever.
+        let acting = self.trial_decisions.get_or_create(&role("acting")).clone();
+        let shadow = self.trial_decisions.get_or_create(&role("shadow")).clone();
+        let controls = self.trial_controls.get_or_create(&label).clone();
+        let reports = self.trial_reports.get_or_create(&label).clone();
+        let kpi_sums = TRIAL_KPIS.map(|(kpi, _)| {
+            let key = ArmKpi {
                 arm: arm.to_owned(),
-                role,
-            })
-            .inc();
-    }
-
-    /// Counts a control sent for `arm`.
-    pub fn trial_control(&self, arm: &str) {
-        self.trial_controls
-            .get_or_create(&ArmLabel {
-                arm: arm.to_owned(),
-            })
-            .inc();
-    }
-
-    /// Adds a report's cell KPIs to its acting arm.
-    pub fn observe_kpis(&self, arm: &str, report: &nf_core::KpmReport) {
-        self.trial_reports
-            .get_or_create(&ArmLabel {
-                arm: arm.to_owned(),
-            })
-            .inc();
-        for (kpi, meas) in [
-            ("DRB.UEThpDl", nf_core::Meas::UeThpDl),
-            ("RRU.PrbUsedDl", nf_core::Meas::PrbUsedDl),
-            ("VS.DlBufferBytes", nf_core::Meas::DlBufferBytes),
-        ] {
-            let v: f32 = report
-                .slices
-                .iter()
-                .map(|(_, m)| m.get(meas))
-                .filter(|v| v.is_finite())
-                .sum();
-            self.trial_kpi_sum
-                .get_or_create(&ArmKpi {
-                    arm: arm.to_owned(),
-                    kpi,
-                })
-                .inc_by(f64::from(v));
+                kpi,
+            };
+            self.trial_kpi_sum.get_or_create(&key).clone()
+        });
+        ArmMetrics {
+            acting,
+            shadow,
+            controls,
+            reports,
+            kpi_sums,
         }
     }
 

@@ -75,6 +75,8 @@ pub(crate) struct NodeTask {
     /// One inference worker per model (indexed as [`ArmPolicy::Model`]).
     pub infer: Vec<InferenceHandle<InferCtx>>,
     pub arms: Arc<Arms>,
+    /// Counters of each arm, in `arms.arms` order.
+    pub arm_metrics: Arc<[crate::metrics::ArmMetrics]>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// Where decisions are logged, if anywhere.
@@ -298,8 +300,7 @@ impl Pipeline<'_> {
         }
         let t_ms = report.collection_start_ms;
         let roles = t.arms.roles(&report.cell, t_ms);
-        t.metrics
-            .observe_kpis(&t.arms.arms[roles.acting].name, &report);
+        t.arm_metrics[roles.acting].observe(&report);
         if let Some(look) = t.arms.observe(&report, roles.acting)
             && look.tripped
         {
@@ -364,7 +365,12 @@ impl Pipeline<'_> {
             arrival_ns: job.arrival_ns,
             call_process_id: job.call_process_id.clone(),
             t_ms: job.t_ms,
-            digest: digest(&rows),
+            // Only the decision log reads the digest.
+            digest: if t.log.is_some() {
+                digest(&rows)
+            } else {
+                String::new()
+            },
             arm,
             shadow,
             permit,
@@ -426,15 +432,16 @@ impl Pipeline<'_> {
         if enforce(&mut quotas) {
             t.metrics.clamped.inc();
         }
-        let arm = t.arms.arms[ctx.arm].name.as_str();
-        t.metrics
-            .trial_decision(arm, if ctx.shadow { "shadow" } else { "acting" });
+        t.arm_metrics[ctx.arm].decision(ctx.shadow);
         let key: DecisionKey = (ctx.t_ms, t.node.id.to_string(), ctx.cell, ctx.shadow);
-        let mut record = DecisionRecord {
+        let action = self.act(&mut ctx, &quotas, &key);
+        // The log line is built only when a decision log is kept.
+        let Some(log) = &t.log else { return };
+        let record = DecisionRecord {
             t_ms: ctx.t_ms,
             node: key.1.clone(),
             cell: ctx.cell.to_string(),
-            arm: arm.to_owned(),
+            arm: t.arms.arms[ctx.arm].name.clone(),
             role: if ctx.shadow { "shadow" } else { "acting" },
             digest: std::mem::take(&mut ctx.digest),
             outputs: forecasts
@@ -446,21 +453,13 @@ impl Pipeline<'_> {
                 })
                 .collect(),
             quotas: DecisionRecord::quotas_of(&quotas),
-            action: "shadow",
-            outcome: "none".into(),
-            latency_us: None,
+            action,
+            outcome: if action == "sent" { "pending" } else { "none" }.into(),
+            latency_us: log
+                .timings
+                .then(|| t.clock.now_ns().saturating_sub(ctx.arrival_ns) / 1_000),
         };
-        let action = self.act(&mut ctx, &quotas, &key);
-        if let Some(log) = &t.log {
-            record.action = action;
-            if action == "sent" {
-                record.outcome = "pending".into();
-            }
-            if log.timings {
-                record.latency_us = Some(t.clock.now_ns().saturating_sub(ctx.arrival_ns) / 1_000);
-            }
-            log.add(key, record);
-        }
+        log.add(key, record);
     }
 
     /// What happens to a guarded decision; returns the decision log's action.
@@ -507,7 +506,7 @@ impl Pipeline<'_> {
         self.report.decision_latency.record_ns(latency);
         t.metrics.decision_latency.observe(latency as f64 / 1e9);
         t.metrics.controls_sent.inc();
-        t.metrics.trial_control(t.arms.arms[ctx.arm].name.as_str());
+        t.arm_metrics[ctx.arm].control();
         let req = t.client.control_request(
             &t.node.id,
             header,

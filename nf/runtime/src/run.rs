@@ -180,6 +180,7 @@ pub async fn run_models(
     };
     let cells: usize = nodes.iter().map(|n| n.cells.len()).sum();
     tracing::info!(nodes = nodes.len(), cells, endpoint = %cfg.e2t_endpoint, "E2 nodes discovered");
+    let arm_metrics: Arc<[_]> = arms.arms.iter().map(|a| metrics.arm(&a.name)).collect();
     let tasks: Vec<_> = nodes
         .iter()
         .map(|node| {
@@ -191,6 +192,7 @@ pub async fn run_models(
                 default_prbs: contract.cell_prbs as f32,
                 infer: infer.clone(),
                 arms: arms.clone(),
+                arm_metrics: arm_metrics.clone(),
                 log: cfg.decision_log.clone(),
                 metrics: metrics.clone(),
                 clock,

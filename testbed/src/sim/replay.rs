@@ -114,14 +114,9 @@ impl Replay {
                     self.tx
                         .send(Ok(msg))
                         .await
-                        .map_err(|_| mpsc::error::TrySendError::Closed(()))
+                        .map_err(|e| mpsc::error::TrySendError::Closed(e.0))
                 } else {
-                    self.tx.try_send(Ok(msg)).map_err(|e| match e {
-                        mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
-                        mpsc::error::TrySendError::Closed(_) => {
-                            mpsc::error::TrySendError::Closed(())
-                        }
-                    })
+                    self.tx.try_send(Ok(msg))
                 };
                 match sent {
                     Ok(()) => {

@@ -102,25 +102,22 @@ fn load_traces(a: &RunArgs) -> anyhow::Result<(Vec<CellTrace>, serde_json::Value
             testbed::recording::read(r).with_context(|| format!("recording {}", r.display()))?;
         return Ok((cells, serde_json::to_value(report)?));
     }
-    if let Some(m) = &a.mapping {
-        let mapping = Mapping::load(m)?;
-        let input = a.input.as_deref().unwrap_or(Path::new("."));
-        let files = mapping.files(input)?;
-        if files.is_empty() {
-            bail!(
-                "{} holds no file ending in {}",
-                input.display(),
-                mapping.format.files
-            );
-        }
-        let (rows, report) = mapping.read_rows(&files, a.on_bad_row)?;
-        return Ok((mapping.to_cells(&rows)?, serde_json::to_value(report)?));
-    }
-    let root = a.trace.clone().unwrap_or_else(testbed::trace::bundled_root);
-    let mapping = Mapping::load(&testbed::mapping::bundled("scope"))?;
-    let files = mapping.files(&root)?;
+    // A SCOPE trace is read through the shipped SCOPE mapping file, like any other CSV.
+    let (mapping, input) = match &a.mapping {
+        Some(m) => (m.clone(), a.input.clone().unwrap_or_else(|| ".".into())),
+        None => (
+            testbed::mapping::bundled("scope"),
+            a.trace.clone().unwrap_or_else(testbed::trace::bundled_root),
+        ),
+    };
+    let mapping = Mapping::load(&mapping)?;
+    let files = mapping.files(&input)?;
     if files.is_empty() {
-        bail!("{} holds no SCOPE *_metrics.csv file", root.display());
+        bail!(
+            "{} holds no file ending in {}",
+            input.display(),
+            mapping.format.files
+        );
     }
     let (rows, report) = mapping.read_rows(&files, a.on_bad_row)?;
     Ok((mapping.to_cells(&rows)?, serde_json::to_value(report)?))

@@ -1,5 +1,10 @@
 //! The xApp's TOML configuration: parsed with unknown keys refused, then validated into the
-//! runtime's types. A bad file stops the process before anything starts, naming the key.
+//! runtime's types. Validation reports every problem of the file at once, each naming its
+//! `section.key`; the accepted ranges live in [`bounds`]. Relative paths are resolved against
+//! the config file's folder. A bad file stops the process before anything starts.
+
+pub mod bounds;
+pub mod problems;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +21,10 @@ use nf_runtime::RuntimeConfig;
 use nf_runtime::config::{BackoffConfig, ControlTransport, Overload};
 use nf_runtime::trial::{ArmPolicy, ArmSpec, Kpi, RailSpec, TrialSpec};
 use serde::Deserialize;
+
+use bounds as b;
+use problems::resolve;
+pub use problems::{Problem, Problems};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,7 +91,7 @@ pub struct ArmSection {
     pub contract: Option<PathBuf>,
     /// Percent per slice of a `fixed` arm.
     #[serde(default)]
-    pub fixed_split: Vec<u8>,
+    pub fixed_split: Vec<u64>,
     /// Headroom of a `model` arm (default: `[policy].headroom`).
     pub headroom: Option<f32>,
 }
@@ -120,7 +129,7 @@ pub struct E2tSection {
     pub endpoint: String,
     pub app_id: String,
     pub app_instance_id: String,
-    pub report_period_ms: u32,
+    pub report_period_ms: u64,
     pub max_message_bytes: usize,
     pub reconnect_initial_ms: u64,
     pub reconnect_max_ms: u64,
@@ -129,6 +138,9 @@ pub struct E2tSection {
     /// always SD-RAN's unary Control.
     #[serde(default = "default_transport")]
     pub control_transport: ControlTransport,
+    /// Where `endpoint` came from when not the file (`--e2t`), for messages.
+    #[serde(skip)]
+    pub endpoint_from: Option<&'static str>,
 }
 
 fn default_transport() -> ControlTransport {
@@ -175,15 +187,15 @@ fn default_overload() -> Overload {
 #[serde(deny_unknown_fields)]
 pub struct PolicySection {
     pub headroom: f32,
-    pub max_ratio_floor: u8,
+    pub max_ratio_floor: u64,
     pub dedicated_share: f32,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GuardSection {
-    pub hysteresis_pct: u8,
-    pub max_controls_per_cell_per_sec: u32,
+    pub hysteresis_pct: u64,
+    pub max_controls_per_cell_per_sec: u64,
     pub latency_budget_ms: f64,
     pub max_inflight_controls: usize,
 }
@@ -194,43 +206,36 @@ pub struct MetricsSection {
     pub listen: Option<SocketAddr>,
 }
 
-/// A configuration problem, naming the key.
+/// A configuration the xApp refuses.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {source}")]
+    /// The file cannot be read.
+    #[error("cannot read config {written} (resolved to {resolved}): {source}")]
     Read {
-        path: PathBuf,
+        written: PathBuf,
+        resolved: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// The file is not TOML of the expected shape (an unknown key, a wrong type).
     #[error("config {path}: {source}")]
     Parse {
         path: PathBuf,
         #[source]
         source: toml::de::Error,
     },
-    #[error("config key `{key}` = {value}: {rule}")]
-    Invalid {
-        key: &'static str,
-        value: String,
-        rule: &'static str,
-    },
+    /// Values out of range or inconsistent: every one of them.
+    #[error("config refused, {0}")]
+    Invalid(Problems),
 }
 
-fn check<T: std::fmt::Display>(
-    ok: bool,
-    key: &'static str,
-    value: T,
-    rule: &'static str,
-) -> Result<(), ConfigError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::Invalid {
-            key,
-            value: value.to_string(),
-            rule,
-        })
+impl ConfigError {
+    /// The refused values (empty for a read or parse error).
+    pub fn problems(&self) -> Vec<&Problem> {
+        match self {
+            ConfigError::Invalid(p) => p.iter().collect(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -245,10 +250,47 @@ pub struct Validated {
     pub decision_log: Option<DecisionLogSection>,
 }
 
+/// Why an E2T endpoint is refused (`None`: accepted). The xApp speaks cleartext HTTP/2 only.
+pub fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
+    use tonic::codegen::http::Uri;
+    let Ok(uri) = endpoint.parse::<Uri>() else {
+        return Some("not a URL; write http://host:port");
+    };
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Some(
+                "https:// is refused: the xApp has no TLS yet and would talk cleartext; \
+                 use http:// on a trusted network (or a TLS-terminating sidecar)",
+            );
+        }
+        _ => return Some("must start with http://"),
+    }
+    let Some(authority) = uri.authority() else {
+        return Some("names no host; write http://host:port");
+    };
+    if authority.host().is_empty() || authority.as_str().contains('@') {
+        return Some("must be http://host:port (no user info)");
+    }
+    if authority.as_str().contains(':') && authority.port_u16().is_none() {
+        return Some("port must be 1..=65535");
+    }
+    if authority.port_u16() == Some(0) {
+        return Some("port must be 1..=65535");
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Some("must be http://host:port with no path or query");
+    }
+    None
+}
+
 impl FileConfig {
+    /// Reads and parses `path` (unknown keys refused). A missing file is named both as
+    /// written and as resolved against the working directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
+            written: path.into(),
+            resolved: std::path::absolute(path).unwrap_or_else(|_| path.into()),
             source,
         })?;
         toml::from_str(&text).map_err(|source| ConfigError::Parse {
@@ -257,198 +299,49 @@ impl FileConfig {
         })
     }
 
+    /// Replaces the file's E2T endpoint (`--e2t`); problems with it then name `from`.
+    pub fn override_endpoint(&mut self, endpoint: String, from: &'static str) {
+        self.e2t.endpoint = endpoint;
+        self.e2t.endpoint_from = Some(from);
+    }
+
     /// Checks every value and builds the runtime configuration; relative paths are taken
-    /// relative to `base` (the config file's folder).
+    /// relative to `base` (the config file's folder). Every problem is reported, not the
+    /// first only.
     pub fn validate(self, base: &Path) -> Result<Validated, ConfigError> {
-        let e = &self.e2t;
-        check(
-            e.endpoint.starts_with("http://") || e.endpoint.starts_with("https://"),
-            "e2t.endpoint",
-            &e.endpoint,
-            "must be an http:// or https:// URL",
-        )?;
-        check(
-            !e.app_id.is_empty(),
-            "e2t.app_id",
-            &e.app_id,
-            "must not be empty",
-        )?;
-        check(
-            !e.app_instance_id.is_empty(),
-            "e2t.app_instance_id",
-            &e.app_instance_id,
-            "must not be empty",
-        )?;
-        check(
-            (1..=60_000).contains(&e.report_period_ms),
-            "e2t.report_period_ms",
-            e.report_period_ms,
-            "must be 1..=60000",
-        )?;
-        check(
-            (4096..=64 << 20).contains(&e.max_message_bytes),
-            "e2t.max_message_bytes",
-            e.max_message_bytes,
-            "must be 4 KiB..=64 MiB",
-        )?;
-        check(
-            e.reconnect_initial_ms >= 1,
-            "e2t.reconnect_initial_ms",
-            e.reconnect_initial_ms,
-            "must be at least 1",
-        )?;
-        check(
-            e.reconnect_max_ms >= e.reconnect_initial_ms,
-            "e2t.reconnect_max_ms",
-            e.reconnect_max_ms,
-            "must be ≥ reconnect_initial_ms",
-        )?;
-        check(
-            (1..=60_000).contains(&e.control_timeout_ms),
-            "e2t.control_timeout_ms",
-            e.control_timeout_ms,
-            "must be 1..=60000",
-        )?;
-        let m = &self.model;
-        check(
-            !m.providers.is_empty(),
-            "model.providers",
-            "[]",
-            "list at least one provider (cpu)",
-        )?;
-        check(
-            (1..=1 << 20).contains(&m.max_batch_rows),
-            "model.max_batch_rows",
-            m.max_batch_rows,
-            "must be 1..=1048576",
-        )?;
-        check(
-            (1..=1 << 22).contains(&m.queue_depth),
-            "model.queue_depth",
-            m.queue_depth,
-            "must be 1..=4194304",
-        )?;
-        check(
-            (0.0..=1000.0).contains(&m.keep_warm_ms),
-            "model.keep_warm_ms",
-            m.keep_warm_ms,
-            "must be 0 (off) ..= 1000",
-        )?;
-        let s = &self.state;
-        check(
-            s.stale_after_ms >= u64::from(e.report_period_ms),
-            "state.stale_after_ms",
-            s.stale_after_ms,
-            "must be ≥ e2t.report_period_ms",
-        )?;
-        check(
-            (1..=1 << 20).contains(&s.max_cells_per_node),
-            "state.max_cells_per_node",
-            s.max_cells_per_node,
-            "must be 1..=1048576",
-        )?;
-        check(
-            (256..=e.max_message_bytes).contains(&s.max_payload_bytes),
-            "state.max_payload_bytes",
-            s.max_payload_bytes,
-            "must be 256..=e2t.max_message_bytes",
-        )?;
-        let p = &self.policy;
-        check(
-            (0.0..=2.0).contains(&p.headroom),
-            "policy.headroom",
-            p.headroom,
-            "must be 0..=2",
-        )?;
-        check(
-            p.max_ratio_floor <= 100,
-            "policy.max_ratio_floor",
-            p.max_ratio_floor,
-            "must be 0..=100",
-        )?;
-        check(
-            (0.0..=1.0).contains(&p.dedicated_share),
-            "policy.dedicated_share",
-            p.dedicated_share,
-            "must be 0..=1",
-        )?;
-        let g = &self.guard;
-        check(
-            g.hysteresis_pct <= 100,
-            "guard.hysteresis_pct",
-            g.hysteresis_pct,
-            "must be 0..=100",
-        )?;
-        check(
-            g.max_controls_per_cell_per_sec >= 1,
-            "guard.max_controls_per_cell_per_sec",
-            g.max_controls_per_cell_per_sec,
-            "must be at least 1",
-        )?;
-        check(
-            g.latency_budget_ms > 0.0 && g.latency_budget_ms <= 1000.0,
-            "guard.latency_budget_ms",
-            g.latency_budget_ms,
-            "must be in (0, 1000] (near-RT RIC loop)",
-        )?;
-        check(
-            g.max_inflight_controls >= 1,
-            "guard.max_inflight_controls",
-            g.max_inflight_controls,
-            "must be at least 1",
-        )?;
-        let mut runtime = RuntimeConfig::local(e.endpoint.clone());
-        runtime.app_id = e.app_id.clone();
-        runtime.app_instance_id = e.app_instance_id.clone();
-        runtime.report_period_ms = e.report_period_ms;
-        runtime.stale_after_ms = s.stale_after_ms;
-        runtime.late_after_ms = s.late_after_ms;
-        runtime.max_cells_per_node = s.max_cells_per_node;
-        runtime.policy = PolicyConfig {
-            headroom: p.headroom,
-            max_ratio_floor: p.max_ratio_floor,
-            dedicated_share: p.dedicated_share,
-        };
-        runtime.guard = GuardConfig {
-            hysteresis_pct: g.hysteresis_pct,
-            max_controls_per_cell_per_sec: g.max_controls_per_cell_per_sec,
-        };
-        runtime.budget = Budget::from_ms(g.latency_budget_ms);
-        runtime.limits.max_payload_bytes = s.max_payload_bytes;
-        runtime.max_message_bytes = e.max_message_bytes;
-        runtime.backoff = BackoffConfig {
-            initial: Duration::from_millis(e.reconnect_initial_ms),
-            max: Duration::from_millis(e.reconnect_max_ms),
-        };
-        runtime.max_batch_rows = m.max_batch_rows;
-        runtime.inference_queue = m.queue_depth;
-        runtime.keep_warm =
-            (m.keep_warm_ms > 0.0).then(|| Duration::from_secs_f64(m.keep_warm_ms / 1000.0));
-        runtime.max_inflight_controls = g.max_inflight_controls;
-        runtime.control_timeout = Duration::from_millis(e.control_timeout_ms);
-        runtime.control_transport = e.control_transport;
-        runtime.metrics_listen = self.metrics.listen;
-        runtime.overload = s.overload;
-        runtime.reproducible = m.reproducible;
+        let mut p = Problems::default();
+        check_e2t(&self.e2t, &mut p);
+        check_model(&self.model, base, &mut p);
+        check_state(&self.state, &self.e2t, &mut p);
+        check_policy(&self.policy, &mut p);
+        check_guard(&self.guard, &mut p);
+        if let Some(d) = &self.decision_log {
+            p.int(&b::HOLD_MS, d.hold_ms);
+        }
+        let mut runtime = self.runtime();
         let model = ModelConfig {
-            contract: base.join(&m.contract),
-            onnxruntime_lib: m.onnxruntime_lib.as_ref().map(|p| base.join(p)),
-            providers: m.providers.clone(),
+            contract: resolve(base, &self.model.contract),
+            onnxruntime_lib: self
+                .model
+                .onnxruntime_lib
+                .as_ref()
+                .map(|l| resolve(base, l)),
+            providers: self.model.providers.clone(),
         };
         let mut models = vec![model.clone()];
         if let Some(t) = self.trial {
-            runtime.trial = Some(trial(t, base, &model, runtime.policy, &mut models)?);
+            let ctx = ArmContext {
+                base,
+                default_model: &model,
+                policy: runtime.policy,
+            };
+            runtime.trial = trial(t, &ctx, &mut models, &mut p);
         }
-        if let Some(d) = &self.decision_log {
-            check(
-                d.hold_ms <= 3_600_000,
-                "decision_log.hold_ms",
-                d.hold_ms,
-                "must be 0..=3600000",
-            )?;
+        if !p.is_empty() {
+            return Err(ConfigError::Invalid(p));
         }
         let decision_log = self.decision_log.map(|mut d| {
-            d.path = base.join(&d.path);
+            d.path = resolve(base, &d.path);
             d
         });
         Ok(Validated {
@@ -458,193 +351,335 @@ impl FileConfig {
             decision_log,
         })
     }
+
+    /// The runtime configuration of the (checked) sections, trial aside.
+    fn runtime(&self) -> RuntimeConfig {
+        let (e, m, s, p, g) = (
+            &self.e2t,
+            &self.model,
+            &self.state,
+            &self.policy,
+            &self.guard,
+        );
+        let mut r = RuntimeConfig::local(e.endpoint.clone());
+        r.app_id = e.app_id.clone();
+        r.app_instance_id = e.app_instance_id.clone();
+        r.report_period_ms = narrow(e.report_period_ms);
+        r.stale_after_ms = s.stale_after_ms;
+        r.late_after_ms = s.late_after_ms;
+        r.max_cells_per_node = s.max_cells_per_node;
+        r.policy = PolicyConfig {
+            headroom: p.headroom,
+            max_ratio_floor: narrow(p.max_ratio_floor),
+            dedicated_share: p.dedicated_share,
+        };
+        r.guard = GuardConfig {
+            hysteresis_pct: narrow(g.hysteresis_pct),
+            max_controls_per_cell_per_sec: narrow(g.max_controls_per_cell_per_sec),
+        };
+        r.budget = Budget::from_ms(g.latency_budget_ms);
+        r.limits.max_payload_bytes = s.max_payload_bytes;
+        r.max_message_bytes = e.max_message_bytes;
+        r.backoff = BackoffConfig {
+            initial: Duration::from_millis(e.reconnect_initial_ms),
+            max: Duration::from_millis(e.reconnect_max_ms),
+        };
+        r.max_batch_rows = m.max_batch_rows;
+        r.inference_queue = m.queue_depth;
+        r.keep_warm = (m.keep_warm_ms > 0.0 && m.keep_warm_ms.is_finite())
+            .then(|| Duration::from_secs_f64(m.keep_warm_ms / 1000.0));
+        r.max_inflight_controls = g.max_inflight_controls;
+        r.control_timeout = Duration::from_millis(e.control_timeout_ms);
+        r.control_transport = e.control_transport;
+        r.metrics_listen = self.metrics.listen;
+        r.overload = s.overload;
+        r.reproducible = m.reproducible;
+        r
+    }
+}
+
+/// Narrows a value validation has already bounded (integers are read as `u64` so that an
+/// out-of-range value is a named problem, not a parse error that hides the others).
+fn narrow<T: Narrow>(v: u64) -> T {
+    T::try_from(v).unwrap_or(T::LARGEST)
+}
+
+/// The narrower integer types of the runtime's configuration.
+trait Narrow: TryFrom<u64> {
+    const LARGEST: Self;
+}
+
+impl Narrow for u8 {
+    const LARGEST: Self = u8::MAX;
+}
+
+impl Narrow for u32 {
+    const LARGEST: Self = u32::MAX;
+}
+
+fn check_e2t(e: &E2tSection, p: &mut Problems) {
+    if let Some(rule) = endpoint_problem(&e.endpoint) {
+        let key = match e.endpoint_from {
+            Some(from) => format!("e2t.endpoint (from {from})"),
+            None => "e2t.endpoint".to_owned(),
+        };
+        p.rule(false, key, format!("{:?}", e.endpoint), rule);
+    }
+    let empty = "must not be empty";
+    p.rule(!e.app_id.is_empty(), "e2t.app_id", "\"\"", empty);
+    let instance_ok = !e.app_instance_id.is_empty();
+    p.rule(instance_ok, "e2t.app_instance_id", "\"\"", empty);
+    p.int(&b::REPORT_PERIOD_MS, e.report_period_ms);
+    p.int(&b::MAX_MESSAGE_BYTES, e.max_message_bytes);
+    let initial_ok = p.int(&b::RECONNECT_INITIAL_MS, e.reconnect_initial_ms);
+    if p.int(&b::RECONNECT_MAX_MS, e.reconnect_max_ms) && initial_ok {
+        p.rule(
+            e.reconnect_max_ms >= e.reconnect_initial_ms,
+            b::RECONNECT_MAX_MS.key,
+            e.reconnect_max_ms,
+            format!(
+                "must be ≥ e2t.reconnect_initial_ms ({})",
+                e.reconnect_initial_ms
+            ),
+        );
+    }
+    p.int(&b::CONTROL_TIMEOUT_MS, e.control_timeout_ms);
+}
+
+fn check_model(m: &ModelSection, base: &Path, p: &mut Problems) {
+    p.file("model.contract", &m.contract, &resolve(base, &m.contract));
+    if let Some(lib) = &m.onnxruntime_lib {
+        p.file("model.onnxruntime_lib", lib, &resolve(base, lib));
+    }
+    p.rule(
+        !m.providers.is_empty(),
+        "model.providers",
+        "[]",
+        "list at least one provider (cpu)",
+    );
+    for (i, provider) in m.providers.iter().enumerate() {
+        if let Provider::Cuda { device_id } | Provider::Tensorrt { device_id } = *provider {
+            p.int_at(
+                &b::DEVICE_ID,
+                format!("model.providers[{i}].device_id"),
+                device_id,
+            );
+        }
+    }
+    p.int(&b::MAX_BATCH_ROWS, m.max_batch_rows);
+    p.int(&b::QUEUE_DEPTH, m.queue_depth);
+    p.real(&b::KEEP_WARM_MS, m.keep_warm_ms);
+}
+
+fn check_state(s: &StateSection, e: &E2tSection, p: &mut Problems) {
+    // A rule between two keys is checked only when both are in range: one problem a key.
+    let period_ok = b::REPORT_PERIOD_MS.range.contains_int(e.report_period_ms);
+    let stale_ok = p.int(&b::STALE_AFTER_MS, s.stale_after_ms);
+    if stale_ok && period_ok {
+        p.rule(
+            s.stale_after_ms >= e.report_period_ms,
+            b::STALE_AFTER_MS.key,
+            s.stale_after_ms,
+            format!("must be ≥ e2t.report_period_ms ({})", e.report_period_ms),
+        );
+    }
+    if p.int(&b::LATE_AFTER_MS, s.late_after_ms) && stale_ok {
+        p.rule(
+            s.late_after_ms <= s.stale_after_ms,
+            b::LATE_AFTER_MS.key,
+            s.late_after_ms,
+            format!("must be ≤ state.stale_after_ms ({})", s.stale_after_ms),
+        );
+    }
+    p.int(&b::MAX_CELLS_PER_NODE, s.max_cells_per_node);
+    let message_ok = b::MAX_MESSAGE_BYTES.range.contains_int(e.max_message_bytes);
+    if p.int(&b::MAX_PAYLOAD_BYTES, s.max_payload_bytes) && message_ok {
+        p.rule(
+            s.max_payload_bytes <= e.max_message_bytes,
+            b::MAX_PAYLOAD_BYTES.key,
+            s.max_payload_bytes,
+            format!("must be ≤ e2t.max_message_bytes ({})", e.max_message_bytes),
+        );
+    }
+}
+
+fn check_policy(pol: &PolicySection, p: &mut Problems) {
+    p.real(&b::HEADROOM, f64::from(pol.headroom));
+    p.int(&b::MAX_RATIO_FLOOR, pol.max_ratio_floor);
+    p.real(&b::DEDICATED_SHARE, f64::from(pol.dedicated_share));
+}
+
+fn check_guard(g: &GuardSection, p: &mut Problems) {
+    p.int(&b::HYSTERESIS_PCT, g.hysteresis_pct);
+    p.int(
+        &b::MAX_CONTROLS_PER_CELL_PER_SEC,
+        g.max_controls_per_cell_per_sec,
+    );
+    p.real(&b::LATENCY_BUDGET_MS, g.latency_budget_ms);
+    p.int(&b::MAX_INFLIGHT_CONTROLS, g.max_inflight_controls);
+}
+
+/// What every trial arm inherits from the rest of the file.
+struct ArmContext<'a> {
+    base: &'a Path,
+    default_model: &'a ModelConfig,
+    policy: PolicyConfig,
 }
 
 fn arm(
     a: ArmSection,
     which: &'static str,
-    base: &Path,
-    default_model: &ModelConfig,
-    policy: PolicyConfig,
+    ctx: &ArmContext<'_>,
     models: &mut Vec<ModelConfig>,
-) -> Result<ArmSpec, ConfigError> {
-    let key = if which == "control" {
-        "trial.control.policy"
-    } else {
-        "trial.treatment.policy"
-    };
-    check(
-        !a.name.is_empty() && a.name.len() <= 32,
-        if which == "control" {
-            "trial.control.name"
-        } else {
-            "trial.treatment.name"
-        },
-        &a.name,
-        "must be 1..=32 characters",
-    )?;
+    p: &mut Problems,
+) -> Option<ArmSpec> {
+    let key = |k: &str| format!("trial.{which}.{k}");
+    let name_ok = !a.name.is_empty() && a.name.len() <= 32;
+    p.rule(name_ok, key("name"), &a.name, "must be 1..=32 characters");
     let arm_policy = match a.policy.as_str() {
-        "model" => {
-            let contract = a
-                .contract
-                .as_ref()
-                .map_or_else(|| default_model.contract.clone(), |c| base.join(c));
-            let i = match models.iter().position(|m| m.contract == contract) {
-                Some(i) => i,
-                None => {
-                    models.push(ModelConfig {
-                        contract,
-                        ..default_model.clone()
-                    });
-                    models.len() - 1
-                }
-            };
-            ArmPolicy::Model(i)
-        }
-        "equal" => ArmPolicy::Baseline(Baseline::Equal),
-        "proportional" => ArmPolicy::Baseline(Baseline::Proportional),
+        "model" => Some(model_arm(a.contract.as_deref(), ctx, models)),
+        "equal" => Some(ArmPolicy::Baseline(Baseline::Equal)),
+        "proportional" => Some(ArmPolicy::Baseline(Baseline::Proportional)),
         "fixed" => {
-            let sum: u32 = a.fixed_split.iter().map(|v| u32::from(*v)).sum();
-            check(
+            for (i, v) in a.fixed_split.iter().enumerate() {
+                p.int_at(&b::FIXED_SPLIT, key(&format!("fixed_split[{i}]")), *v);
+            }
+            let sum = a.fixed_split.iter().fold(0u64, |s, v| s.saturating_add(*v));
+            p.rule(
                 !a.fixed_split.is_empty() && sum <= 100,
-                key,
+                key("policy"),
                 format!("fixed {:?}", a.fixed_split),
                 "a fixed arm needs fixed_split percentages summing to at most 100",
-            )?;
-            ArmPolicy::Baseline(Baseline::Fixed(a.fixed_split.clone()))
+            );
+            let split = a.fixed_split.iter().map(|v| narrow(*v)).collect();
+            Some(ArmPolicy::Baseline(Baseline::Fixed(split)))
         }
         other => {
-            return Err(ConfigError::Invalid {
-                key,
-                value: other.to_owned(),
-                rule: "must be model, equal, fixed or proportional",
-            });
+            p.rule(
+                false,
+                key("policy"),
+                format!("{other:?}"),
+                "must be model, equal, fixed or proportional",
+            );
+            None
         }
     };
-    let mut policy_cfg = policy;
+    let mut policy_cfg = ctx.policy;
     if let Some(h) = a.headroom {
-        check(
-            (0.0..=2.0).contains(&h),
-            "trial.*.headroom",
-            h,
-            "must be 0..=2",
-        )?;
+        p.real_at(&b::ARM_HEADROOM, key("headroom"), f64::from(h));
         policy_cfg.headroom = h;
     }
-    Ok(ArmSpec {
+    Some(ArmSpec {
         name: a.name,
-        policy: arm_policy,
+        policy: arm_policy?,
         policy_cfg,
+    })
+}
+
+/// The index of a model arm's model in `models`, adding it when new.
+fn model_arm(
+    contract: Option<&Path>,
+    ctx: &ArmContext<'_>,
+    models: &mut Vec<ModelConfig>,
+) -> ArmPolicy {
+    let contract = contract.map_or_else(
+        || ctx.default_model.contract.clone(),
+        |c| resolve(ctx.base, c),
+    );
+    let i = models
+        .iter()
+        .position(|m| m.contract == contract)
+        .unwrap_or_else(|| {
+            models.push(ModelConfig {
+                contract,
+                ..ctx.default_model.clone()
+            });
+            models.len() - 1
+        });
+    ArmPolicy::Model(i)
+}
+
+fn design(t: &TrialSection, p: &mut Problems) -> Option<Design> {
+    p.real(&b::TREATMENT_SHARE, t.treatment_share);
+    p.int(&b::BLOCK_S, t.block_s);
+    match t.design.as_str() {
+        "cell_randomised" => Some(Design::CellRandomised {
+            treatment_share: t.treatment_share,
+        }),
+        "switchback" => Some(Design::Switchback {
+            block_ms: t.block_s.saturating_mul(1000),
+        }),
+        "shadow" => Some(Design::Shadow),
+        other => {
+            p.rule(
+                false,
+                "trial.design",
+                format!("{other:?}"),
+                "must be cell_randomised, switchback or shadow",
+            );
+            None
+        }
+    }
+}
+
+fn rail(r: RailSection, p: &mut Problems) -> Option<RailSpec> {
+    let kpi = match r.kpi.as_str() {
+        "throughput_dl" => Some(Kpi::ThroughputDl),
+        "buffer_dl" => Some(Kpi::BufferDl),
+        other => {
+            p.rule(
+                false,
+                "trial.guard_rail.kpi",
+                format!("{other:?}"),
+                "must be throughput_dl or buffer_dl",
+            );
+            None
+        }
+    };
+    p.real(&b::MARGIN, r.margin);
+    p.real(&b::ALPHA, r.alpha);
+    p.real(&b::TAU, r.tau);
+    p.int(&b::LOOK_EVERY_S, r.look_every_s);
+    p.int(&b::MIN_CELLS, r.min_cells);
+    let kpi = kpi?;
+    Some(RailSpec {
+        cfg: RailConfig {
+            margin: r.margin,
+            alpha: r.alpha,
+            tau: r.tau,
+            min_units: r.min_cells,
+            higher_is_better: kpi.higher_is_better(),
+        },
+        kpi,
+        look_every_ms: r.look_every_s.saturating_mul(1000),
     })
 }
 
 fn trial(
     t: TrialSection,
-    base: &Path,
-    default_model: &ModelConfig,
-    policy: PolicyConfig,
+    ctx: &ArmContext<'_>,
     models: &mut Vec<ModelConfig>,
-) -> Result<TrialSpec, ConfigError> {
-    check(
-        (0.0..=1.0).contains(&t.treatment_share),
-        "trial.treatment_share",
-        t.treatment_share,
-        "must be 0..=1",
-    )?;
-    check(
-        t.block_s >= 1,
-        "trial.block_s",
-        t.block_s,
-        "must be at least 1",
-    )?;
-    let design = match t.design.as_str() {
-        "cell_randomised" => Design::CellRandomised {
-            treatment_share: t.treatment_share,
-        },
-        "switchback" => Design::Switchback {
-            block_ms: t.block_s * 1000,
-        },
-        "shadow" => Design::Shadow,
-        other => {
-            return Err(ConfigError::Invalid {
-                key: "trial.design",
-                value: other.to_owned(),
-                rule: "must be cell_randomised, switchback or shadow",
-            });
-        }
-    };
-    check(
+    p: &mut Problems,
+) -> Option<TrialSpec> {
+    let design = design(&t, p);
+    p.rule(
         t.control.name != t.treatment.name,
         "trial.treatment.name",
-        &t.treatment.name,
+        format!("{:?}", t.treatment.name),
         "must differ from the control arm's name",
-    )?;
-    let control = arm(t.control, "control", base, default_model, policy, models)?;
-    let treatment = arm(
-        t.treatment,
-        "treatment",
-        base,
-        default_model,
-        policy,
-        models,
-    )?;
+    );
+    let control = arm(t.control, "control", ctx, models, p);
+    let treatment = arm(t.treatment, "treatment", ctx, models, p);
     let rail = match t.guard_rail {
         None => None,
-        Some(r) => {
-            let kpi = match r.kpi.as_str() {
-                "throughput_dl" => Kpi::ThroughputDl,
-                "buffer_dl" => Kpi::BufferDl,
-                other => {
-                    return Err(ConfigError::Invalid {
-                        key: "trial.guard_rail.kpi",
-                        value: other.to_owned(),
-                        rule: "must be throughput_dl or buffer_dl",
-                    });
-                }
-            };
-            check(
-                r.margin >= 0.0 && r.margin < 1.0,
-                "trial.guard_rail.margin",
-                r.margin,
-                "must be in [0, 1)",
-            )?;
-            check(
-                r.alpha > 0.0 && r.alpha < 0.5,
-                "trial.guard_rail.alpha",
-                r.alpha,
-                "must be in (0, 0.5)",
-            )?;
-            check(
-                r.tau > 0.0,
-                "trial.guard_rail.tau",
-                r.tau,
-                "must be above 0",
-            )?;
-            check(
-                r.look_every_s >= 1,
-                "trial.guard_rail.look_every_s",
-                r.look_every_s,
-                "must be at least 1",
-            )?;
-            Some(RailSpec {
-                cfg: RailConfig {
-                    margin: r.margin,
-                    alpha: r.alpha,
-                    tau: r.tau,
-                    min_units: r.min_cells.max(2),
-                    higher_is_better: kpi.higher_is_better(),
-                },
-                kpi,
-                look_every_ms: r.look_every_s * 1000,
-            })
-        }
+        Some(r) => Some(rail(r, p)?),
     };
-    Ok(TrialSpec {
+    Some(TrialSpec {
         assignment: Assignment {
-            design,
+            design: design?,
             seed: t.seed,
         },
-        arms: [control, treatment],
+        arms: [control?, treatment?],
         rail,
     })
 }
@@ -663,7 +698,19 @@ mod tests {
             path: "t.toml".into(),
             source,
         })?;
-        cfg.validate(Path::new("."))
+        cfg.validate(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"))
+    }
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match validate(text) {
+            Err(ConfigError::Invalid(p)) => p.iter().cloned().collect(),
+            Err(other) => panic!("not a validation error: {other}"),
+            Ok(_) => Vec::new(),
+        }
+    }
+
+    fn keys(text: &str) -> Vec<String> {
+        problems(text).into_iter().map(|p| p.key).collect()
     }
 
     const TRIAL: &str = r#"
@@ -755,5 +802,170 @@ alpha = 0.05
             .unwrap_err()
             .to_string();
         assert!(err.contains("tpu"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_once_with_its_section() {
+        let text = demo()
+            .replace("hysteresis_pct = 3", "hysteresis_pct = 300")
+            .replace(
+                "max_inflight_controls = 1024",
+                "max_inflight_controls = 9223372036854775807",
+            )
+            .replace("queue_depth = 65536", "queue_depth = 0")
+            .replace("late_after_ms = 250", "late_after_ms = 99999999");
+        assert_eq!(
+            keys(&text),
+            [
+                "model.queue_depth",
+                "state.late_after_ms",
+                "guard.hysteresis_pct",
+                "guard.max_inflight_controls",
+            ]
+        );
+        let shown = validate(&text).unwrap_err().to_string();
+        assert!(shown.starts_with("config refused, 4 problems"), "{shown}");
+        for p in problems(&text) {
+            assert_eq!(shown.matches(&p.to_string()).count(), 1, "{p}\n{shown}");
+        }
+        assert!(
+            shown
+                .contains("`guard.max_inflight_controls` = 9223372036854775807: must be 1..=65536")
+        );
+    }
+
+    #[test]
+    fn keys_without_bounds_before_are_bounded() {
+        for (from, to, key) in [
+            (
+                "late_after_ms = 250",
+                "late_after_ms = 60001",
+                "state.late_after_ms",
+            ),
+            (
+                "stale_after_ms = 10000",
+                "stale_after_ms = 3600001",
+                "state.stale_after_ms",
+            ),
+            (
+                "reconnect_max_ms = 5000",
+                "reconnect_max_ms = 300001",
+                "e2t.reconnect_max_ms",
+            ),
+            (
+                "reconnect_initial_ms = 100",
+                "reconnect_initial_ms = 60001",
+                "e2t.reconnect_initial_ms",
+            ),
+            (
+                "max_controls_per_cell_per_sec = 4",
+                "max_controls_per_cell_per_sec = 1001",
+                "guard.max_controls_per_cell_per_sec",
+            ),
+            (
+                "keep_warm_ms = 1.0",
+                "keep_warm_ms = nan",
+                "model.keep_warm_ms",
+            ),
+            (
+                "latency_budget_ms = 10.0",
+                "latency_budget_ms = inf",
+                "guard.latency_budget_ms",
+            ),
+            ("headroom = 0.2", "headroom = nan", "policy.headroom"),
+            (
+                "[{ kind = \"cpu\" }]",
+                "[{ kind = \"cuda\", device_id = -1 }]",
+                "model.providers[0].device_id",
+            ),
+        ] {
+            let text = demo().replace(from, to);
+            assert_ne!(text, demo(), "{from} not in demo.toml");
+            assert_eq!(keys(&text), [key], "{to}");
+        }
+    }
+
+    #[test]
+    fn the_largest_accepted_values_fit_the_runtime() {
+        let text = demo()
+            .replace(
+                "max_inflight_controls = 1024",
+                "max_inflight_controls = 65536",
+            )
+            .replace("reconnect_max_ms = 5000", "reconnect_max_ms = 300000");
+        let v = validate(&text).unwrap();
+        // The node task takes every permit at once as a u32, on a tokio semaphore.
+        assert!(u32::try_from(v.runtime.max_inflight_controls).is_ok());
+        assert!(v.runtime.max_inflight_controls <= tokio::sync::Semaphore::MAX_PERMITS);
+    }
+
+    #[test]
+    fn endpoints_are_checked_like_the_runtime_reads_them() {
+        for good in [
+            "http://127.0.0.1:5150",
+            "http://onos-e2t:5150",
+            "http://[::1]:5150/",
+        ] {
+            assert_eq!(endpoint_problem(good), None, "{good}");
+        }
+        for bad in [
+            "127.0.0.1:5150",
+            "http://",
+            "http://bad host:5150",
+            "http://h:99999",
+            "http://h:0",
+            "http://h:5150/e2t",
+            "grpc://h:5150",
+        ] {
+            assert!(endpoint_problem(bad).is_some(), "{bad}");
+        }
+        let tls = endpoint_problem("https://h:5150").unwrap();
+        assert!(tls.contains("no TLS"), "{tls}");
+        let text = demo().replace("http://127.0.0.1:5150", "https://127.0.0.1:5150");
+        assert_eq!(keys(&text), ["e2t.endpoint"]);
+        let mut cfg: FileConfig = toml::from_str(&demo()).unwrap();
+        cfg.override_endpoint("http://h:x".into(), "--e2t");
+        let err = cfg.validate(Path::new(".")).unwrap_err().to_string();
+        assert!(
+            err.contains("`e2t.endpoint (from --e2t)` = \"http://h:x\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_folder_and_missing_files_are_named_twice() {
+        let v = validate(&demo()).unwrap();
+        assert!(v.model.contract.is_file(), "{}", v.model.contract.display());
+        let text = demo().replace(
+            "# onnxruntime_lib = \"/opt/onnxruntime-gpu/lib/libonnxruntime.so.1.31.1\"",
+            "onnxruntime_lib = \"lib/libonnxruntime.so\"",
+        );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "model.onnxruntime_lib");
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let resolved = base.join("lib/libonnxruntime.so").display().to_string();
+        assert!(p[0].value.contains("\"lib/libonnxruntime.so\""), "{}", p[0]);
+        assert!(p[0].value.contains(&resolved), "{}", p[0]);
+        let err = FileConfig::load(Path::new("no/such.toml"))
+            .unwrap_err()
+            .to_string();
+        let cwd = std::env::current_dir().unwrap().join("no/such.toml");
+        assert!(
+            err.contains("no/such.toml") && err.contains(&cwd.display().to_string()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn docs_table_matches_the_bounds() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operations.md");
+        let text = std::fs::read_to_string(&docs).unwrap();
+        let table = bounds::markdown_table();
+        assert!(
+            text.contains(&table),
+            "docs/operations.md lacks the current bounds table; paste this between the \
+             config-bounds markers:\n{table}"
+        );
     }
 }

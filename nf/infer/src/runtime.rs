@@ -1,11 +1,15 @@
 //! Finding and loading onnxruntime, and building a session checked against its contract.
 //!
-//! `libonnxruntime.so` is loaded at run time (`ort`'s `load-dynamic`). Where it comes from,
-//! first match wins: the path in the config, `ORT_DYLIB_PATH`, then the copy
-//! `scripts/fetch-onnxruntime.sh` places under `.cache/onnxruntime/` in the source tree.
+//! `libonnxruntime.so` is loaded at run time (`ort`'s `load-dynamic`). Where it comes from:
+//! the path in the config (`model.onnxruntime_lib`) when set, else `ORT_DYLIB_PATH` when set,
+//! else the copy `scripts/fetch-onnxruntime.sh` places under `.cache/onnxruntime/` in the
+//! source tree. A path that is named but missing is refused, naming it and where it came
+//! from: the search never falls through to another library. One library per process: a
+//! second model asking for a different one is refused too.
 //! Execution providers are tried in the configured order; one that cannot be registered
 //! (no GPU, a CPU-only onnxruntime build) is logged and the next is tried, ending on CPU.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -55,9 +59,19 @@ pub enum EngineError {
     /// No onnxruntime library to load.
     #[error(
         "onnxruntime {ORT_VERSION} not found (looked at {looked}); run `scripts/fetch-onnxruntime.sh`, \
-         or set ORT_DYLIB_PATH (or inference.onnxruntime_lib) to a libonnxruntime.so {ORT_VERSION}"
+         or set ORT_DYLIB_PATH (or model.onnxruntime_lib) to a libonnxruntime.so {ORT_VERSION}"
     )]
     LibraryMissing { looked: String },
+    /// A library named by the config or the environment is not there; nothing else is tried.
+    #[error(
+        "onnxruntime library {path} (from {from}) is not a file; point {from} at a \
+         libonnxruntime.so {ORT_VERSION} or unset it (search order: model.onnxruntime_lib, \
+         ORT_DYLIB_PATH, then the copy `scripts/fetch-onnxruntime.sh` fetches)"
+    )]
+    LibraryNotFound { path: PathBuf, from: &'static str },
+    /// onnxruntime is already loaded from another file in this process.
+    #[error("onnxruntime is already loaded from {loaded}; cannot also load {path}")]
+    LibraryConflict { loaded: PathBuf, path: PathBuf },
     /// The library exists but could not be loaded or initialised.
     #[error("cannot load onnxruntime from {path}: {message}")]
     LibraryLoad { path: PathBuf, message: String },
@@ -69,27 +83,39 @@ pub enum EngineError {
     Session { file: PathBuf, message: String },
 }
 
-/// Picks the onnxruntime library to load.
+/// Where the library path came from, for messages.
+pub const FROM_CONFIG: &str = "model.onnxruntime_lib";
+/// The environment variable naming the library.
+pub const FROM_ENV: &str = "ORT_DYLIB_PATH";
+
+/// Picks the onnxruntime library to load: `explicit`, else `ORT_DYLIB_PATH`, else the fetched
+/// copy. A named path that is not a file is an error, never a reason to try the next.
 pub fn resolve_dylib(explicit: Option<&Path>) -> Result<PathBuf, EngineError> {
     let fetched = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .join(FETCHED_DYLIB);
-    let candidates: Vec<PathBuf> = explicit
-        .map(Path::to_path_buf)
-        .into_iter()
-        .chain(std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
-        .chain(std::iter::once(fetched))
-        .collect();
-    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
-        return Ok(found.clone());
+    resolve_dylib_from(explicit, std::env::var_os(FROM_ENV), &fetched)
+}
+
+/// [`resolve_dylib`] with the environment and the fetched copy as arguments.
+pub fn resolve_dylib_from(
+    explicit: Option<&Path>,
+    env: Option<OsString>,
+    fetched: &Path,
+) -> Result<PathBuf, EngineError> {
+    let named = match (explicit, env.filter(|v| !v.is_empty())) {
+        (Some(p), _) => Some((p.to_path_buf(), FROM_CONFIG)),
+        (None, Some(v)) => Some((PathBuf::from(v), FROM_ENV)),
+        (None, None) => None,
+    };
+    match named {
+        Some((path, _)) if path.is_file() => Ok(path),
+        Some((path, from)) => Err(EngineError::LibraryNotFound { path, from }),
+        None if fetched.is_file() => Ok(fetched.to_path_buf()),
+        None => Err(EngineError::LibraryMissing {
+            looked: fetched.display().to_string(),
+        }),
     }
-    Err(EngineError::LibraryMissing {
-        looked: candidates
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
 }
 
 static ENV: OnceLock<Result<(PathBuf, Environment), String>> = OnceLock::new();
@@ -107,6 +133,10 @@ pub fn environment(explicit: Option<&Path>) -> Result<Environment, EngineError> 
         Ok((path.clone(), env))
     });
     match loaded {
+        Ok((first, _)) if *first != path => Err(EngineError::LibraryConflict {
+            loaded: first.clone(),
+            path,
+        }),
         Ok((_, env)) => Ok(env.clone()),
         Err(message) => Err(EngineError::LibraryLoad {
             path,
@@ -227,4 +257,56 @@ fn check_io(session: &Session, contract: &Contract) -> Result<(), EngineError> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_lib() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nf-infer-dylib-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lib = dir.join("libonnxruntime.so");
+        std::fs::write(&lib, b"not really").unwrap();
+        lib
+    }
+
+    #[test]
+    fn a_named_library_that_is_missing_is_refused_with_its_origin() {
+        let real = scratch_lib();
+        let missing = Path::new("/nonexistent/libonnxruntime.so");
+        let err = resolve_dylib_from(Some(missing), None, &real).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("/nonexistent/libonnxruntime.so") && shown.contains(FROM_CONFIG),
+            "{shown}"
+        );
+        let err = resolve_dylib_from(None, Some(missing.into()), &real).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("/nonexistent/libonnxruntime.so") && shown.contains(FROM_ENV),
+            "{shown}"
+        );
+        // The config wins over the environment, and is refused rather than skipped.
+        let err = resolve_dylib_from(Some(missing), Some(real.clone().into()), &real);
+        assert!(
+            matches!(err, Err(EngineError::LibraryNotFound { from, .. }) if from == FROM_CONFIG)
+        );
+    }
+
+    #[test]
+    fn the_fetched_copy_is_used_only_when_nothing_is_named() {
+        let real = scratch_lib();
+        assert_eq!(resolve_dylib_from(None, None, &real).unwrap(), real);
+        assert_eq!(
+            resolve_dylib_from(None, Some(OsString::new()), &real).unwrap(),
+            real
+        );
+        assert_eq!(
+            resolve_dylib_from(None, Some(real.clone().into()), Path::new("/x")).unwrap(),
+            real
+        );
+        let err = resolve_dylib_from(None, None, Path::new("/nonexistent/fetched.so"));
+        assert!(matches!(err, Err(EngineError::LibraryMissing { .. })));
+    }
 }

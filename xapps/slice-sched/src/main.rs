@@ -4,9 +4,10 @@
 //! demand with an ONNX model (onnxruntime), and sends E2SM-RC slice-level PRB quota
 //! controls (style 2, action 6) through guard rails and a latency budget. This binary only
 //! parses the command line and the config, sets up logging and signals, and calls
-//! `nf_runtime::run`.
+//! `nf_runtime::run_models`; every way it stops maps to one exit code of
+//! `slice_xapp::exit`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,14 +15,13 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-use slice_xapp::config::FileConfig;
+use nf_runtime::RuntimeConfig;
+use slice_xapp::config::{ConfigError, FileConfig, Validated};
+use slice_xapp::exit;
 
-/// Exit code for a configuration the xApp refuses (sysexits EX_USAGE).
-const EXIT_BAD_CONFIG: u8 = 64;
-/// Exit code when the model or onnxruntime cannot be loaded (sysexits EX_CONFIG).
-const EXIT_BAD_MODEL: u8 = 78;
-/// Exit code when the runtime fails after start (sysexits EX_SOFTWARE).
-const EXIT_RUNTIME: u8 = 70;
+/// The longest `--duration` accepted [s] (about 31 years; leave the flag out to run until a
+/// signal).
+const MAX_DURATION_S: f64 = 1e9;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
@@ -33,11 +33,15 @@ enum LogFormat {
 ///
 /// Connects to an E2 termination speaking the SD-RAN E2T API (onos.e2t.e2.v1beta1), discovers
 /// the E2 nodes and cells, subscribes to periodic KPM reports, and closes the loop until
-/// SIGINT/SIGTERM (or --duration), then unsubscribes and prints a summary.
+/// SIGINT, SIGTERM or SIGHUP (or --duration), then drains, unsubscribes and prints a summary.
+///
+/// Exit codes: 0 done, 64 config or command line refused, 70 runtime failure, 78 model or
+/// onnxruntime refused (see docs/operations.md).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
-    /// TOML configuration file (see xapps/slice-sched/config/demo.toml).
+    /// TOML configuration file (see xapps/slice-sched/config/demo.toml); relative paths in it
+    /// are relative to its folder.
     #[arg(
         short,
         long,
@@ -45,12 +49,13 @@ struct Cli {
         default_value = "xapps/slice-sched/config/demo.toml"
     )]
     config: PathBuf,
-    /// Override the E2T endpoint of the config, e.g. http://10.0.0.5:5150.
+    /// Override the E2T endpoint of the config (`e2t.endpoint`), e.g. http://10.0.0.5:5150.
     #[arg(long, env = "SLICE_XAPP_E2T")]
     e2t: Option<String>,
-    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
-    #[arg(long)]
-    duration: Option<f64>,
+    /// Stop after this many seconds, a finite number in [0, 1e9] (default: run until SIGINT,
+    /// SIGTERM or SIGHUP; `inf` is refused: leave the flag out instead).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
+    duration: Option<Duration>,
     /// Override or disable (with "off") the Prometheus listen address of the config.
     #[arg(long)]
     metrics_listen: Option<String>,
@@ -71,6 +76,65 @@ struct Cli {
     check: bool,
 }
 
+/// `--duration`: finite seconds in [0, MAX_DURATION_S].
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() {
+        return Err(format!(
+            "{s:?} is not a duration; leave --duration out to run until SIGINT, SIGTERM or SIGHUP"
+        ));
+    }
+    if !(0.0..=MAX_DURATION_S).contains(&secs) {
+        return Err(format!("must be in [0, {MAX_DURATION_S}] seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Why the xApp stops without a clean run; each maps to one exit code.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    /// The config file refused, every problem listed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A command-line value or a resource named by the config refused.
+    #[error("{0}")]
+    Usage(String),
+    /// A model or onnxruntime refused.
+    #[error(transparent)]
+    Model(#[from] slice_xapp::LoadError),
+    /// The runtime failed after start.
+    #[error(transparent)]
+    Runtime(#[from] nf_runtime::RuntimeError),
+    /// The tokio runtime could not start.
+    #[error("cannot start tokio: {0}")]
+    Tokio(std::io::Error),
+}
+
+impl Stop {
+    fn code(&self) -> u8 {
+        match self {
+            Stop::Config(_) | Stop::Usage(_) => exit::BAD_CONFIG,
+            Stop::Model(_) => exit::BAD_MODEL,
+            Stop::Runtime(_) | Stop::Tokio(_) => exit::RUNTIME,
+        }
+    }
+
+    /// The one line logged for it; the cause itself is printed once, by `main`.
+    fn log(&self) {
+        match self {
+            Stop::Config(e) => {
+                tracing::error!(problems = e.problems().len(), "configuration refused");
+            }
+            Stop::Usage(_) => tracing::error!("command line or config refused"),
+            Stop::Model(_) => tracing::error!("model refused"),
+            Stop::Runtime(_) | Stop::Tokio(_) => tracing::error!("runtime failed"),
+        }
+    }
+}
+
 /// One tokio worker per core, except the one the inference thread keeps busy.
 fn default_workers() -> u16 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -89,113 +153,142 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn shutdown_signal(duration: Option<f64>) {
+/// Completes on the first Unix signal of `kind`; never when it cannot be installed.
+#[cfg(unix)]
+async fn unix_signal(kind: tokio::signal::unix::SignalKind) {
+    match tokio::signal::unix::signal(kind) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(e) => {
+            tracing::warn!(cause = %e, "cannot install a signal handler");
+            std::future::pending().await
+        }
+    }
+}
+
+/// The end of the run: `--duration`, SIGINT, SIGTERM or SIGHUP. Each leads to the same
+/// graceful shutdown: drain in-flight decisions, unsubscribe, print the summary.
+async fn shutdown_signal(duration: Option<Duration>) {
     let sleep = async {
         match duration {
-            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
+            Some(d) => tokio::time::sleep(d).await,
             None => std::future::pending().await,
         }
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
+    let (term, hup) = {
+        use tokio::signal::unix::SignalKind;
+        (
+            unix_signal(SignalKind::terminate()),
+            unix_signal(SignalKind::hangup()),
+        )
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let (term, hup) = (std::future::pending::<()>(), std::future::pending::<()>());
     tokio::select! {
         _ = sleep => tracing::info!("run duration reached"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-        _ = term => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "shutting down"),
+        _ = term => tracing::info!(signal = "SIGTERM", "shutting down"),
+        _ = hup => tracing::info!(signal = "SIGHUP", "shutting down"),
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
-    let base = cli.config.parent().map(PathBuf::from).unwrap_or_default();
-    let validated = match FileConfig::load(&cli.config).and_then(|c| c.validate(&base)) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(cause = %e, "configuration refused");
-            eprintln!("slice-xapp: {e}");
-            return ExitCode::from(EXIT_BAD_CONFIG);
-        }
-    };
-    let mut runtime_cfg = validated.runtime;
-    if let Some(e2t) = cli.e2t {
-        runtime_cfg.e2t_endpoint = e2t;
+/// Reads and validates the config, with `--e2t` applied before validation so that a bad
+/// override is named like a bad file value. Relative paths follow the file's folder.
+fn load_config(path: &Path, e2t: Option<String>) -> Result<Validated, Stop> {
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let base = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
+    let mut file = FileConfig::load(path)?;
+    if let Some(endpoint) = e2t {
+        file.override_endpoint(endpoint, "--e2t");
     }
-    match cli.metrics_listen.as_deref() {
+    Ok(file.validate(&base)?)
+}
+
+/// Applies `--metrics-listen` (an address, or `off`).
+fn apply_metrics_listen(cfg: &mut RuntimeConfig, flag: Option<&str>) -> Result<(), Stop> {
+    match flag {
         None => {}
-        Some("off") => runtime_cfg.metrics_listen = None,
-        Some(addr) => match addr.parse() {
-            Ok(a) => runtime_cfg.metrics_listen = Some(a),
-            Err(e) => {
-                eprintln!("slice-xapp: --metrics-listen {addr}: {e}");
-                return ExitCode::from(EXIT_BAD_CONFIG);
-            }
-        },
-    }
-    let models = match slice_xapp::load_models(&validated.models) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(cause = %e, "model refused");
-            eprintln!("slice-xapp: {e}");
-            return ExitCode::from(EXIT_BAD_MODEL);
+        Some("off") => cfg.metrics_listen = None,
+        Some(addr) => {
+            let a = addr.parse().map_err(|e| {
+                Stop::Usage(format!(
+                    "--metrics-listen (overrides metrics.listen) = {addr:?}: {e}"
+                ))
+            })?;
+            cfg.metrics_listen = Some(a);
         }
-    };
-    let model = &models[0];
+    }
+    Ok(())
+}
+
+/// Everything from the parsed command line to the end of the run; the summary on success.
+fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
+    let validated = load_config(&cli.config, cli.e2t)?;
+    let mut runtime_cfg = validated.runtime;
+    apply_metrics_listen(&mut runtime_cfg, cli.metrics_listen.as_deref())?;
+    let models = slice_xapp::load_models(&validated.models)?;
     if cli.check {
+        let c = &models[0].contract;
         println!(
             "configuration and model contract are valid ({} {})",
-            model.contract.name, model.contract.version
+            c.name, c.version
         );
-        return ExitCode::SUCCESS;
+        return Ok(None);
+    }
+    if let Some(d) = &validated.decision_log {
+        let log = slice_xapp::open_decision_log(&d.path, d.hold_ms, d.timings)
+            .map_err(|e| Stop::Usage(format!("decision_log.path {}: {e}", d.path.display())))?;
+        runtime_cfg.decision_log = Some(log);
     }
     let workers = cli.worker_threads.unwrap_or_else(default_workers);
     tracing::info!(workers, "starting tokio runtime");
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers.into())
         .enable_all()
         .thread_name("xapp")
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("slice-xapp: cannot start tokio: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
-    };
-    if let Some(d) = &validated.decision_log {
-        match slice_xapp::open_decision_log(&d.path, d.hold_ms, d.timings) {
-            Ok(log) => runtime_cfg.decision_log = Some(log),
-            Err(e) => {
-                eprintln!("slice-xapp: decision_log.path {}: {e}", d.path.display());
-                return ExitCode::from(EXIT_BAD_CONFIG);
-            }
-        }
-    }
+        .map_err(Stop::Tokio)?;
     let metrics = Arc::new(nf_runtime::metrics::Metrics::new());
-    let result = rt.block_on(nf_runtime::run_models(
+    let summary = rt.block_on(nf_runtime::run_models(
         runtime_cfg,
         models,
         metrics,
         shutdown_signal(cli.duration),
-    ));
-    match result {
-        Ok(summary) => {
-            println!("{summary}");
-            ExitCode::SUCCESS
+    ))?;
+    Ok(Some(summary))
+}
+
+/// A command line clap refuses exits 64 like a bad config (help and version exit 0).
+fn parse_cli() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(exit::BAD_CONFIG)
+        } else {
+            ExitCode::from(exit::OK)
         }
-        Err(e) => {
-            tracing::error!(cause = %e, "runtime failed");
-            eprintln!("slice-xapp: {e}");
-            ExitCode::from(EXIT_RUNTIME)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    init_logging(cli.log_format);
+    match start(cli) {
+        Ok(summary) => {
+            if let Some(summary) = summary {
+                println!("{summary}");
+            }
+            ExitCode::from(exit::OK)
+        }
+        Err(stop) => {
+            stop.log();
+            eprintln!("slice-xapp: {stop}");
+            ExitCode::from(stop.code())
         }
     }
 }

@@ -125,9 +125,10 @@ impl Stop {
     /// The one line logged for it; the cause itself is printed once, by `main`.
     fn log(&self) {
         match self {
-            Stop::Config(e) => {
-                tracing::error!(problems = e.problems().len(), "configuration refused");
-            }
+            Stop::Config(e) => match e.problems().len() {
+                0 => tracing::error!("configuration refused"),
+                n => tracing::error!(problems = n, "configuration refused"),
+            },
             Stop::Usage(_) => tracing::error!("command line or config refused"),
             Stop::Model(_) => tracing::error!("model refused"),
             Stop::Runtime(_) | Stop::Tokio(_) => tracing::error!("runtime failed"),
@@ -289,6 +290,52 @@ fn main() -> ExitCode {
             stop.log();
             eprintln!("slice-xapp: {stop}");
             ExitCode::from(stop.code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stop_has_a_documented_exit_code() {
+        let io = || std::io::Error::other("x");
+        let stops = [
+            Stop::Config(ConfigError::Read {
+                written: "c.toml".into(),
+                resolved: "/c.toml".into(),
+                source: io(),
+            }),
+            Stop::Usage("--metrics-listen".into()),
+            Stop::Model(slice_xapp::LoadError::Engine(
+                nf_infer::runtime::EngineError::LibraryMissing { looked: "x".into() },
+            )),
+            Stop::Runtime(nf_runtime::RuntimeError::Arms("x".into())),
+            Stop::Tokio(io()),
+        ];
+        let codes: Vec<u8> = stops.iter().map(Stop::code).collect();
+        assert_eq!(
+            codes,
+            [
+                exit::BAD_CONFIG,
+                exit::BAD_CONFIG,
+                exit::BAD_MODEL,
+                exit::RUNTIME,
+                exit::RUNTIME
+            ]
+        );
+        for code in codes {
+            assert!(exit::TABLE.iter().any(|(c, _)| *c == code), "{code}");
+        }
+    }
+
+    #[test]
+    fn durations_are_finite_and_bounded() {
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in ["inf", "infinity", "-inf", "nan", "-0.1", "1e10", "", "ten"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
 }

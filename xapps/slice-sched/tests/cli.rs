@@ -1,6 +1,8 @@
-//! The xApp binary as an operator meets it: real `--help`, a bad config refused before
-//! anything starts (exit 64, naming the key), a model that does not match its contract
-//! refused (exit 78, naming the mismatch), and `--check` on the shipped config.
+//! The xApp binary as an operator meets it: real `--help`, a bad config or command line
+//! refused before anything starts (exit 64, every problem named once by its key), a model
+//! or onnxruntime that cannot be used refused (exit 78, naming what and where from),
+//! `--check` on the shipped config from any working directory, and SIGTERM / SIGHUP against
+//! the real simulator draining, unsubscribing and printing the summary (exit 0).
 
 #![allow(clippy::unwrap_used)]
 
@@ -105,10 +107,184 @@ fn model_not_matching_its_contract_exits_78_naming_the_mismatch() {
     );
 }
 
-/// The real binary against the E2T simulator: it closes the loop, and on SIGTERM it stops
-/// reading, unsubscribes every node, prints its summary and exits 0.
+/// A copy of the demo config in a scratch folder, edited by `edit`; relative paths in it are
+/// rewritten to absolute ones (they are relative to the config's folder).
+fn edited_config(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let dir = scratch(name);
+    let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/slice_forecaster/slice_forecaster.contract.toml");
+    let text = std::fs::read_to_string(demo_config()).unwrap().replace(
+        "../../../models/slice_forecaster/slice_forecaster.contract.toml",
+        &contract.display().to_string(),
+    );
+    let path = dir.join("c.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+/// Runs `--check` on `config` with extra arguments; (exit code, stdout, stderr).
+fn check(config: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let out = bin()
+        .arg("--config")
+        .arg(config)
+        .arg("--check")
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
 #[test]
-fn sigterm_unsubscribes_and_prints_the_summary() {
+fn every_config_problem_is_printed_once_with_its_section() {
+    let path = edited_config("allproblems", |t| {
+        t.replace("hysteresis_pct = 3", "hysteresis_pct = 300")
+            .replace(
+                "max_inflight_controls = 1024",
+                "max_inflight_controls = 9223372036854775807",
+            )
+            .replace("late_after_ms = 250", "late_after_ms = 60001")
+    });
+    let (code, _, err) = check(&path, &[]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("3 problems"), "{err}");
+    for key in [
+        "`guard.hysteresis_pct` = 300",
+        "`guard.max_inflight_controls` = 9223372036854775807",
+        "`state.late_after_ms` = 60001",
+    ] {
+        assert_eq!(
+            err.matches(key).count(),
+            1,
+            "{key} not printed once:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn duration_must_be_a_finite_number_of_seconds() {
+    for bad in ["inf", "-inf", "NaN", "-1", "1e30", "soon"] {
+        let (code, _, err) = check(&demo_config(), &[&format!("--duration={bad}")]);
+        assert_eq!(code, Some(64), "--duration {bad}: {err}");
+        assert!(err.contains("--duration"), "{err}");
+    }
+    let (_, _, err) = check(&demo_config(), &["--duration", "inf"]);
+    assert!(err.contains("leave --duration out"), "{err}");
+    let (code, _, err) = check(&demo_config(), &["--duration", "0.5"]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn unknown_flags_exit_64_and_help_exits_0() {
+    let (code, _, err) = check(&demo_config(), &["--no-such-flag"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert_eq!(bin().arg("--version").status().unwrap().code(), Some(0));
+}
+
+#[test]
+fn bad_endpoints_exit_64_naming_e2t_endpoint() {
+    for (endpoint, says) in [
+        ("http://bad host:5150", "e2t.endpoint (from --e2t)"),
+        ("http://127.0.0.1:99999", "port"),
+        ("127.0.0.1:5150", "http://"),
+    ] {
+        let (code, _, err) = check(&demo_config(), &["--e2t", endpoint]);
+        assert_eq!(code, Some(64), "{endpoint}: {err}");
+        assert!(err.contains("e2t.endpoint") && err.contains(says), "{err}");
+    }
+    let path = edited_config("https", |t| {
+        t.replace("http://127.0.0.1:5150", "https://127.0.0.1:5150")
+    });
+    let (code, _, err) = check(&path, &[]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(
+        err.contains("`e2t.endpoint`") && err.contains("no TLS"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_named_onnxruntime_that_is_missing_is_refused_not_replaced() {
+    let path = edited_config("ortlib", |t| {
+        t.replace(
+            "# onnxruntime_lib = \"/opt/onnxruntime-gpu/lib/libonnxruntime.so.1.31.1\"",
+            "onnxruntime_lib = \"ort/libonnxruntime.so\"",
+        )
+    });
+    let (code, _, err) = check(&path, &[]);
+    assert_eq!(code, Some(64), "{err}");
+    let resolved = path.parent().unwrap().join("ort/libonnxruntime.so");
+    assert!(
+        err.contains("`model.onnxruntime_lib` = \"ort/libonnxruntime.so\"")
+            && err.contains(&resolved.display().to_string()),
+        "{err}"
+    );
+    let out = bin()
+        .arg("--config")
+        .arg(demo_config())
+        .arg("--check")
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("/nonexistent/libonnxruntime.so") && err.contains("from ORT_DYLIB_PATH"),
+        "{err}"
+    );
+}
+
+#[test]
+fn relative_paths_follow_the_config_folder_from_any_directory() {
+    let elsewhere = scratch("cwd");
+    let out = bin()
+        .current_dir(&elsewhere)
+        .arg("--config")
+        .arg(demo_config())
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = scratch("relative");
+    let text = std::fs::read_to_string(demo_config()).unwrap();
+    std::fs::write(dir.join("c.toml"), text).unwrap();
+    let out = bin()
+        .current_dir(&elsewhere)
+        .arg("--config")
+        .arg(dir.join("c.toml"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    let resolved = dir.join("../../../models/slice_forecaster/slice_forecaster.contract.toml");
+    assert!(
+        err.contains("`model.contract` = \"../../../models/")
+            && err.contains(&resolved.display().to_string()),
+        "{err}"
+    );
+    let out = bin()
+        .current_dir(&elsewhere)
+        .args(["--config", "missing/c.toml", "--check"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    let resolved = elsewhere.join("missing/c.toml");
+    assert!(
+        err.contains("missing/c.toml (resolved to")
+            && err.contains(&resolved.display().to_string()),
+        "{err}"
+    );
+}
+
+/// The real binary against the E2T simulator: it closes the loop, and on `signal` it stops
+/// reading, unsubscribes every node, prints its summary and exits 0.
+fn signal_drains_unsubscribes_and_prints_the_summary(signal: &str) {
     use std::sync::atomic::Ordering;
     use std::time::{Duration, Instant};
     use testbed::sim::{RunningSim, Sim, SimConfig};
@@ -144,7 +320,7 @@ fn sigterm_unsubscribes_and_prints_the_summary() {
             "no control reached the E2T"
         );
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([&format!("-{signal}"), &child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -152,7 +328,7 @@ fn sigterm_unsubscribes_and_prints_the_summary() {
             .await
             .unwrap()
             .unwrap();
-        assert!(out.status.success(), "exit {:?}", out.status);
+        assert!(out.status.success(), "{signal}: exit {:?}", out.status);
         let summary = String::from_utf8_lossy(&out.stdout);
         assert!(
             summary.contains("slice-xapp run summary")
@@ -162,8 +338,18 @@ fn sigterm_unsubscribes_and_prints_the_summary() {
         assert_eq!(
             sim.stats.unsubscriptions.load(Ordering::Relaxed),
             2,
-            "both nodes unsubscribed"
+            "{signal}: both nodes unsubscribed"
         );
         running.stop().await;
     });
+}
+
+#[test]
+fn sigterm_unsubscribes_and_prints_the_summary() {
+    signal_drains_unsubscribes_and_prints_the_summary("TERM");
+}
+
+#[test]
+fn sighup_unsubscribes_and_prints_the_summary() {
+    signal_drains_unsubscribes_and_prints_the_summary("HUP");
 }

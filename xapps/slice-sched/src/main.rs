@@ -202,7 +202,7 @@ fn load_config(path: &Path, e2t: Option<String>) -> Result<Validated, Stop> {
     let base = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
     let mut file = FileConfig::load(path)?;
     if let Some(endpoint) = e2t {
-        file.override_endpoint(endpoint, "--e2t");
+        file.override_endpoint(endpoint, "--e2t / SLICE_XAPP_E2T");
     }
     Ok(file.validate(&base)?)
 }

@@ -184,7 +184,10 @@ fn unknown_flags_exit_64_and_help_exits_0() {
 #[test]
 fn bad_endpoints_exit_64_naming_e2t_endpoint() {
     for (endpoint, says) in [
-        ("http://bad host:5150", "e2t.endpoint (from --e2t)"),
+        (
+            "http://bad host:5150",
+            "e2t.endpoint (from --e2t / SLICE_XAPP_E2T)",
+        ),
         ("http://127.0.0.1:99999", "port"),
         ("127.0.0.1:5150", "http://"),
     ] {

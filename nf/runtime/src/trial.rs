@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nf_core::baseline::Baseline;
 use nf_core::policy::PolicyConfig;
 use nf_core::trial::sequential::{Look, Rail, RailConfig};
+pub use nf_core::trial::kpi::Kpi;
 use nf_core::trial::{Assignment, CONTROL, Roles, TREATMENT};
-use nf_core::{CellId, KpmReport, Meas};
+use nf_core::{CellId, KpmReport};
 
 /// What decides for an arm.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,43 +35,19 @@ pub struct ArmSpec {
     pub policy_cfg: PolicyConfig,
 }
 
-/// A cell-level KPI read from a KPM report (summed over slices).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kpi {
-    /// `DRB.UEThpDl` [kbit/s]: higher is better.
-    ThroughputDl,
-    /// `VS.DlBufferBytes` [byte]: lower is better (the delay proxy's numerator).
-    BufferDl,
-}
-
-impl Kpi {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kpi::ThroughputDl => "DRB.UEThpDl",
-            Kpi::BufferDl => "VS.DlBufferBytes",
+/// The value of an online KPI in one report, summed over slices; `None` when a slice
+/// lacks it or the KPI is not read from KPM reports (see [`Kpi::meas`]).
+pub fn kpi_of(kpi: Kpi, report: &KpmReport) -> Option<f64> {
+    let m = kpi.meas()?;
+    let mut sum = 0.0;
+    for (_, v) in &report.slices {
+        let x = v.get(m);
+        if !x.is_finite() {
+            return None;
         }
+        sum += f64::from(x);
     }
-
-    pub fn higher_is_better(self) -> bool {
-        matches!(self, Kpi::ThroughputDl)
-    }
-
-    /// The KPI of one report, if every slice carried it.
-    pub fn of(self, report: &KpmReport) -> Option<f64> {
-        let m = match self {
-            Kpi::ThroughputDl => Meas::UeThpDl,
-            Kpi::BufferDl => Meas::DlBufferBytes,
-        };
-        let mut sum = 0.0;
-        for (_, v) in &report.slices {
-            let x = v.get(m);
-            if !x.is_finite() {
-                return None;
-            }
-            sum += f64::from(x);
-        }
-        Some(sum)
-    }
+    Some(sum)
 }
 
 /// The guard rail of a trial.
@@ -166,7 +143,7 @@ impl Arms {
     pub fn observe(&self, report: &KpmReport, arm: usize) -> Option<Look> {
         let spec = self.trial.as_ref()?.rail.as_ref()?;
         let t_ms = report.collection_start_ms;
-        let value = spec.kpi.of(report)?;
+        let value = kpi_of(spec.kpi, report)?;
         let mut m = self.monitor.lock().ok()?;
         let e = m.sums.entry((report.cell, arm)).or_default();
         e.0 += value;

@@ -90,7 +90,9 @@ pub struct ArmSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RailSection {
-    /// `throughput_dl` (DRB.UEThpDl, higher is better) or `buffer_dl` (VS.DlBufferBytes).
+    /// A KPI measured online (`nf_core::trial::kpi::ONLINE_NAMES`): `throughput_dl`
+    /// (DRB.UEThpDl, higher is better), `prb_used_dl` (RRU.PrbUsedDl) or `buffer_dl`
+    /// (VS.DlBufferBytes).
     pub kpi: String,
     /// Degradation tolerated, relative to the control arm.
     pub margin: f64,
@@ -538,6 +540,18 @@ fn arm(
     })
 }
 
+/// The guard rail's KPI: a name of the one trial vocabulary, measured online.
+fn guard_rail_kpi(name: &str) -> Result<Kpi, ConfigError> {
+    name.parse::<Kpi>()
+        .ok()
+        .filter(|k| k.meas().is_some())
+        .ok_or_else(|| ConfigError::Invalid {
+            key: "trial.guard_rail.kpi",
+            value: name.to_owned(),
+            rule: nf_core::trial::kpi::ONLINE_RULE,
+        })
+}
+
 fn trial(
     t: TrialSection,
     base: &Path,
@@ -591,17 +605,7 @@ fn trial(
     let rail = match t.guard_rail {
         None => None,
         Some(r) => {
-            let kpi = match r.kpi.as_str() {
-                "throughput_dl" => Kpi::ThroughputDl,
-                "buffer_dl" => Kpi::BufferDl,
-                other => {
-                    return Err(ConfigError::Invalid {
-                        key: "trial.guard_rail.kpi",
-                        value: other.to_owned(),
-                        rule: "must be throughput_dl or buffer_dl",
-                    });
-                }
-            };
+            let kpi = guard_rail_kpi(&r.kpi)?;
             check(
                 r.margin >= 0.0 && r.margin < 1.0,
                 "trial.guard_rail.margin",
@@ -711,6 +715,18 @@ alpha = 0.05
                 "trial.treatment.policy",
             ),
             ("alpha = 0.05", "alpha = 0.9", "trial.guard_rail.alpha"),
+            // One KPI vocabulary: a misspelt name and an offline-only KPI are refused,
+            // naming the KPIs measured online.
+            (
+                "kpi = \"throughput_dl\"",
+                "kpi = \"thp_dl_kbps\"",
+                "throughput_dl, prb_used_dl or buffer_dl",
+            ),
+            (
+                "kpi = \"throughput_dl\"",
+                "kpi = \"delay_dl\"",
+                "trial.guard_rail.kpi",
+            ),
             (
                 "name = \"baseline\"",
                 "name = \"production\"",

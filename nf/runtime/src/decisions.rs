@@ -212,7 +212,10 @@ mod tests {
 
     impl Write for Shared {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(b);
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -248,7 +251,10 @@ mod tests {
         log.add((250, "gnb-1".into(), cell, false), record);
         assert_eq!(log.close(), 1);
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        assert!(text.starts_with(r#"{"format":"airan.decisions.v1","t_ms":250,"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"format":"airan.decisions.v1","t_ms":250,"#),
+            "{text}"
+        );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let q = &v["quotas"][0];
         assert!(q.is_object(), "{text}");

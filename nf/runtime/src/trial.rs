@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nf_core::baseline::Baseline;
 use nf_core::policy::PolicyConfig;
-use nf_core::trial::sequential::{Look, Rail, RailConfig};
 pub use nf_core::trial::kpi::Kpi;
+use nf_core::trial::sequential::{Look, Rail, RailConfig};
 use nf_core::trial::{Assignment, CONTROL, Roles, TREATMENT};
 use nf_core::{CellId, KpmReport};
 

@@ -138,7 +138,7 @@ pub fn verdict(kpi: Kpi, effect: Option<&Effect>, units: &str) -> Verdict {
             not_estimable(format!("{units}, at least 2 needed"))
         };
     };
-    if !(e.se > 0.0) || !e.diff.is_finite() {
+    if e.se.is_nan() || e.se <= 0.0 || !e.diff.is_finite() {
         return not_estimable(format!("no variation between the {units}"));
     }
     let unit = kpi.unit();

@@ -73,7 +73,13 @@ fn text_rows_and_json_carry_the_same_changes() {
     write_log(&a, 2, 30, 0);
     write_log(&b, 2, 30, 8);
     let out = replay()
-        .args(["diff", a.to_str().unwrap(), b.to_str().unwrap(), "--top", "0"])
+        .args([
+            "diff",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--top",
+            "0",
+        ])
         .arg("--json")
         .arg(&json)
         .output()
@@ -84,7 +90,10 @@ fn text_rows_and_json_carry_the_same_changes() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["decisions_in_both"], 60);
     assert_eq!(v["quotas_changed"], 10);
-    assert!(text.contains("decisions in both: 60; only in A: 0; only in B: 0"), "{text}");
+    assert!(
+        text.contains("decisions in both: 60; only in A: 0; only in B: 0"),
+        "{text}"
+    );
     assert!(text.contains("quotas changed: 10 (16.7 %)"), "{text}");
     let rows: Vec<&str> = text.lines().filter(|l| l.contains(" t_ms ")).collect();
     let changes = v["changes"].as_array().unwrap();
@@ -139,7 +148,13 @@ fn a_closed_stdout_ends_the_listing_quietly() {
     write_log(&a, 2, 12_000, 0);
     write_log(&b, 2, 12_000, 8);
     let mut child = replay()
-        .args(["diff", a.to_str().unwrap(), b.to_str().unwrap(), "--top", "0"])
+        .args([
+            "diff",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--top",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

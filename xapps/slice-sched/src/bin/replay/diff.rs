@@ -46,7 +46,10 @@ fn parse_line(path: &Path, no: usize, text: &str) -> anyhow::Result<Line> {
         .with_context(|| format!("{}:{no}: not a decision log line", path.display()))?;
     match line.format.as_deref() {
         Some(FORMAT) => Ok(line),
-        Some(other) => bail!("{}:{no}: format `{other}`, expected `{FORMAT}`", path.display()),
+        Some(other) => bail!(
+            "{}:{no}: format `{other}`, expected `{FORMAT}`",
+            path.display()
+        ),
         None => bail!(
             "{}:{no}: no `format` field (expected `{FORMAT}`): a log from an older xApp",
             path.display()
@@ -126,7 +129,10 @@ struct Comparison {
 
 fn slice_rows(k: &Key, x: &Line, y: &Line) -> Vec<ChangeRow> {
     let by_slice = |l: &Line| -> BTreeMap<String, QuotaEntry> {
-        l.quotas.iter().map(|q| (q.snssai.clone(), q.quota)).collect()
+        l.quotas
+            .iter()
+            .map(|q| (q.snssai.clone(), q.quota))
+            .collect()
     };
     let (qa, qb) = (by_slice(x), by_slice(y));
     let mut slices: Vec<&String> = qa.keys().chain(qb.keys()).collect();

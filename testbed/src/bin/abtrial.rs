@@ -191,21 +191,31 @@ fn print_summary(report: &TrialReport, cfg: &TrialConfig, out: &std::path::Path)
     println!("report: {}", out.join("trial.html").display());
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("abtrial: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
     let root = cli
         .trace
         .clone()
         .or_else(testbed::trace::shared_root)
         .unwrap_or_else(testbed::trace::bundled_root);
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
     let cells = load_runs(&root, cli.windows)?;
     let link = LinkTable::fit(&cells);
-    let cfg = config(&cli);
+    let cfg = config(cli);
     cfg.check(&cells)?;
     let mut arms = [arm(&cli.control)?, arm(&cli.treatment)?];
     let mut report = trial::run(&cfg, &cells, &link, &mut arms)?;
-    let shown = std::fs::canonicalize(&root).unwrap_or(root);
-    report.provenance.trace_root = Some(shown.display().to_string());
+    report.provenance.trace_root = Some(root.display().to_string());
     std::fs::create_dir_all(&cli.out)?;
     std::fs::write(
         cli.out.join("trial.json"),

@@ -167,3 +167,66 @@ impl Arms {
         Some(look)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use nf_core::trial::Design;
+    use nf_core::{MeasVec, Snssai};
+
+    use super::*;
+
+    fn report(cell: CellId, t_ms: u64, prb: f32) -> KpmReport {
+        let mut m = MeasVec::default();
+        m.set(nf_core::Meas::PrbUsedDl, prb);
+        KpmReport {
+            cell,
+            collection_start_ms: t_ms,
+            granularity_ms: 250,
+            cell_meas: MeasVec::default(),
+            slices: vec![(Snssai::new(1, None), m)],
+        }
+    }
+
+    /// An online rail on a KPI of the shared vocabulary (`prb_used_dl`, lower is better)
+    /// rolls back a treatment that uses far more PRBs; an offline-only KPI reads nothing.
+    #[test]
+    fn the_online_rail_watches_a_vocabulary_kpi_and_rolls_back() {
+        let kpi: Kpi = "prb_used_dl".parse().unwrap();
+        let arm = |name: &str| ArmSpec {
+            name: name.into(),
+            policy: ArmPolicy::Baseline(Baseline::Equal),
+            policy_cfg: PolicyConfig::default(),
+        };
+        let arms = Arms::trial(TrialSpec {
+            assignment: Assignment {
+                design: Design::CellRandomised {
+                    treatment_share: 0.5,
+                },
+                seed: 1,
+            },
+            arms: [arm("control"), arm("treatment")],
+            rail: Some(RailSpec {
+                cfg: RailConfig {
+                    higher_is_better: kpi.higher_is_better(),
+                    min_units: 4,
+                    ..RailConfig::default()
+                },
+                kpi,
+                look_every_ms: 1_000,
+            }),
+        });
+        for t in 0..40u64 {
+            for n in 0..16u64 {
+                let cell = CellId::new([0, 0xf1, 0x10], n);
+                let a = arms.roles(&cell, t * 250).acting;
+                let prb = if a == TREATMENT { 40.0 } else { 20.0 } + (n % 4) as f32;
+                arms.observe(&report(cell, t * 250, prb), a);
+            }
+        }
+        assert!(arms.rolled_back());
+        assert_eq!(
+            kpi_of(Kpi::DelayDl, &report(CellId::new([0; 3], 1), 0, 1.0)),
+            None
+        );
+    }
+}

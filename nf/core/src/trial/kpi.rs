@@ -59,6 +59,9 @@ impl Kpi {
         Kpi::BufferDl,
     ];
 
+    /// The KPIs read from E2SM-KPM reports (measured online), in index order.
+    pub const ONLINE: [Kpi; 3] = [Kpi::ThroughputDl, Kpi::PrbUsedDl, Kpi::BufferDl];
+
     /// The name used in configs, CLIs, reports and metric labels.
     pub fn name(self) -> &'static str {
         match self {
@@ -153,6 +156,7 @@ mod tests {
             .map(|k| k.name())
             .collect();
         assert_eq!(online.join(", "), ONLINE_NAMES);
+        assert_eq!(Kpi::ONLINE.map(Kpi::name).join(", "), ONLINE_NAMES);
         for (i, k) in Kpi::ALL.iter().enumerate() {
             assert_eq!(k.index(), i);
             assert_eq!(k.name().parse::<Kpi>(), Ok(*k));

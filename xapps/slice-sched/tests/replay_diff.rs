@@ -95,6 +95,8 @@ fn text_rows_and_json_carry_the_same_changes() {
         "{text}"
     );
     assert!(text.contains("quotas changed: 10 (16.7 %)"), "{text}");
+    assert!(text.contains("outcome changed: 0"), "{text}");
+    assert_eq!(v["outcomes_changed"], 0);
     let rows: Vec<&str> = text.lines().filter(|l| l.contains(" t_ms ")).collect();
     let changes = v["changes"].as_array().unwrap();
     assert_eq!(rows.len(), 10, "{text}");

@@ -29,12 +29,12 @@ pub struct DiffArgs {
 
 #[derive(Debug, Deserialize)]
 struct Line {
-    format: Option<String>,
     t_ms: u64,
     node: String,
     cell: String,
     role: String,
     action: String,
+    outcome: String,
     quotas: Vec<SliceQuotaEntry>,
 }
 
@@ -42,10 +42,11 @@ struct Line {
 type Key = (u64, String, String, String);
 
 fn parse_line(path: &Path, no: usize, text: &str) -> anyhow::Result<Line> {
-    let line: Line = serde_json::from_str(text)
-        .with_context(|| format!("{}:{no}: not a decision log line", path.display()))?;
-    match line.format.as_deref() {
-        Some(FORMAT) => Ok(line),
+    let value: serde_json::Value = serde_json::from_str(text)
+        .with_context(|| format!("{}:{no}: not a JSON object", path.display()))?;
+    match value.get("format").and_then(serde_json::Value::as_str) {
+        Some(FORMAT) => serde_json::from_value(value)
+            .with_context(|| format!("{}:{no}: not a {FORMAT} line", path.display())),
         Some(other) => bail!(
             "{}:{no}: format `{other}`, expected `{FORMAT}`",
             path.display()
@@ -109,6 +110,8 @@ struct CellDiff {
     decisions: u64,
     changed_quotas: u64,
     changed_action: u64,
+    /// Same action, other outcome (e.g. `accepted` vs `timeout`).
+    changed_outcome: u64,
     max_points: u32,
     sum_points: u64,
 }
@@ -120,6 +123,7 @@ struct Comparison {
     only_in_b: usize,
     quotas_changed: u64,
     actions_changed: u64,
+    outcomes_changed: u64,
     cells: BTreeMap<String, CellDiff>,
     /// Rows listed (largest change first), at most `--top` unless 0.
     changes: Vec<ChangeRow>,
@@ -173,11 +177,13 @@ fn compare(la: &BTreeMap<Key, Line>, lb: &BTreeMap<Key, Line>, top: usize) -> Co
             cell.sum_points += u64::from(d);
         }
         cell.changed_action += u64::from(x.action != y.action);
+        cell.changed_outcome += u64::from(x.action == y.action && x.outcome != y.outcome);
         c.changes.extend(rows);
     }
     c.decisions_in_both = c.cells.values().map(|x| x.decisions).sum();
     c.quotas_changed = c.cells.values().map(|x| x.changed_quotas).sum();
     c.actions_changed = c.cells.values().map(|x| x.changed_action).sum();
+    c.outcomes_changed = c.cells.values().map(|x| x.changed_outcome).sum();
     c.changed_rows = c.changes.len();
     c.changes.sort_by(|x, y| {
         y.points
@@ -207,10 +213,11 @@ fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "quotas changed: {} ({:.1} %); action changed (sent vs suppressed): {}",
+        "quotas changed: {} ({:.1} %); action changed (sent vs suppressed): {}; outcome changed: {}",
         c.quotas_changed,
         100.0 * c.quotas_changed as f64 / c.decisions_in_both.max(1) as f64,
-        c.actions_changed
+        c.actions_changed,
+        c.outcomes_changed
     )?;
     writeln!(
         out,

@@ -9,75 +9,70 @@
 //! as in the xApp. The sequential guard rail looks every `look_every` windows and, once it
 //! trips, every cell acts with the control arm.
 //!
-//! KPIs per cell and window (summed over slices): DL throughput, PRBs used, mean delay
-//! proxy, SLA-violation share of slices, controls sent. Effects compare the units of the
-//! design (see [`nf_core::trial::stats`]).
+//! KPIs per cell and window are the trial vocabulary [`Kpi`] (summed over slices, the
+//! delay proxy averaged), also kept per slice for the per-slice breakdown. Effects compare
+//! the units of the design ([`analysis`]). A set-up that cannot give an answer (too few
+//! cells for the design, more windows than the recorded runs hold) is refused with
+//! [`TrialError`] before anything runs.
+//!
+//! # Layout
+//! - this file: set-up, the trial loop, per-cell units and the report's data.
+//! - [`analysis`]: the analysis that fits the design, and the verdict.
+//! - `arms`: what decides for an arm (baseline or model).
+
+pub mod analysis;
+mod arms;
 
 use std::collections::VecDeque;
 
-use nf_core::baseline::Baseline;
-use nf_core::features::FeatureLayout;
 use nf_core::guard::{GuardConfig, GuardRails, enforce};
-use nf_core::policy::{self, Forecast, PolicyConfig, SliceQuota};
+use nf_core::policy::SliceQuota;
+use nf_core::trial::kpi::Kpi;
 use nf_core::trial::sequential::{Look, Rail, RailConfig};
-use nf_core::trial::stats::{Effect, bootstrap, paired, welch};
 use nf_core::trial::{Assignment, CONTROL, Design, TREATMENT, mix, stratified};
 use nf_core::{CellId, MeasVec};
-use nf_infer::runtime::LoadedModel;
 
 use crate::twin::{self, LinkTable, Scheduler, SliceKpi, TwinCell, TwinState};
 
-/// What decides for an arm.
-#[derive(Debug)]
-pub enum ArmPolicy {
-    Baseline(Baseline),
-    Model {
-        model: Box<LoadedModel>,
-        layout: FeatureLayout,
-        policy: PolicyConfig,
+use analysis::{CellMeans, KpiEffect, analyse};
+pub use arms::{Arm, ArmInfo, ArmPolicy};
+use arms::{decide, open_quotas};
+
+/// The KPIs of a trial, in index order ([`Kpi::index`]).
+pub const KPIS: [Kpi; NK] = Kpi::ALL;
+/// Number of KPIs.
+pub const NK: usize = Kpi::ALL.len();
+/// Report period [ms].
+pub const PERIOD_MS: u64 = 250;
+
+/// A trial set-up that cannot give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    /// No recorded run to drive the twin.
+    #[error("no recorded run to drive the twin")]
+    NoRuns,
+    /// Too few virtual cells for the design's analysis.
+    #[error("{design} needs at least {min} cells ({why}); got {cells}")]
+    TooFewCells {
+        design: &'static str,
+        min: usize,
+        why: &'static str,
+        cells: usize,
     },
+    /// More windows than a recorded run holds: the twin would repeat its last window.
+    #[error(
+        "{windows} windows ({} s) is longer than recorded run `{run}` ({len} windows, {} s); use at most {len} windows or drop that run",
+        windows / 4, len / 4
+    )]
+    WindowsBeyondRun {
+        windows: usize,
+        run: String,
+        len: usize,
+    },
+    /// A trial of no window.
+    #[error("a trial needs at least one window")]
+    NoWindows,
 }
-
-/// An arm of an offline trial.
-#[derive(Debug)]
-pub struct Arm {
-    pub name: String,
-    pub policy: ArmPolicy,
-}
-
-impl Arm {
-    pub fn baseline(name: &str, b: Baseline) -> Self {
-        Self {
-            name: name.into(),
-            policy: ArmPolicy::Baseline(b),
-        }
-    }
-
-    /// An arm driven by `model` through the forecast-to-quota policy.
-    pub fn model(name: &str, model: LoadedModel, policy: PolicyConfig) -> Result<Self, String> {
-        let layout = FeatureLayout::new(&model.contract.feature_names(), model.contract.window())
-            .map_err(|e| e.to_string())?;
-        Ok(Self {
-            name: name.into(),
-            policy: ArmPolicy::Model {
-                model: Box::new(model),
-                layout,
-                policy,
-            },
-        })
-    }
-}
-
-/// KPI names, in the order of [`CellWindow::kpis`].
-pub const KPIS: [&str; 5] = [
-    "thp_dl_kbps",
-    "prb_used",
-    "delay_ms",
-    "sla_violation_share",
-    "controls",
-];
-/// Whether more is better for each KPI.
-pub const HIGHER_IS_BETTER: [bool; 5] = [true, false, false, false, false];
 
 /// A trial's set-up.
 #[derive(Clone, Debug)]
@@ -88,9 +83,9 @@ pub struct TrialConfig {
     pub windows: usize,
     pub scheduler: Scheduler,
     pub guard: GuardConfig,
-    /// Guard rail on KPI `rail_kpi` (index into [`KPIS`]).
+    /// Guard rail on KPI `rail_kpi`.
     pub rail: Option<RailConfig>,
-    pub rail_kpi: usize,
+    pub rail_kpi: Kpi,
     pub look_every: usize,
     /// Switchback: windows after each switch left out of the analysis (carry-over).
     pub washout: usize,
@@ -112,7 +107,7 @@ impl Default for TrialConfig {
                 max_controls_per_cell_per_sec: 4,
             },
             rail: None,
-            rail_kpi: 0,
+            rail_kpi: Kpi::DelayDl,
             look_every: 40,
             washout: 4,
             bootstrap_iterations: 2_000,
@@ -120,32 +115,60 @@ impl Default for TrialConfig {
     }
 }
 
-/// Effect of one KPI.
+/// Where the virtual cells come from.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Provenance {
+    /// Trace root the runs were read from (set by the caller).
+    pub trace_root: Option<String>,
+    /// The recorded runs (name, windows of 250 ms).
+    pub runs: Vec<(String, usize)>,
+    /// Per virtual cell: its run and its start offset in that run [windows].
+    pub cells: Vec<(String, usize)>,
+}
+
+/// The guard rail as configured, and what it did.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct KpiEffect {
-    pub kpi: &'static str,
-    pub higher_is_better: bool,
-    /// Welch over cells (cell-randomised), paired t over cells (switchback).
-    pub welch: Option<Effect>,
-    /// Paired t over the load-matched pairs (cell-randomised): the analysis that matches
-    /// the stratified randomisation.
-    pub matched: Option<Effect>,
-    pub bootstrap: Option<Effect>,
+pub struct RailReport {
+    pub kpi: Kpi,
+    pub unit: &'static str,
+    pub config: RailConfig,
+    pub look_every_windows: usize,
+    pub looks: usize,
+    /// `tripped at window N (treatment rolled back)` or `not tripped after N looks`.
+    pub status: String,
+}
+
+/// Per-slice breakdown: the effects of one slice's KPIs over the cells that carry it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SliceEffects {
+    pub snssai: String,
+    pub effects: Vec<KpiEffect>,
 }
 
 /// The result of a trial.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TrialReport {
     pub design: String,
+    /// The primary analysis of every effect (fits the design).
+    pub method: &'static str,
     pub seed: u64,
     pub cells: usize,
     pub windows: usize,
+    pub period_ms: u64,
     pub arms: [String; 2],
+    pub arm_info: [ArmInfo; 2],
+    pub provenance: Provenance,
     /// Cells per arm at the start.
     pub cells_per_arm: [usize; 2],
+    /// Per KPI of [`KPIS`], in that order.
     pub effects: Vec<KpiEffect>,
-    /// Per window, per arm: the mean of each KPI over the cells acting with the arm.
-    pub series: Vec<[[f64; 5]; 2]>,
+    pub slices: Vec<SliceEffects>,
+    /// Per window, per arm: the mean of each KPI over the cells acting with the arm
+    /// (0 when none did: see `series_cells`).
+    pub series: Vec<[[f64; NK]; 2]>,
+    /// Per window, per arm: cells acting with the arm.
+    pub series_cells: Vec<[u32; 2]>,
+    pub rail: Option<RailReport>,
     pub looks: Vec<Look>,
     /// Window at which the rail rolled the treatment back.
     pub rolled_back_at: Option<usize>,
@@ -162,8 +185,52 @@ struct VCell {
     history: Vec<VecDeque<MeasVec>>,
     last_kpm: Vec<(nf_core::Snssai, MeasVec)>,
     /// KPI sums per arm and count.
-    sums: [[f64; 5]; 2],
+    sums: [[f64; NK]; 2],
+    /// The same per slice of the twin cell (controls left at 0).
+    slice_sums: Vec<[[f64; NK]; 2]>,
     counts: [u64; 2],
+}
+
+/// Smallest number of cells the analysis of `design` needs.
+fn min_cells(design: &Design) -> (usize, &'static str, &'static str) {
+    match design {
+        Design::CellRandomised { .. } => (
+            4,
+            "cell-randomised",
+            "two load-matched pairs for a paired interval",
+        ),
+        Design::Switchback { .. } => (2, "switchback", "two cells for a paired interval"),
+        Design::Shadow => (1, "shadow", "one cell"),
+    }
+}
+
+impl TrialConfig {
+    /// Refuses a set-up that cannot give an answer on `cells`.
+    pub fn check(&self, cells: &[TwinCell]) -> Result<(), TrialError> {
+        if cells.is_empty() {
+            return Err(TrialError::NoRuns);
+        }
+        if self.windows == 0 {
+            return Err(TrialError::NoWindows);
+        }
+        let (min, design, why) = min_cells(&self.design);
+        if self.cells < min {
+            return Err(TrialError::TooFewCells {
+                design,
+                min,
+                why,
+                cells: self.cells,
+            });
+        }
+        match cells.iter().find(|c| c.len < self.windows) {
+            Some(c) => Err(TrialError::WindowsBeyondRun {
+                windows: self.windows,
+                run: c.name.clone(),
+                len: c.len,
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Runs one trial.
@@ -172,7 +239,8 @@ pub fn run(
     cells: &[TwinCell],
     link: &LinkTable,
     arms: &mut [Arm; 2],
-) -> TrialReport {
+) -> Result<TrialReport, TrialError> {
+    cfg.check(cells)?;
     let mut v: Vec<VCell> = (0..cfg.cells)
         .map(|i| {
             let twin = i % cells.len();
@@ -188,7 +256,8 @@ pub fn run(
                 state,
                 history: vec![VecDeque::new(); cells[twin].slices.len()],
                 last_kpm: Vec::new(),
-                sums: [[0.0; 5]; 2],
+                sums: [[0.0; NK]; 2],
+                slice_sums: vec![[[0.0; NK]; 2]; cells[twin].slices.len()],
                 counts: [0; 2],
             }
         })
@@ -233,13 +302,27 @@ pub fn run(
     let mut rail = cfg.rail.map(Rail::new);
     let mut report = TrialReport {
         design: format!("{:?}", cfg.design),
+        method: analysis::method(&cfg.design),
         seed: cfg.seed,
         cells: cfg.cells,
         windows: cfg.windows,
+        period_ms: PERIOD_MS,
         arms: [arms[0].name.clone(), arms[1].name.clone()],
+        arm_info: [arms[0].info(), arms[1].info()],
+        provenance: Provenance {
+            trace_root: None,
+            runs: cells.iter().map(|c| (c.name.clone(), c.len)).collect(),
+            cells: v
+                .iter()
+                .map(|c| (cells[c.twin].name.clone(), c.offset))
+                .collect(),
+        },
         cells_per_arm: [0, 0],
         effects: Vec::new(),
+        slices: Vec::new(),
         series: Vec::with_capacity(cfg.windows),
+        series_cells: Vec::with_capacity(cfg.windows),
+        rail: None,
         looks: Vec::new(),
         rolled_back_at: None,
         shadow_disagreement: None,
@@ -247,7 +330,7 @@ pub fn run(
     };
     let (mut shadow_total, mut shadow_diff) = (0u64, 0u64);
     for k in 0..cfg.windows {
-        let now_ms = k as u64 * 250;
+        let now_ms = k as u64 * PERIOD_MS;
         let roles: Vec<(usize, Option<usize>)> = v
             .iter()
             .zip(&fixed_arm)
@@ -279,7 +362,7 @@ pub fn run(
                 decided[i][arm] = q;
             }
         }
-        let mut window_kpis = [[0.0; 5]; 2];
+        let mut window_kpis = [[0.0; NK]; 2];
         let mut window_n = [0u32; 2];
         for (i, c) in v.iter_mut().enumerate() {
             let (acting, shadow) = roles[i];
@@ -313,10 +396,15 @@ pub fn run(
                     h.pop_front();
                 }
             }
-            let in_washout = matches!(cfg.design, Design::Switchback { block_ms } if (now_ms % block_ms.max(1)) / 250 < cfg.washout as u64);
+            let in_washout = matches!(cfg.design, Design::Switchback { block_ms } if (now_ms % block_ms.max(1)) / PERIOD_MS < cfg.washout as u64);
             if !in_washout {
                 for (s, x) in c.sums[acting].iter_mut().zip(vals) {
                     *s += x;
+                }
+                for (sums, k) in c.slice_sums.iter_mut().zip(&kpis) {
+                    for (s, x) in sums[acting].iter_mut().zip(slice_values(k)) {
+                        *s += x;
+                    }
                 }
                 c.counts[acting] += 1;
             }
@@ -328,11 +416,12 @@ pub fn run(
         report.series.push(std::array::from_fn(|a| {
             std::array::from_fn(|j| window_kpis[a][j] / f64::from(window_n[a].max(1)))
         }));
+        report.series_cells.push(window_n);
         if let Some(r) = rail.as_mut()
             && report.rolled_back_at.is_none()
             && (k + 1) % cfg.look_every.max(1) == 0
         {
-            let (c, t) = units(&v, cfg.rail_kpi);
+            let (c, t) = units(&v, cfg.rail_kpi.index());
             let look = r.look(&c, &t);
             report.looks.push(look);
             if look.tripped {
@@ -348,13 +437,93 @@ pub fn run(
         .filter(|p| p.len() == 2)
         .filter_map(|p| Some((pos(&p[0].0)?, pos(&p[1].0)?)))
         .collect();
-    report.effects = (0..KPIS.len())
-        .map(|j| effect(cfg, &v, j, &pairs))
+    report.effects = KPIS
+        .iter()
+        .map(|k| effect(cfg, *k, &cell_means(&v, k.index(), None), &pairs))
         .collect();
+    report.slices = slice_effects(cfg, &v, cells, &pairs);
+    report.rail = cfg.rail.map(|r| rail_report(cfg, r, &report));
     if shadow_total > 0 {
         report.shadow_disagreement = Some(shadow_diff as f64 / shadow_total as f64);
     }
-    report
+    Ok(report)
+}
+
+fn rail_report(cfg: &TrialConfig, r: RailConfig, report: &TrialReport) -> RailReport {
+    RailReport {
+        kpi: cfg.rail_kpi,
+        unit: cfg.rail_kpi.unit(),
+        config: r,
+        look_every_windows: cfg.look_every.max(1),
+        looks: report.looks.len(),
+        status: match report.rolled_back_at {
+            Some(at) => format!("tripped at window {at} (treatment rolled back)"),
+            None => format!("not tripped after {} looks", report.looks.len()),
+        },
+    }
+}
+
+/// Per virtual cell, KPI `j`'s mean per arm (of slice `slice` of its twin cell, if given).
+fn cell_means(v: &[VCell], j: usize, slice: Option<&[Option<usize>]>) -> Vec<CellMeans> {
+    v.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let sums = match slice {
+                None => Some(&c.sums),
+                Some(idx) => idx[i].map(|s| &c.slice_sums[s]),
+            };
+            std::array::from_fn(|a| {
+                let s = sums?;
+                (c.counts[a] > 0).then(|| s[a][j] / c.counts[a] as f64)
+            })
+        })
+        .collect()
+}
+
+fn effect(cfg: &TrialConfig, kpi: Kpi, means: &[CellMeans], pairs: &[(usize, usize)]) -> KpiEffect {
+    analyse(
+        &cfg.design,
+        kpi,
+        means,
+        pairs,
+        cfg.bootstrap_iterations,
+        cfg.seed ^ kpi.index() as u64,
+    )
+}
+
+/// KPIs measured per slice (controls are per cell).
+const SLICE_KPIS: [Kpi; 5] = [
+    Kpi::ThroughputDl,
+    Kpi::PrbUsedDl,
+    Kpi::DelayDl,
+    Kpi::SlaViolationShare,
+    Kpi::BufferDl,
+];
+
+fn slice_effects(
+    cfg: &TrialConfig,
+    v: &[VCell],
+    cells: &[TwinCell],
+    pairs: &[(usize, usize)],
+) -> Vec<SliceEffects> {
+    let mut all: Vec<nf_core::Snssai> = cells.iter().flat_map(|c| c.slices.clone()).collect();
+    all.sort();
+    all.dedup();
+    all.into_iter()
+        .map(|s| {
+            let idx: Vec<Option<usize>> = v
+                .iter()
+                .map(|c| cells[c.twin].slices.iter().position(|x| *x == s))
+                .collect();
+            SliceEffects {
+                snssai: s.to_string(),
+                effects: SLICE_KPIS
+                    .iter()
+                    .map(|k| effect(cfg, *k, &cell_means(v, k.index(), Some(&idx)), pairs))
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// Per-cell mean of KPI `j` for each arm (cells that acted with it).
@@ -368,50 +537,8 @@ fn units(v: &[VCell], j: usize) -> (Vec<f64>, Vec<f64>) {
     (per(CONTROL), per(TREATMENT))
 }
 
-fn effect(cfg: &TrialConfig, v: &[VCell], j: usize, pairs: &[(usize, usize)]) -> KpiEffect {
-    let mean = |c: &VCell, a: usize| (c.counts[a] > 0).then(|| c.sums[a][j] / c.counts[a] as f64);
-    let matched: Vec<(f64, f64)> = pairs
-        .iter()
-        .filter_map(|(x, y)| {
-            let (cx, cy) = (&v[*x], &v[*y]);
-            match (mean(cx, 0), mean(cy, 1), mean(cy, 0), mean(cx, 1)) {
-                (Some(c), Some(t), _, _) | (_, _, Some(c), Some(t)) => Some((c, t)),
-                _ => None,
-            }
-        })
-        .collect();
-    let (welch_e, boot) = match cfg.design {
-        Design::Switchback { .. } => {
-            let pairs: Vec<(f64, f64)> = v
-                .iter()
-                .filter(|c| c.counts[0] > 0 && c.counts[1] > 0)
-                .map(|c| {
-                    (
-                        c.sums[0][j] / c.counts[0] as f64,
-                        c.sums[1][j] / c.counts[1] as f64,
-                    )
-                })
-                .collect();
-            (paired(&pairs), None)
-        }
-        _ => {
-            let (c, t) = units(v, j);
-            (
-                welch(&c, &t),
-                bootstrap(&c, &t, cfg.bootstrap_iterations, cfg.seed ^ j as u64),
-            )
-        }
-    };
-    KpiEffect {
-        kpi: KPIS[j],
-        higher_is_better: HIGHER_IS_BETTER[j],
-        welch: welch_e,
-        matched: paired(&matched),
-        bootstrap: boot,
-    }
-}
-
-fn kpi_values(kpis: &[SliceKpi], sent: f64) -> [f64; 5] {
+/// The cell's KPIs of one window, in [`KPIS`] order.
+fn kpi_values(kpis: &[SliceKpi], sent: f64) -> [f64; NK] {
     let n = kpis.len().max(1) as f64;
     [
         kpis.iter().map(|k| k.thp_kbps).sum(),
@@ -419,102 +546,18 @@ fn kpi_values(kpis: &[SliceKpi], sent: f64) -> [f64; 5] {
         kpis.iter().map(|k| k.delay_ms).sum::<f64>() / n,
         kpis.iter().filter(|k| k.sla_violation).count() as f64 / n,
         sent,
+        kpis.iter().map(|k| k.buffer_bytes).sum(),
     ]
 }
 
-/// Before any control: every slice may use the whole cell.
-fn open_quotas(t: &TwinCell) -> Vec<SliceQuota> {
-    t.slices
-        .iter()
-        .map(|s| SliceQuota {
-            snssai: *s,
-            min_ratio: 0,
-            max_ratio: 100,
-            dedicated_ratio: 0,
-        })
-        .collect()
-}
-
-/// Quotas of `arm` for the cells `who` (None while a model's window is filling).
-fn decide(
-    arm: &mut Arm,
-    v: &[VCell],
-    who: &[usize],
-    cells: &[TwinCell],
-) -> Vec<Option<Vec<SliceQuota>>> {
-    match &mut arm.policy {
-        ArmPolicy::Baseline(b) => who
-            .iter()
-            .map(|i| {
-                let c = &v[*i];
-                if c.last_kpm.is_empty() {
-                    return None;
-                }
-                let demand: Vec<f32> = c
-                    .last_kpm
-                    .iter()
-                    .map(|(_, m)| m.get(nf_core::Meas::PrbReqDl))
-                    .collect();
-                Some(b.quotas(&cells[c.twin].slices, &demand))
-            })
-            .collect(),
-        ArmPolicy::Model {
-            model,
-            layout,
-            policy,
-        } => {
-            let window = layout.window();
-            let row_len = layout.row_len();
-            let mut rows = Vec::new();
-            let mut owners = Vec::new();
-            for (w, i) in who.iter().enumerate() {
-                let c = &v[*i];
-                for h in &c.history {
-                    if h.len() < window {
-                        continue;
-                    }
-                    let tail: VecDeque<MeasVec> =
-                        h.iter().skip(h.len() - window).copied().collect();
-                    let at = rows.len();
-                    rows.resize(at + row_len, 0.0);
-                    layout.write_row(&tail, &mut rows[at..]);
-                    owners.push(w);
-                }
-            }
-            let mut out: Vec<Option<Vec<SliceQuota>>> = vec![None; who.len()];
-            if owners.is_empty() {
-                return out;
-            }
-            let features = model.contract.input.features.len();
-            let name = model.contract.input.name.clone();
-            let cols = model.contract.output_columns();
-            let Ok(values) = nf_infer::worker::infer(
-                model,
-                &name,
-                &rows,
-                [owners.len(), window, features],
-                cols,
-            ) else {
-                return out;
-            };
-            let mut forecasts: Vec<Vec<Forecast>> = vec![Vec::new(); who.len()];
-            let mut next_slice = vec![0usize; who.len()];
-            for (r, w) in owners.iter().enumerate() {
-                let c = &v[who[*w]];
-                let s = cells[c.twin].slices[next_slice[*w]];
-                next_slice[*w] += 1;
-                forecasts[*w].push(Forecast {
-                    snssai: s,
-                    p50_prb: values[r * cols],
-                    p90_prb: values[r * cols + 1],
-                });
-            }
-            for (w, f) in forecasts.iter().enumerate() {
-                if f.len() == cells[v[who[w]].twin].slices.len() {
-                    out[w] = Some(policy::quotas(f, cells[v[who[w]].twin].prbs as f32, policy));
-                }
-            }
-            out
-        }
-    }
+/// One slice's KPIs of one window, in [`KPIS`] order (controls: 0).
+fn slice_values(k: &SliceKpi) -> [f64; NK] {
+    [
+        k.thp_kbps,
+        k.prb,
+        k.delay_ms,
+        f64::from(u8::from(k.sla_violation)),
+        0.0,
+        k.buffer_bytes,
+    ]
 }

@@ -1,13 +1,19 @@
 //! Offline A/B trials on the twin: A/A false-positive rate, a planted better arm, the guard
-//! rail rolling back a planted harmful arm, and a model arm through onnxruntime.
+//! rail rolling back a planted harmful arm, a model arm through onnxruntime, and the real
+//! `abtrial` binary: its CLI, JSON and HTML agree, and set-ups that cannot give an answer
+//! are refused with the reason.
 
 #![allow(clippy::unwrap_used)] // test helpers
 
 use nf_core::baseline::Baseline;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
 use nf_core::trial::Design;
+use nf_core::trial::kpi::{Kpi, NAMES};
 use nf_core::trial::sequential::RailConfig;
 use testbed::trace;
-use testbed::trial::{self, Arm, TrialConfig};
+use testbed::trial::{self, Arm, NK, TrialConfig, TrialError};
 use testbed::twin::{self, LinkTable, TwinCell};
 
 fn cells() -> (Vec<TwinCell>, LinkTable) {
@@ -18,7 +24,7 @@ fn cells() -> (Vec<TwinCell>, LinkTable) {
 }
 
 /// Index of the delay proxy in `trial::KPIS`.
-const DELAY: usize = 2;
+const DELAY: usize = Kpi::DelayDl as usize;
 
 fn delay_rail() -> RailConfig {
     RailConfig {
@@ -38,14 +44,14 @@ fn a_a_trials_report_effects_at_about_the_nominal_rate() {
             seed,
             windows: 240,
             rail: Some(delay_rail()),
-            rail_kpi: DELAY,
+            rail_kpi: Kpi::DelayDl,
             ..TrialConfig::default()
         };
         let mut arms = [
             Arm::baseline("a", Baseline::Proportional),
             Arm::baseline("a-again", Baseline::Proportional),
         ];
-        let r = trial::run(&cfg, &cells, &link, &mut arms);
+        let r = trial::run(&cfg, &cells, &link, &mut arms).unwrap();
         for (n, j) in significant.iter_mut().zip([0, DELAY]) {
             *n += usize::from(r.effects[j].matched.unwrap().significant());
         }
@@ -75,12 +81,12 @@ fn a_planted_better_arm_is_detected() {
             Arm::baseline("starved", Baseline::Fixed(vec![8, 8, 8])),
             Arm::baseline("proportional", Baseline::Proportional),
         ];
-        let r = trial::run(&cfg, &cells, &link, &mut arms);
+        let r = trial::run(&cfg, &cells, &link, &mut arms).unwrap();
         // Offered traffic is the recording's, so a starved slice queues rather than loses
         // it: the harm shows in the delay proxy and SLA violations.
         let e = r.effects[DELAY].matched.unwrap();
         detected += usize::from(e.significant() && e.diff < 0.0);
-        let sla = r.effects[3].welch.unwrap();
+        let sla = r.effects[Kpi::SlaViolationShare as usize].welch.unwrap();
         assert!(sla.diff < 0.0, "{sla:?}");
     }
     assert!(detected >= 9, "{detected}/10");
@@ -100,7 +106,7 @@ fn the_guard_rail_rolls_back_a_planted_harmful_arm() {
             seed: 3,
             windows: 480,
             rail: Some(delay_rail()),
-            rail_kpi: DELAY,
+            rail_kpi: Kpi::DelayDl,
             look_every: 20,
             ..TrialConfig::default()
         };
@@ -108,17 +114,31 @@ fn the_guard_rail_rolls_back_a_planted_harmful_arm() {
             Arm::baseline("proportional", Baseline::Proportional),
             Arm::baseline("harmful", Baseline::Fixed(vec![4, 4, 4])),
         ];
-        let r = trial::run(&cfg, &cells, &link, &mut arms);
+        let r = trial::run(&cfg, &cells, &link, &mut arms).unwrap();
         let at = r
             .rolled_back_at
             .unwrap_or_else(|| panic!("{design:?}: rail never tripped: {:?}", r.looks));
         assert!(at < 480, "{at}");
         // After the roll-back no cell acts with the treatment.
         assert!(
-            r.series[at..].iter().all(|w| w[1] == [0.0; 5]),
+            r.series[at..].iter().all(|w| w[1] == [0.0; NK]),
             "{design:?}"
         );
         assert!(r.looks.last().unwrap().tripped);
+        // The primary analysis is the one that fits the design.
+        let delay = &r.effects[DELAY];
+        match design {
+            Design::Switchback { .. } => {
+                assert!(r.method.contains("within a cell"), "{}", r.method);
+                assert_eq!(delay.primary, delay.welch);
+                assert!(delay.bootstrap.is_none());
+            }
+            _ => {
+                assert!(r.method.contains("load-matched"), "{}", r.method);
+                assert_eq!(delay.primary, delay.matched);
+            }
+        }
+        assert!(r.rail.unwrap().status.starts_with("tripped at window"));
     }
 }
 
@@ -133,6 +153,7 @@ fn a_model_arm_runs_through_onnxruntime_and_shadow_logs_disagreement() {
         providers: vec![nf_infer::Provider::Cpu],
     })
     .unwrap();
+    let sha256 = model.contract.sha256.to_ascii_lowercase();
     let mut arms = [
         Arm::baseline("equal", Baseline::Equal),
         Arm::model(
@@ -148,11 +169,250 @@ fn a_model_arm_runs_through_onnxruntime_and_shadow_logs_disagreement() {
         cells: 4,
         ..TrialConfig::default()
     };
-    let r = trial::run(&cfg, &cells, &link, &mut arms);
+    let r = trial::run(&cfg, &cells, &link, &mut arms).unwrap();
     let d = r.shadow_disagreement.unwrap();
     assert!(d > 0.1 && d <= 1.0, "{d}");
     assert_eq!(r.controls[1], 0, "shadow arm must never send");
     assert!(r.controls[0] > 0);
     let html = testbed::report::html(&r);
     assert!(html.contains("<svg") && html.contains("forecaster"));
+    // Provenance: the model's sha256; shadow has no KPI effect and says so.
+    assert!(html.contains(&sha256), "model sha256 missing");
+    assert!(
+        r.effects
+            .iter()
+            .all(|e| e.verdict.text.starts_with("not estimable"))
+    );
+}
+
+#[test]
+fn too_few_cells_for_the_design_are_refused_with_the_reason() {
+    let (cells, link) = cells();
+    for (design, n, min) in [
+        (
+            Design::CellRandomised {
+                treatment_share: 0.5,
+            },
+            3,
+            "at least 4 cells",
+        ),
+        (
+            Design::Switchback { block_ms: 10_000 },
+            1,
+            "at least 2 cells",
+        ),
+    ] {
+        let cfg = TrialConfig {
+            design,
+            cells: n,
+            windows: 40,
+            ..TrialConfig::default()
+        };
+        let mut arms = [
+            Arm::baseline("a", Baseline::Equal),
+            Arm::baseline("b", Baseline::Proportional),
+        ];
+        let err = trial::run(&cfg, &cells, &link, &mut arms).unwrap_err();
+        assert!(matches!(err, TrialError::TooFewCells { .. }), "{err}");
+        assert!(err.to_string().contains(min), "{err}");
+    }
+}
+
+// ---- the real `abtrial` binary -------------------------------------------------------
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("abtrial-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn abtrial(args: &[&str], out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_abtrial"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Points of the first (control arm) polyline of the series plot of `kpi`.
+fn control_line(html: &str, kpi: &str) -> Vec<(f64, f64)> {
+    let svg = html
+        .split(&format!(r#"<svg class="series" data-kpi="{kpi}""#))
+        .nth(1)
+        .unwrap();
+    let pts = svg.split(r#"points=""#).nth(1).unwrap();
+    pts[..pts.find('"').unwrap()]
+        .split(' ')
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn abtrial_rolls_back_a_harmful_arm_and_its_cli_json_and_html_agree() {
+    if trace::shared_root().is_none() {
+        println!("skipped: ../shared/traces/tractor is absent");
+        return;
+    }
+    let out = scratch("harmful");
+    let o = abtrial(
+        &[
+            "--control",
+            "proportional",
+            "--treatment",
+            "fixed:4,4,4",
+            "--rail-kpi",
+            "delay_dl",
+            "--cells",
+            "16",
+            "--windows",
+            "480",
+            "--look-every",
+            "20",
+            "--seed",
+            "3",
+        ],
+        &out,
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("trial.json")).unwrap()).unwrap();
+    let html = std::fs::read_to_string(out.join("trial.html")).unwrap();
+    // The harmful arm is rolled back, and every output says so.
+    assert!(r["rolled_back_at"].as_u64().unwrap() < 480);
+    let status = r["rail"]["status"].as_str().unwrap();
+    assert!(status.starts_with("tripped at window"), "{status}");
+    assert!(stdout.contains(status) && html.contains(status), "{stdout}");
+    assert!(html.contains("margin 5.0 % of control, α 0.05"));
+    // One verdict per KPI, the same in the CLI, the JSON and the HTML.
+    let effects = r["effects"].as_array().unwrap();
+    assert_eq!(effects.len(), NK);
+    for e in effects {
+        let (kpi, verdict) = (e["kpi"].as_str().unwrap(), &e["verdict"]);
+        let text = verdict["text"].as_str().unwrap();
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(kpi))
+            .unwrap();
+        assert!(line.ends_with(text), "{line} / {text}");
+        let row = html
+            .split(&format!(r#"<tr data-kpi="{kpi}""#))
+            .nth(1)
+            .unwrap();
+        assert!(
+            row.contains(&format!(r#"<td class="verdict">{text}</td>"#)),
+            "{kpi}"
+        );
+        assert!(row.starts_with(&format!(
+            r#" data-call="{}""#,
+            verdict["call"].as_str().unwrap()
+        )));
+        if verdict["call"] == "no_detectable_difference" {
+            assert!(text.contains("minimum detectable effect ±"), "{text}");
+        }
+    }
+    assert_eq!(effects[DELAY]["verdict"]["call"], "worse");
+    // The interval method is the design's (paired over matched pairs), in every output.
+    let method = r["method"].as_str().unwrap();
+    assert_eq!(method, "paired t over load-matched cell pairs");
+    assert!(html.contains(&format!(r#"<span class="method">{method}</span>"#)));
+    assert!(stdout.lines().next().unwrap().contains(method));
+    assert_eq!(effects[DELAY]["primary"], effects[DELAY]["matched"]);
+    // A relative interval beyond the forest plot's ±300 % is marked at the edge.
+    let e = &effects[DELAY]["primary"];
+    let hi_pct = e["hi"].as_f64().unwrap() / e["control_mean"].as_f64().unwrap() * 100.0;
+    assert!(hi_pct > 300.0, "{hi_pct}");
+    assert!(html.contains(&format!(
+        r#"class="beyond" data-kpi="delay_dl" data-value="{hi_pct:.1}""#
+    )));
+    // Per-slice breakdown, provenance, every KPI plotted (controls too) with units and ticks.
+    for s in r["slices"].as_array().unwrap() {
+        assert!(html.contains(&format!(
+            "<h3>S-NSSAI {}</h3>",
+            s["snssai"].as_str().unwrap()
+        )));
+    }
+    let runs = r["provenance"]["runs"].as_array().unwrap().len();
+    assert!(html.contains(&format!(
+        "16 virtual cells are time offsets of {runs} recorded runs"
+    )));
+    for k in Kpi::ALL {
+        assert!(
+            html.contains(&format!(r#"<svg class="series" data-kpi="{k}""#)),
+            "{k}"
+        );
+    }
+    assert!(html.contains("time [s]") && html.contains(r#"class="ytick""#));
+    assert!(html.contains("controls/period"));
+    // The control arm's moving mean of controls keeps windows where no control was sent.
+    let series = r["series"].as_array().unwrap();
+    let cells = r["series_cells"].as_array().unwrap();
+    let j = Kpi::Controls as usize;
+    let smooth = |k: usize| -> f64 {
+        let xs: Vec<f64> = (k.saturating_sub(39)..=k)
+            .filter(|w| cells[*w][0].as_u64().unwrap() > 0)
+            .map(|w| series[w][0][j].as_f64().unwrap())
+            .collect();
+        xs.iter().sum::<f64>() / xs.len() as f64
+    };
+    let means: Vec<f64> = (0..series.len()).map(smooth).collect();
+    let max = means.iter().fold(0.0_f64, |m, v| m.max(*v)) * 1.05;
+    let line = control_line(&html, "controls");
+    assert_eq!(line.len(), series.len());
+    let zeros = series.iter().filter(|w| w[0][j] == 0.0).count();
+    assert!(
+        zeros > 0,
+        "no window without a control: the check would prove nothing"
+    );
+    for (k, (_, y)) in line.iter().enumerate() {
+        let expected = 5.0 + 200.0 * (1.0 - means[k] / max);
+        assert!((y - expected).abs() < 0.11, "window {k}: {y} vs {expected}");
+    }
+}
+
+#[test]
+fn abtrial_refuses_an_unknown_rail_kpi_naming_it() {
+    let out = scratch("kpi");
+    let o = abtrial(&["--rail-kpi", "delay_ms"], &out);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`delay_ms`") && stderr.contains(NAMES),
+        "{stderr}"
+    );
+    assert!(!out.join("trial.json").exists());
+}
+
+#[test]
+fn abtrial_explains_too_few_cells_and_too_many_windows() {
+    let out = scratch("small");
+    for (args, why) in [
+        (
+            &["--cells", "3"][..],
+            "cell-randomised needs at least 4 cells",
+        ),
+        (
+            &["--windows", "1000000"][..],
+            "is longer than every recorded run",
+        ),
+    ] {
+        let o = abtrial(args, &out);
+        let (stdout, stderr) = text(&o);
+        assert!(!o.status.success(), "{args:?}: {stdout}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert!(!out.join("trial.json").exists());
+    }
 }

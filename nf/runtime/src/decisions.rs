@@ -2,7 +2,9 @@
 //! a canonical order so that the same trace, model and configuration give a
 //! byte-identical file.
 //!
-//! A line holds the report's collection time, node, cell, A/B arm and role (acting or
+//! Each line is a JSON object whose every field is named, starting with
+//! `"format": "airan.decisions.v1"` ([`FORMAT`]); a reader refuses other formats. A line
+//! holds the report's collection time, node, cell, A/B arm and role (acting or
 //! shadow), a digest of the model input window, the model outputs per slice, the quotas
 //! after the guard invariants, what happened to them (`sent`, `hysteresis`,
 //! `rate_limited`, `latency_budget`, `shadow`, ...) and the control's outcome. Wall-clock
@@ -21,6 +23,9 @@ use std::sync::Mutex;
 use nf_core::CellId;
 use nf_core::policy::SliceQuota;
 
+/// Version of the line format, the first field of every line.
+pub const FORMAT: &str = "airan.decisions.v1";
+
 /// Key of a decision: collection time, node, cell, shadow?
 pub type DecisionKey = (u64, String, CellId, bool);
 
@@ -32,9 +37,28 @@ pub struct SliceOutput {
     pub p90: f32,
 }
 
+/// A slice's quota after the guard invariants, in percent of the cell's PRBs
+/// (E2SM-RC slice-level PRB quota: min, max and dedicated ratio).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuotaEntry {
+    pub min_ratio: u8,
+    pub max_ratio: u8,
+    pub dedicated_ratio: u8,
+}
+
+/// A slice and its quota.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SliceQuotaEntry {
+    pub snssai: String,
+    #[serde(flatten)]
+    pub quota: QuotaEntry,
+}
+
 /// One decision.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DecisionRecord {
+    /// Always [`FORMAT`].
+    pub format: &'static str,
     pub t_ms: u64,
     pub node: String,
     pub cell: String,
@@ -43,8 +67,8 @@ pub struct DecisionRecord {
     /// FNV-1a 64 of the model input rows (bits of every float), hex.
     pub digest: String,
     pub outputs: Vec<SliceOutput>,
-    /// (S-NSSAI, min, max, dedicated) [%].
-    pub quotas: Vec<(String, u8, u8, u8)>,
+    /// Per slice: S-NSSAI, min, max, dedicated [%].
+    pub quotas: Vec<SliceQuotaEntry>,
     pub action: &'static str,
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,15 +77,15 @@ pub struct DecisionRecord {
 
 impl DecisionRecord {
     /// Quotas in the log's form.
-    pub fn quotas_of(q: &[SliceQuota]) -> Vec<(String, u8, u8, u8)> {
+    pub fn quotas_of(q: &[SliceQuota]) -> Vec<SliceQuotaEntry> {
         q.iter()
-            .map(|q| {
-                (
-                    q.snssai.to_string(),
-                    q.min_ratio,
-                    q.max_ratio,
-                    q.dedicated_ratio,
-                )
+            .map(|q| SliceQuotaEntry {
+                snssai: q.snssai.to_string(),
+                quota: QuotaEntry {
+                    min_ratio: q.min_ratio,
+                    max_ratio: q.max_ratio,
+                    dedicated_ratio: q.dedicated_ratio,
+                },
             })
             .collect()
     }
@@ -176,5 +200,67 @@ impl DecisionLog {
             }
             Err(_) => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_is_a_versioned_object_with_every_field_named() {
+        let buf = Shared::default();
+        let log = DecisionLog::new(Box::new(buf.clone()), 0, false);
+        let cell = CellId::new([0, 0xf1, 0x10], 7);
+        let quota = SliceQuota {
+            snssai: nf_core::Snssai::new(1, Some(1)),
+            min_ratio: 10,
+            max_ratio: 80,
+            dedicated_ratio: 5,
+        };
+        let record = DecisionRecord {
+            format: FORMAT,
+            t_ms: 250,
+            node: "gnb-1".into(),
+            cell: cell.to_string(),
+            arm: "default".into(),
+            role: "acting",
+            digest: digest(&[1.0]),
+            outputs: Vec::new(),
+            quotas: DecisionRecord::quotas_of(&[quota]),
+            action: "sent",
+            outcome: "accepted".into(),
+            latency_us: None,
+        };
+        log.add((250, "gnb-1".into(), cell, false), record);
+        assert_eq!(log.close(), 1);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.starts_with(r#"{"format":"airan.decisions.v1","t_ms":250,"#),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let q = &v["quotas"][0];
+        assert!(q.is_object(), "{text}");
+        assert_eq!(q["min_ratio"], 10);
+        assert_eq!(q["max_ratio"], 80);
+        assert_eq!(q["dedicated_ratio"], 5);
+        assert!(q["snssai"].is_string());
     }
 }

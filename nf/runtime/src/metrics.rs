@@ -39,12 +39,9 @@ pub struct ArmKpi {
     pub kpi: &'static str,
 }
 
-/// Cell KPIs summed per A/B arm: metric label and the measurement (summed over slices).
-const TRIAL_KPIS: [(&str, nf_core::Meas); 3] = [
-    ("DRB.UEThpDl", nf_core::Meas::UeThpDl),
-    ("RRU.PrbUsedDl", nf_core::Meas::PrbUsedDl),
-    ("VS.DlBufferBytes", nf_core::Meas::DlBufferBytes),
-];
+/// Cell KPIs summed per A/B arm: the trial vocabulary's online KPIs, labelled with their
+/// measurement name (summed over slices).
+const TRIAL_KPIS: [nf_core::trial::kpi::Kpi; 3] = nf_core::trial::kpi::Kpi::ONLINE;
 
 /// The counters of one A/B arm (clones share the registered counters).
 #[derive(Clone, Debug)]
@@ -70,11 +67,12 @@ impl ArmMetrics {
     /// Adds a report of a cell acting under this arm to the KPI sums.
     pub fn observe(&self, report: &nf_core::KpmReport) {
         self.reports.inc();
-        for ((_, meas), sum) in TRIAL_KPIS.iter().zip(&self.kpi_sums) {
+        for (kpi, sum) in TRIAL_KPIS.iter().zip(&self.kpi_sums) {
+            let Some(meas) = kpi.meas() else { continue };
             let v: f32 = report
                 .slices
                 .iter()
-                .map(|(_, m)| m.get(*meas))
+                .map(|(_, m)| m.get(meas))
                 .filter(|v| v.is_finite())
                 .sum();
             sum.inc_by(f64::from(v));
@@ -278,10 +276,10 @@ impl Metrics {
         let shadow = self.trial_decisions.get_or_create(&role("shadow")).clone();
         let controls = self.trial_controls.get_or_create(&label).clone();
         let reports = self.trial_reports.get_or_create(&label).clone();
-        let kpi_sums = TRIAL_KPIS.map(|(kpi, _)| {
+        let kpi_sums = TRIAL_KPIS.map(|kpi| {
             let key = ArmKpi {
                 arm: arm.to_owned(),
-                kpi,
+                kpi: kpi.source(),
             };
             self.trial_kpi_sum.get_or_create(&key).clone()
         });

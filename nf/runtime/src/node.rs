@@ -438,6 +438,7 @@ impl Pipeline<'_> {
         // The log line is built only when a decision log is kept.
         let Some(log) = &t.log else { return };
         let record = DecisionRecord {
+            format: crate::decisions::FORMAT,
             t_ms: ctx.t_ms,
             node: key.1.clone(),
             cell: ctx.cell.to_string(),

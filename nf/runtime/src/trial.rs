@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nf_core::baseline::Baseline;
 use nf_core::policy::PolicyConfig;
+pub use nf_core::trial::kpi::Kpi;
 use nf_core::trial::sequential::{Look, Rail, RailConfig};
 use nf_core::trial::{Assignment, CONTROL, Roles, TREATMENT};
-use nf_core::{CellId, KpmReport, Meas};
+use nf_core::{CellId, KpmReport};
 
 /// What decides for an arm.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,43 +35,19 @@ pub struct ArmSpec {
     pub policy_cfg: PolicyConfig,
 }
 
-/// A cell-level KPI read from a KPM report (summed over slices).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kpi {
-    /// `DRB.UEThpDl` [kbit/s]: higher is better.
-    ThroughputDl,
-    /// `VS.DlBufferBytes` [byte]: lower is better (the delay proxy's numerator).
-    BufferDl,
-}
-
-impl Kpi {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kpi::ThroughputDl => "DRB.UEThpDl",
-            Kpi::BufferDl => "VS.DlBufferBytes",
+/// The value of an online KPI in one report, summed over slices; `None` when a slice
+/// lacks it or the KPI is not read from KPM reports (see [`Kpi::meas`]).
+pub fn kpi_of(kpi: Kpi, report: &KpmReport) -> Option<f64> {
+    let m = kpi.meas()?;
+    let mut sum = 0.0;
+    for (_, v) in &report.slices {
+        let x = v.get(m);
+        if !x.is_finite() {
+            return None;
         }
+        sum += f64::from(x);
     }
-
-    pub fn higher_is_better(self) -> bool {
-        matches!(self, Kpi::ThroughputDl)
-    }
-
-    /// The KPI of one report, if every slice carried it.
-    pub fn of(self, report: &KpmReport) -> Option<f64> {
-        let m = match self {
-            Kpi::ThroughputDl => Meas::UeThpDl,
-            Kpi::BufferDl => Meas::DlBufferBytes,
-        };
-        let mut sum = 0.0;
-        for (_, v) in &report.slices {
-            let x = v.get(m);
-            if !x.is_finite() {
-                return None;
-            }
-            sum += f64::from(x);
-        }
-        Some(sum)
-    }
+    Some(sum)
 }
 
 /// The guard rail of a trial.
@@ -166,7 +143,7 @@ impl Arms {
     pub fn observe(&self, report: &KpmReport, arm: usize) -> Option<Look> {
         let spec = self.trial.as_ref()?.rail.as_ref()?;
         let t_ms = report.collection_start_ms;
-        let value = spec.kpi.of(report)?;
+        let value = kpi_of(spec.kpi, report)?;
         let mut m = self.monitor.lock().ok()?;
         let e = m.sums.entry((report.cell, arm)).or_default();
         e.0 += value;
@@ -188,5 +165,68 @@ impl Arms {
             self.rolled_back.store(true, Ordering::Release);
         }
         Some(look)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nf_core::trial::Design;
+    use nf_core::{MeasVec, Snssai};
+
+    use super::*;
+
+    fn report(cell: CellId, t_ms: u64, prb: f32) -> KpmReport {
+        let mut m = MeasVec::default();
+        m.set(nf_core::Meas::PrbUsedDl, prb);
+        KpmReport {
+            cell,
+            collection_start_ms: t_ms,
+            granularity_ms: 250,
+            cell_meas: MeasVec::default(),
+            slices: vec![(Snssai::new(1, None), m)],
+        }
+    }
+
+    /// An online rail on a KPI of the shared vocabulary (`prb_used_dl`, lower is better)
+    /// rolls back a treatment that uses far more PRBs; an offline-only KPI reads nothing.
+    #[test]
+    fn the_online_rail_watches_a_vocabulary_kpi_and_rolls_back() {
+        let kpi: Kpi = "prb_used_dl".parse().unwrap();
+        let arm = |name: &str| ArmSpec {
+            name: name.into(),
+            policy: ArmPolicy::Baseline(Baseline::Equal),
+            policy_cfg: PolicyConfig::default(),
+        };
+        let arms = Arms::trial(TrialSpec {
+            assignment: Assignment {
+                design: Design::CellRandomised {
+                    treatment_share: 0.5,
+                },
+                seed: 1,
+            },
+            arms: [arm("control"), arm("treatment")],
+            rail: Some(RailSpec {
+                cfg: RailConfig {
+                    higher_is_better: kpi.higher_is_better(),
+                    min_units: 4,
+                    ..RailConfig::default()
+                },
+                kpi,
+                look_every_ms: 1_000,
+            }),
+        });
+        for t in 0..40u64 {
+            for n in 0..16u64 {
+                let cell = CellId::new([0, 0xf1, 0x10], n);
+                let a = arms.roles(&cell, t * 250).acting;
+                let prb = if a == TREATMENT { 40.0 } else { 20.0 } + (n % 4) as f32;
+                arms.observe(&report(cell, t * 250, prb), a);
+            }
+        }
+        assert!(arms.rolled_back());
+        assert_eq!(
+            kpi_of(Kpi::DelayDl, &report(CellId::new([0; 3], 1), 0, 1.0)),
+            None
+        );
     }
 }

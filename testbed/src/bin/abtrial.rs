@@ -1,5 +1,9 @@
 //! `abtrial`: an offline A/B trial of two arms on the closed-loop twin, with a JSON result
 //! and a self-contained HTML report.
+//!
+//! Exit status: 0 after a trial, 1 when the trial cannot give an answer (too few cells for
+//! the design, more windows than the recorded runs hold, an arm that does not load), 2 on
+//! a bad argument (clap), such as a guard-rail KPI outside the trial vocabulary.
 
 use std::path::PathBuf;
 
@@ -8,8 +12,9 @@ use clap::{Parser, ValueEnum};
 use nf_core::baseline::Baseline;
 use nf_core::policy::PolicyConfig;
 use nf_core::trial::Design;
+use nf_core::trial::kpi::{Kpi, UnknownKpi};
 use nf_core::trial::sequential::RailConfig;
-use testbed::trial::{self, Arm, KPIS, TrialConfig};
+use testbed::trial::{self, Arm, TrialConfig, TrialReport};
 use testbed::twin::{self, LinkTable, Scheduler};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -51,9 +56,13 @@ struct Cli {
     /// Scheduler inside slices.
     #[arg(long, value_enum, default_value = "round-robin")]
     scheduler: SchedArg,
-    /// Guard-rail KPI (one of thp_dl_kbps, delay_ms, sla_violation_share); none disables it.
-    #[arg(long, default_value = "delay_ms")]
-    rail_kpi: String,
+    /// Guard-rail KPI: one of throughput_dl, prb_used_dl, delay_dl, sla_violation_share,
+    /// controls, buffer_dl; `none` runs without a guard rail. Any other name is refused.
+    #[arg(long, default_value = "delay_dl", value_parser = rail_kpi)]
+    rail_kpi: RailKpi,
+    /// Windows between two looks of the guard rail.
+    #[arg(long, default_value_t = 40)]
+    look_every: usize,
     /// Degradation tolerated by the guard rail, relative to control.
     #[arg(long, default_value_t = 0.05)]
     margin: f64,
@@ -66,6 +75,17 @@ struct Cli {
     /// Output folder for trial.json and trial.html.
     #[arg(long, default_value = "target/abtrial")]
     out: PathBuf,
+}
+
+/// `--rail-kpi`: a KPI, or none.
+#[derive(Clone, Copy, Debug)]
+struct RailKpi(Option<Kpi>);
+
+fn rail_kpi(s: &str) -> Result<RailKpi, UnknownKpi> {
+    if s == "none" {
+        return Ok(RailKpi(None));
+    }
+    s.parse().map(|k| RailKpi(Some(k)))
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,21 +122,28 @@ fn arm(spec: &str) -> anyhow::Result<Arm> {
     })
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let root = cli
-        .trace
-        .clone()
-        .or_else(testbed::trace::shared_root)
-        .unwrap_or_else(testbed::trace::bundled_root);
-    let cells = twin::load(&root, cli.windows.min(400))?;
-    if cells.is_empty() {
-        bail!("{}: no run long enough for the twin", root.display());
+/// Twin cells from the runs of `root` long enough for `windows` (and, for short trials,
+/// runs of at least 400 windows, so that offsets vary); refuses when none is.
+fn load_runs(root: &std::path::Path, windows: usize) -> anyhow::Result<Vec<twin::TwinCell>> {
+    let mut cells = twin::load(root, 1)?;
+    let longest = cells.iter().map(|c| c.len).max().unwrap_or(0);
+    if longest == 0 {
+        bail!("{}: no recorded run to drive the twin", root.display());
     }
-    let link = LinkTable::fit(&cells);
-    let mut arms = [arm(&cli.control)?, arm(&cli.treatment)?];
-    let rail_kpi = KPIS.iter().position(|k| *k == cli.rail_kpi);
-    let cfg = TrialConfig {
+    if windows > longest {
+        bail!(
+            "--windows {windows} ({} s) is longer than every recorded run under {} (the longest has {longest} windows, {} s): the twin would replay a run's last window",
+            windows / 4,
+            root.display(),
+            longest / 4
+        );
+    }
+    cells.retain(|c| c.len >= windows.max(400).min(longest));
+    Ok(cells)
+}
+
+fn config(cli: &Cli) -> TrialConfig {
+    TrialConfig {
         design: match cli.design {
             DesignArg::CellRandomised => Design::CellRandomised {
                 treatment_share: 0.5,
@@ -133,47 +160,68 @@ fn main() -> anyhow::Result<()> {
             SchedArg::RoundRobin => Scheduler::RoundRobin,
             SchedArg::ProportionalFair => Scheduler::ProportionalFair,
         },
-        rail: rail_kpi.map(|j| RailConfig {
+        rail: cli.rail_kpi.0.map(|k| RailConfig {
             margin: cli.margin,
             alpha: cli.alpha,
             tau: 0.5,
-            higher_is_better: trial::HIGHER_IS_BETTER[j],
+            higher_is_better: k.higher_is_better(),
             ..RailConfig::default()
         }),
-        rail_kpi: rail_kpi.unwrap_or(0),
+        rail_kpi: cli.rail_kpi.0.unwrap_or(Kpi::DelayDl),
+        look_every: cli.look_every,
         ..TrialConfig::default()
-    };
-    let report = trial::run(&cfg, &cells, &link, &mut arms);
+    }
+}
+
+fn print_summary(report: &TrialReport, cfg: &TrialConfig, out: &std::path::Path) {
+    println!(
+        "{} vs {} ({:?}, seed {}, {} cells × {} windows; {})",
+        report.arms[0], report.arms[1], cfg.design, cfg.seed, cfg.cells, cfg.windows, report.method
+    );
+    for e in &report.effects {
+        println!("  {:<20} {}", e.kpi.name(), e.verdict.text);
+    }
+    match &report.rail {
+        Some(r) => println!("  guard rail on {}: {}", r.kpi, r.status),
+        None => println!("  no guard rail"),
+    }
+    if let Some(d) = report.shadow_disagreement {
+        println!("  shadow disagreement {:.1} %", d * 100.0);
+    }
+    println!("report: {}", out.join("trial.html").display());
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("abtrial: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let root = cli
+        .trace
+        .clone()
+        .or_else(testbed::trace::shared_root)
+        .unwrap_or_else(testbed::trace::bundled_root);
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    let cells = load_runs(&root, cli.windows)?;
+    let link = LinkTable::fit(&cells);
+    let cfg = config(cli);
+    cfg.check(&cells)?;
+    let mut arms = [arm(&cli.control)?, arm(&cli.treatment)?];
+    let mut report = trial::run(&cfg, &cells, &link, &mut arms)?;
+    report.provenance.trace_root = Some(root.display().to_string());
     std::fs::create_dir_all(&cli.out)?;
     std::fs::write(
         cli.out.join("trial.json"),
         serde_json::to_string_pretty(&report)? + "\n",
     )?;
     std::fs::write(cli.out.join("trial.html"), testbed::report::html(&report))?;
-    println!(
-        "{} vs {} ({:?}, seed {}, {} cells × {} windows)",
-        report.arms[0], report.arms[1], cfg.design, cfg.seed, cfg.cells, cfg.windows
-    );
-    for e in &report.effects {
-        if let Some(w) = e.matched.or(e.welch) {
-            println!(
-                "  {:<20} control {:>10.2}  treatment {:>10.2}  diff {:>+9.2} [{:+.2}, {:+.2}]{}",
-                e.kpi,
-                w.control_mean,
-                w.treatment_mean,
-                w.diff,
-                w.lo,
-                w.hi,
-                if w.significant() { "  *" } else { "" }
-            );
-        }
-    }
-    if let Some(at) = report.rolled_back_at {
-        println!("  guard rail tripped at window {at}: treatment rolled back");
-    }
-    if let Some(d) = report.shadow_disagreement {
-        println!("  shadow disagreement {:.1} %", d * 100.0);
-    }
-    println!("report: {}", cli.out.join("trial.html").display());
+    print_summary(&report, &cfg, &cli.out);
     Ok(())
 }

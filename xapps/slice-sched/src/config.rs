@@ -99,7 +99,9 @@ pub struct ArmSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RailSection {
-    /// `throughput_dl` (DRB.UEThpDl, higher is better) or `buffer_dl` (VS.DlBufferBytes).
+    /// A KPI measured online (`nf_core::trial::kpi::ONLINE_NAMES`): `throughput_dl`
+    /// (DRB.UEThpDl, higher is better), `prb_used_dl` (RRU.PrbUsedDl) or `buffer_dl`
+    /// (VS.DlBufferBytes).
     pub kpi: String,
     /// Degradation tolerated, relative to the control arm.
     pub margin: f64,
@@ -623,19 +625,13 @@ fn design(t: &TrialSection, p: &mut Problems) -> Option<Design> {
 }
 
 fn rail(r: RailSection, p: &mut Problems) -> Option<RailSpec> {
-    let kpi = match r.kpi.as_str() {
-        "throughput_dl" => Some(Kpi::ThroughputDl),
-        "buffer_dl" => Some(Kpi::BufferDl),
-        other => {
-            p.rule(
-                false,
-                "trial.guard_rail.kpi",
-                format!("{other:?}"),
-                "must be throughput_dl or buffer_dl",
-            );
-            None
-        }
-    };
+    let kpi = r.kpi.parse::<Kpi>().ok().filter(|k| k.meas().is_some());
+    p.rule(
+        kpi.is_some(),
+        "trial.guard_rail.kpi",
+        format!("{:?}", r.kpi),
+        nf_core::trial::kpi::ONLINE_RULE,
+    );
     p.real(&b::MARGIN, r.margin);
     p.real(&b::ALPHA, r.alpha);
     p.real(&b::TAU, r.tau);
@@ -758,6 +754,18 @@ alpha = 0.05
                 "trial.treatment.policy",
             ),
             ("alpha = 0.05", "alpha = 0.9", "trial.guard_rail.alpha"),
+            // One KPI vocabulary: a misspelt name and an offline-only KPI are refused,
+            // naming the KPIs measured online.
+            (
+                "kpi = \"throughput_dl\"",
+                "kpi = \"thp_dl_kbps\"",
+                "throughput_dl, prb_used_dl or buffer_dl",
+            ),
+            (
+                "kpi = \"throughput_dl\"",
+                "kpi = \"delay_dl\"",
+                "trial.guard_rail.kpi",
+            ),
             (
                 "name = \"baseline\"",
                 "name = \"production\"",

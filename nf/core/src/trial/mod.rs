@@ -7,8 +7,10 @@
 //! # Layout
 //! - this file: designs and the assignment.
 //! - [`stats`]: effects with 95 % confidence intervals (Welch, paired t, cluster bootstrap).
+//! - [`kpi`]: the KPI vocabulary shared by online and offline trials.
 //! - [`sequential`]: the always-valid guard rail that stops a harmful treatment.
 
+pub mod kpi;
 pub mod sequential;
 pub mod stats;
 

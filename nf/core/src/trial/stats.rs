@@ -29,9 +29,23 @@ pub struct Effect {
     pub p_value: f64,
     pub n_control: usize,
     pub n_treatment: usize,
+    /// Standard error of `diff` (for the bootstrap: the interval's half-width over 1.96).
+    pub se: f64,
+    /// Degrees of freedom of the t interval (infinite for the bootstrap).
+    pub df: f64,
 }
 
+/// Power at which the minimum detectable effect is stated.
+pub const POWER: f64 = 0.8;
+
 impl Effect {
+    /// Minimum detectable effect: the smallest |treatment − control| this trial finds
+    /// significant (two-sided, at [`LEVEL`]) with probability `power`,
+    /// `(t_{1−(1−LEVEL)/2} + t_power) · se` with the interval's degrees of freedom.
+    pub fn mde(&self, power: f64) -> f64 {
+        (t_quantile(self.df, 0.5 + LEVEL / 2.0) + t_quantile(self.df, power)) * self.se
+    }
+
     /// True when the interval excludes zero.
     pub fn significant(&self) -> bool {
         self.lo > 0.0 || self.hi < 0.0
@@ -56,10 +70,17 @@ pub fn mean_var(x: &[f64]) -> (f64, f64) {
 }
 
 fn t_quantile(df: f64, p: f64) -> f64 {
+    if df.is_infinite() {
+        return normal_quantile(p);
+    }
     match StudentsT::new(0.0, 1.0, df.max(1.0)) {
         Ok(t) => t.inverse_cdf(p),
         Err(_) => f64::NAN,
     }
+}
+
+fn normal_quantile(p: f64) -> f64 {
+    statrs::distribution::Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(p))
 }
 
 fn t_p_value(t: f64, df: f64) -> f64 {
@@ -103,6 +124,8 @@ pub fn welch(control: &[f64], treatment: &[f64]) -> Option<Effect> {
         p_value,
         n_control: control.len(),
         n_treatment: treatment.len(),
+        se,
+        df,
     })
 }
 
@@ -132,6 +155,8 @@ pub fn paired(pairs: &[(f64, f64)]) -> Option<Effect> {
         p_value,
         n_control: pairs.len(),
         n_treatment: pairs.len(),
+        se,
+        df: n - 1.0,
     })
 }
 
@@ -160,15 +185,18 @@ pub fn bootstrap(
     let q = |p: f64| diffs[((p * (diffs.len() - 1) as f64).round() as usize).min(diffs.len() - 1)];
     let (mc, _) = mean_var(control);
     let (mt, _) = mean_var(treatment);
+    let (lo, hi) = (q((1.0 - LEVEL) / 2.0), q(0.5 + LEVEL / 2.0));
     Some(Effect {
         control_mean: mc,
         treatment_mean: mt,
         diff: mt - mc,
-        lo: q((1.0 - LEVEL) / 2.0),
-        hi: q(0.5 + LEVEL / 2.0),
+        lo,
+        hi,
         p_value: f64::NAN,
         n_control: control.len(),
         n_treatment: treatment.len(),
+        se: (hi - lo) / (2.0 * normal_quantile(0.5 + LEVEL / 2.0)),
+        df: f64::INFINITY,
     })
 }
 
@@ -195,6 +223,8 @@ mod tests {
         // se = sqrt(1.6667/4 + 6.6667/4) = 1.4434, df = 4.41 → t(0.975) ≈ 2.677.
         assert!((e.hi - e.diff - 2.677 * 1.4434).abs() < 0.02, "{e:?}");
         assert!(!e.significant());
+        // MDE at 80 % power: (2.677 + 0.925) · 1.4434 ≈ 5.20 (t quantiles at df 4.41).
+        assert!((e.mde(POWER) - 5.20).abs() < 0.1, "{}", e.mde(POWER));
     }
 
     #[test]

@@ -192,6 +192,11 @@ fn main() -> ExitCode {
             println!("{summary}");
             ExitCode::SUCCESS
         }
+        Err(e @ nf_runtime::RuntimeError::MetricsListen(_)) => {
+            tracing::error!(cause = %e, "configuration refused");
+            eprintln!("slice-xapp: {e}");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
         Err(e) => {
             tracing::error!(cause = %e, "runtime failed");
             eprintln!("slice-xapp: {e}");

@@ -137,10 +137,19 @@ mod tests {
         let forged = "gnb-1\n2026-01-01T00:00:00Z ERROR fake line";
         assert_eq!(check_node_id(forged), Err(NodeIdError::NotPrintable('\n')));
         let ansi = "gnb\u{1b}[2J";
-        assert_eq!(check_node_id(ansi).map_err(|e| e.kind()), Err("node_id_not_printable"));
-        assert_eq!(check_node_id("gnb\u{202e}1"), Err(NodeIdError::NotPrintable('\u{202e}')));
+        assert_eq!(
+            check_node_id(ansi).map_err(|e| e.kind()),
+            Err("node_id_not_printable")
+        );
+        assert_eq!(
+            check_node_id("gnb\u{202e}1"),
+            Err(NodeIdError::NotPrintable('\u{202e}'))
+        );
         assert_eq!(check_node_id(""), Err(NodeIdError::Empty));
-        assert_eq!(check_node_id(&"x".repeat(300)), Err(NodeIdError::TooLong(300)));
+        assert_eq!(
+            check_node_id(&"x".repeat(300)),
+            Err(NodeIdError::TooLong(300))
+        );
     }
 
     #[test]

@@ -195,7 +195,11 @@ mod tests {
         }
         let (s, h) = (shared.percentiles(), hdr.percentiles());
         assert_eq!(s.count, 1000);
-        for (a, b) in [(s.p50_us, h.p50_us), (s.p99_us, h.p99_us), (s.p999_us, h.p999_us)] {
+        for (a, b) in [
+            (s.p50_us, h.p50_us),
+            (s.p99_us, h.p99_us),
+            (s.p999_us, h.p999_us),
+        ] {
             assert!((a - b).abs() <= b * 0.01, "{s:?} vs {h:?}");
         }
         assert_eq!(s.max_us, 1000.0);

@@ -59,7 +59,10 @@ pub struct E2Client {
     app_id: String,
     app_instance_id: String,
     /// Where nodes refused at discovery are counted (by reason).
-    refused: prometheus_client::metrics::family::Family<Reason, prometheus_client::metrics::counter::Counter>,
+    refused: prometheus_client::metrics::family::Family<
+        Reason,
+        prometheus_client::metrics::counter::Counter,
+    >,
 }
 
 impl E2Client {

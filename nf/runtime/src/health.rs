@@ -190,6 +190,9 @@ mod tests {
         assert_eq!(m.health.nodes_in(NodeState::Subscribed), 0);
         let text = m.encode();
         assert!(text.contains("xapp_e2_nodes{state=\"dead\"} 1"), "{text}");
-        assert!(text.contains("xapp_e2_nodes{state=\"backoff\"} 0"), "{text}");
+        assert!(
+            text.contains("xapp_e2_nodes{state=\"backoff\"} 0"),
+            "{text}"
+        );
     }
 }

@@ -164,7 +164,10 @@ async fn serve_connection(
 /// The answer to one request.
 fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let (endpoint, status, content_type, body) = route(metrics, req.method(), req.uri().path());
-    metrics.http_requests.get_or_create(&Endpoint { endpoint }).inc();
+    metrics
+        .http_requests
+        .get_or_create(&Endpoint { endpoint })
+        .inc();
     let mut res = Response::new(Full::new(Bytes::from(body)));
     *res.status_mut() = status;
     // Answer HTTP/1.0 clients in their version.
@@ -192,14 +195,24 @@ fn route(
         return (endpoint, StatusCode::NOT_FOUND, TEXT, body.into());
     }
     if method != Method::GET && method != Method::HEAD {
-        return (endpoint, StatusCode::METHOD_NOT_ALLOWED, TEXT, "use GET\n".into());
+        return (
+            endpoint,
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            "use GET\n".into(),
+        );
     }
     match endpoint {
         "metrics" => (endpoint, StatusCode::OK, OPENMETRICS, metrics.encode()),
         "alive" => (endpoint, StatusCode::OK, TEXT, "alive\n".into()),
         _ => match metrics.health.ready() {
             Ok(()) => (endpoint, StatusCode::OK, TEXT, "ready\n".into()),
-            Err(why) => (endpoint, StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("not ready: {why}\n")),
+            Err(why) => (
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT,
+                format!("not ready: {why}\n"),
+            ),
         },
     }
 }

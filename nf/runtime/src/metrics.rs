@@ -37,7 +37,13 @@ pub(crate) const NODE_REFUSALS: &[&str] = &[
     "ran_function",
 ];
 
-/// Labels of the build and model info metrics.
+/// Labels of the build info metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: &'static str,
+}
+
+/// Labels of the model info metric.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct InfoLabels {
     pub name: String,
@@ -160,7 +166,7 @@ pub struct Metrics {
     /// E2 nodes listed by the E2T but not served, by reason.
     pub nodes_refused: Family<Reason, Counter>,
     /// `xapp_build_info` and `xapp_model_info` (value 1, the labels carry the information).
-    pub build_info: Family<InfoLabels, Gauge>,
+    pub build_info: Family<BuildLabels, Gauge>,
     pub model_info: Family<InfoLabels, Gauge>,
     /// HTTP requests served, by endpoint.
     pub http_requests: Family<Endpoint, Counter>,
@@ -220,14 +226,13 @@ impl Metrics {
             latencies: Latencies::default(),
             control_failed_log: LogLimiter::new(20, Duration::from_secs(10)),
         };
-        m.registry.register_collector(Box::new(crate::process::ProcessCollector));
+        m.registry
+            .register_collector(Box::new(crate::process::ProcessCollector));
         m.precreate();
-        let info = InfoLabels {
-            name: "slice-xapp".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            sha256: String::new(),
+        let build = BuildLabels {
+            version: env!("CARGO_PKG_VERSION"),
         };
-        m.build_info.get_or_create(&info).set(1);
+        m.build_info.get_or_create(&build).set(1);
         m.register_all();
         m
     }
@@ -393,7 +398,7 @@ impl Metrics {
         );
         r.register(
             "build_info",
-            "Build of the xApp (value 1; name and version as labels)",
+            "Build of the xApp (value 1; its version as label)",
             m.build_info.clone(),
         );
         r.register(

@@ -523,3 +523,34 @@ impl Pipeline<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rss() -> u64 {
+        crate::process::ProcessStats::read().map_or(0, |s| s.resident_bytes)
+    }
+
+    /// What each node task holds for latencies is three pointers to the shared histograms:
+    /// 10,000 nodes recording into them add next to nothing (four HDR histograms per node,
+    /// as before, took ≈ 0.88 MB each).
+    #[test]
+    fn per_node_latency_memory_is_a_few_pointers() {
+        assert!(size_of::<NodeReport>() <= 3 * size_of::<usize>());
+        let metrics = Metrics::new();
+        let before = rss();
+        let nodes: Vec<NodeReport> = (0..10_000).map(|_| metrics.latencies.clone()).collect();
+        for (i, n) in nodes.iter().enumerate() {
+            let ns = 1_000 + i as u64 * 997;
+            n.inference_latency.record_ns(ns);
+            n.decision_latency.record_ns(ns * 7);
+            n.control_rtt.record_ns(ns * 31);
+        }
+        let grown = rss().saturating_sub(before);
+        if before > 0 {
+            assert!(grown < 8 << 20, "10,000 nodes grew RSS by {grown} bytes");
+        }
+        assert_eq!(metrics.latencies.control_rtt.percentiles().count, 10_000);
+    }
+}

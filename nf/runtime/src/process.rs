@@ -78,7 +78,13 @@ fn max_open_files() -> Option<u64> {
 #[derive(Debug, Default)]
 pub struct ProcessCollector;
 
-fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, unit: Option<&Unit>, v: f64) -> fmt::Result {
+fn gauge(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    v: f64,
+) -> fmt::Result {
     let g = ConstGauge::new(v);
     g.encode(enc.encode_descriptor(name, help, unit, g.metric_type())?)
 }
@@ -97,10 +103,34 @@ impl Collector for ProcessCollector {
             cpu.metric_type(),
         )?)?;
         let bytes = Some(&Unit::Bytes);
-        gauge(&mut enc, "process_resident_memory", "Resident memory size", bytes, s.resident_bytes as f64)?;
-        gauge(&mut enc, "process_virtual_memory", "Virtual memory size", bytes, s.virtual_bytes as f64)?;
-        gauge(&mut enc, "process_open_fds", "Open file descriptors", None, s.open_fds as f64)?;
-        gauge(&mut enc, "process_max_fds", "Limit of open file descriptors", None, s.max_fds as f64)?;
+        gauge(
+            &mut enc,
+            "process_resident_memory",
+            "Resident memory size",
+            bytes,
+            s.resident_bytes as f64,
+        )?;
+        gauge(
+            &mut enc,
+            "process_virtual_memory",
+            "Virtual memory size",
+            bytes,
+            s.virtual_bytes as f64,
+        )?;
+        gauge(
+            &mut enc,
+            "process_open_fds",
+            "Open file descriptors",
+            None,
+            s.open_fds as f64,
+        )?;
+        gauge(
+            &mut enc,
+            "process_max_fds",
+            "Limit of open file descriptors",
+            None,
+            s.max_fds as f64,
+        )?;
         gauge(
             &mut enc,
             "process_start_time",
@@ -133,6 +163,9 @@ mod tests {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        assert!((now - s.start_time_seconds).abs() < 3600.0, "{s:?} vs {now}");
+        assert!(
+            (now - s.start_time_seconds).abs() < 3600.0,
+            "{s:?} vs {now}"
+        );
     }
 }

@@ -100,12 +100,16 @@ struct Open {
 /// Accepts until the task is dropped.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, limits: HttpLimits) {
     let open = Arc::new(Mutex::new(Open::default()));
+    let origin = std::time::Instant::now();
+    let accept_log = crate::lograte::LogLimiter::new(5, Duration::from_secs(10));
     loop {
         match listener.accept().await {
             Ok((sock, _)) => admit(sock, &open, &metrics, limits),
             Err(e) => {
                 metrics.http_accept_errors.inc();
-                tracing::warn!(cause = %e, "metrics endpoint cannot accept; retrying");
+                if let Some(suppressed) = accept_log.admit(origin.elapsed().as_nanos() as u64) {
+                    tracing::warn!(cause = %e, suppressed, "metrics endpoint cannot accept; retrying");
+                }
                 // Typically out of file descriptors: give the process time to release some.
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }

@@ -1,4 +1,8 @@
-//! Identities of cells and network slices.
+//! Identities of E2 nodes, cells and network slices.
+//!
+//! E2 node IDs come from the E2T as free text and end up in logs, metrics and the decision
+//! log: [`check_node_id`] refuses the ones that could forge a log line or a terminal
+//! sequence, and [`Escaped`] prints any untrusted text with its control characters escaped.
 
 use std::fmt;
 
@@ -55,9 +59,106 @@ impl fmt::Display for Snssai {
     }
 }
 
+/// Longest E2 node ID accepted [bytes] (global E2 node IDs in SD-RAN are ≈ 20 bytes).
+pub const MAX_NODE_ID_BYTES: usize = 256;
+
+/// Why an E2 node ID is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NodeIdError {
+    /// No characters at all.
+    #[error("empty E2 node ID")]
+    Empty,
+    /// Longer than [`MAX_NODE_ID_BYTES`].
+    #[error("E2 node ID of {0} bytes is longer than {MAX_NODE_ID_BYTES}")]
+    TooLong(usize),
+    /// A character outside printable ASCII (control, escape, bidi override, …).
+    #[error("E2 node ID holds the non-printable character {0:?}")]
+    NotPrintable(char),
+}
+
+impl NodeIdError {
+    /// Bounded metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Empty => "node_id_empty",
+            Self::TooLong(_) => "node_id_too_long",
+            Self::NotPrintable(_) => "node_id_not_printable",
+        }
+    }
+
+    /// Every [`Self::kind`], to pre-create counters at zero.
+    pub const KINDS: [&'static str; 3] =
+        ["node_id_empty", "node_id_too_long", "node_id_not_printable"];
+}
+
+/// Accepts an E2 node ID made of printable ASCII (space to `~`), 1 to
+/// [`MAX_NODE_ID_BYTES`] bytes: such an ID can be logged and labelled as it is.
+pub fn check_node_id(id: &str) -> Result<(), NodeIdError> {
+    if id.is_empty() {
+        return Err(NodeIdError::Empty);
+    }
+    if id.len() > MAX_NODE_ID_BYTES {
+        return Err(NodeIdError::TooLong(id.len()));
+    }
+    match id.chars().find(|c| !matches!(c, ' '..='~')) {
+        Some(c) => Err(NodeIdError::NotPrintable(c)),
+        None => Ok(()),
+    }
+}
+
+/// Displays untrusted text on one line: characters outside printable ASCII are written as
+/// `\u{…}` escapes (`\n`, `\r`, `\t`, `\\` as such), and text past 256 bytes is cut with `…`.
+#[derive(Clone, Copy, Debug)]
+pub struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.0.char_indices() {
+            if i >= MAX_NODE_ID_BYTES {
+                return f.write_str("…");
+            }
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                ' '..='~' => fmt::Write::write_char(f, c)?,
+                _ => write!(f, "{}", c.escape_default())?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_ids_that_forge_log_lines_are_refused() {
+        assert_eq!(check_node_id("e2:4/e00/2/64"), Ok(()));
+        let forged = "gnb-1\n2026-01-01T00:00:00Z ERROR fake line";
+        assert_eq!(check_node_id(forged), Err(NodeIdError::NotPrintable('\n')));
+        let ansi = "gnb\u{1b}[2J";
+        assert_eq!(
+            check_node_id(ansi).map_err(|e| e.kind()),
+            Err("node_id_not_printable")
+        );
+        assert_eq!(
+            check_node_id("gnb\u{202e}1"),
+            Err(NodeIdError::NotPrintable('\u{202e}'))
+        );
+        assert_eq!(check_node_id(""), Err(NodeIdError::Empty));
+        assert_eq!(
+            check_node_id(&"x".repeat(300)),
+            Err(NodeIdError::TooLong(300))
+        );
+    }
+
+    #[test]
+    fn escaped_text_stays_on_one_line() {
+        let s = Escaped("a\nb\u{1b}[31m\\c\r").to_string();
+        assert_eq!(s, "a\\nb\\u{1b}[31m\\\\c\\r");
+        assert!(!s.contains(['\n', '\r', '\u{1b}']));
+        assert!(Escaped(&"y".repeat(1000)).to_string().ends_with('…'));
+    }
 
     #[test]
     fn display_is_stable() {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use e2_proto::cause::E2Cause;
 use e2_proto::pb::e2t::ControlRequest;
 use e2_proto::pb::stream::{ControlStreamRequest, ControlStreamResponse, control_stream_response};
-use nf_core::latency::LatencyHistogram;
+use nf_core::latency::SharedLatencyHistogram;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tonic::Streaming;
 
@@ -30,7 +30,7 @@ use crate::node::NodeEvent;
 #[derive(Clone, Debug)]
 pub(crate) struct Outcomes {
     pub metrics: Arc<Metrics>,
-    pub rtt: Arc<Mutex<LatencyHistogram>>,
+    pub rtt: Arc<SharedLatencyHistogram>,
     pub events: mpsc::Sender<NodeEvent>,
     pub clock: Clock,
     pub node: Arc<str>,
@@ -45,9 +45,7 @@ impl Outcomes {
         let d = self.clock.now_ns().saturating_sub(arrival_ns);
         self.metrics.controls_accepted.inc();
         self.metrics.control_rtt.observe(d as f64 / 1e9);
-        if let Ok(mut h) = self.rtt.lock() {
-            h.record_ns(d);
-        }
+        self.rtt.record_ns(d);
     }
 
     fn failed(&self, key: &DecisionKey, cause: &'static str, detail: &str) {
@@ -56,7 +54,10 @@ impl Outcomes {
             log.outcome(key, cause);
         }
         Metrics::inc(&self.metrics.controls_rejected, cause);
-        tracing::warn!(e2_node = %self.node, %cell, cause, detail, "control failed");
+        if let Some(suppressed) = self.metrics.control_failed_log.admit(self.clock.now_ns()) {
+            let detail = nf_core::ids::Escaped(detail);
+            tracing::warn!(e2_node = %self.node, %cell, cause, %detail, suppressed, "control failed");
+        }
         let _ = self.events.try_send(NodeEvent::ControlFailed(cell));
     }
 

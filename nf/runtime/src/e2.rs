@@ -24,6 +24,7 @@ use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::BackoffConfig;
+use crate::metrics::{Metrics, Reason};
 
 /// An E2 node with the cells its KPM RAN function announces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +58,11 @@ pub struct E2Client {
     ctl_stream: ControlStreamServiceClient<Channel>,
     app_id: String,
     app_instance_id: String,
+    /// Where nodes refused at discovery are counted (by reason).
+    refused: prometheus_client::metrics::family::Family<
+        Reason,
+        prometheus_client::metrics::counter::Counter,
+    >,
 }
 
 impl E2Client {
@@ -91,7 +97,14 @@ impl E2Client {
                 .max_encoding_message_size(max_message_bytes),
             app_id: app_id.into(),
             app_instance_id: app_instance_id.into(),
+            refused: Default::default(),
         })
+    }
+
+    /// Counts the E2 nodes refused at discovery in `metrics` (`xapp_e2_nodes_refused_total`).
+    pub fn counting_refusals_in(mut self, metrics: &Metrics) -> Self {
+        self.refused = metrics.nodes_refused.clone();
+        self
     }
 
     fn headers(&self, node: &str, sm: (&str, &str)) -> RequestHeaders {
@@ -126,6 +139,12 @@ impl E2Client {
             .into_inner();
         let mut nodes = Vec::new();
         while let Some(conn) = stream.message().await.map_err(rpc)? {
+            // Node IDs reach logs, metrics and the decision log: refuse the unprintable.
+            if let Err(e) = nf_core::ids::check_node_id(&conn.node_id) {
+                Metrics::inc(&self.refused, e.kind());
+                tracing::warn!(node = %nf_core::ids::Escaped(&conn.node_id), cause = %e, "E2 node refused");
+                continue;
+            }
             let Some(f) = conn
                 .ran_functions
                 .iter()
@@ -139,6 +158,7 @@ impl E2Client {
                     cells,
                 }),
                 Err(e) => {
+                    Metrics::inc(&self.refused, "ran_function");
                     tracing::warn!(node = %conn.node_id, cause = %e, "KPM RAN function definition refused")
                 }
             }

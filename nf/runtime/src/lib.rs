@@ -10,6 +10,10 @@
 //! - [`decisions`]: the reproducible decision log.
 //! - [`trial`]: A/B arms, per-arm KPIs and the trial guard rail.
 //! - [`metrics`]: counters and histograms, Prometheus text exposition.
+//! - [`http`]: the HTTP endpoint: `/metrics` and the RIC health probes, bounded.
+//! - [`health`]: readiness and the per-state E2 node gauges.
+//! - [`process`]: `process_*` metrics read from `/proc`.
+//! - [`lograte`]: rate limits of repetitive log lines.
 //! - [`run`]: starts everything, waits for shutdown, drains, returns the [`Summary`].
 
 pub mod clock;
@@ -17,8 +21,12 @@ pub mod config;
 mod control;
 pub mod decisions;
 pub mod e2;
+pub mod health;
+pub mod http;
+pub mod lograte;
 pub mod metrics;
 mod node;
+pub mod process;
 mod run;
 pub mod summary;
 pub mod trial;

@@ -1,11 +1,13 @@
 //! Metrics, declared once and cheap on the hot path; exposed in the Prometheus text format.
 //!
-//! Every name starts with `xapp_`; label sets are bounded (reasons and causes are fixed
-//! enumerations, never cell IDs).
+//! Every xApp name starts with `xapp_`; label sets are bounded (reasons and causes are fixed
+//! enumerations, never cell or node IDs) and every known reason is created at zero, so a
+//! series exists before its first event. Process metrics keep their standard `process_*`
+//! names. The HTTP endpoint lives in [`crate::http`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,8 +15,59 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+
+use nf_core::latency::SharedLatencyHistogram;
+
+use crate::health::Health;
+use crate::lograte::LogLimiter;
+use crate::summary::{CAUSES, DROP_REASONS, REJECT_REASONS};
+
+/// Reasons of `xapp_measurement_notes_total`.
+pub(crate) const NOTE_REASONS: &[&str] = &["unknown_measurement", "non_finite_value", "no_value"];
+/// Reasons of `xapp_indication_ingest_total`.
+pub(crate) const INGEST_REASONS: &[&str] =
+    &["duplicate", "out_of_order", "late", "missing", "table_full"];
+/// Reasons of `xapp_decisions_suppressed_total`.
+pub(crate) const SUPPRESS_REASONS: &[&str] = &["hysteresis", "rate_limited"];
+/// Reasons of `xapp_e2_nodes_refused_total`.
+pub(crate) const NODE_REFUSALS: &[&str] = &[
+    "node_id_empty",
+    "node_id_too_long",
+    "node_id_not_printable",
+    "ran_function",
+];
+
+/// Labels of the build info metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: &'static str,
+}
+
+/// Labels of the model info metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InfoLabels {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+/// Labels of HTTP requests by endpoint (a fixed set of paths).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Endpoint {
+    pub endpoint: &'static str,
+}
+
+/// The process-wide latency histograms every E2 node task records into (lock-free, shared:
+/// a node holds three pointers, not three histograms). Clones share the histograms.
+#[derive(Clone, Debug, Default)]
+pub struct Latencies {
+    /// Indication arrival → forecast back on the node task.
+    pub inference_latency: Arc<SharedLatencyHistogram>,
+    /// Indication arrival → control sent.
+    pub decision_latency: Arc<SharedLatencyHistogram>,
+    /// Indication arrival → control outcome.
+    pub control_rtt: Arc<SharedLatencyHistogram>,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Reason {
@@ -108,6 +161,23 @@ pub struct Metrics {
     pub trial_reports: Family<ArmLabel, Counter>,
     pub trial_kpi_sum: Family<ArmKpi, Counter<f64, AtomicU64>>,
     pub trial_rolled_back: Gauge,
+    /// E2 nodes listed by the E2T but not served, by reason.
+    pub nodes_refused: Family<Reason, Counter>,
+    /// `xapp_build_info` and `xapp_model_info` (value 1, the labels carry the information).
+    pub build_info: Family<BuildLabels, Gauge>,
+    pub model_info: Family<InfoLabels, Gauge>,
+    /// HTTP requests served, by endpoint.
+    pub http_requests: Family<Endpoint, Counter>,
+    /// HTTP connections closed to make room under the connection limit.
+    pub http_shed: Counter,
+    /// Failed accepts of the HTTP listener (e.g. out of file descriptors).
+    pub http_accept_errors: Counter,
+    /// Readiness inputs and `xapp_e2_nodes{state}`.
+    pub health: Health,
+    /// Run-wide latency histograms for the summary.
+    pub latencies: Latencies,
+    /// Rate limit of the `control failed` warning (first 20, then one per 10 s).
+    pub control_failed_log: LogLimiter,
 }
 
 impl Default for Metrics {
@@ -119,7 +189,7 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut m = Self {
-            registry: Registry::with_prefix("xapp"),
+            registry: Registry::default(),
             indications: Counter::default(),
             rejected: Family::default(),
             notes: Family::default(),
@@ -144,8 +214,60 @@ impl Metrics {
             trial_reports: Family::default(),
             trial_kpi_sum: Family::default(),
             trial_rolled_back: Gauge::default(),
+            nodes_refused: Family::default(),
+            build_info: Family::default(),
+            model_info: Family::default(),
+            http_requests: Family::default(),
+            http_shed: Counter::default(),
+            http_accept_errors: Counter::default(),
+            health: Health::default(),
+            latencies: Latencies::default(),
+            control_failed_log: LogLimiter::new(20, Duration::from_secs(10)),
         };
-        let r = &mut m.registry;
+        m.registry
+            .register_collector(Box::new(crate::process::ProcessCollector));
+        m.precreate();
+        let build = BuildLabels {
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        m.build_info.get_or_create(&build).set(1);
+        m.register_all();
+        m
+    }
+
+    /// Creates every known reason label at zero.
+    fn precreate(&self) {
+        for (family, reasons) in [
+            (&self.rejected, REJECT_REASONS),
+            (&self.notes, NOTE_REASONS),
+            (&self.ingest, INGEST_REASONS),
+            (&self.suppressed, SUPPRESS_REASONS),
+            (&self.dropped, DROP_REASONS),
+            (&self.controls_rejected, CAUSES),
+            (&self.nodes_refused, NODE_REFUSALS),
+        ] {
+            for reason in reasons {
+                drop(family.get_or_create(&Reason { reason }));
+            }
+        }
+        for endpoint in crate::http::ENDPOINTS {
+            drop(self.http_requests.get_or_create(&Endpoint { endpoint }));
+        }
+    }
+
+    /// Publishes `xapp_model_info{name, version, sha256} 1` for a loaded model.
+    pub fn model_loaded(&self, name: &str, version: &str, sha256: &str) {
+        let labels = InfoLabels {
+            name: name.into(),
+            version: version.into(),
+            sha256: sha256.into(),
+        };
+        self.model_info.get_or_create(&labels).set(1);
+    }
+
+    fn register_all(&mut self) {
+        let m = self;
+        let r = m.registry.sub_registry_with_prefix("xapp");
         r.register(
             "indications",
             "RIC indications read off the E2 streams",
@@ -218,6 +340,11 @@ impl Metrics {
         );
         r.register("cells", "Cells currently tracked", m.cells.clone());
         r.register(
+            "inference_latency_seconds",
+            "Indication arrival to forecast back from the inference worker",
+            m.inference_latency.clone(),
+        );
+        r.register(
             "decision_latency_seconds",
             "Indication arrival to control send",
             m.decision_latency.clone(),
@@ -257,7 +384,41 @@ impl Metrics {
             "1 once the trial guard rail has rolled the treatment arm back",
             m.trial_rolled_back.clone(),
         );
-        m
+        r.register(
+            "e2_nodes_refused",
+            "E2 nodes listed by the E2T and not served, by reason (invalid node ID, undecodable KPM RAN function)",
+            m.nodes_refused.clone(),
+        );
+        r.register(
+            "e2_nodes",
+            "E2 node tasks by connection state (subscribing, subscribed, backoff, dead)",
+            m.health.nodes.clone(),
+        );
+        r.register(
+            "build_info",
+            "Build of the xApp (value 1; its version as label)",
+            m.build_info.clone(),
+        );
+        r.register(
+            "model_info",
+            "ONNX models loaded (value 1; contract name, version and model file sha256 as labels)",
+            m.model_info.clone(),
+        );
+        r.register(
+            "http_requests",
+            "HTTP requests served, by endpoint",
+            m.http_requests.clone(),
+        );
+        r.register(
+            "http_connections_shed",
+            "HTTP connections closed, oldest first, to admit a new one over the connection limit",
+            m.http_shed.clone(),
+        );
+        r.register(
+            "http_accept_errors",
+            "Failed accepts on the HTTP listener (e.g. out of file descriptors)",
+            m.http_accept_errors.clone(),
+        );
     }
 
     /// The per-arm counters of `arm`, resolved once (no label lookup or allocation on the
@@ -312,32 +473,5 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
-    }
-}
-
-/// Serves `GET /metrics` on `addr` until the task is dropped. A minimal HTTP/1.0 responder:
-/// one request per connection, which is all a Prometheus scrape needs.
-pub async fn serve(metrics: Arc<Metrics>, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "metrics endpoint listening");
-    loop {
-        let (mut sock, _) = listener.accept().await?;
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n = sock.read(&mut buf).await.unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if req.starts_with("GET /metrics") {
-                ("200 OK", metrics.encode())
-            } else {
-                ("404 Not Found", "try /metrics\n".to_owned())
-            };
-            let head = format!(
-                "HTTP/1.0 {status}\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
-                body.len()
-            );
-            let _ = sock.write_all(head.as_bytes()).await;
-            let _ = sock.write_all(body.as_bytes()).await;
-        });
     }
 }

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use nf_core::features::{FeatureLayout, LayoutError};
-use nf_core::latency::LatencyHistogram;
 use nf_infer::runtime::LoadedModel;
 use nf_infer::worker::WorkerStats;
 use nf_infer::{InferenceHandle, WorkerConfig, spawn_worker};
@@ -29,6 +28,9 @@ pub enum RuntimeError {
     /// The trial's arms do not fit the models given.
     #[error("trial arms: {0}")]
     Arms(String),
+    /// `metrics.listen` cannot be bound (taken, not local, no permission).
+    #[error(transparent)]
+    MetricsListen(#[from] crate::http::BindError),
     #[error("cannot start {what}: {source}")]
     Start {
         what: &'static str,
@@ -95,6 +97,8 @@ pub async fn run_models(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Summary, RuntimeError> {
+    // Bound first: a taken port fails the run before anything starts.
+    let listener = cfg.metrics_listen.map(crate::http::bind).transpose()?;
     let Some(first) = models.first() else {
         return Err(RuntimeError::Arms("no model given".into()));
     };
@@ -133,13 +137,20 @@ pub async fn run_models(
         );
     }
     let cfg = Arc::new(cfg);
-    if let Some(addr) = cfg.metrics_listen {
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            if let Err(e) = crate::metrics::serve(m, addr).await {
-                tracing::error!(cause = %e, %addr, "metrics endpoint stopped");
-            }
-        });
+    let http = match listener {
+        Some(l) => Some(
+            crate::http::spawn(l, metrics.clone(), crate::http::HttpLimits::default()).map_err(
+                |source| RuntimeError::Start {
+                    what: "metrics endpoint",
+                    source,
+                },
+            )?,
+        ),
+        None => None,
+    };
+    for m in &models {
+        let c = &m.contract;
+        metrics.model_loaded(&c.name, &c.version, &c.sha256);
     }
     let mut infer = Vec::new();
     let mut workers = Vec::new();
@@ -155,7 +166,8 @@ pub async fn run_models(
         &cfg.app_id,
         &cfg.app_instance_id,
         cfg.max_message_bytes,
-    )?;
+    )?
+    .counting_refusals_in(&metrics);
     let (stop_tx, stop_rx) = watch::channel(false);
     let clock = Clock::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -172,12 +184,16 @@ pub async fn run_models(
         tokio::select! {
             _ = tokio::time::sleep(backoff.next_delay()) => {}
             _ = &mut shutdown => {
+                if let Some(h) = &http {
+                    h.abort();
+                }
                 drop(infer);
                 join_workers(workers).await;
                 return Ok(Summary::from_metrics(&metrics));
             }
         }
     };
+    metrics.health.discovery_done();
     let cells: usize = nodes.iter().map(|n| n.cells.len()).sum();
     tracing::info!(nodes = nodes.len(), cells, endpoint = %cfg.e2t_endpoint, "E2 nodes discovered");
     let arm_metrics: Arc<[_]> = arms.arms.iter().map(|a| metrics.arm(&a.name)).collect();
@@ -210,15 +226,9 @@ pub async fn run_models(
     shutdown.await;
     tracing::info!("shutting down: draining decisions and unsubscribing");
     let _ = stop_tx.send(true);
-    let mut inference = LatencyHistogram::new();
-    let mut decision = LatencyHistogram::new();
-    let mut rtt = LatencyHistogram::new();
     for t in tasks {
-        if let Ok(report) = t.await {
-            inference.merge(&report.inference_latency);
-            decision.merge(&report.decision_latency);
-            rtt.merge(&report.control_rtt);
-        }
+        // A task that panicked is already counted in xapp_e2_nodes{state="dead"}.
+        let _ = t.await;
     }
     join_workers(workers).await;
     if let Some(log) = &cfg.decision_log {
@@ -229,9 +239,13 @@ pub async fn run_models(
     let mut summary = Summary::from_metrics(&metrics);
     summary.nodes = nodes.len();
     summary.cells = cells;
-    summary.inference_latency = inference.percentiles();
-    summary.decision_latency = decision.percentiles();
-    summary.control_rtt = rtt.percentiles();
+    let latencies = &metrics.latencies;
+    summary.inference_latency = latencies.inference_latency.percentiles();
+    summary.decision_latency = latencies.decision_latency.percentiles();
+    summary.control_rtt = latencies.control_rtt.percentiles();
+    if let Some(h) = http {
+        h.abort();
+    }
     let sum = |f: fn(&WorkerStats) -> &std::sync::atomic::AtomicU64| -> u64 {
         worker_stats
             .iter()

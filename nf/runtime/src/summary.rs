@@ -62,6 +62,7 @@ pub const CAUSES: &[&str] = &[
     "unspecified",
     "timeout",
     "transport",
+    "overload",
 ];
 
 impl Summary {
@@ -70,7 +71,7 @@ impl Summary {
             indications: m.indications.get(),
             rejected: Metrics::total(&m.rejected, REJECT_REASONS),
             decisions: m.decisions.get(),
-            suppressed: Metrics::total(&m.suppressed, &["hysteresis", "rate_limited"]),
+            suppressed: Metrics::total(&m.suppressed, crate::metrics::SUPPRESS_REASONS),
             controls_sent: m.controls_sent.get(),
             controls_accepted: m.controls_accepted.get(),
             controls_rejected: Metrics::total(&m.controls_rejected, CAUSES),

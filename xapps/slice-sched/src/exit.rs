@@ -19,11 +19,11 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (
         BAD_CONFIG,
-        "configuration refused: the config file (every problem listed, each naming its `section.key`), a path in it, or the command line (`--e2t`, `--duration`, `--metrics-listen`, an unknown flag).",
+        "configuration refused: the config file (every problem listed, each naming its `section.key`), a path in it, the command line (`--e2t`, `--duration`, `--metrics-listen`, an unknown flag), or a `metrics.listen` address that cannot be bound (taken, not local).",
     ),
     (
         RUNTIME,
-        "runtime failure after start (a listener that cannot bind, a task that failed); the cause is logged and printed.",
+        "runtime failure after start (the E2T never reached, no KPM node listed, a node task given up after its restarts); the cause is logged and printed, with the summary when the run got that far.",
     ),
     (
         BAD_MODEL,

@@ -116,7 +116,9 @@ enum Stop {
 impl Stop {
     fn code(&self) -> u8 {
         match self {
-            Stop::Config(_) | Stop::Usage(_) => exit::BAD_CONFIG,
+            Stop::Config(_)
+            | Stop::Usage(_)
+            | Stop::Runtime(nf_runtime::RuntimeError::MetricsListen(_)) => exit::BAD_CONFIG,
             Stop::Model(_) => exit::BAD_MODEL,
             Stop::Runtime(_) | Stop::Tokio(_) => exit::RUNTIME,
         }

@@ -5,6 +5,7 @@
 //! - [`config`]: the validated runtime configuration.
 //! - [`clock`]: the one clock every timestamp is taken on.
 //! - [`e2`]: E2T client (discovery, subscription, control) and reconnect backoff.
+//! - [`health`]: liveness of the E2 side (nodes subscribed, dead node tasks).
 //! - [`node`]: the per-node task: indications → state → inference → guard rails → control.
 //! - `control`: control stream or unary controls, and their outcomes.
 //! - [`decisions`]: the reproducible decision log.
@@ -17,6 +18,7 @@ pub mod config;
 mod control;
 pub mod decisions;
 pub mod e2;
+pub mod health;
 pub mod metrics;
 mod node;
 mod run;
@@ -24,5 +26,5 @@ pub mod summary;
 pub mod trial;
 
 pub use config::RuntimeConfig;
-pub use run::{RuntimeError, run, run_models};
+pub use run::{RuntimeError, run, run_models, termination_signal};
 pub use summary::Summary;

@@ -110,6 +110,10 @@ pub struct Metrics {
     pub trial_reports: Family<ArmLabel, Counter>,
     pub trial_kpi_sum: Family<ArmKpi, Counter<f64, AtomicU64>>,
     pub trial_rolled_back: Gauge,
+    /// E2T misbehaviour the runtime survived, by reason (see `docs/operations.md`).
+    pub e2_failures: Family<Reason, Counter>,
+    /// Liveness of the E2 side, read by health endpoints.
+    pub health: Arc<crate::health::Health>,
 }
 
 impl Default for Metrics {
@@ -146,6 +150,8 @@ impl Metrics {
             trial_reports: Family::default(),
             trial_kpi_sum: Family::default(),
             trial_rolled_back: Gauge::default(),
+            e2_failures: Family::default(),
+            health: Arc::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -258,6 +264,11 @@ impl Metrics {
             "trial_rolled_back",
             "1 once the trial guard rail has rolled the treatment arm back",
             m.trial_rolled_back.clone(),
+        );
+        r.register(
+            "e2_failures",
+            "E2T misbehaviour survived, by reason (discovery, node list, silent streams, node tasks)",
+            m.e2_failures.clone(),
         );
         m
     }

@@ -129,6 +129,25 @@ pub struct E2tSection {
     /// always SD-RAN's unary Control.
     #[serde(default = "default_transport")]
     pub control_transport: ControlTransport,
+    /// Resubscribe after this many report periods without a message on a KPM stream.
+    #[serde(default = "default_silent_periods")]
+    pub silent_periods: u32,
+    /// Most E2 nodes served; further nodes are refused (counted).
+    #[serde(default = "default_max_e2_nodes")]
+    pub max_e2_nodes: usize,
+    /// Longest wait for the E2T's node list or a Subscribe answer [ms].
+    #[serde(default = "default_discovery_timeout_ms")]
+    pub discovery_timeout_ms: u64,
+}
+
+fn default_silent_periods() -> u32 {
+    8
+}
+fn default_max_e2_nodes() -> usize {
+    1024
+}
+fn default_discovery_timeout_ms() -> u64 {
+    5000
 }
 
 fn default_transport() -> ControlTransport {
@@ -397,6 +416,24 @@ impl FileConfig {
             g.max_inflight_controls,
             "must be at least 1",
         )?;
+        check(
+            nf_runtime::config::SILENT_PERIODS_RANGE.contains(&e.silent_periods),
+            "e2t.silent_periods",
+            e.silent_periods,
+            "must be 2..=1000",
+        )?;
+        check(
+            nf_runtime::config::MAX_E2_NODES_RANGE.contains(&e.max_e2_nodes),
+            "e2t.max_e2_nodes",
+            e.max_e2_nodes,
+            "must be 1..=65536",
+        )?;
+        check(
+            nf_runtime::config::DISCOVERY_TIMEOUT_MS_RANGE.contains(&e.discovery_timeout_ms),
+            "e2t.discovery_timeout_ms",
+            e.discovery_timeout_ms,
+            "must be 100..=600000",
+        )?;
         let mut runtime = RuntimeConfig::local(e.endpoint.clone());
         runtime.app_id = e.app_id.clone();
         runtime.app_instance_id = e.app_instance_id.clone();
@@ -427,6 +464,9 @@ impl FileConfig {
         runtime.max_inflight_controls = g.max_inflight_controls;
         runtime.control_timeout = Duration::from_millis(e.control_timeout_ms);
         runtime.control_transport = e.control_transport;
+        runtime.silent_periods = e.silent_periods;
+        runtime.max_e2_nodes = e.max_e2_nodes;
+        runtime.discovery_timeout = Duration::from_millis(e.discovery_timeout_ms);
         runtime.metrics_listen = self.metrics.listen;
         runtime.overload = s.overload;
         runtime.reproducible = m.reproducible;

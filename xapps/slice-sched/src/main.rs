@@ -33,7 +33,8 @@ enum LogFormat {
 ///
 /// Connects to an E2 termination speaking the SD-RAN E2T API (onos.e2t.e2.v1beta1), discovers
 /// the E2 nodes and cells, subscribes to periodic KPM reports, and closes the loop until
-/// SIGINT/SIGTERM (or --duration), then unsubscribes and prints a summary.
+/// SIGINT/SIGTERM/SIGHUP (or --duration), then unsubscribes and prints a summary. Exits
+/// non-zero when the E2T was never reached or an E2 node task had to be given up.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -96,21 +97,9 @@ async fn shutdown_signal(duration: Option<f64>) {
             None => std::future::pending().await,
         }
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
     tokio::select! {
         _ = sleep => tracing::info!("run duration reached"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-        _ = term => tracing::info!("SIGTERM received"),
+        signal = nf_runtime::termination_signal() => tracing::info!(signal, "signal received"),
     }
 }
 
@@ -193,6 +182,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            if let Some(summary) = e.summary() {
+                println!("{summary}");
+            }
             tracing::error!(cause = %e, "runtime failed");
             eprintln!("slice-xapp: {e}");
             ExitCode::from(EXIT_RUNTIME)

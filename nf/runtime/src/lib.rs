@@ -26,5 +26,5 @@ pub mod summary;
 pub mod trial;
 
 pub use config::RuntimeConfig;
-pub use run::{RuntimeError, run, run_models, termination_signal};
+pub use run::{MAX_NODE_TASK_RESTARTS, RuntimeError, run, run_models, termination_signal};
 pub use summary::Summary;

@@ -165,7 +165,9 @@ fn entry(node_id: &str, description: Vec<u8>) -> ListE2NodeConnectionsResponse {
 }
 
 /// The silent node announces the cells of the first healthy node (its own table).
-fn silent_entry(healthy: &[ListE2NodeConnectionsResponse]) -> Option<ListE2NodeConnectionsResponse> {
+fn silent_entry(
+    healthy: &[ListE2NodeConnectionsResponse],
+) -> Option<ListE2NodeConnectionsResponse> {
     let f = healthy
         .first()?
         .ran_functions
@@ -203,11 +205,13 @@ impl E2tAdminService for Proxy {
         }
         entries.extend(healthy);
         let listed = tokio_stream::iter(entries.into_iter().map(Ok));
-        Ok(Response::new(if self.mode == Misbehaviour::EndlessNodeList {
-            Box::pin(listed.chain(futures::stream::pending()))
-        } else {
-            Box::pin(listed)
-        }))
+        Ok(Response::new(
+            if self.mode == Misbehaviour::EndlessNodeList {
+                Box::pin(listed.chain(futures::stream::pending()))
+            } else {
+                Box::pin(listed)
+            },
+        ))
     }
 }
 

@@ -32,7 +32,8 @@ fn xapp_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("SLICE_XAPP_BIN") {
         return p.into();
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
     let bin = target.join("debug/slice-xapp");
     assert!(
         bin.is_file(),
@@ -61,7 +62,8 @@ impl XappProcess {
     fn start(name: &str, endpoint: &str, extra_e2t: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("hostile-e2t-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
+        let demo =
+            std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
         let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
         let text = demo
             .replace("[e2t]\n", &format!("[e2t]\n{extra_e2t}\n"))
@@ -70,7 +72,10 @@ impl XappProcess {
                 &format!("{:?}", contract.display().to_string()),
             )
             // The simulator plays 25× real time: ten periods make a cell stale otherwise.
-            .replace("max_controls_per_cell_per_sec = 4", "max_controls_per_cell_per_sec = 50");
+            .replace(
+                "max_controls_per_cell_per_sec = 4",
+                "max_controls_per_cell_per_sec = 50",
+            );
         let config = dir.join("xapp.toml");
         std::fs::write(&config, text).unwrap();
         let metrics_port = free_port();
@@ -192,7 +197,11 @@ async fn drains_on(sim: &RunningSim, x: XappProcess, signal: &str) -> String {
     assert!(status.success(), "exit {status}:\n{stderr}");
     assert!(stdout.contains("slice-xapp run summary"), "{stdout}");
     assert!(stderr.contains("unsubscribed"), "{stderr}");
-    assert_eq!(sim.sim.stats.unsubscriptions.load(Ordering::Relaxed), 2, "{stderr}");
+    assert_eq!(
+        sim.sim.stats.unsubscriptions.load(Ordering::Relaxed),
+        2,
+        "{stderr}"
+    );
     stderr
 }
 
@@ -254,7 +263,11 @@ async fn a_16_mb_node_entry_is_skipped_by_name_and_the_rest_served() {
 async fn a_silent_stream_is_resubscribed_after_its_silent_periods() {
     let (sim, bad) = hostile(Misbehaviour::SilentNode).await;
     // 2 periods of 250 ms: the silent node is resubscribed about every half second.
-    let x = XappProcess::start("silent", &format!("http://{}", bad.addr), "silent_periods = 2");
+    let x = XappProcess::start(
+        "silent",
+        &format!("http://{}", bad.addr),
+        "silent_periods = 2",
+    );
     assert!(
         eventually(&x, |x| x.failures("silent_stream") >= 2.0).await,
         "{}",
@@ -273,7 +286,11 @@ async fn a_silent_stream_is_resubscribed_after_its_silent_periods() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_past_the_node_limit_are_refused_by_name() {
     let sim = start_sim(fast()).await;
-    let x = XappProcess::start("node-limit", &format!("http://{}", sim.addr), "max_e2_nodes = 1");
+    let x = XappProcess::start(
+        "node-limit",
+        &format!("http://{}", sim.addr),
+        "max_e2_nodes = 1",
+    );
     assert!(
         eventually(&x, |x| x.failures("node_limit") >= 1.0).await,
         "{}",
@@ -284,8 +301,14 @@ async fn nodes_past_the_node_limit_are_refused_by_name() {
     tokio::task::block_in_place(|| x.signal("TERM"));
     let (status, stdout, stderr) = tokio::task::block_in_place(|| x.wait());
     assert!(status.success(), "{stderr}");
-    assert!(stdout.contains("E2 nodes / cells            1 / 4"), "{stdout}");
-    assert!(stderr.contains("E2 node refused: over max_e2_nodes"), "{stderr}");
+    assert!(
+        stdout.contains("E2 nodes / cells            1 / 4"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("E2 node refused: over max_e2_nodes"),
+        "{stderr}"
+    );
     assert_eq!(sim.sim.stats.subscriptions.load(Ordering::Relaxed), 1);
     assert_eq!(sim.sim.stats.unsubscriptions.load(Ordering::Relaxed), 1);
     sim.stop().await;

@@ -165,7 +165,10 @@ impl ControlSender {
             }
             Ok(Err(_)) => return, // the stream task ended without a word: nothing to use
             Err(_) => {
-                Metrics::inc(&self.outcomes.metrics.e2_failures, "control_stream_late_headers");
+                Metrics::inc(
+                    &self.outcomes.metrics.e2_failures,
+                    "control_stream_late_headers",
+                );
                 tracing::warn!(
                     e2_node = %node,
                     waited_ms = self.timeout.as_millis() as u64,

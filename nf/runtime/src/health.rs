@@ -4,8 +4,8 @@
 //! Node tasks and the run loop write it; nothing here blocks for long (one short mutex
 //! around the list of failed nodes, taken only when a task dies or a snapshot is read).
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Counters and flags describing what the runtime is connected to right now.
 #[derive(Debug, Default)]
@@ -47,7 +47,11 @@ impl Health {
             nodes_served: self.nodes_served.load(Ordering::Relaxed),
             nodes_subscribed: self.nodes_subscribed.load(Ordering::Relaxed),
             node_task_restarts: self.node_task_restarts.load(Ordering::Relaxed),
-            dead_nodes: self.dead_nodes.lock().map(|d| d.clone()).unwrap_or_default(),
+            dead_nodes: self
+                .dead_nodes
+                .lock()
+                .map(|d| d.clone())
+                .unwrap_or_default(),
         }
     }
 

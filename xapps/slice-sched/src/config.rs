@@ -796,4 +796,35 @@ alpha = 0.05
             .to_string();
         assert!(err.contains("tpu"), "{err}");
     }
+
+    #[test]
+    fn e2t_failure_handling_keys_are_mapped_and_bounded() {
+        let v = validate(&demo()).unwrap();
+        assert_eq!(v.runtime.silent_periods, 8);
+        assert_eq!(v.runtime.max_e2_nodes, 1024);
+        assert_eq!(v.runtime.discovery_timeout, Duration::from_secs(5));
+        for (from, to, key) in [
+            (
+                "silent_periods = 8",
+                "silent_periods = 1",
+                "e2t.silent_periods",
+            ),
+            (
+                "max_e2_nodes = 1024",
+                "max_e2_nodes = 0",
+                "e2t.max_e2_nodes",
+            ),
+            (
+                "discovery_timeout_ms = 5000",
+                "discovery_timeout_ms = 10",
+                "e2t.discovery_timeout_ms",
+            ),
+        ] {
+            let err = validate(&demo().replace(from, to))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
 }

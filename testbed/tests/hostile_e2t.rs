@@ -51,6 +51,32 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `text` with `line` (`key = value`, or nothing) set in `[e2t]`: replacing the key's line
+/// where the config has it, added at the top of the section otherwise.
+fn with_e2t_key(text: &str, line: &str) -> String {
+    let Some((key, _)) = line.split_once('=') else {
+        return text.to_owned();
+    };
+    let key = format!("{} ", key.trim());
+    let mut found = false;
+    let mut out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&key) {
+                found = true;
+                line.to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    if !found {
+        let at = out.iter().position(|l| l == "[e2t]").unwrap() + 1;
+        out.insert(at, line.to_owned());
+    }
+    out.join("\n") + "\n"
+}
+
 /// The real xApp binary, run on the demo config with `extra` keys added to `[e2t]`.
 struct XappProcess {
     child: Child,
@@ -59,14 +85,14 @@ struct XappProcess {
 }
 
 impl XappProcess {
+    /// `extra_e2t`: one `key = value` line set in `[e2t]` (or "").
     fn start(name: &str, endpoint: &str, extra_e2t: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("hostile-e2t-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let demo =
             std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
         let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
-        let text = demo
-            .replace("[e2t]\n", &format!("[e2t]\n{extra_e2t}\n"))
+        let text = with_e2t_key(&demo, extra_e2t)
             .replace(
                 "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
                 &format!("{:?}", contract.display().to_string()),

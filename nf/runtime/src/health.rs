@@ -55,6 +55,10 @@ impl Health {
         }
     }
 
+    pub(crate) fn reached(&self) {
+        self.e2t_reached.store(true, Ordering::Relaxed);
+    }
+
     pub(crate) fn discovered(&self, served: usize) {
         self.e2t_reached.store(true, Ordering::Relaxed);
         self.nodes_served.store(served, Ordering::Relaxed);

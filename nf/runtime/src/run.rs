@@ -325,6 +325,7 @@ async fn discover(
 ) -> Result<Vec<E2Node>, RuntimeError> {
     let mut backoff = Backoff::new(cfg.backoff);
     let mut attempts = 0;
+    let mut answered = false;
     let mut last = None;
     loop {
         attempts += 1;
@@ -334,7 +335,8 @@ async fn discover(
         };
         match listed {
             Some(Ok(d)) => {
-                last = None;
+                answered = true;
+                metrics.health.reached();
                 if let Some(nodes) = accept_discovery(d, metrics) {
                     return Ok(nodes);
                 }
@@ -344,11 +346,11 @@ async fn discover(
                 tracing::warn!(cause = %e, endpoint = %cfg.e2t_endpoint, "E2 node discovery failed");
                 last = Some(e);
             }
-            None => return Err(never_discovered(cfg, attempts, last)),
+            None => return Err(never_discovered(cfg, attempts, last, answered)),
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = shutdown.as_mut() => return Err(never_discovered(cfg, attempts, last)),
+            _ = shutdown.as_mut() => return Err(never_discovered(cfg, attempts, last, answered)),
         }
     }
 }
@@ -360,15 +362,22 @@ fn discovery_reason(e: &E2Error) -> &'static str {
     }
 }
 
-fn never_discovered(cfg: &RuntimeConfig, attempts: u32, last: Option<E2Error>) -> RuntimeError {
+/// The error of a run that ended before discovery found a node: unreachable when the E2T
+/// never answered at all.
+fn never_discovered(
+    cfg: &RuntimeConfig,
+    attempts: u32,
+    last: Option<E2Error>,
+    answered: bool,
+) -> RuntimeError {
     let endpoint = cfg.e2t_endpoint.clone();
     match last {
-        Some(last) => RuntimeError::E2tUnreachable {
+        Some(last) if !answered => RuntimeError::E2tUnreachable {
             endpoint,
             attempts,
             last,
         },
-        None => RuntimeError::NoE2Nodes { endpoint, attempts },
+        _ => RuntimeError::NoE2Nodes { endpoint, attempts },
     }
 }
 

@@ -66,6 +66,8 @@ pub enum Misbehaviour {
     /// An extra node ([`SILENT_NODE`]) is listed; its subscriptions are acknowledged,
     /// then nothing is ever sent on them.
     SilentNode,
+    /// The node list is always empty: the E2T answers, but offers no KPM node.
+    NoNodes,
 }
 
 /// What the hostile E2T saw.
@@ -203,7 +205,9 @@ impl E2tAdminService for Proxy {
         if self.mode == Misbehaviour::SilentNode {
             entries.extend(silent_entry(&healthy));
         }
-        entries.extend(healthy);
+        if self.mode != Misbehaviour::NoNodes {
+            entries.extend(healthy);
+        }
         let listed = tokio_stream::iter(entries.into_iter().map(Ok));
         Ok(Response::new(
             if self.mode == Misbehaviour::EndlessNodeList {

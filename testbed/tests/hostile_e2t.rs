@@ -77,6 +77,22 @@ fn with_e2t_key(text: &str, line: &str) -> String {
     out.join("\n") + "\n"
 }
 
+/// The demo config with the repository's model, fast enough for the 25× simulator, and
+/// `extra_e2t` set in `[e2t]`.
+fn config_text(extra_e2t: &str) -> String {
+    let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
+    let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
+    with_e2t_key(&demo, extra_e2t)
+        .replace(
+            "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
+            &format!("{:?}", contract.display().to_string()),
+        )
+        .replace(
+            "max_controls_per_cell_per_sec = 4",
+            "max_controls_per_cell_per_sec = 50",
+        )
+}
+
 /// The real xApp binary, run on the demo config with `extra` keys added to `[e2t]`.
 struct XappProcess {
     child: Child,
@@ -87,21 +103,13 @@ struct XappProcess {
 impl XappProcess {
     /// `extra_e2t`: one `key = value` line set in `[e2t]` (or "").
     fn start(name: &str, endpoint: &str, extra_e2t: &str) -> Self {
+        Self::start_text(name, endpoint, &config_text(extra_e2t))
+    }
+
+    /// Runs the binary on the config `text`.
+    fn start_text(name: &str, endpoint: &str, text: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("hostile-e2t-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let demo =
-            std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
-        let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
-        let text = with_e2t_key(&demo, extra_e2t)
-            .replace(
-                "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
-                &format!("{:?}", contract.display().to_string()),
-            )
-            // The simulator plays 25× real time: ten periods make a cell stale otherwise.
-            .replace(
-                "max_controls_per_cell_per_sec = 4",
-                "max_controls_per_cell_per_sec = 50",
-            );
         let config = dir.join("xapp.toml");
         std::fs::write(&config, text).unwrap();
         let metrics_port = free_port();
@@ -299,7 +307,8 @@ async fn a_silent_stream_is_resubscribed_after_its_silent_periods() {
         "{}",
         x.read("stderr")
     );
-    assert!(bad.stats.silent_subscriptions.load(Ordering::Relaxed) >= 3);
+    // The k-th silence is counted on the k-th subscription.
+    assert!(bad.stats.silent_subscriptions.load(Ordering::Relaxed) >= 2);
     let stderr = drains_on(&sim, x, "TERM").await;
     assert!(
         stderr.contains("indication stream silent; resubscribing") && stderr.contains(SILENT_NODE),
@@ -416,4 +425,58 @@ async fn the_runtime_reports_an_unreached_e2t_as_an_error() {
         "{err}"
     );
     assert!(!metrics.health.snapshot().e2t_reached);
+}
+
+/// In process: an E2T that answers but never lists a KPM node is an error, not a clean run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_e2t_listing_no_node_is_an_error_naming_it() {
+    let (sim, bad) = hostile(Misbehaviour::NoNodes).await;
+    let mut cfg = xapp_config(bad.addr);
+    cfg.backoff.max = Duration::from_millis(100);
+    let metrics = std::sync::Arc::new(nf_runtime::metrics::Metrics::new());
+    let run = nf_runtime::run(
+        cfg,
+        model(),
+        metrics.clone(),
+        tokio::time::sleep(Duration::from_millis(800)),
+    );
+    let err = tokio::time::timeout(LIMIT, run).await.unwrap().unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!(
+            "E2T http://{} listed no E2 node offering KPM",
+            bad.addr
+        )),
+        "{msg}"
+    );
+    assert!(bad.stats.node_lists.load(Ordering::Relaxed) >= 2);
+    let health = metrics.health.snapshot();
+    assert!(health.e2t_reached && !health.ready(), "{health:?}");
+    bad.stop().await;
+    sim.stop().await;
+}
+
+/// The real binary with a per-node bound no semaphore can hold: it must not sit there with
+/// 0 indications and exit 0. Either the config check refuses it (64, naming the key) or
+/// the runtime gives the panicking node tasks up and exits 70 on its own, naming them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impossible_inflight_bound_never_ends_in_a_clean_exit() {
+    let sim = start_sim(fast()).await;
+    let text = config_text("").replace(
+        "max_inflight_controls = 1024",
+        "max_inflight_controls = 9223372036854775807",
+    );
+    let x = XappProcess::start_text("panic", &format!("http://{}", sim.addr), &text);
+    // No signal: the process has to end by itself.
+    let (status, _, stderr) = tokio::task::block_in_place(|| x.wait());
+    match status.code() {
+        Some(64) => assert!(stderr.contains("guard.max_inflight_controls"), "{stderr}"),
+        Some(70) => assert!(
+            stderr.contains("E2 node task(s) failed and were given up")
+                && stderr.contains("node task panicked; restarting"),
+            "{stderr}"
+        ),
+        other => panic!("exit {other:?}:\n{stderr}"),
+    }
+    sim.stop().await;
 }

@@ -11,20 +11,25 @@
 //! - [`decisions`]: the reproducible decision log.
 //! - [`trial`]: A/B arms, per-arm KPIs and the trial guard rail.
 //! - [`metrics`]: counters and histograms, Prometheus text exposition.
+//! - `discovery`: E2 node discovery, bounded and counted; the node limit.
+//! - `supervise`: restarts of panicked node tasks, giving nodes up.
 //! - [`run`]: starts everything, waits for shutdown, drains, returns the [`Summary`].
 
 pub mod clock;
 pub mod config;
 mod control;
 pub mod decisions;
+mod discovery;
 pub mod e2;
 pub mod health;
 pub mod metrics;
 mod node;
 mod run;
 pub mod summary;
+mod supervise;
 pub mod trial;
 
 pub use config::RuntimeConfig;
-pub use run::{MAX_NODE_TASK_RESTARTS, RuntimeError, run, run_models, termination_signal};
+pub use run::{RuntimeError, run, run_models, termination_signal};
 pub use summary::Summary;
+pub use supervise::MAX_NODE_TASK_RESTARTS;

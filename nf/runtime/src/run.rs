@@ -1,14 +1,12 @@
 //! Starting, running and draining the runtime.
 //!
-//! Discovery retries with backoff until the E2T lists a KPM node, giving way to shutdown
-//! at every step; a run that never reached the E2T ends with an error naming the endpoint.
-//! Nodes past `max_e2_nodes` are refused by name. Each node task runs under a supervisor
-//! that restarts a panicked task with backoff (at most [`MAX_NODE_TASK_RESTARTS`] times),
-//! then gives the node up; a run that gave a node up ends with an error, after the drain.
+//! Discovery (`discovery`) gives way to shutdown at every step; a run that never found a
+//! node ends with an error naming the endpoint. Each node task runs under a supervisor
+//! (`supervise`); a run that gave a node up ends with an error, after the drain, carrying
+//! its summary.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use nf_core::features::{FeatureLayout, LayoutError};
 use nf_core::latency::LatencyHistogram;
@@ -19,10 +17,12 @@ use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
 use crate::config::RuntimeConfig;
-use crate::e2::{Backoff, Discovery, E2Client, E2Error, E2Node};
+use crate::discovery::{discover, within_node_limit};
+use crate::e2::{E2Client, E2Error};
 use crate::metrics::Metrics;
-use crate::node::{InferCtx, NodeEvent, NodeReport, NodeTask};
+use crate::node::{InferCtx, NodeEvent, NodeTask};
 use crate::summary::Summary;
+use crate::supervise::{supervise, wait_shutdown_or_all_dead};
 use crate::trial::{ArmPolicy, Arms};
 
 /// Why the runtime could not start.
@@ -72,9 +72,6 @@ impl RuntimeError {
         }
     }
 }
-
-/// Restarts of one node task after panics before its node is given up.
-pub const MAX_NODE_TASK_RESTARTS: u32 = 5;
 
 /// Waits for SIGTERM, SIGINT or SIGHUP (all of them mean: drain, unsubscribe, summarise)
 /// and returns the signal's name. Pending forever where signals cannot be installed.
@@ -312,170 +309,6 @@ pub async fn run_models(
             summary: Box::new(summary),
         }),
     }
-}
-
-/// Lists the E2 nodes, retrying with backoff until at least one offers KPM. Entries the
-/// E2T got wrong are counted and named; shutdown ends the wait with an error naming the
-/// endpoint.
-async fn discover(
-    lister: &mut E2Client,
-    cfg: &RuntimeConfig,
-    metrics: &Metrics,
-    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> Result<Vec<E2Node>, RuntimeError> {
-    let mut backoff = Backoff::new(cfg.backoff);
-    let mut attempts = 0;
-    let mut answered = false;
-    let mut last = None;
-    loop {
-        attempts += 1;
-        let listed = tokio::select! {
-            r = lister.list_nodes(cfg.discovery_timeout) => Some(r),
-            _ = shutdown.as_mut() => None,
-        };
-        match listed {
-            Some(Ok(d)) => {
-                answered = true;
-                metrics.health.reached();
-                if let Some(nodes) = accept_discovery(d, metrics) {
-                    return Ok(nodes);
-                }
-            }
-            Some(Err(e)) => {
-                Metrics::inc(&metrics.e2_failures, discovery_reason(&e));
-                tracing::warn!(cause = %e, endpoint = %cfg.e2t_endpoint, "E2 node discovery failed");
-                last = Some(e);
-            }
-            None => return Err(never_discovered(cfg, attempts, last, answered)),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = shutdown.as_mut() => return Err(never_discovered(cfg, attempts, last, answered)),
-        }
-    }
-}
-
-fn discovery_reason(e: &E2Error) -> &'static str {
-    match e {
-        E2Error::Timeout { .. } => "discovery_timeout",
-        _ => "discovery_failed",
-    }
-}
-
-/// The error of a run that ended before discovery found a node: unreachable when the E2T
-/// never answered at all.
-fn never_discovered(
-    cfg: &RuntimeConfig,
-    attempts: u32,
-    last: Option<E2Error>,
-    answered: bool,
-) -> RuntimeError {
-    let endpoint = cfg.e2t_endpoint.clone();
-    match last {
-        Some(last) if !answered => RuntimeError::E2tUnreachable {
-            endpoint,
-            attempts,
-            last,
-        },
-        _ => RuntimeError::NoE2Nodes { endpoint, attempts },
-    }
-}
-
-/// Counts and names what discovery skipped; the nodes, if there are any.
-fn accept_discovery(d: Discovery, metrics: &Metrics) -> Option<Vec<E2Node>> {
-    for s in &d.skipped {
-        Metrics::inc(&metrics.e2_failures, s.reason);
-        tracing::warn!(e2_node = %s.node, reason = s.reason, detail = %s.detail, "E2 node entry skipped");
-    }
-    if let Some((reason, detail)) = &d.cut_short {
-        Metrics::inc(&metrics.e2_failures, reason);
-        tracing::warn!(reason, %detail, kept = d.nodes.len(), "E2 node list cut short; keeping the nodes read");
-    }
-    if d.nodes.is_empty() {
-        tracing::warn!("E2T lists no E2 node offering KPM yet");
-        return None;
-    }
-    Some(d.nodes)
-}
-
-/// The first `limit` nodes; the others are refused by name and counted.
-fn within_node_limit(mut nodes: Vec<E2Node>, limit: usize, metrics: &Metrics) -> Vec<E2Node> {
-    if nodes.len() > limit {
-        for n in &nodes[limit..] {
-            Metrics::inc(&metrics.e2_failures, "node_limit");
-            tracing::warn!(e2_node = %n.id, limit, "E2 node refused: over max_e2_nodes");
-        }
-        nodes.truncate(limit);
-    }
-    nodes
-}
-
-/// Runs a node task, restarting it with backoff when it panics; after
-/// [`MAX_NODE_TASK_RESTARTS`] restarts the node is given up and reported on `dead`.
-/// Returns the task's report, or `None` when it was given up.
-async fn supervise(
-    task: NodeTask,
-    stop: watch::Receiver<bool>,
-    dead: mpsc::UnboundedSender<(String, String)>,
-) -> Option<NodeReport> {
-    let mut backoff = Backoff::new(task.cfg.backoff);
-    let mut restarts = 0;
-    loop {
-        let cause = match tokio::spawn(task.clone().run(stop.clone())).await {
-            Ok(report) => return Some(report),
-            Err(e) if e.is_panic() => panic_message(e.into_panic()),
-            Err(_) => "node task cancelled".to_owned(),
-        };
-        Metrics::inc(&task.metrics.e2_failures, "node_task_panic");
-        if restarts >= MAX_NODE_TASK_RESTARTS || *stop.borrow() {
-            tracing::error!(e2_node = %task.node.id, restarts, %cause, "node task keeps failing; giving the node up");
-            task.metrics.health.dead(&task.node.id);
-            let _ = dead.send((task.node.id.clone(), cause));
-            return None;
-        }
-        restarts += 1;
-        let wait = backoff.next_delay().max(Duration::from_millis(10));
-        tracing::error!(e2_node = %task.node.id, restart = restarts, retry_in_ms = wait.as_millis() as u64, %cause, "node task panicked; restarting");
-        task.metrics.health.restarted();
-        tokio::time::sleep(wait).await;
-    }
-}
-
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "node task panicked".to_owned())
-}
-
-/// Waits for shutdown, or for every one of `tasks` node tasks to be given up. Returns the
-/// nodes given up and the last cause, if any were.
-async fn wait_shutdown_or_all_dead(
-    shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
-    mut dead_rx: mpsc::UnboundedReceiver<(String, String)>,
-    tasks: usize,
-) -> Option<(Vec<String>, String)> {
-    let mut dead = Vec::new();
-    let mut cause = String::new();
-    let mut shutdown = shutdown;
-    loop {
-        tokio::select! {
-            _ = shutdown.as_mut() => break,
-            Some((node, why)) = dead_rx.recv() => {
-                dead.push(node);
-                cause = why;
-                if dead.len() == tasks {
-                    tracing::error!("every E2 node task failed; stopping");
-                    break;
-                }
-            }
-        }
-    }
-    while let Ok((node, why)) = dead_rx.try_recv() {
-        dead.push(node);
-        cause = why;
-    }
-    (!dead.is_empty()).then_some((dead, cause))
 }
 
 async fn join_workers(workers: Vec<std::thread::JoinHandle<()>>) {

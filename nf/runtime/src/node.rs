@@ -172,6 +172,12 @@ impl NodeTask {
             let silence = tokio::time::sleep(silent_after);
             tokio::pin!(silence);
             let stopping = loop {
+                if !p.can_accept() {
+                    // Not reading (backpressure) is not the E2T's silence.
+                    silence
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + silent_after);
+                }
                 tokio::select! {
                     biased;
                     _ = shutdown.wait_for(|s| *s) => break true,

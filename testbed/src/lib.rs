@@ -10,8 +10,10 @@
 //! - [`twin`]: the closed-loop RAN twin and its calibration.
 //! - [`trial`]: offline A/B trials on the twin, and their report.
 //! - [`sim`]: the E2T simulator (admin, subscription and control services).
+//! - [`hostile`]: a misbehaving E2T in front of the simulator, for failure tests.
 
 pub mod coloran;
+pub mod hostile;
 pub mod mapping;
 pub mod recording;
 pub mod report;

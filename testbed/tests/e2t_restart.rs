@@ -1,5 +1,6 @@
 //! The E2T goes away mid-run and comes back on the same address: the xApp notices, backs
-//! off, resubscribes every node and keeps controlling.
+//! off, resubscribes every node and keeps controlling. An E2T that comes up after the xApp
+//! is found by discovery's retries, and the health state follows both.
 
 #![allow(clippy::unwrap_used)]
 
@@ -53,4 +54,46 @@ async fn xapp_resubscribes_after_e2t_restart() {
         sim.stats.controls_accepted.load(Ordering::Relaxed)
     );
     assert!(summary.reconnects >= 2, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xapp_started_before_the_e2t_discovers_it_and_reports_health() {
+    // Reserve a port, then leave it closed while the xApp starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let xapp = Xapp::start(xapp_config(addr));
+    let failed = wait_for(Duration::from_secs(20), || {
+        nf_runtime::metrics::Metrics::count(&xapp.metrics.e2_failures, "discovery_failed") >= 2
+    })
+    .await;
+    assert!(
+        failed,
+        "discovery failures are counted while the E2T is down"
+    );
+    assert!(!xapp.metrics.health.snapshot().e2t_reached);
+
+    let running = RunningSim::bind(sim(fast()), port).await.unwrap();
+    let controlled = wait_for(Duration::from_secs(30), || {
+        running.sim.stats.controls_accepted.load(Ordering::Relaxed) > 8
+    })
+    .await;
+    let health = xapp.metrics.health.snapshot();
+    assert!(controlled, "controls once the E2T is up");
+    assert!(health.ready(), "{health:?}");
+    assert_eq!((health.nodes_served, health.nodes_subscribed), (2, 2));
+
+    let stop_sim = running.sim.clone();
+    running.stop().await;
+    let noticed = wait_for(Duration::from_secs(20), || {
+        xapp.metrics.health.snapshot().nodes_subscribed == 0
+    })
+    .await;
+    assert!(noticed, "health shows the streams lost");
+    let summary = xapp.stop().await;
+    assert!(summary.controls_accepted > 0, "{summary}");
+    assert_eq!(stop_sim.stats.subscriptions.load(Ordering::Relaxed), 2);
 }

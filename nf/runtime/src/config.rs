@@ -12,6 +12,14 @@ use nf_core::policy::PolicyConfig;
 use crate::decisions::DecisionLog;
 use crate::trial::TrialSpec;
 
+/// Bounds of [`RuntimeConfig::silent_periods`]: fewer than 2 would resubscribe on one
+/// late report; more than 1000 would leave a dead stream unnoticed for minutes.
+pub const SILENT_PERIODS_RANGE: std::ops::RangeInclusive<u32> = 2..=1000;
+/// Bounds of [`RuntimeConfig::max_e2_nodes`].
+pub const MAX_E2_NODES_RANGE: std::ops::RangeInclusive<usize> = 1..=65_536;
+/// Bounds of [`RuntimeConfig::discovery_timeout`] [ms].
+pub const DISCOVERY_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 100..=600_000;
+
 /// Reconnect backoff: exponential from `initial` to `max`, with full jitter.
 #[derive(Clone, Copy, Debug)]
 pub struct BackoffConfig {
@@ -84,6 +92,21 @@ pub struct RuntimeConfig {
     pub decision_log: Option<Arc<DecisionLog>>,
     /// The A/B trial, if one runs.
     pub trial: Option<TrialSpec>,
+    /// An indication stream silent for this many report periods is dropped and the node
+    /// resubscribed (see [`SILENT_PERIODS_RANGE`]).
+    pub silent_periods: u32,
+    /// Most E2 nodes served; further nodes in the E2T's list are refused (counted).
+    pub max_e2_nodes: usize,
+    /// Longest one node-list read (`ListE2NodeConnections`) may take; also bounds the wait
+    /// for a `Subscribe` answer.
+    pub discovery_timeout: Duration,
+}
+
+impl RuntimeConfig {
+    /// How long an indication stream may stay silent before the node resubscribes.
+    pub fn silent_after(&self) -> Duration {
+        Duration::from_millis(u64::from(self.report_period_ms) * u64::from(self.silent_periods))
+    }
 }
 
 impl RuntimeConfig {
@@ -120,6 +143,9 @@ impl RuntimeConfig {
             reproducible: false,
             decision_log: None,
             trial: None,
+            silent_periods: 8,
+            max_e2_nodes: 1024,
+            discovery_timeout: Duration::from_secs(5),
         }
     }
 }

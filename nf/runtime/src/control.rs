@@ -6,6 +6,12 @@
 //! Outcomes are recorded the same way for both: accepted with the indication→outcome time,
 //! or failed with its E2AP cause (or `timeout` / `transport`), which also makes the guard
 //! rails forget the cell's last quota.
+//!
+//! The stream is opened by its own task, and the node never waits on it for longer than
+//! the control timeout: a grpcio-style E2T sends its response headers only with the first
+//! outcome, which comes only after the first control. Past the timeout the stream is used
+//! anyway (counted as `control_stream_late_headers`); controls on a stream that never
+//! answers time out one by one like any other.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +22,7 @@ use e2_proto::cause::E2Cause;
 use e2_proto::pb::e2t::ControlRequest;
 use e2_proto::pb::stream::{ControlStreamRequest, ControlStreamResponse, control_stream_response};
 use nf_core::latency::SharedLatencyHistogram;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tonic::Streaming;
 
 use crate::clock::Clock;
@@ -98,8 +104,8 @@ pub(crate) struct ControlSender {
     queue: usize,
     outcomes: Outcomes,
     stream: Option<OpenStream>,
-    /// The E2T answered UNIMPLEMENTED: stop asking.
-    stream_unsupported: bool,
+    /// The E2T answered UNIMPLEMENTED: stop asking (set by the stream's task).
+    stream_unsupported: Arc<AtomicBool>,
     next_id: u64,
 }
 
@@ -118,42 +124,64 @@ impl ControlSender {
             queue,
             outcomes,
             stream: None,
-            stream_unsupported: false,
+            stream_unsupported: Arc::default(),
             next_id: 0,
         }
     }
 
-    /// Opens the control stream if the transport allows it and the E2T offers it.
+    /// Opens the control stream if the transport allows it and the E2T offers it. Waits
+    /// for the E2T's answer at most the control timeout.
     pub async fn open(&mut self) {
         self.close();
-        if self.transport == ControlTransport::Unary || self.stream_unsupported {
+        if self.transport == ControlTransport::Unary
+            || self.stream_unsupported.load(Ordering::Acquire)
+        {
             return;
         }
-        match self.client.open_control_stream(self.queue).await {
-            Ok((tx, responses)) => {
-                let pending: PendingMap = Arc::default();
-                let closed = Arc::new(AtomicBool::new(false));
-                tokio::spawn(read_outcomes(
-                    responses,
-                    pending.clone(),
-                    closed.clone(),
-                    self.outcomes.clone(),
-                ));
-                tracing::info!(e2_node = %self.outcomes.node, "control stream open");
-                self.stream = Some(OpenStream {
-                    tx,
-                    pending,
-                    closed,
-                });
+        let (tx, rx) = mpsc::channel(self.queue);
+        let pending: PendingMap = Arc::default();
+        let closed = Arc::new(AtomicBool::new(false));
+        let (opened_tx, opened) = oneshot::channel();
+        tokio::spawn(drive_stream(
+            self.client.clone(),
+            rx,
+            StreamShared {
+                pending: pending.clone(),
+                closed: closed.clone(),
+                unsupported: self.stream_unsupported.clone(),
+                outcomes: self.outcomes.clone(),
+            },
+            opened_tx,
+        ));
+        let node = &self.outcomes.node;
+        match tokio::time::timeout(self.timeout, opened).await {
+            Ok(Ok(Ok(()))) => tracing::info!(e2_node = %node, "control stream open"),
+            Ok(Ok(Err(s))) if s.code() == tonic::Code::Unimplemented => {
+                tracing::info!(e2_node = %node, "E2T has no control stream; using unary Control");
+                return;
             }
-            Err(s) if s.code() == tonic::Code::Unimplemented => {
-                tracing::info!(e2_node = %self.outcomes.node, "E2T has no control stream; using unary Control");
-                self.stream_unsupported = true;
+            Ok(Ok(Err(s))) => {
+                tracing::warn!(e2_node = %node, cause = %s.message(), "control stream refused; using unary Control");
+                return;
             }
-            Err(s) => {
-                tracing::warn!(e2_node = %self.outcomes.node, cause = %s.message(), "control stream refused; using unary Control");
+            Ok(Err(_)) => return, // the stream task ended without a word: nothing to use
+            Err(_) => {
+                Metrics::inc(
+                    &self.outcomes.metrics.e2_failures,
+                    "control_stream_late_headers",
+                );
+                tracing::warn!(
+                    e2_node = %node,
+                    waited_ms = self.timeout.as_millis() as u64,
+                    "control stream response headers late; sending on it before they arrive"
+                );
             }
         }
+        self.stream = Some(OpenStream {
+            tx,
+            pending,
+            closed,
+        });
     }
 
     /// Sends `req` for `cell`; `permit` is held until the outcome is known.
@@ -248,11 +276,53 @@ impl ControlSender {
     }
 }
 
-async fn read_outcomes(
-    mut responses: Streaming<ControlStreamResponse>,
+/// What the node and a control stream's task share.
+struct StreamShared {
     pending: PendingMap,
     closed: Arc<AtomicBool>,
+    unsupported: Arc<AtomicBool>,
     outcomes: Outcomes,
+}
+
+/// Opens the stream, reports how that went on `opened`, then reads outcomes until the
+/// E2T ends it; controls still pending then fail as `transport`.
+async fn drive_stream(
+    mut client: E2Client,
+    requests: mpsc::Receiver<ControlStreamRequest>,
+    shared: StreamShared,
+    opened: oneshot::Sender<Result<(), tonic::Status>>,
+) {
+    match client.open_control_stream(requests).await {
+        Ok(responses) => {
+            let _ = opened.send(Ok(()));
+            read_outcomes(responses, &shared.pending, &shared.outcomes).await;
+        }
+        Err(status) => {
+            if status.code() == tonic::Code::Unimplemented {
+                shared.unsupported.store(true, Ordering::Release);
+            }
+            let _ = opened.send(Err(status));
+        }
+    }
+    shared.closed.store(true, Ordering::Release);
+    let left: Vec<Pending> = shared
+        .pending
+        .lock()
+        .map(|mut m| m.drain().map(|(_, v)| v).collect())
+        .unwrap_or_default();
+    for p in left {
+        shared.outcomes.failed(
+            &p.key,
+            "transport",
+            "control stream ended before the outcome",
+        );
+    }
+}
+
+async fn read_outcomes(
+    mut responses: Streaming<ControlStreamResponse>,
+    pending: &PendingMap,
+    outcomes: &Outcomes,
 ) {
     while let Ok(Some(resp)) = responses.message().await {
         let Some(p) = pending
@@ -275,17 +345,5 @@ async fn read_outcomes(
             }
             None => outcomes.failed(&p.key, "transport", "empty outcome"),
         }
-    }
-    closed.store(true, Ordering::Release);
-    let left: Vec<Pending> = pending
-        .lock()
-        .map(|mut m| m.drain().map(|(_, v)| v).collect())
-        .unwrap_or_default();
-    for p in left {
-        outcomes.failed(
-            &p.key,
-            "transport",
-            "control stream ended before the outcome",
-        );
     }
 }

@@ -2,7 +2,13 @@
 //!
 //! Protobuf types stay in here: callers get [`E2Node`]s, KPM indication streams and
 //! control requests built from domain values.
+//!
+//! Discovery does not trust the E2T: the node list is read under a deadline (a stream that
+//! never ends yields the nodes listed so far), an entry over the message limit is skipped
+//! by name instead of failing the whole list, and duplicates are dropped. Every skipped
+//! entry comes back in [`Discovery::skipped`] with a bounded reason for the caller to count.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use e2_proto::kpm::{self, CellInfo};
@@ -24,13 +30,41 @@ use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::BackoffConfig;
-use crate::metrics::{Metrics, Reason};
+
+/// Largest node-list entry the admin client decodes at all [bytes]. Entries between the
+/// configured message limit and this are decoded only to be named and skipped; one past
+/// this ends the list (the nodes read before it are kept).
+pub const MAX_NODE_ENTRY_DECODE_BYTES: usize = 64 * 1024 * 1024;
 
 /// An E2 node with the cells its KPM RAN function announces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct E2Node {
     pub id: String,
     pub cells: Vec<CellInfo>,
+}
+
+/// A node-list entry discovery did not keep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The E2 node ID the entry names (possibly truncated for logging).
+    pub node: String,
+    /// Bounded metric label: `oversize_node_entry`, `ran_function_invalid`,
+    /// `duplicate_node_entry`.
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+/// The outcome of one `ListE2NodeConnections`.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Nodes offering KPM whose cells decoded.
+    pub nodes: Vec<E2Node>,
+    /// Entries refused, each named.
+    pub skipped: Vec<Skipped>,
+    /// Why the list ended before the E2T closed it, if it did (`node_list_unterminated`:
+    /// deadline reached; `node_list_broken`: the stream failed mid-list). The nodes read
+    /// before are kept.
+    pub cut_short: Option<(&'static str, String)>,
 }
 
 /// Failures talking to the E2T.
@@ -47,6 +81,9 @@ pub enum E2Error {
         call: &'static str,
         status: tonic::Status,
     },
+    /// The E2T did not answer in time (stalled peer).
+    #[error("E2T call {call} got no answer within {after:?}")]
+    Timeout { call: &'static str, after: Duration },
 }
 
 /// A handle on the E2T; cheap to clone (one HTTP/2 connection underneath).
@@ -58,11 +95,8 @@ pub struct E2Client {
     ctl_stream: ControlStreamServiceClient<Channel>,
     app_id: String,
     app_instance_id: String,
-    /// Where nodes refused at discovery are counted (by reason).
-    refused: prometheus_client::metrics::family::Family<
-        Reason,
-        prometheus_client::metrics::counter::Counter,
-    >,
+    /// Node-list entries larger than this are skipped.
+    max_message_bytes: usize,
 }
 
 impl E2Client {
@@ -85,7 +119,7 @@ impl E2Client {
             .connect_lazy();
         Ok(Self {
             admin: E2tAdminServiceClient::new(channel.clone())
-                .max_decoding_message_size(max_message_bytes),
+                .max_decoding_message_size(MAX_NODE_ENTRY_DECODE_BYTES.max(max_message_bytes)),
             subs: SubscriptionServiceClient::new(channel.clone())
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
@@ -97,14 +131,8 @@ impl E2Client {
                 .max_encoding_message_size(max_message_bytes),
             app_id: app_id.into(),
             app_instance_id: app_instance_id.into(),
-            refused: Default::default(),
+            max_message_bytes,
         })
-    }
-
-    /// Counts the E2 nodes refused at discovery in `metrics` (`xapp_e2_nodes_refused_total`).
-    pub fn counting_refusals_in(mut self, metrics: &Metrics) -> Self {
-        self.refused = metrics.nodes_refused.clone();
-        self
     }
 
     fn headers(&self, node: &str, sm: (&str, &str)) -> RequestHeaders {
@@ -124,53 +152,116 @@ impl E2Client {
         format!("{}-kpm", self.app_instance_id)
     }
 
-    /// The connected E2 nodes that offer KPM, with their cells. Nodes whose RAN function
-    /// definition does not decode are skipped with a warning.
-    pub async fn list_nodes(&mut self) -> Result<Vec<E2Node>, E2Error> {
-        let rpc = |status| E2Error::Rpc {
-            call: "ListE2NodeConnections",
-            status,
-        };
-        let mut stream = self
-            .admin
-            .list_e2_node_connections(ListE2NodeConnectionsRequest {})
-            .await
-            .map_err(rpc)?
-            .into_inner();
-        let mut nodes = Vec::new();
-        while let Some(conn) = stream.message().await.map_err(rpc)? {
-            // Node IDs reach logs, metrics and the decision log: refuse the unprintable.
-            if let Err(e) = nf_core::ids::check_node_id(&conn.node_id) {
-                Metrics::inc(&self.refused, e.kind());
-                tracing::warn!(node = %nf_core::ids::Escaped(&conn.node_id), cause = %e, "E2 node refused");
-                continue;
+    /// The connected E2 nodes that offer KPM, with their cells, read for at most
+    /// `deadline`. Entries that cannot be used are skipped by name (see [`Discovery`]);
+    /// only a failure before the first entry is an error.
+    pub async fn list_nodes(&mut self, deadline: Duration) -> Result<Discovery, E2Error> {
+        let call = "ListE2NodeConnections";
+        let rpc = |status| E2Error::Rpc { call, status };
+        let until = tokio::time::Instant::now() + deadline;
+        let mut stream = match tokio::time::timeout_at(
+            until,
+            self.admin
+                .list_e2_node_connections(ListE2NodeConnectionsRequest {}),
+        )
+        .await
+        {
+            Ok(r) => r.map_err(rpc)?.into_inner(),
+            Err(_) => {
+                return Err(E2Error::Timeout {
+                    call,
+                    after: deadline,
+                });
             }
-            let Some(f) = conn
-                .ran_functions
-                .iter()
-                .find(|f| f.oid == e2_proto::KPM_OID)
-            else {
-                continue;
-            };
-            match kpm::decode_ran_function(&f.description) {
-                Ok(cells) => nodes.push(E2Node {
-                    id: conn.node_id.clone(),
-                    cells,
-                }),
-                Err(e) => {
-                    Metrics::inc(&self.refused, "ran_function");
-                    tracing::warn!(node = %conn.node_id, cause = %e, "KPM RAN function definition refused")
+        };
+        let mut out = Discovery::default();
+        let mut seen = HashSet::new();
+        loop {
+            let conn = match tokio::time::timeout_at(until, stream.message()).await {
+                Ok(Ok(Some(conn))) => conn,
+                Ok(Ok(None)) => break,
+                Ok(Err(status)) if out.nodes.is_empty() && out.skipped.is_empty() => {
+                    return Err(rpc(status));
                 }
+                Ok(Err(status)) => {
+                    out.cut_short = Some(("node_list_broken", status.message().to_owned()));
+                    break;
+                }
+                Err(_) if out.nodes.is_empty() && out.skipped.is_empty() => {
+                    return Err(E2Error::Timeout {
+                        call,
+                        after: deadline,
+                    });
+                }
+                Err(_) => {
+                    let detail = format!("no end of list within {deadline:?}");
+                    out.cut_short = Some(("node_list_unterminated", detail));
+                    break;
+                }
+            };
+            match self.node_of(&conn, &mut seen) {
+                Ok(Some(node)) => out.nodes.push(node),
+                Ok(None) => {}
+                Err(skip) => out.skipped.push(skip),
             }
         }
-        Ok(nodes)
+        Ok(out)
+    }
+
+    /// The KPM node of one list entry; `None` when it offers no KPM RAN function.
+    fn node_of(
+        &self,
+        conn: &e2_proto::pb::admin::ListE2NodeConnectionsResponse,
+        seen: &mut HashSet<String>,
+    ) -> Result<Option<E2Node>, Skipped> {
+        let skip = |reason, detail: String| Skipped {
+            node: conn.node_id.chars().take(64).collect(),
+            reason,
+            detail,
+        };
+        // Node IDs reach logs, metrics and the decision log: refuse the unprintable.
+        if let Err(e) = nf_core::ids::check_node_id(&conn.node_id) {
+            return Err(Skipped {
+                node: nf_core::ids::Escaped(&conn.node_id)
+                    .to_string()
+                    .chars()
+                    .take(64)
+                    .collect(),
+                reason: e.kind(),
+                detail: e.to_string(),
+            });
+        }
+        let size = entry_bytes(conn);
+        if size > self.max_message_bytes {
+            let detail = format!("{size} bytes, over the {} limit", self.max_message_bytes);
+            return Err(skip("oversize_node_entry", detail));
+        }
+        let Some(f) = conn
+            .ran_functions
+            .iter()
+            .find(|f| f.oid == e2_proto::KPM_OID)
+        else {
+            return Ok(None);
+        };
+        if !seen.insert(conn.node_id.clone()) {
+            return Err(skip("duplicate_node_entry", "listed again".into()));
+        }
+        match kpm::decode_ran_function(&f.description) {
+            Ok(cells) => Ok(Some(E2Node {
+                id: conn.node_id.clone(),
+                cells,
+            })),
+            Err(e) => Err(skip("ran_function_invalid", e.to_string())),
+        }
     }
 
     /// Subscribes to periodic KPM reports (style 1) of every cell of `node`.
+    /// The E2T must answer (response headers) within `timeout`.
     pub async fn subscribe(
         &mut self,
         node: &E2Node,
         period_ms: u32,
+        timeout: Duration,
     ) -> Result<Streaming<SubscribeResponse>, E2Error> {
         let actions = node
             .cells
@@ -196,15 +287,15 @@ impl E2Client {
             }),
             transaction_timeout: None,
         };
-        let resp = self
-            .subs
-            .subscribe(req)
-            .await
-            .map_err(|status| E2Error::Rpc {
-                call: "Subscribe",
-                status,
-            })?;
-        Ok(resp.into_inner())
+        let call = "Subscribe";
+        match tokio::time::timeout(timeout, self.subs.subscribe(req)).await {
+            Ok(Ok(resp)) => Ok(resp.into_inner()),
+            Ok(Err(status)) => Err(E2Error::Rpc { call, status }),
+            Err(_) => Err(E2Error::Timeout {
+                call,
+                after: timeout,
+            }),
+        }
     }
 
     /// Deletes this app's KPM subscription on `node`.
@@ -249,25 +340,31 @@ impl E2Client {
         Ok(self.ctl.control(req).await?.into_inner())
     }
 
-    /// Opens the `airan.e2t.v1` control stream: controls go into the returned sender,
-    /// outcomes come out of the stream. `UNIMPLEMENTED` means the E2T does not offer it.
+    /// Opens the `airan.e2t.v1` control stream: controls are read from `requests`,
+    /// outcomes come out of the returned stream. `UNIMPLEMENTED` means the E2T does not
+    /// offer it. Resolves when the E2T sends its response headers, which a grpcio-style
+    /// E2T does only with its first outcome: callers must not wait on this before sending.
     pub async fn open_control_stream(
         &mut self,
-        capacity: usize,
-    ) -> Result<
-        (
-            mpsc::Sender<ControlStreamRequest>,
-            Streaming<ControlStreamResponse>,
-        ),
-        tonic::Status,
-    > {
-        let (tx, rx) = mpsc::channel(capacity);
+        requests: mpsc::Receiver<ControlStreamRequest>,
+    ) -> Result<Streaming<ControlStreamResponse>, tonic::Status> {
         let resp = self
             .ctl_stream
-            .control_stream(ReceiverStream::new(rx))
+            .control_stream(ReceiverStream::new(requests))
             .await?;
-        Ok((tx, resp.into_inner()))
+        Ok(resp.into_inner())
     }
+}
+
+/// Bytes of the variable-length fields of a node-list entry (what can make it huge).
+fn entry_bytes(conn: &e2_proto::pb::admin::ListE2NodeConnectionsResponse) -> usize {
+    let functions: usize = conn
+        .ran_functions
+        .iter()
+        .map(|f| f.oid.len() + f.ran_function_id.len() + f.description.len())
+        .sum();
+    let ips: usize = conn.remote_ip.iter().map(String::len).sum();
+    functions + ips + conn.id.len() + conn.node_id.len() + conn.plmn_id.len()
 }
 
 /// Exponential backoff with jitter: the n-th wait is uniform in [d/2, d] where

@@ -1,12 +1,15 @@
 //! Readiness and per-node connection state, as the O-RAN SC xApp health endpoints and the
 //! `xapp_e2_nodes{state}` gauges report them.
 //!
-//! Ready means: E2 node discovery is done, at least one node is subscribed, and no node task
-//! has died. Node states are counted per state (a gauge per state), never labelled by node
-//! ID, so the label set stays bounded whatever the number of nodes.
+//! Ready means: the E2T answered discovery, at least one node is subscribed, and no node
+//! has been given up (a node task that kept panicking, see `supervise`). Node states are
+//! counted per state (a gauge per state), never labelled by node ID, so the label set stays
+//! bounded whatever the number of nodes. Node tasks and the run loop write it; nothing here
+//! blocks for long (one short mutex around the names of given-up nodes).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -23,7 +26,7 @@ pub enum NodeState {
     Subscribed,
     /// Waiting to resubscribe after a failed subscription or a lost stream.
     Backoff,
-    /// The task ended on a panic: the node is no longer served.
+    /// Given up after its task kept panicking: the node is no longer served.
     Dead,
 }
 
@@ -55,7 +58,13 @@ pub struct StateLabel {
 /// Readiness inputs of the process.
 #[derive(Debug)]
 pub struct Health {
+    /// Discovery answered at least once.
+    e2t_reached: AtomicBool,
+    /// Discovery is done: the nodes to serve are known.
     discovered: AtomicBool,
+    nodes_served: AtomicUsize,
+    node_task_restarts: AtomicU64,
+    dead_nodes: Mutex<Vec<String>>,
     /// `xapp_e2_nodes{state}`, registered by [`Metrics`].
     pub(crate) nodes: Family<StateLabel, Gauge>,
     /// One handle per [`NodeState::ALL`], resolved once.
@@ -70,7 +79,11 @@ impl Default for Health {
             nodes.get_or_create(&label).clone()
         });
         Self {
+            e2t_reached: AtomicBool::new(false),
             discovered: AtomicBool::new(false),
+            nodes_served: AtomicUsize::new(0),
+            node_task_restarts: AtomicU64::new(0),
+            dead_nodes: Mutex::new(Vec::new()),
             nodes,
             gauges,
         }
@@ -84,16 +97,34 @@ pub enum NotReady {
     Discovery,
     #[error("no E2 node subscribed")]
     NoSubscription,
-    #[error("{0} E2 node task(s) died")]
+    #[error("{0} E2 node(s) given up after their task kept failing")]
     DeadNodes(i64),
 }
 
-impl Health {
-    /// E2 node discovery has returned the nodes to serve.
-    pub fn discovery_done(&self) {
-        self.discovered.store(true, Ordering::Release);
-    }
+/// A copy of [`Health`] for one report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HealthSnapshot {
+    /// Discovery has answered at least once.
+    pub e2t_reached: bool,
+    /// E2 nodes a task was started for (within the node limit).
+    pub nodes_served: usize,
+    /// Nodes whose KPM indication stream is open now.
+    pub nodes_subscribed: usize,
+    /// Node tasks restarted after a panic, over the run.
+    pub node_task_restarts: u64,
+    /// Nodes given up after their task kept failing.
+    pub dead_nodes: Vec<String>,
+}
 
+impl HealthSnapshot {
+    /// Ready: the E2T answered, no served node was given up and at least one node streams
+    /// indications.
+    pub fn ready(&self) -> bool {
+        self.e2t_reached && self.dead_nodes.is_empty() && self.nodes_subscribed > 0
+    }
+}
+
+impl Health {
     /// Nodes currently in `state`.
     pub fn nodes_in(&self, state: NodeState) -> i64 {
         self.gauges[state as usize].get()
@@ -114,6 +145,45 @@ impl Health {
         Ok(())
     }
 
+    pub fn snapshot(&self) -> HealthSnapshot {
+        HealthSnapshot {
+            e2t_reached: self.e2t_reached.load(Ordering::Relaxed),
+            nodes_served: self.nodes_served.load(Ordering::Relaxed),
+            nodes_subscribed: usize::try_from(self.nodes_in(NodeState::Subscribed))
+                .unwrap_or(0),
+            node_task_restarts: self.node_task_restarts.load(Ordering::Relaxed),
+            dead_nodes: self
+                .dead_nodes
+                .lock()
+                .map(|d| d.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Discovery answered (perhaps with no node yet).
+    pub(crate) fn reached(&self) {
+        self.e2t_reached.store(true, Ordering::Relaxed);
+    }
+
+    /// Discovery is done: `served` nodes get a task.
+    pub fn discovered(&self, served: usize) {
+        self.e2t_reached.store(true, Ordering::Relaxed);
+        self.nodes_served.store(served, Ordering::Relaxed);
+        self.discovered.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn restarted(&self) {
+        self.node_task_restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `node` is given up: counted in `xapp_e2_nodes{state="dead"}` and named.
+    pub(crate) fn dead(&self, node: &str) {
+        self.enter(NodeState::Dead);
+        if let Ok(mut d) = self.dead_nodes.lock() {
+            d.push(node.to_owned());
+        }
+    }
+
     fn enter(&self, state: NodeState) {
         self.gauges[state as usize].inc();
     }
@@ -123,8 +193,9 @@ impl Health {
     }
 }
 
-/// The state of one node task in the gauges. Dropped when the task ends: a normal end
-/// leaves the gauges, a panic moves the node to [`NodeState::Dead`].
+/// The state of one node task in the gauges. Dropped when the task ends, normally or by a
+/// panic: the node leaves the gauges; the supervisor then restarts it (a new tracker) or
+/// gives it up ([`Health::dead`]).
 #[derive(Debug)]
 pub struct NodeTracker {
     metrics: Arc<Metrics>,
@@ -157,9 +228,6 @@ impl NodeTracker {
 impl Drop for NodeTracker {
     fn drop(&mut self) {
         self.metrics.health.leave(self.state);
-        if std::thread::panicking() {
-            self.metrics.health.enter(NodeState::Dead);
-        }
     }
 }
 
@@ -168,14 +236,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ready_needs_discovery_a_subscription_and_no_dead_node() {
+    fn ready_needs_discovery_a_subscription_and_no_given_up_node() {
         let m = Arc::new(Metrics::new());
         assert_eq!(m.health.ready(), Err(NotReady::Discovery));
-        m.health.discovery_done();
+        assert!(!m.health.snapshot().ready());
+        m.health.discovered(2);
         assert_eq!(m.health.ready(), Err(NotReady::NoSubscription));
         let mut a = NodeTracker::new(m.clone());
         a.set(NodeState::Subscribed);
         assert_eq!(m.health.ready(), Ok(()));
+        assert!(m.health.snapshot().ready());
         let m2 = m.clone();
         let died = std::thread::spawn(move || {
             let mut b = NodeTracker::new(m2);
@@ -184,8 +254,14 @@ mod tests {
         })
         .join();
         assert!(died.is_err());
-        assert_eq!(m.health.ready(), Err(NotReady::DeadNodes(1)));
+        // A panicked task leaves the gauges; only the supervisor gives a node up.
         assert_eq!(m.health.nodes_in(NodeState::Subscribed), 1);
+        assert_eq!(m.health.ready(), Ok(()));
+        m.health.dead("gnb-1");
+        assert_eq!(m.health.ready(), Err(NotReady::DeadNodes(1)));
+        let s = m.health.snapshot();
+        assert!(!s.ready());
+        assert_eq!(s.dead_nodes, vec!["gnb-1".to_owned()]);
         drop(a);
         assert_eq!(m.health.nodes_in(NodeState::Subscribed), 0);
         let text = m.encode();

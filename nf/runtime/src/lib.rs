@@ -11,15 +11,18 @@
 //! - [`trial`]: A/B arms, per-arm KPIs and the trial guard rail.
 //! - [`metrics`]: counters and histograms, Prometheus text exposition.
 //! - [`http`]: the HTTP endpoint: `/metrics` and the RIC health probes, bounded.
-//! - [`health`]: readiness and the per-state E2 node gauges.
+//! - [`health`]: readiness, the per-state E2 node gauges, node tasks given up.
 //! - [`process`]: `process_*` metrics read from `/proc`.
 //! - [`lograte`]: rate limits of repetitive log lines.
+//! - `discovery`: E2 node discovery, bounded and counted; the node limit.
+//! - `supervise`: restarts of panicked node tasks, giving nodes up.
 //! - [`run`]: starts everything, waits for shutdown, drains, returns the [`Summary`].
 
 pub mod clock;
 pub mod config;
 mod control;
 pub mod decisions;
+mod discovery;
 pub mod e2;
 pub mod health;
 pub mod http;
@@ -29,8 +32,10 @@ mod node;
 pub mod process;
 mod run;
 pub mod summary;
+mod supervise;
 pub mod trial;
 
 pub use config::RuntimeConfig;
-pub use run::{RuntimeError, run, run_models};
+pub use run::{RuntimeError, run, run_models, termination_signal};
 pub use summary::Summary;
+pub use supervise::MAX_NODE_TASK_RESTARTS;

@@ -34,7 +34,20 @@ pub(crate) const NODE_REFUSALS: &[&str] = &[
     "node_id_empty",
     "node_id_too_long",
     "node_id_not_printable",
-    "ran_function",
+    "oversize_node_entry",
+    "duplicate_node_entry",
+    "ran_function_invalid",
+    "node_limit",
+];
+/// Reasons of `xapp_e2_failures_total`.
+pub(crate) const E2_FAILURES: &[&str] = &[
+    "discovery_failed",
+    "discovery_timeout",
+    "node_list_unterminated",
+    "node_list_broken",
+    "silent_stream",
+    "control_stream_late_headers",
+    "node_task_panic",
 ];
 
 /// Labels of the build info metric.
@@ -178,6 +191,8 @@ pub struct Metrics {
     pub latencies: Latencies,
     /// Rate limit of the `control failed` warning (first 20, then one per 10 s).
     pub control_failed_log: LogLimiter,
+    /// E2T misbehaviour the runtime survived, by reason (see `docs/operations.md`).
+    pub e2_failures: Family<Reason, Counter>,
 }
 
 impl Default for Metrics {
@@ -223,6 +238,7 @@ impl Metrics {
             health: Health::default(),
             latencies: Latencies::default(),
             control_failed_log: LogLimiter::new(20, Duration::from_secs(10)),
+            e2_failures: Family::default(),
         };
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
@@ -245,6 +261,7 @@ impl Metrics {
             (&self.dropped, DROP_REASONS),
             (&self.controls_rejected, CAUSES),
             (&self.nodes_refused, NODE_REFUSALS),
+            (&self.e2_failures, E2_FAILURES),
         ] {
             for reason in reasons {
                 drop(family.get_or_create(&Reason { reason }));
@@ -418,6 +435,11 @@ impl Metrics {
             "http_accept_errors",
             "Failed accepts on the HTTP listener (e.g. out of file descriptors)",
             m.http_accept_errors.clone(),
+        );
+        r.register(
+            "e2_failures",
+            "E2T misbehaviour survived, by reason (discovery, node list, silent streams, node tasks)",
+            m.e2_failures.clone(),
         );
     }
 

@@ -1,7 +1,8 @@
 //! The task of one E2 node: it owns the node's cell state and guard rails, reads the KPM
 //! indication stream, submits fresh windows to the inference worker, turns forecasts into
-//! guarded E2SM-RC controls and sends them. On a stream loss it resubscribes with backoff;
-//! on shutdown it unsubscribes.
+//! guarded E2SM-RC controls and sends them. On a stream loss, or a stream silent for
+//! `silent_periods` report periods, it resubscribes with backoff; on shutdown it
+//! unsubscribes. Every wait on the E2T is bounded and gives way to shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +63,8 @@ pub(crate) enum NodeEvent {
 /// histogram (it used to hold four HDR histograms, ≈ 0.88 MB per node).
 pub(crate) type NodeReport = crate::metrics::Latencies;
 
+/// Everything one node task needs; cloned to restart a task that died.
+#[derive(Clone)]
 pub(crate) struct NodeTask {
     pub node: E2Node,
     pub client: E2Client,
@@ -131,19 +134,24 @@ impl NodeTask {
         let mut client = self.client.clone();
         let mut age_tick =
             tokio::time::interval(Duration::from_millis(self.cfg.stale_after_ms.max(100) / 2));
+        let silent_after = self.cfg.silent_after();
         'connect: loop {
             if *shutdown.borrow() {
                 break;
             }
             state.set(NodeState::Subscribing);
-            let mut stream = match client
-                .subscribe(&self.node, self.cfg.report_period_ms)
-                .await
-            {
+            let subscribed = tokio::select! {
+                r = client.subscribe(&self.node, self.cfg.report_period_ms, self.cfg.discovery_timeout) => r,
+                _ = shutdown.wait_for(|s| *s) => break 'connect,
+            };
+            let mut stream = match subscribed {
                 Ok(s) => {
                     self.metrics.subscriptions.inc();
                     state.set(NodeState::Subscribed);
-                    p.ctl.open().await;
+                    tokio::select! {
+                        _ = p.ctl.open() => {}
+                        _ = shutdown.wait_for(|s| *s) => break 'connect,
+                    }
                     tracing::info!(e2_node = %self.node.id, cells = self.node.cells.len(), "subscribed to KPM");
                     s
                 }
@@ -157,32 +165,46 @@ impl NodeTask {
                     }
                 }
             };
-            loop {
+            let silence = tokio::time::sleep(silent_after);
+            tokio::pin!(silence);
+            let stopping = loop {
+                if !p.can_accept() {
+                    // Not reading (backpressure) is not the E2T's silence.
+                    silence
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + silent_after);
+                }
                 tokio::select! {
                     biased;
-                    _ = shutdown.wait_for(|s| *s) => break 'connect,
+                    _ = shutdown.wait_for(|s| *s) => break true,
                     Some(ev) = events_rx.recv() => p.on_event(ev),
-                    msg = stream.message(), if p.can_accept() => match msg {
-                        Ok(Some(resp)) => {
-                            backoff.reset();
-                            p.on_message(resp);
-                        }
-                        Ok(None) => {
-                            tracing::warn!(e2_node = %self.node.id, "indication stream ended by the E2T");
-                            break;
-                        }
-                        Err(status) => {
-                            if stream_error_is_message(&status) {
-                                // One bad frame (e.g. over the size limit) ends a gRPC stream.
-                                Metrics::inc(&self.metrics.rejected, "oversize");
+                    msg = stream.message(), if p.can_accept() => {
+                        silence.as_mut().reset(tokio::time::Instant::now() + silent_after);
+                        match msg {
+                            Ok(Some(resp)) => {
+                                backoff.reset();
+                                p.on_message(resp);
                             }
-                            tracing::warn!(e2_node = %self.node.id, cause = %status.message(), code = ?status.code(), "indication stream failed");
-                            break;
+                            Ok(None) => {
+                                tracing::warn!(e2_node = %self.node.id, "indication stream ended by the E2T");
+                                break false;
+                            }
+                            Err(status) => {
+                                self.stream_failed(&status);
+                                break false;
+                            }
                         }
                     },
+                    _ = &mut silence, if p.can_accept() => {
+                        self.stream_silent(silent_after);
+                        break false;
+                    }
                     _ = age_tick.tick() => p.age_out(),
                     _ = sweep_tick.tick() => p.ctl.sweep(),
                 }
+            };
+            if stopping {
+                break 'connect;
             }
             self.metrics.reconnects.inc();
             state.set(NodeState::Backoff);
@@ -201,7 +223,7 @@ impl NodeTask {
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
             p.inflight
-                .acquire_many(self.cfg.max_inflight_controls as u32),
+                .acquire_many(self.cfg.max_inflight_controls.min(u32::MAX as usize) as u32),
         )
         .await;
         match tokio::time::timeout(Duration::from_secs(1), client.unsubscribe(&self.node.id)).await
@@ -210,6 +232,26 @@ impl NodeTask {
             Ok(Err(e)) => tracing::warn!(e2_node = %self.node.id, cause = %e, "unsubscribe failed"),
             Err(_) => tracing::warn!(e2_node = %self.node.id, "unsubscribe timed out"),
         }
+    }
+}
+
+impl NodeTask {
+    fn stream_failed(&self, status: &tonic::Status) {
+        if stream_error_is_message(status) {
+            // One bad frame (e.g. over the size limit) ends a gRPC stream.
+            Metrics::inc(&self.metrics.rejected, "oversize");
+        }
+        tracing::warn!(e2_node = %self.node.id, cause = %status.message(), code = ?status.code(), "indication stream failed");
+    }
+
+    fn stream_silent(&self, silent_after: Duration) {
+        Metrics::inc(&self.metrics.e2_failures, "silent_stream");
+        tracing::warn!(
+            e2_node = %self.node.id,
+            silent_ms = silent_after.as_millis() as u64,
+            periods = self.cfg.silent_periods,
+            "indication stream silent; resubscribing"
+        );
     }
 }
 

@@ -1,4 +1,9 @@
 //! Starting, running and draining the runtime.
+//!
+//! Discovery (`discovery`) gives way to shutdown at every step; a run that never found a
+//! node ends with an error naming the endpoint. Each node task runs under a supervisor
+//! (`supervise`); a run that gave a node up ends with an error, after the drain, carrying
+//! its summary.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -7,14 +12,16 @@ use nf_core::features::{FeatureLayout, LayoutError};
 use nf_infer::runtime::LoadedModel;
 use nf_infer::worker::WorkerStats;
 use nf_infer::{InferenceHandle, WorkerConfig, spawn_worker};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
 use crate::config::RuntimeConfig;
-use crate::e2::{Backoff, E2Client, E2Error};
+use crate::discovery::{discover, within_node_limit};
+use crate::e2::{E2Client, E2Error};
 use crate::metrics::Metrics;
 use crate::node::{InferCtx, NodeEvent, NodeTask};
 use crate::summary::Summary;
+use crate::supervise::{supervise, wait_shutdown_or_all_dead};
 use crate::trial::{ArmPolicy, Arms};
 
 /// Why the runtime could not start.
@@ -37,6 +44,65 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+    /// Shutdown came before the E2T ever answered discovery.
+    #[error("E2T {endpoint} never answered E2 node discovery ({attempts} attempts): {last}")]
+    E2tUnreachable {
+        endpoint: String,
+        attempts: u32,
+        #[source]
+        last: E2Error,
+    },
+    /// The E2T answered, but never listed an E2 node offering KPM.
+    #[error("E2T {endpoint} listed no E2 node offering KPM ({attempts} attempts)")]
+    NoE2Nodes { endpoint: String, attempts: u32 },
+    /// Node tasks kept failing and their nodes were given up; the run's summary is kept.
+    #[error("{} E2 node task(s) failed and were given up ({}): {cause}", nodes.len(), nodes.join(", "))]
+    NodeTasksFailed {
+        nodes: Vec<String>,
+        /// The last failure (a panic message).
+        cause: String,
+        summary: Box<Summary>,
+    },
+}
+
+impl RuntimeError {
+    /// The summary of a run that ended in this error after serving, if any.
+    pub fn summary(&self) -> Option<&Summary> {
+        match self {
+            Self::NodeTasksFailed { summary, .. } => Some(summary),
+            _ => None,
+        }
+    }
+}
+
+/// Waits for SIGTERM, SIGINT or SIGHUP (all of them mean: drain, unsubscribe, summarise)
+/// and returns the signal's name. Pending forever where signals cannot be installed.
+pub async fn termination_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let wait = |kind: SignalKind| async move {
+            match signal(kind) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(cause = %e, "cannot install a signal handler");
+                    std::future::pending().await
+                }
+            }
+        };
+        tokio::select! {
+            _ = wait(SignalKind::terminate()) => "SIGTERM",
+            _ = wait(SignalKind::interrupt()) => "SIGINT",
+            _ = wait(SignalKind::hangup()) => "SIGHUP",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }
 
 /// Runs the xApp against the E2T of `cfg` with `model` until `shutdown` completes, then
@@ -166,34 +232,26 @@ pub async fn run_models(
         &cfg.app_id,
         &cfg.app_instance_id,
         cfg.max_message_bytes,
-    )?
-    .counting_refusals_in(&metrics);
+    )?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (dead_tx, dead_rx) = mpsc::unbounded_channel();
     let clock = Clock::new();
     let mut shutdown = std::pin::pin!(shutdown);
 
-    // Discover E2 nodes, retrying with backoff until the E2T answers with at least one.
-    let mut backoff = Backoff::new(cfg.backoff);
     let mut lister = client.clone();
-    let nodes = loop {
-        match lister.list_nodes().await {
-            Ok(nodes) if !nodes.is_empty() => break nodes,
-            Ok(_) => tracing::warn!("E2T lists no E2 node offering KPM yet"),
-            Err(e) => tracing::warn!(cause = %e, "E2 node discovery failed"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = &mut shutdown => {
-                if let Some(h) = &http {
-                    h.abort();
-                }
-                drop(infer);
-                join_workers(workers).await;
-                return Ok(Summary::from_metrics(&metrics));
+    let nodes = match discover(&mut lister, &cfg, &metrics, shutdown.as_mut()).await {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            if let Some(h) = &http {
+                h.abort();
             }
+            drop(infer);
+            join_workers(workers).await;
+            return Err(e);
         }
     };
-    metrics.health.discovery_done();
+    let nodes = within_node_limit(nodes, cfg.max_e2_nodes, &metrics);
+    metrics.health.discovered(nodes.len());
     let cells: usize = nodes.iter().map(|n| n.cells.len()).sum();
     tracing::info!(nodes = nodes.len(), cells, endpoint = %cfg.e2t_endpoint, "E2 nodes discovered");
     let arm_metrics: Arc<[_]> = arms.arms.iter().map(|a| metrics.arm(&a.name)).collect();
@@ -218,16 +276,17 @@ pub async fn run_models(
                     .map(|c| (c.cell, e2_proto::kpm::layout(&c.slices)))
                     .collect(),
             };
-            tokio::spawn(task.run(stop_rx.clone()))
+            tokio::spawn(supervise(task, stop_rx.clone(), dead_tx.clone()))
         })
         .collect();
     drop(infer);
+    drop(dead_tx);
 
-    shutdown.await;
+    let dead = wait_shutdown_or_all_dead(shutdown, dead_rx, tasks.len()).await;
     tracing::info!("shutting down: draining decisions and unsubscribing");
     let _ = stop_tx.send(true);
     for t in tasks {
-        // A task that panicked is already counted in xapp_e2_nodes{state="dead"}.
+        // A node given up is already counted and named in the health state.
         let _ = t.await;
     }
     join_workers(workers).await;
@@ -257,7 +316,14 @@ pub async fn run_models(
     summary.mean_batch_rows = sum(|w| &w.rows) as f64 / batches.max(1) as f64;
     summary.mean_batch_run_us = sum(|w| &w.run_ns) as f64 / 1e3 / batches.max(1) as f64;
     summary.rolled_back = arms.rolled_back();
-    Ok(summary)
+    match dead {
+        None => Ok(summary),
+        Some((nodes, cause)) => Err(RuntimeError::NodeTasksFailed {
+            nodes,
+            cause,
+            summary: Box::new(summary),
+        }),
+    }
 }
 
 async fn join_workers(workers: Vec<std::thread::JoinHandle<()>>) {

@@ -113,7 +113,7 @@ async fn health_probes_follow_discovery_and_node_tasks() {
     let (status, body) = get(addr, "/ric/v1/health/ready").await;
     assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
     assert!(body.contains("discovery"), "{body}");
-    metrics.health.discovery_done();
+    metrics.health.discovered(1);
     let mut node = NodeTracker::new(metrics.clone());
     assert!(
         get(addr, "/ric/v1/health/ready")

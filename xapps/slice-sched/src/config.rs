@@ -140,6 +140,15 @@ pub struct E2tSection {
     /// always SD-RAN's unary Control.
     #[serde(default = "default_transport")]
     pub control_transport: ControlTransport,
+    /// Resubscribe after this many report periods without a message on a KPM stream.
+    #[serde(default = "default_silent_periods")]
+    pub silent_periods: u64,
+    /// Most E2 nodes served; further nodes are refused (counted).
+    #[serde(default = "default_max_e2_nodes")]
+    pub max_e2_nodes: u64,
+    /// Longest wait for the E2T's node list or a Subscribe answer [ms].
+    #[serde(default = "default_discovery_timeout_ms")]
+    pub discovery_timeout_ms: u64,
     /// Where `endpoint` came from when not the file (`--e2t`), for messages.
     #[serde(skip)]
     pub endpoint_from: Option<&'static str>,
@@ -147,6 +156,18 @@ pub struct E2tSection {
 
 fn default_transport() -> ControlTransport {
     ControlTransport::Auto
+}
+
+fn default_silent_periods() -> u64 {
+    8
+}
+
+fn default_max_e2_nodes() -> u64 {
+    1024
+}
+
+fn default_discovery_timeout_ms() -> u64 {
+    5000
 }
 
 #[derive(Debug, Deserialize)]
@@ -393,6 +414,9 @@ impl FileConfig {
         r.max_inflight_controls = g.max_inflight_controls;
         r.control_timeout = Duration::from_millis(e.control_timeout_ms);
         r.control_transport = e.control_transport;
+        r.silent_periods = narrow(e.silent_periods);
+        r.max_e2_nodes = narrow(e.max_e2_nodes);
+        r.discovery_timeout = Duration::from_millis(e.discovery_timeout_ms);
         r.metrics_listen = self.metrics.listen;
         r.overload = s.overload;
         r.reproducible = m.reproducible;
@@ -417,6 +441,10 @@ impl Narrow for u8 {
 
 impl Narrow for u32 {
     const LARGEST: Self = u32::MAX;
+}
+
+impl Narrow for usize {
+    const LARGEST: Self = usize::MAX;
 }
 
 fn check_e2t(e: &E2tSection, p: &mut Problems) {
@@ -446,6 +474,9 @@ fn check_e2t(e: &E2tSection, p: &mut Problems) {
         );
     }
     p.int(&b::CONTROL_TIMEOUT_MS, e.control_timeout_ms);
+    p.int(&b::SILENT_PERIODS, e.silent_periods);
+    p.int(&b::MAX_E2_NODES, e.max_e2_nodes);
+    p.int(&b::DISCOVERY_TIMEOUT_MS, e.discovery_timeout_ms);
 }
 
 fn check_model(m: &ModelSection, base: &Path, p: &mut Problems) {

@@ -156,20 +156,6 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Completes on the first Unix signal of `kind`; never when it cannot be installed.
-#[cfg(unix)]
-async fn unix_signal(kind: tokio::signal::unix::SignalKind) {
-    match tokio::signal::unix::signal(kind) {
-        Ok(mut s) => {
-            s.recv().await;
-        }
-        Err(e) => {
-            tracing::warn!(cause = %e, "cannot install a signal handler");
-            std::future::pending().await
-        }
-    }
-}
-
 /// The end of the run: `--duration`, SIGINT, SIGTERM or SIGHUP. Each leads to the same
 /// graceful shutdown: drain in-flight decisions, unsubscribe, print the summary.
 async fn shutdown_signal(duration: Option<Duration>) {
@@ -179,21 +165,9 @@ async fn shutdown_signal(duration: Option<Duration>) {
             None => std::future::pending().await,
         }
     };
-    #[cfg(unix)]
-    let (term, hup) = {
-        use tokio::signal::unix::SignalKind;
-        (
-            unix_signal(SignalKind::terminate()),
-            unix_signal(SignalKind::hangup()),
-        )
-    };
-    #[cfg(not(unix))]
-    let (term, hup) = (std::future::pending::<()>(), std::future::pending::<()>());
     tokio::select! {
         _ = sleep => tracing::info!("run duration reached"),
-        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "shutting down"),
-        _ = term => tracing::info!(signal = "SIGTERM", "shutting down"),
-        _ = hup => tracing::info!(signal = "SIGHUP", "shutting down"),
+        signal = nf_runtime::termination_signal() => tracing::info!(signal, "shutting down"),
     }
 }
 
@@ -289,6 +263,12 @@ fn main() -> ExitCode {
             ExitCode::from(exit::OK)
         }
         Err(stop) => {
+            // A run that ended badly still shows what it did.
+            if let Stop::Runtime(e) = &stop
+                && let Some(summary) = e.summary()
+            {
+                println!("{summary}");
+            }
             stop.log();
             eprintln!("slice-xapp: {stop}");
             ExitCode::from(stop.code())

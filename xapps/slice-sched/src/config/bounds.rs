@@ -131,6 +131,30 @@ pub const RECONNECT_MAX_MS: Bound = also(
     "≥ e2t.reconnect_initial_ms",
 );
 pub const CONTROL_TIMEOUT_MS: Bound = int("e2t.control_timeout_ms", 1, 60_000, "ms");
+pub const SILENT_PERIODS: Bound = also(
+    int(
+        "e2t.silent_periods",
+        *nf_runtime::config::SILENT_PERIODS_RANGE.start() as u64,
+        *nf_runtime::config::SILENT_PERIODS_RANGE.end() as u64,
+        "periods",
+    ),
+    "silence before resubscribing",
+);
+pub const MAX_E2_NODES: Bound = int(
+    "e2t.max_e2_nodes",
+    *nf_runtime::config::MAX_E2_NODES_RANGE.start() as u64,
+    *nf_runtime::config::MAX_E2_NODES_RANGE.end() as u64,
+    "nodes",
+);
+pub const DISCOVERY_TIMEOUT_MS: Bound = also(
+    int(
+        "e2t.discovery_timeout_ms",
+        *nf_runtime::config::DISCOVERY_TIMEOUT_MS_RANGE.start(),
+        *nf_runtime::config::DISCOVERY_TIMEOUT_MS_RANGE.end(),
+        "ms",
+    ),
+    "node list read; Subscribe answer",
+);
 pub const MAX_BATCH_ROWS: Bound = int("model.max_batch_rows", 1, MIB, "rows");
 pub const QUEUE_DEPTH: Bound = int("model.queue_depth", 1, 4 * MIB, "jobs");
 pub const KEEP_WARM_MS: Bound = also(real("model.keep_warm_ms", 0.0, 1000.0, "ms"), "0 = off");
@@ -187,6 +211,9 @@ pub const BOUNDS: &[Bound] = &[
     RECONNECT_INITIAL_MS,
     RECONNECT_MAX_MS,
     CONTROL_TIMEOUT_MS,
+    SILENT_PERIODS,
+    MAX_E2_NODES,
+    DISCOVERY_TIMEOUT_MS,
     MAX_BATCH_ROWS,
     QUEUE_DEPTH,
     KEEP_WARM_MS,

@@ -150,6 +150,9 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     cfg.metrics_listen = None;
     cfg.decision_log = Some(slice_xapp::open_decision_log(&log_path, 10_000, false)?);
     cfg.reproducible = true;
+    // A finished replay keeps its streams open and silent: never resubscribe (and replay
+    // again) while the last decisions drain.
+    cfg.silent_periods = *nf_runtime::config::SILENT_PERIODS_RANGE.end();
     if max_speed {
         cfg.overload = Overload::Backpressure;
         cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);

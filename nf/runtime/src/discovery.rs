@@ -1,0 +1,148 @@
+//! E2 node discovery at start: `ListE2NodeConnections` retried with backoff until the E2T
+//! lists a node offering KPM. What the E2T got wrong is logged by name and counted in
+//! `xapp_e2_failures_total`; entries refused (bad node ID, oversize, duplicate, undecodable
+//! RAN function, past `max_e2_nodes`) in `xapp_e2_nodes_refused_total`. Shutdown ends the wait
+//! with an error naming the endpoint.
+
+use crate::config::RuntimeConfig;
+use crate::e2::{Backoff, Discovery, E2Client, E2Error, E2Node};
+use crate::metrics::Metrics;
+use crate::run::RuntimeError;
+
+/// Lists the E2 nodes, retrying with backoff until at least one offers KPM. Entries the
+/// E2T got wrong are counted and named; shutdown ends the wait with an error naming the
+/// endpoint.
+pub(crate) async fn discover(
+    lister: &mut E2Client,
+    cfg: &RuntimeConfig,
+    metrics: &Metrics,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<Vec<E2Node>, RuntimeError> {
+    let mut backoff = Backoff::new(cfg.backoff);
+    let mut attempts = 0;
+    let mut answered = false;
+    let mut last = None;
+    loop {
+        attempts += 1;
+        let listed = tokio::select! {
+            r = lister.list_nodes(cfg.discovery_timeout) => Some(r),
+            _ = shutdown.as_mut() => None,
+        };
+        match listed {
+            Some(Ok(d)) => {
+                answered = true;
+                metrics.health.reached();
+                if let Some(nodes) = accept_discovery(d, metrics) {
+                    return Ok(nodes);
+                }
+            }
+            Some(Err(e)) => {
+                Metrics::inc(&metrics.e2_failures, discovery_reason(&e));
+                tracing::warn!(cause = %e, endpoint = %cfg.e2t_endpoint, "E2 node discovery failed");
+                last = Some(e);
+            }
+            None => return Err(never_discovered(cfg, attempts, last, answered)),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = shutdown.as_mut() => return Err(never_discovered(cfg, attempts, last, answered)),
+        }
+    }
+}
+
+fn discovery_reason(e: &E2Error) -> &'static str {
+    match e {
+        E2Error::Timeout { .. } => "discovery_timeout",
+        _ => "discovery_failed",
+    }
+}
+
+/// The error of a run that ended before discovery found a node: unreachable when the E2T
+/// never answered at all.
+fn never_discovered(
+    cfg: &RuntimeConfig,
+    attempts: u32,
+    last: Option<E2Error>,
+    answered: bool,
+) -> RuntimeError {
+    let endpoint = cfg.e2t_endpoint.clone();
+    match last {
+        Some(last) if !answered => RuntimeError::E2tUnreachable {
+            endpoint,
+            attempts,
+            last,
+        },
+        _ => RuntimeError::NoE2Nodes { endpoint, attempts },
+    }
+}
+
+/// Counts and names what discovery skipped; the nodes, if there are any.
+fn accept_discovery(d: Discovery, metrics: &Metrics) -> Option<Vec<E2Node>> {
+    for s in &d.skipped {
+        Metrics::inc(&metrics.nodes_refused, s.reason);
+        tracing::warn!(e2_node = %s.node, reason = s.reason, detail = %s.detail, "E2 node entry skipped");
+    }
+    if let Some((reason, detail)) = &d.cut_short {
+        Metrics::inc(&metrics.e2_failures, reason);
+        tracing::warn!(reason, %detail, kept = d.nodes.len(), "E2 node list cut short; keeping the nodes read");
+    }
+    if d.nodes.is_empty() {
+        tracing::warn!("E2T lists no E2 node offering KPM yet");
+        return None;
+    }
+    Some(d.nodes)
+}
+
+/// The first `limit` nodes; the others are refused by name and counted.
+pub(crate) fn within_node_limit(
+    mut nodes: Vec<E2Node>,
+    limit: usize,
+    metrics: &Metrics,
+) -> Vec<E2Node> {
+    if nodes.len() > limit {
+        for n in &nodes[limit..] {
+            Metrics::inc(&metrics.nodes_refused, "node_limit");
+            tracing::warn!(e2_node = %n.id, limit, "E2 node refused: over max_e2_nodes");
+        }
+        nodes.truncate(limit);
+    }
+    nodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str) -> E2Node {
+        E2Node {
+            id: id.into(),
+            cells: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn nodes_past_the_limit_are_refused_and_counted() {
+        let m = Metrics::new();
+        let kept = within_node_limit(vec![node("a"), node("b"), node("c")], 2, &m);
+        assert_eq!(kept, vec![node("a"), node("b")]);
+        assert_eq!(Metrics::count(&m.nodes_refused, "node_limit"), 1);
+        assert_eq!(within_node_limit(vec![node("a")], 2, &m).len(), 1);
+    }
+
+    #[test]
+    fn skipped_entries_are_counted_and_an_empty_list_is_not_a_discovery() {
+        let m = Metrics::new();
+        let d = Discovery {
+            nodes: Vec::new(),
+            skipped: vec![crate::e2::Skipped {
+                node: "huge".into(),
+                reason: "oversize_node_entry",
+                detail: "16 MiB".into(),
+            }],
+            cut_short: Some(("node_list_unterminated", "deadline".into())),
+        };
+        assert!(accept_discovery(d, &m).is_none());
+        assert_eq!(Metrics::count(&m.nodes_refused, "oversize_node_entry"), 1);
+        assert_eq!(Metrics::count(&m.e2_failures, "node_list_unterminated"), 1);
+    }
+}

@@ -149,6 +149,9 @@ pub struct ModelSection {
     /// One inference job per run, for bit-reproducible outputs (replay).
     #[serde(default)]
     pub reproducible: bool,
+    /// Model inputs a cell never reports: `refuse` the cell (default) or `impute_zero`.
+    #[serde(default)]
+    pub missing_inputs: nf_core::features::MissingInputs,
 }
 
 fn default_keep_warm_ms() -> f64 {
@@ -165,6 +168,13 @@ pub struct StateSection {
     /// `shed` (live: drop what does not fit) or `backpressure` (replay: slow the E2T down).
     #[serde(default = "default_overload")]
     pub overload: Overload,
+    /// How far a report may be stamped ahead of its node's clock [ms].
+    #[serde(default = "default_max_ahead_ms")]
+    pub max_ahead_ms: u64,
+}
+
+fn default_max_ahead_ms() -> u64 {
+    nf_core::state::DEFAULT_MAX_AHEAD_MS
 }
 
 fn default_overload() -> Overload {
@@ -185,6 +195,9 @@ pub struct GuardSection {
     pub hysteresis_pct: u8,
     pub max_controls_per_cell_per_sec: u32,
     pub latency_budget_ms: f64,
+    /// `drop` decisions past the budget (default) or only `count` them (replay).
+    #[serde(default)]
+    pub latency_budget_mode: nf_core::latency::BudgetMode,
     pub max_inflight_controls: usize,
 }
 
@@ -414,6 +427,9 @@ impl FileConfig {
             max_controls_per_cell_per_sec: g.max_controls_per_cell_per_sec,
         };
         runtime.budget = Budget::from_ms(g.latency_budget_ms);
+        runtime.budget_mode = g.latency_budget_mode;
+        runtime.max_ahead_ms = s.max_ahead_ms;
+        runtime.missing_inputs = m.missing_inputs;
         runtime.limits.max_payload_bytes = s.max_payload_bytes;
         runtime.max_message_bytes = e.max_message_bytes;
         runtime.backoff = BackoffConfig {

@@ -150,6 +150,8 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     cfg.metrics_listen = None;
     cfg.decision_log = Some(slice_xapp::open_decision_log(&log_path, 10_000, false)?);
     cfg.reproducible = true;
+    // Decisions depend only on the data: past-budget ones are counted, not dropped.
+    cfg.budget_mode = nf_core::latency::BudgetMode::Count;
     if max_speed {
         cfg.overload = Overload::Backpressure;
         cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);

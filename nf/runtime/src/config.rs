@@ -67,6 +67,10 @@ pub struct RuntimeConfig {
     /// How far a report's collection time may run ahead of its node's clock, or of its
     /// cell's last report beyond our own clock's progress [ms].
     pub max_ahead_ms: u64,
+    /// Each node's clock offset is the fastest transit seen over the last one to two of
+    /// these windows [ms]: longer resists a sustained queue better, shorter forgets a node
+    /// clock step sooner.
+    pub offset_window_ms: u64,
     /// Model inputs a cell never reports: refuse the cell, or impute 0 (explicit).
     pub missing_inputs: MissingInputs,
     pub limits: Limits,
@@ -115,6 +119,7 @@ impl RuntimeConfig {
             budget: Budget::from_ms(10.0),
             budget_mode: BudgetMode::Drop,
             max_ahead_ms: nf_core::state::DEFAULT_MAX_AHEAD_MS,
+            offset_window_ms: nf_core::latency::DEFAULT_OFFSET_WINDOW_MS,
             missing_inputs: MissingInputs::Refuse,
             limits: Limits::default(),
             max_message_bytes: 4 * 1024 * 1024,

@@ -20,7 +20,7 @@ use e2_proto::kpm;
 use e2_proto::pb::e2t::{SubscribeResponse, subscribe_response};
 use nf_core::features::{FeatureLayout, MissingInputs};
 use nf_core::guard::{GuardRails, Suppressed, enforce};
-use nf_core::latency::{BudgetMode, DEFAULT_OFFSET_WINDOW_MS, LatencyHistogram, NodeClock};
+use nf_core::latency::{BudgetMode, LatencyHistogram, NodeClock};
 use nf_core::policy::{self, Forecast, SliceQuota};
 use nf_core::state::{CellTable, Ingest, StateConfig};
 use nf_core::{CellId, Snssai};
@@ -152,7 +152,7 @@ impl NodeTask {
             report: NodeReport::default(),
             rtt,
             ctl,
-            node_clock: NodeClock::new(DEFAULT_OFFSET_WINDOW_MS, self.cfg.max_ahead_ms),
+            node_clock: NodeClock::new(self.cfg.offset_window_ms, self.cfg.max_ahead_ms),
             logged: HashSet::new(),
         };
         let mut backoff = Backoff::new(self.cfg.backoff);

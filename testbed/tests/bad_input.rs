@@ -362,3 +362,74 @@ async fn invalid_controls_are_refused_with_an_e2ap_cause() {
     assert_eq!(sim.sim.stats.controls_accepted.load(Ordering::Relaxed), 1);
     sim.stop().await;
 }
+
+/// Bundled traces as if recorded on a 273-PRB (100 MHz, 30 kHz) cell: same load shares.
+fn on_273_prbs(_: usize, w: &mut Window) {
+    let k = 273.0 / trace::CELL_PRBS;
+    w.cell.set(Meas::PrbAvailDl, 273.0);
+    for (_, m) in &mut w.slices {
+        for meas in [Meas::PrbUsedDl, Meas::PrbReqDl] {
+            m.set(meas, m.get(meas) * k);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_273_prb_cell_is_scaled_to_the_model_not_capped_at_its_training_size() {
+    let running = sim_with(fast(), on_273_prbs).await;
+    let sim = running.sim.clone();
+    let cells = sim.cell_count();
+    let xapp = Xapp::start(xapp_config(running.addr));
+    let served = wait_for(Duration::from_secs(20), || sim.controls().len() == cells).await;
+    // Let the busiest slices reach their quota, then look at the largest maximum ratio.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let summary = xapp.stop().await;
+    running.stop().await;
+    assert!(served, "{summary}");
+    let widest = sim
+        .controls()
+        .values()
+        .flat_map(|c| c.last.iter().map(|q| q.max_ratio))
+        .max()
+        .unwrap();
+    // Unscaled, a 50-PRB model's forecasts (≤ 50 PRB, +20 % headroom) cap every slice at
+    // ⌈100 × 60 / 273⌉ = 22 % of a 273-PRB cell.
+    assert!(widest > 22, "largest max ratio {widest} %: {summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cell_size_the_contract_cannot_scale_to_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("refuse-scaling-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/slice_forecaster");
+    std::fs::copy(
+        shipped.join("slice_forecaster.onnx"),
+        dir.join("slice_forecaster.onnx"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(shipped.join("slice_forecaster.contract.toml")).unwrap();
+    let contract = dir.join("contract.toml");
+    std::fs::write(
+        &contract,
+        text.replace("prb_scaling = \"linear\"", "prb_scaling = \"refuse\""),
+    )
+    .unwrap();
+    let model = load_model(&ModelConfig {
+        contract,
+        onnxruntime_lib: None,
+        providers: vec![Provider::Cpu],
+    })
+    .unwrap();
+    let running = sim_with(fast(), on_273_prbs).await;
+    let sim = running.sim.clone();
+    let cells = sim.cell_count() as u64;
+    let (metrics, stop) = start_with(xapp_config(running.addr), model);
+    let refused = wait_for(Duration::from_secs(20), || {
+        Metrics::count(&metrics.dropped, "cell_size_mismatch") >= 2 * cells
+    })
+    .await;
+    let summary = stop().await.unwrap().unwrap();
+    running.stop().await;
+    assert!(refused, "{summary}");
+    assert_eq!(summary.controls_sent, 0, "{summary}");
+}

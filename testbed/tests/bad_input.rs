@@ -15,10 +15,10 @@ use common::*;
 use e2_proto::cause::E2Cause;
 use e2_proto::pb::e2t::control_service_client::ControlServiceClient;
 use e2_proto::pb::e2t::{ControlMessage, ControlRequest, RequestHeaders};
-use nf_core::policy::SliceQuota;
-use nf_core::{CellId, Snssai};
 use nf_core::Meas;
 use nf_core::features::MissingInputs;
+use nf_core::policy::SliceQuota;
+use nf_core::{CellId, Snssai};
 use nf_infer::runtime::{LoadedModel, ModelConfig, Provider, load_model};
 use nf_runtime::metrics::Metrics;
 use nf_runtime::{RuntimeConfig, Summary};
@@ -134,8 +134,7 @@ async fn impossible_measurements_are_refused_by_name_and_the_rest_is_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_model_input_the_stream_never_carries_refuses_the_cell_unless_imputation_is_configured()
-{
+async fn a_model_input_the_stream_never_carries_refuses_the_cell_unless_imputation_is_configured() {
     // A UE-side trace: no PRB columns at all.
     let no_prbs = |_: usize, w: &mut Window| {
         for (_, m) in &mut w.slices {
@@ -172,7 +171,10 @@ async fn a_model_input_the_stream_never_carries_refuses_the_cell_unless_imputati
     let summary = xapp.stop().await;
     running.stop().await;
     assert!(served, "{summary}");
-    assert!(Metrics::count(&m.notes, "imputed_input") >= cells, "{summary}");
+    assert!(
+        Metrics::count(&m.notes, "imputed_input") >= cells,
+        "{summary}"
+    );
     assert_eq!(Metrics::count(&m.dropped, "missing_input"), 0);
 }
 

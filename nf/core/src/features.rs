@@ -109,7 +109,12 @@ impl FeatureLayout {
 
     /// Like [`Self::write_row`], with PRB-count inputs multiplied by `prb_scale` (the
     /// model's cell size over this cell's).
-    pub fn write_row_scaled(&self, rows: &VecDeque<MeasVec>, out: &mut [f32], prb_scale: f32) -> usize {
+    pub fn write_row_scaled(
+        &self,
+        rows: &VecDeque<MeasVec>,
+        out: &mut [f32],
+        prb_scale: f32,
+    ) -> usize {
         debug_assert_eq!(out.len(), self.row_len());
         debug_assert_eq!(rows.len(), self.window);
         let f = self.features.len();

@@ -274,7 +274,11 @@ mod tests {
     fn impossible_measurements_are_named_and_classified() {
         let ok = report(
             50.0,
-            &[(Meas::PrbUsedDl, 50.0), (Meas::DlCqiMean, 15.0), (Meas::UeThpDl, f32::NAN)],
+            &[
+                (Meas::PrbUsedDl, 50.0),
+                (Meas::DlCqiMean, 15.0),
+                (Meas::UeThpDl, f32::NAN),
+            ],
         );
         assert_eq!(ok.check_ranges(None), Ok(()));
         let cases = [
@@ -286,7 +290,9 @@ mod tests {
             (Meas::DlCqiMean, 16.0, "measurement_out_of_range"),
         ];
         for (meas, value, kind) in cases {
-            let err = report(50.0, &[(meas, value)]).check_ranges(None).unwrap_err();
+            let err = report(50.0, &[(meas, value)])
+                .check_ranges(None)
+                .unwrap_err();
             assert_eq!((err.meas, err.kind()), (meas, kind), "{err}");
             assert!(err.to_string().contains(meas.name()), "{err}");
         }

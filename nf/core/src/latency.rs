@@ -59,7 +59,9 @@ pub const DEFAULT_OFFSET_WINDOW_MS: u64 = 10_000;
 
 /// A report stamped further ahead of its node's estimated clock than allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("report collected {ahead_ms} ms ahead of its node's clock (at most {max_ahead_ms} allowed)")]
+#[error(
+    "report collected {ahead_ms} ms ahead of its node's clock (at most {max_ahead_ms} allowed)"
+)]
 pub struct AheadOfClock {
     pub ahead_ms: u64,
     pub max_ahead_ms: u64,
@@ -214,7 +216,9 @@ mod tests {
         assert_eq!(c.observe(our - skew + 248, our + 250), Ok(0));
         assert_eq!(c.observe(our - skew + 250, our + 402), Ok(150));
         // Stamped 10 years ahead: refused, and the estimate is unchanged.
-        let err = c.observe(our + 10 * 365 * 86_400_000, our + 500).unwrap_err();
+        let err = c
+            .observe(our + 10 * 365 * 86_400_000, our + 500)
+            .unwrap_err();
         assert!(err.ahead_ms > 60_000, "{err}");
         assert_eq!(c.observe(our - skew + 498, our + 500), Ok(0));
         // Timestamps at the ends of u64 neither wrap nor panic.

@@ -121,7 +121,9 @@ impl CellTable {
             Some(last) if start < last => return Ingest::OutOfOrder,
             Some(last) => {
                 let moved = now_ms.saturating_sub(cell.last_seen_ms);
-                let allowed = moved.saturating_add(period).saturating_add(self.cfg.max_ahead_ms);
+                let allowed = moved
+                    .saturating_add(period)
+                    .saturating_add(self.cfg.max_ahead_ms);
                 if start - last > allowed {
                     return Ingest::TooFarAhead;
                 }

@@ -260,7 +260,8 @@ fn run_fixture(name: &str) -> Vec<f32> {
 
 #[test]
 fn fixture_models_output_nan_infinities_and_huge_values_through_onnxruntime() {
-    let cases: [(&str, fn(f32) -> bool); 4] = [
+    type Expect = fn(f32) -> bool;
+    let cases: [(&str, Expect); 4] = [
         ("nan", f32::is_nan),
         ("pos_inf", |v| v == f32::INFINITY),
         ("neg_inf", |v| v == f32::NEG_INFINITY),
@@ -283,7 +284,9 @@ fn committed_fixtures_match_their_generator() {
     {
         Ok(s) => s,
         Err(e) => {
-            println!("skipped: python3 not runnable ({e}); fixtures not compared with make_fixtures.py");
+            println!(
+                "skipped: python3 not runnable ({e}); fixtures not compared with make_fixtures.py"
+            );
             return;
         }
     };

@@ -170,6 +170,9 @@ impl NodeTask {
             {
                 Ok(s) => {
                     self.metrics.subscriptions.inc();
+                    // A new subscription may come from another E2T or a restarted node:
+                    // its collection clock is estimated afresh.
+                    p.node_clock = NodeClock::new(self.cfg.offset_window_ms, self.cfg.max_ahead_ms);
                     p.ctl.open().await;
                     tracing::info!(e2_node = %self.node.id, cells = self.node.cells.len(), "subscribed to KPM");
                     s
@@ -351,7 +354,10 @@ impl Pipeline<'_> {
             call_process_id: ind.call_process_id,
         };
         if t.cfg.budget_mode == BudgetMode::Drop
-            && !t.cfg.budget.allows_aged(age_ms, arrival_ns, t.clock.now_ns())
+            && !t
+                .cfg
+                .budget
+                .allows_aged(age_ms, arrival_ns, t.clock.now_ns())
         {
             // Already past the budget on arrival: no inference is spent on it.
             return Metrics::inc(&t.metrics.dropped, "latency_budget");

@@ -127,7 +127,9 @@ pub async fn run_models(
     let layout = FeatureLayout::new(&contract.feature_names(), contract.window())?
         .with_prb_counts(&contract.prb_inputs());
     if cfg.missing_inputs == nf_core::features::MissingInputs::ImputeZero {
-        tracing::warn!("model inputs a cell never reports are imputed as 0 (missing_inputs = impute_zero)");
+        tracing::warn!(
+            "model inputs a cell never reports are imputed as 0 (missing_inputs = impute_zero)"
+        );
     }
     if cfg.report_period_ms != contract.report_period_ms {
         tracing::warn!(

@@ -92,6 +92,10 @@ async fn nan_infinite_and_huge_model_outputs_never_become_controls() {
         assert_eq!(summary.controls_sent, 0, "{model}: {summary}");
         assert!(sim.controls().is_empty(), "{model}");
         assert_eq!(metrics.decisions.get(), 0, "{model}: no decision made");
+        assert!(
+            summary.dropped_other >= 2 * cells,
+            "{model}: the summary says so: {summary}"
+        );
     }
 }
 
@@ -129,6 +133,7 @@ async fn impossible_measurements_are_refused_by_name_and_the_rest_is_served() {
     running.stop().await;
     assert!(ok, "{summary}");
     assert_eq!(summary.reconnects, 0, "{summary}");
+    assert!(summary.rejected >= 12, "the summary counts them: {summary}");
     // Whatever was sent passed the guard invariants at the E2 node.
     assert_eq!(sim.stats.controls_rejected.load(Ordering::Relaxed), 0);
 }

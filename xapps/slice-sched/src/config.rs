@@ -743,6 +743,32 @@ alpha = 0.05
     }
 
     #[test]
+    fn budget_mode_report_times_and_missing_inputs_are_configurable() {
+        let v = validate(&demo()).unwrap();
+        assert_eq!(v.runtime.budget_mode, nf_core::latency::BudgetMode::Drop);
+        assert_eq!(
+            v.runtime.missing_inputs,
+            nf_core::features::MissingInputs::Refuse
+        );
+        let text = demo()
+            .replace(
+                "latency_budget_ms = 10.0",
+                "latency_budget_ms = 10.0\nlatency_budget_mode = \"count\"",
+            )
+            .replace("[state]", "[state]\nmax_ahead_ms = 5000");
+        let v = validate(&text).unwrap();
+        assert_eq!(v.runtime.budget_mode, nf_core::latency::BudgetMode::Count);
+        assert_eq!(v.runtime.max_ahead_ms, 5000);
+        let err = validate(&demo().replace("[model]", "[model]\nmissing_inputs = \"guess\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing_inputs") || err.contains("guess"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn demo_config_is_valid() {
         let v = validate(&demo()).unwrap();
         assert_eq!(v.runtime.report_period_ms, 250);

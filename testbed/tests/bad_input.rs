@@ -440,3 +440,42 @@ async fn a_cell_size_the_contract_cannot_scale_to_is_refused_by_name() {
     assert!(refused, "{summary}");
     assert_eq!(summary.controls_sent, 0, "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_stamped_ten_years_ahead_are_refused_and_stall_nothing() {
+    let cfg = SimConfig {
+        future_stamp_every: 13,
+        ..fast()
+    };
+    let running = start_sim(cfg).await;
+    let sim = running.sim.clone();
+    let cells = sim.cell_count();
+    let xapp = Xapp::start(xapp_config(running.addr));
+    let m = xapp.metrics.clone();
+    let refused = |m: &Metrics| {
+        Metrics::count(&m.rejected, "ahead_of_node_clock")
+            + Metrics::count(&m.ingest, "too_far_ahead")
+    };
+    let ok = wait_for(Duration::from_secs(20), || {
+        sim.controls().len() == cells && refused(&m) >= 20
+    })
+    .await;
+    // Every cell keeps being controlled after the bad stamps: counts keep growing.
+    let before: u64 = sim.controls().values().map(|c| c.accepted).sum();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after: u64 = sim.controls().values().map(|c| c.accepted).sum();
+    let summary = xapp.stop().await;
+    running.stop().await;
+    assert!(ok, "refused {}: {summary}", refused(&m));
+    assert!(after > before, "controls stalled: {summary}");
+    // One period per report at most: nothing like 10 years of periods counted missing.
+    let missing = Metrics::count(&m.ingest, "missing");
+    assert!(missing < 1_000, "missing {missing}: {summary}");
+    // Should a node's very first report be a bad one, its clock estimate starts afresh
+    // after a few good reports.
+    let past_budget = Metrics::count(&m.dropped, "latency_budget");
+    assert!(
+        past_budget <= 2 * u64::from(nf_core::latency::RESEED_AFTER),
+        "{past_budget} dropped past budget: {summary}"
+    );
+}

@@ -56,6 +56,9 @@ impl Budget {
 
 /// Default of how long one [`NodeClock`] minimum lives before it is renewed [ms].
 pub const DEFAULT_OFFSET_WINDOW_MS: u64 = 10_000;
+/// Consecutive reports more than `max_ahead_ms` behind the estimate after which it is
+/// taken as poisoned (a first report stamped far ahead) and estimated afresh.
+pub const RESEED_AFTER: u32 = 8;
 
 /// A report stamped further ahead of its node's estimated clock than allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +73,8 @@ pub struct AheadOfClock {
 /// Offset between one node's collection clock and ours, estimated from the fastest recent
 /// transit: the minimum of `arrival − collection end` over the current and the previous
 /// window of `window_ms` (so one bad sample is forgotten within two windows, and a node
-/// clock that drifts is followed).
+/// clock that drifts is followed). [`RESEED_AFTER`] reports in a row that look more than
+/// `max_ahead_ms` old start the estimate afresh: the minimum came from a bad stamp.
 #[derive(Clone, Debug)]
 pub struct NodeClock {
     window_ms: u64,
@@ -78,6 +82,7 @@ pub struct NodeClock {
     window_start_ms: Option<u64>,
     current: Option<i128>,
     previous: Option<i128>,
+    behind_streak: u32,
 }
 
 impl NodeClock {
@@ -88,6 +93,7 @@ impl NodeClock {
             window_start_ms: None,
             current: None,
             previous: None,
+            behind_streak: 0,
         }
     }
 
@@ -116,7 +122,19 @@ impl NodeClock {
         }
         self.current = Some(self.current.map_or(transit, |c| c.min(transit)));
         let offset = self.offset_ms().unwrap_or(transit);
-        Ok(u64::try_from(transit - offset).unwrap_or(u64::MAX))
+        let age = u64::try_from(transit - offset).unwrap_or(u64::MAX);
+        if age <= self.max_ahead_ms {
+            self.behind_streak = 0;
+            return Ok(age);
+        }
+        self.behind_streak += 1;
+        if self.behind_streak >= RESEED_AFTER {
+            self.current = Some(transit);
+            self.previous = None;
+            self.behind_streak = 0;
+            return Ok(0);
+        }
+        Ok(age)
     }
 
     fn rotate(&mut self, now_ms: u64) {
@@ -224,6 +242,17 @@ mod tests {
         // Timestamps at the ends of u64 neither wrap nor panic.
         assert!(c.observe(u64::MAX, our).is_err());
         assert_eq!(c.observe(0, our + 600), Ok(our + 600 - skew - 2));
+    }
+
+    #[test]
+    fn a_poisoned_first_report_is_forgotten_after_a_few_good_ones() {
+        let mut c = NodeClock::new(10_000, 60_000);
+        assert_eq!(c.observe(u64::MAX / 2, 0), Ok(0));
+        for i in 1..RESEED_AFTER {
+            assert!(c.observe(u64::from(i) * 10, u64::from(i) * 10).unwrap() > 60_000);
+        }
+        assert_eq!(c.observe(80, 80), Ok(0));
+        assert_eq!(c.observe(90, 95), Ok(5));
     }
 
     #[test]

@@ -153,7 +153,11 @@ impl GuardRails {
         if !moved(&g.last_sent, quotas, self.cfg.hysteresis_pct) {
             return Err(Suppressed::Hysteresis);
         }
-        while g.sent_at_ms.front().is_some_and(|t| *t + 1000 <= now_ms) {
+        while g
+            .sent_at_ms
+            .front()
+            .is_some_and(|t| t.saturating_add(1000) <= now_ms)
+        {
             g.sent_at_ms.pop_front();
         }
         if g.sent_at_ms.len() >= self.cfg.max_controls_per_cell_per_sec as usize {
@@ -272,5 +276,20 @@ mod tests {
         assert_eq!(g.admit(cell, &a, 1000), Ok(()));
         g.forget(cell);
         assert_eq!(g.admit(cell, &b, 1011), Ok(()));
+    }
+
+    #[test]
+    fn report_times_near_u64_max_neither_wrap_nor_panic() {
+        let cell = CellId::new([0; 3], 1);
+        let mut g = GuardRails::new(GuardConfig {
+            hysteresis_pct: 5,
+            max_controls_per_cell_per_sec: 1,
+        });
+        let a = [q(1, 20, 40, 10)];
+        g.commit(cell, &a, u64::MAX - 10);
+        assert_eq!(
+            g.admit(cell, &[q(1, 30, 40, 10)], u64::MAX - 5),
+            Err(Suppressed::RateLimited)
+        );
     }
 }

@@ -6,12 +6,33 @@
 //! Two histograms: [`LatencyHistogram`] (HDR, 3 significant digits, ≈ 220 kB each) for tools
 //! that own one, and [`SharedLatencyHistogram`] (≈ 30 kB, lock-free) that every E2 node task
 //! of a process records into, so per-node latency memory is a pointer, not a histogram.
+//!
+//! # The budget is end to end
+//! A report's age starts when the node finished collecting it, not when it reached the
+//! xApp: a report that queued for 100 ms in the E2T or in the transport is already 100 ms
+//! old on arrival. Node clocks are not ours (a skewed gNB clock, or a replay of a trace
+//! recorded years ago), so [`NodeClock`] estimates each node's offset as the smallest
+//! `arrival − collection end` seen recently (the fastest transit), and a report's age at
+//! arrival is how much slower than that it came. [`Budget::allows_aged`] adds the time
+//! spent in the xApp.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
 
-/// Latency budget from indication arrival to control send.
+/// What happens to a decision whose report is past the budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetMode {
+    /// Live RAN: the decision is dropped (counted `latency_budget`).
+    #[default]
+    Drop,
+    /// Replay: counted (`past_budget`) but still decided and sent, so decisions depend only
+    /// on the data and not on how fast the host ran.
+    Count,
+}
+
+/// Latency budget from report collection end (age-corrected) to control send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
     pub budget_ns: u64,
@@ -27,6 +48,107 @@ impl Budget {
     /// True if a decision that arrived at `arrival_ns` may still leave at `now_ns`.
     pub fn allows(&self, arrival_ns: u64, now_ns: u64) -> bool {
         now_ns.saturating_sub(arrival_ns) <= self.budget_ns
+    }
+
+    /// True if a report `age_at_arrival_ms` old when it arrived at `arrival_ns` may still
+    /// lead to a control at `now_ns`.
+    pub fn allows_aged(&self, age_at_arrival_ms: u64, arrival_ns: u64, now_ns: u64) -> bool {
+        age_at_arrival_ms
+            .saturating_mul(1_000_000)
+            .saturating_add(now_ns.saturating_sub(arrival_ns))
+            <= self.budget_ns
+    }
+}
+
+/// Default of how long one [`NodeClock`] minimum lives before it is renewed [ms].
+pub const DEFAULT_OFFSET_WINDOW_MS: u64 = 10_000;
+/// Consecutive reports more than `max_ahead_ms` behind the estimate after which it is
+/// taken as poisoned (a first report stamped far ahead) and estimated afresh.
+pub const RESEED_AFTER: u32 = 8;
+
+/// A report stamped further ahead of its node's estimated clock than allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "report collected {ahead_ms} ms ahead of its node's clock (at most {max_ahead_ms} allowed)"
+)]
+pub struct AheadOfClock {
+    pub ahead_ms: u64,
+    pub max_ahead_ms: u64,
+}
+
+/// Offset between one node's collection clock and ours, estimated from the fastest recent
+/// transit: the minimum of `arrival − collection end` over the current and the previous
+/// window of `window_ms` (so one bad sample is forgotten within two windows, and a node
+/// clock that drifts is followed). [`RESEED_AFTER`] reports in a row that look more than
+/// `max_ahead_ms` old start the estimate afresh: the minimum came from a bad stamp.
+#[derive(Clone, Debug)]
+pub struct NodeClock {
+    window_ms: u64,
+    max_ahead_ms: u64,
+    window_start_ms: Option<u64>,
+    current: Option<i128>,
+    previous: Option<i128>,
+    behind_streak: u32,
+}
+
+impl NodeClock {
+    pub fn new(window_ms: u64, max_ahead_ms: u64) -> Self {
+        Self {
+            window_ms: window_ms.max(1),
+            max_ahead_ms,
+            window_start_ms: None,
+            current: None,
+            previous: None,
+            behind_streak: 0,
+        }
+    }
+
+    /// The current offset estimate (our clock minus the node's, fastest transit) [ms].
+    pub fn offset_ms(&self) -> Option<i128> {
+        match (self.current, self.previous) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Observes a report whose collection ended at `collected_ms` (node clock) and that
+    /// arrived at `arrival_ms` (our clock); returns its age on arrival [ms], or refuses it
+    /// when it is stamped more than `max_ahead_ms` ahead of the estimate.
+    pub fn observe(&mut self, collected_ms: u64, arrival_ms: u64) -> Result<u64, AheadOfClock> {
+        self.rotate(arrival_ms);
+        let transit = i128::from(arrival_ms) - i128::from(collected_ms);
+        if let Some(offset) = self.offset_ms() {
+            let ahead = offset - transit;
+            if ahead > i128::from(self.max_ahead_ms) {
+                return Err(AheadOfClock {
+                    ahead_ms: u64::try_from(ahead).unwrap_or(u64::MAX),
+                    max_ahead_ms: self.max_ahead_ms,
+                });
+            }
+        }
+        self.current = Some(self.current.map_or(transit, |c| c.min(transit)));
+        let offset = self.offset_ms().unwrap_or(transit);
+        let age = u64::try_from(transit - offset).unwrap_or(u64::MAX);
+        if age <= self.max_ahead_ms {
+            self.behind_streak = 0;
+            return Ok(age);
+        }
+        self.behind_streak += 1;
+        if self.behind_streak >= RESEED_AFTER {
+            self.current = Some(transit);
+            self.previous = None;
+            self.behind_streak = 0;
+            return Ok(0);
+        }
+        Ok(age)
+    }
+
+    fn rotate(&mut self, now_ms: u64) {
+        let start = *self.window_start_ms.get_or_insert(now_ms);
+        if now_ms.saturating_sub(start) >= self.window_ms {
+            self.previous = self.current.take();
+            self.window_start_ms = Some(now_ms);
+        }
     }
 }
 
@@ -243,5 +365,57 @@ mod tests {
         assert_eq!(p.count, 1000);
         assert!((p.p50_us - 500.0).abs() < 1.0, "{p:?}");
         assert!((p.p99_us - 990.0).abs() < 2.0, "{p:?}");
+    }
+
+    #[test]
+    fn age_counts_from_collection_not_arrival() {
+        let b = Budget::from_ms(10.0);
+        assert!(b.allows_aged(4, 0, 6_000_000));
+        assert!(!b.allows_aged(5, 0, 6_000_000));
+        assert!(!b.allows_aged(u64::MAX, 0, 1));
+    }
+
+    #[test]
+    fn node_clock_offset_handles_skew_replays_and_hostile_stamps() {
+        // A node whose clock runs 3 years behind ours (or a replay of an old trace).
+        let skew = 3 * 365 * 86_400_000u64;
+        let mut c = NodeClock::new(10_000, 60_000);
+        let our = 2_000_000_000_000u64;
+        assert_eq!(c.observe(our - skew - 2, our), Ok(0));
+        // Same transit: age 0. A report that queued 150 ms longer: age 150.
+        assert_eq!(c.observe(our - skew + 248, our + 250), Ok(0));
+        assert_eq!(c.observe(our - skew + 250, our + 402), Ok(150));
+        // Stamped 10 years ahead: refused, and the estimate is unchanged.
+        let err = c
+            .observe(our + 10 * 365 * 86_400_000, our + 500)
+            .unwrap_err();
+        assert!(err.ahead_ms > 60_000, "{err}");
+        assert_eq!(c.observe(our - skew + 498, our + 500), Ok(0));
+        // Timestamps at the ends of u64 neither wrap nor panic.
+        assert!(c.observe(u64::MAX, our).is_err());
+        assert_eq!(c.observe(0, our + 600), Ok(our + 600 - skew - 2));
+    }
+
+    #[test]
+    fn a_poisoned_first_report_is_forgotten_after_a_few_good_ones() {
+        let mut c = NodeClock::new(10_000, 60_000);
+        assert_eq!(c.observe(u64::MAX / 2, 0), Ok(0));
+        for i in 1..RESEED_AFTER {
+            assert!(c.observe(u64::from(i) * 10, u64::from(i) * 10).unwrap() > 60_000);
+        }
+        assert_eq!(c.observe(80, 80), Ok(0));
+        assert_eq!(c.observe(90, 95), Ok(5));
+    }
+
+    #[test]
+    fn a_poisoned_estimate_is_forgotten_within_two_windows() {
+        let mut c = NodeClock::new(1_000, 60_000);
+        // The very first report is stamped far ahead: nothing to compare with, accepted.
+        assert_eq!(c.observe(u64::MAX / 2, 0), Ok(0));
+        assert!(c.observe(0, 10).unwrap() > 1_000_000);
+        c.observe(1_000, 1_000).ok();
+        // Two windows later the bad minimum has rotated out.
+        c.observe(2_000, 2_000).ok();
+        assert_eq!(c.observe(2_100, 2_100), Ok(0));
     }
 }

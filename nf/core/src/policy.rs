@@ -5,6 +5,9 @@
 //! median forecast plus headroom becomes the minimum (prioritised) share, the 90th
 //! percentile plus headroom the maximum, and a configured fraction of the minimum is
 //! dedicated. [`crate::guard`] then enforces the invariants before anything is sent.
+//!
+//! Model outputs are checked first ([`check_outputs`]): a NaN, an infinity or a value
+//! outside `[0, cell_prbs]` (the range the contract promises) never becomes a control.
 
 use crate::ids::Snssai;
 
@@ -50,6 +53,79 @@ pub struct Forecast {
     pub snssai: Snssai,
     pub p50_prb: f32,
     pub p90_prb: f32,
+}
+
+/// Relative slack above the contract's output ceiling before an output is refused.
+pub const OUTPUT_SLACK: f32 = 0.01;
+
+/// A model output that must not become a control.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum OutputError {
+    /// The model produced NaN.
+    #[error("model output {column} of row {row} is NaN")]
+    NaN { row: usize, column: usize },
+    /// The model produced +inf or -inf.
+    #[error("model output {column} of row {row} is {value}")]
+    Infinite {
+        row: usize,
+        column: usize,
+        value: f32,
+    },
+    /// The model produced a finite value outside `[0, ceiling]`.
+    #[error("model output {column} of row {row} is {value}, outside 0..={ceiling}")]
+    OutOfRange {
+        row: usize,
+        column: usize,
+        value: f32,
+        ceiling: f32,
+    },
+    /// The model returned another number of rows than it was given.
+    #[error("model returned {got} rows for {expected} slices")]
+    RowCount { expected: usize, got: usize },
+}
+
+impl OutputError {
+    /// Bounded metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutputError::NaN { .. } => "model_output_nan",
+            OutputError::Infinite { value, .. } if *value > 0.0 => "model_output_pos_inf",
+            OutputError::Infinite { .. } => "model_output_neg_inf",
+            OutputError::OutOfRange { .. } => "model_output_out_of_range",
+            OutputError::RowCount { .. } => "model_output_rows",
+        }
+    }
+}
+
+/// Checks one decision's model outputs (one `[p50, p90]` row per slice) against the range
+/// the contract promises: finite and within `[0, ceiling × (1 + OUTPUT_SLACK)]`.
+pub fn check_outputs(rows: &[[f32; 2]], slices: usize, ceiling: f32) -> Result<(), OutputError> {
+    if rows.len() != slices {
+        return Err(OutputError::RowCount {
+            expected: slices,
+            got: rows.len(),
+        });
+    }
+    let high = ceiling * (1.0 + OUTPUT_SLACK);
+    for (row, pair) in rows.iter().enumerate() {
+        for (column, &value) in pair.iter().enumerate() {
+            if value.is_nan() {
+                return Err(OutputError::NaN { row, column });
+            }
+            if value.is_infinite() {
+                return Err(OutputError::Infinite { row, column, value });
+            }
+            if !(0.0..=high).contains(&value) {
+                return Err(OutputError::OutOfRange {
+                    row,
+                    column,
+                    value,
+                    ceiling,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Tunables of the forecast-to-quota mapping.
@@ -147,5 +223,21 @@ mod tests {
             &PolicyConfig::default(),
         );
         assert!(nan[0].min_ratio <= nan[0].max_ratio && nan[0].max_ratio <= 100);
+    }
+
+    #[test]
+    fn bad_outputs_are_refused_by_kind() {
+        assert_eq!(check_outputs(&[[10.0, 50.4]], 1, 50.0), Ok(()));
+        let kind = |v: f32| check_outputs(&[[1.0, 2.0], [1.0, v]], 2, 50.0).unwrap_err();
+        assert_eq!(kind(f32::NAN).kind(), "model_output_nan");
+        assert_eq!(kind(f32::INFINITY).kind(), "model_output_pos_inf");
+        assert_eq!(kind(f32::NEG_INFINITY).kind(), "model_output_neg_inf");
+        assert_eq!(kind(1e30).kind(), "model_output_out_of_range");
+        assert_eq!(kind(-0.5).kind(), "model_output_out_of_range");
+        assert!(kind(1e30).to_string().contains("row 1"));
+        assert_eq!(
+            check_outputs(&[[1.0, 2.0]], 2, 50.0).unwrap_err().kind(),
+            "model_output_rows"
+        );
     }
 }

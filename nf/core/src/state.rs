@@ -6,6 +6,12 @@
 //! and counted). Cells that stop reporting age out. Memory is bounded: each slice keeps at
 //! most `window` rows, each cell at most [`MAX_SLICES_PER_CELL`] slices and the table at
 //! most `max_cells` cells.
+//!
+//! Report times come from the node and are not trusted: a report whose collection start
+//! jumped further ahead of the cell's last one than our own clock moved plus
+//! [`StateConfig::max_ahead_ms`] is refused ([`Ingest::TooFarAhead`]) and changes nothing,
+//! so one report stamped years ahead cannot stall the cell or count years of missing
+//! periods. Every sum of times saturates (values near `u64::MAX` neither wrap nor panic).
 
 use std::collections::VecDeque;
 
@@ -31,7 +37,13 @@ pub struct StateConfig {
     pub late_after_ms: u64,
     /// Most cells tracked at once; reports of further cells are refused.
     pub max_cells: usize,
+    /// How far a cell's collection time may run ahead of the time our clock moved since its
+    /// last report [ms]; further is refused as [`Ingest::TooFarAhead`].
+    pub max_ahead_ms: u64,
 }
+
+/// Default of [`StateConfig::max_ahead_ms`]: one minute.
+pub const DEFAULT_MAX_AHEAD_MS: u64 = 60_000;
 
 /// What ingesting one report did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +56,8 @@ pub enum Ingest {
     OutOfOrder,
     /// The table is full and this cell is new: ignored.
     TableFull,
+    /// The collection time jumped implausibly far ahead of the cell's last report: ignored.
+    TooFarAhead,
 }
 
 #[derive(Debug)]
@@ -86,7 +100,11 @@ impl CellTable {
     /// Ingests `report`, received at `now_ms` (Unix milliseconds).
     pub fn ingest(&mut self, report: &KpmReport, now_ms: u64) -> Ingest {
         let period = u64::from(report.granularity_ms.max(1));
-        let late = now_ms > report.collection_start_ms + period + self.cfg.late_after_ms;
+        let start = report.collection_start_ms;
+        let late = now_ms
+            > start
+                .saturating_add(period)
+                .saturating_add(self.cfg.late_after_ms);
         let window = self.cfg.window;
         if !self.cells.contains_key(&report.cell) && self.cells.len() >= self.cfg.max_cells {
             return Ingest::TableFull;
@@ -99,9 +117,18 @@ impl CellTable {
         });
         let missing = match cell.last_start_ms {
             None => 0,
-            Some(last) if report.collection_start_ms == last => return Ingest::Duplicate,
-            Some(last) if report.collection_start_ms < last => return Ingest::OutOfOrder,
-            Some(last) => ((report.collection_start_ms - last) / period).saturating_sub(1),
+            Some(last) if start == last => return Ingest::Duplicate,
+            Some(last) if start < last => return Ingest::OutOfOrder,
+            Some(last) => {
+                let moved = now_ms.saturating_sub(cell.last_seen_ms);
+                let allowed = moved
+                    .saturating_add(period)
+                    .saturating_add(self.cfg.max_ahead_ms);
+                if start - last > allowed {
+                    return Ingest::TooFarAhead;
+                }
+                ((start - last) / period).saturating_sub(1)
+            }
         };
         cell.last_start_ms = Some(report.collection_start_ms);
         cell.last_seen_ms = now_ms;
@@ -192,6 +219,7 @@ mod tests {
         stale_after_ms: 1_000,
         late_after_ms: 50,
         max_cells: 2,
+        max_ahead_ms: 10_000,
     };
 
     fn report(cell: u64, start: u64, prb: f32) -> KpmReport {
@@ -266,6 +294,44 @@ mod tests {
         assert_eq!(t.ready_slices(&id).count(), 1);
         t.ingest(&report(2, 1200, 2.0), 1300);
         assert_eq!(t.ingest(&report(3, 1200, 2.0), 1300), Ingest::TableFull);
+    }
+
+    #[test]
+    fn reports_from_the_far_future_are_refused_and_change_nothing() {
+        let mut t = CellTable::new(CFG);
+        t.ingest(&report(1, 1000, 1.0), 1100);
+        let ten_years = 10 * 365 * 86_400_000;
+        assert_eq!(
+            t.ingest(&report(1, 1000 + ten_years, 9.0), 1200),
+            Ingest::TooFarAhead
+        );
+        // Near u64::MAX: no overflow (panics in debug without saturation), refused too.
+        assert_eq!(
+            t.ingest(&report(1, u64::MAX - 10, 9.0), 1300),
+            Ingest::TooFarAhead
+        );
+        // The cell goes on as if the bad reports never came.
+        assert_eq!(
+            t.ingest(&report(1, 1100, 2.0), 1200),
+            Ingest::Fresh {
+                missing: 0,
+                late: false
+            }
+        );
+        assert_eq!(prbs(&t, 1), vec![1.0, 2.0]);
+        // A first report near u64::MAX is taken (nothing to compare with) without overflow.
+        let mut t = CellTable::new(CFG);
+        assert!(matches!(
+            t.ingest(&report(1, u64::MAX - 1, 1.0), 5),
+            Ingest::Fresh { late: false, .. }
+        ));
+        // After a silence, the collection time may move as far as our clock did.
+        let mut t = CellTable::new(CFG);
+        t.ingest(&report(1, 1000, 1.0), 1100);
+        assert!(matches!(
+            t.ingest(&report(1, 31_000, 1.0), 31_100),
+            Ingest::Fresh { .. }
+        ));
     }
 
     #[test]

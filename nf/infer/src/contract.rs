@@ -4,6 +4,11 @@
 //! ordered feature names with units) and produces (outputs, columns, units, meaning), its
 //! version and the sha256 of the model file. The runtime refuses a model whose file hash,
 //! inputs or outputs differ from its contract, naming the first mismatch.
+//!
+//! Cell size: `cell_prbs` is the DL PRB count of the cells the model was trained on; the
+//! inputs whose `unit` is `"PRB"` are PRB counts. `prb_scaling = "linear"` lets the runtime
+//! serve other cell sizes by scaling those inputs to `cell_prbs` (quotas are ratios, so the
+//! forecasts need no scaling back); `"refuse"` (the default) refuses such cells.
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +49,20 @@ pub struct OutputSpec {
     pub meaning: String,
 }
 
+/// How a model serves cells of another size than it was trained on.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PrbScaling {
+    /// Cells whose `RRU.PrbAvailDl` differs from `cell_prbs` are refused.
+    #[default]
+    Refuse,
+    /// PRB-count inputs are scaled by `cell_prbs / RRU.PrbAvailDl`.
+    Linear,
+}
+
+/// Unit that marks an input feature as a PRB count.
+pub const PRB_UNIT: &str = "PRB";
+
 /// A model contract as read from its TOML file.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +73,11 @@ pub struct Contract {
     pub file: PathBuf,
     pub sha256: String,
     pub report_period_ms: u32,
+    /// DL PRBs of the cells the model was trained on; also the ceiling of its outputs.
     pub cell_prbs: u32,
+    /// Serving other cell sizes (see the module docs).
+    #[serde(default)]
+    pub prb_scaling: PrbScaling,
     pub input: InputSpec,
     pub outputs: Vec<OutputSpec>,
 }
@@ -144,6 +167,9 @@ impl Contract {
                 self.input.dtype
             )));
         }
+        if self.cell_prbs == 0 {
+            return Err(bad("cell_prbs is 0".into()));
+        }
         let Some(out) = self.outputs.first() else {
             return Err(bad("no outputs".into()));
         };
@@ -167,6 +193,15 @@ impl Contract {
             .features
             .iter()
             .map(|f| f.name.as_str())
+            .collect()
+    }
+
+    /// Per input feature, in order: true for PRB counts (`unit = "PRB"`).
+    pub fn prb_inputs(&self) -> Vec<bool> {
+        self.input
+            .features
+            .iter()
+            .map(|f| f.unit == PRB_UNIT)
             .collect()
     }
 

@@ -235,3 +235,60 @@ fn unavailable_accelerators_fall_back_to_cpu() {
     let model = load_model(&cfg).expect("falls back to CPU");
     assert_eq!(model.provider, "cpu");
 }
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/{name}.contract.toml"))
+}
+
+/// Runs one fixture model through the worker on two rows; returns its outputs.
+fn run_fixture(name: &str) -> Vec<f32> {
+    let model = load_model(&config(fixture(name))).expect("fixture loads against its contract");
+    let (tx, rx) = mpsc::channel();
+    let (handle, join) = spawn_worker(model, wc(16, 4), move |_: usize, out| {
+        tx.send(out.values.map(<[f32]>::to_vec).map_err(str::to_owned))
+            .unwrap();
+    })
+    .unwrap();
+    let mut rows = window(14.0, 1.0);
+    rows.extend(window(3.0, 2.0));
+    handle.submit(rows, 0).unwrap();
+    let out = rx.recv().unwrap().unwrap();
+    drop(handle);
+    join.join().unwrap();
+    out
+}
+
+#[test]
+fn fixture_models_output_nan_infinities_and_huge_values_through_onnxruntime() {
+    type Expect = fn(f32) -> bool;
+    let cases: [(&str, Expect); 4] = [
+        ("nan", f32::is_nan),
+        ("pos_inf", |v| v == f32::INFINITY),
+        ("neg_inf", |v| v == f32::NEG_INFINITY),
+        ("huge", |v| v == 1e30),
+    ];
+    for (name, expected) in cases {
+        let out = run_fixture(name);
+        assert_eq!(out.len(), 4, "{name}: two rows of [p50, p90]");
+        assert!(out.iter().all(|v| expected(*v)), "{name}: {out:?}");
+    }
+}
+
+#[test]
+fn committed_fixtures_match_their_generator() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/make_fixtures.py");
+    let status = match std::process::Command::new("python3")
+        .arg(&script)
+        .arg("--check")
+        .status()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            println!(
+                "skipped: python3 not runnable ({e}); fixtures not compared with make_fixtures.py"
+            );
+            return;
+        }
+    };
+    assert!(status.success(), "rerun {}", script.display());
+}

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2_proto::kpm::Limits;
+use nf_core::features::MissingInputs;
 use nf_core::guard::GuardConfig;
-use nf_core::latency::Budget;
+use nf_core::latency::{Budget, BudgetMode};
 use nf_core::policy::PolicyConfig;
 
 use crate::decisions::DecisionLog;
@@ -66,7 +67,20 @@ pub struct RuntimeConfig {
     pub max_cells_per_node: usize,
     pub policy: PolicyConfig,
     pub guard: GuardConfig,
+    /// End-to-end budget: from a report's collection end (clock offset handled) to its
+    /// control leaving.
     pub budget: Budget,
+    /// Drop decisions past the budget (live) or only count them (replay).
+    pub budget_mode: BudgetMode,
+    /// How far a report's collection time may run ahead of its node's clock, or of its
+    /// cell's last report beyond our own clock's progress [ms].
+    pub max_ahead_ms: u64,
+    /// Each node's clock offset is the fastest transit seen over the last one to two of
+    /// these windows [ms]: longer resists a sustained queue better, shorter forgets a node
+    /// clock step sooner.
+    pub offset_window_ms: u64,
+    /// Model inputs a cell never reports: refuse the cell, or impute 0 (explicit).
+    pub missing_inputs: MissingInputs,
     pub limits: Limits,
     /// gRPC message size limit, both directions [bytes].
     pub max_message_bytes: usize,
@@ -126,6 +140,10 @@ impl RuntimeConfig {
                 max_controls_per_cell_per_sec: 4,
             },
             budget: Budget::from_ms(10.0),
+            budget_mode: BudgetMode::Drop,
+            max_ahead_ms: nf_core::state::DEFAULT_MAX_AHEAD_MS,
+            offset_window_ms: nf_core::latency::DEFAULT_OFFSET_WINDOW_MS,
+            missing_inputs: MissingInputs::Refuse,
             limits: Limits::default(),
             max_message_bytes: 4 * 1024 * 1024,
             backoff: BackoffConfig {

@@ -3,18 +3,30 @@
 //! guarded E2SM-RC controls and sends them. On a stream loss, or a stream silent for
 //! `silent_periods` report periods, it resubscribes with backoff; on shutdown it
 //! unsubscribes. Every wait on the E2T is bounded and gives way to shutdown.
+//!
+//! # The decision path (ingest → inference → quota)
+//! Nothing reaches the RAN unchecked: a report with an impossible measurement or a time
+//! stamped far ahead is refused; a report whose end-to-end age (see
+//! [`nf_core::latency::NodeClock`]) is past the budget is not decided; a cell missing a model
+//! input or of a size the model cannot serve is refused; a NaN, infinite or out-of-range
+//! forecast is dropped and the cell keeps its last quota. Each is counted by reason and
+//! logged (once per cell and reason where it would repeat every period).
+
+use std::collections::HashSet;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use e2_proto::kpm;
 use e2_proto::pb::e2t::{SubscribeResponse, subscribe_response};
-use nf_core::features::FeatureLayout;
+use nf_core::features::{FeatureLayout, MissingInputs};
 use nf_core::guard::{GuardRails, Suppressed, enforce};
+use nf_core::latency::{BudgetMode, NodeClock};
 use nf_core::policy::{self, Forecast, SliceQuota};
 use nf_core::state::{CellTable, Ingest, StateConfig};
 use nf_core::{CellId, Snssai};
 use nf_infer::InferenceHandle;
+use nf_infer::contract::PrbScaling;
 use nf_infer::worker::SubmitError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
@@ -34,6 +46,8 @@ pub(crate) struct InferCtx {
     pub cell: CellId,
     pub slices: Vec<Snssai>,
     pub arrival_ns: u64,
+    /// Age of the report when it arrived (collection end to arrival, offset-corrected) [ms].
+    pub age_ms: u64,
     pub call_process_id: Vec<u8>,
     /// Report time (collection start) the decision is for [ms].
     pub t_ms: u64,
@@ -70,7 +84,10 @@ pub(crate) struct NodeTask {
     pub client: E2Client,
     pub cfg: Arc<RuntimeConfig>,
     pub layout: FeatureLayout,
+    /// DL PRBs of the cells the model was trained on (contract `cell_prbs`).
     pub default_prbs: f32,
+    /// How the model serves cells of other sizes.
+    pub prb_scaling: PrbScaling,
     /// One inference worker per model (indexed as [`ArmPolicy::Model`]).
     pub infer: Vec<InferenceHandle<InferCtx>>,
     pub arms: Arc<Arms>,
@@ -93,6 +110,10 @@ struct Pipeline<'a> {
     inflight: Arc<Semaphore>,
     report: NodeReport,
     ctl: ControlSender,
+    /// Offset of the node's collection clock from ours.
+    node_clock: NodeClock,
+    /// (cell, reason) pairs already logged, so a per-period refusal logs once.
+    logged: HashSet<(CellId, &'static str)>,
 }
 
 impl NodeTask {
@@ -122,12 +143,15 @@ impl NodeTask {
                 stale_after_ms: self.cfg.stale_after_ms,
                 late_after_ms: self.cfg.late_after_ms,
                 max_cells: self.cfg.max_cells_per_node,
+                max_ahead_ms: self.cfg.max_ahead_ms,
             }),
             guard: GuardRails::new(self.cfg.guard),
             events_tx,
             inflight: Arc::new(Semaphore::new(self.cfg.max_inflight_controls)),
             report: self.metrics.latencies.clone(),
             ctl,
+            node_clock: NodeClock::new(self.cfg.offset_window_ms, self.cfg.max_ahead_ms),
+            logged: HashSet::new(),
         };
         let mut backoff = Backoff::new(self.cfg.backoff);
         let mut sweep_tick = tokio::time::interval(self.cfg.control_timeout / 2);
@@ -148,6 +172,9 @@ impl NodeTask {
                 Ok(s) => {
                     self.metrics.subscriptions.inc();
                     state.set(NodeState::Subscribed);
+                    // A new subscription may come from another E2T or a restarted node:
+                    // its collection clock is estimated afresh.
+                    p.node_clock = NodeClock::new(self.cfg.offset_window_ms, self.cfg.max_ahead_ms);
                     tokio::select! {
                         _ = p.ctl.open() => {}
                         _ = shutdown.wait_for(|s| *s) => break 'connect,
@@ -260,6 +287,7 @@ struct Job {
     cell: CellId,
     t_ms: u64,
     arrival_ns: u64,
+    age_ms: u64,
     call_process_id: Vec<u8>,
 }
 
@@ -313,9 +341,13 @@ impl Pipeline<'_> {
             Metrics::inc(&t.metrics.rejected, "unknown_cell");
             return;
         }
+        let Some(age_ms) = self.check_report(&report) else {
+            return;
+        };
         let before = self.table.len();
         match self.table.ingest(&report, t.clock.unix_ms()) {
-            Ingest::Fresh { missing, late } => {
+            Ingest::Fresh { missing, .. } => {
+                let late = age_ms > t.cfg.late_after_ms;
                 if missing > 0 {
                     t.metrics
                         .ingest
@@ -329,6 +361,10 @@ impl Pipeline<'_> {
             Ingest::Duplicate => return Metrics::inc(&t.metrics.ingest, "duplicate"),
             Ingest::OutOfOrder => return Metrics::inc(&t.metrics.ingest, "out_of_order"),
             Ingest::TableFull => return Metrics::inc(&t.metrics.ingest, "table_full"),
+            Ingest::TooFarAhead => {
+                tracing::warn!(e2_node = %t.node.id, cell = %report.cell, collection_start_ms = report.collection_start_ms, "report stamped too far ahead of the cell's last one: refused");
+                return Metrics::inc(&t.metrics.ingest, "too_far_ahead");
+            }
         }
         if self.table.len() > before {
             t.metrics.cells.inc();
@@ -350,12 +386,108 @@ impl Pipeline<'_> {
             cell: report.cell,
             t_ms,
             arrival_ns,
+            age_ms,
             call_process_id: ind.call_process_id,
         };
+        if t.cfg.budget_mode == BudgetMode::Drop
+            && !t
+                .cfg
+                .budget
+                .allows_aged(age_ms, arrival_ns, t.clock.now_ns())
+        {
+            // Already past the budget on arrival: no inference is spent on it.
+            return Metrics::inc(&t.metrics.dropped, "latency_budget");
+        }
         self.start(&job, roles.acting, false);
         if let Some(shadow) = roles.shadow {
             self.start(&job, shadow, true);
         }
+    }
+
+    /// Range and time checks of a decoded report; its age on arrival [ms] if accepted.
+    fn check_report(&mut self, report: &nf_core::KpmReport) -> Option<u64> {
+        let t = self.task;
+        if let Err(e) = report.check_ranges(self.table.prb_avail_dl(&report.cell)) {
+            Metrics::inc(&t.metrics.rejected, e.kind());
+            tracing::warn!(e2_node = %t.node.id, cell = %report.cell, cause = %e, "indication refused: impossible measurement");
+            return None;
+        }
+        let period = u64::from(report.granularity_ms);
+        let collected = report.collection_start_ms.saturating_add(period);
+        match self.node_clock.observe(collected, t.clock.unix_ms()) {
+            Ok(age) => Some(age),
+            Err(e) => {
+                Metrics::inc(&t.metrics.rejected, "ahead_of_node_clock");
+                tracing::warn!(e2_node = %t.node.id, cell = %report.cell, cause = %e, "indication refused: collection time ahead of the node's clock");
+                None
+            }
+        }
+    }
+
+    /// Logs `message` for `cell` and `reason` once; counts every time.
+    fn refuse(&mut self, cell: CellId, reason: &'static str, message: &str) {
+        let t = self.task;
+        Metrics::inc(&t.metrics.dropped, reason);
+        if self.logged.insert((cell, reason)) {
+            tracing::warn!(e2_node = %t.node.id, %cell, reason, "{message}");
+        }
+    }
+
+    /// Scale of the cell's PRB-count inputs to the model's cell size; `Err` with the
+    /// cell's size when the model cannot serve it.
+    fn prb_scale(&self, cell: &CellId) -> Result<f32, f32> {
+        let t = self.task;
+        match self.table.prb_avail_dl(cell) {
+            None => Ok(1.0),
+            Some(avail) if (avail - t.default_prbs).abs() < 0.5 => Ok(1.0),
+            Some(avail) if t.prb_scaling == PrbScaling::Linear => Ok(t.default_prbs / avail),
+            Some(avail) => Err(avail),
+        }
+    }
+
+    /// Model input rows of `cell`'s ready slices, or `None` (counted) when the cell cannot
+    /// be served: an input it never reports, or a size the model cannot scale to.
+    fn model_rows(&mut self, cell: CellId) -> Option<Vec<f32>> {
+        let t = self.task;
+        let scale = match self.prb_scale(&cell) {
+            Ok(s) => s,
+            Err(avail) => {
+                let msg = format!(
+                    "cell has {avail} DL PRBs, the model was trained on {} and its contract refuses scaling: cell refused",
+                    t.default_prbs
+                );
+                self.refuse(cell, "cell_size_mismatch", &msg);
+                return None;
+            }
+        };
+        let row_len = t.layout.row_len();
+        let mut rows = Vec::new();
+        let mut absent = None;
+        for (_, window) in self.table.ready_slices(&cell) {
+            absent = absent.or(t.layout.absent(window));
+            let at = rows.len();
+            rows.resize(at + row_len, 0.0);
+            t.layout.write_row_scaled(window, &mut rows[at..], scale);
+        }
+        if let Some(meas) = absent {
+            match t.cfg.missing_inputs {
+                MissingInputs::Refuse => {
+                    let msg = format!(
+                        "model input {} is never reported by this cell: cell refused (set missing_inputs = \"impute_zero\" to feed 0)",
+                        meas.name()
+                    );
+                    self.refuse(cell, "missing_input", &msg);
+                    return None;
+                }
+                MissingInputs::ImputeZero => {
+                    Metrics::inc(&t.metrics.notes, "imputed_input");
+                    if self.logged.insert((cell, "imputed_input")) {
+                        tracing::warn!(e2_node = %t.node.id, %cell, input = meas.name(), "model input never reported: imputed as 0");
+                    }
+                }
+            }
+        }
+        Some(rows)
     }
 
     /// False while backpressure is on and every pipeline slot is taken: the stream is not
@@ -368,14 +500,9 @@ impl Pipeline<'_> {
     /// arm's inference worker, baseline arms decide at once.
     fn start(&mut self, job: &Job, arm: usize, shadow: bool) {
         let t = self.task;
-        let row_len = t.layout.row_len();
-        let mut rows = Vec::new();
         let mut slices = Vec::new();
         let mut demand = Vec::new();
         for (snssai, window) in self.table.ready_slices(&job.cell) {
-            let at = rows.len();
-            rows.resize(at + row_len, 0.0);
-            t.layout.write_row(window, &mut rows[at..]);
             slices.push(snssai);
             let last = window.back().copied().unwrap_or_default();
             let req = last.get(nf_core::Meas::PrbReqDl);
@@ -388,6 +515,13 @@ impl Pipeline<'_> {
         if slices.is_empty() {
             return; // still filling the window
         }
+        let rows = match &t.arms.arms[arm].policy {
+            ArmPolicy::Model(_) => match self.model_rows(job.cell) {
+                Some(rows) => rows,
+                None => return,
+            },
+            ArmPolicy::Baseline(_) => Vec::new(),
+        };
         let permit = if t.cfg.overload == Overload::Backpressure && !shadow {
             self.inflight.clone().try_acquire_owned().ok()
         } else {
@@ -398,6 +532,7 @@ impl Pipeline<'_> {
             cell: job.cell,
             slices,
             arrival_ns: job.arrival_ns,
+            age_ms: job.age_ms,
             call_process_id: job.call_process_id.clone(),
             t_ms: job.t_ms,
             // Only the decision log reads the digest.
@@ -442,6 +577,12 @@ impl Pipeline<'_> {
         let Ok(forecasts) = forecasts else {
             return Metrics::inc(&t.metrics.dropped, "inference_failed");
         };
+        if let Err(e) = policy::check_outputs(&forecasts, ctx.slices.len(), t.default_prbs) {
+            // Never a control: the cell keeps the quota it last received.
+            Metrics::inc(&t.metrics.dropped, e.kind());
+            tracing::warn!(e2_node = %t.node.id, cell = %ctx.cell, cause = %e, "model output refused");
+            return;
+        }
         t.metrics.decisions.inc();
         let inferred = t.clock.now_ns().saturating_sub(ctx.arrival_ns);
         self.report.inference_latency.record_ns(inferred);
@@ -456,8 +597,8 @@ impl Pipeline<'_> {
                 p90_prb: *p90,
             })
             .collect();
-        let prbs = self.table.prb_avail_dl(&ctx.cell).unwrap_or(t.default_prbs);
-        let quotas = policy::quotas(&forecasts, prbs, &t.arms.arms[ctx.arm].policy_cfg);
+        // Forecasts are in the model's PRBs: inputs of other cell sizes were scaled to it.
+        let quotas = policy::quotas(&forecasts, t.default_prbs, &t.arms.arms[ctx.arm].policy_cfg);
         self.finish(ctx, quotas, forecasts);
     }
 
@@ -521,9 +662,12 @@ impl Pipeline<'_> {
             }
         }
         let now_ns = t.clock.now_ns();
-        if !t.cfg.budget.allows(ctx.arrival_ns, now_ns) {
-            Metrics::inc(&t.metrics.dropped, "latency_budget");
-            return "latency_budget";
+        if !t.cfg.budget.allows_aged(ctx.age_ms, ctx.arrival_ns, now_ns) {
+            if t.cfg.budget_mode == BudgetMode::Drop {
+                Metrics::inc(&t.metrics.dropped, "latency_budget");
+                return "latency_budget";
+            }
+            Metrics::inc(&t.metrics.ingest, "past_budget");
         }
         let permit = match ctx.permit.take() {
             Some(p) => p,
@@ -558,6 +702,9 @@ impl Pipeline<'_> {
         let gone = self.table.age_out(t.clock.unix_ms());
         for cell in &gone {
             self.guard.remove(cell);
+        }
+        if !gone.is_empty() {
+            self.logged.retain(|(c, _)| !gone.contains(c));
         }
         if !gone.is_empty() {
             t.metrics.aged_out.inc_by(gone.len() as u64);

@@ -194,7 +194,13 @@ pub async fn run_models(
             )));
         }
     }
-    let layout = FeatureLayout::new(&contract.feature_names(), contract.window())?;
+    let layout = FeatureLayout::new(&contract.feature_names(), contract.window())?
+        .with_prb_counts(&contract.prb_inputs());
+    if cfg.missing_inputs == nf_core::features::MissingInputs::ImputeZero {
+        tracing::warn!(
+            "model inputs a cell never reports are imputed as 0 (missing_inputs = impute_zero)"
+        );
+    }
     if cfg.report_period_ms != contract.report_period_ms {
         tracing::warn!(
             subscribed_ms = cfg.report_period_ms,
@@ -264,6 +270,7 @@ pub async fn run_models(
                 cfg: cfg.clone(),
                 layout: layout.clone(),
                 default_prbs: contract.cell_prbs as f32,
+                prb_scaling: contract.prb_scaling,
                 infer: infer.clone(),
                 arms: arms.clone(),
                 arm_metrics: arm_metrics.clone(),

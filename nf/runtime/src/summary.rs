@@ -44,6 +44,10 @@ pub(crate) const REJECT_REASONS: &[&str] = &[
     "invalid_id",
     "unknown_cell",
     "not_indication",
+    "negative_measurement",
+    "prb_above_available",
+    "measurement_out_of_range",
+    "ahead_of_node_clock",
 ];
 pub(crate) const DROP_REASONS: &[&str] = &[
     "latency_budget",
@@ -51,6 +55,13 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "reply_queue_full",
     "control_backpressure",
     "inference_failed",
+    "missing_input",
+    "cell_size_mismatch",
+    "model_output_nan",
+    "model_output_pos_inf",
+    "model_output_neg_inf",
+    "model_output_out_of_range",
+    "model_output_rows",
 ];
 /// Every reason label of `xapp_controls_rejected_total`.
 pub const CAUSES: &[&str] = &[

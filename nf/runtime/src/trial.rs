@@ -151,7 +151,7 @@ impl Arms {
         if t_ms < m.next_look_ms || self.rolled_back() {
             return None;
         }
-        m.next_look_ms = t_ms + spec.look_every_ms;
+        m.next_look_ms = t_ms.saturating_add(spec.look_every_ms);
         let units = |a: usize| -> Vec<f64> {
             m.sums
                 .iter()

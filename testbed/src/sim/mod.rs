@@ -75,6 +75,9 @@ pub struct SimConfig {
     /// Send as fast as the xApp reads (gRPC flow control paces the stream) instead of one
     /// period per period / speed.
     pub as_fast_as_possible: bool,
+    /// Stamp every Nth indication of the stream 10 years ahead (0 = never): a hostile or
+    /// broken node clock.
+    pub future_stamp_every: u64,
 }
 
 impl Default for SimConfig {
@@ -91,6 +94,7 @@ impl Default for SimConfig {
             play_once: false,
             trace_time: false,
             as_fast_as_possible: false,
+            future_stamp_every: 0,
         }
     }
 }

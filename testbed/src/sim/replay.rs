@@ -157,6 +157,11 @@ impl Replay {
         let n = self.sim.stats.indications_sent.load(Ordering::Relaxed) + 1;
         let faults = self.sim.cfg.faults;
         let hit = |every: u64| every > 0 && n.is_multiple_of(every);
+        if hit(self.sim.cfg.future_stamp_every) {
+            report.collection_start_ms = report
+                .collection_start_ms
+                .saturating_add(10 * 365 * 86_400_000);
+        }
         if hit(faults.nan_every) && !hit(faults.malformed_every) && !hit(faults.oversize_every) {
             if let Some((_, m)) = report.slices.first_mut() {
                 m.set(Meas::PrbUsedDl, f32::INFINITY);

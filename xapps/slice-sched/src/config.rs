@@ -184,6 +184,9 @@ pub struct ModelSection {
     /// One inference job per run, for bit-reproducible outputs (replay).
     #[serde(default)]
     pub reproducible: bool,
+    /// Model inputs a cell never reports: `refuse` the cell (default) or `impute_zero`.
+    #[serde(default)]
+    pub missing_inputs: nf_core::features::MissingInputs,
 }
 
 fn default_keep_warm_ms() -> f64 {
@@ -200,6 +203,13 @@ pub struct StateSection {
     /// `shed` (live: drop what does not fit) or `backpressure` (replay: slow the E2T down).
     #[serde(default = "default_overload")]
     pub overload: Overload,
+    /// How far a report may be stamped ahead of its node's clock [ms].
+    #[serde(default = "default_max_ahead_ms")]
+    pub max_ahead_ms: u64,
+}
+
+fn default_max_ahead_ms() -> u64 {
+    nf_core::state::DEFAULT_MAX_AHEAD_MS
 }
 
 fn default_overload() -> Overload {
@@ -220,6 +230,9 @@ pub struct GuardSection {
     pub hysteresis_pct: u64,
     pub max_controls_per_cell_per_sec: u64,
     pub latency_budget_ms: f64,
+    /// `drop` decisions past the budget (default) or only `count` them (replay).
+    #[serde(default)]
+    pub latency_budget_mode: nf_core::latency::BudgetMode,
     pub max_inflight_controls: usize,
 }
 
@@ -401,6 +414,9 @@ impl FileConfig {
             max_controls_per_cell_per_sec: narrow(g.max_controls_per_cell_per_sec),
         };
         r.budget = Budget::from_ms(g.latency_budget_ms);
+        r.budget_mode = g.latency_budget_mode;
+        r.max_ahead_ms = s.max_ahead_ms;
+        r.missing_inputs = m.missing_inputs;
         r.limits.max_payload_bytes = s.max_payload_bytes;
         r.max_message_bytes = e.max_message_bytes;
         r.backoff = BackoffConfig {
@@ -525,6 +541,7 @@ fn check_state(s: &StateSection, e: &E2tSection, p: &mut Problems) {
         );
     }
     p.int(&b::MAX_CELLS_PER_NODE, s.max_cells_per_node);
+    p.int(&b::MAX_AHEAD_MS, s.max_ahead_ms);
     let message_ok = b::MAX_MESSAGE_BYTES.range.contains_int(e.max_message_bytes);
     if p.int(&b::MAX_PAYLOAD_BYTES, s.max_payload_bytes) && message_ok {
         p.rule(
@@ -810,6 +827,36 @@ alpha = 0.05
                 .unwrap_or_default();
             assert!(err.contains(key), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn budget_mode_report_times_and_missing_inputs_are_configurable() {
+        let v = validate(&demo()).unwrap();
+        assert_eq!(v.runtime.budget_mode, nf_core::latency::BudgetMode::Drop);
+        assert_eq!(
+            v.runtime.missing_inputs,
+            nf_core::features::MissingInputs::Refuse
+        );
+        let text = demo()
+            .replace(
+                "latency_budget_ms = 10.0",
+                "latency_budget_ms = 10.0\nlatency_budget_mode = \"count\"",
+            )
+            .replace("[state]", "[state]\nmax_ahead_ms = 5000");
+        let v = validate(&text).unwrap();
+        assert_eq!(v.runtime.budget_mode, nf_core::latency::BudgetMode::Count);
+        assert_eq!(v.runtime.max_ahead_ms, 5000);
+        let err = validate(&demo().replace("[state]", "[state]\nmax_ahead_ms = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("state.max_ahead_ms"), "{err}");
+        let err = validate(&demo().replace("[model]", "[model]\nmissing_inputs = \"guess\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing_inputs") || err.contains("guess"),
+            "{err}"
+        );
     }
 
     #[test]

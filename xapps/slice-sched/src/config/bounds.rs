@@ -168,6 +168,10 @@ pub const LATE_AFTER_MS: Bound = also(
     "≤ state.stale_after_ms",
 );
 pub const MAX_CELLS_PER_NODE: Bound = int("state.max_cells_per_node", 1, MIB, "cells");
+pub const MAX_AHEAD_MS: Bound = also(
+    int("state.max_ahead_ms", 1, 86_400_000, "ms"),
+    "report stamped ahead of its node's clock",
+);
 pub const MAX_PAYLOAD_BYTES: Bound = also(
     int("state.max_payload_bytes", 256, 64 * MIB, "bytes"),
     "≤ e2t.max_message_bytes",
@@ -221,6 +225,7 @@ pub const BOUNDS: &[Bound] = &[
     STALE_AFTER_MS,
     LATE_AFTER_MS,
     MAX_CELLS_PER_NODE,
+    MAX_AHEAD_MS,
     MAX_PAYLOAD_BYTES,
     HEADROOM,
     MAX_RATIO_FLOOR,

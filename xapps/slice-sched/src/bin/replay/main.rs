@@ -153,6 +153,8 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     // A finished replay keeps its streams open and silent: never resubscribe (and replay
     // again) while the last decisions drain.
     cfg.silent_periods = *nf_runtime::config::SILENT_PERIODS_RANGE.end();
+    // Decisions depend only on the data: past-budget ones are counted, not dropped.
+    cfg.budget_mode = nf_core::latency::BudgetMode::Count;
     if max_speed {
         cfg.overload = Overload::Backpressure;
         cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);

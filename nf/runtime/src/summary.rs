@@ -1,10 +1,15 @@
-//! The end-of-run summary printed by the xApp.
+//! The end-of-run summary printed by the xApp, with the reason behind every rejected,
+//! dropped or skipped indication.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use nf_core::latency::Percentiles;
 
-use crate::metrics::Metrics;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use crate::metrics::{Metrics, Reason};
 
 /// What a run did, read off the metrics and latency histograms.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,6 +38,14 @@ pub struct Summary {
     pub mean_batch_run_us: f64,
     /// The A/B trial's guard rail rolled the treatment back.
     pub rolled_back: bool,
+    /// Rejected indications by reason (only reasons seen).
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    /// Dropped decisions by reason (only reasons seen).
+    pub dropped_by_reason: BTreeMap<&'static str, u64>,
+    /// Decoded indications the cell table did not take, by reason (only reasons seen).
+    pub not_ingested_by_reason: BTreeMap<&'static str, u64>,
+    /// Measurements skipped inside accepted indications, by kind (only kinds seen).
+    pub skipped_measurements: BTreeMap<&'static str, u64>,
 }
 
 pub(crate) const REJECT_REASONS: &[&str] = &[
@@ -52,6 +65,35 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "control_backpressure",
     "inference_failed",
 ];
+/// Reasons a decoded indication does not reach the cell table.
+pub(crate) const NOT_INGESTED_REASONS: &[&str] = &["duplicate", "out_of_order", "table_full"];
+/// Kinds of measurements skipped inside an accepted indication.
+pub(crate) const SKIPPED_KINDS: &[&str] = &["unknown_measurement", "non_finite_value", "no_value"];
+
+/// The non-zero counts of `family` for `reasons`.
+fn breakdown(
+    family: &Family<Reason, Counter>,
+    reasons: &[&'static str],
+) -> BTreeMap<&'static str, u64> {
+    reasons
+        .iter()
+        .map(|r| (*r, Metrics::count(family, r)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// `reason n, reason n` or `none`.
+fn list(counts: &BTreeMap<&'static str, u64>) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Every reason label of `xapp_controls_rejected_total`.
 pub const CAUSES: &[&str] = &[
     "control_message_invalid",
@@ -77,8 +119,19 @@ impl Summary {
             dropped_past_budget: Metrics::count(&m.dropped, "latency_budget"),
             dropped_other: Metrics::total(&m.dropped, &DROP_REASONS[1..]),
             reconnects: m.reconnects.get(),
+            rejected_by_reason: breakdown(&m.rejected, REJECT_REASONS),
+            dropped_by_reason: breakdown(&m.dropped, DROP_REASONS),
+            not_ingested_by_reason: breakdown(&m.ingest, NOT_INGESTED_REASONS),
+            skipped_measurements: breakdown(&m.notes, SKIPPED_KINDS),
             ..Self::default()
         }
+    }
+
+    /// Indications or decisions lost on the way: rejected, not ingested or dropped.
+    pub fn lost(&self) -> u64 {
+        self.rejected
+            + self.not_ingested_by_reason.values().sum::<u64>()
+            + self.dropped_by_reason.values().sum::<u64>()
     }
 }
 
@@ -98,8 +151,20 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  indications received        {} ({} rejected)",
-            self.indications, self.rejected
+            "  indications received        {} ({} rejected: {})",
+            self.indications,
+            self.rejected,
+            list(&self.rejected_by_reason)
+        )?;
+        writeln!(
+            f,
+            "  not ingested                {}",
+            list(&self.not_ingested_by_reason)
+        )?;
+        writeln!(
+            f,
+            "  measurements skipped        {}",
+            list(&self.skipped_measurements)
         )?;
         writeln!(
             f,
@@ -113,8 +178,10 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  dropped past latency budget {} (other drops {})",
-            self.dropped_past_budget, self.dropped_other
+            "  dropped past latency budget {} (other drops {}: {})",
+            self.dropped_past_budget,
+            self.dropped_other,
+            list(&self.dropped_by_reason)
         )?;
         writeln!(f, "  E2 reconnects               {}", self.reconnects)?;
         writeln!(

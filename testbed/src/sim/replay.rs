@@ -6,11 +6,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use e2_proto::pb::e2t::{Indication, ResponseHeaders, SubscribeResponse, subscribe_response};
 use e2_proto::record::{RecordedIndication, record_entry};
-use nf_core::{KpmReport, Meas};
+use nf_core::{KpmReport, Meas, MeasVec, Snssai};
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
 use super::{Sim, SimCell};
+
+/// The window's slices in the order of the cell's announced slices (the subscription's
+/// record layout). A slice with no data in this window gets an all-missing measurement
+/// vector, which the encoder writes as KPM `noValue` records: the record count always
+/// matches the layout, and the xApp reads "no data for this slice in this window".
+fn in_layout(announced: &[Snssai], present: &[(Snssai, MeasVec)]) -> Vec<(Snssai, MeasVec)> {
+    announced
+        .iter()
+        .map(|s| {
+            let meas = present
+                .iter()
+                .find(|(p, _)| p == s)
+                .map_or_else(MeasVec::default, |(_, m)| *m);
+            (*s, meas)
+        })
+        .collect()
+}
 
 /// Most report phases within one period.
 const MAX_GROUPS: usize = 50;
@@ -147,12 +164,12 @@ impl Replay {
         let mut report = KpmReport {
             cell: cell.info.cell,
             collection_start_ms: match (self.sim.cfg.trace_time, w) {
-                (true, Some(w)) => w.start_ms,
+                (true, Some(w)) => w.start_ms + self.sim.time_shift_ms[cell.trace],
                 _ => start_ms,
             },
             granularity_ms: self.period_ms,
             cell_meas: w.map(|w| w.cell).unwrap_or_default(),
-            slices: w.map(|w| w.slices.clone()).unwrap_or_default(),
+            slices: in_layout(&cell.info.slices, w.map_or(&[], |w| &w.slices)),
         };
         let n = self.sim.stats.indications_sent.load(Ordering::Relaxed) + 1;
         let faults = self.sim.cfg.faults;

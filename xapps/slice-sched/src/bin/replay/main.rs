@@ -80,6 +80,10 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Give up when no indication has been sent or read for this long [s] (the xApp
+    /// refused the E2 node, say); the windows not played count as lost.
+    #[arg(long, default_value_t = 60.0)]
+    stall_timeout: f64,
 }
 
 fn main() -> ExitCode {
@@ -227,6 +231,10 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let (record, quiet) = (a.record.clone(), a.quiet);
+    let stall = Duration::try_from_secs_f64(a.stall_timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--stall-timeout: seconds above 0")?;
     let outcome = rt.block_on(async move {
         let sim = Sim::new(sim_cfg, loaded.traces);
         if let Some(r) = &record {
@@ -245,7 +253,12 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 let _ = stop_rx.await;
             },
         ));
-        wait_until_played(&sim, &metrics, &xapp, nodes, quiet).await;
+        let played = Progress {
+            nodes,
+            quiet,
+            stall,
+        };
+        played.wait(&sim, &metrics, &xapp).await;
         // Every window is in: stopping drains the decisions still in flight.
         let _ = stop_tx.send(());
         let summary = xapp.await??;
@@ -369,39 +382,60 @@ fn report(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Shows progress until every subscription has played its trace and the xApp has read
-/// every indication sent (or has stopped). It does not wait on controls: a trace with rare
-/// controls ends when its data ends.
-async fn wait_until_played(
-    sim: &Arc<Sim>,
-    metrics: &nf_runtime::metrics::Metrics,
-    xapp: &tokio::task::JoinHandle<Result<Summary, nf_runtime::RuntimeError>>,
+/// How to follow a replay until it has played.
+struct Progress {
+    /// Subscriptions (one per E2 node) that must finish playing.
     nodes: usize,
     quiet: bool,
-) {
-    let total = sim.windows_to_send();
-    let bar = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} windows ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    loop {
-        let read = metrics.indications.get();
-        bar.set_position(read);
-        let played = sim.stats.replays_finished.load(Ordering::Relaxed) as usize >= nodes;
-        if (played && read >= sim.stats.indications_sent.load(Ordering::Relaxed))
-            || xapp.is_finished()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    /// Longest time without any indication sent or read.
+    stall: Duration,
+}
+
+impl Progress {
+    fn bar(&self, total: u64) -> indicatif::ProgressBar {
+        let bar = if self.quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(total)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} windows ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
     }
-    bar.finish();
+
+    /// Waits until every subscription has played its trace and the xApp has read every
+    /// indication sent, the xApp has stopped, or nothing has moved for `stall`. It does
+    /// not wait on controls: a trace with rare controls ends when its data ends.
+    async fn wait(
+        &self,
+        sim: &Arc<Sim>,
+        metrics: &nf_runtime::metrics::Metrics,
+        xapp: &tokio::task::JoinHandle<Result<Summary, nf_runtime::RuntimeError>>,
+    ) {
+        let bar = self.bar(sim.windows_to_send());
+        let mut last = (u64::MAX, u64::MAX);
+        let mut moved = Instant::now();
+        loop {
+            let read = metrics.indications.get();
+            let sent = sim.stats.indications_sent.load(Ordering::Relaxed);
+            bar.set_position(read);
+            let played = sim.stats.replays_finished.load(Ordering::Relaxed) as usize >= self.nodes;
+            if (played && read >= sent) || xapp.is_finished() {
+                break;
+            }
+            if (read, sent) != last {
+                (last, moved) = ((read, sent), Instant::now());
+            } else if moved.elapsed() > self.stall {
+                tracing::error!(read, sent, stalled_s = self.stall.as_secs_f64(), "replay stalled: nothing sent or read");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        bar.finish();
+    }
 }

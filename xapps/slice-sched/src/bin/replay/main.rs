@@ -23,6 +23,9 @@ use testbed::trace::CellTrace;
 
 mod diff;
 
+/// Control outcome timeout in replay.
+const REPLAY_CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Outgoing queue of each subscription at `--speed max` [indications].
 const AFAP_QUEUE: usize = 32;
 
@@ -188,6 +191,9 @@ fn replay_config(a: &RunArgs, period_ms: u32) -> anyhow::Result<(RuntimeConfig, 
     cfg.overload = Overload::Backpressure;
     cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);
     cfg.stale_after_ms = 3_600_000;
+    // A control outcome that timed out would change later decisions (the guard forgets
+    // the cell): on loopback every outcome comes, however loaded the machine.
+    cfg.control_timeout = REPLAY_CONTROL_TIMEOUT;
     Ok((cfg, models, late_after_ns))
 }
 

@@ -657,7 +657,10 @@ impl Mapping {
                         cell.set(*m, v as f32);
                     }
                 } else {
-                    mv.set(*m, empty_slice_value(spec.aggregate, mine.is_empty(), v));
+                    // A slice with no row in the window is idle (the SCOPE reader's reading,
+                    // which the model was trained on); one whose rows all lack the value
+                    // has no value.
+                    mv.set(*m, if mine.is_empty() { 0.0 } else { v as f32 });
                 }
             }
             if let Some(s) = slice {
@@ -688,15 +691,6 @@ impl Mapping {
             cell,
             slices: out,
         }
-    }
-}
-
-/// A slice with no row in a window used nothing (a sum or count is 0), but has no mean,
-/// maximum or last value: those stay missing rather than read as 0.
-fn empty_slice_value(how: Aggregate, empty: bool, v: f64) -> f32 {
-    match how {
-        Aggregate::Sum | Aggregate::Count if empty => 0.0,
-        _ => v as f32,
     }
 }
 

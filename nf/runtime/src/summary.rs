@@ -202,3 +202,30 @@ impl fmt::Display for Summary {
         write!(f, "  indication→control outcome  {}", p(&self.control_rtt))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_the_reason_of_every_loss() {
+        let m = Metrics::new();
+        m.indications.inc_by(5);
+        Metrics::inc(&m.rejected, "record_count");
+        Metrics::inc(&m.rejected, "record_count");
+        Metrics::inc(&m.ingest, "duplicate");
+        Metrics::inc(&m.dropped, "inference_queue_full");
+        Metrics::inc(&m.notes, "no_value");
+        let s = Summary::from_metrics(&m);
+        assert_eq!(s.rejected_by_reason.get("record_count"), Some(&2));
+        assert_eq!(s.lost(), 4);
+        let text = s.to_string();
+        assert!(text.contains("(2 rejected: record_count 2)"), "{text}");
+        assert!(text.contains("not ingested                duplicate 1"), "{text}");
+        assert!(text.contains("other drops 1: inference_queue_full 1"), "{text}");
+        assert!(text.contains("measurements skipped        no_value 1"), "{text}");
+        let clean = Summary::from_metrics(&Metrics::new());
+        assert_eq!(clean.lost(), 0);
+        assert!(clean.to_string().contains("(0 rejected: none)"));
+    }
+}

@@ -499,3 +499,26 @@ impl RunningSim {
         let _ = self.join.await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_spread_over_nodes_without_duplicates() {
+        let cfg = |nodes, total| SimConfig {
+            nodes,
+            total_cells: Some(total),
+            ..SimConfig::default()
+        };
+        assert_eq!(cells_per_node(&cfg(2, 5)), [3, 2]);
+        assert_eq!(cells_per_node(&cfg(4, 5)), [2, 1, 1, 1]);
+        assert_eq!(cells_per_node(&cfg(1, 5)), [5]);
+        let fixed = SimConfig {
+            nodes: 2,
+            cells_per_node: 4,
+            ..SimConfig::default()
+        };
+        assert_eq!(cells_per_node(&fixed), [4, 4]);
+    }
+}

@@ -207,3 +207,34 @@ impl Replay {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use e2_proto::kpm::{Layouts, Limits, decode_indication, encode_indication, layout};
+    use nf_core::CellId;
+
+    #[test]
+    fn a_slice_without_data_is_sent_as_no_value_records_and_read_as_absent() {
+        let (a, b) = (Snssai::new(1, None), Snssai::new(2, None));
+        let mut m = MeasVec::default();
+        m.set(Meas::PrbUsedDl, 3.0);
+        let slices = in_layout(&[a, b], &[(b, m)]);
+        assert_eq!(slices.len(), 2);
+        assert!(slices[0].1.get(Meas::PrbUsedDl).is_nan());
+        let report = KpmReport {
+            cell: CellId::new(super::super::PLMN, 7),
+            collection_start_ms: 1_000,
+            granularity_ms: 250,
+            cell_meas: MeasVec::default(),
+            slices,
+        };
+        let (h, p) = encode_indication(&report, false);
+        let layouts: Layouts = [(report.cell, layout(&[a, b]))].into_iter().collect();
+        let (back, notes) = decode_indication(&h, &p, &Limits::default(), Some(&layouts)).unwrap();
+        assert_eq!(back.slices.len(), 1, "{back:?}");
+        assert_eq!(back.slices[0].0, b);
+        assert_eq!(back.slices[0].1.get(Meas::PrbUsedDl), 3.0);
+        assert!(notes.no_values as usize >= Meas::PER_SLICE.len());
+    }
+}

@@ -306,8 +306,15 @@ fn shipped_mappings_load_and_the_operator_csvs_read_through_theirs() {
     assert!(files.len() > 10, "{files:?}");
     let (rows, report) = m.read_rows(&files, OnBadRow::Skip).unwrap();
     // `-` marks values the phone did not report: counted, the rows kept.
-    assert!(report.missing_values > 0 && report.bad_rows <= 2, "{report:?}");
+    assert!(
+        report.missing_values > 0 && report.bad_rows <= 2,
+        "{report:?}"
+    );
     let cells = m.to_cells(&rows).unwrap();
     assert!(cells.len() > 10);
-    assert!(cells.iter().all(|c| c.slices() == vec![Snssai::new(1, None)]));
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.slices() == vec![Snssai::new(1, None)])
+    );
 }

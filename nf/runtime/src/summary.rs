@@ -221,9 +221,18 @@ mod tests {
         assert_eq!(s.lost(), 4);
         let text = s.to_string();
         assert!(text.contains("(2 rejected: record_count 2)"), "{text}");
-        assert!(text.contains("not ingested                duplicate 1"), "{text}");
-        assert!(text.contains("other drops 1: inference_queue_full 1"), "{text}");
-        assert!(text.contains("measurements skipped        no_value 1"), "{text}");
+        assert!(
+            text.contains("not ingested                duplicate 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("other drops 1: inference_queue_full 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("measurements skipped        no_value 1"),
+            "{text}"
+        );
         let clean = Summary::from_metrics(&Metrics::new());
         assert_eq!(clean.lost(), 0);
         assert!(clean.to_string().contains("(0 rejected: none)"));

@@ -60,11 +60,33 @@ fn cases(traces: &Path) -> Vec<Case> {
         scope("tractor", "tractor", traces),
         scope("multi-ue-trial1", "tractor-trials/multi-ue-trial1", traces),
         scope("multi-ue-trial2", "tractor-trials/multi-ue-trial2", traces),
-        scope("single-ue-trial1", "tractor-trials/single-ue-trial1", traces),
-        scope("single-ue-trial2", "tractor-trials/single-ue-trial2", traces),
-        scope("single-ue-trial5", "tractor-trials/single-ue-trial5", traces),
-        mapped("coloran-cell", "coloran-cell", &coloran.join("bs1.csv"), &[]),
-        mapped("coloran-ue", "coloran-ue-kpm", &coloran.join("ue1.csv"), &[]),
+        scope(
+            "single-ue-trial1",
+            "tractor-trials/single-ue-trial1",
+            traces,
+        ),
+        scope(
+            "single-ue-trial2",
+            "tractor-trials/single-ue-trial2",
+            traces,
+        ),
+        scope(
+            "single-ue-trial5",
+            "tractor-trials/single-ue-trial5",
+            traces,
+        ),
+        mapped(
+            "coloran-cell",
+            "coloran-cell",
+            &coloran.join("bs1.csv"),
+            &[],
+        ),
+        mapped(
+            "coloran-ue",
+            "coloran-ue-kpm",
+            &coloran.join("ue1.csv"),
+            &[],
+        ),
         // One row of a phone log steps back a second: skipped by request, and counted.
         mapped(
             "ucc5g",
@@ -135,7 +157,12 @@ fn every_window_of_every_recorded_trace_reaches_the_xapp() {
         assert_eq!(s["indications_sent"], windows, "{}: {s}", case.name);
         assert_eq!(s["indications_received"], windows, "{}: {s}", case.name);
         assert_eq!(s["rejected"], 0, "{}: {s}", case.name);
-        assert_eq!(s["unexplained_loss"], serde_json::json!({}), "{}", case.name);
+        assert_eq!(
+            s["unexplained_loss"],
+            serde_json::json!({}),
+            "{}",
+            case.name
+        );
         if case.decides_every_cell {
             let cells = decided_cells(&out.join("decisions.jsonl"));
             assert_eq!(

@@ -258,7 +258,10 @@ fn slices_without_data_time_zero_odd_node_split_and_period_reach_the_xapp() {
     assert_eq!(s["rejected"], 0, "{text}");
     assert_eq!(s["unexplained_loss"], serde_json::json!({}), "{s}");
     // Slice 1 has no data in the first run: KPM noValue records, not rejections.
-    assert!(s["skipped_measurements"]["no_value"].as_u64().unwrap() > 0, "{s}");
+    assert!(
+        s["skipped_measurements"]["no_value"].as_u64().unwrap() > 0,
+        "{s}"
+    );
     assert_eq!(s["trace_read"]["missing_values"], missing, "{s}");
     // The mapping's 1 s period is the subscription's and the speed-up's.
     assert_eq!(s["period_ms"], 1000);
@@ -319,6 +322,9 @@ fn a_run_that_loses_windows_fails_and_names_why() {
         d.join("out").to_str().unwrap(),
     ]);
     assert_eq!(code, Some(2), "{text}");
-    assert!(text.contains("data lost without an accepted reason: not_sent 1"), "{text}");
+    assert!(
+        text.contains("data lost without an accepted reason: not_sent 1"),
+        "{text}"
+    );
     assert!(!text.contains("replayed "), "{text}");
 }

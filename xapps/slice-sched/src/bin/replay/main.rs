@@ -170,7 +170,10 @@ fn parse_speed(speed: &str) -> anyhow::Result<Option<f64>> {
 
 /// The runtime configuration of a replay: decisions depend only on the data, so nothing
 /// is shed or dropped by age (the configured budget only counts late controls).
-fn replay_config(a: &RunArgs, period_ms: u32) -> anyhow::Result<(RuntimeConfig, Vec<LoadedModel>, u64)> {
+fn replay_config(
+    a: &RunArgs,
+    period_ms: u32,
+) -> anyhow::Result<(RuntimeConfig, Vec<LoadedModel>, u64)> {
     let base = a.config.parent().unwrap_or(Path::new("."));
     let mut validated = FileConfig::load(&a.config)?.validate(base)?;
     if let Some(m) = &a.model {
@@ -437,7 +440,12 @@ impl Progress {
             if (read, sent) != last {
                 (last, moved) = ((read, sent), Instant::now());
             } else if moved.elapsed() > self.stall {
-                tracing::error!(read, sent, stalled_s = self.stall.as_secs_f64(), "replay stalled: nothing sent or read");
+                tracing::error!(
+                    read,
+                    sent,
+                    stalled_s = self.stall.as_secs_f64(),
+                    "replay stalled: nothing sent or read"
+                );
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -357,7 +357,11 @@ impl Pipeline<'_> {
             });
         }
         if slices.is_empty() {
-            return; // still filling the window
+            // Still filling the window: no decision, and the summary says why.
+            if !shadow {
+                Metrics::inc(&t.metrics.ingest, "window_filling");
+            }
+            return;
         }
         let permit = if t.cfg.overload == Overload::Backpressure && !shadow {
             self.inflight.clone().try_acquire_owned().ok()

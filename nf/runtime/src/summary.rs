@@ -46,6 +46,8 @@ pub struct Summary {
     pub not_ingested_by_reason: BTreeMap<&'static str, u64>,
     /// Measurements skipped inside accepted indications, by kind (only kinds seen).
     pub skipped_measurements: BTreeMap<&'static str, u64>,
+    /// Ingested indications that led to no decision, by reason (only reasons seen).
+    pub undecided_by_reason: BTreeMap<&'static str, u64>,
 }
 
 pub(crate) const REJECT_REASONS: &[&str] = &[
@@ -67,6 +69,8 @@ pub(crate) const DROP_REASONS: &[&str] = &[
 ];
 /// Reasons a decoded indication does not reach the cell table.
 pub(crate) const NOT_INGESTED_REASONS: &[&str] = &["duplicate", "out_of_order", "table_full"];
+/// Why an ingested indication led to no decision (not a loss).
+pub(crate) const UNDECIDED_REASONS: &[&str] = &["window_filling"];
 /// Kinds of measurements skipped inside an accepted indication.
 pub(crate) const SKIPPED_KINDS: &[&str] = &["unknown_measurement", "non_finite_value", "no_value"];
 
@@ -123,6 +127,7 @@ impl Summary {
             dropped_by_reason: breakdown(&m.dropped, DROP_REASONS),
             not_ingested_by_reason: breakdown(&m.ingest, NOT_INGESTED_REASONS),
             skipped_measurements: breakdown(&m.notes, SKIPPED_KINDS),
+            undecided_by_reason: breakdown(&m.ingest, UNDECIDED_REASONS),
             ..Self::default()
         }
     }
@@ -170,6 +175,11 @@ impl fmt::Display for Summary {
             f,
             "  decisions                   {} ({} held by hysteresis/rate limit)",
             self.decisions, self.suppressed
+        )?;
+        writeln!(
+            f,
+            "  no decision                 {}",
+            list(&self.undecided_by_reason)
         )?;
         writeln!(
             f,

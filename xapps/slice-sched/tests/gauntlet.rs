@@ -1,8 +1,9 @@
 //! The real-trace gauntlet: every recorded trace folder under `../shared/traces` played
 //! through the E2T simulator to the real xApp (`replay run`, real onnxruntime, gRPC on
 //! loopback), one replay process per folder, one folder after the other. Each must end
-//! with exit 0, no unexplained loss, and every window the trace reader produced read by
-//! the xApp. Skips, saying so, where `../shared/traces` is absent.
+//! with exit 0, no unexplained loss, every window the trace reader produced read by the
+//! xApp, and every window read either decided or not for a named reason. Skips, saying
+//! so, where `../shared/traces` is absent.
 
 #![allow(clippy::unwrap_used)] // test helpers
 
@@ -104,6 +105,24 @@ fn cases(traces: &Path) -> Vec<Case> {
     ]
 }
 
+/// Windows read that led to no decision, summed over every named reason.
+fn not_decided(s: &serde_json::Value) -> u64 {
+    let sum = |key: &str| -> u64 {
+        s[key].as_object().map_or(0, |m| {
+            m.values().filter_map(serde_json::Value::as_u64).sum()
+        })
+    };
+    [
+        "rejected_by_reason",
+        "not_ingested_by_reason",
+        "undecided_by_reason",
+        "dropped_by_reason",
+    ]
+    .iter()
+    .map(|k| sum(k))
+    .sum()
+}
+
 /// Cells named in a decision log.
 fn decided_cells(log: &Path) -> BTreeSet<String> {
     std::fs::read_to_string(log)
@@ -161,6 +180,12 @@ fn every_window_of_every_recorded_trace_reaches_the_xapp() {
             s["unexplained_loss"],
             serde_json::json!({}),
             "{}",
+            case.name
+        );
+        assert_eq!(
+            windows,
+            s["decisions"].as_u64().unwrap() + not_decided(&s),
+            "{}: a window read but neither decided nor given a reason: {s}",
             case.name
         );
         if case.decides_every_cell {

@@ -349,6 +349,7 @@ fn report(
         "dropped_by_reason": summary.dropped_by_reason,
         "not_ingested_by_reason": summary.not_ingested_by_reason,
         "skipped_measurements": summary.skipped_measurements,
+        "undecided_by_reason": summary.undecided_by_reason,
         "controls_late": late,
         "rtt_discarded": sim.stats.rtt_discarded.load(Ordering::Relaxed),
         "unexplained_loss": lost,

@@ -328,3 +328,47 @@ fn a_run_that_loses_windows_fails_and_names_why() {
     );
     assert!(!text.contains("replayed "), "{text}");
 }
+
+#[test]
+fn an_idle_trace_with_rare_controls_plays_to_its_end_the_same_every_run() {
+    // 20 idle cells: after the first controls almost nothing changes, so controls are rare.
+    // The replay must still play every window, and give one decision log.
+    let d = scratch("idle");
+    let mapping = d.join("fixture.toml");
+    std::fs::write(&mapping, FIXTURE_MAPPING).unwrap();
+    let mut csv = String::from("t,cell,slice,ue,prb,thp,cqi\n");
+    for cell in 1..=20 {
+        for w in 0..60 {
+            csv += &format!("{},c{cell},0,u1,0,0,7\n", w * 1000);
+        }
+    }
+    let input = d.join("idle.csv");
+    std::fs::write(&input, csv).unwrap();
+    let logs: Vec<Vec<u8>> = ["a", "b"]
+        .iter()
+        .map(|run| {
+            let out = d.join(run);
+            let (code, text) = replay_status(&[
+                "run",
+                "--quiet",
+                "--mapping",
+                mapping.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--nodes",
+                "3",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert_eq!(code, Some(0), "{text}");
+            let s = summary(&out);
+            assert_eq!(s["indications_received"], 20 * 60, "{s}");
+            assert!(s["controls_sent"].as_u64().unwrap() < 200, "{s}");
+            std::fs::read(out.join("decisions.jsonl")).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        logs[0], logs[1],
+        "two runs of one idle trace decided differently"
+    );
+}

@@ -357,9 +357,15 @@ impl Pipeline<'_> {
             });
         }
         if slices.is_empty() {
-            // Still filling the window: no decision, and the summary says why.
+            // No decision, and the summary says why: the cell announced no slice, or its
+            // slices are still filling the model's window.
             if !shadow {
-                Metrics::inc(&t.metrics.ingest, "window_filling");
+                let sliced = t
+                    .layouts
+                    .get(&job.cell)
+                    .is_some_and(|l| l.iter().any(|(_, s)| s.is_some()));
+                let reason = if sliced { "window_filling" } else { "no_slice" };
+                Metrics::inc(&t.metrics.ingest, reason);
             }
             return;
         }

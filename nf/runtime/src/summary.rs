@@ -70,7 +70,7 @@ pub(crate) const DROP_REASONS: &[&str] = &[
 /// Reasons a decoded indication does not reach the cell table.
 pub(crate) const NOT_INGESTED_REASONS: &[&str] = &["duplicate", "out_of_order", "table_full"];
 /// Why an ingested indication led to no decision (not a loss).
-pub(crate) const UNDECIDED_REASONS: &[&str] = &["window_filling"];
+pub(crate) const UNDECIDED_REASONS: &[&str] = &["window_filling", "no_slice"];
 /// Kinds of measurements skipped inside an accepted indication.
 pub(crate) const SKIPPED_KINDS: &[&str] = &["unknown_measurement", "non_finite_value", "no_value"];
 

@@ -156,6 +156,25 @@ fn load_traces(a: &RunArgs) -> anyhow::Result<Loaded> {
     })
 }
 
+/// Says which cells carry no slice: E2SM-KPM carries only their cell-level measurements
+/// (`RRU.PrbAvailDl`, `RRU.PrbTotDl`), so the xApp has nothing to decide on there.
+fn warn_sliceless(traces: &[CellTrace]) {
+    let sliceless: Vec<&str> = traces
+        .iter()
+        .filter(|t| t.slices().is_empty())
+        .map(|t| t.name.as_str())
+        .collect();
+    if !sliceless.is_empty() {
+        eprintln!(
+            "replay: {} of {} cells carry no slice ({}): only their cell-level measurements reach the xApp; \
+             `[slice] value = \"<SST>\"` in the mapping reads each cell as one slice",
+            sliceless.len(),
+            traces.len(),
+            sliceless.join(", ")
+        );
+    }
+}
+
 fn parse_speed(speed: &str) -> anyhow::Result<Option<f64>> {
     if speed == "max" {
         return Ok(None);
@@ -213,6 +232,7 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     if loaded.traces.is_empty() {
         bail!("the trace holds no cell");
     }
+    warn_sliceless(&loaded.traces);
     let speed = parse_speed(&a.speed)?;
     let (mut cfg, models, late_after_ns) = replay_config(&a, loaded.period_ms)?;
     let cells = loaded.traces.len();

@@ -23,6 +23,11 @@ use testbed::trace::CellTrace;
 
 mod diff;
 
+/// The decision log holds every line until the replay ends, then writes them sorted: its
+/// horizon only knows cells that have decided already, so with a shorter hold a node that
+/// starts deciding later than another could see its first lines written out of order.
+const REPLAY_LOG_HOLD_MS: u64 = u64::MAX;
+
 /// Control outcome timeout in replay.
 const REPLAY_CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -205,7 +210,7 @@ fn replay_config(
     cfg.metrics_listen = None;
     cfg.decision_log = Some(slice_xapp::open_decision_log(
         &a.out.join("decisions.jsonl"),
-        10_000,
+        REPLAY_LOG_HOLD_MS,
         false,
     )?);
     cfg.reproducible = true;

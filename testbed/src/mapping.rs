@@ -72,13 +72,21 @@ pub struct ReadReport {
     pub files: usize,
     pub rows: u64,
     pub bad_rows: u64,
-    /// Empty measurement cells (the value is left out of its window).
+    /// Measurement cells holding a missing-value token (`format.missing`; the value is left
+    /// out of its window, never read as 0).
     pub missing_values: u64,
+    /// The same, per source column.
+    pub missing_by_column: BTreeMap<String, u64>,
     /// The first [`MAX_REPORTED`] bad rows.
     pub bad: Vec<BadRow>,
 }
 
 impl ReadReport {
+    fn missing(&mut self, column: &str) {
+        self.missing_values += 1;
+        *self.missing_by_column.entry(column.to_owned()).or_default() += 1;
+    }
+
     fn bad(&mut self, row: BadRow, policy: OnBadRow) -> Result<(), MappingError> {
         self.bad_rows += 1;
         tracing::warn!(file = %row.file.display(), line = row.line, problem = %row.problem, "bad trace row");
@@ -177,6 +185,14 @@ pub struct FormatSpec {
     /// File-name suffix of the trace files in a folder.
     #[serde(default = "csv_suffix")]
     pub files: String,
+    /// Cell contents that mean "no value" (e.g. `["-", "", "NA"]`); compared after
+    /// trimming. Default: only the empty cell.
+    #[serde(default = "empty_only")]
+    pub missing: Vec<String>,
+}
+
+fn empty_only() -> Vec<String> {
+    vec![String::new()]
 }
 
 fn comma() -> char {
@@ -267,6 +283,7 @@ impl Mapping {
                 );
             }
         }
+        self.check_names()?;
         for m in &self.measurements {
             let sources = usize::from(m.column.is_some())
                 + usize::from(m.value.is_some())
@@ -290,6 +307,32 @@ impl Mapping {
                 return Err(self.invalid(format!(
                     "measurement `{}`: sum_of needs cell = true and a per-slice measurement `{of}`",
                     m.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each measurement is named once, and its `cell` flag matches the level the xApp reads
+    /// it at (a per-slice measurement marked `cell = true` would never reach it).
+    fn check_names(&self) -> Result<(), MappingError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &self.measurements {
+            if !seen.insert(m.name.as_str()) {
+                return Err(self.invalid(format!(
+                    "measurement `{}` is mapped twice: the second would override the first",
+                    m.name
+                )));
+            }
+            let Some(meas) = Meas::from_name(&m.name) else {
+                continue;
+            };
+            let per_cell = Meas::PER_CELL.contains(&meas);
+            if m.cell != per_cell {
+                return Err(self.invalid(format!(
+                    "measurement `{}` is {} in E2SM-KPM here: set cell = {per_cell}",
+                    m.name,
+                    if per_cell { "cell-level" } else { "per slice" },
                 )));
             }
         }
@@ -321,28 +364,13 @@ impl Mapping {
     }
 
     /// The trace files of `path`: the file itself, or the matching files of a folder and of
-    /// its sub-folders (one level), sorted.
+    /// its sub-folders (down to [`MAX_DEPTH`] levels), sorted.
     pub fn files(&self, path: &Path) -> Result<Vec<PathBuf>, MappingError> {
         if path.is_file() {
             return Ok(vec![path.into()]);
         }
-        let list = |dir: &Path| -> Result<Vec<PathBuf>, MappingError> {
-            Ok(std::fs::read_dir(dir)
-                .map_err(|source| MappingError::Io {
-                    path: dir.into(),
-                    source,
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect())
-        };
         let mut out = Vec::new();
-        for p in list(path)? {
-            if p.is_dir() {
-                out.extend(list(&p)?.into_iter().filter(|f| f.is_file()));
-            } else {
-                out.push(p);
-            }
-        }
+        walk(path, 0, &mut out)?;
         out.retain(|p| p.to_string_lossy().ends_with(&self.format.files));
         out.sort();
         Ok(out)
@@ -496,8 +524,8 @@ impl Mapping {
                 let v = match (c, m.value) {
                     (Some(c), _) => {
                         let raw = rec.get(*c).unwrap_or("").trim();
-                        if raw.is_empty() {
-                            report.missing_values += 1;
+                        if self.format.missing.iter().any(|t| t.trim() == raw) {
+                            report.missing(m.column.as_deref().unwrap_or(""));
                             f64::NAN
                         } else {
                             match raw.parse::<f64>() {
@@ -629,6 +657,9 @@ impl Mapping {
                         cell.set(*m, v as f32);
                     }
                 } else {
+                    // A slice with no row in the window is idle (the SCOPE reader's reading,
+                    // which the model was trained on); one whose rows all lack the value
+                    // has no value.
                     mv.set(*m, if mine.is_empty() { 0.0 } else { v as f32 });
                 }
             }
@@ -677,7 +708,7 @@ fn aggregate(how: Aggregate, values: impl Iterator<Item = f64>) -> f64 {
         last = v;
     }
     match how {
-        Aggregate::Sum => sum,
+        Aggregate::Sum if k > 0 => sum,
         Aggregate::Mean if k > 0 => sum / k as f64,
         Aggregate::Max if max.is_finite() => max,
         Aggregate::Last => last,
@@ -695,6 +726,27 @@ fn parse_time(raw: &str, tf: &TimeFormat) -> Option<i64> {
             .ok()
             .map(|t| t.and_utc().timestamp_millis()),
     }
+}
+
+/// Folder levels below the input searched for trace files.
+pub const MAX_DEPTH: usize = 4;
+
+/// Collects the files under `dir`, `depth` levels below the input.
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), MappingError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| MappingError::Io {
+        path: dir.into(),
+        source,
+    })?;
+    for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if p.is_dir() {
+            if depth < MAX_DEPTH {
+                walk(&p, depth + 1, out)?;
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
 }
 
 /// The mapping files shipped with the testbed.

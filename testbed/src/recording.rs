@@ -26,6 +26,8 @@ pub struct RecordingReport {
     pub undecodable: u64,
     /// The file ended inside an entry.
     pub truncated: bool,
+    /// The recorded subscription's report period [ms].
+    pub report_period_ms: u32,
 }
 
 /// Reads `path` into one trace per recorded cell (node order, then cell order).
@@ -49,7 +51,10 @@ pub fn read(path: &Path) -> Result<(Vec<CellTrace>, RecordingReport), RecordErro
         }
     }
     let mut windows: BTreeMap<CellId, BTreeMap<u64, Window>> = BTreeMap::new();
-    let mut report = RecordingReport::default();
+    let mut report = RecordingReport {
+        report_period_ms: header.report_period_ms,
+        ..RecordingReport::default()
+    };
     let limits = Limits::default();
     for entry in reader {
         let entry = match entry {

@@ -190,3 +190,131 @@ fn coloran_ue_clock_is_aligned_to_the_cell_file() {
         .fold(0.0, f32::max);
     assert!((1_000.0..50_000.0).contains(&peak), "{peak}");
 }
+
+/// A small operator-style CSV: two UEs of slice 0 in one cell, 1 s windows.
+const OPERATOR_MAPPING: &str = r#"
+[format]
+name = "operator"
+period_ms = 1000
+missing = ["-", "", "NA"]
+
+[time]
+column = "t"
+format = "epoch_ms"
+
+[cell]
+value = "c1"
+
+[slice]
+column = "slice"
+sst = { "0" = 1 }
+
+[ue]
+column = "ue"
+
+[[measurement]]
+name = "DRB.UEThpDl"
+column = "thp"
+
+[[measurement]]
+name = "VS.DlCqiMean"
+column = "cqi"
+aggregate = "mean"
+"#;
+
+#[test]
+fn missing_value_tokens_are_counted_no_values_never_zeros() {
+    let dir = temp_dir("missing-tokens");
+    std::fs::write(dir.join("m.toml"), OPERATOR_MAPPING).unwrap();
+    std::fs::write(
+        dir.join("op.csv"),
+        "t,slice,ue,thp,cqi\n\
+         1000,0,a,100,7\n1000,0,b,-,9\n\
+         2000,0,a,NA,-\n2000,0,b,-,\n\
+         3000,0,a,300,NA\n",
+    )
+    .unwrap();
+    let m = Mapping::load(&dir.join("m.toml")).unwrap();
+    let (rows, report) = m
+        .read_rows(&m.files(&dir).unwrap(), OnBadRow::Stop)
+        .unwrap();
+    // No row is lost: the tokens are values that are missing, not bad rows.
+    assert_eq!((rows.len(), report.bad_rows), (5, 0));
+    assert_eq!(report.missing_values, 6);
+    assert_eq!(report.missing_by_column["thp"], 3);
+    assert_eq!(report.missing_by_column["cqi"], 3);
+    let cells = m.to_cells(&rows).unwrap();
+    let w: Vec<&Window> = cells[0].windows().collect();
+    let slice = |i: usize| w[i].slices[0].1;
+    // Window 1: one UE missing is left out of the sum and the mean.
+    assert_eq!(slice(0).get(Meas::UeThpDl), 100.0);
+    assert_eq!(slice(0).get(Meas::DlCqiMean), 8.0);
+    // Window 2: every value missing: no value (NaN, sent as KPM noValue), not 0.
+    assert!(slice(1).get(Meas::UeThpDl).is_nan());
+    assert!(slice(1).get(Meas::DlCqiMean).is_nan());
+    assert!(slice(2).get(Meas::DlCqiMean).is_nan());
+    // A `-` that is not declared missing is a bad row, named.
+    let strict = OPERATOR_MAPPING.replace("missing = [\"-\", \"\", \"NA\"]", "");
+    std::fs::write(dir.join("m.toml"), strict).unwrap();
+    let m = Mapping::load(&dir.join("m.toml")).unwrap();
+    let err = m
+        .read_rows(&m.files(&dir).unwrap(), OnBadRow::Stop)
+        .unwrap_err();
+    assert!(err.to_string().contains("`thp` = `-`"), "{err}");
+}
+
+#[test]
+fn duplicate_names_and_wrong_levels_are_refused_by_name() {
+    let dir = temp_dir("mapping-refusals");
+    let refused = |extra: &str| {
+        std::fs::write(dir.join("m.toml"), format!("{OPERATOR_MAPPING}\n{extra}")).unwrap();
+        Mapping::load(&dir.join("m.toml")).unwrap_err().to_string()
+    };
+    let e = refused("[[measurement]]\nname = \"DRB.UEThpDl\"\ncolumn = \"cqi\"\n");
+    assert!(e.contains("`DRB.UEThpDl` is mapped twice"), "{e}");
+    let e = refused("[[measurement]]\nname = \"RRU.PrbUsedDl\"\ncolumn = \"thp\"\ncell = true\n");
+    assert!(
+        e.contains("`RRU.PrbUsedDl` is per slice") && e.contains("cell = false"),
+        "{e}"
+    );
+    let e = refused("[[measurement]]\nname = \"RRU.PrbAvailDl\"\nvalue = 50.0\n");
+    assert!(
+        e.contains("`RRU.PrbAvailDl` is cell-level") && e.contains("cell = true"),
+        "{e}"
+    );
+}
+
+#[test]
+fn shipped_mappings_load_and_the_operator_csvs_read_through_theirs() {
+    for name in [
+        "scope",
+        "scope-twin",
+        "coloran-cell",
+        "coloran-ue",
+        "coloran-ue-kpm",
+        "ucc5g",
+        "synthetic-qp",
+    ] {
+        Mapping::load(&bundled(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let Some(root) = trace::shared_root().map(|p| p.join("../ucc5g")) else {
+        println!("skipped: ../shared/traces is absent");
+        return;
+    };
+    let m = Mapping::load(&bundled("ucc5g")).unwrap();
+    let files = m.files(&root.join("Netflix")).unwrap();
+    assert!(files.len() > 10, "{files:?}");
+    let (rows, report) = m.read_rows(&files, OnBadRow::Skip).unwrap();
+    // `-` marks values the phone did not report: counted, the rows kept.
+    assert!(
+        report.missing_values > 0 && report.bad_rows <= 2,
+        "{report:?}"
+    );
+    let cells = m.to_cells(&rows).unwrap();
+    assert!(cells.len() > 10);
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.slices() == vec![Snssai::new(1, None)])
+    );
+}

@@ -39,6 +39,9 @@ use crate::health::{NodeState, NodeTracker};
 use crate::metrics::Metrics;
 use crate::trial::{ArmPolicy, Arms};
 
+/// Longest wait on shutdown for in-flight decisions and their control outcomes.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Context travelling with an inference job and back.
 #[derive(Debug)]
 pub(crate) struct InferCtx {
@@ -243,16 +246,19 @@ impl NodeTask {
                 _ = shutdown.wait_for(|s| *s) => break 'connect,
             }
         }
-        // Drain: decisions already inferred still go out, then unsubscribe.
+        // Drain: decisions still being inferred are taken, decided and sent, and their
+        // outcomes awaited (every in-flight decision holds a permit), then unsubscribe.
+        let drained = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        while p.inflight.available_permits() < self.cfg.max_inflight_controls {
+            tokio::select! {
+                Some(ev) = events_rx.recv() => p.on_event(ev),
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                _ = tokio::time::sleep_until(drained) => break,
+            }
+        }
         while let Ok(ev) = events_rx.try_recv() {
             p.on_event(ev);
         }
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            p.inflight
-                .acquire_many(self.cfg.max_inflight_controls.min(u32::MAX as usize) as u32),
-        )
-        .await;
         match tokio::time::timeout(Duration::from_secs(1), client.unsubscribe(&self.node.id)).await
         {
             Ok(Ok(())) => tracing::info!(e2_node = %self.node.id, "unsubscribed"),
@@ -513,7 +519,17 @@ impl Pipeline<'_> {
             });
         }
         if slices.is_empty() {
-            return; // still filling the window
+            // No decision, and the summary says why: the cell announced no slice, or its
+            // slices are still filling the model's window.
+            if !shadow {
+                let sliced = t
+                    .layouts
+                    .get(&job.cell)
+                    .is_some_and(|l| l.iter().any(|(_, s)| s.is_some()));
+                let reason = if sliced { "window_filling" } else { "no_slice" };
+                Metrics::inc(&t.metrics.ingest, reason);
+            }
+            return;
         }
         let rows = match &t.arms.arms[arm].policy {
             ArmPolicy::Model(_) => match self.model_rows(job.cell) {

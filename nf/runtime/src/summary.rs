@@ -1,10 +1,15 @@
-//! The end-of-run summary printed by the xApp.
+//! The end-of-run summary printed by the xApp, with the reason behind every rejected,
+//! dropped or skipped indication.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use nf_core::latency::Percentiles;
 
-use crate::metrics::Metrics;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use crate::metrics::{Metrics, Reason};
 
 /// What a run did, read off the metrics and latency histograms.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,6 +38,16 @@ pub struct Summary {
     pub mean_batch_run_us: f64,
     /// The A/B trial's guard rail rolled the treatment back.
     pub rolled_back: bool,
+    /// Rejected indications by reason (only reasons seen).
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    /// Dropped decisions by reason (only reasons seen).
+    pub dropped_by_reason: BTreeMap<&'static str, u64>,
+    /// Decoded indications the cell table did not take, by reason (only reasons seen).
+    pub not_ingested_by_reason: BTreeMap<&'static str, u64>,
+    /// Measurements skipped inside accepted indications, by kind (only kinds seen).
+    pub skipped_measurements: BTreeMap<&'static str, u64>,
+    /// Ingested indications that led to no decision, by reason (only reasons seen).
+    pub undecided_by_reason: BTreeMap<&'static str, u64>,
 }
 
 pub(crate) const REJECT_REASONS: &[&str] = &[
@@ -63,6 +78,37 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "model_output_out_of_range",
     "model_output_rows",
 ];
+/// Reasons a decoded indication does not reach the cell table.
+pub(crate) const NOT_INGESTED_REASONS: &[&str] = &["duplicate", "out_of_order", "table_full"];
+/// Why an ingested indication led to no decision (not a loss).
+pub(crate) const UNDECIDED_REASONS: &[&str] = &["window_filling", "no_slice"];
+/// Kinds of measurements skipped inside an accepted indication.
+pub(crate) const SKIPPED_KINDS: &[&str] = &["unknown_measurement", "non_finite_value", "no_value"];
+
+/// The non-zero counts of `family` for `reasons`.
+fn breakdown(
+    family: &Family<Reason, Counter>,
+    reasons: &[&'static str],
+) -> BTreeMap<&'static str, u64> {
+    reasons
+        .iter()
+        .map(|r| (*r, Metrics::count(family, r)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// `reason n, reason n` or `none`.
+fn list(counts: &BTreeMap<&'static str, u64>) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Every reason label of `xapp_controls_rejected_total`.
 pub const CAUSES: &[&str] = &[
     "control_message_invalid",
@@ -89,8 +135,20 @@ impl Summary {
             dropped_past_budget: Metrics::count(&m.dropped, "latency_budget"),
             dropped_other: Metrics::total(&m.dropped, &DROP_REASONS[1..]),
             reconnects: m.reconnects.get(),
+            rejected_by_reason: breakdown(&m.rejected, REJECT_REASONS),
+            dropped_by_reason: breakdown(&m.dropped, DROP_REASONS),
+            not_ingested_by_reason: breakdown(&m.ingest, NOT_INGESTED_REASONS),
+            skipped_measurements: breakdown(&m.notes, SKIPPED_KINDS),
+            undecided_by_reason: breakdown(&m.ingest, UNDECIDED_REASONS),
             ..Self::default()
         }
+    }
+
+    /// Indications or decisions lost on the way: rejected, not ingested or dropped.
+    pub fn lost(&self) -> u64 {
+        self.rejected
+            + self.not_ingested_by_reason.values().sum::<u64>()
+            + self.dropped_by_reason.values().sum::<u64>()
     }
 }
 
@@ -110,8 +168,20 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  indications received        {} ({} rejected)",
-            self.indications, self.rejected
+            "  indications received        {} ({} rejected: {})",
+            self.indications,
+            self.rejected,
+            list(&self.rejected_by_reason)
+        )?;
+        writeln!(
+            f,
+            "  not ingested                {}",
+            list(&self.not_ingested_by_reason)
+        )?;
+        writeln!(
+            f,
+            "  measurements skipped        {}",
+            list(&self.skipped_measurements)
         )?;
         writeln!(
             f,
@@ -120,13 +190,20 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
+            "  no decision                 {}",
+            list(&self.undecided_by_reason)
+        )?;
+        writeln!(
+            f,
             "  controls sent / accepted / rejected   {} / {} / {}",
             self.controls_sent, self.controls_accepted, self.controls_rejected
         )?;
         writeln!(
             f,
-            "  dropped past latency budget {} (other drops {})",
-            self.dropped_past_budget, self.dropped_other
+            "  dropped past latency budget {} (other drops {}: {})",
+            self.dropped_past_budget,
+            self.dropped_other,
+            list(&self.dropped_by_reason)
         )?;
         writeln!(f, "  E2 reconnects               {}", self.reconnects)?;
         writeln!(
@@ -145,5 +222,41 @@ impl fmt::Display for Summary {
             p(&self.decision_latency)
         )?;
         write!(f, "  indication→control outcome  {}", p(&self.control_rtt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_the_reason_of_every_loss() {
+        let m = Metrics::new();
+        m.indications.inc_by(5);
+        Metrics::inc(&m.rejected, "record_count");
+        Metrics::inc(&m.rejected, "record_count");
+        Metrics::inc(&m.ingest, "duplicate");
+        Metrics::inc(&m.dropped, "inference_queue_full");
+        Metrics::inc(&m.notes, "no_value");
+        let s = Summary::from_metrics(&m);
+        assert_eq!(s.rejected_by_reason.get("record_count"), Some(&2));
+        assert_eq!(s.lost(), 4);
+        let text = s.to_string();
+        assert!(text.contains("(2 rejected: record_count 2)"), "{text}");
+        assert!(
+            text.contains("not ingested                duplicate 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("other drops 1: inference_queue_full 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("measurements skipped        no_value 1"),
+            "{text}"
+        );
+        let clean = Summary::from_metrics(&Metrics::new());
+        assert_eq!(clean.lost(), 0);
+        assert!(clean.to_string().contains("(0 rejected: none)"));
     }
 }

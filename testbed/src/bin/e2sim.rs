@@ -131,9 +131,16 @@ async fn main() -> anyhow::Result<()> {
         controls.len(),
         sim.cell_count()
     );
-    println!(
-        "  indication→control round trip (simulator clock)  p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs (n={})",
-        rtt.p50_us, rtt.p99_us, rtt.max_us, rtt.count
-    );
+    let lost = s.rtt_discarded.load(Ordering::Relaxed);
+    if rtt.count == 0 {
+        println!(
+            "  indication→control round trip (simulator clock)  no samples ({lost} not timed)"
+        );
+    } else {
+        println!(
+            "  indication→control round trip (simulator clock)  p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs (n={}, {lost} not timed)",
+            rtt.p50_us, rtt.p99_us, rtt.max_us, rtt.count
+        );
+    }
     Ok(())
 }

@@ -45,9 +45,11 @@ struct Cli {
     /// The xApp's `e2t.control_transport`: `auto` (control stream) or `unary`.
     #[arg(long, default_value = "auto")]
     control_transport: String,
-    /// tokio worker threads of the xApp process (TOKIO_WORKER_THREADS; default: one per core).
-    #[arg(long)]
-    xapp_workers: Option<usize>,
+    /// tokio worker threads of the xApp process (its `--worker-threads`; default: the
+    /// xApp's own, one per core but the inference thread's). TOKIO_WORKER_THREADS would do
+    /// nothing: the xApp sets its worker count itself.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    xapp_workers: Option<u16>,
     /// TCP ping-pong round trips for the floor.
     #[arg(long, default_value_t = 20_000)]
     pings: usize,
@@ -178,6 +180,8 @@ struct Outcome {
     received_per_s: f64,
     controls_per_s: f64,
     rtt: Percentiles,
+    /// Controls whose indication's send time the simulator no longer knew.
+    rtt_discarded: u64,
     sim_dropped: u64,
     ticks_skipped: u64,
     xapp_dropped: u64,
@@ -215,10 +219,7 @@ async fn scenario(
         .arg("--metrics-listen")
         .arg("off")
         .env("RUST_LOG", "warn")
-        .envs(
-            cli.xapp_workers
-                .map(|n| ("TOKIO_WORKER_THREADS", n.to_string())),
-        )
+        .args(worker_args(cli.xapp_workers))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -231,6 +232,7 @@ async fn scenario(
             s.controls_accepted.load(Ordering::Relaxed),
             s.indications_dropped.load(Ordering::Relaxed),
             s.ticks_skipped.load(Ordering::Relaxed),
+            s.rtt_discarded.load(Ordering::Relaxed),
         )
     };
     sim.reset_round_trips();
@@ -265,17 +267,46 @@ async fn scenario(
         },
         controls_per_s: (after.1 - before.1) as f64 / elapsed,
         rtt,
+        rtt_discarded: after.4 - before.4,
         sim_dropped: after.2 - before.2,
         ticks_skipped: after.3 - before.3,
         xapp_dropped: summary_number(&out, "dropped past latency budget")
             + out
                 .lines()
                 .find_map(|l| l.split("other drops ").nth(1))
-                .and_then(|v| v.trim_end_matches(')').parse::<u64>().ok())
+                .and_then(|v| {
+                    let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+                    digits.parse::<u64>().ok()
+                })
                 .unwrap_or(0),
         rss_mib: rss as f64 / 1024.0,
         hwm_mib: hwm as f64 / 1024.0,
     })
+}
+
+/// The xApp's own worker-count flag (its runtime is built with an explicit count, so
+/// `TOKIO_WORKER_THREADS` would be ignored).
+fn worker_args(workers: Option<u16>) -> Vec<String> {
+    workers
+        .map(|n| vec!["--worker-threads".to_owned(), n.to_string()])
+        .unwrap_or_default()
+}
+
+/// The RTT columns (p50, p99 with their ratio to the floor, p99.9, max), or "no samples"
+/// in each when no control answered an indication in the window.
+fn rtt_columns(rtt: &Percentiles, floor_us: f64) -> String {
+    if rtt.count == 0 {
+        return ["no samples"; 4].join(" | ");
+    }
+    format!(
+        "{:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0}",
+        rtt.p50_us,
+        rtt.p50_us / floor_us,
+        rtt.p99_us,
+        rtt.p99_us / floor_us,
+        rtt.p999_us,
+        rtt.max_us
+    )
 }
 
 #[tokio::main]
@@ -304,16 +335,16 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "| cells | period | offered ind/s | sent ind/s | received ind/s | controls/s | RTT p50 µs (×floor) | p99 µs (×floor) | p99.9 µs | max µs | sim drops | skipped ticks | xApp drops | xApp RSS MiB (peak) |"
+        "| cells | period | offered ind/s | sent ind/s | received ind/s | controls/s | RTT p50 µs (×floor) | p99 µs (×floor) | p99.9 µs | max µs | RTT samples (lost) | sim drops | skipped ticks | xApp drops | xApp RSS MiB (peak) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &period in &cli.periods {
         let paced = tcp_floor(
             (2000 / period as usize).clamp(20, 200),
             Duration::from_millis(period.into()),
         )?;
         println!(
-            "| TCP ping-pong paced every {period} ms | | | | | | {:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0} | | | | |",
+            "| TCP ping-pong paced every {period} ms | | | | | | {:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0} | | | | | |",
             paced.p50_us,
             paced.p50_us / floor.p50_us,
             paced.p99_us,
@@ -324,19 +355,16 @@ async fn main() -> anyhow::Result<()> {
         for &cells in &cli.cells {
             let o = scenario(&cli, &xapp, cells, period, &dir).await?;
             println!(
-                "| {} | {} ms | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0} | {} | {} | {} | {:.1} ({:.1}) |",
+                "| {} | {} ms | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} ({}) | {} | {} | {} | {:.1} ({:.1}) |",
                 o.cells,
                 o.period,
                 o.offered,
                 o.sent_per_s,
                 o.received_per_s,
                 o.controls_per_s,
-                o.rtt.p50_us,
-                o.rtt.p50_us / floor.p50_us,
-                o.rtt.p99_us,
-                o.rtt.p99_us / floor.p50_us,
-                o.rtt.p999_us,
-                o.rtt.max_us,
+                rtt_columns(&o.rtt, floor.p50_us),
+                o.rtt.count,
+                o.rtt_discarded,
                 o.sim_dropped,
                 o.ticks_skipped,
                 o.xapp_dropped,
@@ -347,4 +375,31 @@ async fn main() -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_round_trip_reads_no_samples_not_zero() {
+        let none = rtt_columns(&Percentiles::default(), 30.0);
+        assert_eq!(none, "no samples | no samples | no samples | no samples");
+        let some = Percentiles {
+            count: 3,
+            p50_us: 60.0,
+            p99_us: 90.0,
+            p999_us: 95.0,
+            max_us: 99.0,
+        };
+        assert!(rtt_columns(&some, 30.0).starts_with("60 (2.00×) | 90 (3.00×)"));
+    }
+
+    #[test]
+    fn worker_count_goes_to_the_xapp_as_its_flag() {
+        let cli = Cli::try_parse_from(["loadbench", "--xapp-workers", "2"]).unwrap();
+        assert_eq!(worker_args(cli.xapp_workers), ["--worker-threads", "2"]);
+        assert!(worker_args(None).is_empty());
+        assert!(Cli::try_parse_from(["loadbench", "--xapp-workers", "0"]).is_err());
+    }
 }

@@ -12,7 +12,7 @@
 mod replay;
 mod service;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,8 +35,15 @@ pub use service::serve;
 
 /// PLMN of the simulated network: MCC 001, MNC 01 (test network).
 pub const PLMN: [u8; 3] = [0x00, 0xf1, 0x10];
-/// Ring slots per cell for send times of outstanding indications.
-const SLOTS: usize = 16;
+/// An unanswered indication's send time is kept this long [ns] (and at most
+/// [`MAX_OUTSTANDING`] per cell); a control answering one forgotten is counted in
+/// [`SimStats::rtt_discarded`] rather than measured.
+const FORGET_AFTER_NS: u64 = 30_000_000_000;
+/// Most unanswered send times kept per cell.
+const MAX_OUTSTANDING: usize = 1 << 16;
+/// Added to the times of a trace that starts at 0 (KPM's collection start time 0 reads
+/// as absent): one day, a multiple of every usual report period [ms].
+pub const ZERO_TIME_SHIFT_MS: u64 = 86_400_000;
 /// gRPC message size limit of the simulator [bytes].
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -78,6 +85,12 @@ pub struct SimConfig {
     /// Stamp every Nth indication of the stream 10 years ahead (0 = never): a hostile or
     /// broken node clock.
     pub future_stamp_every: u64,
+    /// Total cells, spread as evenly as possible over the nodes (each trace cell once when
+    /// it equals the number of traces); `None`: `nodes × cells_per_node`.
+    pub total_cells: Option<usize>,
+    /// A control answered later than this after its indication counts as late [ns]
+    /// (0: not counted).
+    pub late_after_ns: u64,
 }
 
 impl Default for SimConfig {
@@ -95,6 +108,8 @@ impl Default for SimConfig {
             trace_time: false,
             as_fast_as_possible: false,
             future_stamp_every: 0,
+            total_cells: None,
+            late_after_ns: 0,
         }
     }
 }
@@ -147,6 +162,11 @@ pub struct SimStats {
     pub controls_rejected: AtomicU64,
     /// Subscriptions whose cells have all played their trace once (`play_once`).
     pub replays_finished: AtomicU64,
+    /// Controls whose indication's send time was no longer known (its ring slot had been
+    /// reused): their round trip is missing from the histogram.
+    pub rtt_discarded: AtomicU64,
+    /// Controls answered later than [`SimConfig::late_after_ns`] after their indication.
+    pub controls_late: AtomicU64,
 }
 
 /// Per-cell record of accepted controls.
@@ -163,10 +183,12 @@ pub struct Sim {
     pub nodes: Vec<SimNode>,
     /// Every window of each trace, flattened across runs.
     windows: Vec<Vec<crate::trace::Window>>,
+    /// Per trace: added to its window times when stamping with trace time.
+    time_shift_ms: Vec<u64>,
     pub stats: SimStats,
     origin: Instant,
-    sent_ns: Vec<AtomicU64>,
-    sent_seq: Vec<AtomicU64>,
+    /// Per cell: (sequence, send time) of indications not answered yet, oldest first.
+    outstanding: Vec<Mutex<VecDeque<(u64, u64)>>>,
     rtt: Mutex<LatencyHistogram>,
     controls: Mutex<HashMap<CellId, CellControls>>,
     /// Cell identity → (node, cell) positions.
@@ -183,12 +205,21 @@ impl Sim {
             !traces.is_empty(),
             "the simulator needs at least one trace cell"
         );
+        let counts = cells_per_node(&cfg);
+        let firsts: Vec<usize> = counts
+            .iter()
+            .scan(0, |acc, c| {
+                let first = *acc;
+                *acc += c;
+                Some(first)
+            })
+            .collect();
         let nodes: Vec<SimNode> = (0..cfg.nodes)
             .map(|n| SimNode {
                 id: format!("e2:4/{:x}", 0xe0000 + n),
-                cells: (0..cfg.cells_per_node)
+                cells: (0..counts[n])
                     .map(|i| {
-                        let index = n * cfg.cells_per_node + i;
+                        let index = firsts[n] + i;
                         let trace = index % traces.len();
                         let len = traces[trace].windows().count().max(1);
                         SimCell {
@@ -205,10 +236,17 @@ impl Sim {
                     .collect(),
             })
             .collect();
-        let total = cfg.nodes * cfg.cells_per_node * SLOTS;
-        let windows = traces
+        let total = counts.iter().sum::<usize>();
+        let windows: Vec<Vec<_>> = traces
             .iter()
             .map(|t| t.windows().cloned().collect())
+            .collect();
+        let time_shift_ms = windows
+            .iter()
+            .map(|w| match w.first() {
+                Some(first) if first.start_ms == 0 => ZERO_TIME_SHIFT_MS,
+                _ => 0,
+            })
             .collect();
         let cell_index = nodes
             .iter()
@@ -224,10 +262,10 @@ impl Sim {
             cfg,
             nodes,
             windows,
+            time_shift_ms,
             stats: SimStats::default(),
             origin: Instant::now(),
-            sent_ns: (0..total).map(|_| AtomicU64::new(0)).collect(),
-            sent_seq: (0..total).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            outstanding: (0..total).map(|_| Mutex::new(VecDeque::new())).collect(),
             rtt: Mutex::new(LatencyHistogram::new()),
             controls: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
@@ -322,30 +360,49 @@ impl Sim {
         }
     }
 
+    /// Windows the simulator will send when every cell plays its trace once.
+    pub fn windows_to_send(&self) -> u64 {
+        self.cell_windows() as u64
+    }
+
     fn now_ns(&self) -> u64 {
         self.origin.elapsed().as_nanos() as u64
     }
 
     fn note_sent(&self, cell_index: usize, seq: u64) {
-        let slot = cell_index * SLOTS + (seq as usize % SLOTS);
-        self.sent_ns[slot].store(self.now_ns(), Ordering::Relaxed);
-        self.sent_seq[slot].store(seq, Ordering::Release);
+        let now = self.now_ns();
+        if let Some(Ok(mut q)) = self.outstanding.get(cell_index).map(Mutex::lock) {
+            while q.len() >= MAX_OUTSTANDING
+                || q.front().is_some_and(|(_, t)| now - t > FORGET_AFTER_NS)
+            {
+                q.pop_front();
+            }
+            q.push_back((seq, now));
+        }
     }
 
-    /// Records the round trip of the indication a control answered, if it is still known.
+    /// Records the round trip of the indication a control answered; a control for one no
+    /// longer known is counted in [`SimStats::rtt_discarded`].
     fn note_answered(&self, call_process_id: &[u8]) {
         let Ok(bytes) = <[u8; 8]>::try_from(call_process_id) else {
             return;
         };
         let v = u64::from_be_bytes(bytes);
         let (cell, seq) = ((v >> 32) as usize, v & 0xffff_ffff);
-        let slot = cell * SLOTS + (seq as usize % SLOTS);
-        if slot >= self.sent_seq.len() || self.sent_seq[slot].load(Ordering::Acquire) != seq {
+        let Some(Ok(mut q)) = self.outstanding.get(cell).map(Mutex::lock) else {
             return;
+        };
+        let Ok(at) = q.binary_search_by_key(&seq, |(s, _)| *s) else {
+            drop(q);
+            self.stats.rtt_discarded.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let sent_ns = q.remove(at).map_or(0, |(_, ns)| ns);
+        drop(q);
+        let rtt = self.now_ns().saturating_sub(sent_ns);
+        if self.cfg.late_after_ns > 0 && rtt > self.cfg.late_after_ns {
+            self.stats.controls_late.fetch_add(1, Ordering::Relaxed);
         }
-        let rtt = self
-            .now_ns()
-            .saturating_sub(self.sent_ns[slot].load(Ordering::Relaxed));
         if let Ok(mut h) = self.rtt.lock() {
             h.record_ns(rtt);
         }
@@ -393,6 +450,18 @@ impl Sim {
     }
 }
 
+/// Cells of each node: `total_cells` spread evenly (the first nodes take one more), or
+/// `cells_per_node` each.
+fn cells_per_node(cfg: &SimConfig) -> Vec<usize> {
+    let nodes = cfg.nodes.max(1);
+    match cfg.total_cells {
+        Some(total) => (0..nodes)
+            .map(|n| total / nodes + usize::from(n < total % nodes))
+            .collect(),
+        None => vec![cfg.cells_per_node; nodes],
+    }
+}
+
 /// A simulator serving on a loopback socket, for tests and benchmarks.
 #[derive(Debug)]
 pub struct RunningSim {
@@ -432,5 +501,28 @@ impl RunningSim {
             let _ = tx.send(());
         }
         let _ = self.join.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_spread_over_nodes_without_duplicates() {
+        let cfg = |nodes, total| SimConfig {
+            nodes,
+            total_cells: Some(total),
+            ..SimConfig::default()
+        };
+        assert_eq!(cells_per_node(&cfg(2, 5)), [3, 2]);
+        assert_eq!(cells_per_node(&cfg(4, 5)), [2, 1, 1, 1]);
+        assert_eq!(cells_per_node(&cfg(1, 5)), [5]);
+        let fixed = SimConfig {
+            nodes: 2,
+            cells_per_node: 4,
+            ..SimConfig::default()
+        };
+        assert_eq!(cells_per_node(&fixed), [4, 4]);
     }
 }

@@ -6,11 +6,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use e2_proto::pb::e2t::{Indication, ResponseHeaders, SubscribeResponse, subscribe_response};
 use e2_proto::record::{RecordedIndication, record_entry};
-use nf_core::{KpmReport, Meas};
+use nf_core::{KpmReport, Meas, MeasVec, Snssai};
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
 use super::{Sim, SimCell};
+
+/// The window's slices in the order of the cell's announced slices (the subscription's
+/// record layout). A slice with no data in this window gets an all-missing measurement
+/// vector, which the encoder writes as KPM `noValue` records: the record count always
+/// matches the layout, and the xApp reads "no data for this slice in this window".
+fn in_layout(announced: &[Snssai], present: &[(Snssai, MeasVec)]) -> Vec<(Snssai, MeasVec)> {
+    announced
+        .iter()
+        .map(|s| {
+            let meas = present
+                .iter()
+                .find(|(p, _)| p == s)
+                .map_or_else(MeasVec::default, |(_, m)| *m);
+            (*s, meas)
+        })
+        .collect()
+}
 
 /// Most report phases within one period.
 const MAX_GROUPS: usize = 50;
@@ -147,12 +164,12 @@ impl Replay {
         let mut report = KpmReport {
             cell: cell.info.cell,
             collection_start_ms: match (self.sim.cfg.trace_time, w) {
-                (true, Some(w)) => w.start_ms,
+                (true, Some(w)) => w.start_ms + self.sim.time_shift_ms[cell.trace],
                 _ => start_ms,
             },
             granularity_ms: self.period_ms,
             cell_meas: w.map(|w| w.cell).unwrap_or_default(),
-            slices: w.map(|w| w.slices.clone()).unwrap_or_default(),
+            slices: in_layout(&cell.info.slices, w.map_or(&[], |w| &w.slices)),
         };
         let n = self.sim.stats.indications_sent.load(Ordering::Relaxed) + 1;
         let faults = self.sim.cfg.faults;
@@ -193,5 +210,36 @@ impl Replay {
                 call_process_id: cpid.to_be_bytes().to_vec(),
             })),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use e2_proto::kpm::{Layouts, Limits, decode_indication, encode_indication, layout};
+    use nf_core::CellId;
+
+    #[test]
+    fn a_slice_without_data_is_sent_as_no_value_records_and_read_as_absent() {
+        let (a, b) = (Snssai::new(1, None), Snssai::new(2, None));
+        let mut m = MeasVec::default();
+        m.set(Meas::PrbUsedDl, 3.0);
+        let slices = in_layout(&[a, b], &[(b, m)]);
+        assert_eq!(slices.len(), 2);
+        assert!(slices[0].1.get(Meas::PrbUsedDl).is_nan());
+        let report = KpmReport {
+            cell: CellId::new(super::super::PLMN, 7),
+            collection_start_ms: 1_000,
+            granularity_ms: 250,
+            cell_meas: MeasVec::default(),
+            slices,
+        };
+        let (h, p) = encode_indication(&report, false);
+        let layouts: Layouts = [(report.cell, layout(&[a, b]))].into_iter().collect();
+        let (back, notes) = decode_indication(&h, &p, &Limits::default(), Some(&layouts)).unwrap();
+        assert_eq!(back.slices.len(), 1, "{back:?}");
+        assert_eq!(back.slices[0].0, b);
+        assert_eq!(back.slices[0].1.get(Meas::PrbUsedDl), 3.0);
+        assert!(notes.no_values as usize >= Meas::PER_SLICE.len());
     }
 }

@@ -8,9 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use nf_runtime::config::Overload;
+use nf_infer::runtime::LoadedModel;
+use nf_runtime::config::{Overload, RuntimeConfig};
+use nf_runtime::summary::Summary;
 
 use slice_xapp::config::FileConfig;
 use testbed::mapping::{Mapping, OnBadRow};
@@ -18,6 +22,17 @@ use testbed::sim::{RunningSim, Sim, SimConfig};
 use testbed::trace::CellTrace;
 
 mod diff;
+
+/// The decision log holds every line until the replay ends, then writes them sorted: its
+/// horizon only knows cells that have decided already, so with a shorter hold a node that
+/// starts deciding later than another could see its first lines written out of order.
+const REPLAY_LOG_HOLD_MS: u64 = u64::MAX;
+
+/// Control outcome timeout in replay.
+const REPLAY_CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Outgoing queue of each subscription at `--speed max` [indications].
+const AFAP_QUEUE: usize = 32;
 
 /// Replays recorded cell traces through the E2T simulator to the xApp, or diffs two runs.
 #[derive(Debug, Parser)]
@@ -46,8 +61,8 @@ struct RunArgs {
     /// Column-mapping file (TOML) for --input, for any other CSV layout.
     #[arg(long, requires = "input")]
     mapping: Option<PathBuf>,
-    /// CSV file or folder read through --mapping.
-    #[arg(long)]
+    /// CSV file or folder read through --mapping (both are needed).
+    #[arg(long, requires = "mapping", conflicts_with = "recording")]
     input: Option<PathBuf>,
     /// A session recording (airan.record.v1) to play back.
     #[arg(long)]
@@ -73,6 +88,10 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Give up when no indication has been sent or read for this long [s] (the xApp
+    /// refused the E2 node, say); the windows not played count as lost.
+    #[arg(long, default_value_t = 60.0)]
+    stall_timeout: f64,
 }
 
 fn main() -> ExitCode {
@@ -85,10 +104,10 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.cmd {
         Cmd::Run(a) => run(a),
-        Cmd::Diff(a) => diff::run(&a),
+        Cmd::Diff(a) => diff::run(&a).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("replay: {e:#}");
             ExitCode::from(1)
@@ -96,11 +115,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_traces(a: &RunArgs) -> anyhow::Result<(Vec<CellTrace>, serde_json::Value)> {
+/// What the trace reader produced.
+struct Loaded {
+    traces: Vec<CellTrace>,
+    /// The reader's own report (rows, bad rows, missing values).
+    report: serde_json::Value,
+    /// Report period of the trace's windows [ms].
+    period_ms: u32,
+}
+
+fn load_traces(a: &RunArgs) -> anyhow::Result<Loaded> {
     if let Some(r) = &a.recording {
-        let (cells, report) =
+        let (traces, report) =
             testbed::recording::read(r).with_context(|| format!("recording {}", r.display()))?;
-        return Ok((cells, serde_json::to_value(report)?));
+        let period_ms = report.report_period_ms;
+        return Ok(Loaded {
+            traces,
+            report: serde_json::to_value(report)?,
+            period_ms,
+        });
     }
     // A SCOPE trace is read through the shipped SCOPE mapping file, like any other CSV.
     let (mapping, input) = match &a.mapping {
@@ -120,24 +153,51 @@ fn load_traces(a: &RunArgs) -> anyhow::Result<(Vec<CellTrace>, serde_json::Value
         );
     }
     let (rows, report) = mapping.read_rows(&files, a.on_bad_row)?;
-    Ok((mapping.to_cells(&rows)?, serde_json::to_value(report)?))
+    Ok(Loaded {
+        traces: mapping.to_cells(&rows)?,
+        report: serde_json::to_value(report)?,
+        period_ms: u32::try_from(mapping.format.period_ms)
+            .context("mapping format.period_ms is too large")?,
+    })
 }
 
-fn run(a: RunArgs) -> anyhow::Result<()> {
-    let (traces, read_report) = load_traces(&a)?;
-    if traces.is_empty() {
-        bail!("the trace holds no cell");
+/// Says which cells carry no slice: E2SM-KPM carries only their cell-level measurements
+/// (`RRU.PrbAvailDl`, `RRU.PrbTotDl`), so the xApp has nothing to decide on there.
+fn warn_sliceless(traces: &[CellTrace]) {
+    let sliceless: Vec<&str> = traces
+        .iter()
+        .filter(|t| t.slices().is_empty())
+        .map(|t| t.name.as_str())
+        .collect();
+    if !sliceless.is_empty() {
+        eprintln!(
+            "replay: {} of {} cells carry no slice ({}): only their cell-level measurements reach the xApp; \
+             `[slice] value = \"<SST>\"` in the mapping reads each cell as one slice",
+            sliceless.len(),
+            traces.len(),
+            sliceless.join(", ")
+        );
     }
-    let max_speed = a.speed == "max";
-    let speed: f64 = if max_speed {
-        1.0
-    } else {
-        a.speed
-            .parse()
-            .ok()
-            .filter(|s: &f64| *s > 0.0)
-            .context("--speed: `max` or a factor above 0")?
-    };
+}
+
+fn parse_speed(speed: &str) -> anyhow::Result<Option<f64>> {
+    if speed == "max" {
+        return Ok(None);
+    }
+    speed
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s > 0.0)
+        .map(Some)
+        .context("--speed: `max` or a factor above 0")
+}
+
+/// The runtime configuration of a replay: decisions depend only on the data, so nothing
+/// is shed or dropped by age (the configured budget only counts late controls).
+fn replay_config(
+    a: &RunArgs,
+    period_ms: u32,
+) -> anyhow::Result<(RuntimeConfig, Vec<LoadedModel>, u64)> {
     let base = a.config.parent().unwrap_or(Path::new("."));
     let mut validated = FileConfig::load(&a.config)?.validate(base)?;
     if let Some(m) = &a.model {
@@ -145,39 +205,78 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     let models = slice_xapp::load_models(&validated.models).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&a.out)?;
-    let log_path = a.out.join("decisions.jsonl");
     let mut cfg = validated.runtime;
+    let late_after_ns = cfg.budget.budget_ns;
     cfg.metrics_listen = None;
-    cfg.decision_log = Some(slice_xapp::open_decision_log(&log_path, 10_000, false)?);
+    cfg.decision_log = Some(slice_xapp::open_decision_log(
+        &a.out.join("decisions.jsonl"),
+        REPLAY_LOG_HOLD_MS,
+        false,
+    )?);
     cfg.reproducible = true;
+    cfg.report_period_ms = period_ms;
     // A finished replay keeps its streams open and silent: never resubscribe (and replay
     // again) while the last decisions drain.
     cfg.silent_periods = *nf_runtime::config::SILENT_PERIODS_RANGE.end();
     // Decisions depend only on the data: past-budget ones are counted, not dropped.
     cfg.budget_mode = nf_core::latency::BudgetMode::Count;
-    if max_speed {
-        cfg.overload = Overload::Backpressure;
-        cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);
-        cfg.stale_after_ms = 3_600_000;
+    cfg.overload = Overload::Backpressure;
+    cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);
+    cfg.stale_after_ms = 3_600_000;
+    // A control outcome that timed out would change later decisions (the guard forgets
+    // the cell): on loopback every outcome comes, however loaded the machine.
+    cfg.control_timeout = REPLAY_CONTROL_TIMEOUT;
+    Ok((cfg, models, late_after_ns))
+}
+
+/// What one replay did, end to end.
+struct Outcome {
+    summary: Summary,
+    wall: Duration,
+    sim: Arc<Sim>,
+    recorded: u64,
+}
+
+fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_traces(&a)?;
+    if loaded.traces.is_empty() {
+        bail!("the trace holds no cell");
     }
-    let nodes = a.nodes.clamp(1, traces.len());
-    let per_node = traces.len().div_ceil(nodes);
+    warn_sliceless(&loaded.traces);
+    let speed = parse_speed(&a.speed)?;
+    let (mut cfg, models, late_after_ns) = replay_config(&a, loaded.period_ms)?;
+    let cells = loaded.traces.len();
+    let nodes = a.nodes.clamp(1, cells);
     let sim_cfg = SimConfig {
         nodes,
-        cells_per_node: per_node,
-        speed,
+        cells_per_node: cells.div_ceil(nodes),
+        total_cells: Some(cells),
+        speed: speed.unwrap_or(1.0),
         play_once: true,
         trace_time: true,
-        as_fast_as_possible: max_speed,
-        stagger: !max_speed,
+        as_fast_as_possible: speed.is_none(),
+        stagger: speed.is_some(),
+        // At max speed a short queue keeps the simulator just ahead of the xApp, so the
+        // round trips it measures are the xApp's, not time spent queued.
+        stream_queue: if speed.is_none() {
+            AFAP_QUEUE
+        } else {
+            SimConfig::default().stream_queue
+        },
+        late_after_ns,
         ..SimConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let summary = rt.block_on(async move {
-        let sim = Sim::new(sim_cfg, traces);
-        if let Some(r) = &a.record {
+    let (record, quiet) = (a.record.clone(), a.quiet);
+    let stall = Duration::try_from_secs_f64(a.stall_timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--stall-timeout: seconds above 0")?;
+    let outcome = rt.block_on(async move {
+        let sim = Sim::new(sim_cfg, loaded.traces);
+        if let Some(r) = &record {
             sim.record_to(r, cfg.report_period_ms)?;
         }
         let running = RunningSim::bind(sim.clone(), 0).await?;
@@ -185,25 +284,89 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         let metrics = Arc::new(nf_runtime::metrics::Metrics::new());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let started = Instant::now();
-        let xapp = tokio::spawn(nf_runtime::run_models(cfg, models, metrics, async move {
-            let _ = stop_rx.await;
-        }));
-        wait_until_played(&sim, nodes, a.quiet).await;
+        let xapp = tokio::spawn(nf_runtime::run_models(
+            cfg,
+            models,
+            metrics.clone(),
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let played = Progress {
+            nodes,
+            quiet,
+            stall,
+        };
+        played.wait(&sim, &metrics, &xapp).await;
+        // Every window is in: stopping drains the decisions still in flight.
         let _ = stop_tx.send(());
         let summary = xapp.await??;
         let wall = started.elapsed();
         let recorded = sim.finish_recording()?;
         running.stop().await;
-        anyhow::Ok((summary, wall, sim, recorded))
+        anyhow::Ok(Outcome {
+            summary,
+            wall,
+            sim,
+            recorded,
+        })
     })?;
-    let (summary, wall, sim, recorded) = summary;
-    let windows = sim.cell_windows() as f64;
-    let trace_s = windows / sim.cell_count() as f64 * 0.25;
+    report(&a, &outcome, loaded.report, loaded.period_ms)
+}
+
+/// Windows that did not make it from the trace reader into the xApp's cell table, or whose
+/// decision was dropped, by reason. Every entry is an unexplained loss.
+fn losses(o: &Outcome, read_report: &serde_json::Value) -> BTreeMap<String, u64> {
+    let stats = &o.sim.stats;
+    let windows = o.sim.windows_to_send();
+    let sent = stats.indications_sent.load(Ordering::Relaxed);
+    let mut out = BTreeMap::new();
+    out.insert(
+        "simulator_queue_full".to_owned(),
+        stats.indications_dropped.load(Ordering::Relaxed),
+    );
+    out.insert("not_sent".to_owned(), windows.saturating_sub(sent));
+    out.insert(
+        "not_received".to_owned(),
+        sent.saturating_sub(o.summary.indications),
+    );
+    out.insert(
+        "recording_undecodable".to_owned(),
+        read_report["undecodable"].as_u64().unwrap_or(0),
+    );
+    for (what, counts) in [
+        ("rejected", &o.summary.rejected_by_reason),
+        ("not_ingested", &o.summary.not_ingested_by_reason),
+        ("dropped", &o.summary.dropped_by_reason),
+    ] {
+        for (reason, n) in counts {
+            out.insert(format!("{what}:{reason}"), *n);
+        }
+    }
+    out.retain(|_, n| *n > 0);
+    out
+}
+
+fn report(
+    a: &RunArgs,
+    o: &Outcome,
+    read_report: serde_json::Value,
+    period_ms: u32,
+) -> anyhow::Result<ExitCode> {
+    let (summary, sim) = (&o.summary, &o.sim);
+    let windows = sim.windows_to_send();
+    let trace_s = windows as f64 / sim.cell_count() as f64 * f64::from(period_ms) / 1000.0;
+    let speed_up = trace_s / o.wall.as_secs_f64();
+    let lost = losses(o, &read_report);
+    let late = sim.stats.controls_late.load(Ordering::Relaxed);
+    let log_path = a.out.join("decisions.jsonl");
     let json = serde_json::json!({
         "trace_read": read_report,
         "cells": sim.cell_count(),
-        "windows": windows as u64,
+        "period_ms": period_ms,
+        "windows": windows,
         "indications_sent": sim.stats.indications_sent.load(Ordering::Relaxed),
+        "indications_received": summary.indications,
         "controls_received": sim.stats.controls_received.load(Ordering::Relaxed),
         "controls_accepted": sim.stats.controls_accepted.load(Ordering::Relaxed),
         "decisions": summary.decisions,
@@ -212,14 +375,22 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         "dropped_past_budget": summary.dropped_past_budget,
         "dropped_other": summary.dropped_other,
         "rejected": summary.rejected,
-        "wall_s": wall.as_secs_f64(),
+        "rejected_by_reason": summary.rejected_by_reason,
+        "dropped_by_reason": summary.dropped_by_reason,
+        "not_ingested_by_reason": summary.not_ingested_by_reason,
+        "skipped_measurements": summary.skipped_measurements,
+        "undecided_by_reason": summary.undecided_by_reason,
+        "controls_late": late,
+        "rtt_discarded": sim.stats.rtt_discarded.load(Ordering::Relaxed),
+        "unexplained_loss": lost,
+        "wall_s": o.wall.as_secs_f64(),
         "trace_s_per_cell": trace_s,
-        "speed_up": trace_s / wall.as_secs_f64(),
+        "speed_up": speed_up,
         "decision_latency_us": {
             "p50": summary.decision_latency.p50_us,
             "p99": summary.decision_latency.p99_us,
         },
-        "recorded_entries": recorded,
+        "recorded_entries": o.recorded,
         "decision_log": log_path,
     });
     std::fs::write(
@@ -228,48 +399,88 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     )?;
     println!("{summary}");
     println!(
-        "replayed {} windows of {} cells in {:.2} s ({:.0}× real time); decision log {}",
+        "  controls later than the budget {late} (counted, not dropped: replay decides on data only)"
+    );
+    if !lost.is_empty() {
+        let list: Vec<String> = lost.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        eprintln!(
+            "replay: data lost without an accepted reason: {}; summary {}",
+            list.join(", "),
+            a.out.join("summary.json").display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    println!(
+        "replayed {} windows of {} cells ({} ms each) in {:.2} s ({:.0}× real time); decision log {}",
         windows,
         sim.cell_count(),
-        wall.as_secs_f64(),
-        trace_s / wall.as_secs_f64(),
+        period_ms,
+        o.wall.as_secs_f64(),
+        speed_up,
         log_path.display()
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Shows progress until every subscription has played its trace and the xApp's controls
-/// have stopped arriving.
-async fn wait_until_played(sim: &Arc<Sim>, nodes: usize, quiet: bool) {
-    let total = sim.cell_windows() as u64;
-    let bar = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} windows ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    loop {
-        bar.set_position(sim.stats.indications_sent.load(Ordering::Relaxed));
-        if sim.stats.replays_finished.load(Ordering::Relaxed) as usize >= nodes {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// How to follow a replay until it has played.
+struct Progress {
+    /// Subscriptions (one per E2 node) that must finish playing.
+    nodes: usize,
+    quiet: bool,
+    /// Longest time without any indication sent or read.
+    stall: Duration,
+}
+
+impl Progress {
+    fn bar(&self, total: u64) -> indicatif::ProgressBar {
+        let bar = if self.quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(total)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} windows ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
     }
-    bar.finish();
-    // Decisions still in flight: wait until controls stop arriving.
-    let mut last = u64::MAX;
-    loop {
-        let now = sim.stats.controls_received.load(Ordering::Relaxed);
-        if now == last {
-            break;
+
+    /// Waits until every subscription has played its trace and the xApp has read every
+    /// indication sent, the xApp has stopped, or nothing has moved for `stall`. It does
+    /// not wait on controls: a trace with rare controls ends when its data ends.
+    async fn wait(
+        &self,
+        sim: &Arc<Sim>,
+        metrics: &nf_runtime::metrics::Metrics,
+        xapp: &tokio::task::JoinHandle<Result<Summary, nf_runtime::RuntimeError>>,
+    ) {
+        let bar = self.bar(sim.windows_to_send());
+        let mut last = (u64::MAX, u64::MAX);
+        let mut moved = Instant::now();
+        loop {
+            let read = metrics.indications.get();
+            let sent = sim.stats.indications_sent.load(Ordering::Relaxed);
+            bar.set_position(read);
+            let played = sim.stats.replays_finished.load(Ordering::Relaxed) as usize >= self.nodes;
+            if (played && read >= sent) || xapp.is_finished() {
+                break;
+            }
+            if (read, sent) != last {
+                (last, moved) = ((read, sent), Instant::now());
+            } else if moved.elapsed() > self.stall {
+                tracing::error!(
+                    read,
+                    sent,
+                    stalled_s = self.stall.as_secs_f64(),
+                    "replay stalled: nothing sent or read"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        last = now;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        bar.finish();
     }
 }

@@ -97,11 +97,19 @@ impl Meas {
         matches!(self, Meas::PrbUsedDl | Meas::PrbAvailDl | Meas::PrbReqDl)
     }
 
-    /// Inclusive range of plausible values. PRB counts are further bounded by the cell's
+    /// PRBs the cell actually granted: never more than its `RRU.PrbAvailDl`. Requested PRBs
+    /// (`VS.PrbReqDl`) are demand, not use: UEs may ask for more than the cell has (seen in
+    /// TRACTOR: 85 PRBs requested of 50).
+    pub fn is_bounded_by_available(self) -> bool {
+        matches!(self, Meas::PrbUsedDl)
+    }
+
+    /// Inclusive range of plausible values. PRBs used are further bounded by the cell's
     /// `RRU.PrbAvailDl` in [`KpmReport::check_ranges`].
     pub fn range(self) -> (f32, f32) {
         match self {
-            Meas::PrbUsedDl | Meas::PrbAvailDl | Meas::PrbReqDl => (0.0, MAX_PRBS),
+            Meas::PrbUsedDl | Meas::PrbAvailDl => (0.0, MAX_PRBS),
+            Meas::PrbReqDl => (0.0, MAX_PRB_DEMAND),
             Meas::PrbTotDl => (0.0, 100.0),
             Meas::UeThpDl | Meas::UeThpUl => (0.0, MAX_THP_KBPS),
             Meas::ConnMean => (0.0, MAX_UES),
@@ -114,6 +122,8 @@ impl Meas {
 /// Most PRBs of one NR carrier (TS 38.101-1 Table 5.3.2-1: 273 at 100 MHz / 30 kHz; 275 is
 /// the most any numerology allows).
 pub const MAX_PRBS: f32 = 275.0;
+/// Largest plausible PRB demand of one slice, summed over its UEs [PRB].
+pub const MAX_PRB_DEMAND: f32 = MAX_PRBS * 1024.0;
 /// Largest plausible summed UE throughput of one slice [kbit/s] (100 Gbit/s).
 pub const MAX_THP_KBPS: f32 = 1e8;
 /// Largest plausible number of RRC-connected UEs of one cell.
@@ -136,7 +146,8 @@ pub struct RangeError {
 impl RangeError {
     /// Bounded metric label.
     pub fn kind(&self) -> &'static str {
-        if self.meas.is_prb_count() && self.value > self.high && self.value <= MAX_PRBS {
+        if self.meas.is_bounded_by_available() && self.value > self.high && self.value <= MAX_PRBS
+        {
             "prb_above_available"
         } else if self.value < self.low {
             "negative_measurement"
@@ -222,7 +233,7 @@ fn check_vec(v: &MeasVec, which: &[Meas], prb_high: f32) -> Result<(), RangeErro
     for &meas in which {
         let Some(value) = v.value(meas) else { continue };
         let (low, mut high) = meas.range();
-        if meas.is_prb_count() {
+        if meas.is_bounded_by_available() {
             high = high.min(prb_high);
         }
         if !(low..=high).contains(&value) {
@@ -306,5 +317,16 @@ mod tests {
         r.cell_meas = MeasVec::default();
         assert!(r.check_ranges(Some(50.0)).is_err());
         assert!(r.check_ranges(Some(106.0)).is_ok());
+    }
+
+    #[test]
+    fn prbs_requested_may_exceed_the_cell_but_not_plausibility() {
+        // TRACTOR's multi-UE cells ask for up to 85 PRBs of 50: demand, not use.
+        let asked = report(50.0, &[(Meas::PrbReqDl, 85.4), (Meas::PrbUsedDl, 49.6)]);
+        assert_eq!(asked.check_ranges(None), Ok(()));
+        let err = report(50.0, &[(Meas::PrbReqDl, 2f32.powi(62))])
+            .check_ranges(None)
+            .unwrap_err();
+        assert_eq!(err.kind(), "measurement_out_of_range");
     }
 }

@@ -220,6 +220,10 @@ fn replay_config(
     cfg.silent_periods = *nf_runtime::config::SILENT_PERIODS_RANGE.end();
     // Decisions depend only on the data: past-budget ones are counted, not dropped.
     cfg.budget_mode = nf_core::latency::BudgetMode::Count;
+    // Trace time runs at N× our clock (or as fast as the xApp reads): the node-clock check
+    // of live runs would see every report as stamped ahead. Reports still move forward in
+    // time per cell (out-of-order and duplicates are refused as live).
+    cfg.max_ahead_ms = u64::MAX;
     cfg.overload = Overload::Backpressure;
     cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);
     cfg.stale_after_ms = 3_600_000;

@@ -264,6 +264,32 @@ fn missing_value_tokens_are_counted_no_values_never_zeros() {
 }
 
 #[test]
+fn a_ue_with_two_rows_in_one_window_counts_once() {
+    // UE `a`'s logger drifted: two rows fall into the 1 s window at 1000. Summed as rows it
+    // would report 400 kbit/s and 3 UEs; per UE it is mean(100, 300) + 50 = 250 and 2 UEs.
+    let dir = temp_dir("ue-twice");
+    let mapping = OPERATOR_MAPPING.to_owned()
+        + "\n[[measurement]]\nname = \"RRC.ConnMean\"\naggregate = \"count\"\n";
+    std::fs::write(dir.join("m.toml"), mapping).unwrap();
+    std::fs::write(
+        dir.join("op.csv"),
+        "t,slice,ue,thp,cqi\n1000,0,a,100,7\n1900,0,a,300,9\n1500,0,b,50,11\n",
+    )
+    .unwrap();
+    let m = Mapping::load(&dir.join("m.toml")).unwrap();
+    let (rows, _) = m
+        .read_rows(&m.files(&dir).unwrap(), OnBadRow::Stop)
+        .unwrap();
+    let cells = m.to_cells(&rows).unwrap();
+    let w: Vec<&Window> = cells[0].windows().collect();
+    let slice = w[0].slices[0].1;
+    assert_eq!(slice.get(Meas::UeThpDl), 250.0);
+    assert_eq!(slice.get(Meas::ConnMean), 2.0);
+    // The mean across UEs is of per-UE means: (8 + 11) / 2.
+    assert_eq!(slice.get(Meas::DlCqiMean), 9.5);
+}
+
+#[test]
 fn duplicate_names_and_wrong_levels_are_refused_by_name() {
     let dir = temp_dir("mapping-refusals");
     let refused = |extra: &str| {

@@ -55,6 +55,10 @@ fn mapped(name: &'static str, mapping: &str, input: &Path, extra: &[&str]) -> Ca
     }
 }
 
+/// These traces lack model inputs (no PRB request, buffer or UE-count columns): the xApp
+/// refuses such cells unless told to impute, so the gauntlet says so explicitly.
+const IMPUTE: &[&str] = &["--missing-inputs", "impute-zero"];
+
 fn cases(traces: &Path) -> Vec<Case> {
     let coloran = traces.join("coloran/sched0-tr0-exp1-bs1");
     vec![
@@ -80,27 +84,27 @@ fn cases(traces: &Path) -> Vec<Case> {
             "coloran-cell",
             "coloran-cell",
             &coloran.join("bs1.csv"),
-            &[],
+            IMPUTE,
         ),
         mapped(
             "coloran-ue",
             "coloran-ue-kpm",
             &coloran.join("ue1.csv"),
-            &[],
+            IMPUTE,
         ),
         // One row of a phone log steps back a second: skipped by request, and counted.
         mapped(
             "ucc5g",
             "ucc5g",
             &traces.join("ucc5g"),
-            &["--on-bad-row", "skip"],
+            &["--on-bad-row", "skip", IMPUTE[0], IMPUTE[1]],
         ),
         // Synthetic (ric-app-qp simulator output): plumbing only.
         mapped(
             "synthetic-qp",
             "synthetic-qp",
             &traces.join("synthetic-qp/cells.csv"),
-            &[],
+            IMPUTE,
         ),
     ]
 }

@@ -237,6 +237,8 @@ fn slices_without_data_time_zero_odd_node_split_and_period_reach_the_xapp() {
             mapping.to_str().unwrap().into(),
             "--input".into(),
             input.to_str().unwrap().into(),
+            "--missing-inputs".into(),
+            "impute-zero".into(),
             "--nodes".into(),
             "2".into(),
             "--speed".into(),
@@ -321,11 +323,31 @@ fn a_run_that_loses_windows_fails_and_names_why() {
         "--out",
         d.join("out").to_str().unwrap(),
     ]);
+    // The runtime finds no node it can serve and says why; no clean summary.
+    assert!(matches!(code, Some(c) if c != 0), "{text}");
+    assert!(text.contains("slices: 17 exceeds the limit of 16"), "{text}");
+    assert!(text.contains("no E2 node offering KPM"), "{text}");
+    assert!(!text.contains("replayed "), "{text}");
+}
+
+#[test]
+fn a_trace_without_the_models_inputs_is_refused_unless_imputation_is_asked_for() {
+    // The fixture has PRBs, throughput and CQI, not the UE count, buffer or PRB demand the
+    // forecaster reads: its cells are refused (a loss that fails the run), by name.
+    let d = scratch("missing");
+    let (mapping, input, _) = fixture(&d);
+    let (code, text) = replay_status(&[
+        "run",
+        "--quiet",
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        d.join("out").to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(2), "{text}");
-    assert!(
-        text.contains("data lost without an accepted reason: not_sent 1"),
-        "{text}"
-    );
+    assert!(text.contains("dropped:missing_input"), "{text}");
     assert!(!text.contains("replayed "), "{text}");
 }
 
@@ -355,6 +377,8 @@ fn an_idle_trace_with_rare_controls_plays_to_its_end_the_same_every_run() {
                 mapping.to_str().unwrap(),
                 "--input",
                 input.to_str().unwrap(),
+                "--missing-inputs",
+                "impute-zero",
                 "--nodes",
                 "3",
                 "--out",

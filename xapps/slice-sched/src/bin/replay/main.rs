@@ -82,6 +82,12 @@ struct RunArgs {
     /// What to do with a bad trace row.
     #[arg(long, value_enum, default_value = "stop")]
     on_bad_row: OnBadRow,
+    /// Model inputs a trace never carries (a UE-side operator CSV has no PRB columns):
+    /// `refuse` those cells (counted `missing_input`, a loss that fails the run) or
+    /// `impute-zero` (fed as 0, counted `imputed_input` and logged). Default: the config's
+    /// `model.missing_inputs`.
+    #[arg(long, value_enum)]
+    missing_inputs: Option<MissingInputsArg>,
     /// E2 nodes the cells are spread over.
     #[arg(long, default_value_t = 1)]
     nodes: usize,
@@ -92,6 +98,22 @@ struct RunArgs {
     /// refused the E2 node, say); the windows not played count as lost.
     #[arg(long, default_value_t = 60.0)]
     stall_timeout: f64,
+}
+
+/// `--missing-inputs`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum MissingInputsArg {
+    Refuse,
+    ImputeZero,
+}
+
+impl From<MissingInputsArg> for nf_core::features::MissingInputs {
+    fn from(a: MissingInputsArg) -> Self {
+        match a {
+            MissingInputsArg::Refuse => Self::Refuse,
+            MissingInputsArg::ImputeZero => Self::ImputeZero,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -224,6 +246,9 @@ fn replay_config(
     // of live runs would see every report as stamped ahead. Reports still move forward in
     // time per cell (out-of-order and duplicates are refused as live).
     cfg.max_ahead_ms = u64::MAX;
+    if let Some(m) = a.missing_inputs {
+        cfg.missing_inputs = m.into();
+    }
     cfg.overload = Overload::Backpressure;
     cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);
     cfg.stale_after_ms = 3_600_000;

@@ -26,15 +26,30 @@ struct Case {
 }
 
 fn scope(name: &'static str, folder: &str, traces: &Path) -> Case {
+    scope_accepting(name, folder, traces, &[])
+}
+
+/// A SCOPE trace whose recording holds windows the xApp must refuse, each named.
+fn scope_accepting(name: &'static str, folder: &str, traces: &Path, accept: &[&str]) -> Case {
+    let mut input = vec![
+        "--trace".to_owned(),
+        traces.join(folder).to_string_lossy().into(),
+    ];
+    for a in accept {
+        input.extend(["--accept-loss".to_owned(), (*a).to_owned()]);
+    }
     Case {
         name,
-        input: vec![
-            "--trace".into(),
-            traces.join(folder).to_string_lossy().into(),
-        ],
+        input,
         decides_every_cell: true,
     }
 }
+
+/// SCOPE counts PRB-TTIs over a report window that is not always exactly 250 TTIs: in the
+/// multi-UE trials a few windows sum to more than 12,500 (multi10 at 1690905810313: four UEs,
+/// 14,095), i.e. `RRU.PrbTotDl` above 100 %. A live xApp must refuse such a report; the
+/// gauntlet accepts exactly that loss, by name, and checks it stays rare.
+const OVER_100_PERCENT: &str = "rejected:measurement_out_of_range";
 
 fn mapped(name: &'static str, mapping: &str, input: &Path, extra: &[&str]) -> Case {
     let mut args = vec![
@@ -63,8 +78,18 @@ fn cases(traces: &Path) -> Vec<Case> {
     let coloran = traces.join("coloran/sched0-tr0-exp1-bs1");
     vec![
         scope("tractor", "tractor", traces),
-        scope("multi-ue-trial1", "tractor-trials/multi-ue-trial1", traces),
-        scope("multi-ue-trial2", "tractor-trials/multi-ue-trial2", traces),
+        scope_accepting(
+            "multi-ue-trial1",
+            "tractor-trials/multi-ue-trial1",
+            traces,
+            &[OVER_100_PERCENT],
+        ),
+        scope_accepting(
+            "multi-ue-trial2",
+            "tractor-trials/multi-ue-trial2",
+            traces,
+            &[OVER_100_PERCENT],
+        ),
         scope(
             "single-ue-trial1",
             "tractor-trials/single-ue-trial1",
@@ -179,7 +204,12 @@ fn every_window_of_every_recorded_trace_reaches_the_xapp() {
         assert!(windows > 0, "{}: {s}", case.name);
         assert_eq!(s["indications_sent"], windows, "{}: {s}", case.name);
         assert_eq!(s["indications_received"], windows, "{}: {s}", case.name);
-        assert_eq!(s["rejected"], 0, "{}: {s}", case.name);
+        // Rejections only where accepted by name, and rare: < 0.01 % of the windows.
+        let accepted: u64 = s["accepted_loss"]
+            .as_object()
+            .map_or(0, |m| m.values().filter_map(serde_json::Value::as_u64).sum());
+        assert_eq!(s["rejected"].as_u64(), Some(accepted), "{}: {s}", case.name);
+        assert!(accepted * 10_000 < windows, "{}: {s}", case.name);
         assert_eq!(
             s["unexplained_loss"],
             serde_json::json!({}),

@@ -88,6 +88,11 @@ struct RunArgs {
     /// `model.missing_inputs`.
     #[arg(long, value_enum)]
     missing_inputs: Option<MissingInputsArg>,
+    /// A loss you know the cause of and accept, as printed in the loss list
+    /// (`rejected:measurement_out_of_range`, say); repeatable. Accepted losses are still
+    /// counted and listed (`accepted_loss` in summary.json); any other loss fails the run.
+    #[arg(long = "accept-loss", value_name = "KIND:REASON")]
+    accept_loss: Vec<String>,
     /// E2 nodes the cells are spread over.
     #[arg(long, default_value_t = 1)]
     nodes: usize,
@@ -386,7 +391,12 @@ fn report(
     let windows = sim.windows_to_send();
     let trace_s = windows as f64 / sim.cell_count() as f64 * f64::from(period_ms) / 1000.0;
     let speed_up = trace_s / o.wall.as_secs_f64();
-    let lost = losses(o, &read_report);
+    let mut lost = losses(o, &read_report);
+    let accepted: BTreeMap<String, u64> = a
+        .accept_loss
+        .iter()
+        .filter_map(|k| lost.remove_entry(k))
+        .collect();
     let late = sim.stats.controls_late.load(Ordering::Relaxed);
     let log_path = a.out.join("decisions.jsonl");
     let json = serde_json::json!({
@@ -412,6 +422,7 @@ fn report(
         "controls_late": late,
         "rtt_discarded": sim.stats.rtt_discarded.load(Ordering::Relaxed),
         "unexplained_loss": lost,
+        "accepted_loss": accepted,
         "wall_s": o.wall.as_secs_f64(),
         "trace_s_per_cell": trace_s,
         "speed_up": speed_up,
@@ -430,6 +441,10 @@ fn report(
     println!(
         "  controls later than the budget {late} (counted, not dropped: replay decides on data only)"
     );
+    if !accepted.is_empty() {
+        let list: Vec<String> = accepted.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!("  data lost, accepted (--accept-loss): {}", list.join(", "));
+    }
     if !lost.is_empty() {
         let list: Vec<String> = lost.iter().map(|(r, n)| format!("{r} {n}")).collect();
         eprintln!(

@@ -722,7 +722,8 @@ impl Mapping {
         }
         aggregate(
             how,
-            ues.iter().map(|(_, v)| aggregate(within, v.iter().copied())),
+            ues.iter()
+                .map(|(_, v)| aggregate(within, v.iter().copied())),
         )
     }
 }

@@ -156,7 +156,9 @@ impl XappProcess {
     }
 
     fn refused(&self, reason: &str) -> f64 {
-        self.sample(&format!("xapp_e2_nodes_refused_total{{reason=\"{reason}\"}}"))
+        self.sample(&format!(
+            "xapp_e2_nodes_refused_total{{reason=\"{reason}\"}}"
+        ))
     }
 
     fn signal(&self, sig: &str) {

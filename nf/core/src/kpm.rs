@@ -146,8 +146,7 @@ pub struct RangeError {
 impl RangeError {
     /// Bounded metric label.
     pub fn kind(&self) -> &'static str {
-        if self.meas.is_bounded_by_available() && self.value > self.high && self.value <= MAX_PRBS
-        {
+        if self.meas.is_bounded_by_available() && self.value > self.high && self.value <= MAX_PRBS {
             "prb_above_available"
         } else if self.value < self.low {
             "negative_measurement"

@@ -149,8 +149,7 @@ impl Health {
         HealthSnapshot {
             e2t_reached: self.e2t_reached.load(Ordering::Relaxed),
             nodes_served: self.nodes_served.load(Ordering::Relaxed),
-            nodes_subscribed: usize::try_from(self.nodes_in(NodeState::Subscribed))
-                .unwrap_or(0),
+            nodes_subscribed: usize::try_from(self.nodes_in(NodeState::Subscribed)).unwrap_or(0),
             node_task_restarts: self.node_task_restarts.load(Ordering::Relaxed),
             dead_nodes: self
                 .dead_nodes

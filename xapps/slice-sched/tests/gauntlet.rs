@@ -205,9 +205,9 @@ fn every_window_of_every_recorded_trace_reaches_the_xapp() {
         assert_eq!(s["indications_sent"], windows, "{}: {s}", case.name);
         assert_eq!(s["indications_received"], windows, "{}: {s}", case.name);
         // Rejections only where accepted by name, and rare: < 0.01 % of the windows.
-        let accepted: u64 = s["accepted_loss"]
-            .as_object()
-            .map_or(0, |m| m.values().filter_map(serde_json::Value::as_u64).sum());
+        let accepted: u64 = s["accepted_loss"].as_object().map_or(0, |m| {
+            m.values().filter_map(serde_json::Value::as_u64).sum()
+        });
         assert_eq!(s["rejected"].as_u64(), Some(accepted), "{}: {s}", case.name);
         assert!(accepted * 10_000 < windows, "{}: {s}", case.name);
         assert_eq!(

@@ -325,7 +325,10 @@ fn a_run_that_loses_windows_fails_and_names_why() {
     ]);
     // The runtime finds no node it can serve and says why; no clean summary.
     assert!(matches!(code, Some(c) if c != 0), "{text}");
-    assert!(text.contains("slices: 17 exceeds the limit of 16"), "{text}");
+    assert!(
+        text.contains("slices: 17 exceeds the limit of 16"),
+        "{text}"
+    );
     assert!(text.contains("no E2 node offering KPM"), "{text}");
     assert!(!text.contains("replayed "), "{text}");
 }

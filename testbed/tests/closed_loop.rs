@@ -72,6 +72,39 @@ async fn every_cell_receives_bounded_quota_controls() {
 }
 
 /// Runs the loop until every cell is controlled; returns (via stream, received) at the E2T.
+/// Cells of one node report at their own phases; each collects at its phase too, so a tight
+/// end-to-end budget drops nothing and every cell is controlled (before, later-phase cells
+/// carried the first phase's collection time and looked up to a period old on arrival).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staggered_cells_are_young_on_arrival_and_all_controlled() {
+    let sim = start_sim(SimConfig {
+        nodes: 2,
+        cells_per_node: 4,
+        speed: 2.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let mut cfg = xapp_config(sim.addr);
+    cfg.budget = nf_core::latency::Budget::from_ms(25.0);
+    let xapp = Xapp::start(cfg);
+    let cells = sim.sim.cell_count();
+    let all = wait_for(Duration::from_secs(20), || {
+        sim.sim.controls().len() == cells
+    })
+    .await;
+    let summary = xapp.stop().await;
+    assert!(
+        all,
+        "{} of {cells} cells controlled: {summary}",
+        sim.sim.controls().len()
+    );
+    // A phase is 31 ms at this speed: the old stamps put three of four phases past budget.
+    assert!(
+        summary.dropped_past_budget * 20 < summary.indications,
+        "{summary}"
+    );
+}
+
 async fn controls_by_transport(sim_cfg: SimConfig, transport: ControlTransport) -> (u64, u64) {
     let sim = start_sim(sim_cfg).await;
     let state = sim.sim.clone();

@@ -110,7 +110,9 @@ impl Replay {
             }
             let group = (step % groups as u64) as usize;
             step += 1;
-            let start_ms = epoch0 + seq * period;
+            // A cell reporting at its own phase also collects at that phase: its period
+            // ends as it reports, so a report's age on arrival is transit only.
+            let start_ms = epoch0 + seq * period + group as u64 * period / groups as u64;
             for (k, &c) in self.cells.iter().enumerate().skip(group).step_by(groups) {
                 if self.sim.cfg.play_once && seq >= lengths[k] {
                     continue;

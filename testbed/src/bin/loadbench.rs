@@ -185,6 +185,8 @@ struct Outcome {
     sim_dropped: u64,
     ticks_skipped: u64,
     xapp_dropped: u64,
+    /// The xApp summary's drop line (reasons), when it dropped anything.
+    xapp_drop_reasons: Option<String>,
     rss_mib: f64,
     hwm_mib: f64,
 }
@@ -279,6 +281,12 @@ async fn scenario(
                     digits.parse::<u64>().ok()
                 })
                 .unwrap_or(0),
+        xapp_drop_reasons: out
+            .lines()
+            .find(|l| {
+                l.contains("dropped past latency budget") && !l.contains("(other drops 0: none)")
+            })
+            .map(|l| l.trim().to_owned()),
         rss_mib: rss as f64 / 1024.0,
         hwm_mib: hwm as f64 / 1024.0,
     })
@@ -338,6 +346,7 @@ async fn main() -> anyhow::Result<()> {
         "| cells | period | offered ind/s | sent ind/s | received ind/s | controls/s | RTT p50 µs (×floor) | p99 µs (×floor) | p99.9 µs | max µs | RTT samples (lost) | sim drops | skipped ticks | xApp drops | xApp RSS MiB (peak) |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut drop_notes = Vec::new();
     for &period in &cli.periods {
         let paced = tcp_floor(
             (2000 / period as usize).clamp(20, 200),
@@ -371,6 +380,16 @@ async fn main() -> anyhow::Result<()> {
                 o.rss_mib,
                 o.hwm_mib
             );
+            if let Some(r) = o.xapp_drop_reasons {
+                drop_notes.push(format!("{cells} cells @ {period} ms: {r}"));
+            }
+        }
+    }
+    if !drop_notes.is_empty() {
+        println!();
+        println!("xApp drops by reason (its run summary, whole run including warm-up):");
+        for n in drop_notes {
+            println!("- {n}");
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -62,7 +62,8 @@ impl Replay {
             1
         };
         let wall = period_wall / groups as u32;
-        let mut tick = tokio::time::interval(wall);
+        let started = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval_at(started, wall);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut shutdown = self.sim.shutdown.subscribe();
         // Collection periods are aligned to the period, starting at the subscription.
@@ -72,6 +73,10 @@ impl Replay {
         let mut step: u64 = 0;
         let mut last_tick = tokio::time::Instant::now();
         let afap = self.sim.cfg.as_fast_as_possible;
+        // A live node's collection periods follow its clock: when this task falls behind
+        // (ticks skipped on a starved host, counted), the periods it missed are skipped too,
+        // not stamped later and later. A trace-time replay sends every window instead.
+        let clock_steps = !afap && !self.sim.cfg.trace_time;
         let lengths: Vec<u64> = self
             .cells
             .iter()
@@ -103,6 +108,11 @@ impl Replay {
                             self.sim.stats.ticks_skipped.fetch_add(skipped, Ordering::Relaxed);
                         }
                         last_tick = t;
+                        if clock_steps {
+                            step = (t.saturating_duration_since(started).as_nanos()
+                                / wall.as_nanos().max(1)) as u64;
+                            seq = step / groups as u64;
+                        }
                     }
                     _ = shutdown.wait_for(|s| *s) => return,
                     _ = self.unsubscribed.wait_for(|s| *s) => return,

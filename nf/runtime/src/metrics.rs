@@ -23,10 +23,24 @@ use crate::lograte::LogLimiter;
 use crate::summary::{CAUSES, DROP_REASONS, REJECT_REASONS};
 
 /// Reasons of `xapp_measurement_notes_total`.
-pub(crate) const NOTE_REASONS: &[&str] = &["unknown_measurement", "non_finite_value", "no_value"];
+pub(crate) const NOTE_REASONS: &[&str] = &[
+    "unknown_measurement",
+    "non_finite_value",
+    "no_value",
+    "imputed_input",
+];
 /// Reasons of `xapp_indication_ingest_total`.
-pub(crate) const INGEST_REASONS: &[&str] =
-    &["duplicate", "out_of_order", "late", "missing", "table_full"];
+pub(crate) const INGEST_REASONS: &[&str] = &[
+    "duplicate",
+    "out_of_order",
+    "late",
+    "missing",
+    "table_full",
+    "too_far_ahead",
+    "past_budget",
+    "window_filling",
+    "no_slice",
+];
 /// Reasons of `xapp_decisions_suppressed_total`.
 pub(crate) const SUPPRESS_REASONS: &[&str] = &["hysteresis", "rate_limited"];
 /// Reasons of `xapp_e2_nodes_refused_total`.
@@ -302,7 +316,7 @@ impl Metrics {
         );
         r.register(
             "indication_ingest",
-            "Ingest outcomes other than fresh (duplicate, out_of_order, late, missing, table_full)",
+            "Ingest outcomes other than fresh: not ingested (duplicate, out_of_order, table_full, too_far_ahead), ingested but noted (late, missing periods, past_budget in count mode), no decision (window_filling, no_slice)",
             m.ingest.clone(),
         );
         r.register(
@@ -495,5 +509,74 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{NOT_INGESTED_REASONS, SKIPPED_KINDS, UNDECIDED_REASONS};
+
+    /// The pre-created reasons of each `reason`-labelled family.
+    fn families() -> [(&'static str, &'static [&'static str]); 8] {
+        [
+            ("rejected", REJECT_REASONS),
+            ("notes", NOTE_REASONS),
+            ("ingest", INGEST_REASONS),
+            ("suppressed", SUPPRESS_REASONS),
+            ("dropped", DROP_REASONS),
+            ("controls_rejected", CAUSES),
+            ("nodes_refused", NODE_REFUSALS),
+            ("e2_failures", E2_FAILURES),
+        ]
+    }
+
+    /// Every `Metrics::inc(&….family, "reason")` in the runtime's sources names a reason
+    /// of its family's list: a reason missing there would appear only after its first event
+    /// and, for the summary's lists, be left out of the run summary (a silent loss).
+    #[test]
+    fn every_literal_reason_counted_is_pre_created() {
+        let sources = [
+            include_str!("node.rs"),
+            include_str!("control.rs"),
+            include_str!("discovery.rs"),
+            include_str!("supervise.rs"),
+            include_str!("run.rs"),
+        ];
+        let mut checked = 0;
+        for src in sources {
+            for call in src.split("Metrics::inc(").skip(1) {
+                let args: String = call.chars().take_while(|c| *c != ')').collect();
+                let Some((target, reason)) = args.split_once(',') else {
+                    continue;
+                };
+                let reason = reason.trim();
+                let Some(reason) = reason.strip_prefix('"').and_then(|r| r.strip_suffix('"'))
+                else {
+                    continue;
+                };
+                let family = target.trim().rsplit('.').next().unwrap_or_default();
+                let (_, list) = families()
+                    .into_iter()
+                    .find(|(f, _)| *f == family)
+                    .unwrap_or_else(|| panic!("unknown family `{family}`"));
+                assert!(
+                    list.contains(&reason),
+                    "{family}: `{reason}` not pre-created"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "only {checked} calls found");
+    }
+
+    #[test]
+    fn the_summarys_reason_lists_are_pre_created() {
+        for r in NOT_INGESTED_REASONS.iter().chain(UNDECIDED_REASONS) {
+            assert!(INGEST_REASONS.contains(r), "{r}");
+        }
+        for r in SKIPPED_KINDS {
+            assert!(NOTE_REASONS.contains(r), "{r}");
+        }
     }
 }

@@ -79,7 +79,8 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "model_output_rows",
 ];
 /// Reasons a decoded indication does not reach the cell table.
-pub(crate) const NOT_INGESTED_REASONS: &[&str] = &["duplicate", "out_of_order", "table_full"];
+pub(crate) const NOT_INGESTED_REASONS: &[&str] =
+    &["duplicate", "out_of_order", "table_full", "too_far_ahead"];
 /// Why an ingested indication led to no decision (not a loss).
 pub(crate) const UNDECIDED_REASONS: &[&str] = &["window_filling", "no_slice"];
 /// Kinds of measurements skipped inside an accepted indication.

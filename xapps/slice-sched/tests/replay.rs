@@ -318,6 +318,8 @@ fn a_run_that_loses_windows_fails_and_names_why() {
         mapping.to_str().unwrap(),
         "--input",
         input.to_str().unwrap(),
+        "--missing-inputs",
+        "impute-zero",
         "--stall-timeout",
         "3",
         "--out",
@@ -349,8 +351,16 @@ fn a_trace_without_the_models_inputs_is_refused_unless_imputation_is_asked_for()
         "--out",
         d.join("out").to_str().unwrap(),
     ]);
-    assert_eq!(code, Some(2), "{text}");
-    assert!(text.contains("dropped:missing_input"), "{text}");
+    // Refused before anything plays, naming what is missing and the way out.
+    assert_eq!(code, Some(1), "{text}");
+    for name in [
+        "RRC.ConnMean",
+        "VS.DlBufferBytes",
+        "VS.PrbReqDl",
+        "--missing-inputs",
+    ] {
+        assert!(text.contains(name), "{name}: {text}");
+    }
     assert!(!text.contains("replayed "), "{text}");
 }
 

@@ -271,6 +271,42 @@ struct Outcome {
     recorded: u64,
 }
 
+/// Refuses, before anything plays, a trace that never carries one of a model's inputs in
+/// any slice of any window: every one of its cells would be refused (`missing_input`) at its
+/// first full window. Inputs missing from some cells only are left to the runtime's
+/// per-cell check.
+fn refuse_absent_inputs(traces: &[CellTrace], models: &[LoadedModel]) -> anyhow::Result<()> {
+    let sliced = || {
+        traces
+            .iter()
+            .flat_map(CellTrace::windows)
+            .flat_map(|w| w.slices.iter())
+    };
+    if sliced().next().is_none() {
+        return Ok(());
+    }
+    for m in models {
+        let c = &m.contract;
+        let layout = nf_core::features::FeatureLayout::new(&c.feature_names(), c.window())?;
+        let absent: Vec<&str> = layout
+            .features()
+            .iter()
+            .filter(|f| !sliced().any(|(_, v)| v.get(**f).is_finite()))
+            .map(|f| f.name())
+            .collect();
+        if !absent.is_empty() {
+            bail!(
+                "the trace never carries model input(s) {} of `{}`: every cell would be \
+                 refused (missing_input). Map them, or replay with --missing-inputs \
+                 impute-zero to feed them as 0 (counted imputed_input)",
+                absent.join(", "),
+                c.name
+            );
+        }
+    }
+    Ok(())
+}
+
 fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = load_traces(&a)?;
     if loaded.traces.is_empty() {
@@ -279,6 +315,9 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     warn_sliceless(&loaded.traces);
     let speed = parse_speed(&a.speed)?;
     let (mut cfg, models, late_after_ns) = replay_config(&a, loaded.period_ms)?;
+    if cfg.missing_inputs == nf_core::features::MissingInputs::Refuse {
+        refuse_absent_inputs(&loaded.traces, &models)?;
+    }
     let cells = loaded.traces.len();
     let nodes = a.nodes.clamp(1, cells);
     let sim_cfg = SimConfig {

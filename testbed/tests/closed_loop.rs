@@ -11,22 +11,29 @@ use std::time::Duration;
 use common::*;
 use nf_core::policy::SliceQuota;
 use nf_runtime::config::ControlTransport;
-use testbed::sim::SimConfig;
+use testbed::sim::{RunningSim, SimConfig};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_cell_receives_bounded_quota_controls() {
-    let sim = start_sim(fast()).await;
+/// Runs the xApp with `budget_ms` against a simulator until every cell was controlled (at
+/// most 20 s); whether all were, and the run summary.
+async fn until_all_controlled(sim: &RunningSim, budget_ms: f64) -> (bool, nf_runtime::Summary) {
     let mut cfg = xapp_config(sim.addr);
-    // Tests share two cores with a debug build: the functional check uses a generous
-    // budget (the budget itself is unit-tested in nf-core; latency is measured by loadbench).
-    cfg.budget = nf_core::latency::Budget::from_ms(1000.0);
+    cfg.budget = nf_core::latency::Budget::from_ms(budget_ms);
     let xapp = Xapp::start(cfg);
     let cells = sim.sim.cell_count();
     let all = wait_for(Duration::from_secs(20), || {
         sim.sim.controls().len() == cells
     })
     .await;
-    let summary = xapp.stop().await;
+    (all, xapp.stop().await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cell_receives_bounded_quota_controls() {
+    let sim = start_sim(fast()).await;
+    // Tests share two cores with a debug build: the functional check uses a generous
+    // budget (the budget itself is unit-tested in nf-core; latency is measured by loadbench).
+    let (all, summary) = until_all_controlled(&sim, 1000.0).await;
+    let cells = sim.sim.cell_count();
     let s = &sim.sim.stats;
     assert!(
         all,
@@ -84,15 +91,8 @@ async fn staggered_cells_are_young_on_arrival_and_all_controlled() {
         ..SimConfig::default()
     })
     .await;
-    let mut cfg = xapp_config(sim.addr);
-    cfg.budget = nf_core::latency::Budget::from_ms(25.0);
-    let xapp = Xapp::start(cfg);
+    let (all, summary) = until_all_controlled(&sim, 25.0).await;
     let cells = sim.sim.cell_count();
-    let all = wait_for(Duration::from_secs(20), || {
-        sim.sim.controls().len() == cells
-    })
-    .await;
-    let summary = xapp.stop().await;
     assert!(
         all,
         "{} of {cells} cells controlled: {summary}",

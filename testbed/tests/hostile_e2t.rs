@@ -200,16 +200,28 @@ impl Drop for XappProcess {
     }
 }
 
-/// Polls `cond` on a blocking thread (scrapes are blocking I/O) for at most [`LIMIT`].
-async fn eventually(x: &XappProcess, cond: impl Fn(&XappProcess) -> bool) -> bool {
+/// Polls `cond` on a blocking thread (scrapes are blocking I/O) for at most [`LIMIT`];
+/// panics with `what` and the xApp's stderr when it never holds.
+async fn eventually(x: &XappProcess, what: &str, cond: impl Fn(&XappProcess) -> bool) {
     let deadline = Instant::now() + LIMIT;
     while Instant::now() < deadline {
         if tokio::task::block_in_place(|| cond(x)) {
-            return true;
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    false
+    panic!("{what} not seen within {LIMIT:?}:\n{}", x.read("stderr"));
+}
+
+/// Waits until the counter `reason` of `family` (`XappProcess::failures` or `::refused`)
+/// reaches `at_least`.
+async fn counted(
+    x: &XappProcess,
+    family: fn(&XappProcess, &str) -> f64,
+    reason: &str,
+    at_least: f64,
+) {
+    eventually(x, reason, |x| family(x, reason) >= at_least).await;
 }
 
 /// The simulator, and the hostile E2T in front of it.
@@ -249,11 +261,13 @@ async fn drains_on(sim: &RunningSim, x: XappProcess, signal: &str) -> String {
 async fn late_control_stream_headers_do_not_block_the_node() {
     let (sim, bad) = hostile(Misbehaviour::LateControlHeaders).await;
     let x = XappProcess::start("late-headers", &format!("http://{}", bad.addr), "");
-    assert!(
-        eventually(&x, |x| x.failures("control_stream_late_headers") >= 2.0).await,
-        "late headers not counted:\n{}",
-        x.read("stderr")
-    );
+    counted(
+        &x,
+        XappProcess::failures,
+        "control_stream_late_headers",
+        2.0,
+    )
+    .await;
     assert!(bad.stats.late_streams.load(Ordering::Relaxed) >= 2);
     drains_on(&sim, x, "TERM").await;
     // The controls went over the stream once the E2T answered, not around it.
@@ -270,11 +284,7 @@ async fn an_endless_node_list_ends_at_the_discovery_deadline() {
         &format!("http://{}", bad.addr),
         "discovery_timeout_ms = 1000",
     );
-    assert!(
-        eventually(&x, |x| x.failures("node_list_unterminated") >= 1.0).await,
-        "{}",
-        x.read("stderr")
-    );
+    counted(&x, XappProcess::failures, "node_list_unterminated", 1.0).await;
     let stderr = drains_on(&sim, x, "TERM").await;
     assert!(stderr.contains("E2 node list cut short"), "{stderr}");
     bad.stop().await;
@@ -285,11 +295,7 @@ async fn an_endless_node_list_ends_at_the_discovery_deadline() {
 async fn a_16_mb_node_entry_is_skipped_by_name_and_the_rest_served() {
     let (sim, bad) = hostile(Misbehaviour::HugeNodeEntry).await;
     let x = XappProcess::start("huge-entry", &format!("http://{}", bad.addr), "");
-    assert!(
-        eventually(&x, |x| x.refused("oversize_node_entry") >= 1.0).await,
-        "{}",
-        x.read("stderr")
-    );
+    counted(&x, XappProcess::refused, "oversize_node_entry", 1.0).await;
     let stderr = drains_on(&sim, x, "TERM").await;
     assert!(
         stderr.contains("E2 node entry skipped") && stderr.contains(HUGE_NODE),
@@ -308,11 +314,7 @@ async fn a_silent_stream_is_resubscribed_after_its_silent_periods() {
         &format!("http://{}", bad.addr),
         "silent_periods = 2",
     );
-    assert!(
-        eventually(&x, |x| x.failures("silent_stream") >= 2.0).await,
-        "{}",
-        x.read("stderr")
-    );
+    counted(&x, XappProcess::failures, "silent_stream", 2.0).await;
     // The k-th silence is counted on the k-th subscription.
     assert!(bad.stats.silent_subscriptions.load(Ordering::Relaxed) >= 2);
     let stderr = drains_on(&sim, x, "TERM").await;
@@ -332,11 +334,7 @@ async fn nodes_past_the_node_limit_are_refused_by_name() {
         &format!("http://{}", sim.addr),
         "max_e2_nodes = 1",
     );
-    assert!(
-        eventually(&x, |x| x.refused("node_limit") >= 1.0).await,
-        "{}",
-        x.read("stderr")
-    );
+    counted(&x, XappProcess::refused, "node_limit", 1.0).await;
     let before = accepted(&sim);
     assert!(wait_for(LIMIT, || accepted(&sim) > before + 8).await);
     tokio::task::block_in_place(|| x.signal("TERM"));
@@ -366,11 +364,7 @@ async fn sighup_drains_and_unsubscribes_like_sigterm() {
 async fn an_e2t_never_reached_exits_non_zero_naming_the_endpoint() {
     let endpoint = format!("http://127.0.0.1:{}", free_port()); // nothing listens
     let x = XappProcess::start("unreachable", &endpoint, "");
-    assert!(
-        eventually(&x, |x| x.failures("discovery_failed") >= 2.0).await,
-        "{}",
-        x.read("stderr")
-    );
+    counted(&x, XappProcess::failures, "discovery_failed", 2.0).await;
     tokio::task::block_in_place(|| x.signal("TERM"));
     let (status, stdout, stderr) = tokio::task::block_in_place(|| x.wait());
     assert_eq!(status.code(), Some(70), "{stderr}");

@@ -135,6 +135,23 @@ fn diff_names_the_cells_and_ticks_that_changed() {
 }
 
 /// Runs `replay` and returns (exit code, stdout + stderr).
+/// `replay run --quiet --mapping M --input I --out O` plus `extra`: exit code and output.
+fn replay_mapped(
+    mapping: &Path,
+    input: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> (Option<i32>, String) {
+    let mut args = vec!["run", "--quiet", "--mapping"];
+    args.push(mapping.to_str().unwrap());
+    args.push("--input");
+    args.push(input.to_str().unwrap());
+    args.push("--out");
+    args.push(out.to_str().unwrap());
+    args.extend_from_slice(extra);
+    replay_status(&args)
+}
+
 fn replay_status(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_replay"))
         .current_dir(root())
@@ -229,26 +246,18 @@ fn slices_without_data_time_zero_odd_node_split_and_period_reach_the_xapp() {
     let d = scratch("fixture");
     let (mapping, input, missing) = fixture(&d);
     let out = d.join("max");
-    let args = |out: &Path, speed: &str| {
-        vec![
-            "run".to_owned(),
-            "--quiet".into(),
-            "--mapping".into(),
-            mapping.to_str().unwrap().into(),
-            "--input".into(),
-            input.to_str().unwrap().into(),
-            "--missing-inputs".into(),
-            "impute-zero".into(),
-            "--nodes".into(),
-            "2".into(),
-            "--speed".into(),
-            speed.into(),
-            "--out".into(),
-            out.to_str().unwrap().into(),
-        ]
+    let play = |out: &Path, speed: &str| {
+        let extra = [
+            "--missing-inputs",
+            "impute-zero",
+            "--nodes",
+            "2",
+            "--speed",
+            speed,
+        ];
+        replay_mapped(&mapping, &input, out, &extra)
     };
-    let a: Vec<String> = args(&out, "max");
-    let (code, text) = replay_status(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, text) = play(&out, "max");
     assert_eq!(code, Some(0), "{text}");
     let s = summary(&out);
     // 5 cells over 2 nodes: 5, not 6.
@@ -273,8 +282,7 @@ fn slices_without_data_time_zero_odd_node_split_and_period_reach_the_xapp() {
 
     // A paced replay decides exactly as the max-speed one: nothing dropped by age.
     let paced = d.join("paced");
-    let a: Vec<String> = args(&paced, "20");
-    let (code, text) = replay_status(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, text) = play(&paced, "20");
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(summary(&paced)["dropped_past_budget"], 0);
     assert!(summary(&paced)["controls_late"].is_u64());
@@ -311,20 +319,12 @@ fn a_run_that_loses_windows_fails_and_names_why() {
     }
     let input = d.join("c.csv");
     std::fs::write(&input, csv).unwrap();
-    let (code, text) = replay_status(&[
-        "run",
-        "--quiet",
-        "--mapping",
-        mapping.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--missing-inputs",
-        "impute-zero",
-        "--stall-timeout",
-        "3",
-        "--out",
-        d.join("out").to_str().unwrap(),
-    ]);
+    let (code, text) = replay_mapped(
+        &mapping,
+        &input,
+        &d.join("out"),
+        &["--missing-inputs", "impute-zero", "--stall-timeout", "3"],
+    );
     // The runtime finds no node it can serve and says why; no clean summary.
     assert!(matches!(code, Some(c) if c != 0), "{text}");
     assert!(
@@ -341,16 +341,7 @@ fn a_trace_without_the_models_inputs_is_refused_unless_imputation_is_asked_for()
     // forecaster reads: its cells are refused (a loss that fails the run), by name.
     let d = scratch("missing");
     let (mapping, input, _) = fixture(&d);
-    let (code, text) = replay_status(&[
-        "run",
-        "--quiet",
-        "--mapping",
-        mapping.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        d.join("out").to_str().unwrap(),
-    ]);
+    let (code, text) = replay_mapped(&mapping, &input, &d.join("out"), &[]);
     // Refused before anything plays, naming what is missing and the way out.
     assert_eq!(code, Some(1), "{text}");
     for name in [
@@ -383,20 +374,8 @@ fn an_idle_trace_with_rare_controls_plays_to_its_end_the_same_every_run() {
         .iter()
         .map(|run| {
             let out = d.join(run);
-            let (code, text) = replay_status(&[
-                "run",
-                "--quiet",
-                "--mapping",
-                mapping.to_str().unwrap(),
-                "--input",
-                input.to_str().unwrap(),
-                "--missing-inputs",
-                "impute-zero",
-                "--nodes",
-                "3",
-                "--out",
-                out.to_str().unwrap(),
-            ]);
+            let extra = ["--missing-inputs", "impute-zero", "--nodes", "3"];
+            let (code, text) = replay_mapped(&mapping, &input, &out, &extra);
             assert_eq!(code, Some(0), "{text}");
             let s = summary(&out);
             assert_eq!(s["indications_received"], 20 * 60, "{s}");

@@ -84,7 +84,12 @@ pub struct ReadReport {
 impl ReadReport {
     fn missing(&mut self, column: &str) {
         self.missing_values += 1;
-        *self.missing_by_column.entry(column.to_owned()).or_default() += 1;
+        match self.missing_by_column.get_mut(column) {
+            Some(n) => *n += 1,
+            None => {
+                self.missing_by_column.insert(column.to_owned(), 1);
+            }
+        }
     }
 
     fn bad(&mut self, row: BadRow, policy: OnBadRow) -> Result<(), MappingError> {
@@ -647,12 +652,13 @@ impl Mapping {
         let mut out = Vec::new();
         for slice in slices {
             let mine: Vec<&Row> = rows.iter().copied().filter(|r| r.slice == *slice).collect();
+            let ues = self.by_ue(&mine);
             let mut mv = MeasVec::default();
             for (i, (spec, m)) in self.measurements.iter().zip(meas).enumerate() {
                 if spec.sum_of.is_some() {
                     continue;
                 }
-                let v = self.aggregate_ues(spec.aggregate, &mine, i);
+                let v = aggregate_ues(spec.aggregate, &ues, i);
                 if spec.cell {
                     if !v.is_nan() {
                         cell.set(*m, v as f32);
@@ -696,36 +702,41 @@ impl Mapping {
 }
 
 impl Mapping {
-    /// Measurement `i` of one slice's rows in one window, across UEs. A UE whose logger
-    /// drifted against the window grid can have two rows in one window (seen in TRACTOR's
-    /// multi-UE trials: summed, the cell used 112 % of its PRBs): its rows are first averaged
-    /// (max / last for those aggregates) into one value per UE, then UEs combine as
-    /// `how` says, `count` counting distinct UEs. Without a `[ue]` key every row is a UE.
-    fn aggregate_ues(&self, how: Aggregate, rows: &[&Row], i: usize) -> f64 {
+    /// One slice's rows of one window, grouped by UE. A UE whose logger drifted against the
+    /// window grid can have two rows in one window (seen in TRACTOR's multi-UE trials: summed
+    /// as rows, the cell used 112 % of its PRBs). Without a `[ue]` key every row is a UE.
+    fn by_ue<'r>(&self, rows: &[&'r Row]) -> Vec<Vec<&'r Row>> {
         if self.ue.is_none() {
-            return aggregate(how, rows.iter().map(|r| r.values[i]));
+            return rows.iter().map(|r| vec![*r]).collect();
         }
-        let mut ues: Vec<(&str, Vec<f64>)> = Vec::new();
+        let mut ues: Vec<Vec<&Row>> = Vec::new();
         for r in rows {
-            match ues.iter_mut().find(|(ue, _)| *ue == r.ue) {
-                Some((_, v)) => v.push(r.values[i]),
-                None => ues.push((&r.ue, vec![r.values[i]])),
+            match ues.iter_mut().find(|g| g[0].ue == r.ue) {
+                Some(g) => g.push(r),
+                None => ues.push(vec![r]),
             }
         }
-        let within = match how {
-            Aggregate::Max => Aggregate::Max,
-            Aggregate::Last => Aggregate::Last,
-            Aggregate::Sum | Aggregate::Mean | Aggregate::Count => Aggregate::Mean,
-        };
-        if how == Aggregate::Count {
-            return ues.len() as f64;
-        }
-        aggregate(
-            how,
-            ues.iter()
-                .map(|(_, v)| aggregate(within, v.iter().copied())),
-        )
+        ues
     }
+}
+
+/// Measurement `i` across the UEs of one slice and window: each UE's rows are first
+/// averaged (max / last for those aggregates) into one value, then UEs combine as `how`
+/// says, `count` counting UEs.
+fn aggregate_ues(how: Aggregate, ues: &[Vec<&Row>], i: usize) -> f64 {
+    if how == Aggregate::Count {
+        return ues.len() as f64;
+    }
+    let within = match how {
+        Aggregate::Max => Aggregate::Max,
+        Aggregate::Last => Aggregate::Last,
+        Aggregate::Sum | Aggregate::Mean | Aggregate::Count => Aggregate::Mean,
+    };
+    aggregate(
+        how,
+        ues.iter()
+            .map(|g| aggregate(within, g.iter().map(|r| r.values[i]))),
+    )
 }
 
 fn aggregate(how: Aggregate, values: impl Iterator<Item = f64>) -> f64 {

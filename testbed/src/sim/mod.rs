@@ -43,7 +43,7 @@ const FORGET_AFTER_NS: u64 = 30_000_000_000;
 const MAX_OUTSTANDING: usize = 1 << 16;
 /// Added to the times of a trace that starts at 0 (KPM's collection start time 0 reads
 /// as absent): one day, a multiple of every usual report period [ms].
-pub const ZERO_TIME_SHIFT_MS: u64 = 86_400_000;
+const ZERO_TIME_SHIFT_MS: u64 = 86_400_000;
 /// gRPC message size limit of the simulator [bytes].
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -275,12 +275,13 @@ impl Sim {
         })
     }
 
-    /// Windows of the trace behind each cell, in node order.
-    pub fn cell_windows(&self) -> usize {
+    /// Windows of the trace behind each cell, summed: what the simulator sends when every
+    /// cell plays its trace once.
+    pub fn cell_windows(&self) -> u64 {
         self.nodes
             .iter()
             .flat_map(|n| n.cells.iter())
-            .map(|c| self.windows[c.trace].len())
+            .map(|c| self.windows[c.trace].len() as u64)
             .sum()
     }
 
@@ -358,11 +359,6 @@ impl Sim {
                 *guard = None;
             }
         }
-    }
-
-    /// Windows the simulator will send when every cell plays its trace once.
-    pub fn windows_to_send(&self) -> u64 {
-        self.cell_windows() as u64
     }
 
     fn now_ns(&self) -> u64 {

@@ -391,7 +391,7 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 /// decision was dropped, by reason. Every entry is an unexplained loss.
 fn losses(o: &Outcome, read_report: &serde_json::Value) -> BTreeMap<String, u64> {
     let stats = &o.sim.stats;
-    let windows = o.sim.windows_to_send();
+    let windows = o.sim.cell_windows();
     let sent = stats.indications_sent.load(Ordering::Relaxed);
     let mut out = BTreeMap::new();
     out.insert(
@@ -427,7 +427,7 @@ fn report(
     period_ms: u32,
 ) -> anyhow::Result<ExitCode> {
     let (summary, sim) = (&o.summary, &o.sim);
-    let windows = sim.windows_to_send();
+    let windows = sim.cell_windows();
     let trace_s = windows as f64 / sim.cell_count() as f64 * f64::from(period_ms) / 1000.0;
     let speed_up = trace_s / o.wall.as_secs_f64();
     let mut lost = losses(o, &read_report);
@@ -540,7 +540,7 @@ impl Progress {
         metrics: &nf_runtime::metrics::Metrics,
         xapp: &tokio::task::JoinHandle<Result<Summary, nf_runtime::RuntimeError>>,
     ) {
-        let bar = self.bar(sim.windows_to_send());
+        let bar = self.bar(sim.cell_windows());
         let mut last = (u64::MAX, u64::MAX);
         let mut moved = Instant::now();
         loop {

@@ -21,7 +21,6 @@ use std::time::Duration;
 use e2_proto::cause::E2Cause;
 use e2_proto::pb::e2t::ControlRequest;
 use e2_proto::pb::stream::{ControlStreamRequest, ControlStreamResponse, control_stream_response};
-use nf_core::latency::SharedLatencyHistogram;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tonic::Streaming;
 
@@ -36,7 +35,6 @@ use crate::node::NodeEvent;
 #[derive(Clone, Debug)]
 pub(crate) struct Outcomes {
     pub metrics: Arc<Metrics>,
-    pub rtt: Arc<SharedLatencyHistogram>,
     pub events: mpsc::Sender<NodeEvent>,
     pub clock: Clock,
     pub node: Arc<str>,
@@ -51,7 +49,7 @@ impl Outcomes {
         let d = self.clock.now_ns().saturating_sub(arrival_ns);
         self.metrics.controls_accepted.inc();
         self.metrics.control_rtt.observe(d as f64 / 1e9);
-        self.rtt.record_ns(d);
+        self.metrics.latencies.control_rtt.record_ns(d);
     }
 
     fn failed(&self, key: &DecisionKey, cause: &'static str, detail: &str) {

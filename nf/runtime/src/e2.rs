@@ -34,7 +34,7 @@ use crate::config::BackoffConfig;
 /// Largest node-list entry the admin client decodes at all [bytes]. Entries between the
 /// configured message limit and this are decoded only to be named and skipped; one past
 /// this ends the list (the nodes read before it are kept).
-pub const MAX_NODE_ENTRY_DECODE_BYTES: usize = 64 * 1024 * 1024;
+const MAX_NODE_ENTRY_DECODE_BYTES: usize = 64 * 1024 * 1024;
 
 /// An E2 node with the cells its KPM RAN function announces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,24 +214,21 @@ impl E2Client {
         conn: &e2_proto::pb::admin::ListE2NodeConnectionsResponse,
         seen: &mut HashSet<String>,
     ) -> Result<Option<E2Node>, Skipped> {
+        // The ID as it may be logged: escaped (it is not checked yet), at most 64 chars.
         let skip = |reason, detail: String| Skipped {
-            node: conn.node_id.chars().take(64).collect(),
+            node: nf_core::ids::Escaped(&conn.node_id)
+                .to_string()
+                .chars()
+                .take(64)
+                .collect(),
             reason,
             detail,
         };
         // Node IDs reach logs, metrics and the decision log: refuse the unprintable.
         if let Err(e) = nf_core::ids::check_node_id(&conn.node_id) {
-            return Err(Skipped {
-                node: nf_core::ids::Escaped(&conn.node_id)
-                    .to_string()
-                    .chars()
-                    .take(64)
-                    .collect(),
-                reason: e.kind(),
-                detail: e.to_string(),
-            });
+            return Err(skip(e.kind(), e.to_string()));
         }
-        let size = entry_bytes(conn);
+        let size = prost::Message::encoded_len(conn);
         if size > self.max_message_bytes {
             let detail = format!("{size} bytes, over the {} limit", self.max_message_bytes);
             return Err(skip("oversize_node_entry", detail));
@@ -354,17 +351,6 @@ impl E2Client {
             .await?;
         Ok(resp.into_inner())
     }
-}
-
-/// Bytes of the variable-length fields of a node-list entry (what can make it huge).
-fn entry_bytes(conn: &e2_proto::pb::admin::ListE2NodeConnectionsResponse) -> usize {
-    let functions: usize = conn
-        .ran_functions
-        .iter()
-        .map(|f| f.oid.len() + f.ran_function_id.len() + f.description.len())
-        .sum();
-    let ips: usize = conn.remote_ip.iter().map(String::len).sum();
-    functions + ips + conn.id.len() + conn.node_id.len() + conn.plmn_id.len()
 }
 
 /// Exponential backoff with jitter: the n-th wait is uniform in [d/2, d] where

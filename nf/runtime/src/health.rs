@@ -116,14 +116,6 @@ pub struct HealthSnapshot {
     pub dead_nodes: Vec<String>,
 }
 
-impl HealthSnapshot {
-    /// Ready: the E2T answered, no served node was given up and at least one node streams
-    /// indications.
-    pub fn ready(&self) -> bool {
-        self.e2t_reached && self.dead_nodes.is_empty() && self.nodes_subscribed > 0
-    }
-}
-
 impl Health {
     /// Nodes currently in `state`.
     pub fn nodes_in(&self, state: NodeState) -> i64 {
@@ -164,7 +156,7 @@ impl Health {
         self.e2t_reached.store(true, Ordering::Relaxed);
     }
 
-    /// Discovery is done: `served` nodes get a task.
+    /// Discovery is done (so the E2T was reached): `served` nodes get a task.
     pub fn discovered(&self, served: usize) {
         self.e2t_reached.store(true, Ordering::Relaxed);
         self.nodes_served.store(served, Ordering::Relaxed);
@@ -218,10 +210,6 @@ impl NodeTracker {
             self.state = state;
         }
     }
-
-    pub fn state(&self) -> NodeState {
-        self.state
-    }
 }
 
 impl Drop for NodeTracker {
@@ -238,13 +226,14 @@ mod tests {
     fn ready_needs_discovery_a_subscription_and_no_given_up_node() {
         let m = Arc::new(Metrics::new());
         assert_eq!(m.health.ready(), Err(NotReady::Discovery));
-        assert!(!m.health.snapshot().ready());
+        assert!(!m.health.snapshot().e2t_reached);
         m.health.discovered(2);
         assert_eq!(m.health.ready(), Err(NotReady::NoSubscription));
         let mut a = NodeTracker::new(m.clone());
         a.set(NodeState::Subscribed);
         assert_eq!(m.health.ready(), Ok(()));
-        assert!(m.health.snapshot().ready());
+        let s = m.health.snapshot();
+        assert!(s.e2t_reached && s.nodes_subscribed == 1 && s.dead_nodes.is_empty());
         let m2 = m.clone();
         let died = std::thread::spawn(move || {
             let mut b = NodeTracker::new(m2);
@@ -259,7 +248,7 @@ mod tests {
         m.health.dead("gnb-1");
         assert_eq!(m.health.ready(), Err(NotReady::DeadNodes(1)));
         let s = m.health.snapshot();
-        assert!(!s.ready());
+        assert!(!s.dead_nodes.is_empty());
         assert_eq!(s.dead_nodes, vec!["gnb-1".to_owned()]);
         drop(a);
         assert_eq!(m.health.nodes_in(NodeState::Subscribed), 0);

@@ -98,7 +98,7 @@ struct Open {
 }
 
 /// Accepts until the task is dropped.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, limits: HttpLimits) {
+pub(crate) async fn serve(listener: TcpListener, metrics: Arc<Metrics>, limits: HttpLimits) {
     let open = Arc::new(Mutex::new(Open::default()));
     let origin = std::time::Instant::now();
     let accept_log = crate::lograte::LogLimiter::new(5, Duration::from_secs(10));

@@ -75,11 +75,6 @@ pub(crate) enum NodeEvent {
     ControlFailed(CellId),
 }
 
-/// The latency histograms a node task records into: handles on the process-wide, lock-free
-/// histograms of [`Metrics::latencies`], so a node's fixed memory does not include any
-/// histogram (it used to hold four HDR histograms, ≈ 0.88 MB per node).
-pub(crate) type NodeReport = crate::metrics::Latencies;
-
 /// Everything one node task needs; cloned to restart a task that died.
 #[derive(Clone)]
 pub(crate) struct NodeTask {
@@ -111,7 +106,6 @@ struct Pipeline<'a> {
     guard: GuardRails,
     events_tx: mpsc::Sender<NodeEvent>,
     inflight: Arc<Semaphore>,
-    report: NodeReport,
     ctl: ControlSender,
     /// Offset of the node's collection clock from ours.
     node_clock: NodeClock,
@@ -126,7 +120,6 @@ impl NodeTask {
         let mut state = NodeTracker::new(self.metrics.clone());
         let outcomes = Outcomes {
             metrics: self.metrics.clone(),
-            rtt: self.metrics.latencies.control_rtt.clone(),
             events: events_tx.clone(),
             clock: self.clock,
             node: self.node.id.as_str().into(),
@@ -151,7 +144,6 @@ impl NodeTask {
             guard: GuardRails::new(self.cfg.guard),
             events_tx,
             inflight: Arc::new(Semaphore::new(self.cfg.max_inflight_controls)),
-            report: self.metrics.latencies.clone(),
             ctl,
             node_clock: NodeClock::new(self.cfg.offset_window_ms, self.cfg.max_ahead_ms),
             logged: HashSet::new(),
@@ -601,7 +593,7 @@ impl Pipeline<'_> {
         }
         t.metrics.decisions.inc();
         let inferred = t.clock.now_ns().saturating_sub(ctx.arrival_ns);
-        self.report.inference_latency.record_ns(inferred);
+        t.metrics.latencies.inference_latency.record_ns(inferred);
         t.metrics.inference_latency.observe(inferred as f64 / 1e9);
         let forecasts: Vec<Forecast> = ctx
             .slices
@@ -699,7 +691,7 @@ impl Pipeline<'_> {
         self.guard.commit(ctx.cell, quotas, ctx.t_ms);
         let sent_ns = t.clock.now_ns();
         let latency = sent_ns.saturating_sub(ctx.arrival_ns);
-        self.report.decision_latency.record_ns(latency);
+        t.metrics.latencies.decision_latency.record_ns(latency);
         t.metrics.decision_latency.observe(latency as f64 / 1e9);
         t.metrics.controls_sent.inc();
         t.arm_metrics[ctx.arm].control();
@@ -721,8 +713,6 @@ impl Pipeline<'_> {
         }
         if !gone.is_empty() {
             self.logged.retain(|(c, _)| !gone.contains(c));
-        }
-        if !gone.is_empty() {
             t.metrics.aged_out.inc_by(gone.len() as u64);
             t.metrics.cells.dec_by(gone.len() as i64);
             tracing::info!(e2_node = %t.node.id, cells = gone.len(), "silent cells aged out");
@@ -743,10 +733,11 @@ mod tests {
     /// as before, took ≈ 0.88 MB each).
     #[test]
     fn per_node_latency_memory_is_a_few_pointers() {
-        assert!(size_of::<NodeReport>() <= 3 * size_of::<usize>());
+        assert!(size_of::<crate::metrics::Latencies>() <= 3 * size_of::<usize>());
         let metrics = Metrics::new();
         let before = rss();
-        let nodes: Vec<NodeReport> = (0..10_000).map(|_| metrics.latencies.clone()).collect();
+        let nodes: Vec<crate::metrics::Latencies> =
+            (0..10_000).map(|_| metrics.latencies.clone()).collect();
         for (i, n) in nodes.iter().enumerate() {
             let ns = 1_000 + i as u64 * 997;
             n.inference_latency.record_ns(ns);

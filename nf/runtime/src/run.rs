@@ -305,10 +305,6 @@ pub async fn run_models(
     let mut summary = Summary::from_metrics(&metrics);
     summary.nodes = nodes.len();
     summary.cells = cells;
-    let latencies = &metrics.latencies;
-    summary.inference_latency = latencies.inference_latency.percentiles();
-    summary.decision_latency = latencies.decision_latency.percentiles();
-    summary.control_rtt = latencies.control_rtt.percentiles();
     if let Some(h) = http {
         h.abort();
     }

@@ -141,12 +141,16 @@ impl Summary {
             not_ingested_by_reason: breakdown(&m.ingest, NOT_INGESTED_REASONS),
             skipped_measurements: breakdown(&m.notes, SKIPPED_KINDS),
             undecided_by_reason: breakdown(&m.ingest, UNDECIDED_REASONS),
+            inference_latency: m.latencies.inference_latency.percentiles(),
+            decision_latency: m.latencies.decision_latency.percentiles(),
+            control_rtt: m.latencies.control_rtt.percentiles(),
             ..Self::default()
         }
     }
 
     /// Indications or decisions lost on the way: rejected, not ingested or dropped.
-    pub fn lost(&self) -> u64 {
+    #[cfg(test)]
+    fn lost(&self) -> u64 {
         self.rejected
             + self.not_ingested_by_reason.values().sum::<u64>()
             + self.dropped_by_reason.values().sum::<u64>()

@@ -15,17 +15,16 @@ pub const MAX_NODE_TASK_RESTARTS: u32 = 5;
 
 /// Runs a node task, restarting it with backoff when it panics; after
 /// [`MAX_NODE_TASK_RESTARTS`] restarts the node is given up and reported on `dead`.
-/// Returns `true` when the task ended normally, `false` when its node was given up.
 pub(crate) async fn supervise(
     task: NodeTask,
     stop: watch::Receiver<bool>,
     dead: mpsc::UnboundedSender<(String, String)>,
-) -> bool {
+) {
     let mut backoff = Backoff::new(task.cfg.backoff);
     let mut restarts = 0;
     loop {
         let cause = match tokio::spawn(task.clone().run(stop.clone())).await {
-            Ok(()) => return true,
+            Ok(()) => return,
             Err(e) if e.is_panic() => panic_message(e.into_panic()),
             Err(_) => "node task cancelled".to_owned(),
         };
@@ -34,7 +33,7 @@ pub(crate) async fn supervise(
             tracing::error!(e2_node = %task.node.id, restarts, %cause, "node task keeps failing; giving the node up");
             task.metrics.health.dead(&task.node.id);
             let _ = dead.send((task.node.id.clone(), cause));
-            return false;
+            return;
         }
         restarts += 1;
         let wait = backoff.next_delay().max(Duration::from_millis(10));

@@ -37,7 +37,7 @@ pub struct ArmSpec {
 
 /// The value of an online KPI in one report, summed over slices; `None` when a slice
 /// lacks it or the KPI is not read from KPM reports (see [`Kpi::meas`]).
-pub fn kpi_of(kpi: Kpi, report: &KpmReport) -> Option<f64> {
+pub(crate) fn kpi_of(kpi: Kpi, report: &KpmReport) -> Option<f64> {
     let m = kpi.meas()?;
     let mut sum = 0.0;
     for (_, v) in &report.slices {

@@ -83,7 +83,7 @@ async fn xapp_started_before_the_e2t_discovers_it_and_reports_health() {
     .await;
     let health = xapp.metrics.health.snapshot();
     assert!(controlled, "controls once the E2T is up");
-    assert!(health.ready(), "{health:?}");
+    assert_eq!(xapp.metrics.health.ready(), Ok(()), "{health:?}");
     assert_eq!((health.nodes_served, health.nodes_subscribed), (2, 2));
 
     let stop_sim = running.sim.clone();

@@ -396,7 +396,10 @@ async fn a_node_task_that_keeps_panicking_is_restarted_then_fails_the_run() {
     let panics = nf_runtime::metrics::Metrics::count(&metrics.e2_failures, "node_task_panic");
     assert_eq!(panics, 2 * (u64::from(restarts) + 1));
     let health = metrics.health.snapshot();
-    assert!(!health.ready());
+    assert_eq!(
+        metrics.health.ready(),
+        Err(nf_runtime::health::NotReady::DeadNodes(2))
+    );
     assert_eq!(health.dead_nodes.len(), 2);
     assert_eq!(health.node_task_restarts, 2 * u64::from(restarts));
     sim.stop().await;
@@ -448,7 +451,8 @@ async fn an_e2t_listing_no_node_is_an_error_naming_it() {
     );
     assert!(bad.stats.node_lists.load(Ordering::Relaxed) >= 2);
     let health = metrics.health.snapshot();
-    assert!(health.e2t_reached && !health.ready(), "{health:?}");
+    assert!(health.e2t_reached, "{health:?}");
+    assert!(metrics.health.ready().is_err(), "{health:?}");
     bad.stop().await;
     sim.stop().await;
 }

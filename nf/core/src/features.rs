@@ -75,11 +75,6 @@ impl FeatureLayout {
         self
     }
 
-    /// True if some input is a PRB count (scaled with the cell size).
-    pub fn has_prb_counts(&self) -> bool {
-        self.prb_count.iter().any(|f| *f)
-    }
-
     /// The first input with no value anywhere in `rows`, if any.
     pub fn absent(&self, rows: &VecDeque<MeasVec>) -> Option<Meas> {
         self.features

@@ -92,11 +92,6 @@ impl Meas {
     /// Measurements reported for the whole cell (no label).
     pub const PER_CELL: [Meas; 2] = [Meas::PrbAvailDl, Meas::PrbTotDl];
 
-    /// True for measurements counted in PRBs (bounded by the cell's `RRU.PrbAvailDl`).
-    pub fn is_prb_count(self) -> bool {
-        matches!(self, Meas::PrbUsedDl | Meas::PrbAvailDl | Meas::PrbReqDl)
-    }
-
     /// PRBs the cell actually granted: never more than its `RRU.PrbAvailDl`. Requested PRBs
     /// (`VS.PrbReqDl`) are demand, not use: UEs may ask for more than the cell has (seen in
     /// TRACTOR: 85 PRBs requested of 50).

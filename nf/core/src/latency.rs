@@ -45,9 +45,10 @@ impl Budget {
         }
     }
 
-    /// True if a decision that arrived at `arrival_ns` may still leave at `now_ns`.
+    /// True if a decision on a report that was fresh when it arrived at `arrival_ns` may
+    /// still leave at `now_ns`.
     pub fn allows(&self, arrival_ns: u64, now_ns: u64) -> bool {
-        now_ns.saturating_sub(arrival_ns) <= self.budget_ns
+        self.allows_aged(0, arrival_ns, now_ns)
     }
 
     /// True if a report `age_at_arrival_ms` old when it arrived at `arrival_ns` may still

@@ -578,5 +578,9 @@ mod tests {
         for r in SKIPPED_KINDS {
             assert!(NOTE_REASONS.contains(r), "{r}");
         }
+        // Labels the core names itself.
+        for r in nf_core::ids::NodeIdError::KINDS {
+            assert!(NODE_REFUSALS.contains(&r), "{r}");
+        }
     }
 }

@@ -99,7 +99,7 @@ pub struct ArmSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RailSection {
-    /// A KPI measured online (`nf_core::trial::kpi::ONLINE_NAMES`): `throughput_dl`
+    /// A KPI measured online (`nf_core::trial::kpi::Kpi::ONLINE`): `throughput_dl`
     /// (DRB.UEThpDl, higher is better), `prb_used_dl` (RRU.PrbUsedDl) or `buffer_dl`
     /// (VS.DlBufferBytes).
     pub kpi: String,
@@ -673,7 +673,11 @@ fn design(t: &TrialSection, p: &mut Problems) -> Option<Design> {
 }
 
 fn rail(r: RailSection, p: &mut Problems) -> Option<RailSpec> {
-    let kpi = r.kpi.parse::<Kpi>().ok().filter(|k| k.meas().is_some());
+    let kpi = r
+        .kpi
+        .parse::<Kpi>()
+        .ok()
+        .filter(|k| Kpi::ONLINE.contains(k));
     p.rule(
         kpi.is_some(),
         "trial.guard_rail.kpi",

@@ -20,6 +20,10 @@ pub const SILENT_PERIODS_RANGE: std::ops::RangeInclusive<u32> = 2..=1000;
 pub const MAX_E2_NODES_RANGE: std::ops::RangeInclusive<usize> = 1..=65_536;
 /// Bounds of [`RuntimeConfig::discovery_timeout`] [ms].
 pub const DISCOVERY_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 100..=600_000;
+/// Defaults of `silent_periods`, `max_e2_nodes` and `discovery_timeout` [ms].
+pub const DEFAULT_SILENT_PERIODS: u32 = 8;
+pub const DEFAULT_MAX_E2_NODES: usize = 1024;
+pub const DEFAULT_DISCOVERY_TIMEOUT_MS: u64 = 5000;
 
 /// Reconnect backoff: exponential from `initial` to `max`, with full jitter.
 #[derive(Clone, Copy, Debug)]
@@ -161,9 +165,9 @@ impl RuntimeConfig {
             reproducible: false,
             decision_log: None,
             trial: None,
-            silent_periods: 8,
-            max_e2_nodes: 1024,
-            discovery_timeout: Duration::from_secs(5),
+            silent_periods: DEFAULT_SILENT_PERIODS,
+            max_e2_nodes: DEFAULT_MAX_E2_NODES,
+            discovery_timeout: Duration::from_millis(DEFAULT_DISCOVERY_TIMEOUT_MS),
         }
     }
 }

@@ -159,15 +159,15 @@ fn default_transport() -> ControlTransport {
 }
 
 fn default_silent_periods() -> u64 {
-    8
+    nf_runtime::config::DEFAULT_SILENT_PERIODS.into()
 }
 
 fn default_max_e2_nodes() -> u64 {
-    1024
+    nf_runtime::config::DEFAULT_MAX_E2_NODES as u64
 }
 
 fn default_discovery_timeout_ms() -> u64 {
-    5000
+    nf_runtime::config::DEFAULT_DISCOVERY_TIMEOUT_MS
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,11 +266,11 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// The refused values (empty for a read or parse error).
-    pub fn problems(&self) -> Vec<&Problem> {
+    /// How many values were refused (0 for a read or parse error).
+    pub fn problem_count(&self) -> usize {
         match self {
-            ConfigError::Invalid(p) => p.iter().collect(),
-            _ => Vec::new(),
+            ConfigError::Invalid(p) => p.iter().count(),
+            _ => 0,
         }
     }
 }
@@ -323,6 +323,13 @@ pub fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
 impl FileConfig {
     /// Reads and parses `path` (unknown keys refused). A missing file is named both as
     /// written and as resolved against the working directory.
+    /// The folder relative paths in the file at `path` resolve against (absolute, so that
+    /// messages name the resolved path whatever the working directory).
+    pub fn folder_of(path: &Path) -> PathBuf {
+        let folder = path.parent().unwrap_or(Path::new(""));
+        std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf())
+    }
+
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             written: path.into(),
@@ -440,27 +447,12 @@ impl FileConfig {
     }
 }
 
-/// Narrows a value validation has already bounded (integers are read as `u64` so that an
-/// out-of-range value is a named problem, not a parse error that hides the others).
-fn narrow<T: Narrow>(v: u64) -> T {
-    T::try_from(v).unwrap_or(T::LARGEST)
-}
-
-/// The narrower integer types of the runtime's configuration.
-trait Narrow: TryFrom<u64> {
-    const LARGEST: Self;
-}
-
-impl Narrow for u8 {
-    const LARGEST: Self = u8::MAX;
-}
-
-impl Narrow for u32 {
-    const LARGEST: Self = u32::MAX;
-}
-
-impl Narrow for usize {
-    const LARGEST: Self = usize::MAX;
+/// Narrows a value validation bounds (integers are read as `u64` so that an out-of-range
+/// value is a named problem, not a parse error that hides the others). Every bound fits
+/// its runtime type; a value out of range is a problem and the runtime built from it is
+/// thrown away, so the default never reaches a run.
+fn narrow<T: TryFrom<u64> + Default>(v: u64) -> T {
+    T::try_from(v).unwrap_or_default()
 }
 
 fn check_e2t(e: &E2tSection, p: &mut Problems) {
@@ -479,14 +471,12 @@ fn check_e2t(e: &E2tSection, p: &mut Problems) {
     p.int(&b::MAX_MESSAGE_BYTES, e.max_message_bytes);
     let initial_ok = p.int(&b::RECONNECT_INITIAL_MS, e.reconnect_initial_ms);
     if p.int(&b::RECONNECT_MAX_MS, e.reconnect_max_ms) && initial_ok {
-        p.rule(
-            e.reconnect_max_ms >= e.reconnect_initial_ms,
-            b::RECONNECT_MAX_MS.key,
+        let ok = e.reconnect_max_ms >= e.reconnect_initial_ms;
+        p.relation(
+            &b::RECONNECT_MAX_MS,
+            ok,
             e.reconnect_max_ms,
-            format!(
-                "must be ≥ e2t.reconnect_initial_ms ({})",
-                e.reconnect_initial_ms
-            ),
+            e.reconnect_initial_ms,
         );
     }
     p.int(&b::CONTROL_TIMEOUT_MS, e.control_timeout_ms);
@@ -525,31 +515,20 @@ fn check_state(s: &StateSection, e: &E2tSection, p: &mut Problems) {
     let period_ok = b::REPORT_PERIOD_MS.range.contains_int(e.report_period_ms);
     let stale_ok = p.int(&b::STALE_AFTER_MS, s.stale_after_ms);
     if stale_ok && period_ok {
-        p.rule(
-            s.stale_after_ms >= e.report_period_ms,
-            b::STALE_AFTER_MS.key,
-            s.stale_after_ms,
-            format!("must be ≥ e2t.report_period_ms ({})", e.report_period_ms),
-        );
+        let ok = s.stale_after_ms >= e.report_period_ms;
+        p.relation(&b::STALE_AFTER_MS, ok, s.stale_after_ms, e.report_period_ms);
     }
     if p.int(&b::LATE_AFTER_MS, s.late_after_ms) && stale_ok {
-        p.rule(
-            s.late_after_ms <= s.stale_after_ms,
-            b::LATE_AFTER_MS.key,
-            s.late_after_ms,
-            format!("must be ≤ state.stale_after_ms ({})", s.stale_after_ms),
-        );
+        let ok = s.late_after_ms <= s.stale_after_ms;
+        p.relation(&b::LATE_AFTER_MS, ok, s.late_after_ms, s.stale_after_ms);
     }
     p.int(&b::MAX_CELLS_PER_NODE, s.max_cells_per_node);
     p.int(&b::MAX_AHEAD_MS, s.max_ahead_ms);
     let message_ok = b::MAX_MESSAGE_BYTES.range.contains_int(e.max_message_bytes);
     if p.int(&b::MAX_PAYLOAD_BYTES, s.max_payload_bytes) && message_ok {
-        p.rule(
-            s.max_payload_bytes <= e.max_message_bytes,
-            b::MAX_PAYLOAD_BYTES.key,
-            s.max_payload_bytes,
-            format!("must be ≤ e2t.max_message_bytes ({})", e.max_message_bytes),
-        );
+        let ok = s.max_payload_bytes <= e.max_message_bytes;
+        let (payload, message) = (s.max_payload_bytes as u64, e.max_message_bytes as u64);
+        p.relation(&b::MAX_PAYLOAD_BYTES, ok, payload, message);
     }
 }
 

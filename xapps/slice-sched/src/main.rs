@@ -127,7 +127,7 @@ impl Stop {
     /// The one line logged for it; the cause itself is printed once, by `main`.
     fn log(&self) {
         match self {
-            Stop::Config(e) => match e.problems().len() {
+            Stop::Config(e) => match e.problem_count() {
                 0 => tracing::error!("configuration refused"),
                 n => tracing::error!(problems = n, "configuration refused"),
             },
@@ -174,8 +174,7 @@ async fn shutdown_signal(duration: Option<Duration>) {
 /// Reads and validates the config, with `--e2t` applied before validation so that a bad
 /// override is named like a bad file value. Relative paths follow the file's folder.
 fn load_config(path: &Path, e2t: Option<String>) -> Result<Validated, Stop> {
-    let folder = path.parent().unwrap_or(Path::new(""));
-    let base = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
+    let base = FileConfig::folder_of(path);
     let mut file = FileConfig::load(path)?;
     if let Some(endpoint) = e2t {
         file.override_endpoint(endpoint, "--e2t / SLICE_XAPP_E2T");

@@ -195,7 +195,10 @@ pub const HOLD_MS: Bound = int("decision_log.hold_ms", 0, 3_600_000, "ms");
 pub const TREATMENT_SHARE: Bound = real("trial.treatment_share", 0.0, 1.0, "");
 pub const BLOCK_S: Bound = int("trial.block_s", 1, 86_400, "s");
 pub const ARM_HEADROOM: Bound = also(
-    real("trial.{control,treatment}.headroom", 0.0, 2.0, ""),
+    Bound {
+        key: "trial.{control,treatment}.headroom",
+        ..HEADROOM
+    },
     "default policy.headroom",
 );
 pub const FIXED_SPLIT: Bound = also(

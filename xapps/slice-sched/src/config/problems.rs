@@ -62,6 +62,12 @@ impl Problems {
         ok
     }
 
+    /// Records the breach of `b`'s rule against another key (its `also`, e.g. "≥ x"),
+    /// showing that key's value: checked only once both keys are in range.
+    pub fn relation(&mut self, b: &Bound, ok: bool, value: u64, other: u64) {
+        self.rule(ok, b.key, value, format!("must be {} ({other})", b.also));
+    }
+
     /// Checks a real number against its bound (NaN and infinities are refused).
     pub fn real(&mut self, b: &Bound, value: f64) {
         self.real_at(b, b.key, value);

@@ -132,6 +132,9 @@ struct Comparison {
 }
 
 fn slice_rows(k: &Key, x: &Line, y: &Line) -> Vec<ChangeRow> {
+    if x.quotas == y.quotas {
+        return Vec::new();
+    }
     let by_slice = |l: &Line| -> BTreeMap<String, QuotaEntry> {
         l.quotas
             .iter()

@@ -2,7 +2,7 @@
 //! runtime over gRPC on loopback, and writes the decision log and a summary; `replay diff`
 //! compares the decision logs of two runs (two models, two configs).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -220,13 +220,14 @@ fn parse_speed(speed: &str) -> anyhow::Result<Option<f64>> {
 }
 
 /// The runtime configuration of a replay: decisions depend only on the data, so nothing
-/// is shed or dropped by age (the configured budget only counts late controls).
+/// is shed or dropped by age (the configured budget only counts late decisions and
+/// controls).
 fn replay_config(
     a: &RunArgs,
     period_ms: u32,
 ) -> anyhow::Result<(RuntimeConfig, Vec<LoadedModel>, u64)> {
-    let base = a.config.parent().unwrap_or(Path::new("."));
-    let mut validated = FileConfig::load(&a.config)?.validate(base)?;
+    let base = FileConfig::folder_of(&a.config);
+    let mut validated = FileConfig::load(&a.config)?.validate(&base)?;
     if let Some(m) = &a.model {
         validated.models[0].contract = m.clone();
     }
@@ -255,7 +256,6 @@ fn replay_config(
         cfg.missing_inputs = m.into();
     }
     cfg.overload = Overload::Backpressure;
-    cfg.budget = nf_core::latency::Budget::from_ms(3_600_000.0);
     cfg.stale_after_ms = 3_600_000;
     // A control outcome that timed out would change later decisions (the guard forgets
     // the cell): on loopback every outcome comes, however loaded the machine.

@@ -10,16 +10,13 @@
 //! never reports.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use e2_proto::kpm;
+use crate::sim::service::{BoxStream, incoming_nodelay, node_entry};
 use e2_proto::pb::admin::e2t_admin_service_client::E2tAdminServiceClient;
 use e2_proto::pb::admin::e2t_admin_service_server::{E2tAdminService, E2tAdminServiceServer};
-use e2_proto::pb::admin::{
-    E2NodeConnectionType, ListE2NodeConnectionsRequest, ListE2NodeConnectionsResponse, RanFunction,
-};
+use e2_proto::pb::admin::{ListE2NodeConnectionsRequest, ListE2NodeConnectionsResponse};
 use e2_proto::pb::e2t::control_service_client::ControlServiceClient;
 use e2_proto::pb::e2t::control_service_server::{ControlService, ControlServiceServer};
 use e2_proto::pb::e2t::subscription_service_client::SubscriptionServiceClient;
@@ -27,22 +24,20 @@ use e2_proto::pb::e2t::subscription_service_server::{
     SubscriptionService, SubscriptionServiceServer,
 };
 use e2_proto::pb::e2t::{
-    Acknowledgement, ControlRequest, ControlResponse, ResponseHeaders, SubscribeRequest,
-    SubscribeResponse, UnsubscribeRequest, UnsubscribeResponse, subscribe_response,
+    Acknowledgement, ControlRequest, ControlResponse, RequestHeaders, ResponseHeaders,
+    SubscribeRequest, SubscribeResponse, UnsubscribeRequest, UnsubscribeResponse,
+    subscribe_response,
 };
 use e2_proto::pb::stream::control_stream_service_client::ControlStreamServiceClient;
 use e2_proto::pb::stream::control_stream_service_server::{
     ControlStreamService, ControlStreamServiceServer,
 };
 use e2_proto::pb::stream::{ControlStreamRequest, ControlStreamResponse};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
-
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// Node ID of the 16 MB node-list entry.
 pub const HUGE_NODE: &str = "hostile-huge";
@@ -120,13 +115,14 @@ impl RunningHostile {
         let (tx, rx) = oneshot::channel::<()>();
         let join = tokio::spawn(
             tonic::transport::Server::builder()
+                .tcp_nodelay(true)
                 .add_service(
                     E2tAdminServiceServer::new(proxy.clone()).max_encoding_message_size(limit),
                 )
                 .add_service(SubscriptionServiceServer::new(proxy.clone()))
                 .add_service(ControlServiceServer::new(proxy.clone()))
                 .add_service(ControlStreamServiceServer::new(proxy))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                .serve_with_incoming_shutdown(incoming_nodelay(listener), async move {
                     let _ = rx.await;
                 }),
         );
@@ -148,24 +144,6 @@ impl RunningHostile {
     }
 }
 
-/// A node-list entry offering KPM for `cells` (raw RAN function definition).
-fn entry(node_id: &str, description: Vec<u8>) -> ListE2NodeConnectionsResponse {
-    ListE2NodeConnectionsResponse {
-        remote_ip: vec!["127.0.0.1".into()],
-        remote_port: 36421,
-        id: node_id.into(),
-        plmn_id: "00f110".into(),
-        connection_type: E2NodeConnectionType::GNb as i32,
-        ran_functions: vec![RanFunction {
-            oid: e2_proto::KPM_OID.into(),
-            ran_function_id: "2".into(),
-            description,
-        }],
-        node_id: node_id.into(),
-        age_ms: 0,
-    }
-}
-
 /// The silent node announces the cells of the first healthy node (its own table).
 fn silent_entry(
     healthy: &[ListE2NodeConnectionsResponse],
@@ -175,8 +153,7 @@ fn silent_entry(
         .ran_functions
         .iter()
         .find(|f| f.oid == e2_proto::KPM_OID)?;
-    let cells = kpm::decode_ran_function(&f.description).ok()?;
-    Some(entry(SILENT_NODE, kpm::encode_ran_function(&cells)))
+    Some(node_entry(SILENT_NODE, f.description.clone()))
 }
 
 #[tonic::async_trait]
@@ -200,7 +177,7 @@ impl E2tAdminService for Proxy {
         }
         let mut entries = Vec::new();
         if self.mode == Misbehaviour::HugeNodeEntry {
-            entries.push(entry(HUGE_NODE, vec![0x5a; HUGE_ENTRY_BYTES]));
+            entries.push(node_entry(HUGE_NODE, vec![0x5a; HUGE_ENTRY_BYTES]));
         }
         if self.mode == Misbehaviour::SilentNode {
             entries.extend(silent_entry(&healthy));
@@ -219,11 +196,9 @@ impl E2tAdminService for Proxy {
     }
 }
 
-fn node_of(req: &SubscribeRequest) -> &str {
-    req.headers
-        .as_ref()
-        .map(|h| h.e2_node_id.as_str())
-        .unwrap_or_default()
+/// The E2 node a request is for.
+fn node_of(headers: Option<&RequestHeaders>) -> &str {
+    headers.map_or("", |h| h.e2_node_id.as_str())
 }
 
 #[tonic::async_trait]
@@ -235,7 +210,7 @@ impl SubscriptionService for Proxy {
         req: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let req = req.into_inner();
-        if node_of(&req) == SILENT_NODE {
+        if node_of(req.headers.as_ref()) == SILENT_NODE {
             self.stats
                 .silent_subscriptions
                 .fetch_add(1, Ordering::Relaxed);
@@ -256,13 +231,7 @@ impl SubscriptionService for Proxy {
         &self,
         req: Request<UnsubscribeRequest>,
     ) -> Result<Response<UnsubscribeResponse>, Status> {
-        let node = req
-            .get_ref()
-            .headers
-            .as_ref()
-            .map(|h| h.e2_node_id.clone())
-            .unwrap_or_default();
-        if node == SILENT_NODE {
+        if node_of(req.get_ref().headers.as_ref()) == SILENT_NODE {
             return Ok(Response::new(UnsubscribeResponse {
                 headers: Some(ResponseHeaders { encoding: 0 }),
             }));

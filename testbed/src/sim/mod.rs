@@ -10,7 +10,7 @@
 //! on the simulator's own clock.
 
 mod replay;
-mod service;
+pub(crate) mod service;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

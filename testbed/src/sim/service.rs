@@ -35,7 +35,7 @@ use tonic::{Code, Request, Response, Status, Streaming};
 use super::replay::Replay;
 use super::{MAX_MESSAGE_BYTES, Sim};
 
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+pub(crate) type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// Serves the simulator's admin, subscription and control services on `listener` until
 /// `shutdown` completes.
@@ -71,7 +71,7 @@ pub async fn serve(
 }
 
 /// Accepted connections with Nagle off: small E2 messages must not wait for a delayed ACK.
-fn incoming_nodelay(
+pub(crate) fn incoming_nodelay(
     listener: TcpListener,
 ) -> impl Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     use futures::StreamExt;
@@ -96,6 +96,25 @@ fn bad(cause: E2Cause, msg: impl std::fmt::Display) -> Status {
     cause.status(Code::InvalidArgument, msg.to_string())
 }
 
+/// The node-list entry of an E2 node offering KPM with the RAN function definition
+/// `kpm_description` (a gNB on loopback, as the simulator lists its nodes).
+pub(crate) fn node_entry(id: &str, kpm_description: Vec<u8>) -> ListE2NodeConnectionsResponse {
+    ListE2NodeConnectionsResponse {
+        remote_ip: vec!["127.0.0.1".into()],
+        remote_port: 36421,
+        id: id.into(),
+        plmn_id: "00f110".into(),
+        connection_type: E2NodeConnectionType::GNb as i32,
+        ran_functions: vec![RanFunction {
+            oid: e2_proto::KPM_OID.into(),
+            ran_function_id: "2".into(),
+            description: kpm_description,
+        }],
+        node_id: id.into(),
+        age_ms: 0,
+    }
+}
+
 #[tonic::async_trait]
 impl E2tAdminService for Svc {
     type ListE2NodeConnectionsStream = BoxStream<ListE2NodeConnectionsResponse>;
@@ -110,27 +129,13 @@ impl E2tAdminService for Svc {
             .iter()
             .map(|n| {
                 let cells: Vec<_> = n.cells.iter().map(|c| c.info.clone()).collect();
-                Ok(ListE2NodeConnectionsResponse {
-                    remote_ip: vec!["127.0.0.1".into()],
-                    remote_port: 36421,
-                    id: n.id.clone(),
-                    plmn_id: "00f110".into(),
-                    connection_type: E2NodeConnectionType::GNb as i32,
-                    ran_functions: vec![
-                        RanFunction {
-                            oid: e2_proto::KPM_OID.into(),
-                            ran_function_id: "2".into(),
-                            description: kpm::encode_ran_function(&cells),
-                        },
-                        RanFunction {
-                            oid: e2_proto::RC_OID.into(),
-                            ran_function_id: "3".into(),
-                            description: Vec::new(),
-                        },
-                    ],
-                    node_id: n.id.clone(),
-                    age_ms: 0,
-                })
+                let mut entry = node_entry(&n.id, kpm::encode_ran_function(&cells));
+                entry.ran_functions.push(RanFunction {
+                    oid: e2_proto::RC_OID.into(),
+                    ran_function_id: "3".into(),
+                    description: Vec::new(),
+                });
+                Ok(entry)
             })
             .collect();
         Ok(Response::new(Box::pin(tokio_stream::iter(items))))

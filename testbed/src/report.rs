@@ -33,15 +33,20 @@ fn esc(s: &str) -> String {
 /// Moving mean of KPI `j` of arm `a` over the windows where some cell acted with the arm
 /// (zeros kept: a window of zero throughput is data).
 fn smooth(r: &TrialReport, a: usize, j: usize) -> Vec<Option<f64>> {
+    let acted = |w: usize| r.series_cells[w][a] > 0;
+    let (mut sum, mut n) = (0.0, 0usize);
     (0..r.series.len())
         .map(|k| {
-            let lo = k.saturating_sub(SMOOTH - 1);
-            let xs: Vec<f64> = (lo..=k)
-                .filter(|w| r.series_cells.get(*w).is_none_or(|n| n[a] > 0))
-                .map(|w| r.series[w][a][j])
-                .collect();
-            (r.series_cells.get(k).is_none_or(|n| n[a] > 0) && !xs.is_empty())
-                .then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+            // Slide the window of the last SMOOTH windows: add k, drop k - SMOOTH.
+            if acted(k) {
+                sum += r.series[k][a][j];
+                n += 1;
+            }
+            if k >= SMOOTH && acted(k - SMOOTH) {
+                sum -= r.series[k - SMOOTH][a][j];
+                n -= 1;
+            }
+            (acted(k) && n > 0).then(|| sum / n as f64)
         })
         .collect()
 }
@@ -273,10 +278,7 @@ fn verdict_table(body: &mut String, effects: &[KpiEffect], class: &str) {
             body,
             "<tr data-kpi=\"{}\" data-call=\"{}\"><td>{} [{}]</td>{}<td>{mde}</td><td class=\"verdict\">{}</td></tr>",
             e.kpi,
-            serde_json::to_value(e.verdict.call)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            e.verdict.call.name(),
             e.kpi,
             esc(e.unit),
             effect_cells(&e.primary),

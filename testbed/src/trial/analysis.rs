@@ -28,6 +28,18 @@ pub enum Call {
     NotEstimable,
 }
 
+impl Call {
+    /// The name JSON carries (snake case).
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::Better => "better",
+            Call::Worse => "worse",
+            Call::NoDetectableDifference => "no_detectable_difference",
+            Call::NotEstimable => "not_estimable",
+        }
+    }
+}
+
 /// A verdict with its numbers, in words.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Verdict {
@@ -166,5 +178,22 @@ pub fn verdict(kpi: Kpi, effect: Option<&Effect>, units: &str) -> Verdict {
         mde: Some(mde),
         power: POWER,
         text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Call;
+
+    #[test]
+    fn call_names_are_the_json_names() {
+        for c in [
+            Call::Better,
+            Call::Worse,
+            Call::NoDetectableDifference,
+            Call::NotEstimable,
+        ] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+        }
     }
 }

@@ -162,8 +162,9 @@ pub struct SimStats {
     pub controls_rejected: AtomicU64,
     /// Subscriptions whose cells have all played their trace once (`play_once`).
     pub replays_finished: AtomicU64,
-    /// Controls whose indication's send time was no longer known (its ring slot had been
-    /// reused): their round trip is missing from the histogram.
+    /// Controls whose indication's send time was no longer known (unanswered for more
+    /// than 30 s, or past the per-cell bound): their round trip is missing from the
+    /// histogram.
     pub rtt_discarded: AtomicU64,
     /// Controls answered later than [`SimConfig::late_after_ns`] after their indication.
     pub controls_late: AtomicU64,
@@ -187,7 +188,10 @@ pub struct Sim {
     time_shift_ms: Vec<u64>,
     pub stats: SimStats,
     origin: Instant,
-    /// Per cell: (sequence, send time) of indications not answered yet, oldest first.
+    /// Per cell: indications built so far, over every subscription: the number a control
+    /// echoes (in its call process id) only ever grows, so `outstanding` stays sorted.
+    sends: Vec<AtomicU64>,
+    /// Per cell: (send number, send time) of indications not answered yet, oldest first.
     outstanding: Vec<Mutex<VecDeque<(u64, u64)>>>,
     rtt: Mutex<LatencyHistogram>,
     controls: Mutex<HashMap<CellId, CellControls>>,
@@ -265,6 +269,7 @@ impl Sim {
             time_shift_ms,
             stats: SimStats::default(),
             origin: Instant::now(),
+            sends: (0..total).map(|_| AtomicU64::new(0)).collect(),
             outstanding: (0..total).map(|_| Mutex::new(VecDeque::new())).collect(),
             rtt: Mutex::new(LatencyHistogram::new()),
             controls: Mutex::new(HashMap::new()),
@@ -363,6 +368,11 @@ impl Sim {
 
     fn now_ns(&self) -> u64 {
         self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// The next send number of cell `cell_index` (echoed by its control).
+    fn next_send(&self, cell_index: usize) -> u64 {
+        self.sends[cell_index].fetch_add(1, Ordering::Relaxed)
     }
 
     fn note_sent(&self, cell_index: usize, seq: u64) {

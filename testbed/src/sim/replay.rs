@@ -128,7 +128,8 @@ impl Replay {
                     continue;
                 }
                 let cell = &self.sim.nodes[self.node].cells[c];
-                let msg = self.indication(cell, seq, start_ms);
+                let send = self.sim.next_send(cell.index);
+                let msg = self.indication(cell, seq, send, start_ms);
                 if let Some(subscribe_response::Message::Indication(ind)) = &msg.message {
                     self.sim.tap(
                         self.node,
@@ -149,7 +150,7 @@ impl Replay {
                 };
                 match sent {
                     Ok(()) => {
-                        self.sim.note_sent(cell.index, seq);
+                        self.sim.note_sent(cell.index, send);
                         self.sim
                             .stats
                             .indications_sent
@@ -170,7 +171,8 @@ impl Replay {
         }
     }
 
-    fn indication(&self, cell: &SimCell, seq: u64, start_ms: u64) -> SubscribeResponse {
+    /// Indication `seq` of `cell`'s trace, numbered `send` for the control to echo.
+    fn indication(&self, cell: &SimCell, seq: u64, send: u64, start_ms: u64) -> SubscribeResponse {
         let windows = &self.sim.windows[cell.trace];
         let w = windows.get((cell.offset + seq as usize) % windows.len().max(1));
         let mut report = KpmReport {
@@ -213,7 +215,7 @@ impl Replay {
                 .faults_oversize
                 .fetch_add(1, Ordering::Relaxed);
         }
-        let cpid = ((cell.index as u64) << 32) | (seq & 0xffff_ffff);
+        let cpid = ((cell.index as u64) << 32) | (send & 0xffff_ffff);
         SubscribeResponse {
             headers: Some(ResponseHeaders { encoding: 0 }),
             message: Some(subscribe_response::Message::Indication(Indication {

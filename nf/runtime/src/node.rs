@@ -458,15 +458,11 @@ impl Pipeline<'_> {
                 return None;
             }
         };
-        let row_len = t.layout.row_len();
-        let mut rows = Vec::new();
-        let mut absent = None;
-        for (_, window) in self.table.ready_slices(&cell) {
-            absent = absent.or(t.layout.absent(window));
-            let at = rows.len();
-            rows.resize(at + row_len, 0.0);
-            t.layout.write_row_scaled(window, &mut rows[at..], scale);
-        }
+        // First the inputs no slice window carries (refused before any row is written).
+        let absent = self
+            .table
+            .ready_slices(&cell)
+            .find_map(|(_, window)| t.layout.absent(window));
         if let Some(meas) = absent {
             match t.cfg.missing_inputs {
                 MissingInputs::Refuse => {
@@ -484,6 +480,13 @@ impl Pipeline<'_> {
                     }
                 }
             }
+        }
+        let row_len = t.layout.row_len();
+        let mut rows = Vec::new();
+        for (_, window) in self.table.ready_slices(&cell) {
+            let at = rows.len();
+            rows.resize(at + row_len, 0.0);
+            t.layout.write_row_scaled(window, &mut rows[at..], scale);
         }
         Some(rows)
     }

@@ -33,8 +33,6 @@ pub struct StateConfig {
     pub window: usize,
     /// A cell not heard from for this long is dropped [ms].
     pub stale_after_ms: u64,
-    /// A report arriving this long after its collection period ended is counted late [ms].
-    pub late_after_ms: u64,
     /// Most cells tracked at once; reports of further cells are refused.
     pub max_cells: usize,
     /// How far a cell's collection time may run ahead of the time our clock moved since its
@@ -48,8 +46,10 @@ pub const DEFAULT_MAX_AHEAD_MS: u64 = 60_000;
 /// What ingesting one report did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ingest {
-    /// Appended; `missing` reports before it were filled in; `late` if it came late.
-    Fresh { missing: u64, late: bool },
+    /// Appended; `missing` reports before it were filled in. (Whether it came late is its
+    /// end-to-end age, which only the node's clock estimate knows:
+    /// [`crate::latency::NodeClock`].)
+    Fresh { missing: u64 },
     /// Same collection period as the last one: ignored.
     Duplicate,
     /// Older than the last one: ignored.
@@ -101,10 +101,6 @@ impl CellTable {
     pub fn ingest(&mut self, report: &KpmReport, now_ms: u64) -> Ingest {
         let period = u64::from(report.granularity_ms.max(1));
         let start = report.collection_start_ms;
-        let late = now_ms
-            > start
-                .saturating_add(period)
-                .saturating_add(self.cfg.late_after_ms);
         let window = self.cfg.window;
         if !self.cells.contains_key(&report.cell) && self.cells.len() >= self.cfg.max_cells {
             return Ingest::TableFull;
@@ -159,7 +155,7 @@ impl CellTable {
             }
             push_bounded(rows, *meas, window);
         }
-        Ingest::Fresh { missing, late }
+        Ingest::Fresh { missing }
     }
 
     /// Drops cells not heard from since `now_ms - stale_after_ms`; returns them.
@@ -217,7 +213,6 @@ mod tests {
     const CFG: StateConfig = StateConfig {
         window: 3,
         stale_after_ms: 1_000,
-        late_after_ms: 50,
         max_cells: 2,
         max_ahead_ms: 10_000,
     };
@@ -249,30 +244,25 @@ mod tests {
         let mut t = CellTable::new(CFG);
         assert_eq!(
             t.ingest(&report(1, 1000, 1.0), 1100),
-            Ingest::Fresh {
-                missing: 0,
-                late: false
-            }
+            Ingest::Fresh { missing: 0 }
         );
         assert_eq!(t.ingest(&report(1, 1000, 9.0), 1101), Ingest::Duplicate);
         assert_eq!(t.ingest(&report(1, 900, 9.0), 1102), Ingest::OutOfOrder);
         // One period missing: carried forward.
         assert_eq!(
             t.ingest(&report(1, 1200, 3.0), 1300),
-            Ingest::Fresh {
-                missing: 1,
-                late: false
-            }
+            Ingest::Fresh { missing: 1 }
         );
         assert_eq!(prbs(&t, 1), vec![1.0, 1.0, 3.0]);
-        // Late: arrives 200 ms after its period ended.
+        // Arriving 200 ms after its period ended changes nothing here: lateness is the
+        // report's end-to-end age, 200 ms over the fastest transit seen (0 ms above).
         assert_eq!(
             t.ingest(&report(1, 1300, 4.0), 1600),
-            Ingest::Fresh {
-                missing: 0,
-                late: true
-            }
+            Ingest::Fresh { missing: 0 }
         );
+        let mut clock = crate::latency::NodeClock::new(10_000, 10_000);
+        assert_eq!(clock.observe(1300, 1300).ok(), Some(0));
+        assert_eq!(clock.observe(1400, 1600).ok(), Some(200));
         assert_eq!(prbs(&t, 1), vec![1.0, 3.0, 4.0]);
         // A long gap resets the window.
         assert!(matches!(
@@ -313,17 +303,14 @@ mod tests {
         // The cell goes on as if the bad reports never came.
         assert_eq!(
             t.ingest(&report(1, 1100, 2.0), 1200),
-            Ingest::Fresh {
-                missing: 0,
-                late: false
-            }
+            Ingest::Fresh { missing: 0 }
         );
         assert_eq!(prbs(&t, 1), vec![1.0, 2.0]);
         // A first report near u64::MAX is taken (nothing to compare with) without overflow.
         let mut t = CellTable::new(CFG);
         assert!(matches!(
             t.ingest(&report(1, u64::MAX - 1, 1.0), 5),
-            Ingest::Fresh { late: false, .. }
+            Ingest::Fresh { .. }
         ));
         // After a silence, the collection time may move as far as our clock did.
         let mut t = CellTable::new(CFG);

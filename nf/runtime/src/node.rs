@@ -137,7 +137,6 @@ impl NodeTask {
             table: CellTable::new(StateConfig {
                 window: self.layout.window(),
                 stale_after_ms: self.cfg.stale_after_ms,
-                late_after_ms: self.cfg.late_after_ms,
                 max_cells: self.cfg.max_cells_per_node,
                 max_ahead_ms: self.cfg.max_ahead_ms,
             }),

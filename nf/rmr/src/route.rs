@@ -296,6 +296,9 @@ struct Pending {
 pub struct RouteLoader {
     me: Vec<String>,
     pending: Option<Pending>,
+    /// A record of the table in progress was refused: the rest of that table (up to its
+    /// end record or the next start) is skipped, its refusal already reported.
+    discarding: bool,
 }
 
 fn fields(line: &str) -> Vec<&str> {
@@ -332,13 +335,17 @@ impl RouteLoader {
     /// A loader for an application known as `me` (`host:port`, `ip:port`).
     #[must_use]
     pub fn new(me: Vec<String>) -> Self {
-        Self { me, pending: None }
+        Self {
+            me,
+            pending: None,
+            discarding: false,
+        }
     }
 
     /// Whether a table is being built (a start record without its end yet).
     #[must_use]
     pub fn in_progress(&self) -> bool {
-        self.pending.is_some()
+        self.pending.is_some() || self.discarding
     }
 
     /// The table id of the table in progress.
@@ -355,9 +362,23 @@ impl RouteLoader {
         line: &str,
         current: Option<&RouteTable>,
     ) -> Result<Option<Loaded>, RouteErrorKind> {
+        if self.discarding {
+            let f = fields(line);
+            let block_record = matches!(f[0], "newrt" | "updatert" | "update" | "meid_map");
+            match f.get(1) {
+                Some(&"end") if block_record => {
+                    self.discarding = false;
+                    return Ok(None);
+                }
+                Some(s) if block_record && s.starts_with('s') => self.discarding = false,
+                _ => return Ok(None),
+            }
+        }
         let r = self.feed_inner(line, current);
-        if r.is_err() {
-            self.pending = None;
+        if let Err(e) = &r
+            && !matches!(e, RouteErrorKind::NotComplete(_))
+        {
+            self.discarding = self.pending.take().is_some();
         }
         r
     }
@@ -474,11 +495,7 @@ impl RouteLoader {
         if !f[1].starts_with('s') {
             return Err(RouteErrorKind::UnknownRecord(format!("{record}|{}", f[1])));
         }
-        if let Some(p) = self.pending.take() {
-            return Err(RouteErrorKind::NotComplete(
-                p.table_id.unwrap_or_else(|| "<id-missing>".to_owned()),
-            ));
-        }
+        let unfinished = self.pending.take();
         let table = match (block, current) {
             (Block::New, Some(cur)) => RouteTable {
                 meid_owner: cur.meid_owner.clone(),
@@ -495,7 +512,13 @@ impl RouteLoader {
             table_id: id,
             records: 0,
         });
-        Ok(None)
+        match unfinished {
+            // The new table is started; the unfinished one is reported (librmr nacks it).
+            Some(p) => Err(RouteErrorKind::NotComplete(
+                p.table_id.unwrap_or_else(|| "<id-missing>".to_owned()),
+            )),
+            None => Ok(None),
+        }
     }
 
     fn entry(&mut self, ts: &str, sub: i32, groups: &str) -> Result<Option<Loaded>, RouteErrorKind> {

@@ -102,7 +102,8 @@ impl RmrConfig {
         if let Some(port) = var("RMR_CTL_PORT").and_then(|p| p.parse::<u16>().ok()) {
             self.ctl_listen = Some(SocketAddr::new(self.listen.ip(), port));
         }
-        if let Some(rtg) = var("RMR_RTG_SVC").filter(|v| v.contains(':') && !v.starts_with("tcp:")) {
+        if let Some(rtg) = var("RMR_RTG_SVC").filter(|v| v.contains(':') && !v.starts_with("tcp:"))
+        {
             self.rtmgr = Some(rtg);
         }
         self
@@ -208,7 +209,10 @@ impl RmrEndpoint {
     pub async fn bind(cfg: RmrConfig) -> Result<(RmrEndpoint, mpsc::Receiver<Message>), BindError> {
         let listener = TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| BindError::Bind { addr: cfg.listen, source })?;
+            .map_err(|source| BindError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
         let local = listener.local_addr().map_err(|source| BindError::Bind {
             addr: cfg.listen,
             source,
@@ -227,19 +231,25 @@ impl RmrEndpoint {
         } else {
             local.ip()
         };
-        let srcip = cfg.srcip.clone().unwrap_or_else(|| SocketAddr::new(ip, local.port()).to_string());
+        let srcip = cfg
+            .srcip
+            .clone()
+            .unwrap_or_else(|| SocketAddr::new(ip, local.port()).to_string());
         let name = cfg.name.clone().unwrap_or_else(|| srcip.clone());
         let me = vec![name.clone(), srcip.clone()];
         let table = match &cfg.seed_routes {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| BindError::ReadRoutes {
-                    path: path.clone(),
-                    source,
-                })?;
-                Some(RouteTable::parse_as(&text, &me).map_err(|source| BindError::Routes {
-                    path: path.clone(),
-                    source,
-                })?)
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| BindError::ReadRoutes {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some(
+                    RouteTable::parse_as(&text, &me).map_err(|source| BindError::Routes {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
             }
             None => None,
         };
@@ -306,7 +316,11 @@ impl RmrEndpoint {
     /// The active route table.
     #[must_use]
     pub fn routes(&self) -> Arc<RouteTable> {
-        self.inner.table.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Replaces the active route table.
@@ -405,7 +419,9 @@ impl Inner {
             reply.xid = received.xid.clone();
         }
         let frame = frame::encode(reply, self.cfg.max_frame)?;
-        let conn = received.origin.and_then(|id| lock(&self.conns).get(&id).cloned());
+        let conn = received
+            .origin
+            .and_then(|id| lock(&self.conns).get(&id).cloned());
         let tx = match conn {
             Some(tx) if !tx.is_closed() => tx,
             _ => {
@@ -449,9 +465,10 @@ impl Inner {
         msg.origin = Some(conn);
         match msg.mtype {
             mtype::RIC_HEALTH_CHECK_REQ => {
-                let mut reply = Message::new(mtype::RIC_HEALTH_CHECK_RESP, Bytes::from_static(b"OK\n\0"))
-                    .with_sub_id(msg.sub_id)
-                    .with_meid(msg.meid.clone());
+                let mut reply =
+                    Message::new(mtype::RIC_HEALTH_CHECK_RESP, Bytes::from_static(b"OK\n\0"))
+                        .with_sub_id(msg.sub_id)
+                        .with_meid(msg.meid.clone());
                 self.stamp(&mut reply);
                 match self.rts(&msg, &mut reply) {
                     Ok(()) => RmrCounters::add(&self.counters.health_checks, 1),
@@ -471,13 +488,19 @@ impl Inner {
     /// Feeds the records of a routing-manager message; answers each finished or refused
     /// table with `RMRRM_TABLE_STATE`.
     fn on_table_data(self: &Arc<Self>, msg: &Message) {
-        let end = msg.payload.iter().position(|&b| b == 0).unwrap_or(msg.payload.len());
+        let end = msg
+            .payload
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(msg.payload.len());
         let text = String::from_utf8_lossy(&msg.payload[..end]);
         for (i, line) in text.split('\n').enumerate() {
-            let current = self
-                .have_table
-                .load(Ordering::Acquire)
-                .then(|| self.table.read().unwrap_or_else(PoisonError::into_inner).clone());
+            let current = self.have_table.load(Ordering::Acquire).then(|| {
+                self.table
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            });
             let mut loader = lock(&self.loader);
             let id = loader.pending_id().map(str::to_owned);
             let outcome = loader.feed(line, current.as_deref());
@@ -570,7 +593,10 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, mut rd: R, conn: u6
                 inner.counters.drop_one(DropReason::Oversize);
                 warn!(len, max, "rmr oversize frame skipped");
                 let mut body = (&mut rd).take(len - TP_HDR_LEN as u64);
-                if tokio::io::copy(&mut body, &mut tokio::io::sink()).await.is_err() {
+                if tokio::io::copy(&mut body, &mut tokio::io::sink())
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 continue;
@@ -610,7 +636,10 @@ async fn peer_task(
     let mut conn: Option<(OwnedWriteHalf, u64, Arc<AtomicBool>)> = None;
     let mut retry_at: Option<Instant> = None;
     while let Some(frame) = rx.recv().await {
-        if conn.as_ref().is_some_and(|(_, _, closed)| closed.load(Ordering::Acquire)) {
+        if conn
+            .as_ref()
+            .is_some_and(|(_, _, closed)| closed.load(Ordering::Acquire))
+        {
             conn = None;
         }
         if conn.is_none() {

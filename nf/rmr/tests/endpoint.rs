@@ -35,7 +35,9 @@ async fn recv(rx: &mut mpsc::Receiver<Message>) -> Message {
 async fn read_frame(s: &mut TcpStream) -> Message {
     let mut head = [0u8; TP_HDR_LEN];
     s.read_exact(&mut head).await.expect("header");
-    let len = frame::frame_len(&head, 1 << 20).expect("length").expect("complete");
+    let len = frame::frame_len(&head, 1 << 20)
+        .expect("length")
+        .expect("complete");
     let mut f = vec![0u8; len];
     f[..TP_HDR_LEN].copy_from_slice(&head);
     s.read_exact(&mut f[TP_HDR_LEN..]).await.expect("body");
@@ -62,9 +64,12 @@ async fn a_stalled_peer_fills_only_its_own_queue() {
         }
     });
     let (good, mut good_rx) = RmrEndpoint::bind(cfg()).await.expect("bind good");
-    let (ep, _rx) = RmrEndpoint::bind(RmrConfig { tx_queue: 4, ..cfg() })
-        .await
-        .expect("bind");
+    let (ep, _rx) = RmrEndpoint::bind(RmrConfig {
+        tx_queue: 4,
+        ..cfg()
+    })
+    .await
+    .expect("bind");
     ep.set_routes(routes(&format!(
         "rte|1|{stalled_addr}\nrte|2|{}",
         good.local_addr()
@@ -80,7 +85,8 @@ async fn a_stalled_peer_fills_only_its_own_queue() {
     }
     assert!(full > 0, "the stalled peer's queue must fill");
     assert_eq!(ep.counters().dropped(DropReason::QueueFull), full);
-    ep.send(Message::new(2, &b"still flowing"[..])).expect("other peer queued");
+    ep.send(Message::new(2, &b"still flowing"[..]))
+        .expect("other peer queued");
     let m = recv(&mut good_rx).await;
     assert_eq!((m.mtype, &m.payload[..]), (2, &b"still flowing"[..]));
 }
@@ -93,9 +99,13 @@ async fn connect_failure_is_counted_then_the_peer_is_reached_when_it_appears() {
     };
     let (ep, _rx) = RmrEndpoint::bind(cfg()).await.expect("bind");
     ep.set_routes(routes(&format!("rte|12040|127.0.0.1:{port}")));
-    ep.send(Message::new(mtype::RIC_CONTROL_REQ, &b"lost"[..])).expect("queued");
+    ep.send(Message::new(mtype::RIC_CONTROL_REQ, &b"lost"[..]))
+        .expect("queued");
     let c = ep.counters();
-    eventually("connect_failed counted", || c.dropped(DropReason::ConnectFailed) >= 1).await;
+    eventually("connect_failed counted", || {
+        c.dropped(DropReason::ConnectFailed) >= 1
+    })
+    .await;
 
     let (_peer, mut peer_rx) = RmrEndpoint::bind(RmrConfig {
         listen: format!("127.0.0.1:{port}").parse().expect("addr"),
@@ -108,14 +118,19 @@ async fn connect_failure_is_counted_then_the_peer_is_reached_when_it_appears() {
         loop {
             ep.send(Message::new(mtype::RIC_CONTROL_REQ, &b"hello"[..]).with_sub_id(3))
                 .expect("queued");
-            if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), peer_rx.recv()).await {
+            if let Ok(Some(m)) =
+                tokio::time::timeout(Duration::from_millis(200), peer_rx.recv()).await
+            {
                 return m;
             }
         }
     })
     .await
     .expect("reached after the peer appeared");
-    assert_eq!((got.mtype, got.sub_id, &got.payload[..]), (12040, 3, &b"hello"[..]));
+    assert_eq!(
+        (got.mtype, got.sub_id, &got.payload[..]),
+        (12040, 3, &b"hello"[..])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,13 +144,18 @@ async fn a_restarted_peer_is_reconnected() {
     drop(peer);
     drop(peer_rx);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (_peer2, mut peer2_rx) = RmrEndpoint::bind(RmrConfig { listen: addr, ..cfg() })
-        .await
-        .expect("rebind the same port");
+    let (_peer2, mut peer2_rx) = RmrEndpoint::bind(RmrConfig {
+        listen: addr,
+        ..cfg()
+    })
+    .await
+    .expect("rebind the same port");
     let got = tokio::time::timeout(WAIT, async {
         loop {
             ep.send(Message::new(12040, &b"two"[..])).expect("queued");
-            if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), peer2_rx.recv()).await {
+            if let Ok(Some(m)) =
+                tokio::time::timeout(Duration::from_millis(200), peer2_rx.recv()).await
+            {
                 return m;
             }
         }
@@ -151,7 +171,9 @@ async fn health_checks_are_answered_and_not_delivered() {
     let mut s = TcpStream::connect(ep.local_addr()).await.expect("connect");
     let mut hc = Message::new(mtype::RIC_HEALTH_CHECK_REQ, &b"ping"[..]).with_xid(&b"hc-42"[..]);
     hc.src = "probe:9".into();
-    s.write_all(&frame::encode(&hc, 1 << 20).expect("encode")).await.expect("write");
+    s.write_all(&frame::encode(&hc, 1 << 20).expect("encode"))
+        .await
+        .expect("write");
     let answer = read_frame(&mut s).await;
     assert_eq!(answer.mtype, mtype::RIC_HEALTH_CHECK_RESP);
     assert_eq!(&answer.xid[..], b"hc-42");
@@ -174,12 +196,20 @@ async fn rts_answers_on_the_connection_the_request_came_on() {
     req.src = "no-such-host:1".into();
     req.d1 = Bytes::from_static(&[9, 0, 0, 0]);
     req.flags = frame::HFL_CALL_MSG;
-    s.write_all(&frame::encode(&req, 1 << 20).expect("encode")).await.expect("write");
+    s.write_all(&frame::encode(&req, 1 << 20).expect("encode"))
+        .await
+        .expect("write");
     let got = recv(&mut rx).await;
-    ep.rts(&got, Message::new(mtype::RIC_CONTROL_ACK, &b"ack"[..]).with_sub_id(5))
-        .expect("rts queued");
+    ep.rts(
+        &got,
+        Message::new(mtype::RIC_CONTROL_ACK, &b"ack"[..]).with_sub_id(5),
+    )
+    .expect("rts queued");
     let back = read_frame(&mut s).await;
-    assert_eq!((back.mtype, back.sub_id, &back.payload[..]), (12041, 5, &b"ack"[..]));
+    assert_eq!(
+        (back.mtype, back.sub_id, &back.payload[..]),
+        (12041, 5, &b"ack"[..])
+    );
     assert_eq!(&back.xid[..], b"call-1", "xid of the request kept");
     assert_eq!(&back.d1[..], &[9, 0, 0, 0], "call id kept for rmr_call");
     assert_eq!(back.flags & frame::HFL_CALL_MSG, 0);
@@ -187,13 +217,18 @@ async fn rts_answers_on_the_connection_the_request_came_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_frames_are_counted_and_isolated() {
-    let (ep, mut rx) = RmrEndpoint::bind(RmrConfig { max_frame: 4096, ..cfg() })
-        .await
-        .expect("bind");
+    let (ep, mut rx) = RmrEndpoint::bind(RmrConfig {
+        max_frame: 4096,
+        ..cfg()
+    })
+    .await
+    .expect("bind");
     let c = ep.counters();
     // 1. A frame with a bad version: framing intact, dropped, the connection stays.
     let mut s = TcpStream::connect(ep.local_addr()).await.expect("connect");
-    let mut bad = frame::encode(&Message::new(1, &b"v"[..]), 4096).expect("encode").to_vec();
+    let mut bad = frame::encode(&Message::new(1, &b"v"[..]), 4096)
+        .expect("encode")
+        .to_vec();
     bad[TP_HDR_LEN + 11] = 9;
     s.write_all(&bad).await.expect("write");
     // 2. An oversize frame: skipped without being stored, the connection stays.
@@ -218,7 +253,9 @@ async fn hostile_frames_are_counted_and_isolated() {
     head[..4].copy_from_slice(&10u32.to_le_bytes());
     t.write_all(&head).await.expect("write");
     let mut buf = [0u8; 1];
-    let n = tokio::time::timeout(WAIT, t.read(&mut buf)).await.expect("closed in time");
+    let n = tokio::time::timeout(WAIT, t.read(&mut buf))
+        .await
+        .expect("closed in time");
     assert!(matches!(n, Ok(0) | Err(_)), "connection closed");
     assert_eq!(c.dropped(DropReason::BadFrame), 2);
     s.write_all(&frame::encode(&Message::new(4, &b"still"[..]), 4096).expect("encode"))
@@ -230,7 +267,9 @@ async fn hostile_frames_are_counted_and_isolated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_route_is_refused_and_counted() {
     let (ep, _rx) = RmrEndpoint::bind(cfg()).await.expect("bind");
-    let e = ep.send(Message::new(12040, Bytes::new())).expect_err("no table");
+    let e = ep
+        .send(Message::new(12040, Bytes::new()))
+        .expect_err("no table");
     assert_eq!(e.kind(), "no_route");
     let e = ep
         .send(Message::new(12040, Bytes::new()).with_meid("m".repeat(40)))
@@ -264,23 +303,43 @@ async fn requests_a_table_from_the_routing_manager_and_applies_the_push() {
     let text = String::from_utf8_lossy(&req.payload).into_owned();
     assert!(text.starts_with(&format!("{} ts=", ep.name())), "{text:?}");
     // The table comes back on the same connection, split over two messages.
-    let parts = ["newrt|start|rt-7\nrte|12040|e2t:38000\n", "rte|12010|submgr:4560\nnewrt|end|2\n"];
+    let parts = [
+        "newrt|start|rt-7\nrte|12040|e2t:38000\n",
+        "rte|12010|submgr:4560\nnewrt|end|2\n",
+    ];
     for p in parts {
-        s.write_all(&frame::encode(&Message::new(mtype::RMRRM_TABLE_DATA, p.as_bytes().to_vec()), 1 << 20).expect("encode"))
-            .await
-            .expect("write");
+        s.write_all(
+            &frame::encode(
+                &Message::new(mtype::RMRRM_TABLE_DATA, p.as_bytes().to_vec()),
+                1 << 20,
+            )
+            .expect("encode"),
+        )
+        .await
+        .expect("write");
     }
     let state = loop {
         let m = read_frame(&mut s).await;
         if m.mtype == mtype::RMRRM_TABLE_STATE {
             break m;
         }
-        assert_eq!(m.mtype, mtype::RMRRM_REQ_TABLE, "only requests before the state");
+        assert_eq!(
+            m.mtype,
+            mtype::RMRRM_REQ_TABLE,
+            "only requests before the state"
+        );
     };
-    assert!(state.payload.starts_with(b"OK rt-7\n"), "{:?}", state.payload);
+    assert!(
+        state.payload.starts_with(b"OK rt-7\n"),
+        "{:?}",
+        state.payload
+    );
     let t = ep.routes();
     assert_eq!(t.table_id(), Some("rt-7"));
-    assert_eq!(t.destinations(12010, -1, "").expect("route"), vec!["submgr:4560"]);
+    assert_eq!(
+        t.destinations(12010, -1, "").expect("route"),
+        vec!["submgr:4560"]
+    );
     // Requests stop once a table arrived.
     let requests_after = tokio::time::timeout(Duration::from_millis(700), read_frame(&mut s)).await;
     assert!(requests_after.is_err(), "no further table request");

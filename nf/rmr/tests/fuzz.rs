@@ -25,7 +25,10 @@ fn base_frames() -> Vec<Vec<u8>> {
         }
         out.push(frame::encode(&m, MAX_FRAME).expect("base frame").to_vec());
     }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/interop/vectors/rmr-frames.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/interop/vectors/rmr-frames.json"
+    );
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let v: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -50,7 +53,18 @@ fn mutate(rng: &mut StdRng, base: &[u8]) -> Vec<u8> {
         1 => f.truncate(rng.random_range(0..f.len())),
         2 => {
             // A hostile 32-bit value in one of the length / version / type fields.
-            let offs = [0usize, 4, TP_HDR_LEN, TP_HDR_LEN + 4, TP_HDR_LEN + 8, TP_HDR_LEN + 196, TP_HDR_LEN + 200, TP_HDR_LEN + 204, TP_HDR_LEN + 208, TP_HDR_LEN + 212];
+            let offs = [
+                0usize,
+                4,
+                TP_HDR_LEN,
+                TP_HDR_LEN + 4,
+                TP_HDR_LEN + 8,
+                TP_HDR_LEN + 196,
+                TP_HDR_LEN + 200,
+                TP_HDR_LEN + 204,
+                TP_HDR_LEN + 208,
+                TP_HDR_LEN + 212,
+            ];
             let at = offs[rng.random_range(0..offs.len())];
             let v: u32 = match rng.random_range(0..4) {
                 0 => u32::MAX,
@@ -67,7 +81,11 @@ fn mutate(rng: &mut StdRng, base: &[u8]) -> Vec<u8> {
             f[..4].copy_from_slice(&(n as u32).to_le_bytes());
             f[8] = b'$';
         }
-        4 => f = (0..rng.random_range(0..700)).map(|_| rng.random()).collect(),
+        4 => {
+            f = (0..rng.random_range(0..700))
+                .map(|_| rng.random())
+                .collect()
+        }
         5 => {
             let extra = rng.random_range(1..64);
             f.extend((0..extra).map(|_| rng.random::<u8>()));
@@ -104,7 +122,11 @@ fn a_million_hostile_frames_no_panic() {
             Ok(m) => {
                 accepted += 1;
                 let again = frame::encode(&m, usize::MAX).expect("a decoded message re-encodes");
-                assert_eq!(frame::decode(&again, usize::MAX).expect("re-decodes"), m, "input {n}");
+                assert_eq!(
+                    frame::decode(&again, usize::MAX).expect("re-decodes"),
+                    m,
+                    "input {n}"
+                );
             }
             Err(e) => {
                 refused += 1;

@@ -62,11 +62,16 @@ fn peer_binary() -> Option<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         if !kit().join("CMakeLists.txt").exists() {
-            return Err(format!("SKIP: {} absent (the interop kit in ../shared is needed)", kit().display()));
+            return Err(format!(
+                "SKIP: {} absent (the interop kit in ../shared is needed)",
+                kit().display()
+            ));
         }
         for tool in ["cmake", "cc", "make"] {
             if !have(tool) {
-                return Err(format!("SKIP: {tool} not installed (needed to build librmr)"));
+                return Err(format!(
+                    "SKIP: {tool} not installed (needed to build librmr)"
+                ));
             }
         }
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("librmr-4.9.4");
@@ -171,11 +176,17 @@ async fn exchanges_with_real_librmr_both_ways() {
         let m = next(&mut rx, "an indication").await;
         let sub = i as i32 + 1;
         assert_eq!(m.mtype, mtype::RIC_INDICATION);
-        assert_eq!(m.sub_id, sub, "indication {i}: the oversize one (999) must be skipped");
+        assert_eq!(
+            m.sub_id, sub,
+            "indication {i}: the oversize one (999) must be skipped"
+        );
         assert_eq!(m.meid, IND_MEID);
         assert_eq!(&m.xid[..], format!("ind-{i}").as_bytes());
         assert_eq!(m.payload.len(), *size);
-        assert!(m.payload[..] == pattern(sub, *size)[..], "indication {i} payload");
+        assert!(
+            m.payload[..] == pattern(sub, *size)[..],
+            "indication {i} payload"
+        );
         assert!(m.src.ends_with(&format!(":{pport}")), "src {:?}", m.src);
     }
     assert_eq!(ep.counters().dropped(DropReason::Oversize), 1);
@@ -209,7 +220,10 @@ async fn exchanges_with_real_librmr_both_ways() {
                 assert_eq!(m.mtype, want, "answer {i}");
                 assert_eq!(m.meid, CTL_MEID);
                 assert_eq!(&m.xid[..], format!("ctl-{i}").as_bytes());
-                assert!(m.payload[..] == pattern(m.sub_id, CTL_SIZES[i])[..], "answer {i} payload");
+                assert!(
+                    m.payload[..] == pattern(m.sub_id, CTL_SIZES[i])[..],
+                    "answer {i} payload"
+                );
                 answers += 1;
             }
             other => panic!("unexpected message type {other}"),
@@ -234,15 +248,38 @@ async fn exchanges_with_real_librmr_both_ways() {
     assert!(stdout.contains("table state ERR tbl-2"));
 
     let routes = ep.routes();
-    assert_eq!(routes.table_id(), Some("tbl-1"), "the refused table left tbl-1 active");
+    assert_eq!(
+        routes.table_id(),
+        Some("tbl-1"),
+        "the refused table left tbl-1 active"
+    );
     let me = format!("127.0.0.1:{pport}");
-    assert_eq!(routes.destinations(999, 7, "").expect("mse entry"), vec![me.clone()]);
-    assert!(routes.destinations(999, UNSET_SUBID, "").is_err(), "mse 999 only for sub_id 7");
-    assert_eq!(routes.destinations(mtype::RIC_CONTROL_REQ, 42, "").expect("rte"), vec![me]);
-    assert!(routes.entry(mtype::RIC_HEALTH_CHECK_REQ, UNSET_SUBID).is_none(), "new table replaced the old");
+    assert_eq!(
+        routes.destinations(999, 7, "").expect("mse entry"),
+        vec![me.clone()]
+    );
+    assert!(
+        routes.destinations(999, UNSET_SUBID, "").is_err(),
+        "mse 999 only for sub_id 7"
+    );
+    assert_eq!(
+        routes
+            .destinations(mtype::RIC_CONTROL_REQ, 42, "")
+            .expect("rte"),
+        vec![me]
+    );
+    assert!(
+        routes
+            .entry(mtype::RIC_HEALTH_CHECK_REQ, UNSET_SUBID)
+            .is_none(),
+        "new table replaced the old"
+    );
     let c = ep.counters();
     assert!(c.health_checks.load(std::sync::atomic::Ordering::Relaxed) >= 1);
-    assert_eq!(c.tables_refused.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        c.tables_refused.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
     assert_eq!(c.dropped(DropReason::BadFrame), 0);
     assert_eq!(c.dropped(DropReason::QueueFull), 0);
 }

@@ -20,13 +20,23 @@ fn seed_table_of_an_o_ran_sc_xapp() {
     .expect("valid table");
     assert_eq!(t.table_id(), Some("seed-1"));
     assert_eq!(t.len(), 4);
-    assert_eq!(t.destinations(mtype::RIC_CONTROL_REQ, UNSET_SUBID, "").unwrap(), vec![E2T]);
+    assert_eq!(
+        t.destinations(mtype::RIC_CONTROL_REQ, UNSET_SUBID, "")
+            .unwrap(),
+        vec![E2T]
+    );
     // A sub_id without its own entry falls back to the mtype entry.
-    assert_eq!(t.destinations(mtype::RIC_CONTROL_REQ, 55, "").unwrap(), vec![E2T]);
+    assert_eq!(
+        t.destinations(mtype::RIC_CONTROL_REQ, 55, "").unwrap(),
+        vec![E2T]
+    );
     // An mse entry matches only its sub_id.
     assert_eq!(
         t.destinations(mtype::RIC_INDICATION, 8, "").unwrap_err(),
-        NoRoute::NoEntry { mtype: 12050, sub_id: 8 }
+        NoRoute::NoEntry {
+            mtype: 12050,
+            sub_id: 8
+        }
     );
     // rte with a fourth field: the subid is the fourth.
     assert!(t.entry(mtype::RIC_CONTROL_ACK, 9).is_some());
@@ -36,7 +46,9 @@ fn seed_table_of_an_o_ran_sc_xapp() {
 #[test]
 fn round_robin_inside_a_group_and_fan_out_across_groups() {
     let t = RouteTable::parse("newrt|start\nmse|12050|7|a:1,b:2,c:3;d:4\nnewrt|end\n").unwrap();
-    let picks: Vec<Vec<String>> = (0..4).map(|_| t.destinations(12050, 7, "").unwrap()).collect();
+    let picks: Vec<Vec<String>> = (0..4)
+        .map(|_| t.destinations(12050, 7, "").unwrap())
+        .collect();
     assert_eq!(picks[0], vec!["a:1", "d:4"]);
     assert_eq!(picks[1], vec!["b:2", "d:4"]);
     assert_eq!(picks[2], vec!["c:3", "d:4"]);
@@ -60,11 +72,24 @@ fn sender_lists_and_our_own_address() {
         &me,
     )
     .unwrap();
-    assert!(t.entry(100, UNSET_SUBID).is_some(), "we are in the sender list");
-    assert!(t.entry(101, UNSET_SUBID).is_none(), "another sender's entry");
+    assert!(
+        t.entry(100, UNSET_SUBID).is_some(),
+        "we are in the sender list"
+    );
+    assert!(
+        t.entry(101, UNSET_SUBID).is_none(),
+        "another sender's entry"
+    );
     assert_eq!(t.skipped_for_other_senders(), 1);
-    assert_eq!(t.destinations(102, UNSET_SUBID, "").unwrap(), vec!["peer:4560"], "never to ourselves");
-    assert!(t.entry(103, UNSET_SUBID).is_none(), "only ourselves: no entry");
+    assert_eq!(
+        t.destinations(102, UNSET_SUBID, "").unwrap(),
+        vec!["peer:4560"],
+        "never to ourselves"
+    );
+    assert!(
+        t.entry(103, UNSET_SUBID).is_none(),
+        "only ourselves: no entry"
+    );
 }
 
 #[test]
@@ -74,8 +99,14 @@ fn meid_routing() {
          meid_map|start|m1\nmme_ar|e2t-a:38000|gnb1 gnb2\nmme_ar|e2t-b:38000|gnb3\nmme_del|gnb2\nmeid_map|end|3\n",
     )
     .unwrap();
-    assert_eq!(t.destinations(12040, UNSET_SUBID, "gnb1").unwrap(), vec!["e2t-a:38000"]);
-    assert_eq!(t.destinations(12040, UNSET_SUBID, "gnb3").unwrap(), vec!["e2t-b:38000"]);
+    assert_eq!(
+        t.destinations(12040, UNSET_SUBID, "gnb1").unwrap(),
+        vec!["e2t-a:38000"]
+    );
+    assert_eq!(
+        t.destinations(12040, UNSET_SUBID, "gnb3").unwrap(),
+        vec!["e2t-b:38000"]
+    );
     assert_eq!(
         t.destinations(12040, UNSET_SUBID, "gnb2").unwrap_err(),
         NoRoute::UnknownMeid("gnb2".into())
@@ -98,7 +129,11 @@ fn updates_and_deletes_change_the_active_table() {
 fn bad_records_are_refused_with_line_and_reason() {
     let cases: &[(&str, usize, &str)] = &[
         ("newrt|start\nrte|abc|a:1\nnewrt|end\n", 2, "bad_number"),
-        ("newrt|start\nrte|1|a:1\nrte|2|nohostport\nnewrt|end\n", 3, "bad_endpoint"),
+        (
+            "newrt|start\nrte|1|a:1\nrte|2|nohostport\nnewrt|end\n",
+            3,
+            "bad_endpoint",
+        ),
         ("newrt|start\nrte|1|a:99999\nnewrt|end\n", 2, "bad_endpoint"),
         ("newrt|start\nrte|1\nnewrt|end\n", 2, "missing_fields"),
         ("newrt|start\nfoo|1|a:1\nnewrt|end\n", 2, "unknown_record"),
@@ -106,8 +141,16 @@ fn bad_records_are_refused_with_line_and_reason() {
         ("newrt|start\nrte|1|a:1\nnewrt|end|5\n", 3, "count_mismatch"),
         ("newrt|start\nrte|1|a:1\n", 2, "not_ended"),
         ("# nothing\n", 1, "no_table"),
-        ("updatert|start\nrte|1|a:1\nupdatert|end\n", 1, "update_before_full"),
-        ("newrt|start|x\nnewrt|start|y\nnewrt|end\n", 2, "not_complete"),
+        (
+            "updatert|start\nrte|1|a:1\nupdatert|end\n",
+            1,
+            "update_before_full",
+        ),
+        (
+            "newrt|start|x\nnewrt|start|y\nnewrt|end\n",
+            2,
+            "not_complete",
+        ),
     ];
     for (text, line, reason) in cases {
         let e = RouteTable::parse(text).expect_err(text);
@@ -131,7 +174,10 @@ fn pushed_records_across_messages_and_a_refused_table() {
         Err(RouteErrorKind::BadNumber { .. })
     ));
     assert!(l.feed("rte|12041|e2t:38000", Some(&cur)).unwrap().is_none());
-    assert!(l.feed("newrt|end|2", Some(&cur)).unwrap().is_none(), "no table from a refused one");
+    assert!(
+        l.feed("newrt|end|2", Some(&cur)).unwrap().is_none(),
+        "no table from a refused one"
+    );
     assert!(!l.in_progress());
     // And the next table is accepted again.
     l.feed("newrt|start|tbl-11", Some(&cur)).unwrap();

@@ -70,7 +70,7 @@ pub struct RmrConfig {
 impl Default for RmrConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 4560),
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEF_DATA_PORT),
             name: None,
             srcip: None,
             seed_routes: None,
@@ -87,28 +87,67 @@ impl Default for RmrConfig {
 }
 
 impl RmrConfig {
-    /// Applies librmr's environment variables: `RMR_SEED_RT` (seed table file),
-    /// `RMR_SRC_ID` (our name), `RMR_CTL_PORT` (control port) and `RMR_RTG_SVC`
-    /// (`host:port` of the routing manager; a bare port or `-1` requests nothing).
+    /// Applies librmr's environment variables (see [`RmrConfig::with_vars`]).
     #[must_use]
-    pub fn with_env(mut self) -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    pub fn with_env(self) -> Self {
+        self.with_vars(|k| std::env::var(k).ok())
+    }
+
+    /// Applies librmr's variables as `get` returns them: `RMR_SEED_RT` (seed table file),
+    /// `RMR_SRC_ID` (our name), and the routing-manager pair as librmr's route collector
+    /// reads it:
+    ///
+    /// | `RMR_RTG_SVC` | `RMR_CTL_PORT` | behaviour |
+    /// |---|---|---|
+    /// | `host:port` | port or unset | request tables from `host:port`, control port `RMR_CTL_PORT` or 4561 |
+    /// | `port` / `tcp:port` | ignored | listen on `port` for pushed tables, no request |
+    /// | unset | set | request from `routemgr:4561`, control port `RMR_CTL_PORT` |
+    /// | unset | unset | listen on 4561 for pushed tables |
+    /// | `-1` (or not a port) | ignored | static routes only |
+    #[must_use]
+    pub fn with_vars(mut self, get: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         if let Some(p) = var("RMR_SEED_RT") {
             self.seed_routes = Some(p.into());
         }
         if let Some(n) = var("RMR_SRC_ID") {
             self.name = Some(n);
         }
-        if let Some(port) = var("RMR_CTL_PORT").and_then(|p| p.parse::<u16>().ok()) {
-            self.ctl_listen = Some(SocketAddr::new(self.listen.ip(), port));
-        }
-        if let Some(rtg) = var("RMR_RTG_SVC").filter(|v| v.contains(':') && !v.starts_with("tcp:"))
-        {
-            self.rtmgr = Some(rtg);
+        let ip = self.listen.ip();
+        let ctl_port = var("RMR_CTL_PORT").and_then(|p| p.trim().parse::<u16>().ok());
+        let at = |port: u16| Some(SocketAddr::new(ip, port));
+        match var("RMR_RTG_SVC") {
+            Some(rtg) => {
+                let port_only = rtg.strip_prefix("tcp:").unwrap_or(&rtg);
+                if let Ok(port) = port_only.trim().parse::<u16>() {
+                    self.ctl_listen = at(port);
+                    self.rtmgr = None;
+                } else if rtg.contains(':') && !rtg.starts_with("tcp:") {
+                    self.rtmgr = Some(rtg);
+                    self.ctl_listen = at(ctl_port.unwrap_or(DEF_CTL_PORT));
+                } else {
+                    self.ctl_listen = None;
+                    self.rtmgr = None;
+                }
+            }
+            None => match ctl_port {
+                Some(port) => {
+                    self.rtmgr = Some(DEF_RTG_WK_ADDR.to_owned());
+                    self.ctl_listen = at(port);
+                }
+                None => self.ctl_listen = at(DEF_CTL_PORT),
+            },
         }
         self
     }
 }
+
+/// librmr's default control port (route tables from the routing manager).
+pub const DEF_CTL_PORT: u16 = 4561;
+/// librmr's default routing manager address in request mode.
+pub const DEF_RTG_WK_ADDR: &str = "routemgr:4561";
+/// The data port O-RAN SC xApps listen on.
+pub const DEF_DATA_PORT: u16 = 4560;
 
 /// Why the endpoint could not start.
 #[derive(Debug, Error)]
@@ -476,12 +515,10 @@ impl Inner {
                 }
             }
             mtype::RMRRM_TABLE_DATA if ctl => self.on_table_data(&msg),
-            _ => {
-                RmrCounters::add(&self.counters.rx_msgs, 1);
-                if self.deliver.try_send(msg).is_err() {
-                    self.counters.drop_one(DropReason::QueueFull);
-                }
-            }
+            _ => match self.deliver.try_send(msg) {
+                Ok(()) => RmrCounters::add(&self.counters.rx_msgs, 1),
+                Err(_) => self.counters.drop_one(DropReason::QueueFull),
+            },
         }
     }
 
@@ -713,5 +750,45 @@ async fn request_tables(inner: Arc<Inner>, rtmgr: String) {
             Err(e) => warn!(error = %e, "rmr table request not encodable"),
         }
         tokio::time::sleep(inner.cfg.rtreq_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> RmrConfig {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        RmrConfig::default().with_vars(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn routing_manager_variables_follow_librmr() {
+        let c = with(&[("RMR_RTG_SVC", "-1"), ("RMR_SEED_RT", "/etc/rt")]);
+        assert_eq!((c.rtmgr, c.ctl_listen), (None, None));
+        assert_eq!(c.seed_routes, Some(PathBuf::from("/etc/rt")));
+        let c = with(&[
+            ("RMR_RTG_SVC", "rtmgr.ricplt:4561"),
+            ("RMR_CTL_PORT", "4600"),
+        ]);
+        assert_eq!(c.rtmgr.as_deref(), Some("rtmgr.ricplt:4561"));
+        assert_eq!(c.ctl_listen.map(|a| a.port()), Some(4600));
+        let c = with(&[("RMR_RTG_SVC", "tcp:4999")]);
+        assert_eq!(
+            (c.rtmgr, c.ctl_listen.map(|a| a.port())),
+            (None, Some(4999))
+        );
+        let c = with(&[("RMR_CTL_PORT", "4700")]);
+        assert_eq!(c.rtmgr.as_deref(), Some(DEF_RTG_WK_ADDR));
+        assert_eq!(c.ctl_listen.map(|a| a.port()), Some(4700));
+        let c = with(&[("RMR_SRC_ID", "my-xapp:4560")]);
+        assert_eq!(
+            (c.rtmgr, c.ctl_listen.map(|a| a.port())),
+            (None, Some(DEF_CTL_PORT))
+        );
+        assert_eq!(c.name.as_deref(), Some("my-xapp:4560"));
     }
 }

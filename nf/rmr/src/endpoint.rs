@@ -326,10 +326,17 @@ impl RmrEndpoint {
     }
 
     /// Sends `msg` by route (its mtype, sub_id and meid): to one endpoint of each group.
-    /// `src`/`srcip` are set to ours. Returns once queued; a later connect or write
+    /// `src`/`srcip` are set to ours; the call flag and call id are cleared. Returns once queued; a later connect or write
     /// failure is counted, not returned.
     pub fn send(&self, mut msg: Message) -> Result<(), SendError> {
         self.inner.stamp(&mut msg);
+        // As librmr's send: not a call, so no call id (a peer would queue it on a chute).
+        msg.flags &= !HFL_CALL_MSG;
+        if msg.d1.first().is_some_and(|&b| b != 0) {
+            let mut d1 = msg.d1.to_vec();
+            d1[0] = 0;
+            msg.d1 = d1.into();
+        }
         let r = self.inner.route_and_queue(&msg);
         if let Err(e) = &r {
             self.inner.counters.drop_one(e.reason());

@@ -5,7 +5,8 @@
 //! Both directions: indications from the peer (several sizes up to 1 MiB, and one above
 //! our maximum frame that must be skipped), control requests from us answered by the
 //! peer's `rmr_rts_msg` with ack / failure, health checks both ways, and route tables
-//! pushed by the peer acting as the routing manager, answered with table state.
+//! pushed by the peer acting as the routing manager, answered with table state, and a
+//! blocking `rmr_mt_call` from the peer answered by our rts.
 //!
 //! Skips with a printed line when `../shared`, `cmake` or `cc` is absent.
 
@@ -155,7 +156,7 @@ async fn exchanges_with_real_librmr_both_ways() {
     std::fs::write(
         &seed,
         format!(
-            "newrt|start\nrte|12050|127.0.0.1:{port}\nrte|100|127.0.0.1:{port}\nrte|20|127.0.0.1:{ctl}\nnewrt|end\n"
+            "newrt|start\nrte|12050|127.0.0.1:{port}\nrte|12010|127.0.0.1:{port}\nrte|100|127.0.0.1:{port}\nrte|20|127.0.0.1:{ctl}\nnewrt|end\n"
         ),
     )
     .expect("write peer routes");
@@ -231,6 +232,20 @@ async fn exchanges_with_real_librmr_both_ways() {
     }
 
     // 3-5. The peer checks our health-check answer and the table states itself.
+    // 6. Its rmr_mt_call (a subscription request) is answered by our rts.
+    let call = next(&mut rx, "the peer's rmr_mt_call").await;
+    assert_eq!((call.mtype, call.sub_id), (mtype::RIC_SUB_REQ, 31));
+    assert_eq!(
+        call.flags & nf_rmr::frame::HFL_CALL_MSG,
+        nf_rmr::frame::HFL_CALL_MSG
+    );
+    assert_eq!(call.d1.first(), Some(&2), "call id 2 in d1");
+    assert!(call.payload[..] == pattern(31, 64)[..]);
+    ep.rts(
+        &call,
+        Message::new(mtype::RIC_SUB_RESP, &b"sub-resp"[..]).with_sub_id(31),
+    )
+    .expect("rts queued");
     let out = tokio::time::timeout(Duration::from_secs(90), done)
         .await
         .expect("peer finished in time")
@@ -246,6 +261,7 @@ async fn exchanges_with_real_librmr_both_ways() {
     assert!(stdout.contains("peer: all steps passed"));
     assert!(stdout.contains("table state OK tbl-1"));
     assert!(stdout.contains("table state ERR tbl-2"));
+    assert!(stdout.contains("call answered with 12011"));
 
     let routes = ep.routes();
     assert_eq!(

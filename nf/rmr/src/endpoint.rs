@@ -33,7 +33,9 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::counters::{DropReason, RmrCounters};
-use crate::frame::{self, FrameError, HFL_CALL_MSG, Message, TP_HDR_LEN};
+use crate::frame::{self, FrameError, HFL_CALL_MSG, Message, RMR_HDR_LEN, TP_HDR_LEN};
+
+const MIN_FRAME: usize = TP_HDR_LEN + RMR_HDR_LEN;
 use crate::mtype;
 use crate::route::{NoRoute, RouteError, RouteLoader, RouteTable};
 
@@ -245,7 +247,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl RmrEndpoint {
     /// Binds the data port (and the control port when configured), loads the seed table
     /// and starts serving. Received messages arrive on the returned receiver.
-    pub async fn bind(cfg: RmrConfig) -> Result<(RmrEndpoint, mpsc::Receiver<Message>), BindError> {
+    pub async fn bind(
+        mut cfg: RmrConfig,
+    ) -> Result<(RmrEndpoint, mpsc::Receiver<Message>), BindError> {
+        // A frame can never be smaller than its two headers.
+        cfg.max_frame = cfg.max_frame.max(MIN_FRAME);
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| BindError::Bind {
@@ -636,7 +642,7 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, mut rd: R, conn: u6
                 // Framing is intact: skip the body without storing it.
                 inner.counters.drop_one(DropReason::Oversize);
                 warn!(len, max, "rmr oversize frame skipped");
-                let mut body = (&mut rd).take(len - TP_HDR_LEN as u64);
+                let mut body = (&mut rd).take(len.saturating_sub(TP_HDR_LEN as u64));
                 if tokio::io::copy(&mut body, &mut tokio::io::sink())
                     .await
                     .is_err()

@@ -48,7 +48,9 @@ impl<'a> Bits<'a> {
 
     fn skip_octets(&mut self, n: usize) -> Result<(), RcAperError> {
         self.align();
-        let end = self.pos.checked_add(n.checked_mul(8).ok_or_else(truncated)?);
+        let end = self
+            .pos
+            .checked_add(n.checked_mul(8).ok_or_else(truncated)?);
         match end {
             Some(end) if end <= self.data.len() * 8 => {
                 self.pos = end;
@@ -91,7 +93,11 @@ impl<'a> Bits<'a> {
 
     /// Skips the extension additions of an extensible SEQUENCE whose extension bit was set.
     fn skip_extensions(&mut self) -> Result<(), RcAperError> {
-        let n = if self.bit()? { self.length()? } else { self.bits(6)? + 1 };
+        let n = if self.bit()? {
+            self.length()?
+        } else {
+            self.bits(6)? + 1
+        };
         let mut present = 0;
         for _ in 0..n {
             present += usize::from(self.bit()?);

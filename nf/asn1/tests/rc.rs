@@ -477,6 +477,81 @@ fn deep_nesting_is_refused_before_rasn_recurses() {
     );
 }
 
+/// A RAN function definition whose one control parameter nests its RANParameter-Definition
+/// `levels` deep (the recursion rasn bounds at 128 constructed values).
+fn deep_definition(levels: usize) -> Vec<u8> {
+    let p = |s: &str| rasn::types::PrintableString::from_bytes(s.as_bytes()).expect("printable");
+    let name = || ies::RANParameterName(p("x"));
+    let mut d: Option<ies::RANParameterDefinition> = None;
+    for _ in 0..levels {
+        let item = ies::RANParameterDefinitionChoiceSTRUCTUREItem::new(
+            ies::RANParameterID(Integer::from(1)),
+            name(),
+            d.take(),
+        );
+        d = Some(ies::RANParameterDefinition::new(
+            ies::RANParameterDefinitionChoice::choiceSTRUCTURE(
+                ies::RANParameterDefinitionChoiceSTRUCTURE::new(vec![item]),
+            ),
+        ));
+    }
+    let param =
+        ies::ControlActionRANParameterItem::new(ies::RANParameterID(Integer::from(1)), name(), d);
+    let action = ies::RANFunctionDefinitionControlActionItem::new(
+        ies::RICControlActionID(Integer::from(6)),
+        ies::RICControlActionName(p("Slice-level PRB quota")),
+        Some(vec![param]),
+        None,
+    );
+    use e2_asn1::generated::e2sm_rc_v05_00::e2_sm_common_ies as common;
+    let style = ies::RANFunctionDefinitionControlItem::new(
+        common::RICStyleType(Integer::from(2)),
+        common::RICStyleName(p("Radio Resource Allocation Control")),
+        Some(vec![action]),
+        common::RICFormatType(Integer::from(1)),
+        common::RICFormatType(Integer::from(1)),
+        None,
+        common::RICFormatType(Integer::from(1)),
+        None,
+        None,
+    );
+    let def = ies::E2SMRCRANFunctionDefinition::new(
+        common::RANfunctionName::new(p("ORAN-E2SM-RC"), p(E2SM_RC_OID), p("RAN Control"), None),
+        None,
+        None,
+        None,
+        Some(ies::RANFunctionDefinitionControl::new(vec![style])),
+        None,
+        None,
+    );
+    rasn::aper::encode(&def).expect("encodes")
+}
+
+#[test]
+fn deep_ran_function_definition_is_refused_without_overflow() {
+    let (shallow, deep) = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| (deep_definition(5), deep_definition(5_000)))
+        .expect("spawns")
+        .join()
+        .expect("encodes");
+    // rasn's own bound (128 nested constructed values) refuses it; measured on a debug build,
+    // the refusal needs no more than a 512 KiB stack.
+    let results = std::thread::Builder::new()
+        .stack_size(512 << 10)
+        .spawn(move || {
+            [
+                decode_ran_function_definition(&shallow).map(|d| d.control_styles.len()),
+                decode_ran_function_definition(&deep).map(|d| d.control_styles.len()),
+            ]
+        })
+        .expect("spawns")
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(results[0].as_ref().expect("5 levels decode"), &1);
+    assert_eq!(results[1].as_ref().expect_err("refused").kind(), "decode");
+}
+
 #[test]
 fn nesting_walker_agrees_with_rasn() {
     for levels in 0..=depth::MAX_DEPTH {

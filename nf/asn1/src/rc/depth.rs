@@ -1,11 +1,13 @@
 //! Nesting bound of the recursive E2SM-RC RAN parameter tree, checked before decoding.
 //!
 //! `RANParameter-ValueType` nests `RANParameter-STRUCTURE` and `RANParameter-LIST` without
-//! limit, and rasn decodes it by recursion: measured on a debug build, 100 levels (about
-//! 500 bytes of input) overflow a 256 KiB thread stack. This walker reads the aligned-PER
-//! layout of an `E2SM-RC-ControlMessage` format 1 (X.691 clauses 10.9, 12, 16, 19, 20, 23)
-//! far enough to measure the nesting depth, its own recursion bounded by [`MAX_DEPTH`], and refuses deeper trees before rasn sees them. It decodes no value:
-//! the real decode is rasn's.
+//! limit. rasn 0.30 decodes it by recursion and stops only at 128 nested constructed values
+//! (`remaining_depth` in its PER decoder); measured on a debug build, a 100-level tree (about
+//! 500 bytes) overflows a 256 KiB thread stack before that limit is reached. This walker
+//! reads the aligned-PER layout of an `E2SM-RC-ControlMessage` format 1 (X.691 clauses 10.9,
+//! 12, 16, 19, 20, 23) far enough to measure the nesting depth, its own recursion bounded by
+//! [`MAX_DEPTH`], and refuses deeper trees with a typed error before rasn sees them. It
+//! decodes no value: the real decode is rasn's.
 
 use super::RcAperError;
 

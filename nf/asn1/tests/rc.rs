@@ -754,4 +754,17 @@ fn oracle_reads_our_quota_handover_and_outcome() {
     let mut ids = Vec::new();
     oracle_ids(&ov, &mut ids);
     assert_eq!(ids, [11, 12, 11, 12]);
+
+    let def =
+        encode_ran_function_definition(&RcFunctionDefinition::slice_prb_quota(RcProfile::Srsran))
+            .expect("encodes");
+    let dv = oracle_decode("E2SM-RC-RANFunctionDefinition", &def).expect("oracle");
+    assert_eq!(dv["ranFunction-Name"]["ranFunction-E2SM-OID"], E2SM_RC_OID);
+    let style = &dv["ranFunctionDefinition-Control"]["ric-ControlStyle-List"][0];
+    assert_eq!(style["ric-ControlStyle-Type"], 2);
+    let action = &style["ric-ControlAction-List"][0];
+    assert_eq!(action["ric-ControlAction-ID"], 6);
+    let mut ids = Vec::new();
+    oracle_ids(action, &mut ids);
+    assert_eq!(ids, [1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
 }

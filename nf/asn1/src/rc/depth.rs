@@ -113,7 +113,8 @@ impl<'a> Bits<'a> {
 }
 
 /// The RAN parameter nesting depth of an `E2SM-RC-ControlMessage`, refused past
-/// [`MAX_DEPTH`]. Messages of a format other than 1 have no tree to walk (depth 0).
+/// [`MAX_DEPTH`]. Formats 2 to 5 (extension alternatives, which nest format 1 lists) are
+/// refused here, before rasn would recurse into them.
 pub fn check_control_message(message: &[u8]) -> Result<usize, RcAperError> {
     let mut b = Bits {
         data: message,
@@ -121,7 +122,12 @@ pub fn check_control_message(message: &[u8]) -> Result<usize, RcAperError> {
     };
     let _message_ext = b.bit()?;
     if b.bit()? {
-        return Ok(0);
+        let index = if b.bit()? { usize::MAX } else { b.bits(6)? };
+        let format = u8::try_from(index.saturating_add(2)).unwrap_or(u8::MAX);
+        return Err(RcAperError::UnsupportedFormat {
+            what: "control message",
+            format,
+        });
     }
     let format1_ext = b.bit()?;
     let n = b.count16()?;

@@ -21,8 +21,8 @@ use crate::e2::E2Error;
 use crate::metrics::Metrics;
 use crate::node::{InferCtx, NodeEvent, NodeTask};
 use crate::summary::Summary;
-use crate::transport::{E2smCodec, RicTransport, TransportError};
 use crate::supervise::{supervise, wait_shutdown_or_all_dead};
+use crate::transport::{E2smCodec, RicTransport, TransportError};
 use crate::trial::{ArmPolicy, Arms};
 
 /// Why the runtime could not start.

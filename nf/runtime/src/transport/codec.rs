@@ -123,7 +123,10 @@ mod tests {
     #[test]
     fn asn1_per_is_refused_by_name_until_built() {
         let e = E2smCodec::new(WireEncoding::Asn1Per, RcProfile::Srsran).unwrap_err();
-        assert_eq!(e.to_string(), "ric.encoding = \"asn1-per\" is not built yet");
+        assert_eq!(
+            e.to_string(),
+            "ric.encoding = \"asn1-per\" is not built yet"
+        );
         assert_eq!(
             E2smCodec::new(WireEncoding::Proto, RcProfile::Oran).unwrap(),
             E2smCodec::Proto

@@ -104,7 +104,12 @@ impl RicSection {
             "sdran-grpc" => TransportKind::SdranGrpc,
             "osc-rmr" => TransportKind::OscRmr,
             _ => {
-                p.rule(false, "ric.transport", format!("{v:?}"), "must be \"sdran-grpc\" or \"osc-rmr\"");
+                p.rule(
+                    false,
+                    "ric.transport",
+                    format!("{v:?}"),
+                    "must be \"sdran-grpc\" or \"osc-rmr\"",
+                );
                 return TransportKind::SdranGrpc;
             }
         };
@@ -125,7 +130,12 @@ impl RicSection {
             "proto" => WireEncoding::Proto,
             "asn1-per" => WireEncoding::Asn1Per,
             _ => {
-                p.rule(false, "ric.encoding", format!("{v:?}"), "must be \"proto\" or \"asn1-per\"");
+                p.rule(
+                    false,
+                    "ric.encoding",
+                    format!("{v:?}"),
+                    "must be \"proto\" or \"asn1-per\"",
+                );
                 return WireEncoding::Proto;
             }
         };
@@ -153,7 +163,12 @@ impl RicSection {
             }
         };
         let rule = "applies to ric.encoding = \"asn1-per\" only (protobuf controls have one form)";
-        p.rule(encoding == WireEncoding::Asn1Per, "ric.rc_profile", format!("{v:?}"), rule);
+        p.rule(
+            encoding == WireEncoding::Asn1Per,
+            "ric.rc_profile",
+            format!("{v:?}"),
+            rule,
+        );
         profile
     }
 }
@@ -163,7 +178,12 @@ impl CellSection {
         let plmn = parse_plmn(&self.plmn);
         if plmn.is_none() {
             let rule = "must be 6 hex digits, the PLMN identity as on the wire (e.g. \"00f110\")";
-            p.rule(false, format!("{at}.plmn"), format!("{:?}", self.plmn), rule);
+            p.rule(
+                false,
+                format!("{at}.plmn"),
+                format!("{:?}", self.plmn),
+                rule,
+            );
         }
         let nci_ok = p.int_at(&b::NCI, format!("{at}.nci"), self.nci);
         let prbs_ok = p.int_at(&b::CELL_PRBS, format!("{at}.prbs"), self.prbs);
@@ -171,7 +191,12 @@ impl CellSection {
         for (k, s) in self.slices.iter().enumerate() {
             match parse_snssai(s) {
                 Some(v) if slices.contains(&v) => {
-                    p.rule(false, format!("{at}.slices[{k}]"), format!("{s:?}"), "listed twice");
+                    p.rule(
+                        false,
+                        format!("{at}.slices[{k}]"),
+                        format!("{s:?}"),
+                        "listed twice",
+                    );
                 }
                 Some(v) => slices.push(v),
                 None => {
@@ -242,9 +267,8 @@ mod tests {
 
     #[test]
     fn what_is_not_built_is_refused_by_name() {
-        let (_, problems) = check(
-            "transport = \"osc-rmr\"\nencoding = \"asn1-per\"\nrc_profile = \"srsran\"\n",
-        );
+        let (_, problems) =
+            check("transport = \"osc-rmr\"\nencoding = \"asn1-per\"\nrc_profile = \"srsran\"\n");
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("`ric.transport` = \"osc-rmr\": is not built yet"));
         assert!(problems[1].starts_with("`ric.encoding` = \"asn1-per\": is not built yet"));
@@ -271,7 +295,10 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         let cell = &ric.nodes[0].cells[0];
         assert_eq!(cell.cell, CellId::new([0x00, 0xf1, 0x10], 1));
-        assert_eq!(cell.slices, vec![Snssai::new(1, Some(1)), Snssai::new(2, None)]);
+        assert_eq!(
+            cell.slices,
+            vec![Snssai::new(1, Some(1)), Snssai::new(2, None)]
+        );
         assert_eq!(cell.prb_total_dl, 106);
         let (_, problems) = check(
             r#"

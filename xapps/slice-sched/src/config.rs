@@ -5,6 +5,7 @@
 
 pub mod bounds;
 pub mod problems;
+pub mod ric;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub use problems::{Problem, Problems};
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub e2t: E2tSection,
+    /// Which RIC, which encoding, configured nodes (all optional).
+    #[serde(default)]
+    pub ric: ric::RicSection,
     pub model: ModelSection,
     pub state: StateSection,
     pub policy: PolicySection,
@@ -354,6 +358,7 @@ impl FileConfig {
     pub fn validate(self, base: &Path) -> Result<Validated, ConfigError> {
         let mut p = Problems::default();
         check_e2t(&self.e2t, &mut p);
+        let ric = self.ric.check(&mut p);
         check_model(&self.model, base, &mut p);
         check_state(&self.state, &self.e2t, &mut p);
         check_policy(&self.policy, &mut p);
@@ -362,6 +367,10 @@ impl FileConfig {
             p.int(&b::HOLD_MS, d.hold_ms);
         }
         let mut runtime = self.runtime();
+        runtime.transport = ric.transport;
+        runtime.encoding = ric.encoding;
+        runtime.rc_profile = ric.rc_profile;
+        runtime.nodes = ric.nodes;
         let model = ModelConfig {
             contract: resolve(base, &self.model.contract),
             onnxruntime_lib: self
@@ -1024,6 +1033,22 @@ alpha = 0.05
             err.contains("no/such.toml") && err.contains(&cwd.display().to_string()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_ric_section_reaches_the_runtime_and_what_is_not_built_is_named() {
+        let text = format!(
+            "{}\n[ric]\ntransport = \"sdran-grpc\"\nencoding = \"proto\"\n\n[[ric.nodes]]\nid = \"gnb-1\"\n[[ric.nodes.cells]]\nplmn = \"00f110\"\nnci = 1\nslices = [\"1-000001\"]\nprbs = 106\n",
+            demo()
+        );
+        let v = validate(&text).unwrap();
+        assert_eq!(v.runtime.nodes.len(), 1);
+        assert_eq!(v.runtime.nodes[0].cells[0].prb_total_dl, 106);
+        let text = format!(
+            "{}\n[ric]\ntransport = \"osc-rmr\"\nencoding = \"asn1-per\"\n",
+            demo()
+        );
+        assert_eq!(keys(&text), ["ric.transport", "ric.encoding"]);
     }
 
     #[test]

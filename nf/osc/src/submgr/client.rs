@@ -14,8 +14,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::model::{
-    self, MAX_LIST_BODY, MAX_RESPONSE_BODY, ModelError, SubscriptionData, SubscriptionParams,
-    SubscriptionResponse,
+    self, MAX_RESPONSE_BODY, ModelError, SubscriptionParams, SubscriptionResponse,
 };
 use super::SUBSCRIPTIONS_PATH;
 
@@ -172,17 +171,6 @@ impl SubMgrClient {
         expect_status(OP, status, StatusCode::NO_CONTENT, &answer)
     }
 
-    /// `GET /ric/v1/subscriptions`.
-    pub async fn list(&self) -> Result<Vec<SubscriptionData>, SubMgrError> {
-        const OP: &str = "list";
-        let (status, answer) = self
-            .exchange(OP, Method::GET, SUBSCRIPTIONS_PATH, None, MAX_LIST_BODY)
-            .await?;
-        expect_status(OP, status, StatusCode::OK, &answer)?;
-        model::decode_subscription_list(&answer)
-            .map_err(|source| SubMgrError::BadResponse { op: OP, source })
-    }
-
     /// One request on a fresh connection, bounded in time and answer size.
     async fn exchange(
         &self,
@@ -276,6 +264,10 @@ async fn read_body(
     body: hyper::body::Incoming,
     max: usize,
 ) -> Result<Bytes, SubMgrError> {
+    use hyper::body::Body as _;
+    if body.size_hint().lower() > max as u64 {
+        return Err(SubMgrError::BodyTooLarge { op, max });
+    }
     match Limited::new(body, max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => match e.downcast::<hyper::Error>() {

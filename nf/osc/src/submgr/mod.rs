@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | subscribe | `POST /ric/v1/subscriptions` ([`model::SubscriptionParams`]) | `201` + [`model::SubscriptionResponse`] |
 //! | unsubscribe | `DELETE /ric/v1/subscriptions/{subscriptionId}` | `204` |
-//! | list | `GET /ric/v1/subscriptions` | `200` + [`model::SubscriptionData`] list |
+//! | list (not called by the xApp) | `GET /ric/v1/subscriptions` | `200` + [`model::SubscriptionData`] list |
 //! | notification (manager → xApp) | `POST /ric/v1/subscriptions/response` ([`model::SubscriptionResponse`]) | `200` |
 
 pub mod client;

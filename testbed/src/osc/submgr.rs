@@ -246,7 +246,10 @@ fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 }
 
 fn refuse(shared: &Shared, status: StatusCode, kind: &str, error: &str) -> Response<Full<Bytes>> {
-    shared.stats.requests_refused.fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .requests_refused
+        .fetch_add(1, Ordering::Relaxed);
     tracing::debug!(status = status.as_u16(), kind, error, "request refused");
     let body = serde_json::json!({ "kind": kind, "error": error });
     reply(status, serde_json::to_vec(&body).unwrap_or_default())
@@ -266,7 +269,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
         .and_then(|r| r.strip_prefix('/'))
     {
         if method != Method::DELETE {
-            return refuse(shared, StatusCode::METHOD_NOT_ALLOWED, "method", "use DELETE");
+            return refuse(
+                shared,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method",
+                "use DELETE",
+            );
         }
         return unsubscribe(shared, id);
     }

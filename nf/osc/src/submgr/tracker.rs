@@ -128,7 +128,11 @@ impl SubscriptionTracker {
 
     /// Registers every detail of `params` as pending, before the request is sent. Nothing
     /// is registered when one of its `XappEventInstanceId`s is already in use.
-    pub fn register(&mut self, params: &SubscriptionParams, now: Instant) -> Result<(), TrackerError> {
+    pub fn register(
+        &mut self,
+        params: &SubscriptionParams,
+        now: Instant,
+    ) -> Result<(), TrackerError> {
         if let Some(id) = params
             .xapp_event_instance_ids()
             .find(|id| self.by_instance.contains_key(id))
@@ -156,7 +160,8 @@ impl SubscriptionTracker {
     pub fn accepted(&mut self, params: &SubscriptionParams, resp: &SubscriptionResponse) {
         for id in params.xapp_event_instance_ids() {
             if let Some(e) = self.by_instance.get_mut(&id) {
-                e.subscription_id.get_or_insert_with(|| resp.subscription_id.clone());
+                e.subscription_id
+                    .get_or_insert_with(|| resp.subscription_id.clone());
             }
         }
     }

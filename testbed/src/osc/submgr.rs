@@ -310,7 +310,7 @@ async fn subscribe(shared: &Arc<Shared>, body: Incoming) -> Response<Full<Bytes>
     };
     let planned = match plan(shared, &params) {
         Ok(p) => p,
-        Err(resp) => return resp,
+        Err((status, kind, error)) => return refuse(shared, status, kind, error),
     };
     shared
         .stats
@@ -332,10 +332,12 @@ struct Planned {
     instances: Vec<(u16, Option<u16>)>,
 }
 
-fn plan(shared: &Shared, params: &SubscriptionParams) -> Result<Planned, Response<Full<Bytes>>> {
+/// Why a request is refused: status, `kind` label, message.
+type Refusal = (StatusCode, &'static str, &'static str);
+
+fn plan(shared: &Shared, params: &SubscriptionParams) -> Result<Planned, Refusal> {
     let Ok(mut reg) = shared.registry.lock() else {
-        return Err(refuse(
-            shared,
+        return Err((
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "registry poisoned",
@@ -343,9 +345,7 @@ fn plan(shared: &Shared, params: &SubscriptionParams) -> Result<Planned, Respons
     };
     let subscription_id = match &params.subscription_id {
         Some(id) if reg.subs.contains_key(id) => {
-            drop(reg);
-            return Err(refuse(
-                shared,
+            return Err((
                 StatusCode::BAD_REQUEST,
                 "subscription_exists",
                 "SubscriptionId already in use",

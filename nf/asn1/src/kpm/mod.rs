@@ -158,6 +158,11 @@ fn aper_decode<T: rasn::Decode>(bytes: &[u8], what: &'static str) -> Result<T, K
     })
 }
 
+/// [`printable`] for the other codecs of this crate.
+pub(crate) fn printable_pub(s: &str) -> rasn::types::PrintableString {
+    printable(s)
+}
+
 /// A PrintableString holding `s` with characters outside its alphabet replaced by `?` and
 /// cut to 150 characters (the smallest bound of the strings used here).
 fn printable(s: &str) -> rasn::types::PrintableString {

@@ -19,7 +19,9 @@ use crate::generated::e2ap_v02_03::e2_ap_pdu_descriptions::{
     E2APPDU, InitiatingMessage, SuccessfulOutcome, UnsuccessfulOutcome,
 };
 
-pub use crate::generated::e2ap_v02_03::e2_ap_ies::Cause;
+pub use crate::generated::e2ap_v02_03::e2_ap_ies::{
+    Cause, RICsubsequentAction, RICsubsequentActionType, RICtimeToWait,
+};
 
 /// E2AP maxofRICactionID.
 pub const MAX_RIC_ACTIONS: usize = 16;
@@ -144,13 +146,14 @@ pub enum ActionType {
     Policy,
 }
 
-/// One action of a subscription request (`RICaction-ToBeSetup-Item`; subsequent actions
-/// are not modelled and are refused on decode).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One action of a subscription request (`RICaction-ToBeSetup-Item`).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Action {
     pub id: u8,
     pub kind: ActionType,
     pub definition: Option<Vec<u8>>,
+    /// `RICsubsequentAction` (continue / wait, time to wait), carried as E2AP types.
+    pub subsequent: Option<ies::RICsubsequentAction>,
 }
 
 /// RIC indication type (E2AP 9.2.19).
@@ -508,6 +511,14 @@ fn req_id_of(r: ies::RICrequestID) -> RicRequestId {
 
 /// Decodes one E2AP PDU of the RIC loop, applying `limits` first.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<E2apMessage, E2apError> {
+    decode_with_criticality(bytes, limits).map(|(m, _)| m)
+}
+
+/// [`decode`], also giving the procedure criticality the sender used.
+pub fn decode_with_criticality(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(E2apMessage, Criticality), E2apError> {
     if bytes.len() > limits.max_pdu_bytes {
         return Err(E2apError::Oversize {
             len: bytes.len(),
@@ -518,12 +529,15 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<E2apMessage, E2apError> {
     match pdu {
         E2APPDU::initiatingMessage(m) => {
             decode_initiating(m.procedure_code.0, m.value.as_bytes(), limits)
+                .map(|x| (x, m.criticality))
         }
         E2APPDU::successfulOutcome(m) => {
             decode_successful(m.procedure_code.0, m.value.as_bytes(), limits)
+                .map(|x| (x, m.criticality))
         }
         E2APPDU::unsuccessfulOutcome(m) => {
             decode_unsuccessful(m.procedure_code.0, m.value.as_bytes(), limits)
+                .map(|x| (x, m.criticality))
         }
     }
 }
@@ -944,9 +958,6 @@ fn actions_of(
             }
             let a: pc::RICactionToBeSetupItem =
                 dec(i.value.as_bytes(), "RICaction-ToBeSetup-Item")?;
-            if a.ric_subsequent_action.is_some() {
-                return Err(E2apError::Unsupported("RIC subsequent action"));
-            }
             Ok(Action {
                 id: a.ric_action_id.0,
                 kind: match a.ric_action_type {
@@ -955,6 +966,7 @@ fn actions_of(
                     ies::RICactionType::policy => ActionType::Policy,
                 },
                 definition: a.ric_action_definition.map(|d| d.0.to_vec()),
+                subsequent: a.ric_subsequent_action,
             })
         })
         .collect()
@@ -1011,37 +1023,64 @@ fn gnb(n: &GlobalGnbId) -> ies::GlobalE2nodeID {
     ))
 }
 
-fn initiating(code: ProcedureCode, criticality: Criticality, body: Vec<u8>) -> Vec<u8> {
-    enc(&E2APPDU::initiatingMessage(InitiatingMessage::new(
-        code,
-        criticality,
-        Any::new(body),
-    )))
+/// The three E2AP PDU kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PduKind {
+    Initiating,
+    Successful,
+    Unsuccessful,
 }
 
-fn successful(code: ProcedureCode, body: Vec<u8>) -> Vec<u8> {
-    enc(&E2APPDU::successfulOutcome(SuccessfulOutcome::new(
-        code,
-        R,
-        Any::new(body),
-    )))
+type Body = (PduKind, ProcedureCode, Criticality, Vec<u8>);
+
+fn initiating(code: ProcedureCode, criticality: Criticality, body: Vec<u8>) -> Body {
+    (PduKind::Initiating, code, criticality, body)
 }
 
-fn unsuccessful(code: ProcedureCode, body: Vec<u8>) -> Vec<u8> {
-    enc(&E2APPDU::unsuccessfulOutcome(UnsuccessfulOutcome::new(
-        code,
-        R,
-        Any::new(body),
-    )))
+fn successful(code: ProcedureCode, body: Vec<u8>) -> Body {
+    (PduKind::Successful, code, R, body)
 }
 
+fn unsuccessful(code: ProcedureCode, body: Vec<u8>) -> Body {
+    (PduKind::Unsuccessful, code, R, body)
+}
+
+/// A `ProtocolIE-SingleContainer` list item (criticality ignore, as E2AP gives every item IE).
 fn single<T: rasn::Encode>(item_id: ProtocolIEID, v: &T) -> (ProtocolIEID, Criticality, Any) {
-    (item_id, R, Any::new(enc(v)))
+    (item_id, I, Any::new(enc(v)))
 }
 
 /// Encodes a message as an E2AP PDU (IEs in the order and with the criticalities of the
 /// E2AP v02.03 tabular definitions).
 pub fn encode(msg: &E2apMessage) -> Vec<u8> {
+    let (kind, code, criticality, body) = body(msg);
+    pdu(kind, code, criticality, body)
+}
+
+/// Encodes a message with the procedure criticality given (e.g. the one a peer used, from
+/// [`decode_with_criticality`]) instead of the E2AP default.
+pub fn encode_with_criticality(msg: &E2apMessage, criticality: Criticality) -> Vec<u8> {
+    let (kind, code, _, body) = body(msg);
+    pdu(kind, code, criticality, body)
+}
+
+fn pdu(kind: PduKind, code: ProcedureCode, criticality: Criticality, body: Vec<u8>) -> Vec<u8> {
+    let value = Any::new(body);
+    enc(&match kind {
+        PduKind::Initiating => {
+            E2APPDU::initiatingMessage(InitiatingMessage::new(code, criticality, value))
+        }
+        PduKind::Successful => {
+            E2APPDU::successfulOutcome(SuccessfulOutcome::new(code, criticality, value))
+        }
+        PduKind::Unsuccessful => {
+            E2APPDU::unsuccessfulOutcome(UnsuccessfulOutcome::new(code, criticality, value))
+        }
+    })
+}
+
+/// The PDU kind, procedure code, default procedure criticality and message body of `msg`.
+fn body(msg: &E2apMessage) -> Body {
     use E2apMessage as M;
     match msg {
         M::SubscriptionRequest {
@@ -1064,7 +1103,7 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                             a.definition
                                 .clone()
                                 .map(|d| ies::RICactionDefinition(d.into())),
-                            None,
+                            a.subsequent.clone(),
                         );
                         let (i, c, v) = single(id::ID_RICACTION_TO_BE_SETUP_ITEM, &item);
                         pc::AnonymousRICactionsToBeSetupList::new(i, c, v)
@@ -1224,7 +1263,12 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         .as_ref(),
                 )
                 .build();
-            initiating(id::ID_RICINDICATION, I, enc(&pc::RICindication::new(ies)))
+            (
+                PduKind::Initiating,
+                id::ID_RICINDICATION,
+                I,
+                enc(&pc::RICindication::new(ies)),
+            )
         }
         M::ControlRequest {
             request,
@@ -1267,7 +1311,12 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         .as_ref(),
                 )
                 .build();
-            initiating(id::ID_RICCONTROL, R, enc(&pc::RICcontrolRequest::new(ies)))
+            (
+                PduKind::Initiating,
+                id::ID_RICCONTROL,
+                R,
+                enc(&pc::RICcontrolRequest::new(ies)),
+            )
         }
         M::ControlAcknowledge {
             request,
@@ -1293,7 +1342,12 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         .as_ref(),
                 )
                 .build();
-            successful(id::ID_RICCONTROL, enc(&pc::RICcontrolAcknowledge::new(ies)))
+            (
+                PduKind::Successful,
+                id::ID_RICCONTROL,
+                R,
+                enc(&pc::RICcontrolAcknowledge::new(ies)),
+            )
         }
         M::ControlFailure {
             request,
@@ -1321,7 +1375,12 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         .as_ref(),
                 )
                 .build();
-            unsuccessful(id::ID_RICCONTROL, enc(&pc::RICcontrolFailure::new(ies)))
+            (
+                PduKind::Unsuccessful,
+                id::ID_RICCONTROL,
+                R,
+                enc(&pc::RICcontrolFailure::new(ies)),
+            )
         }
         M::ErrorIndication {
             transaction_id,
@@ -1390,7 +1449,12 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                     component_config_addition,
                 )
                 .build();
-            initiating(id::ID_E2SETUP, R, enc(&pc::E2setupRequest::new(ies)))
+            (
+                PduKind::Initiating,
+                id::ID_E2SETUP,
+                R,
+                enc(&pc::E2setupRequest::new(ies)),
+            )
         }
         M::E2SetupResponse {
             transaction_id,
@@ -1456,7 +1520,12 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                     component_config_addition_ack,
                 )
                 .build();
-            successful(id::ID_E2SETUP, enc(&pc::E2setupResponse::new(ies)))
+            (
+                PduKind::Successful,
+                id::ID_E2SETUP,
+                R,
+                enc(&pc::E2setupResponse::new(ies)),
+            )
         }
     }
 }

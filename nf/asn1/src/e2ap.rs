@@ -78,6 +78,9 @@ pub enum E2apError {
         count: usize,
         limit: usize,
     },
+    /// A message that cannot be encoded: a value breaks an E2AP constraint.
+    #[error("cannot encode: {0}")]
+    Encode(String),
     /// A value this layer cannot represent (e.g. a non-gNB global E2 node ID).
     #[error("unsupported {0}")]
     Unsupported(&'static str),
@@ -95,11 +98,13 @@ impl E2apError {
             E2apError::UnknownIe(_) => "unknown_ie",
             E2apError::TooMany { .. } => "too_many",
             E2apError::Unsupported(_) => "unsupported_value",
+            E2apError::Encode(_) => "encode",
         }
     }
 
     /// Every [`Self::kind`], to pre-create counters at zero.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
+        "encode",
         "oversize",
         "malformed",
         "unsupported_procedure",
@@ -398,9 +403,8 @@ fn dec<T: rasn::Decode>(bytes: &[u8], what: &'static str) -> Result<T, E2apError
     rasn::aper::decode(bytes).map_err(malformed(what))
 }
 
-fn enc<T: rasn::Encode>(v: &T) -> Vec<u8> {
-    // Values built here satisfy their constraints (ranges are checked by the types).
-    rasn::aper::encode(v).unwrap_or_default()
+fn enc<T: rasn::Encode>(v: &T) -> Result<Vec<u8>, E2apError> {
+    rasn::aper::encode(v).map_err(|e| E2apError::Encode(e.to_string()))
 }
 
 /// The IEs of a message, by ID, after the count, duplicate and unknown-IE checks.
@@ -455,15 +459,21 @@ impl IeSet {
 #[derive(Default)]
 struct IeBuilder {
     ies: Vec<Ie>,
+    err: Option<E2apError>,
 }
 
 impl IeBuilder {
     fn put<T: rasn::Encode>(mut self, id: ProtocolIEID, criticality: Criticality, v: &T) -> Self {
-        self.ies.push(Ie {
-            id: id.0,
-            criticality,
-            value: enc(v),
-        });
+        match enc(v) {
+            Ok(value) => self.ies.push(Ie {
+                id: id.0,
+                criticality,
+                value,
+            }),
+            Err(e) => {
+                self.err.get_or_insert(e);
+            }
+        }
         self
     }
 
@@ -490,8 +500,11 @@ impl IeBuilder {
         self
     }
 
-    fn build<C: IeContainer>(self) -> C {
-        C::from_ies(self.ies)
+    fn build<C: IeContainer>(self) -> Result<C, E2apError> {
+        match self.err {
+            Some(e) => Err(e),
+            None => Ok(C::from_ies(self.ies)),
+        }
     }
 }
 
@@ -936,7 +949,10 @@ fn bits_value(b: &BitString) -> u32 {
 }
 
 fn bits_of(v: u32, n: u8) -> BitString {
-    (0..n).rev().map(|i| (v >> i) & 1 == 1).collect()
+    (0..n)
+        .rev()
+        .map(|i| v.checked_shr(u32::from(i)).unwrap_or(0) & 1 == 1)
+        .collect()
 }
 
 fn actions_of(
@@ -1015,7 +1031,7 @@ fn gnb(n: &GlobalGnbId) -> ies::GlobalE2nodeID {
     ies::GlobalE2nodeID::gNB(ies::GlobalE2nodeGNBID::new(
         ies::GlobalgNBID::new(
             ies::PLMNIdentity(FixedOctetString::from(n.plmn)),
-            ies::GNBIDChoice::gnb_ID(bits_of(n.gnb_id, n.gnb_id_bits.clamp(22, 32))),
+            ies::GNBIDChoice::gnb_ID(bits_of(n.gnb_id, n.gnb_id_bits)),
         ),
         None,
         n.cu_up_id.map(ies::GNBCUUPID),
@@ -1046,25 +1062,40 @@ fn unsuccessful(code: ProcedureCode, body: Vec<u8>) -> Body {
 }
 
 /// A `ProtocolIE-SingleContainer` list item (criticality ignore, as E2AP gives every item IE).
-fn single<T: rasn::Encode>(item_id: ProtocolIEID, v: &T) -> (ProtocolIEID, Criticality, Any) {
-    (item_id, I, Any::new(enc(v)))
+fn single<T: rasn::Encode>(
+    item_id: ProtocolIEID,
+    v: &T,
+) -> Result<(ProtocolIEID, Criticality, Any), E2apError> {
+    Ok((item_id, I, Any::new(enc(v)?)))
 }
 
 /// Encodes a message as an E2AP PDU (IEs in the order and with the criticalities of the
 /// E2AP v02.03 tabular definitions).
-pub fn encode(msg: &E2apMessage) -> Vec<u8> {
-    let (kind, code, criticality, body) = body(msg);
+///
+/// # Errors
+/// [`E2apError::Encode`] when a value breaks an E2AP constraint (no action, more than 16
+/// actions, a RAN function ID above 4095, a gNB ID outside 22..=32 bits, …).
+pub fn encode(msg: &E2apMessage) -> Result<Vec<u8>, E2apError> {
+    let (kind, code, criticality, body) = body(msg)?;
     pdu(kind, code, criticality, body)
 }
 
 /// Encodes a message with the procedure criticality given (e.g. the one a peer used, from
 /// [`decode_with_criticality`]) instead of the E2AP default.
-pub fn encode_with_criticality(msg: &E2apMessage, criticality: Criticality) -> Vec<u8> {
-    let (kind, code, _, body) = body(msg);
+pub fn encode_with_criticality(
+    msg: &E2apMessage,
+    criticality: Criticality,
+) -> Result<Vec<u8>, E2apError> {
+    let (kind, code, _, body) = body(msg)?;
     pdu(kind, code, criticality, body)
 }
 
-fn pdu(kind: PduKind, code: ProcedureCode, criticality: Criticality, body: Vec<u8>) -> Vec<u8> {
+fn pdu(
+    kind: PduKind,
+    code: ProcedureCode,
+    criticality: Criticality,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, E2apError> {
     let value = Any::new(body);
     enc(&match kind {
         PduKind::Initiating => {
@@ -1080,9 +1111,9 @@ fn pdu(kind: PduKind, code: ProcedureCode, criticality: Criticality, body: Vec<u
 }
 
 /// The PDU kind, procedure code, default procedure criticality and message body of `msg`.
-fn body(msg: &E2apMessage) -> Body {
+fn body(msg: &E2apMessage) -> Result<Body, E2apError> {
     use E2apMessage as M;
-    match msg {
+    Ok(match msg {
         M::SubscriptionRequest {
             request,
             ran_function,
@@ -1105,10 +1136,10 @@ fn body(msg: &E2apMessage) -> Body {
                                 .map(|d| ies::RICactionDefinition(d.into())),
                             a.subsequent.clone(),
                         );
-                        let (i, c, v) = single(id::ID_RICACTION_TO_BE_SETUP_ITEM, &item);
-                        pc::AnonymousRICactionsToBeSetupList::new(i, c, v)
+                        let (i, c, v) = single(id::ID_RICACTION_TO_BE_SETUP_ITEM, &item)?;
+                        Ok(pc::AnonymousRICactionsToBeSetupList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let details = pc::RICsubscriptionDetails::new(
                 ies::RICeventTriggerDefinition(event_trigger.clone().into()),
@@ -1118,11 +1149,11 @@ fn body(msg: &E2apMessage) -> Body {
                 .put(id::ID_RICREQUEST_ID, R, &req_id(request))
                 .put(id::ID_RANFUNCTION_ID, R, &ies::RANfunctionID(*ran_function))
                 .put(id::ID_RICSUBSCRIPTION_DETAILS, R, &details)
-                .build();
+                .build()?;
             initiating(
                 id::ID_RICSUBSCRIPTION,
                 R,
-                enc(&pc::RICsubscriptionRequest::new(ies)),
+                enc(&pc::RICsubscriptionRequest::new(ies))?,
             )
         }
         M::SubscriptionResponse {
@@ -1138,10 +1169,10 @@ fn body(msg: &E2apMessage) -> Body {
                         let (i, c, v) = single(
                             id::ID_RICACTION_ADMITTED_ITEM,
                             &pc::RICactionAdmittedItem::new(ies::RICactionID(*a)),
-                        );
-                        pc::AnonymousRICactionAdmittedList::new(i, c, v)
+                        )?;
+                        Ok(pc::AnonymousRICactionAdmittedList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let not = pc::RICactionNotAdmittedList(
                 not_admitted
@@ -1150,10 +1181,10 @@ fn body(msg: &E2apMessage) -> Body {
                         let (i, c, v) = single(
                             id::ID_RICACTION_NOT_ADMITTED_ITEM,
                             &pc::RICactionNotAdmittedItem::new(ies::RICactionID(*a), cause.clone()),
-                        );
-                        pc::AnonymousRICactionNotAdmittedList::new(i, c, v)
+                        )?;
+                        Ok(pc::AnonymousRICactionNotAdmittedList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let ies = IeBuilder::default()
                 .put(id::ID_RICREQUEST_ID, R, &req_id(request))
@@ -1164,10 +1195,10 @@ fn body(msg: &E2apMessage) -> Body {
                     R,
                     (!not_admitted.is_empty()).then_some(&not),
                 )
-                .build();
+                .build()?;
             successful(
                 id::ID_RICSUBSCRIPTION,
-                enc(&pc::RICsubscriptionResponse::new(ies)),
+                enc(&pc::RICsubscriptionResponse::new(ies))?,
             )
         }
         M::SubscriptionFailure {
@@ -1179,31 +1210,31 @@ fn body(msg: &E2apMessage) -> Body {
                 .put(id::ID_RICREQUEST_ID, R, &req_id(request))
                 .put(id::ID_RANFUNCTION_ID, R, &ies::RANfunctionID(*ran_function))
                 .put(id::ID_CAUSE, R, cause)
-                .build();
+                .build()?;
             unsuccessful(
                 id::ID_RICSUBSCRIPTION,
-                enc(&pc::RICsubscriptionFailure::new(ies)),
+                enc(&pc::RICsubscriptionFailure::new(ies))?,
             )
         }
         M::SubscriptionDeleteRequest {
             request,
             ran_function,
         } => {
-            let ies = request_ies(request, *ran_function).build();
+            let ies = request_ies(request, *ran_function).build()?;
             initiating(
                 id::ID_RICSUBSCRIPTION_DELETE,
                 R,
-                enc(&pc::RICsubscriptionDeleteRequest::new(ies)),
+                enc(&pc::RICsubscriptionDeleteRequest::new(ies))?,
             )
         }
         M::SubscriptionDeleteResponse {
             request,
             ran_function,
         } => {
-            let ies = request_ies(request, *ran_function).build();
+            let ies = request_ies(request, *ran_function).build()?;
             successful(
                 id::ID_RICSUBSCRIPTION_DELETE,
-                enc(&pc::RICsubscriptionDeleteResponse::new(ies)),
+                enc(&pc::RICsubscriptionDeleteResponse::new(ies))?,
             )
         }
         M::SubscriptionDeleteFailure {
@@ -1213,10 +1244,10 @@ fn body(msg: &E2apMessage) -> Body {
         } => {
             let ies = request_ies(request, *ran_function)
                 .put(id::ID_CAUSE, R, cause)
-                .build();
+                .build()?;
             unsuccessful(
                 id::ID_RICSUBSCRIPTION_DELETE,
-                enc(&pc::RICsubscriptionDeleteFailure::new(ies)),
+                enc(&pc::RICsubscriptionDeleteFailure::new(ies))?,
             )
         }
         M::Indication {
@@ -1262,12 +1293,12 @@ fn body(msg: &E2apMessage) -> Body {
                         .map(|c| ies::RICcallProcessID(c.into()))
                         .as_ref(),
                 )
-                .build();
+                .build()?;
             (
                 PduKind::Initiating,
                 id::ID_RICINDICATION,
                 I,
-                enc(&pc::RICindication::new(ies)),
+                enc(&pc::RICindication::new(ies))?,
             )
         }
         M::ControlRequest {
@@ -1310,12 +1341,12 @@ fn body(msg: &E2apMessage) -> Body {
                         })
                         .as_ref(),
                 )
-                .build();
+                .build()?;
             (
                 PduKind::Initiating,
                 id::ID_RICCONTROL,
                 R,
-                enc(&pc::RICcontrolRequest::new(ies)),
+                enc(&pc::RICcontrolRequest::new(ies))?,
             )
         }
         M::ControlAcknowledge {
@@ -1341,12 +1372,12 @@ fn body(msg: &E2apMessage) -> Body {
                         .map(|c| ies::RICcontrolOutcome(c.into()))
                         .as_ref(),
                 )
-                .build();
+                .build()?;
             (
                 PduKind::Successful,
                 id::ID_RICCONTROL,
                 R,
-                enc(&pc::RICcontrolAcknowledge::new(ies)),
+                enc(&pc::RICcontrolAcknowledge::new(ies))?,
             )
         }
         M::ControlFailure {
@@ -1374,12 +1405,12 @@ fn body(msg: &E2apMessage) -> Body {
                         .map(|c| ies::RICcontrolOutcome(c.into()))
                         .as_ref(),
                 )
-                .build();
+                .build()?;
             (
                 PduKind::Unsuccessful,
                 id::ID_RICCONTROL,
                 R,
-                enc(&pc::RICcontrolFailure::new(ies)),
+                enc(&pc::RICcontrolFailure::new(ies))?,
             )
         }
         M::ErrorIndication {
@@ -1407,11 +1438,11 @@ fn body(msg: &E2apMessage) -> Body {
                     ran_function.map(ies::RANfunctionID).as_ref(),
                 )
                 .put_opt(id::ID_CAUSE, I, cause.as_ref())
-                .build();
+                .build()?;
             initiating(
                 id::ID_ERROR_INDICATION,
                 I,
-                enc(&pc::ErrorIndication::new(ies)),
+                enc(&pc::ErrorIndication::new(ies))?,
             )
         }
         M::E2SetupRequest {
@@ -1430,10 +1461,10 @@ fn body(msg: &E2apMessage) -> Body {
                             ies::RANfunctionRevision(f.revision),
                             ies::RANfunctionOID(crate::kpm::printable_pub(&f.oid)),
                         );
-                        let (i, c, v) = single(id::ID_RANFUNCTION_ITEM, &item);
-                        pc::AnonymousRANfunctionsList::new(i, c, v)
+                        let (i, c, v) = single(id::ID_RANFUNCTION_ITEM, &item)?;
+                        Ok(pc::AnonymousRANfunctionsList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let ies = IeBuilder::default()
                 .put(
@@ -1448,12 +1479,12 @@ fn body(msg: &E2apMessage) -> Body {
                     R,
                     component_config_addition,
                 )
-                .build();
+                .build()?;
             (
                 PduKind::Initiating,
                 id::ID_E2SETUP,
                 R,
-                enc(&pc::E2setupRequest::new(ies)),
+                enc(&pc::E2setupRequest::new(ies))?,
             )
         }
         M::E2SetupResponse {
@@ -1473,10 +1504,10 @@ fn body(msg: &E2apMessage) -> Body {
                                 ies::RANfunctionID(*f),
                                 ies::RANfunctionRevision(*r),
                             ),
-                        );
-                        pc::AnonymousRANfunctionsIDList::new(i, c, v)
+                        )?;
+                        Ok(pc::AnonymousRANfunctionsIDList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let rej = pc::RANfunctionsIDcauseList(
                 rejected
@@ -1485,10 +1516,10 @@ fn body(msg: &E2apMessage) -> Body {
                         let (i, c, v) = single(
                             id::ID_RANFUNCTION_IECAUSE_ITEM,
                             &pc::RANfunctionIDcauseItem::new(ies::RANfunctionID(*f), cause.clone()),
-                        );
-                        pc::AnonymousRANfunctionsIDcauseList::new(i, c, v)
+                        )?;
+                        Ok(pc::AnonymousRANfunctionsIDcauseList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let ies = IeBuilder::default()
                 .put(
@@ -1519,15 +1550,15 @@ fn body(msg: &E2apMessage) -> Body {
                     R,
                     component_config_addition_ack,
                 )
-                .build();
+                .build()?;
             (
                 PduKind::Successful,
                 id::ID_E2SETUP,
                 R,
-                enc(&pc::E2setupResponse::new(ies)),
+                enc(&pc::E2setupResponse::new(ies))?,
             )
         }
-    }
+    })
 }
 
 fn request_ies(request: &RicRequestId, ran_function: u16) -> IeBuilder {

@@ -620,7 +620,7 @@ fn subscription_parts_and_definition_round_trip_under_every_version() {
         let a = kpm::decode_action_info(&ad, v).unwrap();
         let want: Vec<_> = layout(&info.slices).into_iter().map(Some).collect();
         assert_eq!(a.slots, want, "{v}");
-        let def = kpm::encode_ran_function(&[info.clone()], v);
+        let def = kpm::encode_ran_function(std::slice::from_ref(&info), v);
         let f = kpm::decode_ran_function(&def, v).unwrap();
         assert_eq!(f.name.short_name, kpm::KPM_SHORT_NAME);
         assert_eq!(f.name.oid, kpm::KPM_OID);

@@ -555,14 +555,13 @@ pub fn decode_indication(
         KpmVersion::V3_00 => versioned::v3::decode_message(payload),
         KpmVersion::V4_00 => versioned::v4::decode_message(payload),
     }?;
-    if let Some(infos) = &m.infos {
-        if infos.len() > limits.max_measurements {
-            return Err(KpmAperError::TooMany {
-                what: "measurements",
-                count: infos.len(),
-                limit: limits.max_measurements,
-            });
-        }
+    let infos_len = m.infos.as_ref().map_or(0, Vec::len);
+    if infos_len > limits.max_measurements {
+        return Err(KpmAperError::TooMany {
+            what: "measurements",
+            count: infos_len,
+            limit: limits.max_measurements,
+        });
     }
     if m.records.len() > limits.max_measurements {
         return Err(KpmAperError::TooMany {

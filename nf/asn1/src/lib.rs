@@ -7,6 +7,8 @@
 //! rasn's APER codec refuses and srsRAN sends in KPM measurement records, is [`real::Real`].
 
 /// E2SM-RC domain codec: slice PRB quota under per-implementation RAN parameter-ID profiles.
+pub mod e2ap;
+pub mod kpm;
 pub mod rc;
 pub mod real;
 

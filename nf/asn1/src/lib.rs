@@ -7,6 +7,7 @@
 //! rasn's APER codec refuses and srsRAN sends in KPM measurement records, is [`real::Real`].
 
 pub mod kpm;
+pub mod rc;
 pub mod real;
 
 /// The generated bindings, one module per ASN.1 source set.

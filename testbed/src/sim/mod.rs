@@ -9,6 +9,7 @@
 //! sequence); a control that echoes it gives the indication→control round trip, measured
 //! on the simulator's own clock.
 
+pub mod osc;
 mod replay;
 pub(crate) mod service;
 

@@ -223,19 +223,32 @@ async fn indications_are_aper_e2ap_with_sub_id_meid_and_the_traces_values() {
         assert!(ind.report);
         let sn = ind.sn.unwrap();
         if let Some(prev) = last_sn {
-            assert_eq!(sn, u16::wrapping_add(prev, 1), "indication SNs follow each other");
+            assert_eq!(
+                sn,
+                u16::wrapping_add(prev, 1),
+                "indication SNs follow each other"
+            );
         }
         last_sn = Some(sn);
-        assert_eq!(kpm::header_timestamp_version(&ind.header), Some(KpmVersion::V3_00));
+        assert_eq!(
+            kpm::header_timestamp_version(&ind.header),
+            Some(KpmVersion::V3_00)
+        );
         let k = usize::from(ind.action_id) - 1;
         let cell = cells[k];
         let scope = IndicationScope {
             cell: cell.info.cell,
             granularity_ms: PERIOD_MS,
         };
-        let (report, _) =
-            kpm::decode_indication(&ind.header, &ind.message, &Limits::default(), &scope, None, v)
-                .unwrap();
+        let (report, _) = kpm::decode_indication(
+            &ind.header,
+            &ind.message,
+            &Limits::default(),
+            &scope,
+            None,
+            v,
+        )
+        .unwrap();
         let trace = &s.traces[cell.trace];
         let first = trace.windows().next().unwrap().start_ms;
         let shift = if first == 0 { 86_400_000 } else { 0 };
@@ -253,7 +266,10 @@ async fn indications_are_aper_e2ap_with_sub_id_meid_and_the_traces_values() {
             }
         }
         let cpid = ind.call_process_id.unwrap();
-        assert_eq!(u64::from_be_bytes(cpid.try_into().unwrap()) >> 32, cell.index as u64);
+        assert_eq!(
+            u64::from_be_bytes(cpid.try_into().unwrap()) >> 32,
+            cell.index as u64
+        );
         checked[k] += 1;
     }
     s.ric.stop().await;
@@ -263,14 +279,31 @@ async fn indications_are_aper_e2ap_with_sub_id_meid_and_the_traces_values() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v02_03_node_sends_four_byte_timestamps() {
     let mut s = setup(false).await;
-    let note = subscribe(&mut s, 1, kpm::encode_event_trigger(PERIOD_MS, KpmVersion::V2_03)).await;
+    let note = subscribe(
+        &mut s,
+        1,
+        kpm::encode_event_trigger(PERIOD_MS, KpmVersion::V2_03),
+    )
+    .await;
     assert_eq!(note.subscription_instances[0].failure(), None, "{note:?}");
     let m = next(&mut s.xapp.rx, RIC_INDICATION).await;
     assert_eq!(m.meid, ran_name(1));
     let ind = e2ap::decode_indication(&m.payload).unwrap();
-    assert_eq!(kpm::header_timestamp_version(&ind.header), Some(KpmVersion::V2_03));
+    assert_eq!(
+        kpm::header_timestamp_version(&ind.header),
+        Some(KpmVersion::V2_03)
+    );
     let err = kpm::decode_indication_header(&ind.header, KpmVersion::V3_00).unwrap_err();
-    assert!(matches!(err, KpmAperError::VersionSkew { observed_octets: 4, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            KpmAperError::VersionSkew {
+                observed_octets: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(kpm::decode_indication_header(&ind.header, KpmVersion::V2_03).is_ok());
     s.ric.stop().await;
 }
@@ -324,7 +357,12 @@ fn quotas_for(sim: &Sim, node: usize) -> Vec<SliceQuota> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controls_are_acknowledged_or_refused_by_the_nodes_rc_profile() {
     let mut s = setup(true).await;
-    let note = subscribe(&mut s, 0, kpm::encode_event_trigger(PERIOD_MS, KpmVersion::V3_00)).await;
+    let note = subscribe(
+        &mut s,
+        0,
+        kpm::encode_event_trigger(PERIOD_MS, KpmVersion::V3_00),
+    )
+    .await;
     assert_eq!(note.subscription_instances[0].failure(), None, "{note:?}");
     let m = next(&mut s.xapp.rx, RIC_INDICATION).await;
     let ind = e2ap::decode_indication(&m.payload).unwrap();
@@ -344,7 +382,13 @@ async fn controls_are_acknowledged_or_refused_by_the_nodes_rc_profile() {
     assert_eq!(ack.meid, ran_name(0));
     let a = e2ap::decode_control_answer(&ack.payload).unwrap();
     assert_eq!(a.failure, None);
-    assert_eq!(a.request, RicRequestId { requestor: 1001, instance: 5 });
+    assert_eq!(
+        a.request,
+        RicRequestId {
+            requestor: 1001,
+            instance: 5
+        }
+    );
     assert_eq!(a.call_process_id.as_deref(), Some(cpid.as_slice()));
     let outcome = rc::decode_control_outcome(&a.outcome.unwrap()).unwrap();
     let ids = RcProfile::Srsran.ids();
@@ -364,10 +408,23 @@ async fn controls_are_acknowledged_or_refused_by_the_nodes_rc_profile() {
         f.failure,
         Some(Cause::ricRequest(CauseRICrequest::control_message_invalid))
     );
-    assert_eq!(f.request, RicRequestId { requestor: 1001, instance: 5 });
-    assert_eq!(s.sim.controls().len(), 1, "a refused control changes nothing");
+    assert_eq!(
+        f.request,
+        RicRequestId {
+            requestor: 1001,
+            instance: 5
+        }
+    );
+    assert_eq!(
+        s.sim.controls().len(),
+        1,
+        "a refused control changes nothing"
+    );
     let refused: Vec<_> = s.ric.refusals().into_iter().map(|(r, _)| r).collect();
-    assert!(refused.iter().any(|r| r.contains("parameter")), "{refused:?}");
+    assert!(
+        refused.iter().any(|r| r.contains("parameter")),
+        "{refused:?}"
+    );
 
     // Node 1 speaks FlexRIC's numbering: the same control is applied to all its cells.
     send_control(&s, 1, RcProfile::Flexric, &quotas_for(&s.sim, 1), None);

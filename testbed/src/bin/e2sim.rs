@@ -36,7 +36,11 @@ struct RcProfileArg {
 fn parse_rc_profile(s: &str) -> Result<RcProfileArg, String> {
     let (node, name) = match s.split_once('=') {
         Some((n, p)) => (
-            Some(n.trim().parse::<usize>().map_err(|_| format!("node number {n:?}"))?),
+            Some(
+                n.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("node number {n:?}"))?,
+            ),
             p,
         ),
         None => (None, s),

@@ -12,15 +12,14 @@ use e2_asn1::generated::e2ap_v02_03::e2_ap_common_data_types::{
 };
 use e2_asn1::generated::e2ap_v02_03::e2_ap_constants::{
     ID_CAUSE, ID_RANFUNCTION_ID, ID_RICACTION_ID, ID_RICCALL_PROCESS_ID, ID_RICCONTROL,
-    ID_RICCONTROL_ACK_REQUEST, ID_RICCONTROL_HEADER, ID_RICCONTROL_MESSAGE,
-    ID_RICCONTROL_OUTCOME, ID_RICINDICATION, ID_RICINDICATION_HEADER, ID_RICINDICATION_MESSAGE,
-    ID_RICINDICATION_SN, ID_RICINDICATION_TYPE, ID_RICREQUEST_ID,
+    ID_RICCONTROL_ACK_REQUEST, ID_RICCONTROL_HEADER, ID_RICCONTROL_MESSAGE, ID_RICCONTROL_OUTCOME,
+    ID_RICINDICATION, ID_RICINDICATION_HEADER, ID_RICINDICATION_MESSAGE, ID_RICINDICATION_SN,
+    ID_RICINDICATION_TYPE, ID_RICREQUEST_ID,
 };
 use e2_asn1::generated::e2ap_v02_03::e2_ap_ies::{
-    Cause, CauseMisc, CauseProtocol, CauseRICrequest, RANfunctionID, RICactionID,
-    RICcallProcessID, RICcontrolAckRequest, RICcontrolHeader, RICcontrolMessage,
-    RICcontrolOutcome, RICindicationHeader, RICindicationMessage, RICindicationSN,
-    RICindicationType, RICrequestID,
+    Cause, CauseMisc, CauseProtocol, CauseRICrequest, RANfunctionID, RICactionID, RICcallProcessID,
+    RICcontrolAckRequest, RICcontrolHeader, RICcontrolMessage, RICcontrolOutcome,
+    RICindicationHeader, RICindicationMessage, RICindicationSN, RICindicationType, RICrequestID,
 };
 use e2_asn1::generated::e2ap_v02_03::e2_ap_pdu_contents::{
     AnonymousRICcontrolAcknowledgeProtocolIEs, AnonymousRICcontrolFailureProtocolIEs,
@@ -196,11 +195,19 @@ impl Ies<'_> {
 pub fn encode_indication(i: &Indication) -> Result<Vec<u8>, E2apError> {
     let mut ies = vec![
         ie(ID_RICREQUEST_ID, "RICrequestID", &request_id(i.request))?,
-        ie(ID_RANFUNCTION_ID, "RANfunctionID", &RANfunctionID(i.ran_function_id))?,
+        ie(
+            ID_RANFUNCTION_ID,
+            "RANfunctionID",
+            &RANfunctionID(i.ran_function_id),
+        )?,
         ie(ID_RICACTION_ID, "RICactionID", &RICactionID(i.action_id))?,
     ];
     if let Some(sn) = i.sn {
-        ies.push(ie(ID_RICINDICATION_SN, "RICindicationSN", &RICindicationSN(sn))?);
+        ies.push(ie(
+            ID_RICINDICATION_SN,
+            "RICindicationSN",
+            &RICindicationSN(sn),
+        )?);
     }
     let kind = if i.report {
         RICindicationType::report
@@ -256,7 +263,9 @@ pub fn decode_indication(bytes: &[u8]) -> Result<Indication, E2apError> {
     let kind: RICindicationType = ies.need(ID_RICINDICATION_TYPE, "RICindicationType")?;
     Ok(Indication {
         request: from_request_id(&ies.need(ID_RICREQUEST_ID, "RICrequestID")?),
-        ran_function_id: ies.need::<RANfunctionID>(ID_RANFUNCTION_ID, "RANfunctionID")?.0,
+        ran_function_id: ies
+            .need::<RANfunctionID>(ID_RANFUNCTION_ID, "RANfunctionID")?
+            .0,
         action_id: ies.need::<RICactionID>(ID_RICACTION_ID, "RICactionID")?.0,
         sn: ies
             .get::<RICindicationSN>(ID_RICINDICATION_SN, "RICindicationSN")?
@@ -283,8 +292,12 @@ fn initiating(
 ) -> Result<InitiatingMessage, E2apError> {
     match pdu {
         E2APPDU::initiatingMessage(m) if m.procedure_code == code => Ok(m),
-        E2APPDU::initiatingMessage(m) => Err(unexpected("initiatingMessage", m.procedure_code, want)),
-        E2APPDU::successfulOutcome(m) => Err(unexpected("successfulOutcome", m.procedure_code, want)),
+        E2APPDU::initiatingMessage(m) => {
+            Err(unexpected("initiatingMessage", m.procedure_code, want))
+        }
+        E2APPDU::successfulOutcome(m) => {
+            Err(unexpected("successfulOutcome", m.procedure_code, want))
+        }
         E2APPDU::unsuccessfulOutcome(m) => {
             Err(unexpected("unsuccessfulOutcome", m.procedure_code, want))
         }
@@ -304,7 +317,11 @@ fn unexpected(kind: &'static str, code: ProcedureCode, want: &'static str) -> E2
 pub fn encode_control_request(c: &ControlRequest) -> Result<Vec<u8>, E2apError> {
     let mut ies = vec![
         ie(ID_RICREQUEST_ID, "RICrequestID", &request_id(c.request))?,
-        ie(ID_RANFUNCTION_ID, "RANfunctionID", &RANfunctionID(c.ran_function_id))?,
+        ie(
+            ID_RANFUNCTION_ID,
+            "RANfunctionID",
+            &RANfunctionID(c.ran_function_id),
+        )?,
     ];
     if let Some(cp) = &c.call_process_id {
         ies.push(ie(
@@ -361,7 +378,9 @@ pub fn decode_control_request(bytes: &[u8]) -> Result<ControlRequest, E2apError>
     };
     Ok(ControlRequest {
         request: from_request_id(&ies.need(ID_RICREQUEST_ID, "RICrequestID")?),
-        ran_function_id: ies.need::<RANfunctionID>(ID_RANFUNCTION_ID, "RANfunctionID")?.0,
+        ran_function_id: ies
+            .need::<RANfunctionID>(ID_RANFUNCTION_ID, "RANfunctionID")?
+            .0,
         call_process_id: ies
             .get::<RICcallProcessID>(ID_RICCALL_PROCESS_ID, "RICcallProcessID")?
             .map(|c| c.0.to_vec()),
@@ -382,9 +401,13 @@ pub fn decode_control_request(bytes: &[u8]) -> Result<ControlRequest, E2apError>
 /// The E2AP cause of an [`E2Cause`].
 pub fn cause_of(c: E2Cause) -> Cause {
     match c {
-        E2Cause::ControlMessageInvalid => Cause::ricRequest(CauseRICrequest::control_message_invalid),
+        E2Cause::ControlMessageInvalid => {
+            Cause::ricRequest(CauseRICrequest::control_message_invalid)
+        }
         E2Cause::ActionNotSupported => Cause::ricRequest(CauseRICrequest::action_not_supported),
-        E2Cause::RanFunctionIdInvalid => Cause::ricRequest(CauseRICrequest::ran_function_id_invalid),
+        E2Cause::RanFunctionIdInvalid => {
+            Cause::ricRequest(CauseRICrequest::ran_function_id_invalid)
+        }
         E2Cause::TransferSyntaxError => Cause::protocol(CauseProtocol::transfer_syntax_error),
         E2Cause::ControlProcessingOverload => Cause::misc(CauseMisc::control_processing_overload),
         E2Cause::Unspecified => Cause::misc(CauseMisc::unspecified),
@@ -396,7 +419,11 @@ pub fn cause_of(c: E2Cause) -> Cause {
 pub fn encode_control_answer(a: &ControlAnswer) -> Result<Vec<u8>, E2apError> {
     let mut ies = vec![
         ie(ID_RICREQUEST_ID, "RICrequestID", &request_id(a.request))?,
-        ie(ID_RANFUNCTION_ID, "RANfunctionID", &RANfunctionID(a.ran_function_id))?,
+        ie(
+            ID_RANFUNCTION_ID,
+            "RANfunctionID",
+            &RANfunctionID(a.ran_function_id),
+        )?,
     ];
     if let Some(cp) = &a.call_process_id {
         ies.push(ie(
@@ -457,10 +484,18 @@ pub fn decode_control_answer(bytes: &[u8]) -> Result<ControlAnswer, E2apError> {
         E2APPDU::successfulOutcome(m) if m.procedure_code == ID_RICCONTROL => (false, m.value),
         E2APPDU::unsuccessfulOutcome(m) if m.procedure_code == ID_RICCONTROL => (true, m.value),
         E2APPDU::initiatingMessage(m) => {
-            return Err(unexpected("initiatingMessage", m.procedure_code, "RIC control answer"));
+            return Err(unexpected(
+                "initiatingMessage",
+                m.procedure_code,
+                "RIC control answer",
+            ));
         }
         E2APPDU::successfulOutcome(m) => {
-            return Err(unexpected("successfulOutcome", m.procedure_code, "RIC control answer"));
+            return Err(unexpected(
+                "successfulOutcome",
+                m.procedure_code,
+                "RIC control answer",
+            ));
         }
         E2APPDU::unsuccessfulOutcome(m) => {
             return Err(unexpected(
@@ -469,15 +504,31 @@ pub fn decode_control_answer(bytes: &[u8]) -> Result<ControlAnswer, E2apError> {
                 "RIC control answer",
             ));
         }
-        _ => return Err(unexpected("extension", ProcedureCode(0), "RIC control answer")),
+        _ => {
+            return Err(unexpected(
+                "extension",
+                ProcedureCode(0),
+                "RIC control answer",
+            ));
+        }
     };
     let (message, items): (&'static str, Vec<(u16, Any)>) = if failure {
         let m: RICcontrolFailure = dec("RICcontrolFailure", value.as_bytes())?;
-        let items = m.protocol_ies.0.into_iter().map(|i| (i.id.0, i.value)).collect();
+        let items = m
+            .protocol_ies
+            .0
+            .into_iter()
+            .map(|i| (i.id.0, i.value))
+            .collect();
         ("RICcontrolFailure", items)
     } else {
         let m: RICcontrolAcknowledge = dec("RICcontrolAcknowledge", value.as_bytes())?;
-        let items = m.protocol_ies.0.into_iter().map(|i| (i.id.0, i.value)).collect();
+        let items = m
+            .protocol_ies
+            .0
+            .into_iter()
+            .map(|i| (i.id.0, i.value))
+            .collect();
         ("RICcontrolAcknowledge", items)
     };
     let ies = Ies {
@@ -486,7 +537,9 @@ pub fn decode_control_answer(bytes: &[u8]) -> Result<ControlAnswer, E2apError> {
     };
     Ok(ControlAnswer {
         request: from_request_id(&ies.need(ID_RICREQUEST_ID, "RICrequestID")?),
-        ran_function_id: ies.need::<RANfunctionID>(ID_RANFUNCTION_ID, "RANfunctionID")?.0,
+        ran_function_id: ies
+            .need::<RANfunctionID>(ID_RANFUNCTION_ID, "RANfunctionID")?
+            .0,
         call_process_id: ies
             .get::<RICcallProcessID>(ID_RICCALL_PROCESS_ID, "RICcallProcessID")?
             .map(|c| c.0.to_vec()),
@@ -551,13 +604,20 @@ mod tests {
 
     #[test]
     fn hostile_pdus_are_named_errors() {
-        assert_eq!(decode_control_request(&[]).unwrap_err().kind(), "e2ap_undecodable");
         assert_eq!(
-            decode_control_request(&vec![0; MAX_PDU_BYTES + 1]).unwrap_err().kind(),
+            decode_control_request(&[]).unwrap_err().kind(),
+            "e2ap_undecodable"
+        );
+        assert_eq!(
+            decode_control_request(&vec![0; MAX_PDU_BYTES + 1])
+                .unwrap_err()
+                .kind(),
             "e2ap_too_long"
         );
         assert_eq!(
-            decode_control_request(&[0x00, 0x04, 0x00, 0x01, 0x00]).unwrap_err().kind(),
+            decode_control_request(&[0x00, 0x04, 0x00, 0x01, 0x00])
+                .unwrap_err()
+                .kind(),
             "e2ap_undecodable"
         );
     }
@@ -598,6 +658,11 @@ mod tests {
                 failures += 1;
             }
         }
-        assert_eq!((requests, failures), (3, 1), "vectors seen in {}", path.display());
+        assert_eq!(
+            (requests, failures),
+            (3, 1),
+            "vectors seen in {}",
+            path.display()
+        );
     }
 }

@@ -359,7 +359,10 @@ impl E2t {
                     self.refuse(
                         "unknown_cell",
                         ErrorSource::E2Node,
-                        format!("action {}: cell {cell} is not on {}", a.action_id, self.nodes[node].meid),
+                        format!(
+                            "action {}: cell {cell} is not on {}",
+                            a.action_id, self.nodes[node].meid
+                        ),
                     )
                 })?;
             if ids.insert(sim_node.cells[idx].index, a.action_id).is_some() {
@@ -616,7 +619,10 @@ impl E2Side for E2t {
             .and_then(|mut s| s.remove(&sub_key(meid, e2_event_instance_id)));
         if let Some(tx) = found {
             let _ = tx.send(true);
-            self.sim.stats.unsubscriptions.fetch_add(1, Ordering::Relaxed);
+            self.sim
+                .stats
+                .unsubscriptions
+                .fetch_add(1, Ordering::Relaxed);
         }
         self.routing
             .lock()
@@ -627,7 +633,6 @@ impl E2Side for E2t {
         tracing::info!(meid, sub_id = e2_event_instance_id, "subscription deleted");
     }
 }
-
 
 /// The key of an O-RAN SC subscription in the simulator's subscription map.
 fn sub_key(meid: &str, instance: u16) -> (String, String, String) {

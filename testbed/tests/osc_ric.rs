@@ -559,3 +559,261 @@ async fn the_e2_manager_serves_each_nodes_ran_functions() {
     assert_eq!(status, 404);
     s.ric.stop().await;
 }
+
+fn rmr_kit() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop/rmr-4.9.4")
+}
+
+fn run_tool(cmd: &mut std::process::Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Builds librmr_si (once per target folder) and the C xApp `tests/peer/xapp.c` against
+/// it; `None`, with the reason printed, when the kit, cmake or cc is absent.
+fn c_xapp() -> Option<std::path::PathBuf> {
+    use std::process::{Command, Stdio};
+    if !rmr_kit().join("CMakeLists.txt").exists() {
+        println!(
+            "SKIP: {} absent (the interop kit in ../shared)",
+            rmr_kit().display()
+        );
+        return None;
+    }
+    for tool in ["cmake", "cc", "make"] {
+        let ok = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            println!("SKIP: {tool} not installed (needed to build librmr)");
+            return None;
+        }
+    }
+    let built = (|| -> Result<std::path::PathBuf, String> {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("librmr-4.9.4");
+        if !dir.join("librmr_si.so").exists() {
+            let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+            run_tool(
+                Command::new("cmake")
+                    .arg("-S")
+                    .arg(rmr_kit())
+                    .arg("-B")
+                    .arg(&tmp)
+                    .args(["-DBUILD_DOC=0", "-DDEV_PKG=1", "-DPACK_EXTERNALS=0"]),
+            )?;
+            run_tool(Command::new("make").arg("-C").arg(&tmp).arg("-j2"))?;
+            if std::fs::rename(&tmp, &dir).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+        }
+        let inc = dir.join("include/rmr");
+        std::fs::create_dir_all(&inc).map_err(|e| e.to_string())?;
+        for h in ["rmr.h", "RIC_message_types.h"] {
+            std::fs::copy(
+                rmr_kit().join("src/rmr/common/include").join(h),
+                inc.join(h),
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        let exe = dir.join(format!("osc-xapp-{}", std::process::id()));
+        run_tool(
+            Command::new("cc")
+                .args(["-O1", "-Wall", "-Wno-comment", "-Werror", "-std=gnu11"])
+                .arg(format!("-I{}", dir.join("include").display()))
+                .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peer/xapp.c"))
+                .arg(format!("-L{}", dir.display()))
+                .args(["-lrmr_si", "-lpthread", "-lm"])
+                .arg(format!("-Wl,-rpath,{}", dir.display()))
+                .arg("-o")
+                .arg(&exe),
+        )?;
+        Ok(exe)
+    })();
+    Some(built.unwrap_or_else(|e| panic!("{e}")))
+}
+
+async fn line(lines: &mut mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(60), lines.recv())
+        .await
+        .expect("the C xApp answers within 60 s")
+        .expect("a line")
+}
+
+/// A child process killed when dropped (a failed assertion must not leave it running).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The real librmr as the xApp: it receives the simulator's indications (routed by the
+/// per-subscription `mse|12050|<sub_id>|xapp` entry), and its control, sent with
+/// `rmr_send_msg` by a 12040 route, is answered with 12041 by return to sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_librmr_xapp_receives_indications_and_gets_its_control_acknowledged() {
+    let Some(exe) = c_xapp() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let traces = trace::read_cells(&trace::bundled_root()).unwrap();
+    let sim = Sim::new(
+        SimConfig {
+            nodes: 1,
+            cells_per_node: 2,
+            speed: SPEED,
+            ..SimConfig::default()
+        },
+        traces,
+    );
+    let ric = OscRic::start(
+        sim.clone(),
+        OscConfig {
+            xapp_rmr: Some(format!("127.0.0.1:{port}")),
+            ..OscConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let routes = std::env::temp_dir().join(format!("osc-ric-xapp-{}.rt", std::process::id()));
+    std::fs::write(
+        &routes,
+        format!(
+            "newrt|start\nrte|{RIC_CONTROL_REQ}|{}\nnewrt|end\n",
+            ric.rmr_addr()
+        ),
+    )
+    .unwrap();
+    let (header, message) = rc::encode_quota_control(
+        RcProfile::Srsran,
+        &rc::cell_level_ue_id(),
+        PLMN,
+        &quotas_for(&sim, 0),
+    )
+    .unwrap();
+    let control = e2ap::encode_control_request(&ControlRequest {
+        request: RicRequestId {
+            requestor: 2002,
+            instance: 9,
+        },
+        ran_function_id: RC_RAN_FUNCTION_ID,
+        call_process_id: None,
+        header,
+        message,
+        ack_request: None,
+    })
+    .unwrap();
+    let mut child = Killed(
+        std::process::Command::new(&exe)
+            .args([&port.to_string(), "3", &ran_name(0), &hex(&control)])
+            .env("RMR_SEED_RT", &routes)
+            .env("RMR_RTG_SVC", "-1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (line_tx, mut lines) = mpsc::unbounded_channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = line_tx.send(l);
+        }
+    });
+    assert_eq!(line(&mut lines).await, "ready");
+
+    let (tx, mut notes) = mpsc::channel(4);
+    let listener = http::bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let http_addr = listener.local_addr().unwrap();
+    http::spawn_with(
+        listener,
+        Arc::new(Metrics::new()),
+        HttpLimits::default(),
+        XappEndpoints::default().with_notifications(tx),
+    )
+    .unwrap();
+    let client = SubMgrClient::new(ric.submgr_addr().to_string(), SubMgrTimeouts::default());
+    let v = KpmVersion::V3_00;
+    let params = SubscriptionParams {
+        subscription_id: None,
+        client_endpoint: ClientEndpoint {
+            host: "127.0.0.1".into(),
+            http_port: http_addr.port(),
+            rmr_port: port,
+        },
+        meid: ran_name(0),
+        ran_function_id: KPM_RAN_FUNCTION_ID,
+        e2_subscription_directives: None,
+        subscription_details: vec![SubscriptionDetail {
+            xapp_event_instance_id: 1,
+            event_triggers: E2smOctets(kpm::encode_event_trigger(PERIOD_MS, v)),
+            action_to_be_setup_list: vec![ActionToBeSetup {
+                action_id: 4,
+                action_type: ActionType::Report,
+                action_definition: Some(E2smOctets(kpm::encode_action_definition(
+                    &sim.nodes[0].cells[1].info,
+                    PERIOD_MS,
+                    v,
+                ))),
+                subsequent_action: None,
+            }],
+        }],
+    };
+    client.subscribe(&params).await.unwrap();
+    let note = tokio::time::timeout(WAIT, notes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let sub_id = note.subscription_instances[0].e2_event_instance_id;
+    for _ in 0..3 {
+        let l = line(&mut lines).await;
+        let f: Vec<&str> = l.split(' ').collect();
+        assert_eq!(
+            &f[..4],
+            ["ind", "12050", &sub_id.to_string(), &ran_name(0)],
+            "{l}"
+        );
+        let ind = e2ap::decode_indication(&unhex(f[4])).unwrap();
+        assert_eq!(ind.request.instance, sub_id);
+        assert_eq!(ind.action_id, 4);
+        assert_eq!(kpm::header_timestamp_version(&ind.header), Some(v));
+    }
+    let l = line(&mut lines).await;
+    let f: Vec<&str> = l.split(' ').collect();
+    assert_eq!(&f[..2], ["ans", "12041"], "{l}");
+    let ans = e2ap::decode_control_answer(&unhex(f[4])).unwrap();
+    assert_eq!(ans.failure, None);
+    assert_eq!(
+        ans.request,
+        RicRequestId {
+            requestor: 2002,
+            instance: 9
+        }
+    );
+    assert!(child.0.wait().unwrap().success());
+    assert_eq!(sim.controls().len(), sim.nodes[0].cells.len());
+    let _ = std::fs::remove_file(&routes);
+    ric.stop().await;
+}

@@ -33,7 +33,9 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::counters::{DropReason, RmrCounters};
-use crate::frame::{self, FrameError, HFL_CALL_MSG, Message, TP_HDR_LEN};
+use crate::frame::{self, FrameError, HFL_CALL_MSG, Message, RMR_HDR_LEN, TP_HDR_LEN};
+
+const MIN_FRAME: usize = TP_HDR_LEN + RMR_HDR_LEN;
 use crate::mtype;
 use crate::route::{NoRoute, RouteError, RouteLoader, RouteTable};
 
@@ -70,7 +72,7 @@ pub struct RmrConfig {
 impl Default for RmrConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 4560),
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEF_DATA_PORT),
             name: None,
             srcip: None,
             seed_routes: None,
@@ -87,27 +89,67 @@ impl Default for RmrConfig {
 }
 
 impl RmrConfig {
-    /// Applies librmr's environment variables: `RMR_SEED_RT` (seed table file),
-    /// `RMR_SRC_ID` (our name), `RMR_CTL_PORT` (control port) and `RMR_RTG_SVC`
-    /// (`host:port` of the routing manager; a bare port or `-1` requests nothing).
+    /// Applies librmr's environment variables (see [`RmrConfig::with_vars`]).
     #[must_use]
-    pub fn with_env(mut self) -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    pub fn with_env(self) -> Self {
+        self.with_vars(|k| std::env::var(k).ok())
+    }
+
+    /// Applies librmr's variables as `get` returns them: `RMR_SEED_RT` (seed table file),
+    /// `RMR_SRC_ID` (our name), and the routing-manager pair as librmr's route collector
+    /// reads it:
+    ///
+    /// | `RMR_RTG_SVC` | `RMR_CTL_PORT` | behaviour |
+    /// |---|---|---|
+    /// | `host:port` | port or unset | request tables from `host:port`, control port `RMR_CTL_PORT` or 4561 |
+    /// | `port` / `tcp:port` | ignored | listen on `port` for pushed tables, no request |
+    /// | unset | set | request from `routemgr:4561`, control port `RMR_CTL_PORT` |
+    /// | unset | unset | listen on 4561 for pushed tables |
+    /// | `-1` (or not a port) | ignored | static routes only |
+    #[must_use]
+    pub fn with_vars(mut self, get: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         if let Some(p) = var("RMR_SEED_RT") {
             self.seed_routes = Some(p.into());
         }
         if let Some(n) = var("RMR_SRC_ID") {
             self.name = Some(n);
         }
-        if let Some(port) = var("RMR_CTL_PORT").and_then(|p| p.parse::<u16>().ok()) {
-            self.ctl_listen = Some(SocketAddr::new(self.listen.ip(), port));
-        }
-        if let Some(rtg) = var("RMR_RTG_SVC").filter(|v| v.contains(':') && !v.starts_with("tcp:")) {
-            self.rtmgr = Some(rtg);
+        let ip = self.listen.ip();
+        let ctl_port = var("RMR_CTL_PORT").and_then(|p| p.trim().parse::<u16>().ok());
+        let at = |port: u16| Some(SocketAddr::new(ip, port));
+        match var("RMR_RTG_SVC") {
+            Some(rtg) => {
+                let port_only = rtg.strip_prefix("tcp:").unwrap_or(&rtg);
+                if let Ok(port) = port_only.trim().parse::<u16>() {
+                    self.ctl_listen = at(port);
+                    self.rtmgr = None;
+                } else if rtg.contains(':') && !rtg.starts_with("tcp:") {
+                    self.rtmgr = Some(rtg);
+                    self.ctl_listen = at(ctl_port.unwrap_or(DEF_CTL_PORT));
+                } else {
+                    self.ctl_listen = None;
+                    self.rtmgr = None;
+                }
+            }
+            None => match ctl_port {
+                Some(port) => {
+                    self.rtmgr = Some(DEF_RTG_WK_ADDR.to_owned());
+                    self.ctl_listen = at(port);
+                }
+                None => self.ctl_listen = at(DEF_CTL_PORT),
+            },
         }
         self
     }
 }
+
+/// librmr's default control port (route tables from the routing manager).
+pub const DEF_CTL_PORT: u16 = 4561;
+/// librmr's default routing manager address in request mode.
+pub const DEF_RTG_WK_ADDR: &str = "routemgr:4561";
+/// The data port O-RAN SC xApps listen on.
+pub const DEF_DATA_PORT: u16 = 4560;
 
 /// Why the endpoint could not start.
 #[derive(Debug, Error)]
@@ -205,10 +247,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl RmrEndpoint {
     /// Binds the data port (and the control port when configured), loads the seed table
     /// and starts serving. Received messages arrive on the returned receiver.
-    pub async fn bind(cfg: RmrConfig) -> Result<(RmrEndpoint, mpsc::Receiver<Message>), BindError> {
+    pub async fn bind(
+        mut cfg: RmrConfig,
+    ) -> Result<(RmrEndpoint, mpsc::Receiver<Message>), BindError> {
+        // A frame can never be smaller than its two headers.
+        cfg.max_frame = cfg.max_frame.max(MIN_FRAME);
         let listener = TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| BindError::Bind { addr: cfg.listen, source })?;
+            .map_err(|source| BindError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
         let local = listener.local_addr().map_err(|source| BindError::Bind {
             addr: cfg.listen,
             source,
@@ -227,19 +276,25 @@ impl RmrEndpoint {
         } else {
             local.ip()
         };
-        let srcip = cfg.srcip.clone().unwrap_or_else(|| SocketAddr::new(ip, local.port()).to_string());
+        let srcip = cfg
+            .srcip
+            .clone()
+            .unwrap_or_else(|| SocketAddr::new(ip, local.port()).to_string());
         let name = cfg.name.clone().unwrap_or_else(|| srcip.clone());
         let me = vec![name.clone(), srcip.clone()];
         let table = match &cfg.seed_routes {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| BindError::ReadRoutes {
-                    path: path.clone(),
-                    source,
-                })?;
-                Some(RouteTable::parse_as(&text, &me).map_err(|source| BindError::Routes {
-                    path: path.clone(),
-                    source,
-                })?)
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| BindError::ReadRoutes {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some(
+                    RouteTable::parse_as(&text, &me).map_err(|source| BindError::Routes {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
             }
             None => None,
         };
@@ -277,10 +332,17 @@ impl RmrEndpoint {
     }
 
     /// Sends `msg` by route (its mtype, sub_id and meid): to one endpoint of each group.
-    /// `src`/`srcip` are set to ours. Returns once queued; a later connect or write
+    /// `src`/`srcip` are set to ours; the call flag and call id are cleared. Returns once queued; a later connect or write
     /// failure is counted, not returned.
     pub fn send(&self, mut msg: Message) -> Result<(), SendError> {
         self.inner.stamp(&mut msg);
+        // As librmr's send: not a call, so no call id (a peer would queue it on a chute).
+        msg.flags &= !HFL_CALL_MSG;
+        if msg.d1.first().is_some_and(|&b| b != 0) {
+            let mut d1 = msg.d1.to_vec();
+            d1[0] = 0;
+            msg.d1 = d1.into();
+        }
         let r = self.inner.route_and_queue(&msg);
         if let Err(e) = &r {
             self.inner.counters.drop_one(e.reason());
@@ -306,7 +368,11 @@ impl RmrEndpoint {
     /// The active route table.
     #[must_use]
     pub fn routes(&self) -> Arc<RouteTable> {
-        self.inner.table.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Replaces the active route table.
@@ -405,7 +471,9 @@ impl Inner {
             reply.xid = received.xid.clone();
         }
         let frame = frame::encode(reply, self.cfg.max_frame)?;
-        let conn = received.origin.and_then(|id| lock(&self.conns).get(&id).cloned());
+        let conn = received
+            .origin
+            .and_then(|id| lock(&self.conns).get(&id).cloned());
         let tx = match conn {
             Some(tx) if !tx.is_closed() => tx,
             _ => {
@@ -449,9 +517,10 @@ impl Inner {
         msg.origin = Some(conn);
         match msg.mtype {
             mtype::RIC_HEALTH_CHECK_REQ => {
-                let mut reply = Message::new(mtype::RIC_HEALTH_CHECK_RESP, Bytes::from_static(b"OK\n\0"))
-                    .with_sub_id(msg.sub_id)
-                    .with_meid(msg.meid.clone());
+                let mut reply =
+                    Message::new(mtype::RIC_HEALTH_CHECK_RESP, Bytes::from_static(b"OK\n\0"))
+                        .with_sub_id(msg.sub_id)
+                        .with_meid(msg.meid.clone());
                 self.stamp(&mut reply);
                 match self.rts(&msg, &mut reply) {
                     Ok(()) => RmrCounters::add(&self.counters.health_checks, 1),
@@ -459,25 +528,29 @@ impl Inner {
                 }
             }
             mtype::RMRRM_TABLE_DATA if ctl => self.on_table_data(&msg),
-            _ => {
-                RmrCounters::add(&self.counters.rx_msgs, 1);
-                if self.deliver.try_send(msg).is_err() {
-                    self.counters.drop_one(DropReason::QueueFull);
-                }
-            }
+            _ => match self.deliver.try_send(msg) {
+                Ok(()) => RmrCounters::add(&self.counters.rx_msgs, 1),
+                Err(_) => self.counters.drop_one(DropReason::QueueFull),
+            },
         }
     }
 
     /// Feeds the records of a routing-manager message; answers each finished or refused
     /// table with `RMRRM_TABLE_STATE`.
     fn on_table_data(self: &Arc<Self>, msg: &Message) {
-        let end = msg.payload.iter().position(|&b| b == 0).unwrap_or(msg.payload.len());
+        let end = msg
+            .payload
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(msg.payload.len());
         let text = String::from_utf8_lossy(&msg.payload[..end]);
         for (i, line) in text.split('\n').enumerate() {
-            let current = self
-                .have_table
-                .load(Ordering::Acquire)
-                .then(|| self.table.read().unwrap_or_else(PoisonError::into_inner).clone());
+            let current = self.have_table.load(Ordering::Acquire).then(|| {
+                self.table
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            });
             let mut loader = lock(&self.loader);
             let id = loader.pending_id().map(str::to_owned);
             let outcome = loader.feed(line, current.as_deref());
@@ -569,8 +642,11 @@ async fn read_loop<R: AsyncRead + Unpin>(inner: &Arc<Inner>, mut rd: R, conn: u6
                 // Framing is intact: skip the body without storing it.
                 inner.counters.drop_one(DropReason::Oversize);
                 warn!(len, max, "rmr oversize frame skipped");
-                let mut body = (&mut rd).take(len - TP_HDR_LEN as u64);
-                if tokio::io::copy(&mut body, &mut tokio::io::sink()).await.is_err() {
+                let mut body = (&mut rd).take(len.saturating_sub(TP_HDR_LEN as u64));
+                if tokio::io::copy(&mut body, &mut tokio::io::sink())
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 continue;
@@ -610,7 +686,10 @@ async fn peer_task(
     let mut conn: Option<(OwnedWriteHalf, u64, Arc<AtomicBool>)> = None;
     let mut retry_at: Option<Instant> = None;
     while let Some(frame) = rx.recv().await {
-        if conn.as_ref().is_some_and(|(_, _, closed)| closed.load(Ordering::Acquire)) {
+        if conn
+            .as_ref()
+            .is_some_and(|(_, _, closed)| closed.load(Ordering::Acquire))
+        {
             conn = None;
         }
         if conn.is_none() {
@@ -684,5 +763,45 @@ async fn request_tables(inner: Arc<Inner>, rtmgr: String) {
             Err(e) => warn!(error = %e, "rmr table request not encodable"),
         }
         tokio::time::sleep(inner.cfg.rtreq_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> RmrConfig {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        RmrConfig::default().with_vars(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn routing_manager_variables_follow_librmr() {
+        let c = with(&[("RMR_RTG_SVC", "-1"), ("RMR_SEED_RT", "/etc/rt")]);
+        assert_eq!((c.rtmgr, c.ctl_listen), (None, None));
+        assert_eq!(c.seed_routes, Some(PathBuf::from("/etc/rt")));
+        let c = with(&[
+            ("RMR_RTG_SVC", "rtmgr.ricplt:4561"),
+            ("RMR_CTL_PORT", "4600"),
+        ]);
+        assert_eq!(c.rtmgr.as_deref(), Some("rtmgr.ricplt:4561"));
+        assert_eq!(c.ctl_listen.map(|a| a.port()), Some(4600));
+        let c = with(&[("RMR_RTG_SVC", "tcp:4999")]);
+        assert_eq!(
+            (c.rtmgr, c.ctl_listen.map(|a| a.port())),
+            (None, Some(4999))
+        );
+        let c = with(&[("RMR_CTL_PORT", "4700")]);
+        assert_eq!(c.rtmgr.as_deref(), Some(DEF_RTG_WK_ADDR));
+        assert_eq!(c.ctl_listen.map(|a| a.port()), Some(4700));
+        let c = with(&[("RMR_SRC_ID", "my-xapp:4560")]);
+        assert_eq!(
+            (c.rtmgr, c.ctl_listen.map(|a| a.port())),
+            (None, Some(DEF_CTL_PORT))
+        );
+        assert_eq!(c.name.as_deref(), Some("my-xapp:4560"));
     }
 }

@@ -247,7 +247,10 @@ pub fn frame_len(prefix: &[u8], max_frame: usize) -> Result<Option<usize>, Frame
     let host = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
     let len = u64::from(host);
     if len > max_frame as u64 {
-        return Err(FrameError::Oversize { len, max: max_frame });
+        return Err(FrameError::Oversize {
+            len,
+            max: max_frame,
+        });
     }
     let len = host as usize;
     let min = TP_HDR_LEN + RMR_HDR_LEN;

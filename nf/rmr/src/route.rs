@@ -253,14 +253,21 @@ impl RouteTable {
     }
 
     /// The endpoints a message goes to: one per group, advancing each group's round robin.
-    pub fn destinations(&self, mtype: i32, sub_id: i32, meid: &str) -> Result<Vec<String>, NoRoute> {
+    pub fn destinations(
+        &self,
+        mtype: i32,
+        sub_id: i32,
+        meid: &str,
+    ) -> Result<Vec<String>, NoRoute> {
         match self.entry(mtype, sub_id) {
             None => Err(NoRoute::NoEntry { mtype, sub_id }),
             Some(Target::Meid) => self
                 .meid_owner(meid)
                 .map(|o| vec![o.to_owned()])
                 .ok_or_else(|| NoRoute::UnknownMeid(meid.to_owned())),
-            Some(Target::Groups(groups)) => Ok(groups.iter().map(|g| g.pick().to_owned()).collect()),
+            Some(Target::Groups(groups)) => {
+                Ok(groups.iter().map(|g| g.pick().to_owned()).collect())
+            }
         }
     }
 }
@@ -521,7 +528,12 @@ impl RouteLoader {
         }
     }
 
-    fn entry(&mut self, ts: &str, sub: i32, groups: &str) -> Result<Option<Loaded>, RouteErrorKind> {
+    fn entry(
+        &mut self,
+        ts: &str,
+        sub: i32,
+        groups: &str,
+    ) -> Result<Option<Loaded>, RouteErrorKind> {
         let me = self.me.clone();
         let target = parse_groups(groups, &me)?;
         let p = self.pending_mut("rte")?;

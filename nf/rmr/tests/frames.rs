@@ -6,7 +6,10 @@ use nf_rmr::frame::{self, RMR_HDR_LEN, TP_HDR_LEN};
 use nf_rmr::mtype;
 
 fn vectors() -> Option<Vec<(String, Vec<u8>)>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/interop/vectors/rmr-frames.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/interop/vectors/rmr-frames.json"
+    );
     let Ok(text) = std::fs::read_to_string(path) else {
         println!("SKIP: {path} absent (the interop kit in ../shared is needed)");
         return None;
@@ -41,8 +44,15 @@ fn librmr_frames_decode_and_reencode() {
         assert_eq!(m.d1.len(), 4, "{id}: librmr reserves 4 bytes of d1");
         assert!(m.trace.is_empty() && m.d2.is_empty(), "{id}");
         let text = std::str::from_utf8(&m.payload).expect("sender.c writes text");
-        assert!(text.starts_with("count=") && text.ends_with("cheer!\0"), "{id}: {text:?}");
-        assert_eq!(TP_HDR_LEN + RMR_HDR_LEN + 4 + m.payload.len(), bytes.len(), "{id}");
+        assert!(
+            text.starts_with("count=") && text.ends_with("cheer!\0"),
+            "{id}: {text:?}"
+        );
+        assert_eq!(
+            TP_HDR_LEN + RMR_HDR_LEN + 4 + m.payload.len(),
+            bytes.len(),
+            "{id}"
+        );
 
         let again = frame::encode(&m, 1 << 20).expect("re-encodes");
         assert_eq!(again.len(), bytes.len(), "{id}");
@@ -50,7 +60,11 @@ fn librmr_frames_decode_and_reencode() {
         assert_eq!(again[..13], bytes[..13], "{id}: transport header");
         // Bytes 13..50 are left as malloc gave them by librmr (frame0 carries stale bytes).
         // The whole RMR header, trace/data areas and payload are defined and must match.
-        assert_eq!(again[TP_HDR_LEN..], bytes[TP_HDR_LEN..], "{id}: rmr header and payload");
+        assert_eq!(
+            again[TP_HDR_LEN..],
+            bytes[TP_HDR_LEN..],
+            "{id}: rmr header and payload"
+        );
     }
 }
 
@@ -58,7 +72,10 @@ fn librmr_frames_decode_and_reencode() {
 fn undefined_transport_bytes_do_not_matter() {
     let Some(frames) = vectors() else { return };
     let (_, f0) = &frames[0];
-    assert!(f0[13..TP_HDR_LEN].iter().any(|&b| b != 0), "frame0 has stale bytes 13..50");
+    assert!(
+        f0[13..TP_HDR_LEN].iter().any(|&b| b != 0),
+        "frame0 has stale bytes 13..50"
+    );
     let mut cleaned = f0.clone();
     cleaned[13..TP_HDR_LEN].fill(0);
     assert_eq!(frame::decode(f0, 1 << 20), frame::decode(&cleaned, 1 << 20));

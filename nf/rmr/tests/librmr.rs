@@ -5,7 +5,8 @@
 //! Both directions: indications from the peer (several sizes up to 1 MiB, and one above
 //! our maximum frame that must be skipped), control requests from us answered by the
 //! peer's `rmr_rts_msg` with ack / failure, health checks both ways, and route tables
-//! pushed by the peer acting as the routing manager, answered with table state.
+//! pushed by the peer acting as the routing manager, answered with table state, and a
+//! blocking `rmr_mt_call` from the peer answered by our rts.
 //!
 //! Skips with a printed line when `../shared`, `cmake` or `cc` is absent.
 
@@ -62,11 +63,16 @@ fn peer_binary() -> Option<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         if !kit().join("CMakeLists.txt").exists() {
-            return Err(format!("SKIP: {} absent (the interop kit in ../shared is needed)", kit().display()));
+            return Err(format!(
+                "SKIP: {} absent (the interop kit in ../shared is needed)",
+                kit().display()
+            ));
         }
         for tool in ["cmake", "cc", "make"] {
             if !have(tool) {
-                return Err(format!("SKIP: {tool} not installed (needed to build librmr)"));
+                return Err(format!(
+                    "SKIP: {tool} not installed (needed to build librmr)"
+                ));
             }
         }
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("librmr-4.9.4");
@@ -150,7 +156,7 @@ async fn exchanges_with_real_librmr_both_ways() {
     std::fs::write(
         &seed,
         format!(
-            "newrt|start\nrte|12050|127.0.0.1:{port}\nrte|100|127.0.0.1:{port}\nrte|20|127.0.0.1:{ctl}\nnewrt|end\n"
+            "newrt|start\nrte|12050|127.0.0.1:{port}\nrte|12010|127.0.0.1:{port}\nrte|100|127.0.0.1:{port}\nrte|20|127.0.0.1:{ctl}\nnewrt|end\n"
         ),
     )
     .expect("write peer routes");
@@ -171,11 +177,17 @@ async fn exchanges_with_real_librmr_both_ways() {
         let m = next(&mut rx, "an indication").await;
         let sub = i as i32 + 1;
         assert_eq!(m.mtype, mtype::RIC_INDICATION);
-        assert_eq!(m.sub_id, sub, "indication {i}: the oversize one (999) must be skipped");
+        assert_eq!(
+            m.sub_id, sub,
+            "indication {i}: the oversize one (999) must be skipped"
+        );
         assert_eq!(m.meid, IND_MEID);
         assert_eq!(&m.xid[..], format!("ind-{i}").as_bytes());
         assert_eq!(m.payload.len(), *size);
-        assert!(m.payload[..] == pattern(sub, *size)[..], "indication {i} payload");
+        assert!(
+            m.payload[..] == pattern(sub, *size)[..],
+            "indication {i} payload"
+        );
         assert!(m.src.ends_with(&format!(":{pport}")), "src {:?}", m.src);
     }
     assert_eq!(ep.counters().dropped(DropReason::Oversize), 1);
@@ -209,7 +221,10 @@ async fn exchanges_with_real_librmr_both_ways() {
                 assert_eq!(m.mtype, want, "answer {i}");
                 assert_eq!(m.meid, CTL_MEID);
                 assert_eq!(&m.xid[..], format!("ctl-{i}").as_bytes());
-                assert!(m.payload[..] == pattern(m.sub_id, CTL_SIZES[i])[..], "answer {i} payload");
+                assert!(
+                    m.payload[..] == pattern(m.sub_id, CTL_SIZES[i])[..],
+                    "answer {i} payload"
+                );
                 answers += 1;
             }
             other => panic!("unexpected message type {other}"),
@@ -217,6 +232,20 @@ async fn exchanges_with_real_librmr_both_ways() {
     }
 
     // 3-5. The peer checks our health-check answer and the table states itself.
+    // 6. Its rmr_mt_call (a subscription request) is answered by our rts.
+    let call = next(&mut rx, "the peer's rmr_mt_call").await;
+    assert_eq!((call.mtype, call.sub_id), (mtype::RIC_SUB_REQ, 31));
+    assert_eq!(
+        call.flags & nf_rmr::frame::HFL_CALL_MSG,
+        nf_rmr::frame::HFL_CALL_MSG
+    );
+    assert_eq!(call.d1.first(), Some(&2), "call id 2 in d1");
+    assert!(call.payload[..] == pattern(31, 64)[..]);
+    ep.rts(
+        &call,
+        Message::new(mtype::RIC_SUB_RESP, &b"sub-resp"[..]).with_sub_id(31),
+    )
+    .expect("rts queued");
     let out = tokio::time::timeout(Duration::from_secs(90), done)
         .await
         .expect("peer finished in time")
@@ -232,17 +261,41 @@ async fn exchanges_with_real_librmr_both_ways() {
     assert!(stdout.contains("peer: all steps passed"));
     assert!(stdout.contains("table state OK tbl-1"));
     assert!(stdout.contains("table state ERR tbl-2"));
+    assert!(stdout.contains("call answered with 12011"));
 
     let routes = ep.routes();
-    assert_eq!(routes.table_id(), Some("tbl-1"), "the refused table left tbl-1 active");
+    assert_eq!(
+        routes.table_id(),
+        Some("tbl-1"),
+        "the refused table left tbl-1 active"
+    );
     let me = format!("127.0.0.1:{pport}");
-    assert_eq!(routes.destinations(999, 7, "").expect("mse entry"), vec![me.clone()]);
-    assert!(routes.destinations(999, UNSET_SUBID, "").is_err(), "mse 999 only for sub_id 7");
-    assert_eq!(routes.destinations(mtype::RIC_CONTROL_REQ, 42, "").expect("rte"), vec![me]);
-    assert!(routes.entry(mtype::RIC_HEALTH_CHECK_REQ, UNSET_SUBID).is_none(), "new table replaced the old");
+    assert_eq!(
+        routes.destinations(999, 7, "").expect("mse entry"),
+        vec![me.clone()]
+    );
+    assert!(
+        routes.destinations(999, UNSET_SUBID, "").is_err(),
+        "mse 999 only for sub_id 7"
+    );
+    assert_eq!(
+        routes
+            .destinations(mtype::RIC_CONTROL_REQ, 42, "")
+            .expect("rte"),
+        vec![me]
+    );
+    assert!(
+        routes
+            .entry(mtype::RIC_HEALTH_CHECK_REQ, UNSET_SUBID)
+            .is_none(),
+        "new table replaced the old"
+    );
     let c = ep.counters();
     assert!(c.health_checks.load(std::sync::atomic::Ordering::Relaxed) >= 1);
-    assert_eq!(c.tables_refused.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        c.tables_refused.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
     assert_eq!(c.dropped(DropReason::BadFrame), 0);
     assert_eq!(c.dropped(DropReason::QueueFull), 0);
 }

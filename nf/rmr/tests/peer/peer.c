@@ -14,7 +14,9 @@
  *      answer a health check request (100) by rts with 101;
  *   3. send a health check (100) and expect 101 back;
  *   4. push a route table (20) and expect table state (22) "OK tbl-1";
- *   5. push a table with a bad record and expect "ERR tbl-2 ...".
+ *   5. push a table with a bad record and expect "ERR tbl-2 ...";
+ *   6. send a RIC_SUB_REQ (12010) with rmr_mt_call (call id 2, an xid) and expect the
+ *      Rust side's rts answer, RIC_SUB_RESP (12011), to wake the call.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +150,7 @@ int main(int argc, char** argv) {
 		fail("usage: peer <listen-port> <rust-ctl-port>");
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	void* ctx = rmr_init(argv[1], 4096, RMRFL_NONE);
+	void* ctx = rmr_init(argv[1], 4096, RMRFL_MTCALL);
 	if (ctx == NULL) {
 		fail("rmr_init");
 	}
@@ -225,6 +227,19 @@ int main(int argc, char** argv) {
 
 	/* 5. a table with a bad record is refused and the previous one stays */
 	push_table(ctx, "newrt|start|tbl-2\nrte|12040|no-port-here\nnewrt|end|1\n", "ERR tbl-2");
+
+	/* 6. a blocking call answered by rts: the call id in d1 and the xid must come back */
+	rmr_mbuf_t* call = make(ctx, RIC_SUB_REQ, 31, CTL_MEID, "call-xid-1", 64, 31);
+	rmr_mbuf_t* resp = rmr_mt_call(ctx, call, 2, 10000);
+	if (resp == NULL || resp->state != RMR_OK) {
+		fail("rmr_mt_call got no answer");
+	}
+	if (resp->mtype != RIC_SUB_RESP || resp->sub_id != 31) {
+		printf("peer: FAIL call answer mtype %d sub_id %d\n", resp->mtype, resp->sub_id);
+		return 1;
+	}
+	printf("peer: call answered with %d\n", resp->mtype);
+	rmr_free_msg(resp);
 
 	printf("peer: all steps passed\n");
 	rmr_close(ctx);

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use e2_asn1::e2ap::RicRequestId;
 use e2_asn1::generated::e2ap_v02_03::e2_ap_ies::{Cause, CauseProtocol, CauseRICrequest};
 use e2_asn1::kpm::{self, IndicationScope, KpmAperError, KpmVersion};
 use e2_asn1::rc::{self, RcProfile};
@@ -29,7 +30,6 @@ use nf_rmr::mtype::{
 use nf_rmr::{Message, RmrConfig, RmrEndpoint, RouteTable};
 use nf_runtime::http::{self, HttpLimits, XappEndpoints};
 use nf_runtime::metrics::Metrics;
-use testbed::sim::osc::e2ap::{self, ControlRequest, RicRequestId};
 use testbed::sim::osc::{
     KPM_RAN_FUNCTION_ID, OscConfig, OscRic, RC_RAN_FUNCTION_ID, RIC_REQUESTOR_ID, ran_name,
 };
@@ -37,6 +37,109 @@ use testbed::sim::{PLMN, Sim, SimConfig};
 use testbed::trace::{self, CellTrace};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+use wire as e2ap;
+use wire::ControlRequest;
+
+/// The E2AP messages of these tests through `e2_asn1::e2ap` (the typed E2AP layer), with
+/// the IEs as plain fields.
+mod wire {
+    use e2_asn1::e2ap::{self, Cause, E2apMessage, IndicationType, Limits, RicRequestId};
+
+    #[derive(Debug)]
+    pub struct Indication {
+        pub request: RicRequestId,
+        pub ran_function_id: u16,
+        pub action_id: u8,
+        pub sn: Option<u16>,
+        pub report: bool,
+        pub header: Vec<u8>,
+        pub message: Vec<u8>,
+        pub call_process_id: Option<Vec<u8>>,
+    }
+
+    pub fn decode_indication(bytes: &[u8]) -> Result<Indication, String> {
+        match e2ap::decode(bytes, &Limits::default()).map_err(|e| e.to_string())? {
+            E2apMessage::Indication {
+                request,
+                ran_function,
+                action,
+                sn,
+                kind,
+                header,
+                message,
+                call_process_id,
+            } => Ok(Indication {
+                request,
+                ran_function_id: ran_function,
+                action_id: action,
+                sn,
+                report: kind == IndicationType::Report,
+                header,
+                message,
+                call_process_id,
+            }),
+            other => Err(format!("{} is not an indication", other.name())),
+        }
+    }
+
+    pub struct ControlRequest {
+        pub request: RicRequestId,
+        pub ran_function_id: u16,
+        pub call_process_id: Option<Vec<u8>>,
+        pub header: Vec<u8>,
+        pub message: Vec<u8>,
+        pub ack_request: Option<bool>,
+    }
+
+    pub fn encode_control_request(c: &ControlRequest) -> Result<Vec<u8>, String> {
+        e2ap::encode(&E2apMessage::ControlRequest {
+            request: c.request,
+            ran_function: c.ran_function_id,
+            call_process_id: c.call_process_id.clone(),
+            header: c.header.clone(),
+            message: c.message.clone(),
+            ack_request: c.ack_request,
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[derive(Debug)]
+    pub struct Answer {
+        pub request: RicRequestId,
+        pub call_process_id: Option<Vec<u8>>,
+        pub outcome: Option<Vec<u8>>,
+        pub failure: Option<Cause>,
+    }
+
+    pub fn decode_control_answer(bytes: &[u8]) -> Result<Answer, String> {
+        match e2ap::decode(bytes, &Limits::default()).map_err(|e| e.to_string())? {
+            E2apMessage::ControlAcknowledge {
+                request,
+                call_process_id,
+                outcome,
+                ..
+            } => Ok(Answer {
+                request,
+                call_process_id,
+                outcome,
+                failure: None,
+            }),
+            E2apMessage::ControlFailure {
+                request,
+                call_process_id,
+                cause,
+                outcome,
+                ..
+            } => Ok(Answer {
+                request,
+                call_process_id,
+                outcome,
+                failure: Some(cause),
+            }),
+            other => Err(format!("{} is not a control answer", other.name())),
+        }
+    }
+}
 
 /// Reporting period asked for [ms]; the simulator plays it `SPEED` times faster.
 const PERIOD_MS: u32 = 1000;
@@ -485,7 +588,7 @@ async fn hostile_input_is_refused_by_reason_and_health_checks_are_answered() {
 
     let refused = s.ric.refusals();
     for reason in [
-        "e2ap_undecodable",
+        "e2ap_malformed",
         "unknown_meid",
         "unexpected_mtype",
         "event_trigger_invalid",

@@ -14,7 +14,7 @@
 //! - **E2 manager** ([`nodeb`]): `GET /v1/nodeb/states` and `GET /v1/nodeb/{ranName}` with
 //!   the RAN functions of each node's E2 setup (KPM and RC definitions, APER, hex).
 //!
-//! All payloads are aligned PER: E2AP v02.03 ([`e2ap`]), E2SM-KPM v03.00 by default (8-byte
+//! All payloads are aligned PER: E2AP v02.03 ([`e2_asn1::e2ap`]), E2SM-KPM v03.00 by default (8-byte
 //! NTP timestamps) or v02.03 for nodes listed in [`OscConfig::kpm_v2_nodes`] (4-byte
 //! timestamps: the version-skew case), E2SM-RC v05.00 decoded with each node's RAN
 //! parameter-ID profile ([`RcProfile`], srsRAN's by default). Control validation, recording
@@ -22,7 +22,6 @@
 //! [`Sim::account_control`]). Everything refused is counted by a bounded reason
 //! ([`OscRic::refusals`]).
 
-pub mod e2ap;
 pub mod nodeb;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -31,6 +30,8 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use e2_asn1::e2ap::{self, E2apError, E2apMessage, IndicationType, RicRequestId};
+use e2_asn1::generated::e2ap_v02_03::e2_ap_ies::{CauseMisc, CauseProtocol, CauseRICrequest};
 use e2_asn1::kpm::{self, KpmVersion};
 use e2_asn1::rc::{self, RcAperError, RcProfile};
 use e2_proto::cause::E2Cause;
@@ -278,6 +279,75 @@ fn nodes_of(sim: &Sim, cfg: &OscConfig) -> Result<Vec<OscNode>, OscError> {
 /// What a refused control is answered with: cause, message, metric reason.
 type Refusal = (E2Cause, String, &'static str);
 
+/// The IEs of a RICcontrolRequest.
+#[derive(Debug)]
+struct ControlRequest {
+    request: RicRequestId,
+    ran_function: u16,
+    call_process_id: Option<Vec<u8>>,
+    header: Vec<u8>,
+    message: Vec<u8>,
+    ack_request: Option<bool>,
+}
+
+/// The E2AP cause of an [`E2Cause`].
+pub fn cause_of(c: E2Cause) -> e2ap::Cause {
+    use e2ap::Cause;
+    match c {
+        E2Cause::ControlMessageInvalid => {
+            Cause::ricRequest(CauseRICrequest::control_message_invalid)
+        }
+        E2Cause::ActionNotSupported => Cause::ricRequest(CauseRICrequest::action_not_supported),
+        E2Cause::RanFunctionIdInvalid => {
+            Cause::ricRequest(CauseRICrequest::ran_function_id_invalid)
+        }
+        E2Cause::TransferSyntaxError => Cause::protocol(CauseProtocol::transfer_syntax_error),
+        E2Cause::ControlProcessingOverload => Cause::misc(CauseMisc::control_processing_overload),
+        E2Cause::Unspecified => Cause::misc(CauseMisc::unspecified),
+    }
+}
+
+/// The refusal reason of an E2AP decoding error (the codec's kind, prefixed `e2ap_`).
+fn e2ap_reason(e: &E2apError) -> &'static str {
+    match e {
+        E2apError::Oversize { .. } => "e2ap_oversize",
+        E2apError::Malformed { .. } => "e2ap_malformed",
+        E2apError::UnsupportedProcedure { .. } => "e2ap_unsupported_procedure",
+        E2apError::Missing(_) => "e2ap_missing_ie",
+        E2apError::DuplicateIe(_) => "e2ap_duplicate_ie",
+        E2apError::UnknownIe(_) => "e2ap_unknown_ie",
+        E2apError::TooMany { .. } => "e2ap_too_many",
+        _ => "e2ap_other",
+    }
+}
+
+/// The control request a PDU carries, or why it is refused.
+fn control_request(payload: &[u8]) -> Result<ControlRequest, Refusal> {
+    match e2ap::decode(payload, &e2ap::Limits::default()) {
+        Ok(E2apMessage::ControlRequest {
+            request,
+            ran_function,
+            call_process_id,
+            header,
+            message,
+            ack_request,
+        }) => Ok(ControlRequest {
+            request,
+            ran_function,
+            call_process_id,
+            header,
+            message,
+            ack_request,
+        }),
+        Ok(other) => Err((
+            E2Cause::Unspecified,
+            format!("{} sent as a RIC control request", other.name()),
+            "e2ap_not_a_control_request",
+        )),
+        Err(e) => Err((E2Cause::TransferSyntaxError, e.to_string(), e2ap_reason(&e))),
+    }
+}
+
 fn rc_refusal(e: &RcAperError) -> Refusal {
     let cause = match e {
         RcAperError::Decode { .. }
@@ -392,15 +462,12 @@ impl E2t {
             return;
         }
         let node = self.node_of(&m.meid);
-        let (req, result) = match e2ap::decode_control_request(&m.payload) {
+        let (req, result) = match control_request(&m.payload) {
             Ok(req) => {
                 let result = self.apply_control(node, &m.meid, &req);
                 (Some(req), result)
             }
-            Err(e) => (
-                None,
-                Err((E2Cause::TransferSyntaxError, e.to_string(), e.kind())),
-            ),
+            Err(refusal) => (None, Err(refusal)),
         };
         if let Err((_, msg, reason)) = &result {
             self.refused.count(reason);
@@ -431,7 +498,7 @@ impl E2t {
         &self,
         node: Option<usize>,
         meid: &str,
-        req: &e2ap::ControlRequest,
+        req: &ControlRequest,
     ) -> Result<Vec<u8>, Refusal> {
         let n = node.ok_or_else(|| {
             (
@@ -440,12 +507,12 @@ impl E2t {
                 "unknown_meid",
             )
         })?;
-        if req.ran_function_id != RC_RAN_FUNCTION_ID {
+        if req.ran_function != RC_RAN_FUNCTION_ID {
             return Err((
                 E2Cause::RanFunctionIdInvalid,
                 format!(
                     "RAN function {} is not E2SM-RC (RAN function {RC_RAN_FUNCTION_ID})",
-                    req.ran_function_id
+                    req.ran_function
                 ),
                 "ran_function_id_invalid",
             ));
@@ -485,35 +552,43 @@ impl E2t {
     }
 
     /// Sends the acknowledge (unless `noAck` was asked) or the failure back to the sender.
-    fn answer(
-        &self,
-        m: &Message,
-        req: Option<&e2ap::ControlRequest>,
-        result: Result<Vec<u8>, Refusal>,
-    ) {
+    /// An undecodable request is answered with RICrequestID 0/0 and RAN function 0.
+    fn answer(&self, m: &Message, req: Option<&ControlRequest>, result: Result<Vec<u8>, Refusal>) {
         let request = req.map_or(
-            e2ap::RicRequestId {
+            RicRequestId {
                 requestor: 0,
                 instance: 0,
             },
             |r| r.request,
         );
-        let (mtype, failure, outcome) = match result {
+        let ran_function = req.map_or(0, |r| r.ran_function);
+        let call_process_id = req.and_then(|r| r.call_process_id.clone());
+        let (mtype, answer) = match result {
             Ok(_) if req.and_then(|r| r.ack_request) == Some(false) => return,
-            Ok(outcome) => (RIC_CONTROL_ACK, None, Some(outcome)),
-            Err((cause, ..)) => (RIC_CONTROL_FAILURE, Some(e2ap::cause_of(cause)), None),
+            Ok(outcome) => (
+                RIC_CONTROL_ACK,
+                E2apMessage::ControlAcknowledge {
+                    request,
+                    ran_function,
+                    call_process_id,
+                    outcome: Some(outcome),
+                },
+            ),
+            Err((cause, ..)) => (
+                RIC_CONTROL_FAILURE,
+                E2apMessage::ControlFailure {
+                    request,
+                    ran_function,
+                    call_process_id,
+                    cause: cause_of(cause),
+                    outcome: None,
+                },
+            ),
         };
-        let answer = e2ap::ControlAnswer {
-            request,
-            ran_function_id: req.map_or(0, |r| r.ran_function_id),
-            call_process_id: req.and_then(|r| r.call_process_id.clone()),
-            outcome,
-            failure,
-        };
-        let payload = match e2ap::encode_control_answer(&answer) {
+        let payload = match e2ap::encode(&answer) {
             Ok(p) => p,
             Err(e) => {
-                self.dropped.count(e.kind());
+                self.dropped.count("e2ap_encode");
                 tracing::error!(cause = %e, "control answer not encodable");
                 return;
             }
@@ -660,35 +735,35 @@ impl ReportSink for OscSink {
         }
         let sn = self.sn;
         self.sn = self.sn.wrapping_add(1);
-        let indication = e2ap::Indication {
-            request: e2ap::RicRequestId {
+        sim.tap(
+            r.node,
+            record_entry::Kind::Indication(RecordedIndication {
+                header: header.clone(),
+                payload: message.clone(),
+                call_process_id: r.call_process_id.to_vec(),
+            }),
+        );
+        let indication = E2apMessage::Indication {
+            request: RicRequestId {
                 requestor: RIC_REQUESTOR_ID,
                 instance: self.instance,
             },
-            ran_function_id: KPM_RAN_FUNCTION_ID,
-            action_id: self.actions.get(&r.cell_index).copied().unwrap_or(0),
+            ran_function: KPM_RAN_FUNCTION_ID,
+            action: self.actions.get(&r.cell_index).copied().unwrap_or(0),
             sn: Some(sn),
-            report: true,
+            kind: IndicationType::Report,
             header,
             message,
             call_process_id: Some(r.call_process_id.to_vec()),
         };
-        let payload = match e2ap::encode_indication(&indication) {
+        let payload = match e2ap::encode(&indication) {
             Ok(p) => p,
             Err(e) => {
-                e2t.dropped.count(e.kind());
+                e2t.dropped.count("e2ap_encode");
                 tracing::error!(cause = %e, cell = %r.cell, "indication not encodable");
                 return Delivery::Dropped;
             }
         };
-        sim.tap(
-            r.node,
-            record_entry::Kind::Indication(RecordedIndication {
-                header: indication.header,
-                payload: indication.message,
-                call_process_id: r.call_process_id.to_vec(),
-            }),
-        );
         let msg = Message::new(RIC_INDICATION, payload)
             .with_sub_id(i32::from(self.instance))
             .with_meid(node.meid.clone());

@@ -298,7 +298,11 @@ mod tests {
                 continue;
             }
             let wire = srsran_style_contents(v);
-            assert_eq!(decode_contents(&wire).unwrap(), f64::from(v), "{v} from {wire:02x?}");
+            assert_eq!(
+                decode_contents(&wire).unwrap(),
+                f64::from(v),
+                "{v} from {wire:02x?}"
+            );
             assert_eq!(encode_contents(f64::from(v)), wire, "{v}");
             checked += 1;
         }

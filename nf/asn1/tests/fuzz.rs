@@ -27,14 +27,13 @@ use std::time::{Duration, Instant};
 
 use common::kpm;
 use e2_asn1::decode::{ALL_DECODERS, AnyDecoder, caught_panics};
+use e2_asn1::generated::e2ap_v02_03::e2_ap_common_data_types::ProtocolIEID;
 use e2_asn1::generated::e2ap_v02_03::e2_ap_common_data_types::{Criticality, ProcedureCode};
-use e2_asn1::generated::e2ap_v02_03::e2_ap_containers as _;
 use e2_asn1::generated::e2ap_v02_03::e2_ap_ies::{RANfunctionID, RICrequestID};
 use e2_asn1::generated::e2ap_v02_03::e2_ap_pdu_contents::{
     AnonymousRICindicationProtocolIEs, RICindication, RICindicationProtocolIEs,
 };
 use e2_asn1::generated::e2ap_v02_03::e2_ap_pdu_descriptions::{E2APPDU, InitiatingMessage};
-use e2_asn1::generated::e2ap_v02_03::e2_ap_common_data_types::ProtocolIEID;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rasn::types::{Any, OctetString};
@@ -106,7 +105,11 @@ fn enc<T: rasn::Encode>(v: &T) -> Vec<u8> {
 /// A RIC indication E2AP PDU carrying KPM header and message octets.
 fn e2ap_indication(rng: &mut StdRng, header: Vec<u8>, message: Vec<u8>) -> Vec<u8> {
     let ie = |id: u16, value: Vec<u8>| {
-        AnonymousRICindicationProtocolIEs::new(ProtocolIEID(id), Criticality::reject, Any::new(value))
+        AnonymousRICindicationProtocolIEs::new(
+            ProtocolIEID(id),
+            Criticality::reject,
+            Any::new(value),
+        )
     };
     let ies = vec![
         ie(29, enc(&RICrequestID::new(rng.random(), rng.random()))),
@@ -209,8 +212,8 @@ fn mutate(rng: &mut StdRng, buf: &mut Vec<u8>, other: &[u8]) {
                 // A length determinant claiming far more than is there: 16383 in two
                 // octets, or 4 × 16K fragments, or a whole 0xffff.. run.
                 let i = rng.random_range(0..len);
-                let huge: &[u8] = [&[0xbf, 0xff][..], &[0xc4], &[0xff, 0xff, 0xff, 0xff]]
-                    [rng.random_range(0..3)];
+                let huge: &[u8] =
+                    [&[0xbf, 0xff][..], &[0xc4], &[0xff, 0xff, 0xff, 0xff]][rng.random_range(0..3)];
                 for (k, b) in huge.iter().enumerate() {
                     if i + k < buf.len() {
                         buf[i + k] = *b;
@@ -253,7 +256,10 @@ struct Worst {
 
 /// The minimum of a few timings of one input: the decoder's own cost, not a preemption.
 fn retime(decode: AnyDecoder, input: &[u8]) -> Duration {
-    (0..5).map(|_| measure(decode, input).0).min().unwrap_or_default()
+    (0..5)
+        .map(|_| measure(decode, input).0)
+        .min()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -278,7 +284,7 @@ fn every_network_decoder_survives_ten_million_mutated_inputs() {
     let mut buf = Vec::with_capacity(4096);
     let started = Instant::now();
     let mut n = 0u64;
-    let mut record = |idx: usize, input: &[u8], w: &mut Worst, acc: &mut [u64], fed: &mut [u64]| {
+    let record = |idx: usize, input: &[u8], w: &mut Worst, acc: &mut [u64], fed: &mut [u64]| {
         let (dt, peak, ok) = measure(ALL_DECODERS[idx].1, input);
         fed[idx] += 1;
         acc[idx] += u64::from(ok);
@@ -311,9 +317,15 @@ fn every_network_decoder_survives_ten_million_mutated_inputs() {
         let idx = (n as usize) % ALL_DECODERS.len();
         let own = &corpus[idx];
         let (seed_bytes, other) = if rng.random_bool(0.75) {
-            (&own[rng.random_range(0..own.len())], all[rng.random_range(0..all.len())])
+            (
+                &own[rng.random_range(0..own.len())],
+                all[rng.random_range(0..all.len())],
+            )
         } else {
-            (all[rng.random_range(0..all.len())], &own[rng.random_range(0..own.len())])
+            (
+                all[rng.random_range(0..all.len())],
+                &own[rng.random_range(0..own.len())],
+            )
         };
         buf.clear();
         buf.extend_from_slice(seed_bytes);
@@ -353,13 +365,26 @@ fn every_network_decoder_survives_ten_million_mutated_inputs() {
     );
     println!("fuzz: decoder panics caught: {panics}");
 
-    assert_eq!(panics, 0, "decoders panicked {panics} times (caught in e2_asn1::decode)");
-    assert!(t_again < MAX_TIME_PER_INPUT, "slowest input took {t_again:?}");
-    assert!(worst.peak < MAX_PEAK_PER_INPUT, "an input grew the heap by {} bytes", worst.peak);
+    assert_eq!(
+        panics, 0,
+        "decoders panicked {panics} times (caught in e2_asn1::decode)"
+    );
+    assert!(
+        t_again < MAX_TIME_PER_INPUT,
+        "slowest input took {t_again:?}"
+    );
+    assert!(
+        worst.peak < MAX_PEAK_PER_INPUT,
+        "an input grew the heap by {} bytes",
+        worst.peak
+    );
     assert!(n >= total);
     // The mutations reach past the first octets: well-formed seeds of the main decoders
     // still decode after mutation some of the time.
     for name in ["decode_e2ap_pdu", "decode_kpm_v4_indication_message"] {
-        assert!(accepted[decoder_index(name)] > 0, "{name} never accepted a mutated input");
+        assert!(
+            accepted[decoder_index(name)] > 0,
+            "{name} never accepted a mutated input"
+        );
     }
 }

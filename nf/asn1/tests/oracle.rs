@@ -85,7 +85,10 @@ fn ask(python: &Path, kit: &Path, requests: &[Value]) -> Vec<Value> {
         .map(|l| serde_json::from_str(&l.expect("a reply line")).expect("a JSON reply"))
         .collect();
     writer.join().expect("writer");
-    assert!(child.wait().expect("driver exit").success(), "oracle driver failed");
+    assert!(
+        child.wait().expect("driver exit").success(),
+        "oracle driver failed"
+    );
     assert_eq!(replies.len(), requests.len(), "one reply per request");
     replies
 }
@@ -103,7 +106,8 @@ fn same_json(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
         }
         _ => a == b,
     }
@@ -148,16 +152,61 @@ fn kpm_cases(rng: &mut StdRng) -> Vec<Case> {
             "E2SM-KPM-IndicationHeader",
             "E2SM-KPM-EventTriggerDefinition",
         );
-        cases.push(case("e2sm-kpm-v2", m, msg.jer(), e2sm_kpm_v02_03::indication_message(&msg)));
-        cases.push(case("e2sm-kpm-v3", m, msg.jer(), e2sm_kpm_v03_00::indication_message(&msg)));
-        cases.push(case("e2sm-kpm-v4", m, msg.jer(), e2sm_kpm_v04_00::indication_message(&msg)));
-        cases.push(case("e2sm-kpm-v2", h, h4.jer(), e2sm_kpm_v02_03::indication_header(&h4)));
-        cases.push(case("e2sm-kpm-v3", h, h8.jer(), e2sm_kpm_v03_00::indication_header(&h8)));
-        cases.push(case("e2sm-kpm-v4", h, h8.jer(), e2sm_kpm_v04_00::indication_header(&h8)));
+        cases.push(case(
+            "e2sm-kpm-v2",
+            m,
+            msg.jer(),
+            e2sm_kpm_v02_03::indication_message(&msg),
+        ));
+        cases.push(case(
+            "e2sm-kpm-v3",
+            m,
+            msg.jer(),
+            e2sm_kpm_v03_00::indication_message(&msg),
+        ));
+        cases.push(case(
+            "e2sm-kpm-v4",
+            m,
+            msg.jer(),
+            e2sm_kpm_v04_00::indication_message(&msg),
+        ));
+        cases.push(case(
+            "e2sm-kpm-v2",
+            h,
+            h4.jer(),
+            e2sm_kpm_v02_03::indication_header(&h4),
+        ));
+        cases.push(case(
+            "e2sm-kpm-v3",
+            h,
+            h8.jer(),
+            e2sm_kpm_v03_00::indication_header(&h8),
+        ));
+        cases.push(case(
+            "e2sm-kpm-v4",
+            h,
+            h8.jer(),
+            e2sm_kpm_v04_00::indication_header(&h8),
+        ));
         let tj = kpm::event_trigger_jer(period);
-        cases.push(case("e2sm-kpm-v2", t, tj.clone(), e2sm_kpm_v02_03::event_trigger(period)));
-        cases.push(case("e2sm-kpm-v3", t, tj.clone(), e2sm_kpm_v03_00::event_trigger(period)));
-        cases.push(case("e2sm-kpm-v4", t, tj, e2sm_kpm_v04_00::event_trigger(period)));
+        cases.push(case(
+            "e2sm-kpm-v2",
+            t,
+            tj.clone(),
+            e2sm_kpm_v02_03::event_trigger(period),
+        ));
+        cases.push(case(
+            "e2sm-kpm-v3",
+            t,
+            tj.clone(),
+            e2sm_kpm_v03_00::event_trigger(period),
+        ));
+        cases.push(case(
+            "e2sm-kpm-v4",
+            t,
+            tj,
+            e2sm_kpm_v04_00::event_trigger(period),
+        ));
     }
     cases
 }
@@ -176,10 +225,16 @@ fn check_both_ways(python: &Path, kit: &Path, cases: &[Case]) -> Vec<String> {
         let (dec, enc) = (&pair[0], &pair[1]);
         // ours -> oracle
         if dec["ok"] != json!(true) {
-            failures.push(format!("{label}: oracle cannot decode ours: {}", dec["error"]));
+            failures.push(format!(
+                "{label}: oracle cannot decode ours: {}",
+                dec["error"]
+            ));
         } else {
             if !same_json(&dec["jer"], &c.jer) {
-                failures.push(format!("{label}: oracle reads {} for {}", dec["jer"], c.jer));
+                failures.push(format!(
+                    "{label}: oracle reads {} for {}",
+                    dec["jer"], c.jer
+                ));
             }
             if dec["hex"] != json!(hex::encode(&c.ours)) {
                 failures.push(format!("{label}: oracle re-encodes {}", dec["hex"]));
@@ -187,14 +242,23 @@ fn check_both_ways(python: &Path, kit: &Path, cases: &[Case]) -> Vec<String> {
         }
         // oracle -> ours
         if enc["ok"] != json!(true) {
-            failures.push(format!("{label}: oracle cannot encode {}: {}", c.jer, enc["error"]));
+            failures.push(format!(
+                "{label}: oracle cannot encode {}: {}",
+                c.jer, enc["error"]
+            ));
             continue;
         }
         let theirs = hex::decode(enc["hex"].as_str().unwrap_or_default()).unwrap_or_default();
         match (c.matches)(&theirs) {
             Ok(true) => {}
-            Ok(false) => failures.push(format!("{label}: ours decodes oracle {} to another value", hex::encode(&theirs))),
-            Err(e) => failures.push(format!("{label}: ours cannot decode oracle {}: {e}", hex::encode(&theirs))),
+            Ok(false) => failures.push(format!(
+                "{label}: ours decodes oracle {} to another value",
+                hex::encode(&theirs)
+            )),
+            Err(e) => failures.push(format!(
+                "{label}: ours cannot decode oracle {}: {e}",
+                hex::encode(&theirs)
+            )),
         }
         if theirs != c.ours {
             failures.push(format!("{label}: oracle encodes {}", hex::encode(&theirs)));
@@ -205,7 +269,9 @@ fn check_both_ways(python: &Path, kit: &Path, cases: &[Case]) -> Vec<String> {
 
 #[test]
 fn kpm_messages_agree_with_the_oracle_both_ways() {
-    let Some((python, kit)) = oracle() else { return };
+    let Some((python, kit)) = oracle() else {
+        return;
+    };
     let mut rng = StdRng::seed_from_u64(0x0ac1e_2024);
     let cases = kpm_cases(&mut rng);
     let started = std::time::Instant::now();
@@ -216,17 +282,31 @@ fn kpm_messages_agree_with_the_oracle_both_ways() {
         started.elapsed().as_secs_f64(),
         failures.len()
     );
-    assert!(failures.is_empty(), "{} failures, first ones:\n{}", failures.len(), failures[..failures.len().min(10)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures, first ones:\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
 }
 
 /// The srsRAN control request with a random RIC request ID and RAN function ID.
-fn control_request_variant(base: &E2APPDU, requestor: u16, instance: u16, function: u16) -> E2APPDU {
+fn control_request_variant(
+    base: &E2APPDU,
+    requestor: u16,
+    instance: u16,
+    function: u16,
+) -> E2APPDU {
     let mut pdu = base.clone();
-    let E2APPDU::initiatingMessage(m) = &mut pdu else { panic!("initiating message") };
-    let mut req: RICcontrolRequest = rasn::aper::decode(m.value.as_bytes()).expect("control request");
+    let E2APPDU::initiatingMessage(m) = &mut pdu else {
+        panic!("initiating message")
+    };
+    let mut req: RICcontrolRequest =
+        rasn::aper::decode(m.value.as_bytes()).expect("control request");
     for ie in &mut req.protocol_ies.0 {
         if ie.id.0 == 29 {
-            ie.value = Any::new(rasn::aper::encode(&RICrequestID::new(requestor, instance)).expect("id"));
+            ie.value =
+                Any::new(rasn::aper::encode(&RICrequestID::new(requestor, instance)).expect("id"));
         } else if ie.id.0 == 5 {
             ie.value = Any::new(rasn::aper::encode(&RANfunctionID(function)).expect("id"));
         }
@@ -242,7 +322,9 @@ fn set_control_request_ids(jer: &mut Value, requestor: u16, instance: u16, funct
         .expect("protocolIEs");
     for ie in ies {
         match ie["id"].as_u64() {
-            Some(29) => ie["value"] = json!({"ricRequestorID": requestor, "ricInstanceID": instance}),
+            Some(29) => {
+                ie["value"] = json!({"ricRequestorID": requestor, "ricInstanceID": instance})
+            }
             Some(5) => ie["value"] = json!(function),
             _ => {}
         }
@@ -251,16 +333,22 @@ fn set_control_request_ids(jer: &mut Value, requestor: u16, instance: u16, funct
 
 #[test]
 fn e2ap_control_requests_and_rc_headers_agree_with_the_oracle_both_ways() {
-    let Some((python, kit)) = oracle() else { return };
+    let Some((python, kit)) = oracle() else {
+        return;
+    };
     let vectors = common::load(&kit, "srsran.json");
     let get = |id: &str| vectors.iter().find(|v| v.id == id).expect(id).bytes.clone();
     let ctrl = get("srsran/ric_control_procedure_packed/e2ap_ctrl_req");
     let hdr = get("srsran/unpack_ric_control_header/ctrl_header");
     // The oracle's JER of each base value, to vary in place for the oracle -> ours direction.
-    let base = ask(&python, &kit, &[
-        json!({"op": "decode", "spec": "e2ap-v2", "type": "E2AP-PDU", "hex": hex::encode(&ctrl)}),
-        json!({"op": "decode", "spec": "e2sm-rc-v5", "type": "E2SM-RC-ControlHeader", "hex": hex::encode(&hdr)}),
-    ]);
+    let base = ask(
+        &python,
+        &kit,
+        &[
+            json!({"op": "decode", "spec": "e2ap-v2", "type": "E2AP-PDU", "hex": hex::encode(&ctrl)}),
+            json!({"op": "decode", "spec": "e2sm-rc-v5", "type": "E2SM-RC-ControlHeader", "hex": hex::encode(&hdr)}),
+        ],
+    );
     assert_eq!(base[0]["ok"], json!(true), "{}", base[0]);
     assert_eq!(base[1]["ok"], json!(true), "{}", base[1]);
     let ctrl_pdu: E2APPDU = rasn::aper::decode(&ctrl).expect("control request");
@@ -272,11 +360,21 @@ fn e2ap_control_requests_and_rc_headers_agree_with_the_oracle_both_ways() {
         let (a, b, f) = (rng.random(), rng.random(), rng.random_range(0..=4095));
         let mut jer = base[0]["jer"].clone();
         set_control_request_ids(&mut jer, a, b, f);
-        cases.push(case("e2ap-v2", "E2AP-PDU", jer, control_request_variant(&ctrl_pdu, a, b, f)));
+        cases.push(case(
+            "e2ap-v2",
+            "E2AP-PDU",
+            jer,
+            control_request_variant(&ctrl_pdu, a, b, f),
+        ));
 
-        let (style, action) = (rng.random_range(1..=i64::from(i32::MAX)), rng.random_range(1..=65535i64));
+        let (style, action) = (
+            rng.random_range(1..=i64::from(i32::MAX)),
+            rng.random_range(1..=65535i64),
+        );
         let mut h = hdr_val.clone();
-        let E2SMRCControlHeaderRicControlHeaderFormats::controlHeader_Format1(f1) = &mut h.ric_control_header_formats else {
+        let E2SMRCControlHeaderRicControlHeaderFormats::controlHeader_Format1(f1) =
+            &mut h.ric_control_header_formats
+        else {
             panic!("format 1")
         };
         f1.ric_style_type = RICStyleType(Integer::from(style));
@@ -289,6 +387,15 @@ fn e2ap_control_requests_and_rc_headers_agree_with_the_oracle_both_ways() {
         cases.push(case("e2sm-rc-v5", "E2SM-RC-ControlHeader", jer, h));
     }
     let failures = check_both_ways(&python, &kit, &cases);
-    println!("oracle: {} E2AP control request / E2SM-RC control header variants, both ways, {} failures", cases.len(), failures.len());
-    assert!(failures.is_empty(), "{} failures, first ones:\n{}", failures.len(), failures[..failures.len().min(10)].join("\n"));
+    println!(
+        "oracle: {} E2AP control request / E2SM-RC control header variants, both ways, {} failures",
+        cases.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures, first ones:\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
 }

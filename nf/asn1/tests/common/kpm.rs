@@ -46,7 +46,11 @@ pub fn random_record(rng: &mut StdRng) -> Record {
 
 pub fn random_indication_message(rng: &mut StdRng) -> IndicationMessageF1 {
     let rows = (0..rng.random_range(1..6))
-        .map(|_| (0..rng.random_range(1..8)).map(|_| random_record(rng)).collect())
+        .map(|_| {
+            (0..rng.random_range(1..8))
+                .map(|_| random_record(rng))
+                .collect()
+        })
         .collect();
     IndicationMessageF1 {
         rows,
@@ -88,7 +92,8 @@ pub struct IndicationHeaderF1 {
     pub vendor_name: Option<String>,
 }
 
-const PRINTABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?";
+const PRINTABLE: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?";
 
 pub fn random_printable(rng: &mut StdRng, max: usize) -> String {
     (0..rng.random_range(0..=max))
@@ -153,7 +158,9 @@ macro_rules! kpm_builders {
                     p.granularity_ms.map(k::GranularityPeriod),
                 );
                 k::E2SMKPMIndicationMessage::new(
-                    k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f1),
+                    k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(
+                        f1,
+                    ),
                 )
             }
 

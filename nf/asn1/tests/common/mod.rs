@@ -19,9 +19,11 @@ pub struct Vector {
 /// The interop kit (`$E2_INTEROP_DIR`, else `../shared/interop` beside the worktree), or
 /// `None` after printing why the calling test skips.
 pub fn interop_dir(test: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("E2_INTEROP_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/interop")
-    });
+    let dir = std::env::var_os("E2_INTEROP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/interop")
+        });
     if dir.join("vectors").is_dir() {
         Some(dir)
     } else {

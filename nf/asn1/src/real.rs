@@ -218,8 +218,22 @@ fn decode_binary(first: u8, rest: &[u8]) -> Result<f64, RealError> {
     }
     let power = exp.saturating_mul(base_bits) + i64::from(scale);
     let power = power.clamp(-4000, 4000) as i32;
-    let v = mantissa * 2f64.powi(power);
+    let v = scale_by_power_of_two(mantissa, power);
     Ok(if negative { -v } else { v })
+}
+
+/// `v * 2^power` without the intermediate overflow of `2f64.powi(power)` (2^-1049 computed
+/// as `1 / 2^1049` is `1 / inf = 0`): scale in exact steps of 2^±1000, round once at the end.
+fn scale_by_power_of_two(mut v: f64, mut power: i32) -> f64 {
+    while power > 1000 {
+        v *= 2f64.powi(1000);
+        power -= 1000;
+    }
+    while power < -1000 {
+        v *= 2f64.powi(-1000);
+        power += 1000;
+    }
+    v * 2f64.powi(power)
 }
 
 #[cfg(test)]

@@ -11,6 +11,12 @@
 //! and `1` in the other are equal; floats compare bit for bit), and hex strings (OCTET STRING
 //! in JER) compare case-insensitively (asn1tools writes upper case).
 //!
+//! Known byte disagreement, REAL: when the binary mantissa's first octet has its top bit set,
+//! asn1tools writes a leading `00` octet before it, as if the mantissa were a signed integer.
+//! X.690 8.5.7.5 encodes the mantissa as an *unsigned* number, and srsRAN (whose packing
+//! `real.rs` tests reproduce) writes no such octet, so we do not either. For such values the
+//! bytes are not compared; the values still are, both ways (our decoder reads either form).
+//!
 //! Needs python3 and `../shared/interop`; skips with a printed line without them, and fails
 //! when python3 exists but `scripts/oracle-venv.sh` cannot make the venv.
 
@@ -121,6 +127,31 @@ struct Case {
     ours: Vec<u8>,
     /// Decodes oracle bytes with our codec and says whether they equal the value we built.
     matches: Box<dyn Fn(&[u8]) -> Result<bool, String>>,
+    /// Holds a REAL whose mantissa asn1tools pads (see the module docs): bytes not compared.
+    padded_real: bool,
+}
+
+/// Whether asn1tools would pad this REAL's mantissa: its first mantissa octet is >= 0x80.
+fn asn1tools_pads(v: f64) -> bool {
+    let c = e2_asn1::real::encode_contents(v);
+    let Some(&first) = c.first() else {
+        return false;
+    };
+    if first & 0x80 == 0 {
+        return false;
+    }
+    let at = match first & 0x03 {
+        3 => 2 + usize::from(c.get(1).copied().unwrap_or(0)),
+        n => 2 + usize::from(n),
+    };
+    c.get(at).is_some_and(|m| m & 0x80 != 0)
+}
+
+fn message_pads(m: &kpm::IndicationMessageF1) -> bool {
+    m.rows
+        .iter()
+        .flatten()
+        .any(|r| matches!(r, kpm::Record::Real(v) if asn1tools_pads(*v)))
 }
 
 fn case<T>(spec: &'static str, type_name: &'static str, jer: Value, value: T) -> Case
@@ -137,6 +168,7 @@ where
             let got: T = rasn::aper::decode(bytes).map_err(|e| e.to_string())?;
             Ok(got == value)
         }),
+        padded_real: false,
     }
 }
 
@@ -152,24 +184,30 @@ fn kpm_cases(rng: &mut StdRng) -> Vec<Case> {
             "E2SM-KPM-IndicationHeader",
             "E2SM-KPM-EventTriggerDefinition",
         );
-        cases.push(case(
+        let mut c = case(
             "e2sm-kpm-v2",
             m,
             msg.jer(),
             e2sm_kpm_v02_03::indication_message(&msg),
-        ));
-        cases.push(case(
+        );
+        c.padded_real = message_pads(&msg);
+        cases.push(c);
+        let mut c = case(
             "e2sm-kpm-v3",
             m,
             msg.jer(),
             e2sm_kpm_v03_00::indication_message(&msg),
-        ));
-        cases.push(case(
+        );
+        c.padded_real = message_pads(&msg);
+        cases.push(c);
+        let mut c = case(
             "e2sm-kpm-v4",
             m,
             msg.jer(),
             e2sm_kpm_v04_00::indication_message(&msg),
-        ));
+        );
+        c.padded_real = message_pads(&msg);
+        cases.push(c);
         cases.push(case(
             "e2sm-kpm-v2",
             h,
@@ -236,7 +274,7 @@ fn check_both_ways(python: &Path, kit: &Path, cases: &[Case]) -> Vec<String> {
                     dec["jer"], c.jer
                 ));
             }
-            if dec["hex"] != json!(hex::encode(&c.ours)) {
+            if !c.padded_real && dec["hex"] != json!(hex::encode(&c.ours)) {
                 failures.push(format!("{label}: oracle re-encodes {}", dec["hex"]));
             }
         }
@@ -260,7 +298,7 @@ fn check_both_ways(python: &Path, kit: &Path, cases: &[Case]) -> Vec<String> {
                 hex::encode(&theirs)
             )),
         }
-        if theirs != c.ours {
+        if !c.padded_real && theirs != c.ours {
             failures.push(format!("{label}: oracle encodes {}", hex::encode(&theirs)));
         }
     }
@@ -275,7 +313,11 @@ fn kpm_messages_agree_with_the_oracle_both_ways() {
     let mut rng = StdRng::seed_from_u64(0x0ac1e_2024);
     let cases = kpm_cases(&mut rng);
     let started = std::time::Instant::now();
+    let padded = cases.iter().filter(|c| c.padded_real).count();
     let failures = check_both_ways(&python, &kit, &cases);
+    println!(
+        "oracle: {padded} KPM messages hold a REAL asn1tools pads: values compared, not bytes"
+    );
     println!(
         "oracle: {} KPM values (v02.03/v03.00/v04.00 indication message F1 with integer/real/noValue records, header F1, event trigger F1), both ways, {:.1} s, {} failures",
         cases.len(),

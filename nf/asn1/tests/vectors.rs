@@ -202,7 +202,10 @@ fn check_srsran_vector(v: &common::Vector) {
             assert_eq!(actions[0].id, c::ID_RICACTION_TO_BE_SETUP_ITEM);
             let item: RICactionToBeSetupItem =
                 rasn::aper::decode(actions[0].value.as_bytes()).expect("action item");
-            assert_eq!(item.ric_action_id.0, 0);
+            // Action 1, report, with a subsequent action (continue, wait 20 ms) — the oracle
+            // reads the same.
+            assert_eq!(item.ric_action_id.0, 1);
+            assert!(item.ric_subsequent_action.is_some());
             assert_eq!(item.ric_action_type, RICactionType::report);
             assert_eq!(
                 item.ric_action_definition.as_ref().map(|d| d.0.to_vec()),

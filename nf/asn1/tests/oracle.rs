@@ -119,6 +119,9 @@ fn same_json(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Decodes oracle bytes with our codec and compares them with the value we built.
+type Matcher = Box<dyn Fn(&[u8]) -> Result<bool, String>>;
+
 /// One value to check: its JER, our encoding, and how to decode + compare on our side.
 struct Case {
     spec: &'static str,
@@ -126,7 +129,7 @@ struct Case {
     jer: Value,
     ours: Vec<u8>,
     /// Decodes oracle bytes with our codec and says whether they equal the value we built.
-    matches: Box<dyn Fn(&[u8]) -> Result<bool, String>>,
+    matches: Matcher,
     /// Holds a REAL whose mantissa asn1tools pads (see the module docs): bytes not compared.
     padded_real: bool,
 }
@@ -310,7 +313,7 @@ fn kpm_messages_agree_with_the_oracle_both_ways() {
     let Some((python, kit)) = oracle() else {
         return;
     };
-    let mut rng = StdRng::seed_from_u64(0x0ac1e_2024);
+    let mut rng = StdRng::seed_from_u64(0x0000_ac1e_2024);
     let cases = kpm_cases(&mut rng);
     let started = std::time::Instant::now();
     let padded = cases.iter().filter(|c| c.padded_real).count();
@@ -396,7 +399,7 @@ fn e2ap_control_requests_and_rc_headers_agree_with_the_oracle_both_ways() {
     let ctrl_pdu: E2APPDU = rasn::aper::decode(&ctrl).expect("control request");
     let hdr_val: E2SMRCControlHeader = rasn::aper::decode(&hdr).expect("control header");
 
-    let mut rng = StdRng::seed_from_u64(0x0ac1e_e2a9);
+    let mut rng = StdRng::seed_from_u64(0x0000_ac1e_e2a9);
     let mut cases = Vec::new();
     for _ in 0..VALUES_PER_TYPE {
         let (a, b, f) = (rng.random(), rng.random(), rng.random_range(0..=4095));

@@ -131,10 +131,10 @@ pub fn event_trigger_jer(period_ms: u32) -> Value {
 macro_rules! kpm_builders {
     ($m:ident, $ts:literal) => {
         pub mod $m {
-            use crate::common::kpm::{IndicationHeaderF1, IndicationMessageF1, Record};
             use e2_asn1::generated::$m::e2_sm_kpm_ies as k;
             use e2_asn1::real::Real;
             use rasn::prelude::*;
+            use $crate::common::kpm::{IndicationHeaderF1, IndicationMessageF1, Record};
 
             pub fn indication_message(p: &IndicationMessageF1) -> k::E2SMKPMIndicationMessage {
                 let rows = p

@@ -6,9 +6,12 @@
 //! `cargo test -p e2-asn1-gen --test drift` fails when they drift. ASN.1 `REAL`, which
 //! rasn's APER codec refuses and srsRAN sends in KPM measurement records, is [`real::Real`].
 
-/// E2SM-RC domain codec: slice PRB quota under per-implementation RAN parameter-ID profiles.
+#![forbid(unsafe_code)]
+
+pub mod decode;
 pub mod e2ap;
 pub mod kpm;
+/// E2SM-RC domain codec: slice PRB quota under per-implementation RAN parameter-ID profiles.
 pub mod rc;
 pub mod real;
 

@@ -218,8 +218,22 @@ fn decode_binary(first: u8, rest: &[u8]) -> Result<f64, RealError> {
     }
     let power = exp.saturating_mul(base_bits) + i64::from(scale);
     let power = power.clamp(-4000, 4000) as i32;
-    let v = mantissa * 2f64.powi(power);
+    let v = scale_by_power_of_two(mantissa, power);
     Ok(if negative { -v } else { v })
+}
+
+/// `v * 2^power` without the intermediate overflow of `2f64.powi(power)` (2^-1049 computed
+/// as `1 / 2^1049` is `1 / inf = 0`): scale in exact steps of 2^±1000, round once at the end.
+fn scale_by_power_of_two(mut v: f64, mut power: i32) -> f64 {
+    while power > 1000 {
+        v *= 2f64.powi(1000);
+        power -= 1000;
+    }
+    while power < -1000 {
+        v *= 2f64.powi(-1000);
+        power += 1000;
+    }
+    v * 2f64.powi(power)
 }
 
 #[cfg(test)]
@@ -263,6 +277,66 @@ mod tests {
         assert_eq!(encode_contents(0.5), [0x80, 0xff, 0x01]);
         // -3.25 = -13 * 2^-2.
         assert_eq!(encode_contents(-3.25), [0xc0, 0xfe, 0x0d]);
+    }
+
+    /// srsRAN packs KPM REALs from an `f32` (`pack_unconstrained_real`, srsRAN Project
+    /// `lib/asn1/asn1_utils.cpp`): first octet 0x80 (0xc0 when negative), always exactly one
+    /// exponent octet (the 8-bit two's complement of the true exponent, wrapping), then the
+    /// odd mantissa (implicit bit set) big-endian in as few octets as it needs. Re-stated
+    /// here from that description, not copied.
+    fn srsran_style_contents(v: f32) -> Vec<u8> {
+        let bits = v.to_bits();
+        let mantissa = (bits & 0x7f_ffff) | 0x80_0000;
+        let tz = mantissa.trailing_zeros();
+        let odd = mantissa >> tz;
+        let raw_exp = ((bits >> 23) & 0xff) as i32;
+        let exp = (raw_exp - 127 - (23 - tz as i32)) as u8; // wraps like the C int8_t
+        let mut out = vec![if bits >> 31 == 1 { 0xc0 } else { 0x80 }, exp];
+        let octets = (24 - tz).div_ceil(8) as usize;
+        out.extend_from_slice(&odd.to_be_bytes()[4 - octets..]);
+        out
+    }
+
+    #[test]
+    fn srsran_packed_reals_decode_to_the_f32_sent_and_we_encode_the_same_octets() {
+        // Every normal f32 whose true exponent fits srsRAN's single exponent octet (all
+        // magnitudes from about 2^-104 up; KPM values are far inside), sampled.
+        let mut x = 0x1234_5678_9abc_def0_u64;
+        let mut checked = 0;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f32::from_bits(x as u32);
+            if !v.is_normal() || ((v.to_bits() >> 23) & 0xff) < 46 {
+                continue;
+            }
+            let wire = srsran_style_contents(v);
+            assert_eq!(
+                decode_contents(&wire).unwrap(),
+                f64::from(v),
+                "{v} from {wire:02x?}"
+            );
+            assert_eq!(encode_contents(f64::from(v)), wire, "{v}");
+            checked += 1;
+        }
+        assert!(checked > 100_000, "{checked}");
+        // Telemetry-like values, by hand: 1.5 = 3 * 2^-1; 100.0 = 25 * 2^2; -0.25 = -1 * 2^-2.
+        assert_eq!(srsran_style_contents(1.5), [0x80, 0xff, 0x03]);
+        assert_eq!(encode_contents(1.5), [0x80, 0xff, 0x03]);
+        assert_eq!(encode_contents(100.0), srsran_style_contents(100.0));
+        assert_eq!(encode_contents(-0.25), [0xc0, 0xfe, 0x01]);
+    }
+
+    #[test]
+    fn srsran_zero_is_a_tiny_number_on_the_wire_and_is_read_as_such() {
+        // srsRAN has no zero form: 0.0f packs as 1 * 2^-127 (`80 81 01`). We decode what
+        // the octets say, not what the sender meant; our own encoder writes X.690's empty
+        // contents for +0.
+        let wire = srsran_style_contents(0.0);
+        assert_eq!(wire, [0x80, 0x81, 0x01]);
+        assert_eq!(decode_contents(&wire).unwrap(), 2f64.powi(-127));
+        assert!(encode_contents(0.0).is_empty());
     }
 
     #[test]

@@ -1,0 +1,390 @@
+//! Seeded mutation fuzzing of every APER decoder the xApp exposes to the network
+//! (`e2_asn1::decode::ALL_DECODERS`): E2AP-PDU; E2SM-KPM v02.03 / v03.00 / v04.00 event
+//! trigger, action definition, indication header, indication message and RAN function
+//! description; E2SM-RC control header, message, outcome and RAN function definition.
+//!
+//! Seeds: the interop vectors (srsRAN, ONF) when `../shared/interop` is present, and random
+//! well-formed encodings built here (KPM messages of all three versions, E2AP indications).
+//! Mutations: bit flips, byte overwrites, truncation, length determinants set huge (two-octet
+//! and fragmented forms), inserted bytes, splices of two seeds, duplicated ranges, pure noise.
+//! Each input is decoded by one decoder (its seed's own type, or one in four a random other).
+//!
+//! Asserted: no panic (the library catches and counts them: `caught_panics() == 0`), the
+//! slowest input under 10 ms (re-timed to discount scheduler noise on a shared box), and the
+//! peak heap growth of any single decode under 1 MiB (a counting global allocator). The count
+//! defaults to 10,000,000 inputs; `E2_FUZZ_INPUTS` changes it, `E2_FUZZ_SEED` the seed.
+#![allow(unsafe_code)] // the counting global allocator, and nothing else
+
+mod common;
+
+crate::kpm_builders!(e2sm_kpm_v02_03, 4);
+crate::kpm_builders!(e2sm_kpm_v03_00, 8);
+crate::kpm_builders!(e2sm_kpm_v04_00, 8);
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use common::kpm;
+use e2_asn1::decode::{ALL_DECODERS, AnyDecoder, caught_panics};
+use e2_asn1::generated::e2ap_v02_03::e2_ap_common_data_types::ProtocolIEID;
+use e2_asn1::generated::e2ap_v02_03::e2_ap_common_data_types::{Criticality, ProcedureCode};
+use e2_asn1::generated::e2ap_v02_03::e2_ap_ies::{RANfunctionID, RICrequestID};
+use e2_asn1::generated::e2ap_v02_03::e2_ap_pdu_contents::{
+    AnonymousRICindicationProtocolIEs, RICindication, RICindicationProtocolIEs,
+};
+use e2_asn1::generated::e2ap_v02_03::e2_ap_pdu_descriptions::{E2APPDU, InitiatingMessage};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rasn::types::{Any, OctetString};
+
+/// Counts live heap bytes and the high-water mark since the last reset.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwards the caller's layout to the system allocator unchanged.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+            PEAK.fetch_max(now, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc`/`realloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as `GlobalAlloc::realloc`, forwarded to the system allocator.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grow = new_size - layout.size();
+                let now = LIVE.fetch_add(grow, Relaxed) + grow;
+                PEAK.fetch_max(now, Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const MAX_TIME_PER_INPUT: Duration = Duration::from_millis(10);
+const MAX_PEAK_PER_INPUT: usize = 1 << 20;
+
+/// Runs one decode and returns (elapsed, peak heap growth in bytes, accepted).
+fn measure(decode: AnyDecoder, input: &[u8]) -> (Duration, usize, bool) {
+    let base = LIVE.load(Relaxed);
+    PEAK.store(base, Relaxed);
+    let t0 = Instant::now();
+    let ok = decode(input).is_ok();
+    let dt = t0.elapsed();
+    (dt, PEAK.load(Relaxed).saturating_sub(base), ok)
+}
+
+fn decoder_index(name: &str) -> usize {
+    ALL_DECODERS
+        .iter()
+        .position(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no decoder {name}"))
+}
+
+fn enc<T: rasn::Encode>(v: &T) -> Vec<u8> {
+    rasn::aper::encode(v).expect("encode a well-formed value")
+}
+
+/// A RIC indication E2AP PDU carrying KPM header and message octets.
+fn e2ap_indication(rng: &mut StdRng, header: Vec<u8>, message: Vec<u8>) -> Vec<u8> {
+    let ie = |id: u16, value: Vec<u8>| {
+        AnonymousRICindicationProtocolIEs::new(
+            ProtocolIEID(id),
+            Criticality::reject,
+            Any::new(value),
+        )
+    };
+    let ies = vec![
+        ie(29, enc(&RICrequestID::new(rng.random(), rng.random()))),
+        ie(5, enc(&RANfunctionID(rng.random_range(0..=4095)))),
+        ie(25, enc(&OctetString::from(header))),
+        ie(26, enc(&OctetString::from(message))),
+    ];
+    let ind = RICindication::new(RICindicationProtocolIEs(ies));
+    enc(&E2APPDU::initiatingMessage(InitiatingMessage::new(
+        ProcedureCode(5),
+        Criticality::ignore,
+        Any::new(enc(&ind)),
+    )))
+}
+
+/// Seeds per decoder (indexed like `ALL_DECODERS`).
+fn seeds(rng: &mut StdRng) -> Vec<Vec<Vec<u8>>> {
+    let mut s: Vec<Vec<Vec<u8>>> = vec![Vec::new(); ALL_DECODERS.len()];
+    for _ in 0..40 {
+        let msg = kpm::random_indication_message(rng);
+        let period = rng.random_range(1..=u32::MAX);
+        let h4 = kpm::random_indication_header(rng, 4);
+        let h8 = kpm::random_indication_header(rng, 8);
+        s[decoder_index("decode_kpm_v2_indication_message")]
+            .push(enc(&e2sm_kpm_v02_03::indication_message(&msg)));
+        s[decoder_index("decode_kpm_v3_indication_message")]
+            .push(enc(&e2sm_kpm_v03_00::indication_message(&msg)));
+        let v4 = enc(&e2sm_kpm_v04_00::indication_message(&msg));
+        s[decoder_index("decode_kpm_v4_indication_message")].push(v4.clone());
+        s[decoder_index("decode_kpm_v2_indication_header")]
+            .push(enc(&e2sm_kpm_v02_03::indication_header(&h4)));
+        s[decoder_index("decode_kpm_v3_indication_header")]
+            .push(enc(&e2sm_kpm_v03_00::indication_header(&h8)));
+        let hv4 = enc(&e2sm_kpm_v04_00::indication_header(&h8));
+        s[decoder_index("decode_kpm_v4_indication_header")].push(hv4.clone());
+        s[decoder_index("decode_kpm_v2_event_trigger_definition")]
+            .push(enc(&e2sm_kpm_v02_03::event_trigger(period)));
+        s[decoder_index("decode_kpm_v3_event_trigger_definition")]
+            .push(enc(&e2sm_kpm_v03_00::event_trigger(period)));
+        s[decoder_index("decode_kpm_v4_event_trigger_definition")]
+            .push(enc(&e2sm_kpm_v04_00::event_trigger(period)));
+        s[decoder_index("decode_e2ap_pdu")].push(e2ap_indication(rng, hv4, v4));
+    }
+    if let Some(dir) = common::interop_dir("fuzz (vector seeds only)") {
+        for v in common::load(&dir, "srsran.json") {
+            let target = match v.type_name.as_deref() {
+                Some("E2AP-PDU") => "decode_e2ap_pdu",
+                Some("E2SM-RC-ControlHeader") => "decode_rc_control_header",
+                Some("E2SM-RC-ControlMessage") => "decode_rc_control_message",
+                other => panic!("unmapped srsRAN type {other:?}"),
+            };
+            s[decoder_index(target)].push(v.bytes);
+        }
+        for v in common::load(&dir, "onos-e2-sm.json") {
+            let id = v.id.rsplit('/').next().unwrap_or_default();
+            let target = if id.contains("IndicationHeader") {
+                "decode_kpm_v2_indication_header"
+            } else if id.starts_with("refPerIndMsg") {
+                "decode_kpm_v2_indication_message"
+            } else if id.contains("RanFunctionDescription") {
+                "decode_kpm_v2_ran_function_description"
+            } else if id.starts_with("refPerEventTriggerDefinition") {
+                "decode_kpm_v2_event_trigger_definition"
+            } else if id.starts_with("refPerADF") {
+                "decode_kpm_v2_action_definition"
+            } else {
+                continue;
+            };
+            if !v.bytes.is_empty() {
+                s[decoder_index(target)].push(v.bytes);
+            }
+        }
+    }
+    // Decoders with no well-formed seed of their own start from noise and borrowed seeds.
+    for list in &mut s {
+        if list.is_empty() {
+            list.push((0..16).map(|_| rng.random()).collect());
+        }
+    }
+    s
+}
+
+/// Applies one to three random mutations to `buf` (which starts as a copy of a seed).
+fn mutate(rng: &mut StdRng, buf: &mut Vec<u8>, other: &[u8]) {
+    for _ in 0..rng.random_range(1..=3) {
+        let len = buf.len();
+        match rng.random_range(0..8) {
+            0 if len > 0 => {
+                for _ in 0..rng.random_range(1..=4) {
+                    let i = rng.random_range(0..len * 8);
+                    buf[i / 8] ^= 0x80 >> (i % 8);
+                }
+            }
+            1 if len > 0 => {
+                let i = rng.random_range(0..len);
+                buf[i] = [0x00, 0xff, 0x80, 0x7f, rng.random()][rng.random_range(0..5)];
+            }
+            2 if len > 0 => buf.truncate(rng.random_range(0..len)),
+            3 if len > 0 => {
+                // A length determinant claiming far more than is there: 16383 in two
+                // octets, or 4 × 16K fragments, or a whole 0xffff.. run.
+                let i = rng.random_range(0..len);
+                let huge: &[u8] =
+                    [&[0xbf, 0xff][..], &[0xc4], &[0xff, 0xff, 0xff, 0xff]][rng.random_range(0..3)];
+                for (k, b) in huge.iter().enumerate() {
+                    if i + k < buf.len() {
+                        buf[i + k] = *b;
+                    }
+                }
+            }
+            4 => {
+                let i = rng.random_range(0..=len);
+                let n = rng.random_range(1..=8);
+                let chunk: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+                buf.splice(i..i, chunk);
+            }
+            5 if !other.is_empty() => {
+                let cut = rng.random_range(0..=len);
+                let from = rng.random_range(0..other.len());
+                buf.truncate(cut);
+                buf.extend_from_slice(&other[from..]);
+            }
+            6 if len > 1 => {
+                let a = rng.random_range(0..len);
+                let b = rng.random_range(a..len.min(a + 32));
+                let dup = buf[a..=b].to_vec();
+                buf.splice(b..b, dup);
+            }
+            _ => {
+                buf.clear();
+                buf.extend((0..rng.random_range(1..64)).map(|_| rng.random::<u8>()));
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Worst {
+    time: Duration,
+    time_input: (usize, Vec<u8>),
+    peak: usize,
+    peak_input: (usize, Vec<u8>),
+}
+
+/// The minimum of a few timings of one input: the decoder's own cost, not a preemption.
+fn retime(decode: AnyDecoder, input: &[u8]) -> Duration {
+    (0..5)
+        .map(|_| measure(decode, input).0)
+        .min()
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_network_decoder_survives_ten_million_mutated_inputs() {
+    let total: u64 = std::env::var("E2_FUZZ_INPUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let seed: u64 = std::env::var("E2_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed_e2a9);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let corpus = seeds(&mut rng);
+    let all: Vec<&Vec<u8>> = corpus.iter().flatten().collect();
+
+    // Deterministic hostile cases first: every seed with a huge length at every position.
+    let mut worst = Worst::default();
+    let mut accepted = vec![0u64; ALL_DECODERS.len()];
+    let mut fed = vec![0u64; ALL_DECODERS.len()];
+    let panics_before = caught_panics();
+    let mut buf = Vec::with_capacity(4096);
+    let started = Instant::now();
+    let mut n = 0u64;
+    let record = |idx: usize, input: &[u8], w: &mut Worst, acc: &mut [u64], fed: &mut [u64]| {
+        let (dt, peak, ok) = measure(ALL_DECODERS[idx].1, input);
+        fed[idx] += 1;
+        acc[idx] += u64::from(ok);
+        if dt > w.time {
+            w.time = dt;
+            w.time_input = (idx, input.to_vec());
+        }
+        if peak > w.peak {
+            w.peak = peak;
+            w.peak_input = (idx, input.to_vec());
+        }
+    };
+    for (idx, list) in corpus.iter().enumerate() {
+        for s in list {
+            for i in 0..s.len() {
+                for huge in [[0xc4u8, 0x00], [0xbf, 0xff]] {
+                    buf.clear();
+                    buf.extend_from_slice(s);
+                    buf[i] = huge[0];
+                    if i + 1 < buf.len() {
+                        buf[i + 1] = huge[1];
+                    }
+                    record(idx, &buf, &mut worst, &mut accepted, &mut fed);
+                    n += 1;
+                }
+            }
+        }
+    }
+    while n < total {
+        let idx = (n as usize) % ALL_DECODERS.len();
+        let own = &corpus[idx];
+        let (seed_bytes, other) = if rng.random_bool(0.75) {
+            (
+                &own[rng.random_range(0..own.len())],
+                all[rng.random_range(0..all.len())],
+            )
+        } else {
+            (
+                all[rng.random_range(0..all.len())],
+                &own[rng.random_range(0..own.len())],
+            )
+        };
+        buf.clear();
+        buf.extend_from_slice(seed_bytes);
+        mutate(&mut rng, &mut buf, other);
+        record(idx, &buf, &mut worst, &mut accepted, &mut fed);
+        n += 1;
+    }
+    let elapsed = started.elapsed();
+    let panics = caught_panics() - panics_before;
+
+    let rate = n as f64 / elapsed.as_secs_f64();
+    println!(
+        "fuzz: {n} inputs in {:.1} s ({rate:.0}/s), seed {seed:#x}, {} seeds",
+        elapsed.as_secs_f64(),
+        all.len()
+    );
+    for (i, (name, _)) in ALL_DECODERS.iter().enumerate() {
+        println!("fuzz: {name}: {} fed, {} decoded", fed[i], accepted[i]);
+    }
+    let (t_idx, t_input) = &worst.time_input;
+    let t_again = retime(ALL_DECODERS[*t_idx].1, t_input);
+    println!(
+        "fuzz: slowest input {:?} (re-timed {:?}) on {} ({} octets): {}",
+        worst.time,
+        t_again,
+        ALL_DECODERS[*t_idx].0,
+        t_input.len(),
+        hex::encode(&t_input[..t_input.len().min(64)])
+    );
+    let (p_idx, p_input) = &worst.peak_input;
+    println!(
+        "fuzz: peak heap growth {} bytes on {} ({} octets): {}",
+        worst.peak,
+        ALL_DECODERS[*p_idx].0,
+        p_input.len(),
+        hex::encode(&p_input[..p_input.len().min(64)])
+    );
+    println!("fuzz: decoder panics caught: {panics}");
+
+    assert_eq!(
+        panics, 0,
+        "decoders panicked {panics} times (caught in e2_asn1::decode)"
+    );
+    assert!(
+        t_again < MAX_TIME_PER_INPUT,
+        "slowest input took {t_again:?}"
+    );
+    assert!(
+        worst.peak < MAX_PEAK_PER_INPUT,
+        "an input grew the heap by {} bytes",
+        worst.peak
+    );
+    assert!(n >= total);
+    // The mutations reach past the first octets: well-formed seeds of the main decoders
+    // still decode after mutation some of the time.
+    for name in ["decode_e2ap_pdu", "decode_kpm_v4_indication_message"] {
+        assert!(
+            accepted[decoder_index(name)] > 0,
+            "{name} never accepted a mutated input"
+        );
+    }
+}

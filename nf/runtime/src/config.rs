@@ -11,6 +11,8 @@ use nf_core::latency::{Budget, BudgetMode};
 use nf_core::policy::PolicyConfig;
 
 use crate::decisions::DecisionLog;
+use crate::e2::E2Node;
+use crate::transport::{RcProfile, TransportKind, WireEncoding};
 use crate::trial::TrialSpec;
 
 /// Bounds of [`RuntimeConfig::silent_periods`]: fewer than 2 would resubscribe on one
@@ -118,6 +120,15 @@ pub struct RuntimeConfig {
     /// Longest one node-list read (`ListE2NodeConnections`) may take; also bounds the wait
     /// for a `Subscribe` answer.
     pub discovery_timeout: Duration,
+    /// Which RIC the xApp talks to (`ric.transport`).
+    pub transport: TransportKind,
+    /// How E2SM payloads are encoded on the wire (`ric.encoding`).
+    pub encoding: WireEncoding,
+    /// Which E2SM-RC dialect controls follow under `asn1-per` (`ric.rc_profile`).
+    pub rc_profile: RcProfile,
+    /// E2 nodes and cells from the configuration (`[[ric.nodes]]`): used when the RIC
+    /// cannot list its nodes (SD-RAN without `ListE2NodeConnections`; O-RAN SC).
+    pub nodes: Vec<E2Node>,
 }
 
 impl RuntimeConfig {
@@ -168,6 +179,10 @@ impl RuntimeConfig {
             silent_periods: DEFAULT_SILENT_PERIODS,
             max_e2_nodes: DEFAULT_MAX_E2_NODES,
             discovery_timeout: Duration::from_millis(DEFAULT_DISCOVERY_TIMEOUT_MS),
+            transport: TransportKind::SdranGrpc,
+            encoding: WireEncoding::Proto,
+            rc_profile: RcProfile::Oran,
+            nodes: Vec::new(),
         }
     }
 }

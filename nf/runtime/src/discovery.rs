@@ -1,19 +1,24 @@
-//! E2 node discovery at start: `ListE2NodeConnections` retried with backoff until the E2T
-//! lists a node offering KPM. What the E2T got wrong is logged by name and counted in
+//! E2 node discovery at start: the transport's node list retried with backoff until the RIC
+//! lists a node offering KPM. A RIC that cannot list its nodes at all (SD-RAN's current
+//! onos-e2t answers `ListE2NodeConnections` with `UNIMPLEMENTED`: onos-topo does discovery
+//! there) is served the configured `[[ric.nodes]]` instead, logged and counted as
+//! `node_list_unimplemented`; without configured nodes it is retried, each time named. What the E2T got wrong is logged by name and counted in
 //! `xapp_e2_failures_total`; entries refused (bad node ID, oversize, duplicate, undecodable
 //! RAN function, past `max_e2_nodes`) in `xapp_e2_nodes_refused_total`. Shutdown ends the wait
 //! with an error naming the endpoint.
 
 use crate::config::RuntimeConfig;
-use crate::e2::{Backoff, Discovery, E2Client, E2Error, E2Node};
+use crate::e2::{Backoff, Discovery, E2Error, E2Node};
 use crate::metrics::Metrics;
 use crate::run::RuntimeError;
+use crate::transport::{E2smCodec, RicTransport};
 
 /// Lists the E2 nodes, retrying with backoff until at least one offers KPM. Entries the
 /// E2T got wrong are counted and named; shutdown ends the wait with an error naming the
 /// endpoint.
 pub(crate) async fn discover(
-    lister: &mut E2Client,
+    lister: &mut RicTransport,
+    codec: &E2smCodec,
     cfg: &RuntimeConfig,
     metrics: &Metrics,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -25,7 +30,7 @@ pub(crate) async fn discover(
     loop {
         attempts += 1;
         let listed = tokio::select! {
-            r = lister.list_nodes(cfg.discovery_timeout) => Some(r),
+            r = lister.list_nodes(cfg.discovery_timeout, codec) => Some(r),
             _ = shutdown.as_mut() => None,
         };
         match listed {
@@ -35,6 +40,14 @@ pub(crate) async fn discover(
                 if let Some(nodes) = accept_discovery(d, metrics) {
                     return Ok(nodes);
                 }
+            }
+            Some(Err(e)) if e.is_unimplemented() => {
+                answered = true;
+                metrics.health.reached();
+                if let Some(nodes) = configured_nodes(cfg, metrics, &e) {
+                    return Ok(nodes);
+                }
+                last = Some(e);
             }
             Some(Err(e)) => {
                 Metrics::inc(&metrics.e2_failures, discovery_reason(&e));
@@ -48,6 +61,18 @@ pub(crate) async fn discover(
             _ = shutdown.as_mut() => return Err(never_discovered(cfg, attempts, last, answered)),
         }
     }
+}
+
+/// The configured nodes, when the RIC cannot list its own (counted and logged either way).
+fn configured_nodes(cfg: &RuntimeConfig, metrics: &Metrics, e: &E2Error) -> Option<Vec<E2Node>> {
+    Metrics::inc(&metrics.e2_failures, "node_list_unimplemented");
+    if cfg.nodes.is_empty() {
+        tracing::warn!(cause = %e, endpoint = %cfg.e2t_endpoint, "E2T cannot list E2 nodes and no [[ric.nodes]] are configured");
+        return None;
+    }
+    let cells: usize = cfg.nodes.iter().map(|n| n.cells.len()).sum();
+    tracing::warn!(cause = %e, nodes = cfg.nodes.len(), cells, "E2T cannot list E2 nodes: serving the configured [[ric.nodes]]");
+    Some(cfg.nodes.clone())
 }
 
 fn discovery_reason(e: &E2Error) -> &'static str {

@@ -4,9 +4,11 @@
 //! # Layout
 //! - [`config`]: the validated runtime configuration.
 //! - [`clock`]: the one clock every timestamp is taken on.
-//! - [`e2`]: E2T client (discovery, subscription, control) and reconnect backoff.
-//! - [`node`]: the per-node task: indications → state → inference → guard rails → control.
-//! - `control`: control stream or unary controls, and their outcomes.
+//! - [`transport`]: the seam to the RIC: [`transport::RicTransport`] (node list,
+//!   subscriptions, indications, controls) and [`transport::E2smCodec`], one variant per
+//!   RIC / encoding (`sdran-grpc` + `proto` built).
+//! - [`e2`]: what transports share: E2 nodes, discovery outcome, errors, reconnect backoff.
+//! - `node`: the per-node task: connection → ingest → decide → emit, forward only.
 //! - [`decisions`]: the reproducible decision log.
 //! - [`trial`]: A/B arms, per-arm KPIs and the trial guard rail.
 //! - [`metrics`]: counters and histograms, Prometheus text exposition.
@@ -20,7 +22,6 @@
 
 pub mod clock;
 pub mod config;
-mod control;
 pub mod decisions;
 mod discovery;
 pub mod e2;
@@ -33,6 +34,7 @@ pub mod process;
 mod run;
 pub mod summary;
 mod supervise;
+pub mod transport;
 pub mod trial;
 
 pub use config::RuntimeConfig;

@@ -17,10 +17,11 @@ use tokio::sync::{mpsc, watch};
 use crate::clock::Clock;
 use crate::config::RuntimeConfig;
 use crate::discovery::{discover, within_node_limit};
-use crate::e2::{E2Client, E2Error};
+use crate::e2::E2Error;
 use crate::metrics::Metrics;
 use crate::node::{InferCtx, NodeEvent, NodeTask};
 use crate::summary::Summary;
+use crate::transport::{E2smCodec, RicTransport, TransportError};
 use crate::supervise::{supervise, wait_shutdown_or_all_dead};
 use crate::trial::{ArmPolicy, Arms};
 
@@ -32,6 +33,9 @@ pub enum RuntimeError {
     Features(#[from] LayoutError),
     #[error(transparent)]
     E2(#[from] E2Error),
+    /// The configured transport or encoding cannot start (e.g. not built yet).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
     /// The trial's arms do not fit the models given.
     #[error("trial arms: {0}")]
     Arms(String),
@@ -233,19 +237,15 @@ pub async fn run_models(
     }
     let worker_stats: Vec<_> = infer.iter().map(|h| h.stats().clone()).collect();
 
-    let client = E2Client::new(
-        &cfg.e2t_endpoint,
-        &cfg.app_id,
-        &cfg.app_instance_id,
-        cfg.max_message_bytes,
-    )?;
+    let transport = RicTransport::new(&cfg)?;
+    let codec = E2smCodec::new(cfg.encoding, cfg.rc_profile)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (dead_tx, dead_rx) = mpsc::unbounded_channel();
     let clock = Clock::new();
     let mut shutdown = std::pin::pin!(shutdown);
 
-    let mut lister = client.clone();
-    let nodes = match discover(&mut lister, &cfg, &metrics, shutdown.as_mut()).await {
+    let mut lister = transport.clone();
+    let nodes = match discover(&mut lister, &codec, &cfg, &metrics, shutdown.as_mut()).await {
         Ok(nodes) => nodes,
         Err(e) => {
             if let Some(h) = &http {
@@ -266,7 +266,8 @@ pub async fn run_models(
         .map(|node| {
             let task = NodeTask {
                 node: node.clone(),
-                client: client.clone(),
+                transport: transport.clone(),
+                codec,
                 cfg: cfg.clone(),
                 layout: layout.clone(),
                 default_prbs: contract.cell_prbs as f32,

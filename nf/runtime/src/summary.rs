@@ -77,6 +77,7 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "model_output_neg_inf",
     "model_output_out_of_range",
     "model_output_rows",
+    "control_encode_failed",
 ];
 /// Reasons a decoded indication does not reach the cell table.
 pub(crate) const NOT_INGESTED_REASONS: &[&str] =

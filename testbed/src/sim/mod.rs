@@ -91,6 +91,9 @@ pub struct SimConfig {
     /// A control answered later than this after its indication counts as late [ns]
     /// (0: not counted).
     pub late_after_ns: u64,
+    /// Serve `E2TAdminService.ListE2NodeConnections` (off: `UNIMPLEMENTED`, like current
+    /// onos-e2t, which leaves discovery to onos-topo).
+    pub list_nodes: bool,
 }
 
 impl Default for SimConfig {
@@ -110,6 +113,7 @@ impl Default for SimConfig {
             future_stamp_every: 0,
             total_cells: None,
             late_after_ns: 0,
+            list_nodes: true,
         }
     }
 }

@@ -14,7 +14,7 @@ use e2_proto::pb::e2t::subscription_service_server::{
     SubscriptionService, SubscriptionServiceServer,
 };
 use e2_proto::pb::e2t::{
-    Acknowledgement, ControlOutcome, ControlRequest, ControlResponse, RequestHeaders,
+    Acknowledgement, ControlOutcome, ControlRequest, Encoding, ControlResponse, RequestHeaders,
     ResponseHeaders, SubscribeRequest, SubscribeResponse, UnsubscribeRequest, UnsubscribeResponse,
     subscribe_response,
 };
@@ -92,6 +92,32 @@ fn node_index(sim: &Sim, headers: Option<&RequestHeaders>) -> Result<usize, Stat
     })
 }
 
+/// Service model of KPM subscriptions, named as onos-e2t registers it (`pkg/oid`).
+pub const KPM_SERVICE_MODEL: &str = "oran-e2sm-kpm";
+/// Service model of RC controls, named as onos-e2t registers it.
+pub const RC_SERVICE_MODEL: &str = "oran-e2sm-rc";
+
+/// Refuses a request for another service model than `name`, or with E2SM payloads in
+/// another encoding than the simulator's protobuf ones.
+fn check_headers(headers: Option<&RequestHeaders>, name: &str) -> Result<(), Status> {
+    let h = headers.cloned().unwrap_or_default();
+    let sm = h.service_model.as_ref().map(|s| s.name.as_str());
+    if sm != Some(name) {
+        return Err(E2Cause::RanFunctionIdInvalid.status(
+            Code::InvalidArgument,
+            format!("service model {sm:?} is not offered: this request needs {name}"),
+        ));
+    }
+    if h.encoding != Encoding::Proto as i32 {
+        let got = Encoding::try_from(h.encoding).map_or("unknown", |e| e.as_str_name());
+        return Err(E2Cause::TransferSyntaxError.status(
+            Code::InvalidArgument,
+            format!("encoding {got} is not offered: the simulator speaks PROTO payloads"),
+        ));
+    }
+    Ok(())
+}
+
 fn bad(cause: E2Cause, msg: impl std::fmt::Display) -> Status {
     cause.status(Code::InvalidArgument, msg.to_string())
 }
@@ -123,6 +149,11 @@ impl E2tAdminService for Svc {
         &self,
         _req: Request<ListE2NodeConnectionsRequest>,
     ) -> Result<Response<Self::ListE2NodeConnectionsStream>, Status> {
+        if !self.0.cfg.list_nodes {
+            return Err(Status::unimplemented(
+                "ListE2NodeConnections is not served: discover E2 nodes with onos-topo",
+            ));
+        }
         let items: Vec<Result<_, Status>> = self
             .0
             .nodes
@@ -153,13 +184,8 @@ impl SubscriptionService for Svc {
         let sim = &self.0;
         let req = req.into_inner();
         let node = node_index(sim, req.headers.as_ref())?;
+        check_headers(req.headers.as_ref(), KPM_SERVICE_MODEL)?;
         let headers = req.headers.unwrap_or_default();
-        if headers.service_model.as_ref().map(|s| s.name.as_str()) != Some(e2_proto::KPM_SM_NAME) {
-            return Err(E2Cause::RanFunctionIdInvalid.status(
-                Code::InvalidArgument,
-                "subscriptions need service model ORAN-E2SM-KPM",
-            ));
-        }
         let spec = req.subscription.unwrap_or_default();
         let period = kpm::decode_event_trigger(&spec.event_trigger.unwrap_or_default().payload)
             .map_err(|e| bad(E2Cause::TransferSyntaxError, format!("event trigger: {e}")))?;
@@ -350,6 +376,7 @@ impl Svc {
     fn apply(&self, req: &ControlRequest) -> Result<ControlResponse, Status> {
         let sim = &self.0;
         let node = node_index(sim, req.headers.as_ref())?;
+        check_headers(req.headers.as_ref(), RC_SERVICE_MODEL)?;
         let msg = req.message.clone().unwrap_or_default();
         let ctl = rc::decode_quota_control(&msg.header, &msg.payload).map_err(|e| match e {
             rc::RcError::Unsupported { .. } => bad(E2Cause::ActionNotSupported, e),

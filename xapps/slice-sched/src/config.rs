@@ -5,6 +5,7 @@
 
 pub mod bounds;
 pub mod problems;
+pub mod ric;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub use problems::{Problem, Problems};
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub e2t: E2tSection,
+    /// Which RIC, which encoding, configured nodes (all optional).
+    #[serde(default)]
+    pub ric: ric::RicSection,
     pub model: ModelSection,
     pub state: StateSection,
     pub policy: PolicySection,
@@ -354,6 +358,7 @@ impl FileConfig {
     pub fn validate(self, base: &Path) -> Result<Validated, ConfigError> {
         let mut p = Problems::default();
         check_e2t(&self.e2t, &mut p);
+        let ric = self.ric.check(&mut p);
         check_model(&self.model, base, &mut p);
         check_state(&self.state, &self.e2t, &mut p);
         check_policy(&self.policy, &mut p);
@@ -362,6 +367,10 @@ impl FileConfig {
             p.int(&b::HOLD_MS, d.hold_ms);
         }
         let mut runtime = self.runtime();
+        runtime.transport = ric.transport;
+        runtime.encoding = ric.encoding;
+        runtime.rc_profile = ric.rc_profile;
+        runtime.nodes = ric.nodes;
         let model = ModelConfig {
             contract: resolve(base, &self.model.contract),
             onnxruntime_lib: self

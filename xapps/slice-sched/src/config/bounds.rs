@@ -212,6 +212,11 @@ pub const LOOK_EVERY_S: Bound = int("trial.guard_rail.look_every_s", 1, 86_400, 
 pub const MIN_CELLS: Bound = int("trial.guard_rail.min_cells", 2, MIB, "cells");
 
 /// Every bound, in the order of the sections in the file.
+/// NR cell identity of a configured cell (36 bits).
+pub const NCI: Bound = int("ric.nodes.cells.nci", 0, (1 << 36) - 1, "");
+/// DL PRBs of a configured cell (NR: at most 275 in one carrier).
+pub const CELL_PRBS: Bound = int("ric.nodes.cells.prbs", 1, 275, "PRBs");
+
 pub const BOUNDS: &[Bound] = &[
     REPORT_PERIOD_MS,
     MAX_MESSAGE_BYTES,
@@ -221,6 +226,8 @@ pub const BOUNDS: &[Bound] = &[
     SILENT_PERIODS,
     MAX_E2_NODES,
     DISCOVERY_TIMEOUT_MS,
+    NCI,
+    CELL_PRBS,
     MAX_BATCH_ROWS,
     QUEUE_DEPTH,
     KEEP_WARM_MS,

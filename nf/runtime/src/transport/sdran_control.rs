@@ -1,11 +1,11 @@
-//! Sending E2SM-RC controls and recording their outcomes.
+//! `sdran-grpc` controls: sending E2SM-RC controls to the E2T and reporting each outcome
+//! to its [`Completion`](super::Completion).
 //!
 //! When the E2T offers the `airan.e2t.v1` control stream, one bidirectional stream per E2
 //! node carries every control (no HTTP/2 stream set-up per control); otherwise, or with
 //! `ControlTransport::Unary`, each control is a unary SD-RAN `ControlService.Control`.
-//! Outcomes are recorded the same way for both: accepted with the indication→outcome time,
-//! or failed with its E2AP cause (or `timeout` / `transport`), which also makes the guard
-//! rails forget the cell's last quota.
+//! Outcomes are reported the same way for both: acknowledged (with the outcome bytes), failed
+//! with its E2AP cause label (or `transport` / `overload`), or timed out.
 //!
 //! The stream is opened by its own task, and the node never waits on it for longer than
 //! the control timeout: a grpcio-style E2T sends its response headers only with the first
@@ -19,69 +19,59 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2_proto::cause::E2Cause;
-use e2_proto::pb::e2t::ControlRequest;
+use e2_proto::pb::e2t::ControlResponse;
 use e2_proto::pb::stream::{ControlStreamRequest, ControlStreamResponse, control_stream_response};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tonic::Streaming;
 
+use super::sdran::E2Client;
+use super::{Completion, Control, ControlOutcome};
 use crate::clock::Clock;
 use crate::config::ControlTransport;
-use crate::decisions::{DecisionKey, DecisionLog};
-use crate::e2::E2Client;
 use crate::metrics::Metrics;
-use crate::node::NodeEvent;
 
-/// Where outcomes go.
-#[derive(Clone, Debug)]
-pub(crate) struct Outcomes {
-    pub metrics: Arc<Metrics>,
-    pub events: mpsc::Sender<NodeEvent>,
-    pub clock: Clock,
-    pub node: Arc<str>,
-    pub log: Option<Arc<DecisionLog>>,
+/// The outcome of a failed gRPC call.
+fn status_outcome(status: &tonic::Status) -> ControlOutcome {
+    let detail = status.message().to_owned();
+    match status.code() {
+        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => ControlOutcome::Timeout { detail },
+        tonic::Code::Unavailable | tonic::Code::Unknown => ControlOutcome::Failure {
+            cause: "transport",
+            detail,
+        },
+        _ => ControlOutcome::Failure {
+            cause: E2Cause::of_status(status).label(),
+            detail,
+        },
+    }
 }
 
-impl Outcomes {
-    fn accepted(&self, key: &DecisionKey, arrival_ns: u64) {
-        if let Some(log) = &self.log {
-            log.outcome(key, "accepted");
-        }
-        let d = self.clock.now_ns().saturating_sub(arrival_ns);
-        self.metrics.controls_accepted.inc();
-        self.metrics.control_rtt.observe(d as f64 / 1e9);
-        self.metrics.latencies.control_rtt.record_ns(d);
+/// An acknowledgement, with the E2SM control outcome bytes when the E2T sent any.
+fn ack(resp: ControlResponse) -> ControlOutcome {
+    ControlOutcome::Ack {
+        outcome: resp.outcome.map(|o| o.payload).filter(|p| !p.is_empty()),
     }
+}
 
-    fn failed(&self, key: &DecisionKey, cause: &'static str, detail: &str) {
-        let cell = key.2;
-        if let Some(log) = &self.log {
-            log.outcome(key, cause);
-        }
-        Metrics::inc(&self.metrics.controls_rejected, cause);
-        if let Some(suppressed) = self.metrics.control_failed_log.admit(self.clock.now_ns()) {
-            let detail = nf_core::ids::Escaped(detail);
-            tracing::warn!(e2_node = %self.node, %cell, cause, %detail, suppressed, "control failed");
-        }
-        let _ = self.events.try_send(NodeEvent::ControlFailed(cell));
-    }
-
-    fn status(&self, key: &DecisionKey, status: &tonic::Status) {
-        let cause = match status.code() {
-            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => "timeout",
-            tonic::Code::Unavailable | tonic::Code::Unknown => "transport",
-            _ => E2Cause::of_status(status).label(),
-        };
-        self.failed(key, cause, status.message());
+fn failure(cause: &'static str, detail: &str) -> ControlOutcome {
+    ControlOutcome::Failure {
+        cause,
+        detail: detail.to_owned(),
     }
 }
 
 /// A control waiting for its outcome on the stream.
-#[derive(Debug)]
 struct Pending {
-    key: DecisionKey,
-    arrival_ns: u64,
     sent_ns: u64,
-    _permit: OwnedSemaphorePermit,
+    done: Completion,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("sent_ns", &self.sent_ns)
+            .finish_non_exhaustive()
+    }
 }
 
 type PendingMap = Arc<Mutex<HashMap<u64, Pending>>>;
@@ -95,12 +85,14 @@ struct OpenStream {
 
 /// The control path of one E2 node.
 #[derive(Debug)]
-pub(crate) struct ControlSender {
+pub struct ControlSender {
     client: E2Client,
+    node: Arc<str>,
     transport: ControlTransport,
     timeout: Duration,
     queue: usize,
-    outcomes: Outcomes,
+    metrics: Arc<Metrics>,
+    clock: Clock,
     stream: Option<OpenStream>,
     /// The E2T answered UNIMPLEMENTED: stop asking (set by the stream's task).
     stream_unsupported: Arc<AtomicBool>,
@@ -108,19 +100,22 @@ pub(crate) struct ControlSender {
 }
 
 impl ControlSender {
-    pub fn new(
+    pub(super) fn new(
         client: E2Client,
+        node: &str,
         transport: ControlTransport,
         timeout: Duration,
         queue: usize,
-        outcomes: Outcomes,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             client,
+            node: node.into(),
             transport,
             timeout,
             queue,
-            outcomes,
+            metrics,
+            clock: Clock::new(),
             stream: None,
             stream_unsupported: Arc::default(),
             next_id: 0,
@@ -147,11 +142,10 @@ impl ControlSender {
                 pending: pending.clone(),
                 closed: closed.clone(),
                 unsupported: self.stream_unsupported.clone(),
-                outcomes: self.outcomes.clone(),
             },
             opened_tx,
         ));
-        let node = &self.outcomes.node;
+        let node = &self.node;
         match tokio::time::timeout(self.timeout, opened).await {
             Ok(Ok(Ok(()))) => tracing::info!(e2_node = %node, "control stream open"),
             Ok(Ok(Err(s))) if s.code() == tonic::Code::Unimplemented => {
@@ -164,10 +158,7 @@ impl ControlSender {
             }
             Ok(Err(_)) => return, // the stream task ended without a word: nothing to use
             Err(_) => {
-                Metrics::inc(
-                    &self.outcomes.metrics.e2_failures,
-                    "control_stream_late_headers",
-                );
+                Metrics::inc(&self.metrics.e2_failures, "control_stream_late_headers");
                 tracing::warn!(
                     e2_node = %node,
                     waited_ms = self.timeout.as_millis() as u64,
@@ -182,14 +173,8 @@ impl ControlSender {
         });
     }
 
-    /// Sends `req` for `cell`; `permit` is held until the outcome is known.
-    pub fn send(
-        &mut self,
-        key: DecisionKey,
-        arrival_ns: u64,
-        req: ControlRequest,
-        permit: OwnedSemaphorePermit,
-    ) {
+    /// Sends `control` to the node; `done` gets its outcome.
+    pub fn send(&mut self, control: Control, done: Completion) {
         if self
             .stream
             .as_ref()
@@ -197,48 +182,40 @@ impl ControlSender {
         {
             self.stream = None;
         }
+        let req = self.client.control_request(
+            &self.node,
+            control.header,
+            control.message,
+            control.call_process_id,
+        );
         if let Some(s) = &self.stream {
             let id = self.next_id;
             self.next_id += 1;
-            let sent_ns = self.outcomes.clock.now_ns();
-            if let Ok(mut p) = s.pending.lock() {
-                p.insert(
-                    id,
-                    Pending {
-                        key: key.clone(),
-                        arrival_ns,
-                        sent_ns,
-                        _permit: permit,
-                    },
-                );
-            }
-            match s.tx.try_send(ControlStreamRequest {
+            let sent_ns = self.clock.now_ns();
+            let Ok(mut p) = s.pending.lock() else {
+                return done(failure("transport", "control stream state poisoned"));
+            };
+            p.insert(id, Pending { sent_ns, done });
+            drop(p);
+            if let Err(e) = s.tx.try_send(ControlStreamRequest {
                 request_id: id,
                 request: Some(req),
             }) {
-                Ok(()) => return,
-                Err(e) => {
-                    if let Ok(mut p) = s.pending.lock() {
-                        p.remove(&id);
-                    }
-                    let full = matches!(e, mpsc::error::TrySendError::Full(_));
-                    self.outcomes.failed(
-                        &key,
-                        if full { "overload" } else { "transport" },
-                        "control stream not writable",
-                    );
-                    return;
+                let taken = s.pending.lock().ok().and_then(|mut p| p.remove(&id));
+                let full = matches!(e, mpsc::error::TrySendError::Full(_));
+                if let Some(p) = taken {
+                    let cause = if full { "overload" } else { "transport" };
+                    (p.done)(failure(cause, "control stream not writable"));
                 }
             }
+            return;
         }
         let mut client = self.client.clone();
-        let outcomes = self.outcomes.clone();
         let timeout = self.timeout;
         tokio::spawn(async move {
-            let _permit = permit;
             match client.control(req, timeout).await {
-                Ok(_) => outcomes.accepted(&key, arrival_ns),
-                Err(status) => outcomes.status(&key, &status),
+                Ok(resp) => done(ack(resp)),
+                Err(status) => done(status_outcome(&status)),
             }
         });
     }
@@ -247,7 +224,6 @@ impl ControlSender {
     pub fn sweep(&mut self) {
         let Some(s) = &self.stream else { return };
         let horizon = self
-            .outcomes
             .clock
             .now_ns()
             .saturating_sub(self.timeout.as_nanos() as u64);
@@ -263,8 +239,9 @@ impl ControlSender {
             Err(_) => Vec::new(),
         };
         for p in expired {
-            self.outcomes
-                .failed(&p.key, "timeout", "no outcome on the control stream");
+            (p.done)(ControlOutcome::Timeout {
+                detail: "no outcome on the control stream".into(),
+            });
         }
     }
 
@@ -279,7 +256,6 @@ struct StreamShared {
     pending: PendingMap,
     closed: Arc<AtomicBool>,
     unsupported: Arc<AtomicBool>,
-    outcomes: Outcomes,
 }
 
 /// Opens the stream, reports how that went on `opened`, then reads outcomes until the
@@ -293,7 +269,7 @@ async fn drive_stream(
     match client.open_control_stream(requests).await {
         Ok(responses) => {
             let _ = opened.send(Ok(()));
-            read_outcomes(responses, &shared.pending, &shared.outcomes).await;
+            read_outcomes(responses, &shared.pending).await;
         }
         Err(status) => {
             if status.code() == tonic::Code::Unimplemented {
@@ -309,19 +285,14 @@ async fn drive_stream(
         .map(|mut m| m.drain().map(|(_, v)| v).collect())
         .unwrap_or_default();
     for p in left {
-        shared.outcomes.failed(
-            &p.key,
+        (p.done)(failure(
             "transport",
             "control stream ended before the outcome",
-        );
+        ));
     }
 }
 
-async fn read_outcomes(
-    mut responses: Streaming<ControlStreamResponse>,
-    pending: &PendingMap,
-    outcomes: &Outcomes,
-) {
+async fn read_outcomes(mut responses: Streaming<ControlStreamResponse>, pending: &PendingMap) {
     while let Ok(Some(resp)) = responses.message().await {
         let Some(p) = pending
             .lock()
@@ -330,18 +301,17 @@ async fn read_outcomes(
         else {
             continue; // already timed out
         };
-        match resp.result {
-            Some(control_stream_response::Result::Response(_)) => {
-                outcomes.accepted(&p.key, p.arrival_ns);
-            }
+        let outcome = match resp.result {
+            Some(control_stream_response::Result::Response(r)) => ack(r),
             Some(control_stream_response::Result::Failure(f)) => {
                 let cause = f
                     .error
                     .as_ref()
                     .map_or(E2Cause::Unspecified, E2Cause::of_error);
-                outcomes.failed(&p.key, cause.label(), &f.message);
+                failure(cause.label(), &f.message)
             }
-            None => outcomes.failed(&p.key, "transport", "empty outcome"),
-        }
+            None => failure("transport", "empty outcome"),
+        };
+        (p.done)(outcome);
     }
 }

@@ -1,0 +1,396 @@
+//! Decide: a [`Job`] in, [`Decision`]s out. Builds the model input rows of the cell's ready
+//! slices, submits them to the arm's inference worker (a baseline arm decides at once),
+//! checks the forecasts that come back, turns them into slice quotas by the arm's policy,
+//! and passes them through the guard rails (hysteresis, rate limit), the latency budget and
+//! the in-flight bound. What is to be sent leaves with a pipeline slot
+//! ([`Verdict::Send`]); what is held leaves with the reason, for the decision log.
+//!
+//! A cell missing a model input or of a size the model cannot serve is refused; a NaN,
+//! infinite or out-of-range forecast is dropped and the cell keeps its last quota. Each is
+//! counted by reason and logged once per cell and reason.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use nf_core::CellId;
+use nf_core::Snssai;
+use nf_core::features::MissingInputs;
+use nf_core::guard::{GuardRails, Suppressed, enforce};
+use nf_core::latency::BudgetMode;
+use nf_core::policy::{self, Forecast, SliceQuota};
+use nf_core::state::CellTable;
+use nf_infer::contract::PrbScaling;
+use nf_infer::worker::SubmitError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use super::NodeTask;
+use super::ingest::Job;
+use crate::config::Overload;
+use crate::decisions::{DecisionKey, digest};
+use crate::metrics::Metrics;
+use crate::trial::ArmPolicy;
+
+/// Context travelling with an inference job and back.
+#[derive(Debug)]
+pub(crate) struct InferCtx {
+    pub reply: mpsc::Sender<NodeEvent>,
+    pub cell: CellId,
+    pub slices: Vec<Snssai>,
+    pub arrival_ns: u64,
+    /// Age of the report when it arrived (collection end to arrival, offset-corrected) [ms].
+    pub age_ms: u64,
+    pub call_process_id: Vec<u8>,
+    /// Report time (collection start) the decision is for [ms].
+    pub t_ms: u64,
+    /// Digest of the model input rows (decision log).
+    pub digest: String,
+    pub arm: usize,
+    /// Decided in shadow: logged, never sent.
+    pub shadow: bool,
+    /// Pipeline slot held from submission to the control's outcome (backpressure mode).
+    pub permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Events delivered to a node task besides its stream.
+#[derive(Debug)]
+pub(crate) enum NodeEvent {
+    /// Forecasts (p50, p90 per slice) for a cell, or the inference error.
+    Inferred {
+        ctx: InferCtx,
+        forecasts: Result<Vec<[f32; 2]>, String>,
+    },
+    /// A control to `cell` failed; forget what it was last sent.
+    ControlFailed(CellId),
+}
+
+/// What happens to a guarded decision.
+#[derive(Debug)]
+pub(super) enum Verdict {
+    /// Send it; the slot is held until the control's outcome.
+    Send(OwnedSemaphorePermit),
+    /// Not sent: `shadow`, `hysteresis`, `rate_limited`, `latency_budget`,
+    /// `control_backpressure` (the decision log's action).
+    Held(&'static str),
+}
+
+/// A guarded decision, ready to be emitted.
+#[derive(Debug)]
+pub(super) struct Decision {
+    pub ctx: InferCtx,
+    pub key: DecisionKey,
+    pub quotas: Vec<SliceQuota>,
+    /// The model's forecasts (empty for a baseline arm).
+    pub forecasts: Vec<Forecast>,
+    pub verdict: Verdict,
+}
+
+/// The decide stage of one node: guard rails and pipeline slots.
+pub(super) struct Decide<'a> {
+    task: &'a NodeTask,
+    guard: GuardRails,
+    events_tx: mpsc::Sender<NodeEvent>,
+    inflight: Arc<Semaphore>,
+    /// (cell, reason) pairs already logged, so a per-period refusal logs once.
+    logged: HashSet<(CellId, &'static str)>,
+}
+
+impl<'a> Decide<'a> {
+    /// `events_tx` is where inference results come back to the node.
+    pub fn new(task: &'a NodeTask, events_tx: mpsc::Sender<NodeEvent>) -> Self {
+        Self {
+            task,
+            guard: GuardRails::new(task.cfg.guard),
+            events_tx,
+            inflight: Arc::new(Semaphore::new(task.cfg.max_inflight_controls)),
+            logged: HashSet::new(),
+        }
+    }
+
+    /// False while backpressure is on and every pipeline slot is taken: the stream is not
+    /// read until decisions complete.
+    pub fn can_accept(&self) -> bool {
+        self.task.cfg.overload == Overload::Shed || self.inflight.available_permits() > 0
+    }
+
+    /// Whether no decision is in the pipeline (inferred, or waiting for its outcome).
+    pub fn idle(&self) -> bool {
+        self.inflight.available_permits() >= self.task.cfg.max_inflight_controls
+    }
+
+    /// A control to `cell` failed: its next quota is not compared with the last one.
+    pub fn forget(&mut self, cell: CellId) {
+        self.guard.forget(cell);
+    }
+
+    /// Cells aged out of the table: their guard state and log marks go too.
+    pub fn remove(&mut self, gone: &[CellId]) {
+        for cell in gone {
+            self.guard.remove(cell);
+        }
+        if !gone.is_empty() {
+            self.logged.retain(|(c, _)| !gone.contains(c));
+        }
+    }
+
+    /// Starts the decisions of `job` (acting arm, then shadow); baseline arms decide at
+    /// once and their decisions are returned, model arms answer later as
+    /// [`NodeEvent::Inferred`].
+    pub fn start(&mut self, job: &Job, table: &CellTable) -> Vec<Decision> {
+        let mut now = Vec::new();
+        now.extend(self.start_arm(job, table, job.acting, false));
+        if let Some(shadow) = job.shadow {
+            now.extend(self.start_arm(job, table, shadow, true));
+        }
+        now
+    }
+
+    /// Logs `message` for `cell` and `reason` once; counts every time.
+    fn refuse(&mut self, cell: CellId, reason: &'static str, message: &str) {
+        let t = self.task;
+        Metrics::inc(&t.metrics.dropped, reason);
+        if self.logged.insert((cell, reason)) {
+            tracing::warn!(e2_node = %t.node.id, %cell, reason, "{message}");
+        }
+    }
+
+    /// Scale of the cell's PRB-count inputs to the model's cell size; `Err` with the
+    /// cell's size when the model cannot serve it.
+    fn prb_scale(&self, table: &CellTable, cell: &CellId) -> Result<f32, f32> {
+        let t = self.task;
+        match table.prb_avail_dl(cell) {
+            None => Ok(1.0),
+            Some(avail) if (avail - t.default_prbs).abs() < 0.5 => Ok(1.0),
+            Some(avail) if t.prb_scaling == PrbScaling::Linear => Ok(t.default_prbs / avail),
+            Some(avail) => Err(avail),
+        }
+    }
+
+    /// Model input rows of `cell`'s ready slices, or `None` (counted) when the cell cannot
+    /// be served: an input it never reports, or a size the model cannot scale to.
+    fn model_rows(&mut self, table: &CellTable, cell: CellId) -> Option<Vec<f32>> {
+        let t = self.task;
+        let scale = match self.prb_scale(table, &cell) {
+            Ok(s) => s,
+            Err(avail) => {
+                let msg = format!(
+                    "cell has {avail} DL PRBs, the model was trained on {} and its contract refuses scaling: cell refused",
+                    t.default_prbs
+                );
+                self.refuse(cell, "cell_size_mismatch", &msg);
+                return None;
+            }
+        };
+        // First the inputs no slice window carries (refused before any row is written).
+        let absent = table
+            .ready_slices(&cell)
+            .find_map(|(_, window)| t.layout.absent(window));
+        if let Some(meas) = absent {
+            match t.cfg.missing_inputs {
+                MissingInputs::Refuse => {
+                    let msg = format!(
+                        "model input {} is never reported by this cell: cell refused (set missing_inputs = \"impute_zero\" to feed 0)",
+                        meas.name()
+                    );
+                    self.refuse(cell, "missing_input", &msg);
+                    return None;
+                }
+                MissingInputs::ImputeZero => {
+                    Metrics::inc(&t.metrics.notes, "imputed_input");
+                    if self.logged.insert((cell, "imputed_input")) {
+                        tracing::warn!(e2_node = %t.node.id, %cell, input = meas.name(), "model input never reported: imputed as 0");
+                    }
+                }
+            }
+        }
+        let row_len = t.layout.row_len();
+        let mut rows = Vec::new();
+        for (_, window) in table.ready_slices(&cell) {
+            let at = rows.len();
+            rows.resize(at + row_len, 0.0);
+            t.layout.write_row_scaled(window, &mut rows[at..], scale);
+        }
+        Some(rows)
+    }
+
+    /// Starts a decision for `job` under `arm`: model arms submit their window to the
+    /// arm's inference worker, baseline arms decide at once (returned).
+    fn start_arm(
+        &mut self,
+        job: &Job,
+        table: &CellTable,
+        arm: usize,
+        shadow: bool,
+    ) -> Option<Decision> {
+        let t = self.task;
+        let mut slices = Vec::new();
+        let mut demand = Vec::new();
+        for (snssai, window) in table.ready_slices(&job.cell) {
+            slices.push(snssai);
+            let last = window.back().copied().unwrap_or_default();
+            let req = last.get(nf_core::Meas::PrbReqDl);
+            demand.push(if req.is_finite() {
+                req
+            } else {
+                last.get(nf_core::Meas::PrbUsedDl)
+            });
+        }
+        if slices.is_empty() {
+            // No decision, and the summary says why: the cell announced no slice, or its
+            // slices are still filling the model's window.
+            if !shadow {
+                let sliced = t
+                    .layouts
+                    .get(&job.cell)
+                    .is_some_and(|l| l.iter().any(|(_, s)| s.is_some()));
+                let reason = if sliced { "window_filling" } else { "no_slice" };
+                Metrics::inc(&t.metrics.ingest, reason);
+            }
+            return None;
+        }
+        let rows = match &t.arms.arms[arm].policy {
+            ArmPolicy::Model(_) => self.model_rows(table, job.cell)?,
+            ArmPolicy::Baseline(_) => Vec::new(),
+        };
+        let permit = if t.cfg.overload == Overload::Backpressure && !shadow {
+            self.inflight.clone().try_acquire_owned().ok()
+        } else {
+            None
+        };
+        let ctx = InferCtx {
+            reply: self.events_tx.clone(),
+            cell: job.cell,
+            slices,
+            arrival_ns: job.arrival_ns,
+            age_ms: job.age_ms,
+            call_process_id: job.call_process_id.clone(),
+            t_ms: job.t_ms,
+            // Only the decision log reads the digest.
+            digest: if t.log.is_some() {
+                digest(&rows)
+            } else {
+                String::new()
+            },
+            arm,
+            shadow,
+            permit,
+        };
+        match &t.arms.arms[arm].policy {
+            ArmPolicy::Baseline(b) => {
+                let quotas = b.quotas(&ctx.slices, &demand);
+                t.metrics.decisions.inc();
+                Some(self.finish(ctx, quotas, Vec::new()))
+            }
+            ArmPolicy::Model(m) => {
+                match t.infer[*m].submit(rows, ctx) {
+                    Ok(()) | Err(SubmitError::Closed) => {}
+                    Err(SubmitError::QueueFull) => {
+                        Metrics::inc(&t.metrics.dropped, "inference_queue_full");
+                    }
+                    Err(SubmitError::BadShape { expected, got }) => {
+                        tracing::error!(expected, got, "feature rows do not fit the model");
+                        Metrics::inc(&t.metrics.dropped, "inference_failed");
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// The decision of an inference result, unless the forecasts are refused (counted).
+    pub fn inferred(
+        &mut self,
+        ctx: InferCtx,
+        forecasts: Result<Vec<[f32; 2]>, String>,
+    ) -> Option<Decision> {
+        let t = self.task;
+        let Ok(forecasts) = forecasts else {
+            Metrics::inc(&t.metrics.dropped, "inference_failed");
+            return None;
+        };
+        if let Err(e) = policy::check_outputs(&forecasts, ctx.slices.len(), t.default_prbs) {
+            // Never a control: the cell keeps the quota it last received.
+            Metrics::inc(&t.metrics.dropped, e.kind());
+            tracing::warn!(e2_node = %t.node.id, cell = %ctx.cell, cause = %e, "model output refused");
+            return None;
+        }
+        t.metrics.decisions.inc();
+        let inferred = t.clock.now_ns().saturating_sub(ctx.arrival_ns);
+        t.metrics.latencies.inference_latency.record_ns(inferred);
+        t.metrics.inference_latency.observe(inferred as f64 / 1e9);
+        let forecasts: Vec<Forecast> = ctx
+            .slices
+            .iter()
+            .zip(&forecasts)
+            .map(|(s, [p50, p90])| Forecast {
+                snssai: *s,
+                p50_prb: *p50,
+                p90_prb: *p90,
+            })
+            .collect();
+        // Forecasts are in the model's PRBs: inputs of other cell sizes were scaled to it.
+        let quotas = policy::quotas(&forecasts, t.default_prbs, &t.arms.arms[ctx.arm].policy_cfg);
+        Some(self.finish(ctx, quotas, forecasts))
+    }
+
+    /// Enforces the quota invariants and passes the decision through the guard rails.
+    fn finish(
+        &mut self,
+        mut ctx: InferCtx,
+        mut quotas: Vec<SliceQuota>,
+        forecasts: Vec<Forecast>,
+    ) -> Decision {
+        let t = self.task;
+        if enforce(&mut quotas) {
+            t.metrics.clamped.inc();
+        }
+        t.arm_metrics[ctx.arm].decision(ctx.shadow);
+        let key: DecisionKey = (ctx.t_ms, t.node.id.to_string(), ctx.cell, ctx.shadow);
+        let verdict = self.verdict(&mut ctx, &quotas);
+        Decision {
+            ctx,
+            key,
+            quotas,
+            forecasts,
+            verdict,
+        }
+    }
+
+    /// Whether a guarded decision is sent; a sent one is committed to the guard rails.
+    fn verdict(&mut self, ctx: &mut InferCtx, quotas: &[SliceQuota]) -> Verdict {
+        let t = self.task;
+        if ctx.shadow {
+            return Verdict::Held("shadow");
+        }
+        match self.guard.admit(ctx.cell, quotas, ctx.t_ms) {
+            Ok(()) => {}
+            Err(Suppressed::Hysteresis) => {
+                Metrics::inc(&t.metrics.suppressed, "hysteresis");
+                return Verdict::Held("hysteresis");
+            }
+            Err(Suppressed::RateLimited) => {
+                Metrics::inc(&t.metrics.suppressed, "rate_limited");
+                return Verdict::Held("rate_limited");
+            }
+        }
+        let now_ns = t.clock.now_ns();
+        if !t.cfg.budget.allows_aged(ctx.age_ms, ctx.arrival_ns, now_ns) {
+            if t.cfg.budget_mode == BudgetMode::Drop {
+                Metrics::inc(&t.metrics.dropped, "latency_budget");
+                return Verdict::Held("latency_budget");
+            }
+            Metrics::inc(&t.metrics.ingest, "past_budget");
+        }
+        let permit = match ctx.permit.take() {
+            Some(p) => p,
+            None => match self.inflight.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    Metrics::inc(&t.metrics.dropped, "control_backpressure");
+                    return Verdict::Held("control_backpressure");
+                }
+            },
+        };
+        self.guard.commit(ctx.cell, quotas, ctx.t_ms);
+        Verdict::Send(permit)
+    }
+}

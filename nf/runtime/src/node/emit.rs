@@ -1,0 +1,201 @@
+//! Emit: a [`Decision`] in, nothing back. Encodes a control to be sent with the run's E2SM
+//! codec, sends it on the node's [`ControlPath`], records its outcome (accepted with the
+//! indication→outcome time, or failed with its cause label, which also tells the node to
+//! make the guard rails forget the cell's last quota), and writes the decision log line.
+
+use std::sync::Arc;
+
+use nf_core::CellId;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use super::NodeTask;
+use super::decide::{Decision, NodeEvent, Verdict};
+use crate::clock::Clock;
+use crate::decisions::{DecisionKey, DecisionLog, DecisionRecord, SliceOutput};
+use crate::metrics::Metrics;
+use crate::transport::{Completion, Control, ControlOutcome, ControlPath};
+
+/// Where control outcomes go.
+#[derive(Clone, Debug)]
+struct Outcomes {
+    metrics: Arc<Metrics>,
+    events: mpsc::Sender<NodeEvent>,
+    clock: Clock,
+    node: Arc<str>,
+    log: Option<Arc<DecisionLog>>,
+}
+
+impl Outcomes {
+    fn record(&self, key: &DecisionKey, arrival_ns: u64, outcome: ControlOutcome) {
+        match outcome {
+            ControlOutcome::Ack { .. } => self.accepted(key, arrival_ns),
+            ControlOutcome::Failure { cause, detail } => self.failed(key, cause, &detail),
+            ControlOutcome::Timeout { detail } => self.failed(key, "timeout", &detail),
+        }
+    }
+
+    fn accepted(&self, key: &DecisionKey, arrival_ns: u64) {
+        if let Some(log) = &self.log {
+            log.outcome(key, "accepted");
+        }
+        let d = self.clock.now_ns().saturating_sub(arrival_ns);
+        self.metrics.controls_accepted.inc();
+        self.metrics.control_rtt.observe(d as f64 / 1e9);
+        self.metrics.latencies.control_rtt.record_ns(d);
+    }
+
+    fn failed(&self, key: &DecisionKey, cause: &'static str, detail: &str) {
+        let cell = key.2;
+        if let Some(log) = &self.log {
+            log.outcome(key, cause);
+        }
+        Metrics::inc(&self.metrics.controls_rejected, cause);
+        if let Some(suppressed) = self.metrics.control_failed_log.admit(self.clock.now_ns()) {
+            let detail = nf_core::ids::Escaped(detail);
+            tracing::warn!(e2_node = %self.node, %cell, cause, %detail, suppressed, "control failed");
+        }
+        self.forget(cell);
+    }
+
+    fn forget(&self, cell: CellId) {
+        let _ = self.events.try_send(NodeEvent::ControlFailed(cell));
+    }
+
+    /// The completion of one control: records its outcome, then frees its slot.
+    fn completion(
+        &self,
+        key: DecisionKey,
+        arrival_ns: u64,
+        permit: OwnedSemaphorePermit,
+    ) -> Completion {
+        let outcomes = self.clone();
+        Box::new(move |outcome| {
+            outcomes.record(&key, arrival_ns, outcome);
+            drop(permit);
+        })
+    }
+}
+
+/// The emit stage of one node: its control path and outcome recording.
+pub(super) struct Emit<'a> {
+    task: &'a NodeTask,
+    path: ControlPath,
+    outcomes: Outcomes,
+}
+
+impl<'a> Emit<'a> {
+    /// `events` is where a failed control tells the node to forget the cell's quota.
+    pub fn new(task: &'a NodeTask, events: mpsc::Sender<NodeEvent>) -> Self {
+        Self {
+            task,
+            path: task
+                .transport
+                .control_path(&task.node.id, &task.cfg, task.metrics.clone()),
+            outcomes: Outcomes {
+                metrics: task.metrics.clone(),
+                events,
+                clock: task.clock,
+                node: task.node.id.as_str().into(),
+                log: task.log.clone(),
+            },
+        }
+    }
+
+    /// Prepares the control path after a (re)subscription.
+    pub async fn open(&mut self) {
+        self.path.open().await;
+    }
+
+    /// Drops the control path's connection state after a stream loss.
+    pub fn close(&mut self) {
+        self.path.close();
+    }
+
+    /// Times out controls waiting past the control timeout.
+    pub fn sweep(&mut self) {
+        self.path.sweep();
+    }
+
+    /// Sends (or holds) one decision and logs it.
+    pub fn emit(&mut self, d: Decision) {
+        let Decision {
+            mut ctx,
+            key,
+            quotas,
+            forecasts,
+            verdict,
+        } = d;
+        let action = match verdict {
+            Verdict::Held(action) => action,
+            Verdict::Send(permit) => {
+                let call_process_id = std::mem::take(&mut ctx.call_process_id);
+                self.send(&key, ctx.arm, ctx.arrival_ns, &quotas, call_process_id, permit)
+            }
+        };
+        let t = self.task;
+        // The log line is built only when a decision log is kept.
+        let Some(log) = &t.log else { return };
+        let record = DecisionRecord {
+            format: crate::decisions::FORMAT,
+            t_ms: ctx.t_ms,
+            node: key.1.clone(),
+            cell: ctx.cell.to_string(),
+            arm: t.arms.arms[ctx.arm].name.clone(),
+            role: if ctx.shadow { "shadow" } else { "acting" },
+            digest: std::mem::take(&mut ctx.digest),
+            outputs: forecasts
+                .iter()
+                .map(|f| SliceOutput {
+                    snssai: f.snssai.to_string(),
+                    p50: f.p50_prb,
+                    p90: f.p90_prb,
+                })
+                .collect(),
+            quotas: DecisionRecord::quotas_of(&quotas),
+            action,
+            outcome: if action == "sent" { "pending" } else { "none" }.into(),
+            latency_us: log
+                .timings
+                .then(|| t.clock.now_ns().saturating_sub(ctx.arrival_ns) / 1_000),
+        };
+        log.add(key, record);
+    }
+
+    /// Encodes and sends one control; the decision log's action (`sent`, or
+    /// `encode_failed` when the codec refused the quotas).
+    fn send(
+        &mut self,
+        key: &DecisionKey,
+        arm: usize,
+        arrival_ns: u64,
+        quotas: &[nf_core::policy::SliceQuota],
+        call_process_id: Vec<u8>,
+        permit: OwnedSemaphorePermit,
+    ) -> &'static str {
+        let t = self.task;
+        let cell = key.2;
+        let (header, message) = match t.codec.encode_control(&cell, quotas) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                Metrics::inc(&t.metrics.dropped, "control_encode_failed");
+                tracing::warn!(e2_node = %t.node.id, %cell, cause = %e, "control not encodable");
+                self.outcomes.forget(cell);
+                return "encode_failed";
+            }
+        };
+        let sent_ns = t.clock.now_ns();
+        let latency = sent_ns.saturating_sub(arrival_ns);
+        t.metrics.latencies.decision_latency.record_ns(latency);
+        t.metrics.decision_latency.observe(latency as f64 / 1e9);
+        t.metrics.controls_sent.inc();
+        t.arm_metrics[arm].control();
+        let control = Control {
+            header,
+            message,
+            call_process_id,
+        };
+        let done = self.outcomes.completion(key.clone(), arrival_ns, permit);
+        self.path.send(control, done);
+        "sent"
+    }
+}

@@ -6,6 +6,8 @@
 //! `cargo test -p e2-asn1-gen --test drift` fails when they drift. ASN.1 `REAL`, which
 //! rasn's APER codec refuses and srsRAN sends in KPM measurement records, is [`real::Real`].
 
+pub mod e2ap;
+pub mod kpm;
 pub mod real;
 
 /// The generated bindings, one module per ASN.1 source set.

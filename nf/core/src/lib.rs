@@ -6,6 +6,8 @@
 //! # Layout
 //! - [`ids`]: cell and slice identities (NR CGI, S-NSSAI).
 //! - [`kpm`]: E2SM-KPM measurements known to the xApp (TS 28.552 names) and decoded reports.
+//! - [`e2sm`]: KPM codec domain types shared by the protobuf and APER codecs (cells, limits,
+//!   decode notes, record layouts).
 //! - [`state`]: per-cell, per-slice rolling windows; duplicate / late / missing handling.
 //! - [`features`]: model input rows built from the windows, in the order a contract names.
 //! - [`policy`]: PRB demand forecasts turned into slice PRB quotas with headroom.
@@ -15,6 +17,7 @@
 //! - [`trial`]: A/B trial designs, arm assignment, effect statistics, sequential guard rail.
 
 pub mod baseline;
+pub mod e2sm;
 pub mod features;
 pub mod guard;
 pub mod ids;

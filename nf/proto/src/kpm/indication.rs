@@ -1,12 +1,12 @@
 //! Indications: header format 1 and message format 1, with or without the (optional)
 //! measurement-info list.
 
-use nf_core::{CellId, KpmReport, Meas, MeasVec, Snssai};
+use nf_core::{KpmReport, Meas, MeasVec, Snssai};
 use prost::Message;
 
 use super::{
-    DecodeNotes, KpmError, Limits, MAX_SLICES, cell_from_pb, cell_to_pb, decode, measurement_info,
-    snssai_from_pb,
+    DecodeNotes, KpmError, Layouts, Limits, MAX_SLICES, Slot, cell_from_pb, cell_to_pb, decode,
+    measurement_info, snssai_from_pb,
 };
 use crate::pb::kpm as pb;
 
@@ -20,26 +20,6 @@ fn record(m: Meas, v: f32) -> pb::MeasurementRecord {
         Value::Real(f64::from(v))
     };
     pb::MeasurementRecord { value: Some(value) }
-}
-
-/// What each record of an indication means: the measurement and, for per-slice ones, the
-/// slice. The order is the one of the action definition (cell-level measurements, then the
-/// per-slice ones for each slice in turn).
-pub type Layout = Vec<Slot>;
-
-/// One record's meaning: the measurement and, for per-slice ones, the slice.
-pub type Slot = (Meas, Option<Snssai>);
-
-/// Record layouts of subscribed cells, for indications that omit the measurement info.
-pub type Layouts = std::collections::HashMap<CellId, Layout>;
-
-/// The record layout of a cell with `slices`.
-pub fn layout(slices: &[Snssai]) -> Layout {
-    let mut out: Layout = Meas::PER_CELL.iter().map(|m| (*m, None)).collect();
-    for s in slices {
-        out.extend(Meas::PER_SLICE.iter().map(|m| (*m, Some(*s))));
-    }
-    out
 }
 
 /// Encodes a report as (indication header, indication message). With `with_info = false` the

@@ -14,47 +14,9 @@ use prost::Message;
 
 use crate::pb::kpm as pb;
 
-/// Report style 1: E2 node measurement (E2SM-KPM 7.4.1).
-pub const REPORT_STYLE_NODE_MEASUREMENT: i32 = 1;
-/// Most slices accepted in one report.
-pub const MAX_SLICES: usize = 16;
-
-/// A cell as announced in the KPM RAN function definition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CellInfo {
-    pub cell: CellId,
-    pub slices: Vec<Snssai>,
-    pub prb_total_dl: u32,
-}
-
-/// Limits applied before a payload is decoded.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Largest indication payload accepted [bytes].
-    pub max_payload_bytes: usize,
-    /// Most measurement-info entries accepted in one indication.
-    pub max_measurements: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_payload_bytes: 64 * 1024,
-            max_measurements: 512,
-        }
-    }
-}
-
-/// Soft problems found in an accepted indication.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DecodeNotes {
-    /// Measurements with names the xApp does not know (skipped).
-    pub unknown_measurements: u32,
-    /// NaN or infinite values (treated as missing).
-    pub non_finite_values: u32,
-    /// Records explicitly carrying no value.
-    pub no_values: u32,
-}
+pub use nf_core::e2sm::{
+    CellInfo, DecodeNotes, Limits, MAX_SLICES, REPORT_STYLE_NODE_MEASUREMENT, layout,
+};
 
 /// Why a KPM payload was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -266,7 +228,8 @@ pub fn decode_action_definition(bytes: &[u8]) -> Result<(CellId, u32), KpmError>
     }
 }
 
-pub use indication::{Layout, Layouts, Slot, decode_indication, encode_indication, layout};
+pub use indication::{decode_indication, encode_indication};
+pub use nf_core::e2sm::{Layout, Layouts, Slot};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,397 @@
+//! One codec per E2SM-KPM version, stamped out by a macro over the generated module of that
+//! version: the three modules name their types alike, and differ only in `TimeStamp` (4
+//! octets in v02.03, 8 from v03.00) and in extension additions of v04.00 (`notSatisfied`
+//! records, label and measurement-info extensions), which the macro takes as arguments.
+
+macro_rules! kpm_codec {
+    (
+        $name:ident, $gen:ident, timestamp = $ts:literal,
+        label_ext = { $($lext:ident),* },
+        info_ext = { $($iext:ident),* },
+        record_ext = { $($rext:tt)* }
+    ) => {
+        pub(crate) mod $name {
+            use rasn::prelude::*;
+
+            use nf_core::{CellId, Snssai};
+
+            use crate::generated::$gen::e2_sm_common_ies as c;
+            use crate::generated::$gen::e2_sm_kpm_ies as k;
+            use crate::kpm::{
+                ActionInfo, KpmAperError, Message, RanFunction, Record, ReportStyle, Slot,
+                NodeName, aper_decode, aper_encode, printable,
+            };
+
+            /// Octets of this version's `TimeStamp`.
+            pub(crate) const TIMESTAMP_OCTETS: usize = $ts;
+
+            fn cgi(cell: &CellId) -> c::CGI {
+                let mut nci = FixedBitString::<36>::ZERO;
+                for i in 0..36 {
+                    nci.set(i, (cell.nci >> (35 - i)) & 1 == 1);
+                }
+                c::CGI::nR_CGI(c::NRCGI {
+                    p_lmnidentity: c::PLMNIdentity(FixedOctetString::from(cell.plmn)),
+                    n_rcell_identity: c::NRCellIdentity(nci),
+                })
+            }
+
+            fn cell_of(cgi: &c::CGI) -> Result<CellId, KpmAperError> {
+                match cgi {
+                    c::CGI::nR_CGI(nr) => {
+                        let bits = &nr.n_rcell_identity.0;
+                        let nci = (0..36).fold(0u64, |acc, i| (acc << 1) | u64::from(bits[i]));
+                        Ok(CellId::new(*nr.p_lmnidentity.0, nci))
+                    }
+                    c::CGI::eUTRA_CGI(_) => Err(KpmAperError::Invalid("cell global ID (E-UTRA, not NR)")),
+                }
+            }
+
+            fn snssai(s: &Snssai) -> c::SNSSAI {
+                c::SNSSAI {
+                    s_st: c::SST(FixedOctetString::from([s.sst])),
+                    s_d: s.sd.map(|sd| {
+                        let [_, a, b, d] = sd.to_be_bytes();
+                        c::SD(FixedOctetString::from([a, b, d]))
+                    }),
+                }
+            }
+
+            fn snssai_of(s: &c::SNSSAI) -> Snssai {
+                let sd = s.s_d.as_ref().map(|sd| {
+                    let [a, b, d] = *sd.0;
+                    u32::from_be_bytes([0, a, b, d])
+                });
+                Snssai::new(s.s_st.0[0], sd)
+            }
+
+            fn label(slice: Option<&Snssai>) -> k::LabelInfoItem {
+                k::LabelInfoItem {
+                    meas_label: k::MeasurementLabel {
+                        no_label: slice.is_none().then_some(k::MeasurementLabelNoLabel::R_true),
+                        plmn_id: None,
+                        slice_id: slice.map(snssai),
+                        five_qi: None,
+                        q_fi: None,
+                        q_ci: None,
+                        q_cimax: None,
+                        q_cimin: None,
+                        a_rpmax: None,
+                        a_rpmin: None,
+                        bitrate_range: None,
+                        layer_mu_mimo: None,
+                        s_um: None,
+                        dist_bin_x: None,
+                        dist_bin_y: None,
+                        dist_bin_z: None,
+                        pre_label_override: None,
+                        start_end_ind: None,
+                        min: None,
+                        max: None,
+                        avg: None,
+                        ssb_index: None,
+                        non_go_b_bfmode_index: None,
+                        m_imo_mode_index: None,
+                        $($lext: None,)*
+                    },
+                }
+            }
+
+            fn info_list(slots: &[Slot]) -> k::MeasurementInfoList {
+                k::MeasurementInfoList(
+                    slots
+                        .iter()
+                        .map(|(m, s)| k::MeasurementInfoItem {
+                            meas_type: k::MeasurementType::measName(k::MeasurementTypeName(
+                                printable(m.name()),
+                            )),
+                            label_info_list: k::LabelInfoList(vec![label(s.as_ref())]),
+                            $($iext: None,)*
+                        })
+                        .collect(),
+                )
+            }
+
+            /// The measurement name and slice label of each info entry (`None` slot for a
+            /// name the xApp does not know or a measurement given by ID).
+            fn slots_of(list: &k::MeasurementInfoList) -> Vec<Option<Slot>> {
+                list.0
+                    .iter()
+                    .map(|item| {
+                        let k::MeasurementType::measName(name) = &item.meas_type else {
+                            return None;
+                        };
+                        let meas = std::str::from_utf8(name.0.as_bytes())
+                            .ok()
+                            .and_then(nf_core::Meas::from_name)?;
+                        let slice = item
+                            .label_info_list
+                            .0
+                            .iter()
+                            .find_map(|l| l.meas_label.slice_id.as_ref())
+                            .map(snssai_of);
+                        Some((meas, slice))
+                    })
+                    .collect()
+            }
+
+            pub(crate) fn encode_ran_function(f: &RanFunction) -> Vec<u8> {
+                let styles = |f: &RanFunction| -> Vec<k::RICReportStyleItem> {
+                    f.report_styles
+                        .iter()
+                        .map(|s| k::RICReportStyleItem {
+                            ric_report_style_type: c::RICStyleType(s.style.into()),
+                            ric_report_style_name: c::RICStyleName(printable(&s.name)),
+                            ric_action_format_type: c::RICFormatType(s.action_format.into()),
+                            meas_info_action_list: k::MeasurementInfoActionList(
+                                s.measurements
+                                    .iter()
+                                    .map(|n| k::MeasurementInfoActionItem {
+                                        meas_name: k::MeasurementTypeName(printable(n)),
+                                        meas_id: None,
+                                        bin_range_def: None,
+                                    })
+                                    .collect(),
+                            ),
+                            ric_indication_header_format_type: c::RICFormatType(
+                                s.header_format.into(),
+                            ),
+                            ric_indication_message_format_type: c::RICFormatType(
+                                s.message_format.into(),
+                            ),
+                        })
+                        .collect()
+                };
+                let d = k::E2SMKPMRANfunctionDescription {
+                    ran_function_name: c::RANfunctionName {
+                        ran_function_short_name: printable(&f.name.short_name),
+                        ran_function_e2_sm_oid: printable(&f.name.oid),
+                        ran_function_description: printable(&f.name.description),
+                        ran_function_instance: f.name.instance.map(Integer::from),
+                    },
+                    ric_event_trigger_style_list: Some(vec![k::RICEventTriggerStyleItem {
+                        ric_event_trigger_style_type: c::RICStyleType(1.into()),
+                        ric_event_trigger_style_name: c::RICStyleName(printable("Periodic Report")),
+                        ric_event_trigger_format_type: c::RICFormatType(1.into()),
+                    }]),
+                    ric_report_style_list: Some(styles(f)),
+                };
+                aper_encode(&d)
+            }
+
+            pub(crate) fn decode_ran_function(bytes: &[u8]) -> Result<RanFunction, KpmAperError> {
+                let d: k::E2SMKPMRANfunctionDescription =
+                    aper_decode(bytes, "RAN function description")?;
+                let n = &d.ran_function_name;
+                let text = |p: &PrintableString| String::from_utf8_lossy(p.as_bytes()).into_owned();
+                let int = |i: &Integer, what| i32::try_from(i).map_err(|_| KpmAperError::Invalid(what));
+                let report_styles = d
+                    .ric_report_style_list
+                    .iter()
+                    .flatten()
+                    .map(|s| {
+                        Ok(ReportStyle {
+                            style: int(&s.ric_report_style_type.0, "report style")?,
+                            name: text(&s.ric_report_style_name.0),
+                            action_format: int(&s.ric_action_format_type.0, "action format")?,
+                            header_format: int(&s.ric_indication_header_format_type.0, "header format")?,
+                            message_format: int(&s.ric_indication_message_format_type.0, "message format")?,
+                            measurements: s
+                                .meas_info_action_list
+                                .0
+                                .iter()
+                                .map(|m| text(&m.meas_name.0))
+                                .collect(),
+                        })
+                    })
+                    .collect::<Result<_, KpmAperError>>()?;
+                Ok(RanFunction {
+                    name: NodeName {
+                        short_name: text(&n.ran_function_short_name),
+                        oid: text(&n.ran_function_e2_sm_oid),
+                        description: text(&n.ran_function_description),
+                        instance: n
+                            .ran_function_instance
+                            .as_ref()
+                            .map(|i| int(i, "RAN function instance"))
+                            .transpose()?,
+                    },
+                    report_styles,
+                })
+            }
+
+            pub(crate) fn encode_event_trigger(period_ms: u32) -> Vec<u8> {
+                aper_encode(&k::E2SMKPMEventTriggerDefinition {
+                    event_definition_formats:
+                        k::E2SMKPMEventTriggerDefinitionEventDefinitionFormats::eventDefinition_Format1(
+                            k::E2SMKPMEventTriggerDefinitionFormat1 { reporting_period: period_ms },
+                        ),
+                })
+            }
+
+            pub(crate) fn decode_event_trigger(bytes: &[u8]) -> Result<u32, KpmAperError> {
+                let t: k::E2SMKPMEventTriggerDefinition =
+                    aper_decode(bytes, "event trigger definition")?;
+                let k::E2SMKPMEventTriggerDefinitionEventDefinitionFormats::eventDefinition_Format1(f) =
+                    t.event_definition_formats;
+                Ok(f.reporting_period)
+            }
+
+            pub(crate) fn encode_action_definition(
+                style: i32,
+                cell: &CellId,
+                slots: &[Slot],
+                granularity_ms: u32,
+            ) -> Vec<u8> {
+                aper_encode(&k::E2SMKPMActionDefinition {
+                    ric_style_type: c::RICStyleType(style.into()),
+                    action_definition_formats:
+                        k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format1(
+                            k::E2SMKPMActionDefinitionFormat1 {
+                                meas_info_list: info_list(slots),
+                                granul_period: k::GranularityPeriod(granularity_ms),
+                                cell_global_id: Some(cgi(cell)),
+                                dist_meas_bin_range_info: None,
+                            },
+                        ),
+                })
+            }
+
+            pub(crate) fn decode_action_definition(bytes: &[u8]) -> Result<ActionInfo, KpmAperError> {
+                let a: k::E2SMKPMActionDefinition = aper_decode(bytes, "action definition")?;
+                let style = i32::try_from(&a.ric_style_type.0)
+                    .map_err(|_| KpmAperError::Invalid("report style"))?;
+                let k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format1(f) =
+                    a.action_definition_formats
+                else {
+                    return Err(KpmAperError::Missing("action definition format 1"));
+                };
+                let cell = f
+                    .cell_global_id
+                    .as_ref()
+                    .ok_or(KpmAperError::Missing("cell global ID"))
+                    .and_then(cell_of)?;
+                Ok(ActionInfo {
+                    style,
+                    cell,
+                    granularity_ms: f.granul_period.0,
+                    slots: slots_of(&f.meas_info_list),
+                })
+            }
+
+            pub(crate) fn encode_header(timestamp: [u8; $ts]) -> Vec<u8> {
+                aper_encode(&k::E2SMKPMIndicationHeader {
+                    indication_header_formats:
+                        k::E2SMKPMIndicationHeaderIndicationHeaderFormats::indicationHeader_Format1(
+                            k::E2SMKPMIndicationHeaderFormat1 {
+                                collet_start_time: k::TimeStamp(FixedOctetString::from(timestamp)),
+                                file_formatversion: None,
+                                sender_name: None,
+                                sender_type: None,
+                                vendor_name: None,
+                            },
+                        ),
+                })
+            }
+
+            /// The header's `colletStartTime` octets; the whole input must be consumed.
+            pub(crate) fn decode_header(bytes: &[u8]) -> Result<[u8; $ts], rasn::error::DecodeError> {
+                let (h, rest) = rasn::aper::decode_with_remainder::<k::E2SMKPMIndicationHeader>(bytes)?;
+                if !rest.is_empty() {
+                    return Err(rasn::error::DecodeError::from_kind(
+                        rasn::error::DecodeErrorKind::Custom {
+                            msg: format!("{} octets left after the indication header", rest.len()),
+                        },
+                        rasn::Codec::Aper,
+                    ));
+                }
+                let k::E2SMKPMIndicationHeaderIndicationHeaderFormats::indicationHeader_Format1(f) =
+                    h.indication_header_formats;
+                Ok(*f.collet_start_time.0)
+            }
+
+            fn item(r: Record) -> k::MeasurementRecordItem {
+                match r {
+                    Record::Integer(i) => k::MeasurementRecordItem::integer(i),
+                    Record::Real(v) => k::MeasurementRecordItem::real(crate::real::Real(v)),
+                    Record::NoValue | Record::NotSatisfied => k::MeasurementRecordItem::noValue(()),
+                }
+            }
+
+            fn record(i: &k::MeasurementRecordItem) -> Record {
+                match i {
+                    k::MeasurementRecordItem::integer(v) => Record::Integer(*v),
+                    k::MeasurementRecordItem::real(v) => Record::Real(v.0),
+                    k::MeasurementRecordItem::noValue(()) => Record::NoValue,
+                    $($rext)*
+                }
+            }
+
+            pub(crate) fn encode_message(
+                records: &[Record],
+                infos: Option<&[Slot]>,
+                granularity_ms: u32,
+            ) -> Vec<u8> {
+                aper_encode(&k::E2SMKPMIndicationMessage {
+                    indication_message_formats:
+                        k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(
+                            k::E2SMKPMIndicationMessageFormat1 {
+                                meas_data: k::MeasurementData(vec![k::MeasurementDataItem {
+                                    meas_record: k::MeasurementRecord(
+                                        records.iter().map(|r| item(*r)).collect(),
+                                    ),
+                                    incomplete_flag: None,
+                                }]),
+                                meas_info_list: infos.map(info_list),
+                                granul_period: Some(k::GranularityPeriod(granularity_ms)),
+                            },
+                        ),
+                })
+            }
+
+            pub(crate) fn decode_message(bytes: &[u8]) -> Result<Message, KpmAperError> {
+                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f) =
+                    m.indication_message_formats
+                else {
+                    return Err(KpmAperError::Missing("indication message format 1"));
+                };
+                let data = f
+                    .meas_data
+                    .0
+                    .last()
+                    .ok_or(KpmAperError::Missing("measurement data"))?;
+                Ok(Message {
+                    infos: f.meas_info_list.as_ref().map(slots_of),
+                    records: data.meas_record.0.iter().map(record).collect(),
+                    granularity_ms: f.granul_period.map(|g| g.0),
+                })
+            }
+        }
+    };
+}
+
+kpm_codec!(
+    v2,
+    e2sm_kpm_v02_03,
+    timestamp = 4,
+    label_ext = {},
+    info_ext = {},
+    record_ext = {}
+);
+kpm_codec!(
+    v3,
+    e2sm_kpm_v03_00,
+    timestamp = 8,
+    label_ext = {},
+    info_ext = {},
+    record_ext = {}
+);
+kpm_codec!(
+    v4,
+    e2sm_kpm_v04_00,
+    timestamp = 8,
+    label_ext = { cell_global_id, beam_id },
+    info_ext = { match_cond_report_list },
+    record_ext = { k::MeasurementRecordItem::notSatisfied(()) => Record::NotSatisfied, }
+);

@@ -8,6 +8,7 @@
 
 pub mod e2ap;
 pub mod kpm;
+pub mod rc;
 pub mod real;
 
 /// The generated bindings, one module per ASN.1 source set.

@@ -11,10 +11,12 @@
 //! - [`trial`]: offline A/B trials on the twin, and their report.
 //! - [`sim`]: the E2T simulator (admin, subscription and control services).
 //! - [`hostile`]: a misbehaving E2T in front of the simulator, for failure tests.
+//! - [`osc`]: the O-RAN SC platform side: a Subscription Manager speaking its REST API.
 
 pub mod coloran;
 pub mod hostile;
 pub mod mapping;
+pub mod osc;
 pub mod recording;
 pub mod report;
 pub mod sim;

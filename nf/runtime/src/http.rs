@@ -5,7 +5,14 @@
 //! |---|---|
 //! | `/metrics`, `/ric/v1/metrics` | the Prometheus / OpenMetrics text exposition |
 //! | `/ric/v1/health/alive` | 200 while the process serves |
-//! | `/ric/v1/health/ready` | 200 when ready (see [`crate::health`]), else 503 with the reason |
+//! | `/ric/v1/health/ready` | 200 when ready (see [`crate::health`]: at least one E2 node subscribed), else 503 with the reason |
+//! | `GET /ric/v1/config` | the xApp's configuration as an O-RAN SC `XappConfigList` (when [`XappEndpoints::config`] is set) |
+//! | `POST /ric/v1/subscriptions/response` | a Subscription Manager notification, validated and handed to [`XappEndpoints::notifications`] (when set) |
+//!
+//! A notification is answered `200` once it is queued for the runtime, `400` with the
+//! reason when its body is refused (too large, not JSON, a field missing or out of range),
+//! and `503` when the queue is full or gone: the manager retries until it gets `200`, so
+//! nothing is dropped silently.
 //!
 //! Hostile or idle clients cannot take it down: connections are capped
 //! ([`HttpLimits::max_connections`]; over the cap the oldest connection is closed to admit
@@ -21,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
@@ -30,10 +37,51 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+use nf_osc::submgr::SubscriptionResponse;
+use nf_osc::submgr::model::MAX_RESPONSE_BODY;
+
 use crate::metrics::{Endpoint, Metrics};
 
-/// Every `endpoint` label of `xapp_http_requests_total`.
-pub(crate) const ENDPOINTS: [&str; 4] = ["metrics", "alive", "ready", "not_found"];
+/// Every `endpoint` label of `xapp_http_requests_total` (a refused notification counts as
+/// `subscriptions_response_refused`).
+pub(crate) const ENDPOINTS: [&str; 7] = [
+    "metrics",
+    "alive",
+    "ready",
+    "config",
+    "subscriptions_response",
+    "subscriptions_response_refused",
+    "not_found",
+];
+
+/// Where the Subscription Manager's notifications go: a bounded queue the runtime's
+/// transport drains (a full queue answers `503`, so the manager retries).
+pub type NotificationSink = tokio::sync::mpsc::Sender<SubscriptionResponse>;
+
+/// The O-RAN SC xApp endpoints served besides metrics and health.
+#[derive(Clone, Debug, Default)]
+pub struct XappEndpoints {
+    /// Body of `GET /ric/v1/config`, already serialised; `404` when `None`.
+    pub config: Option<Bytes>,
+    /// Receiver of `POST /ric/v1/subscriptions/response`; `404` when `None`.
+    pub notifications: Option<NotificationSink>,
+}
+
+impl XappEndpoints {
+    /// Serves `config` (the xApp's active configuration, e.g. its descriptor with its
+    /// `controls`) at `/ric/v1/config` as the `XappConfigList` of the xApp `xapp_name`.
+    pub fn with_config(mut self, xapp_name: &str, config: serde_json::Value) -> Self {
+        let list = nf_osc::xapp_config::config_list(xapp_name, config);
+        self.config = Some(Bytes::from(serde_json::to_vec(&list).unwrap_or_default()));
+        self
+    }
+
+    /// Hands the Subscription Manager's notifications to `sink`.
+    pub fn with_notifications(mut self, sink: NotificationSink) -> Self {
+        self.notifications = Some(sink);
+        self
+    }
+}
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -83,11 +131,21 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     limits: HttpLimits,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    spawn_with(listener, metrics, limits, XappEndpoints::default())
+}
+
+/// [`spawn`], also serving the O-RAN SC endpoints of `endpoints`.
+pub fn spawn_with(
+    listener: std::net::TcpListener,
+    metrics: Arc<Metrics>,
+    limits: HttpLimits,
+    endpoints: XappEndpoints,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::from_std(listener)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "metrics and health endpoint listening");
     }
-    Ok(tokio::spawn(serve(listener, metrics, limits)))
+    Ok(tokio::spawn(serve(listener, metrics, limits, endpoints)))
 }
 
 /// Connections open, oldest first; dropping a sender closes its connection.
@@ -98,13 +156,19 @@ struct Open {
 }
 
 /// Accepts until the task is dropped.
-pub(crate) async fn serve(listener: TcpListener, metrics: Arc<Metrics>, limits: HttpLimits) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    limits: HttpLimits,
+    endpoints: XappEndpoints,
+) {
+    let endpoints = Arc::new(endpoints);
     let open = Arc::new(Mutex::new(Open::default()));
     let origin = std::time::Instant::now();
     let accept_log = crate::lograte::LogLimiter::new(5, Duration::from_secs(10));
     loop {
         match listener.accept().await {
-            Ok((sock, _)) => admit(sock, &open, &metrics, limits),
+            Ok((sock, _)) => admit(sock, &open, &metrics, &endpoints, limits),
             Err(e) => {
                 metrics.http_accept_errors.inc();
                 if let Some(suppressed) = accept_log.admit(origin.elapsed().as_nanos() as u64) {
@@ -118,7 +182,13 @@ pub(crate) async fn serve(listener: TcpListener, metrics: Arc<Metrics>, limits: 
 }
 
 /// Registers a connection (shedding the oldest past the limit) and serves it on a task.
-fn admit(sock: TcpStream, open: &Arc<Mutex<Open>>, metrics: &Arc<Metrics>, limits: HttpLimits) {
+fn admit(
+    sock: TcpStream,
+    open: &Arc<Mutex<Open>>,
+    metrics: &Arc<Metrics>,
+    endpoints: &Arc<XappEndpoints>,
+    limits: HttpLimits,
+) {
     let (close_tx, close_rx) = oneshot::channel();
     let id = {
         let Ok(mut o) = open.lock() else { return };
@@ -133,8 +203,9 @@ fn admit(sock: TcpStream, open: &Arc<Mutex<Open>>, metrics: &Arc<Metrics>, limit
     };
     let open = open.clone();
     let metrics = metrics.clone();
+    let endpoints = endpoints.clone();
     tokio::spawn(async move {
-        serve_connection(sock, metrics, limits, close_rx).await;
+        serve_connection(sock, metrics, endpoints, limits, close_rx).await;
         if let Ok(mut o) = open.lock() {
             o.conns.remove(&id);
         }
@@ -144,13 +215,15 @@ fn admit(sock: TcpStream, open: &Arc<Mutex<Open>>, metrics: &Arc<Metrics>, limit
 async fn serve_connection(
     sock: TcpStream,
     metrics: Arc<Metrics>,
+    endpoints: Arc<XappEndpoints>,
     limits: HttpLimits,
     close: oneshot::Receiver<()>,
 ) {
     let _ = sock.set_nodelay(true);
     let service = service_fn(move |req| {
-        let res = respond(&metrics, &req);
-        async move { Ok::<_, Infallible>(res) }
+        let metrics = metrics.clone();
+        let endpoints = endpoints.clone();
+        async move { Ok::<_, Infallible>(respond(&metrics, &endpoints, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -166,16 +239,27 @@ async fn serve_connection(
 }
 
 /// The answer to one request.
-fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let (endpoint, status, content_type, body) = route(metrics, req.method(), req.uri().path());
+async fn respond(
+    metrics: &Metrics,
+    endpoints: &XappEndpoints,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let version = req.version();
+    let (endpoint, status, content_type, body) = match xapp_route(endpoints, req).await {
+        Ok(answer) => answer,
+        Err(req) => {
+            let (e, s, c, b) = route(metrics, req.method(), req.uri().path());
+            (e, s, c, Bytes::from(b))
+        }
+    };
     metrics
         .http_requests
         .get_or_create(&Endpoint { endpoint })
         .inc();
-    let mut res = Response::new(Full::new(Bytes::from(body)));
+    let mut res = Response::new(Full::new(body));
     *res.status_mut() = status;
     // Answer HTTP/1.0 clients in their version.
-    *res.version_mut() = req.version();
+    *res.version_mut() = version;
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
@@ -218,5 +302,88 @@ fn route(
                 format!("not ready: {why}\n"),
             ),
         },
+    }
+}
+
+type Answer = (&'static str, StatusCode, &'static str, Bytes);
+
+const JSON: &str = "application/json";
+
+/// The O-RAN SC routes of `endpoints`; hands the request back when it is not one of them.
+async fn xapp_route(
+    endpoints: &XappEndpoints,
+    req: Request<Incoming>,
+) -> Result<Answer, Request<Incoming>> {
+    let path = req.uri().path();
+    if path == "/ric/v1/config" {
+        let Some(config) = &endpoints.config else {
+            return Err(req);
+        };
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return Ok(plain("config", StatusCode::METHOD_NOT_ALLOWED, "use GET\n"));
+        }
+        return Ok(("config", StatusCode::OK, JSON, config.clone()));
+    }
+    if path == nf_osc::submgr::NOTIFICATION_PATH {
+        let Some(sink) = &endpoints.notifications else {
+            return Err(req);
+        };
+        if req.method() != Method::POST {
+            return Ok(plain(
+                "subscriptions_response",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use POST\n",
+            ));
+        }
+        return Ok(notification(sink, req.into_body()).await);
+    }
+    Err(req)
+}
+
+fn plain(endpoint: &'static str, status: StatusCode, text: &str) -> Answer {
+    let ty = "text/plain; charset=utf-8";
+    (endpoint, status, ty, Bytes::from(text.to_owned()))
+}
+
+/// Reads, validates and queues one Subscription Manager notification.
+async fn notification(sink: &NotificationSink, body: Incoming) -> Answer {
+    use hyper::body::Body as _;
+    const REFUSED: &str = "subscriptions_response_refused";
+    // A length claiming more than the limit is refused before reading anything.
+    let read = if body.size_hint().lower() > MAX_RESPONSE_BODY as u64 {
+        Err(())
+    } else {
+        http_body_util::Limited::new(body, MAX_RESPONSE_BODY)
+            .collect()
+            .await
+            .map_err(|_| ())
+    };
+    let bytes = match read {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            tracing::warn!(reason = "body_too_large", "subscription notification refused");
+            let text = format!("refused (body_too_large): over {MAX_RESPONSE_BODY} bytes or cut\n");
+            return plain(REFUSED, StatusCode::BAD_REQUEST, &text);
+        }
+    };
+    let note = match SubscriptionResponse::from_json(&bytes) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(reason = e.kind(), cause = %e, "subscription notification refused");
+            let text = format!("refused ({}): {e}\n", e.kind());
+            return plain(REFUSED, StatusCode::BAD_REQUEST, &text);
+        }
+    };
+    match sink.try_send(note) {
+        Ok(()) => ("subscriptions_response", StatusCode::OK, JSON, Bytes::from_static(b"{}")),
+        Err(e) => {
+            let reason = match e {
+                tokio::sync::mpsc::error::TrySendError::Full(_) => "queue_full",
+                tokio::sync::mpsc::error::TrySendError::Closed(_) => "queue_closed",
+            };
+            tracing::warn!(reason, "subscription notification not queued; the manager will retry");
+            let text = format!("not queued ({reason}); retry\n");
+            plain(REFUSED, StatusCode::SERVICE_UNAVAILABLE, &text)
+        }
     }
 }

@@ -169,6 +169,9 @@ pub async fn run_models(
 ) -> Result<Summary, RuntimeError> {
     // Bound first: a taken port fails the run before anything starts.
     let listener = cfg.metrics_listen.map(crate::http::bind).transpose()?;
+    // A transport or encoding this build lacks fails the run before anything starts.
+    let transport = RicTransport::new(&cfg)?;
+    let codec = E2smCodec::new(cfg.encoding, cfg.rc_profile)?;
     let Some(first) = models.first() else {
         return Err(RuntimeError::Arms("no model given".into()));
     };
@@ -237,8 +240,6 @@ pub async fn run_models(
     }
     let worker_stats: Vec<_> = infer.iter().map(|h| h.stats().clone()).collect();
 
-    let transport = RicTransport::new(&cfg)?;
-    let codec = E2smCodec::new(cfg.encoding, cfg.rc_profile)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (dead_tx, dead_rx) = mpsc::unbounded_channel();
     let clock = Clock::new();

@@ -97,12 +97,17 @@ pub const KPM_SERVICE_MODEL: &str = "oran-e2sm-kpm";
 /// Service model of RC controls, named as onos-e2t registers it.
 pub const RC_SERVICE_MODEL: &str = "oran-e2sm-rc";
 
-/// Refuses a request for another service model than `name`, or with E2SM payloads in
-/// another encoding than the simulator's protobuf ones.
-fn check_headers(headers: Option<&RequestHeaders>, name: &str) -> Result<(), Status> {
+/// Refuses a request for another service model than `name` (an absent one too unless
+/// `optional`: probes of the control path send none), or with E2SM payloads in another
+/// encoding than the simulator's protobuf ones.
+fn check_headers(
+    headers: Option<&RequestHeaders>,
+    name: &str,
+    optional: bool,
+) -> Result<(), Status> {
     let h = headers.cloned().unwrap_or_default();
     let sm = h.service_model.as_ref().map(|s| s.name.as_str());
-    if sm != Some(name) {
+    if sm != Some(name) && !(optional && sm.is_none()) {
         return Err(E2Cause::RanFunctionIdInvalid.status(
             Code::InvalidArgument,
             format!("service model {sm:?} is not offered: this request needs {name}"),
@@ -184,7 +189,7 @@ impl SubscriptionService for Svc {
         let sim = &self.0;
         let req = req.into_inner();
         let node = node_index(sim, req.headers.as_ref())?;
-        check_headers(req.headers.as_ref(), KPM_SERVICE_MODEL)?;
+        check_headers(req.headers.as_ref(), KPM_SERVICE_MODEL, false)?;
         let headers = req.headers.unwrap_or_default();
         let spec = req.subscription.unwrap_or_default();
         let period = kpm::decode_event_trigger(&spec.event_trigger.unwrap_or_default().payload)
@@ -376,7 +381,7 @@ impl Svc {
     fn apply(&self, req: &ControlRequest) -> Result<ControlResponse, Status> {
         let sim = &self.0;
         let node = node_index(sim, req.headers.as_ref())?;
-        check_headers(req.headers.as_ref(), RC_SERVICE_MODEL)?;
+        check_headers(req.headers.as_ref(), RC_SERVICE_MODEL, true)?;
         let msg = req.message.clone().unwrap_or_default();
         let ctl = rc::decode_quota_control(&msg.header, &msg.payload).map_err(|e| match e {
             rc::RcError::Unsupported { .. } => bad(E2Cause::ActionNotSupported, e),

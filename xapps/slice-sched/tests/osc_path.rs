@@ -117,7 +117,7 @@ impl E2Side for E2 {
             self.refused.lock().unwrap().push(why.clone());
             Err(SubCause {
                 cause: why,
-                source: nf_osc::submgr::ErrorSource::RanFunction,
+                source: nf_osc::submgr::ErrorSource::E2Node,
                 timeout_type: None,
             })
         };

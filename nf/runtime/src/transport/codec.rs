@@ -300,7 +300,7 @@ mod tests {
             cell_meas: Default::default(),
             slices: cell().slices.iter().map(|s| (*s, Default::default())).collect(),
         };
-        r.cell_meas.set(nf_core::Meas::ALL[0], 42.0);
+        r.cell_meas.set(nf_core::Meas::PrbTotDl, 42.0);
         let _ = version;
         r
     }
@@ -318,7 +318,7 @@ mod tests {
             .unwrap();
         assert_eq!(r.cell, cell().cell);
         assert_eq!(r.collection_start_ms, 1_700_000_000_250);
-        assert_eq!(r.cell_meas.get(nf_core::Meas::ALL[0]), 42.0);
+        assert_eq!(r.cell_meas.get(nf_core::Meas::PrbTotDl), 42.0);
         // A v02.03 header read as v03.00: the named skew, never a misread.
         let (h2, m2) = e2_asn1::kpm::encode_indication(&report(KpmVersion::V2_03, 1_700_000_000_000), true, KpmVersion::V2_03);
         let e = v3

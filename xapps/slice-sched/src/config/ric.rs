@@ -489,8 +489,7 @@ mod tests {
     #[test]
     fn the_osc_path_names_each_missing_or_wrong_key() {
         let (_, problems) = check(&OSC.replace("encoding = \"asn1-per\"", "encoding = \"proto\"").replace("rc_profile = \"srsran\"\n", ""));
-        let keys = keys(&problems);
-        assert!(keys.contains(&"ric.encoding".to_owned()), "{problems:?}");
+        assert!(keys(&problems).contains(&"ric.encoding".to_owned()), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("requires encoding = \"asn1-per\"")), "{problems:?}");
         let (_, problems) = check(
             r#"

@@ -21,8 +21,8 @@ use crate::e2::E2Error;
 use crate::metrics::Metrics;
 use crate::node::{InferCtx, NodeEvent, NodeTask};
 use crate::summary::Summary;
-use crate::transport::{E2smCodec, RicTransport, TransportError};
 use crate::supervise::{supervise, wait_shutdown_or_all_dead};
+use crate::transport::{E2smCodec, RicTransport, TransportError};
 use crate::trial::{ArmPolicy, Arms};
 
 /// Why the runtime could not start.
@@ -221,7 +221,9 @@ pub async fn run_models(
     let mut endpoints = crate::http::XappEndpoints::default();
     if let Some(sink) = notifications {
         if listener.is_none() {
-            tracing::warn!("no metrics.listen: the subscription manager's notifications cannot reach the xapp");
+            tracing::warn!(
+                "no metrics.listen: the subscription manager's notifications cannot reach the xapp"
+            );
         }
         endpoints = endpoints.with_notifications(sink);
     }

@@ -375,7 +375,12 @@ impl FileConfig {
         if runtime.transport == nf_runtime::transport::TransportKind::OscRmr {
             // The Subscription Manager posts its notifications to the xApp's HTTP endpoint.
             let rule = "is required with ric.transport = \"osc-rmr\": the Subscription Manager posts its notifications to /ric/v1/subscriptions/response there";
-            p.rule(self.metrics.listen.is_some(), "metrics.listen", "none".to_owned(), rule);
+            p.rule(
+                self.metrics.listen.is_some(),
+                "metrics.listen",
+                "none".to_owned(),
+                rule,
+            );
             if runtime.osc.callback_http_port == 0 {
                 runtime.osc.callback_http_port = self.metrics.listen.map_or(0, |a| a.port());
             }

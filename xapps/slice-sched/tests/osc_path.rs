@@ -186,7 +186,10 @@ impl Ric {
             },
             traces.clone(),
         );
-        let versions = [("gnb-v3", KpmVersion::V3_00), (REFUSING_NODE, KpmVersion::V2_03)];
+        let versions = [
+            ("gnb-v3", KpmVersion::V3_00),
+            (REFUSING_NODE, KpmVersion::V2_03),
+        ];
         let nodes = sim
             .nodes
             .iter()
@@ -215,7 +218,12 @@ impl Ric {
         .unwrap();
         let (ep, rx) = RmrEndpoint::bind(RmrConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            seed_routes: Some(route_file(&dir, "e2t.rt", &[mtype::RIC_INDICATION], xapp_rmr)),
+            seed_routes: Some(route_file(
+                &dir,
+                "e2t.rt",
+                &[mtype::RIC_INDICATION],
+                xapp_rmr,
+            )),
             ..RmrConfig::default()
         })
         .await
@@ -350,7 +358,10 @@ fn send_strays(ep: &RmrEndpoint, e2: &E2, sub: &Sub) {
     let report = report_of(node, &cell, 0, sub.period_ms).unwrap();
     let pdu = indication_pdu(node, sub, action, &report, 0);
     let other = e2.nodes.iter().find(|n| n.meid != sub.meid).unwrap();
-    for (sub_id, meid) in [(4242, node.meid.clone()), (i32::from(sub.e2_instance), other.meid.clone())] {
+    for (sub_id, meid) in [
+        (4242, node.meid.clone()),
+        (i32::from(sub.e2_instance), other.meid.clone()),
+    ] {
         let msg = Message::new(mtype::RIC_INDICATION, pdu.clone())
             .with_sub_id(sub_id)
             .with_meid(meid);
@@ -361,7 +372,10 @@ fn send_strays(ep: &RmrEndpoint, e2: &E2, sub: &Sub) {
 /// Decodes a RICcontrolRequest as the node would and answers it by return to sender.
 fn answer_control(ep: &RmrEndpoint, m: &Message, seen: &Mutex<Seen>) {
     if m.mtype != mtype::RIC_CONTROL_REQ {
-        seen.lock().unwrap().bad_controls.push(format!("mtype {}", m.mtype));
+        seen.lock()
+            .unwrap()
+            .bad_controls
+            .push(format!("mtype {}", m.mtype));
         return;
     }
     let Ok(E2apMessage::ControlRequest {
@@ -373,21 +387,30 @@ fn answer_control(ep: &RmrEndpoint, m: &Message, seen: &Mutex<Seen>) {
         call_process_id,
     }) = e2ap::decode(&m.payload, &e2ap::Limits::default())
     else {
-        seen.lock().unwrap().bad_controls.push("not a RICcontrolRequest".into());
+        seen.lock()
+            .unwrap()
+            .bad_controls
+            .push("not a RICcontrolRequest".into());
         return;
     };
     // srsRAN's RAN parameter IDs: the control must decode under its profile.
     let quotas = match e2_asn1::rc::decode_quota_control(RcProfile::Srsran, &header, &message) {
         Ok(q) => q.quotas.len(),
         Err(e) => {
-            seen.lock().unwrap().bad_controls.push(format!("E2SM-RC: {e}"));
+            seen.lock()
+                .unwrap()
+                .bad_controls
+                .push(format!("E2SM-RC: {e}"));
             0
         }
     };
-    seen.lock()
-        .unwrap()
-        .controls
-        .push((m.meid.clone(), request, ran_function, ack_request, quotas));
+    seen.lock().unwrap().controls.push((
+        m.meid.clone(),
+        request,
+        ran_function,
+        ack_request,
+        quotas,
+    ));
     let reply = if m.meid == REFUSING_NODE {
         Message::new(
             mtype::RIC_CONTROL_FAILURE,
@@ -521,7 +544,11 @@ async fn the_loop_closes_over_rmr_and_aper_with_the_subscription_manager() {
     let st = ric.submgr.stats();
     assert!(st.subscribe_accepted.load(Ordering::Relaxed) >= 2);
     assert!(st.notifications_delivered.load(Ordering::Relaxed) >= 2);
-    assert!(ric.e2.refused.lock().unwrap().is_empty(), "{:?}", ric.e2.refused.lock().unwrap());
+    assert!(
+        ric.e2.refused.lock().unwrap().is_empty(),
+        "{:?}",
+        ric.e2.refused.lock().unwrap()
+    );
 
     // Controls: APER RICcontrolRequests with our requestor, the RC function, ack asked,
     // an E2SM-RC message that decodes under srsRAN's parameter IDs; instances count up.
@@ -538,11 +565,19 @@ async fn the_loop_closes_over_rmr_and_aper_with_the_subscription_manager() {
         .filter(|c| c.0 == "gnb-v3")
         .map(|c| c.1.instance)
         .collect();
-    assert!(v3.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "{v3:?}");
+    assert!(
+        v3.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "{v3:?}"
+    );
 
     // Indications of both versions were decoded: no version skew, nothing malformed.
     assert!(m.indications.get() > 20);
-    for reason in ["kpm_version_skew", "malformed", "unknown_action", "e2ap_malformed"] {
+    for reason in [
+        "kpm_version_skew",
+        "malformed",
+        "unknown_action",
+        "e2ap_malformed",
+    ] {
         assert_eq!(Metrics::count(&m.rejected, reason), 0, "{reason}");
     }
     // The strays: an unknown sub_id, and a live sub_id under another node's meid.
@@ -556,8 +591,16 @@ async fn the_loop_closes_over_rmr_and_aper_with_the_subscription_manager() {
 
     // Shutdown deleted both subscriptions at the manager.
     drop(seen);
-    assert!(st.deletes.load(Ordering::Relaxed) >= 2, "deletes {}", st.deletes.load(Ordering::Relaxed));
-    assert!(ric.submgr.subscriptions().is_empty(), "{:?}", ric.submgr.subscriptions());
+    assert!(
+        st.deletes.load(Ordering::Relaxed) >= 2,
+        "deletes {}",
+        st.deletes.load(Ordering::Relaxed)
+    );
+    assert!(
+        ric.submgr.subscriptions().is_empty(),
+        "{:?}",
+        ric.submgr.subscriptions()
+    );
     let _ = ric.node("gnb-v3");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -68,12 +68,13 @@ impl<'a> Ingest<'a> {
         t.metrics.indications.inc();
         // The action's cell (action ID = position in the subscription), where the RIC
         // says which action an indication reports on.
-        let scope = ind.action_id.and_then(|a| t.node.cells.get(usize::from(a))).map(|c| {
-            e2_asn1::kpm::IndicationScope {
+        let scope = ind
+            .action_id
+            .and_then(|a| t.node.cells.get(usize::from(a)))
+            .map(|c| e2_asn1::kpm::IndicationScope {
                 cell: c.cell,
                 granularity_ms: t.cfg.report_period_ms,
-            }
-        });
+            });
         let (report, notes) = match t.codec.decode_indication(
             &ind.header,
             &ind.message,

@@ -281,13 +281,19 @@ mod tests {
             node,
             E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, RcProfile::Flexric))
         );
-        assert_eq!(E2smCodec::Proto.for_node(Some(KpmVersion::V2_03), None), E2smCodec::Proto);
+        assert_eq!(
+            E2smCodec::Proto.for_node(Some(KpmVersion::V2_03), None),
+            E2smCodec::Proto
+        );
     }
 
     fn cell() -> CellInfo {
         CellInfo {
             cell: CellId::new([0x00, 0xf1, 0x10], 7),
-            slices: vec![nf_core::Snssai::new(1, Some(1)), nf_core::Snssai::new(2, None)],
+            slices: vec![
+                nf_core::Snssai::new(1, Some(1)),
+                nf_core::Snssai::new(2, None),
+            ],
             prb_total_dl: 106,
         }
     }
@@ -298,7 +304,11 @@ mod tests {
             collection_start_ms: start_ms,
             granularity_ms: 250,
             cell_meas: Default::default(),
-            slices: cell().slices.iter().map(|s| (*s, Default::default())).collect(),
+            slices: cell()
+                .slices
+                .iter()
+                .map(|s| (*s, Default::default()))
+                .collect(),
         };
         r.cell_meas.set(nf_core::Meas::PrbTotDl, 42.0);
         let _ = version;
@@ -312,7 +322,11 @@ mod tests {
             granularity_ms: 250,
         };
         let v3 = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, RcProfile::Srsran));
-        let (h, m) = e2_asn1::kpm::encode_indication(&report(KpmVersion::V3_00, 1_700_000_000_250), true, KpmVersion::V3_00);
+        let (h, m) = e2_asn1::kpm::encode_indication(
+            &report(KpmVersion::V3_00, 1_700_000_000_250),
+            true,
+            KpmVersion::V3_00,
+        );
         let (r, _) = v3
             .decode_indication(&h, &m, &Limits::default(), None, Some(scope))
             .unwrap();
@@ -320,7 +334,11 @@ mod tests {
         assert_eq!(r.collection_start_ms, 1_700_000_000_250);
         assert_eq!(r.cell_meas.get(nf_core::Meas::PrbTotDl), 42.0);
         // A v02.03 header read as v03.00: the named skew, never a misread.
-        let (h2, m2) = e2_asn1::kpm::encode_indication(&report(KpmVersion::V2_03, 1_700_000_000_000), true, KpmVersion::V2_03);
+        let (h2, m2) = e2_asn1::kpm::encode_indication(
+            &report(KpmVersion::V2_03, 1_700_000_000_000),
+            true,
+            KpmVersion::V2_03,
+        );
         let e = v3
             .decode_indication(&h2, &m2, &Limits::default(), None, Some(scope))
             .unwrap_err();
@@ -333,8 +351,14 @@ mod tests {
         assert!(ASN1_PER_REJECT_REASONS.contains(&e.kind()));
         // v02.03: two reports of one second are spread within it, not duplicates.
         let v2 = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V2_03, RcProfile::Srsran));
-        let a = v2.decode_indication(&h2, &m2, &Limits::default(), None, Some(scope)).unwrap().0;
-        let b = v2.decode_indication(&h2, &m2, &Limits::default(), None, Some(scope)).unwrap().0;
+        let a = v2
+            .decode_indication(&h2, &m2, &Limits::default(), None, Some(scope))
+            .unwrap()
+            .0;
+        let b = v2
+            .decode_indication(&h2, &m2, &Limits::default(), None, Some(scope))
+            .unwrap()
+            .0;
         assert_eq!(a.collection_start_ms, 1_700_000_000_000);
         assert_eq!(b.collection_start_ms, 1_700_000_000_250);
     }
@@ -352,9 +376,15 @@ mod tests {
             let (h, m) = c.encode_control(&cell().cell, &quotas).unwrap();
             let back = e2_asn1::rc::decode_quota_control(profile, &h, &m).unwrap();
             assert_eq!(back.plmn, cell().cell.plmn);
-            assert_eq!(back.quotas, vec![(nf_core::Snssai::new(1, Some(1)), 10, 60, 0)]);
+            assert_eq!(
+                back.quotas,
+                vec![(nf_core::Snssai::new(1, Some(1)), 10, 60, 0)]
+            );
             let ids = e2_asn1::rc::control_message_parameter_ids(&m).unwrap();
-            assert!(ids.contains(&i64::from(profile.ids().min_prb_policy_ratio)), "{profile}: {ids:?}");
+            assert!(
+                ids.contains(&i64::from(profile.ids().min_prb_policy_ratio)),
+                "{profile}: {ids:?}"
+            );
         }
         let c = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, RcProfile::Srsran));
         let bad = [SliceQuota {

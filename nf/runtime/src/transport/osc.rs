@@ -333,10 +333,11 @@ impl OscRmr {
         }
         match tokio::time::timeout_at(until, waiter).await {
             Ok(Ok(Activated {
-                event: TrackerEvent::Active {
-                    e2_event_instance_id,
-                    ..
-                },
+                event:
+                    TrackerEvent::Active {
+                        e2_event_instance_id,
+                        ..
+                    },
                 stream: Some(rx),
             })) => {
                 tracing::info!(

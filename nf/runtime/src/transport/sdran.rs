@@ -425,4 +425,3 @@ impl E2Client {
         Ok(resp.into_inner())
     }
 }
-

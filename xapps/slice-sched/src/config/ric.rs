@@ -184,9 +184,9 @@ impl RicSection {
         let rule = "applies to transport = \"osc-rmr\" only";
         p.rule(osc_path, "ric.osc", "present".to_owned(), rule);
         if let Some(s) = &o.submgr {
-            let ok = s.rsplit_once(':').is_some_and(|(h, port)| {
-                !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-            });
+            let ok = s
+                .rsplit_once(':')
+                .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
             p.rule(ok, "ric.osc.submgr", format!("{s:?}"), "must be host:port");
             cfg.submgr = s.clone();
         }
@@ -196,9 +196,7 @@ impl RicSection {
         cfg.rmr_route_table = o.rmr_route_table.clone();
         match &o.callback_host {
             Some(h) => {
-                let ok = !h.is_empty()
-                    && h.len() <= 253
-                    && h.bytes().all(|c| c.is_ascii_graphic());
+                let ok = !h.is_empty() && h.len() <= 253 && h.bytes().all(|c| c.is_ascii_graphic());
                 let rule = "must be a host name or address, 1 to 253 printable characters";
                 p.rule(ok, "ric.osc.callback_host", format!("{h:?}"), rule);
                 cfg.callback_host = h.clone();
@@ -223,7 +221,8 @@ impl RicSection {
         }
         if p.int(&b::SUBMGR_TIMEOUT_MS, o.submgr_timeout_ms) {
             cfg.submgr_timeouts.request = std::time::Duration::from_millis(o.submgr_timeout_ms);
-            cfg.submgr_timeouts.connect = cfg.submgr_timeouts.request.min(cfg.submgr_timeouts.connect);
+            cfg.submgr_timeouts.connect =
+                cfg.submgr_timeouts.request.min(cfg.submgr_timeouts.connect);
         }
         cfg
     }
@@ -236,7 +235,12 @@ impl RicSection {
             "sdran-grpc" => TransportKind::SdranGrpc,
             "osc-rmr" => TransportKind::OscRmr,
             _ => {
-                p.rule(false, "ric.transport", format!("{v:?}"), "must be \"sdran-grpc\" or \"osc-rmr\"");
+                p.rule(
+                    false,
+                    "ric.transport",
+                    format!("{v:?}"),
+                    "must be \"sdran-grpc\" or \"osc-rmr\"",
+                );
                 return TransportKind::SdranGrpc;
             }
         };
@@ -257,7 +261,12 @@ impl RicSection {
             "proto" => WireEncoding::Proto,
             "asn1-per" => WireEncoding::Asn1Per,
             _ => {
-                p.rule(false, "ric.encoding", format!("{v:?}"), "must be \"proto\" or \"asn1-per\"");
+                p.rule(
+                    false,
+                    "ric.encoding",
+                    format!("{v:?}"),
+                    "must be \"proto\" or \"asn1-per\"",
+                );
                 return WireEncoding::Proto;
             }
         };
@@ -285,7 +294,12 @@ impl RicSection {
             }
         };
         let rule = "applies to ric.encoding = \"asn1-per\" only (protobuf controls have one form)";
-        p.rule(encoding == WireEncoding::Asn1Per, "ric.rc_profile", format!("{v:?}"), rule);
+        p.rule(
+            encoding == WireEncoding::Asn1Per,
+            "ric.rc_profile",
+            format!("{v:?}"),
+            rule,
+        );
         profile
     }
 }
@@ -302,7 +316,10 @@ impl NodeSection {
         let at = |k: &str| format!("ric.nodes[{i}].{k}");
         let mut id = |key: &str, v: Option<u64>, b: &b::Bound| -> Option<u16> {
             match v {
-                Some(v) => p.int_at(b, at(key), v).then(|| u16::try_from(v).ok()).flatten(),
+                Some(v) => p
+                    .int_at(b, at(key), v)
+                    .then(|| u16::try_from(v).ok())
+                    .flatten(),
                 None => {
                     let rule = "is required with transport = \"osc-rmr\" (the node's RAN function ID, from its E2 setup)";
                     p.rule(!osc_path, at(key), "none".to_owned(), rule);
@@ -318,7 +335,12 @@ impl NodeSection {
                 let rule = "must be \"v2.03\", \"v3.00\" or \"v4.00\" (the version of the node's E2SM-KPM RAN function definition)";
                 p.rule(parsed.is_some(), at("kpm_version"), format!("{v:?}"), rule);
                 let rule = "applies to ric.encoding = \"asn1-per\" only";
-                p.rule(encoding == WireEncoding::Asn1Per, at("kpm_version"), format!("{v:?}"), rule);
+                p.rule(
+                    encoding == WireEncoding::Asn1Per,
+                    at("kpm_version"),
+                    format!("{v:?}"),
+                    rule,
+                );
                 parsed
             }
             None => {
@@ -332,7 +354,12 @@ impl NodeSection {
             let rule = "must be \"oran\", \"srsran\" or \"flexric\"";
             p.rule(parsed.is_ok(), at("rc_profile"), format!("{v:?}"), rule);
             let rule = "applies to ric.encoding = \"asn1-per\" only";
-            p.rule(encoding == WireEncoding::Asn1Per, at("rc_profile"), format!("{v:?}"), rule);
+            p.rule(
+                encoding == WireEncoding::Asn1Per,
+                at("rc_profile"),
+                format!("{v:?}"),
+                rule,
+            );
             parsed.ok()
         });
         let any = kpm.is_some() || rc.is_some() || kpm_version.is_some() || rc_profile.is_some();
@@ -351,7 +378,12 @@ impl CellSection {
         let plmn = parse_plmn(&self.plmn);
         if plmn.is_none() {
             let rule = "must be 6 hex digits, the PLMN identity as on the wire (e.g. \"00f110\")";
-            p.rule(false, format!("{at}.plmn"), format!("{:?}", self.plmn), rule);
+            p.rule(
+                false,
+                format!("{at}.plmn"),
+                format!("{:?}", self.plmn),
+                rule,
+            );
         }
         let nci_ok = p.int_at(&b::NCI, format!("{at}.nci"), self.nci);
         let prbs_ok = p.int_at(&b::CELL_PRBS, format!("{at}.prbs"), self.prbs);
@@ -359,7 +391,12 @@ impl CellSection {
         for (k, s) in self.slices.iter().enumerate() {
             match parse_snssai(s) {
                 Some(v) if slices.contains(&v) => {
-                    p.rule(false, format!("{at}.slices[{k}]"), format!("{s:?}"), "listed twice");
+                    p.rule(
+                        false,
+                        format!("{at}.slices[{k}]"),
+                        format!("{s:?}"),
+                        "listed twice",
+                    );
                 }
                 Some(v) => slices.push(v),
                 None => {
@@ -480,17 +517,34 @@ mod tests {
         assert_eq!(o.nodes.len(), 2);
         assert_eq!(o.nodes[0].kpm_function_id, 2);
         assert_eq!(o.nodes[0].rc_function_id, 3);
-        assert_eq!(o.nodes[0].kpm_version, Some(nf_runtime::transport::osc::KpmVersion::V3_00));
+        assert_eq!(
+            o.nodes[0].kpm_version,
+            Some(nf_runtime::transport::osc::KpmVersion::V3_00)
+        );
         assert_eq!(o.nodes[0].rc_profile, None);
-        assert_eq!(o.nodes[1].kpm_version, Some(nf_runtime::transport::osc::KpmVersion::V2_03));
+        assert_eq!(
+            o.nodes[1].kpm_version,
+            Some(nf_runtime::transport::osc::KpmVersion::V2_03)
+        );
         assert_eq!(o.nodes[1].rc_profile, Some(RcProfile::Flexric));
     }
 
     #[test]
     fn the_osc_path_names_each_missing_or_wrong_key() {
-        let (_, problems) = check(&OSC.replace("encoding = \"asn1-per\"", "encoding = \"proto\"").replace("rc_profile = \"srsran\"\n", ""));
-        assert!(keys(&problems).contains(&"ric.encoding".to_owned()), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("requires encoding = \"asn1-per\"")), "{problems:?}");
+        let (_, problems) = check(
+            &OSC.replace("encoding = \"asn1-per\"", "encoding = \"proto\"")
+                .replace("rc_profile = \"srsran\"\n", ""),
+        );
+        assert!(
+            keys(&problems).contains(&"ric.encoding".to_owned()),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("requires encoding = \"asn1-per\"")),
+            "{problems:?}"
+        );
         let (_, problems) = check(
             r#"
             transport = "osc-rmr"
@@ -545,7 +599,10 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         let cell = &ric.nodes[0].cells[0];
         assert_eq!(cell.cell, CellId::new([0x00, 0xf1, 0x10], 1));
-        assert_eq!(cell.slices, vec![Snssai::new(1, Some(1)), Snssai::new(2, None)]);
+        assert_eq!(
+            cell.slices,
+            vec![Snssai::new(1, Some(1)), Snssai::new(2, None)]
+        );
         assert_eq!(cell.prb_total_dl, 106);
         let (_, problems) = check(
             r#"

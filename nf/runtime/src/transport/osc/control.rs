@@ -204,7 +204,11 @@ pub(super) fn on_outcome(s: &Shared, metrics: &Metrics, msg: &Message) {
         ),
         Ok(other) => {
             Metrics::inc(&metrics.e2_failures, "unexpected_e2ap_message");
-            tracing::debug!(message = other.name(), mtype = msg.mtype, "not a control outcome");
+            tracing::debug!(
+                message = other.name(),
+                mtype = msg.mtype,
+                "not a control outcome"
+            );
             return;
         }
         Err(e) => {
@@ -229,7 +233,9 @@ pub(super) fn on_outcome(s: &Shared, metrics: &Metrics, msg: &Message) {
 mod tests {
     use super::*;
     use crate::summary::CAUSES;
-    use e2_asn1::generated::e2ap_v02_03::e2_ap_ies::{CauseE2node, CauseRICservice, CauseTransport};
+    use e2_asn1::generated::e2ap_v02_03::e2_ap_ies::{
+        CauseE2node, CauseRICservice, CauseTransport,
+    };
 
     #[test]
     fn every_cause_label_is_pre_created() {
@@ -251,7 +257,9 @@ mod tests {
             assert!(CAUSES.contains(&cause_label(&c)), "{c:?}");
         }
         assert_eq!(
-            cause_label(&Cause::ricRequest(CauseRICrequest::control_failed_to_execute)),
+            cause_label(&Cause::ricRequest(
+                CauseRICrequest::control_failed_to_execute
+            )),
             "ric_request"
         );
     }

@@ -155,6 +155,23 @@ mod tests {
     }
 
     #[test]
+    fn a_ric_without_a_node_list_is_served_the_configured_nodes_and_counted() {
+        let m = Metrics::new();
+        let e = E2Error::NoNodeList { ric: "osc-rmr" };
+        assert!(e.is_unimplemented());
+        let mut cfg = RuntimeConfig::local("http://127.0.0.1:1");
+        assert!(configured_nodes(&cfg, &m, &e).is_none());
+        cfg.nodes = vec![node("gnb-1")];
+        assert_eq!(configured_nodes(&cfg, &m, &e), Some(vec![node("gnb-1")]));
+        assert_eq!(Metrics::count(&m.e2_failures, "node_list_unimplemented"), 2);
+        let timeout = E2Error::Timeout {
+            call: "ListE2NodeConnections",
+            after: std::time::Duration::from_secs(1),
+        };
+        assert!(!timeout.is_unimplemented());
+    }
+
+    #[test]
     fn skipped_entries_are_counted_and_an_empty_list_is_not_a_discovery() {
         let m = Metrics::new();
         let d = Discovery {

@@ -68,12 +68,20 @@ pub enum E2Error {
         kind: &'static str,
         detail: String,
     },
+    /// The RIC has no E2 node list to offer (O-RAN SC: nodes come from configuration).
+    #[error("{ric} offers no E2 node list")]
+    NoNodeList { ric: &'static str },
 }
 
 impl E2Error {
-    /// The RIC does not implement `call` (gRPC `UNIMPLEMENTED`).
+    /// The RIC cannot list its E2 nodes: it does not implement the call (gRPC
+    /// `UNIMPLEMENTED`), or has no such call at all; the configured nodes stand in.
     pub fn is_unimplemented(&self) -> bool {
-        matches!(self, Self::Rpc { status, .. } if status.code() == tonic::Code::Unimplemented)
+        match self {
+            Self::Rpc { status, .. } => status.code() == tonic::Code::Unimplemented,
+            Self::NoNodeList { .. } => true,
+            _ => false,
+        }
     }
 }
 

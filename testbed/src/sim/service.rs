@@ -14,7 +14,7 @@ use e2_proto::pb::e2t::subscription_service_server::{
     SubscriptionService, SubscriptionServiceServer,
 };
 use e2_proto::pb::e2t::{
-    Acknowledgement, ControlOutcome, ControlRequest, Encoding, ControlResponse, RequestHeaders,
+    Acknowledgement, ControlOutcome, ControlRequest, ControlResponse, Encoding, RequestHeaders,
     ResponseHeaders, SubscribeRequest, SubscribeResponse, UnsubscribeRequest, UnsubscribeResponse,
     subscribe_response,
 };

@@ -1051,6 +1051,25 @@ alpha = 0.05
     }
 
     #[test]
+    fn the_ric_section_reaches_the_runtime_and_what_osc_rmr_needs_is_named() {
+        let text = format!(
+            "{}\n[ric]\ntransport = \"sdran-grpc\"\nencoding = \"proto\"\n\n[[ric.nodes]]\nid = \"gnb-1\"\n[[ric.nodes.cells]]\nplmn = \"00f110\"\nnci = 1\nslices = [\"1-000001\"]\nprbs = 106\n",
+            demo()
+        );
+        let v = validate(&text).unwrap();
+        assert_eq!(v.runtime.nodes.len(), 1);
+        assert_eq!(v.runtime.nodes[0].cells[0].prb_total_dl, 106);
+        let text = format!(
+            "{}\n[ric]\ntransport = \"osc-rmr\"\nencoding = \"asn1-per\"\n",
+            demo()
+        );
+        // osc-rmr is built: it names what it needs (nodes, [ric.osc], metrics.listen).
+        let k = keys(&text);
+        assert!(k.contains(&"ric.nodes".to_owned()), "{k:?}");
+        assert!(k.contains(&"ric.osc".to_owned()), "{k:?}");
+    }
+
+    #[test]
     fn docs_table_matches_the_bounds() {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operations.md");
         let text = std::fs::read_to_string(&docs).unwrap();

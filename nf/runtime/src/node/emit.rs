@@ -129,7 +129,14 @@ impl<'a> Emit<'a> {
             Verdict::Held(action) => action,
             Verdict::Send(permit) => {
                 let call_process_id = std::mem::take(&mut ctx.call_process_id);
-                self.send(&key, ctx.arm, ctx.arrival_ns, &quotas, call_process_id, permit)
+                self.send(
+                    &key,
+                    ctx.arm,
+                    ctx.arrival_ns,
+                    &quotas,
+                    call_process_id,
+                    permit,
+                )
             }
         };
         let t = self.task;

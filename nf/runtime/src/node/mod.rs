@@ -145,9 +145,7 @@ impl NodeTask {
         let mut transport = self.transport.clone();
         let mut ticks = Ticks {
             sweep: tokio::time::interval(self.cfg.control_timeout / 2),
-            age: tokio::time::interval(Duration::from_millis(
-                self.cfg.stale_after_ms.max(100) / 2,
-            )),
+            age: tokio::time::interval(Duration::from_millis(self.cfg.stale_after_ms.max(100) / 2)),
         };
         loop {
             if *shutdown.borrow() {
@@ -181,7 +179,14 @@ impl NodeTask {
                 }
             };
             let ended = self
-                .read(&mut stream, &mut p, &mut events_rx, &mut backoff, &mut ticks, &mut shutdown)
+                .read(
+                    &mut stream,
+                    &mut p,
+                    &mut events_rx,
+                    &mut backoff,
+                    &mut ticks,
+                    &mut shutdown,
+                )
                 .await;
             if let Ended::Shutdown = ended {
                 break;
@@ -223,7 +228,10 @@ impl NodeTask {
     }
 
     /// The event trigger and one action definition per cell, in the codec of the run.
-    fn subscription_spec(&self, period_ms: u32) -> Result<SubscriptionSpec, crate::transport::CodecError> {
+    fn subscription_spec(
+        &self,
+        period_ms: u32,
+    ) -> Result<SubscriptionSpec, crate::transport::CodecError> {
         let actions = self
             .node
             .cells

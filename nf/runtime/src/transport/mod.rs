@@ -209,7 +209,9 @@ impl RicTransport {
     }
 
     /// The RIC's E2 nodes offering KPM, read for at most `deadline`; RAN function
-    /// definitions are decoded with `codec`.
+    /// definitions are decoded with `codec`. A RIC that cannot list them answers an error
+    /// for which [`E2Error::is_unimplemented`] holds (a transport without any node list
+    /// returns [`E2Error::NoNodeList`]): discovery then serves `[[ric.nodes]]`.
     pub async fn list_nodes(
         &mut self,
         deadline: Duration,

@@ -425,3 +425,32 @@ impl E2Client {
         Ok(resp.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_name_onos_e2t_service_models_and_the_configured_encoding() {
+        let client = E2Client::new("http://127.0.0.1:1", "app", "app-1", 4096).unwrap();
+        let h = client.headers("gnb-1", KPM_SERVICE_MODEL);
+        let sm = h.service_model.unwrap();
+        assert_eq!(
+            (sm.name.as_str(), sm.version.as_str()),
+            ("oran-e2sm-kpm", "v2")
+        );
+        assert_eq!(h.encoding, Encoding::Proto as i32);
+        let per = client.with_encoding(WireEncoding::Asn1Per);
+        let h = per
+            .control_request("gnb-1", vec![], vec![], vec![])
+            .headers
+            .unwrap();
+        assert_eq!(h.encoding, Encoding::Asn1Per as i32);
+        let sm = h.service_model.unwrap();
+        assert_eq!(
+            (sm.name.as_str(), sm.version.as_str()),
+            ("oran-e2sm-rc", "v1")
+        );
+        assert_eq!(h.e2_node_id, "gnb-1");
+    }
+}

@@ -34,7 +34,9 @@ use crate::metrics::Metrics;
 fn status_outcome(status: &tonic::Status) -> ControlOutcome {
     let detail = status.message().to_owned();
     match status.code() {
-        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => ControlOutcome::Timeout { detail },
+        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+            ControlOutcome::Timeout { detail }
+        }
         tonic::Code::Unavailable | tonic::Code::Unknown => ControlOutcome::Failure {
             cause: "transport",
             detail,

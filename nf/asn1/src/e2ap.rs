@@ -19,7 +19,9 @@ use crate::generated::e2ap_v02_03::e2_ap_pdu_descriptions::{
     E2APPDU, InitiatingMessage, SuccessfulOutcome, UnsuccessfulOutcome,
 };
 
-pub use crate::generated::e2ap_v02_03::e2_ap_ies::Cause;
+pub use crate::generated::e2ap_v02_03::e2_ap_ies::{
+    Cause, RICsubsequentAction, RICsubsequentActionType, RICtimeToWait,
+};
 
 /// E2AP maxofRICactionID.
 pub const MAX_RIC_ACTIONS: usize = 16;
@@ -76,6 +78,9 @@ pub enum E2apError {
         count: usize,
         limit: usize,
     },
+    /// A message that cannot be encoded: a value breaks an E2AP constraint.
+    #[error("cannot encode: {0}")]
+    Encode(String),
     /// A value this layer cannot represent (e.g. a non-gNB global E2 node ID).
     #[error("unsupported {0}")]
     Unsupported(&'static str),
@@ -93,11 +98,13 @@ impl E2apError {
             E2apError::UnknownIe(_) => "unknown_ie",
             E2apError::TooMany { .. } => "too_many",
             E2apError::Unsupported(_) => "unsupported_value",
+            E2apError::Encode(_) => "encode",
         }
     }
 
     /// Every [`Self::kind`], to pre-create counters at zero.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
+        "encode",
         "oversize",
         "malformed",
         "unsupported_procedure",
@@ -144,13 +151,14 @@ pub enum ActionType {
     Policy,
 }
 
-/// One action of a subscription request (`RICaction-ToBeSetup-Item`; subsequent actions
-/// are not modelled and are refused on decode).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One action of a subscription request (`RICaction-ToBeSetup-Item`).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Action {
     pub id: u8,
     pub kind: ActionType,
     pub definition: Option<Vec<u8>>,
+    /// `RICsubsequentAction` (continue / wait, time to wait), carried as E2AP types.
+    pub subsequent: Option<ies::RICsubsequentAction>,
 }
 
 /// RIC indication type (E2AP 9.2.19).
@@ -395,9 +403,8 @@ fn dec<T: rasn::Decode>(bytes: &[u8], what: &'static str) -> Result<T, E2apError
     rasn::aper::decode(bytes).map_err(malformed(what))
 }
 
-fn enc<T: rasn::Encode>(v: &T) -> Vec<u8> {
-    // Values built here satisfy their constraints (ranges are checked by the types).
-    rasn::aper::encode(v).unwrap_or_default()
+fn enc<T: rasn::Encode>(v: &T) -> Result<Vec<u8>, E2apError> {
+    rasn::aper::encode(v).map_err(|e| E2apError::Encode(e.to_string()))
 }
 
 /// The IEs of a message, by ID, after the count, duplicate and unknown-IE checks.
@@ -452,15 +459,21 @@ impl IeSet {
 #[derive(Default)]
 struct IeBuilder {
     ies: Vec<Ie>,
+    err: Option<E2apError>,
 }
 
 impl IeBuilder {
     fn put<T: rasn::Encode>(mut self, id: ProtocolIEID, criticality: Criticality, v: &T) -> Self {
-        self.ies.push(Ie {
-            id: id.0,
-            criticality,
-            value: enc(v),
-        });
+        match enc(v) {
+            Ok(value) => self.ies.push(Ie {
+                id: id.0,
+                criticality,
+                value,
+            }),
+            Err(e) => {
+                self.err.get_or_insert(e);
+            }
+        }
         self
     }
 
@@ -487,8 +500,11 @@ impl IeBuilder {
         self
     }
 
-    fn build<C: IeContainer>(self) -> C {
-        C::from_ies(self.ies)
+    fn build<C: IeContainer>(self) -> Result<C, E2apError> {
+        match self.err {
+            Some(e) => Err(e),
+            None => Ok(C::from_ies(self.ies)),
+        }
     }
 }
 
@@ -508,6 +524,14 @@ fn req_id_of(r: ies::RICrequestID) -> RicRequestId {
 
 /// Decodes one E2AP PDU of the RIC loop, applying `limits` first.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<E2apMessage, E2apError> {
+    decode_with_criticality(bytes, limits).map(|(m, _)| m)
+}
+
+/// [`decode`], also giving the procedure criticality the sender used.
+pub fn decode_with_criticality(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(E2apMessage, Criticality), E2apError> {
     if bytes.len() > limits.max_pdu_bytes {
         return Err(E2apError::Oversize {
             len: bytes.len(),
@@ -518,12 +542,15 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<E2apMessage, E2apError> {
     match pdu {
         E2APPDU::initiatingMessage(m) => {
             decode_initiating(m.procedure_code.0, m.value.as_bytes(), limits)
+                .map(|x| (x, m.criticality))
         }
         E2APPDU::successfulOutcome(m) => {
             decode_successful(m.procedure_code.0, m.value.as_bytes(), limits)
+                .map(|x| (x, m.criticality))
         }
         E2APPDU::unsuccessfulOutcome(m) => {
             decode_unsuccessful(m.procedure_code.0, m.value.as_bytes(), limits)
+                .map(|x| (x, m.criticality))
         }
     }
 }
@@ -922,7 +949,10 @@ fn bits_value(b: &BitString) -> u32 {
 }
 
 fn bits_of(v: u32, n: u8) -> BitString {
-    (0..n).rev().map(|i| (v >> i) & 1 == 1).collect()
+    (0..n)
+        .rev()
+        .map(|i| v.checked_shr(u32::from(i)).unwrap_or(0) & 1 == 1)
+        .collect()
 }
 
 fn actions_of(
@@ -944,9 +974,6 @@ fn actions_of(
             }
             let a: pc::RICactionToBeSetupItem =
                 dec(i.value.as_bytes(), "RICaction-ToBeSetup-Item")?;
-            if a.ric_subsequent_action.is_some() {
-                return Err(E2apError::Unsupported("RIC subsequent action"));
-            }
             Ok(Action {
                 id: a.ric_action_id.0,
                 kind: match a.ric_action_type {
@@ -955,6 +982,7 @@ fn actions_of(
                     ies::RICactionType::policy => ActionType::Policy,
                 },
                 definition: a.ric_action_definition.map(|d| d.0.to_vec()),
+                subsequent: a.ric_subsequent_action,
             })
         })
         .collect()
@@ -1003,7 +1031,7 @@ fn gnb(n: &GlobalGnbId) -> ies::GlobalE2nodeID {
     ies::GlobalE2nodeID::gNB(ies::GlobalE2nodeGNBID::new(
         ies::GlobalgNBID::new(
             ies::PLMNIdentity(FixedOctetString::from(n.plmn)),
-            ies::GNBIDChoice::gnb_ID(bits_of(n.gnb_id, n.gnb_id_bits.clamp(22, 32))),
+            ies::GNBIDChoice::gnb_ID(bits_of(n.gnb_id, n.gnb_id_bits)),
         ),
         None,
         n.cu_up_id.map(ies::GNBCUUPID),
@@ -1011,39 +1039,81 @@ fn gnb(n: &GlobalGnbId) -> ies::GlobalE2nodeID {
     ))
 }
 
-fn initiating(code: ProcedureCode, criticality: Criticality, body: Vec<u8>) -> Vec<u8> {
-    enc(&E2APPDU::initiatingMessage(InitiatingMessage::new(
-        code,
-        criticality,
-        Any::new(body),
-    )))
+/// The three E2AP PDU kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PduKind {
+    Initiating,
+    Successful,
+    Unsuccessful,
 }
 
-fn successful(code: ProcedureCode, body: Vec<u8>) -> Vec<u8> {
-    enc(&E2APPDU::successfulOutcome(SuccessfulOutcome::new(
-        code,
-        R,
-        Any::new(body),
-    )))
+type Body = (PduKind, ProcedureCode, Criticality, Vec<u8>);
+
+fn initiating(code: ProcedureCode, criticality: Criticality, body: Vec<u8>) -> Body {
+    (PduKind::Initiating, code, criticality, body)
 }
 
-fn unsuccessful(code: ProcedureCode, body: Vec<u8>) -> Vec<u8> {
-    enc(&E2APPDU::unsuccessfulOutcome(UnsuccessfulOutcome::new(
-        code,
-        R,
-        Any::new(body),
-    )))
+fn successful(code: ProcedureCode, body: Vec<u8>) -> Body {
+    (PduKind::Successful, code, R, body)
 }
 
-fn single<T: rasn::Encode>(item_id: ProtocolIEID, v: &T) -> (ProtocolIEID, Criticality, Any) {
-    (item_id, R, Any::new(enc(v)))
+fn unsuccessful(code: ProcedureCode, body: Vec<u8>) -> Body {
+    (PduKind::Unsuccessful, code, R, body)
+}
+
+/// A `ProtocolIE-SingleContainer` list item (criticality ignore, as E2AP gives every item IE).
+fn single<T: rasn::Encode>(
+    item_id: ProtocolIEID,
+    v: &T,
+) -> Result<(ProtocolIEID, Criticality, Any), E2apError> {
+    Ok((item_id, I, Any::new(enc(v)?)))
 }
 
 /// Encodes a message as an E2AP PDU (IEs in the order and with the criticalities of the
 /// E2AP v02.03 tabular definitions).
-pub fn encode(msg: &E2apMessage) -> Vec<u8> {
+///
+/// # Errors
+/// [`E2apError::Encode`] when a value breaks an E2AP constraint (no action, more than 16
+/// actions, a RAN function ID above 4095, a gNB ID outside 22..=32 bits, …).
+pub fn encode(msg: &E2apMessage) -> Result<Vec<u8>, E2apError> {
+    let (kind, code, criticality, body) = body(msg)?;
+    pdu(kind, code, criticality, body)
+}
+
+/// Encodes a message with the procedure criticality given (e.g. the one a peer used, from
+/// [`decode_with_criticality`]) instead of the E2AP default.
+pub fn encode_with_criticality(
+    msg: &E2apMessage,
+    criticality: Criticality,
+) -> Result<Vec<u8>, E2apError> {
+    let (kind, code, _, body) = body(msg)?;
+    pdu(kind, code, criticality, body)
+}
+
+fn pdu(
+    kind: PduKind,
+    code: ProcedureCode,
+    criticality: Criticality,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, E2apError> {
+    let value = Any::new(body);
+    enc(&match kind {
+        PduKind::Initiating => {
+            E2APPDU::initiatingMessage(InitiatingMessage::new(code, criticality, value))
+        }
+        PduKind::Successful => {
+            E2APPDU::successfulOutcome(SuccessfulOutcome::new(code, criticality, value))
+        }
+        PduKind::Unsuccessful => {
+            E2APPDU::unsuccessfulOutcome(UnsuccessfulOutcome::new(code, criticality, value))
+        }
+    })
+}
+
+/// The PDU kind, procedure code, default procedure criticality and message body of `msg`.
+fn body(msg: &E2apMessage) -> Result<Body, E2apError> {
     use E2apMessage as M;
-    match msg {
+    Ok(match msg {
         M::SubscriptionRequest {
             request,
             ran_function,
@@ -1064,12 +1134,12 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                             a.definition
                                 .clone()
                                 .map(|d| ies::RICactionDefinition(d.into())),
-                            None,
+                            a.subsequent.clone(),
                         );
-                        let (i, c, v) = single(id::ID_RICACTION_TO_BE_SETUP_ITEM, &item);
-                        pc::AnonymousRICactionsToBeSetupList::new(i, c, v)
+                        let (i, c, v) = single(id::ID_RICACTION_TO_BE_SETUP_ITEM, &item)?;
+                        Ok(pc::AnonymousRICactionsToBeSetupList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let details = pc::RICsubscriptionDetails::new(
                 ies::RICeventTriggerDefinition(event_trigger.clone().into()),
@@ -1079,11 +1149,11 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                 .put(id::ID_RICREQUEST_ID, R, &req_id(request))
                 .put(id::ID_RANFUNCTION_ID, R, &ies::RANfunctionID(*ran_function))
                 .put(id::ID_RICSUBSCRIPTION_DETAILS, R, &details)
-                .build();
+                .build()?;
             initiating(
                 id::ID_RICSUBSCRIPTION,
                 R,
-                enc(&pc::RICsubscriptionRequest::new(ies)),
+                enc(&pc::RICsubscriptionRequest::new(ies))?,
             )
         }
         M::SubscriptionResponse {
@@ -1099,10 +1169,10 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         let (i, c, v) = single(
                             id::ID_RICACTION_ADMITTED_ITEM,
                             &pc::RICactionAdmittedItem::new(ies::RICactionID(*a)),
-                        );
-                        pc::AnonymousRICactionAdmittedList::new(i, c, v)
+                        )?;
+                        Ok(pc::AnonymousRICactionAdmittedList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let not = pc::RICactionNotAdmittedList(
                 not_admitted
@@ -1111,10 +1181,10 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         let (i, c, v) = single(
                             id::ID_RICACTION_NOT_ADMITTED_ITEM,
                             &pc::RICactionNotAdmittedItem::new(ies::RICactionID(*a), cause.clone()),
-                        );
-                        pc::AnonymousRICactionNotAdmittedList::new(i, c, v)
+                        )?;
+                        Ok(pc::AnonymousRICactionNotAdmittedList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let ies = IeBuilder::default()
                 .put(id::ID_RICREQUEST_ID, R, &req_id(request))
@@ -1125,10 +1195,10 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                     R,
                     (!not_admitted.is_empty()).then_some(&not),
                 )
-                .build();
+                .build()?;
             successful(
                 id::ID_RICSUBSCRIPTION,
-                enc(&pc::RICsubscriptionResponse::new(ies)),
+                enc(&pc::RICsubscriptionResponse::new(ies))?,
             )
         }
         M::SubscriptionFailure {
@@ -1140,31 +1210,31 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                 .put(id::ID_RICREQUEST_ID, R, &req_id(request))
                 .put(id::ID_RANFUNCTION_ID, R, &ies::RANfunctionID(*ran_function))
                 .put(id::ID_CAUSE, R, cause)
-                .build();
+                .build()?;
             unsuccessful(
                 id::ID_RICSUBSCRIPTION,
-                enc(&pc::RICsubscriptionFailure::new(ies)),
+                enc(&pc::RICsubscriptionFailure::new(ies))?,
             )
         }
         M::SubscriptionDeleteRequest {
             request,
             ran_function,
         } => {
-            let ies = request_ies(request, *ran_function).build();
+            let ies = request_ies(request, *ran_function).build()?;
             initiating(
                 id::ID_RICSUBSCRIPTION_DELETE,
                 R,
-                enc(&pc::RICsubscriptionDeleteRequest::new(ies)),
+                enc(&pc::RICsubscriptionDeleteRequest::new(ies))?,
             )
         }
         M::SubscriptionDeleteResponse {
             request,
             ran_function,
         } => {
-            let ies = request_ies(request, *ran_function).build();
+            let ies = request_ies(request, *ran_function).build()?;
             successful(
                 id::ID_RICSUBSCRIPTION_DELETE,
-                enc(&pc::RICsubscriptionDeleteResponse::new(ies)),
+                enc(&pc::RICsubscriptionDeleteResponse::new(ies))?,
             )
         }
         M::SubscriptionDeleteFailure {
@@ -1174,10 +1244,10 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
         } => {
             let ies = request_ies(request, *ran_function)
                 .put(id::ID_CAUSE, R, cause)
-                .build();
+                .build()?;
             unsuccessful(
                 id::ID_RICSUBSCRIPTION_DELETE,
-                enc(&pc::RICsubscriptionDeleteFailure::new(ies)),
+                enc(&pc::RICsubscriptionDeleteFailure::new(ies))?,
             )
         }
         M::Indication {
@@ -1223,8 +1293,13 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         .map(|c| ies::RICcallProcessID(c.into()))
                         .as_ref(),
                 )
-                .build();
-            initiating(id::ID_RICINDICATION, I, enc(&pc::RICindication::new(ies)))
+                .build()?;
+            (
+                PduKind::Initiating,
+                id::ID_RICINDICATION,
+                I,
+                enc(&pc::RICindication::new(ies))?,
+            )
         }
         M::ControlRequest {
             request,
@@ -1266,8 +1341,13 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         })
                         .as_ref(),
                 )
-                .build();
-            initiating(id::ID_RICCONTROL, R, enc(&pc::RICcontrolRequest::new(ies)))
+                .build()?;
+            (
+                PduKind::Initiating,
+                id::ID_RICCONTROL,
+                R,
+                enc(&pc::RICcontrolRequest::new(ies))?,
+            )
         }
         M::ControlAcknowledge {
             request,
@@ -1292,8 +1372,13 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         .map(|c| ies::RICcontrolOutcome(c.into()))
                         .as_ref(),
                 )
-                .build();
-            successful(id::ID_RICCONTROL, enc(&pc::RICcontrolAcknowledge::new(ies)))
+                .build()?;
+            (
+                PduKind::Successful,
+                id::ID_RICCONTROL,
+                R,
+                enc(&pc::RICcontrolAcknowledge::new(ies))?,
+            )
         }
         M::ControlFailure {
             request,
@@ -1320,8 +1405,13 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         .map(|c| ies::RICcontrolOutcome(c.into()))
                         .as_ref(),
                 )
-                .build();
-            unsuccessful(id::ID_RICCONTROL, enc(&pc::RICcontrolFailure::new(ies)))
+                .build()?;
+            (
+                PduKind::Unsuccessful,
+                id::ID_RICCONTROL,
+                R,
+                enc(&pc::RICcontrolFailure::new(ies))?,
+            )
         }
         M::ErrorIndication {
             transaction_id,
@@ -1348,11 +1438,11 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                     ran_function.map(ies::RANfunctionID).as_ref(),
                 )
                 .put_opt(id::ID_CAUSE, I, cause.as_ref())
-                .build();
+                .build()?;
             initiating(
                 id::ID_ERROR_INDICATION,
                 I,
-                enc(&pc::ErrorIndication::new(ies)),
+                enc(&pc::ErrorIndication::new(ies))?,
             )
         }
         M::E2SetupRequest {
@@ -1371,10 +1461,10 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                             ies::RANfunctionRevision(f.revision),
                             ies::RANfunctionOID(crate::kpm::printable_pub(&f.oid)),
                         );
-                        let (i, c, v) = single(id::ID_RANFUNCTION_ITEM, &item);
-                        pc::AnonymousRANfunctionsList::new(i, c, v)
+                        let (i, c, v) = single(id::ID_RANFUNCTION_ITEM, &item)?;
+                        Ok(pc::AnonymousRANfunctionsList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let ies = IeBuilder::default()
                 .put(
@@ -1389,8 +1479,13 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                     R,
                     component_config_addition,
                 )
-                .build();
-            initiating(id::ID_E2SETUP, R, enc(&pc::E2setupRequest::new(ies)))
+                .build()?;
+            (
+                PduKind::Initiating,
+                id::ID_E2SETUP,
+                R,
+                enc(&pc::E2setupRequest::new(ies))?,
+            )
         }
         M::E2SetupResponse {
             transaction_id,
@@ -1409,10 +1504,10 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                                 ies::RANfunctionID(*f),
                                 ies::RANfunctionRevision(*r),
                             ),
-                        );
-                        pc::AnonymousRANfunctionsIDList::new(i, c, v)
+                        )?;
+                        Ok(pc::AnonymousRANfunctionsIDList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let rej = pc::RANfunctionsIDcauseList(
                 rejected
@@ -1421,10 +1516,10 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                         let (i, c, v) = single(
                             id::ID_RANFUNCTION_IECAUSE_ITEM,
                             &pc::RANfunctionIDcauseItem::new(ies::RANfunctionID(*f), cause.clone()),
-                        );
-                        pc::AnonymousRANfunctionsIDcauseList::new(i, c, v)
+                        )?;
+                        Ok(pc::AnonymousRANfunctionsIDcauseList::new(i, c, v))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, E2apError>>()?,
             );
             let ies = IeBuilder::default()
                 .put(
@@ -1455,10 +1550,15 @@ pub fn encode(msg: &E2apMessage) -> Vec<u8> {
                     R,
                     component_config_addition_ack,
                 )
-                .build();
-            successful(id::ID_E2SETUP, enc(&pc::E2setupResponse::new(ies)))
+                .build()?;
+            (
+                PduKind::Successful,
+                id::ID_E2SETUP,
+                R,
+                enc(&pc::E2setupResponse::new(ies))?,
+            )
         }
-    }
+    })
 }
 
 fn request_ies(request: &RicRequestId, ran_function: u16) -> IeBuilder {

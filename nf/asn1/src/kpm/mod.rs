@@ -146,8 +146,9 @@ impl KpmAperError {
 }
 
 fn aper_encode<T: rasn::Encode>(v: &T) -> Vec<u8> {
-    // Every value built here satisfies its constraints (names come from `Meas`, strings are
-    // checked by `printable`), so the encoder has nothing to refuse.
+    // Every value built here satisfies its constraints: names come from `Meas`, strings go
+    // through `printable`, lists are never empty (a report has its cell-level records),
+    // periods of 0 ms (below the ASN.1 range 1..2^32-1) are written as 1 ms.
     rasn::aper::encode(v).unwrap_or_default()
 }
 
@@ -350,7 +351,8 @@ pub fn decode_ran_function(bytes: &[u8], version: KpmVersion) -> Result<RanFunct
     }
 }
 
-/// Event trigger format 1: periodic report every `period_ms`.
+/// Event trigger format 1: periodic report every `period_ms` (0 is outside the ASN.1 range
+/// and is written as 1).
 pub fn encode_event_trigger(period_ms: u32, version: KpmVersion) -> Vec<u8> {
     match version {
         KpmVersion::V2_03 => versioned::v2::encode_event_trigger(period_ms),
@@ -553,14 +555,13 @@ pub fn decode_indication(
         KpmVersion::V3_00 => versioned::v3::decode_message(payload),
         KpmVersion::V4_00 => versioned::v4::decode_message(payload),
     }?;
-    if let Some(infos) = &m.infos {
-        if infos.len() > limits.max_measurements {
-            return Err(KpmAperError::TooMany {
-                what: "measurements",
-                count: infos.len(),
-                limit: limits.max_measurements,
-            });
-        }
+    let infos_len = m.infos.as_ref().map_or(0, Vec::len);
+    if infos_len > limits.max_measurements {
+        return Err(KpmAperError::TooMany {
+            what: "measurements",
+            count: infos_len,
+            limit: limits.max_measurements,
+        });
     }
     if m.records.len() > limits.max_measurements {
         return Err(KpmAperError::TooMany {

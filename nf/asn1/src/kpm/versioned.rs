@@ -224,7 +224,7 @@ macro_rules! kpm_codec {
                 aper_encode(&k::E2SMKPMEventTriggerDefinition {
                     event_definition_formats:
                         k::E2SMKPMEventTriggerDefinitionEventDefinitionFormats::eventDefinition_Format1(
-                            k::E2SMKPMEventTriggerDefinitionFormat1 { reporting_period: period_ms },
+                            k::E2SMKPMEventTriggerDefinitionFormat1 { reporting_period: period_ms.max(1) },
                         ),
                 })
             }
@@ -249,7 +249,7 @@ macro_rules! kpm_codec {
                         k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format1(
                             k::E2SMKPMActionDefinitionFormat1 {
                                 meas_info_list: info_list(slots),
-                                granul_period: k::GranularityPeriod(granularity_ms),
+                                granul_period: k::GranularityPeriod(granularity_ms.max(1)),
                                 cell_global_id: Some(cgi(cell)),
                                 dist_meas_bin_range_info: None,
                             },
@@ -343,7 +343,7 @@ macro_rules! kpm_codec {
                                     incomplete_flag: None,
                                 }]),
                                 meas_info_list: infos.map(info_list),
-                                granul_period: Some(k::GranularityPeriod(granularity_ms)),
+                                granul_period: Some(k::GranularityPeriod(granularity_ms.max(1))),
                             },
                         ),
                 })

@@ -8,6 +8,7 @@
 
 pub mod e2ap;
 pub mod kpm;
+/// E2SM-RC domain codec: slice PRB quota under per-implementation RAN parameter-ID profiles.
 pub mod rc;
 pub mod real;
 

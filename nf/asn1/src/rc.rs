@@ -17,10 +17,9 @@ use crate::generated::e2sm_rc_v05_00::e2_sm_common_ies::{
 };
 use crate::generated::e2sm_rc_v05_00::e2_sm_rc_ies::{
     ControlActionRANParameterItem, E2SMRCControlHeader, E2SMRCControlHeaderFormat1,
-    E2SMRCControlHeaderRicControlHeaderFormats, E2SMRCControlMessage,
-    E2SMRCControlMessageFormat1, E2SMRCControlMessageFormat1Item,
-    E2SMRCControlMessageRicControlMessageFormats, E2SMRCControlOutcome,
-    E2SMRCControlOutcomeFormat1, E2SMRCControlOutcomeFormat1Item,
+    E2SMRCControlHeaderRicControlHeaderFormats, E2SMRCControlMessage, E2SMRCControlMessageFormat1,
+    E2SMRCControlMessageFormat1Item, E2SMRCControlMessageRicControlMessageFormats,
+    E2SMRCControlOutcome, E2SMRCControlOutcomeFormat1, E2SMRCControlOutcomeFormat1Item,
     E2SMRCControlOutcomeRicControlOutcomeFormats, E2SMRCRANFunctionDefinition,
     RANFunctionDefinitionControl, RANFunctionDefinitionControlActionItem,
     RANFunctionDefinitionControlItem, RANParameterID, RANParameterLIST, RANParameterName,
@@ -71,7 +70,9 @@ pub enum RcAperError {
     TooDeep { max: usize },
     #[error("{what}: format {format} is not supported (want format 1)")]
     UnsupportedFormat { what: &'static str, format: u8 },
-    #[error("control style {style} action {action} is not the expected style {want_style} action {want_action}")]
+    #[error(
+        "control style {style} action {action} is not the expected style {want_style} action {want_action}"
+    )]
     UnexpectedAction {
         style: i64,
         action: i64,
@@ -181,7 +182,7 @@ fn printable(what: &'static str, s: &str) -> Result<PrintableString, RcAperError
 }
 
 fn text(s: &PrintableString) -> String {
-    String::from_utf8_lossy(&s.as_bytes()).into_owned()
+    String::from_utf8_lossy(s.as_bytes()).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -211,7 +212,9 @@ pub fn encode_control_header(h: &ControlHeader) -> Result<Vec<u8>, RcAperError> 
     );
     encode(
         "control header",
-        &E2SMRCControlHeader::new(E2SMRCControlHeaderRicControlHeaderFormats::controlHeader_Format1(f1)),
+        &E2SMRCControlHeader::new(
+            E2SMRCControlHeaderRicControlHeaderFormats::controlHeader_Format1(f1),
+        ),
     )
 }
 
@@ -321,7 +324,12 @@ fn decode_message(bytes: &[u8]) -> Result<Vec<(i64, RANParameterValueType)>, RcA
     Ok(f1
         .ran_p_list
         .into_iter()
-        .map(|i| (parameter_id(&i.ran_parameter_id), i.ran_parameter_value_type))
+        .map(|i| {
+            (
+                parameter_id(&i.ran_parameter_id),
+                i.ran_parameter_value_type,
+            )
+        })
         .collect())
 }
 
@@ -329,7 +337,12 @@ fn structure_items(s: RANParameterSTRUCTURE) -> Vec<(i64, RANParameterValueType)
     s.sequence_of_ran_parameters
         .unwrap_or_default()
         .into_iter()
-        .map(|i| (parameter_id(&i.ran_parameter_id), i.ran_parameter_value_type))
+        .map(|i| {
+            (
+                parameter_id(&i.ran_parameter_id),
+                i.ran_parameter_value_type,
+            )
+        })
         .collect()
 }
 
@@ -379,7 +392,11 @@ impl Siblings {
         for (id, v) in items {
             let known = u32::try_from(id).ok().filter(|i| allowed.contains(i));
             let Some(id32) = known else {
-                return Err(RcAperError::UnknownParameter { profile, id, within });
+                return Err(RcAperError::UnknownParameter {
+                    profile,
+                    id,
+                    within,
+                });
             };
             if out.iter().any(|(i, _)| *i == id32) {
                 return Err(RcAperError::DuplicateParameter {
@@ -430,7 +447,9 @@ fn as_list(
     v: RANParameterValueType,
 ) -> Result<Vec<RANParameterSTRUCTURE>, RcAperError> {
     match v {
-        RANParameterValueType::ranP_Choice_List(l) => Ok(l.ran_parameter_list.list_of_ran_parameter),
+        RANParameterValueType::ranP_Choice_List(l) => {
+            Ok(l.ran_parameter_list.list_of_ran_parameter)
+        }
         _ => Err(bad(ids, id, "not a list")),
     }
 }
@@ -441,15 +460,19 @@ fn as_value(
     v: RANParameterValueType,
 ) -> Result<RANParameterValue, RcAperError> {
     match v {
-        RANParameterValueType::ranP_Choice_ElementFalse(e) => {
-            e.ran_parameter_value.ok_or_else(|| bad(ids, id, "element without a value"))
-        }
+        RANParameterValueType::ranP_Choice_ElementFalse(e) => e
+            .ran_parameter_value
+            .ok_or_else(|| bad(ids, id, "element without a value")),
         RANParameterValueType::ranP_Choice_ElementTrue(e) => Ok(e.ran_parameter_value),
         _ => Err(bad(ids, id, "not an element")),
     }
 }
 
-fn as_octets(ids: &QuotaParamIds, id: u32, v: RANParameterValueType) -> Result<Vec<u8>, RcAperError> {
+fn as_octets(
+    ids: &QuotaParamIds,
+    id: u32,
+    v: RANParameterValueType,
+) -> Result<Vec<u8>, RcAperError> {
     match as_value(ids, id, v)? {
         RANParameterValue::valueOctS(o) => Ok(o.to_vec()),
         _ => Err(bad(ids, id, "not an octet string")),
@@ -513,7 +536,10 @@ pub fn decode_policy_ratio_list(
             max: MAX_GROUPS,
         });
     }
-    groups.into_iter().map(|g| decode_group(profile, g)).collect()
+    groups
+        .into_iter()
+        .map(|g| decode_group(profile, g))
+        .collect()
 }
 
 fn unwrap_item(
@@ -525,13 +551,13 @@ fn unwrap_item(
 ) -> Result<(Siblings, bool), RcAperError> {
     let ids = profile.ids();
     let items = structure_items(item);
-    if let [(id, _)] = items.as_slice() {
-        if *id == i64::from(wrapper) {
-            let mut w = Siblings::new(profile, within, &[wrapper], items)?;
-            let inner = w.take(wrapper).ok_or_else(|| missing(ids, wrapper))?;
-            let inner = structure_items(as_structure(ids, wrapper, inner)?);
-            return Ok((Siblings::new(profile, within, allowed, inner)?, true));
-        }
+    if let [(id, _)] = items.as_slice()
+        && *id == i64::from(wrapper)
+    {
+        let mut w = Siblings::new(profile, within, &[wrapper], items)?;
+        let inner = w.take(wrapper).ok_or_else(|| missing(ids, wrapper))?;
+        let inner = structure_items(as_structure(ids, wrapper, inner)?);
+        return Ok((Siblings::new(profile, within, allowed, inner)?, true));
     }
     Ok((Siblings::new(profile, within, allowed, items)?, false))
 }
@@ -553,7 +579,9 @@ fn decode_group(
         ],
         item,
     )?;
-    let policy = g.take(ids.rrm_policy).ok_or_else(|| missing(ids, ids.rrm_policy))?;
+    let policy = g
+        .take(ids.rrm_policy)
+        .ok_or_else(|| missing(ids, ids.rrm_policy))?;
     let mut policy = Siblings::new(
         profile,
         "the RRM Policy",
@@ -593,7 +621,9 @@ fn decode_member(
         .take(ids.plmn_identity)
         .ok_or_else(|| missing(ids, ids.plmn_identity))?;
     let plmn = as_octets(ids, ids.plmn_identity, plmn)?;
-    let snssai = m.take(ids.s_nssai).ok_or_else(|| missing(ids, ids.s_nssai))?;
+    let snssai = m
+        .take(ids.s_nssai)
+        .ok_or_else(|| missing(ids, ids.s_nssai))?;
     let mut snssai = Siblings::new(
         profile,
         "the S-NSSAI",
@@ -778,7 +808,11 @@ pub fn decode_quota_control(
     let mut quotas: Vec<WireQuota> = Vec::with_capacity(groups.len());
     for g in groups {
         let [m] = g.members.as_slice() else {
-            return Err(bad(ids, ids.rrm_policy_member_list, "want exactly one member"));
+            return Err(bad(
+                ids,
+                ids.rrm_policy_member_list,
+                "want exactly one member",
+            ));
         };
         let p: [u8; 3] = m
             .plmn
@@ -998,14 +1032,23 @@ pub fn decode_control_outcome(bytes: &[u8]) -> Result<Vec<(u32, RANParameterValu
 
 /// The outcome of an applied quota control: Min / Max PRB Policy Ratio of `profile` per slice
 /// in order (the shape srsRAN's DU executor reports), as integer items.
-pub fn quota_outcome_items(profile: RcProfile, quotas: &[SliceQuota]) -> Vec<(u32, RANParameterValue)> {
+pub fn quota_outcome_items(
+    profile: RcProfile,
+    quotas: &[SliceQuota],
+) -> Vec<(u32, RANParameterValue)> {
     let ids = profile.ids();
     quotas
         .iter()
         .flat_map(|q| {
             [
-                (ids.min_prb_policy_ratio, RANParameterValue::valueInt(int(q.min_ratio.into()))),
-                (ids.max_prb_policy_ratio, RANParameterValue::valueInt(int(q.max_ratio.into()))),
+                (
+                    ids.min_prb_policy_ratio,
+                    RANParameterValue::valueInt(int(q.min_ratio.into())),
+                ),
+                (
+                    ids.max_prb_policy_ratio,
+                    RANParameterValue::valueInt(int(q.max_ratio.into())),
+                ),
             ]
         })
         .collect()

@@ -1,11 +1,13 @@
 //! Nesting bound of the recursive E2SM-RC RAN parameter tree, checked before decoding.
 //!
 //! `RANParameter-ValueType` nests `RANParameter-STRUCTURE` and `RANParameter-LIST` without
-//! limit, and rasn decodes it by recursion: measured on a debug build, 100 levels (about
-//! 500 bytes of input) overflow a 256 KiB thread stack. This walker reads the aligned-PER
-//! layout of an `E2SM-RC-ControlMessage` format 1 (X.691 clauses 10.9, 12, 16, 19, 20, 23)
-//! far enough to measure the nesting depth, its own recursion bounded by [`MAX_DEPTH`], and refuses deeper trees before rasn sees them. It decodes no value:
-//! the real decode is rasn's.
+//! limit. rasn 0.30 decodes it by recursion and stops only at 128 nested constructed values
+//! (`remaining_depth` in its PER decoder); measured on a debug build, a 100-level tree (about
+//! 500 bytes) overflows a 256 KiB thread stack before that limit is reached. This walker
+//! reads the aligned-PER layout of an `E2SM-RC-ControlMessage` format 1 (X.691 clauses 10.9,
+//! 12, 16, 19, 20, 23) far enough to measure the nesting depth, its own recursion bounded by
+//! [`MAX_DEPTH`], and refuses deeper trees with a typed error before rasn sees them. It
+//! decodes no value: the real decode is rasn's.
 
 use super::RcAperError;
 
@@ -48,7 +50,9 @@ impl<'a> Bits<'a> {
 
     fn skip_octets(&mut self, n: usize) -> Result<(), RcAperError> {
         self.align();
-        let end = self.pos.checked_add(n.checked_mul(8).ok_or_else(truncated)?);
+        let end = self
+            .pos
+            .checked_add(n.checked_mul(8).ok_or_else(truncated)?);
         match end {
             Some(end) if end <= self.data.len() * 8 => {
                 self.pos = end;
@@ -91,7 +95,11 @@ impl<'a> Bits<'a> {
 
     /// Skips the extension additions of an extensible SEQUENCE whose extension bit was set.
     fn skip_extensions(&mut self) -> Result<(), RcAperError> {
-        let n = if self.bit()? { self.length()? } else { self.bits(6)? + 1 };
+        let n = if self.bit()? {
+            self.length()?
+        } else {
+            self.bits(6)? + 1
+        };
         let mut present = 0;
         for _ in 0..n {
             present += usize::from(self.bit()?);
@@ -105,7 +113,8 @@ impl<'a> Bits<'a> {
 }
 
 /// The RAN parameter nesting depth of an `E2SM-RC-ControlMessage`, refused past
-/// [`MAX_DEPTH`]. Messages of a format other than 1 have no tree to walk (depth 0).
+/// [`MAX_DEPTH`]. Formats 2 to 5 (extension alternatives, which nest format 1 lists) are
+/// refused here, before rasn would recurse into them.
 pub fn check_control_message(message: &[u8]) -> Result<usize, RcAperError> {
     let mut b = Bits {
         data: message,
@@ -113,7 +122,12 @@ pub fn check_control_message(message: &[u8]) -> Result<usize, RcAperError> {
     };
     let _message_ext = b.bit()?;
     if b.bit()? {
-        return Ok(0);
+        let index = if b.bit()? { usize::MAX } else { b.bits(6)? };
+        let format = u8::try_from(index.saturating_add(2)).unwrap_or(u8::MAX);
+        return Err(RcAperError::UnsupportedFormat {
+            what: "control message",
+            format,
+        });
     }
     let format1_ext = b.bit()?;
     let n = b.count16()?;

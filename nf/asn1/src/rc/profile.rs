@@ -132,12 +132,18 @@ impl QuotaParamIds {
             (self.sd, "SD"),
             (self.min_prb_policy_ratio, "Min PRB Policy Ratio"),
             (self.max_prb_policy_ratio, "Max PRB Policy Ratio"),
-            (self.dedicated_prb_policy_ratio, "Dedicated PRB Policy Ratio"),
+            (
+                self.dedicated_prb_policy_ratio,
+                "Dedicated PRB Policy Ratio",
+            ),
         ]
     }
 
     /// The E2SM-RC name of `id` in this profile.
     pub fn name_of(&self, id: u32) -> Option<&'static str> {
-        self.all().into_iter().find(|(i, _)| *i == id).map(|(_, n)| n)
+        self.all()
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n)
     }
 }

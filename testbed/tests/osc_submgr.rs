@@ -70,10 +70,11 @@ impl E2Side for RecordingE2 {
     }
 
     fn unsubscribe(&self, meid: &str, ran_function_id: u16, e2_event_instance_id: u16) {
-        self.unsubscribed
-            .lock()
-            .unwrap()
-            .push((meid.into(), ran_function_id, e2_event_instance_id));
+        self.unsubscribed.lock().unwrap().push((
+            meid.into(),
+            ran_function_id,
+            e2_event_instance_id,
+        ));
     }
 }
 
@@ -207,7 +208,13 @@ async fn subscribe_notify_route_indications_and_delete() {
     client.unsubscribe(&resp.subscription_id).await.unwrap();
     assert_eq!(tracker.remove_subscription(&resp.subscription_id), 2);
     assert_eq!(tracker.active(), 0);
-    let mut torn: Vec<u16> = e2.unsubscribed.lock().unwrap().iter().map(|t| t.2).collect();
+    let mut torn: Vec<u16> = e2
+        .unsubscribed
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| t.2)
+        .collect();
     torn.sort_unstable();
     let mut want = e2_ids.clone();
     want.sort_unstable();
@@ -215,7 +222,13 @@ async fn subscribe_notify_route_indications_and_delete() {
     assert!(server.subscriptions().is_empty());
     let again = client.unsubscribe(&resp.subscription_id).await.unwrap_err();
     assert_eq!(again.kind(), "submgr_status_4xx", "{again}");
-    assert_eq!(server.stats().notifications_delivered.load(Ordering::Relaxed), 2);
+    assert_eq!(
+        server
+            .stats()
+            .notifications_delivered
+            .load(Ordering::Relaxed),
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,7 +307,10 @@ async fn a_full_notification_queue_answers_503_and_the_manager_retries() {
     let (server, client) = manager(Arc::new(RecordingE2::default()), cfg).await;
     let (xapp, mut rx, metrics) = xapp_endpoint_metrics(1);
     // Three details, a queue of one: the 2nd and 3rd notifications get 503 until drained.
-    let resp = client.subscribe(&params("gnb_q", xapp, &[1, 2, 3])).await.unwrap();
+    let resp = client
+        .subscribe(&params("gnb_q", xapp, &[1, 2, 3]))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let mut got = Vec::new();
     for _ in 0..3 {
@@ -305,13 +321,29 @@ async fn a_full_notification_queue_answers_503_and_the_manager_retries() {
     assert_eq!(got, vec![1, 2, 3], "nothing lost, in order");
     // The manager counts a delivery once it has read the 200.
     let t = Instant::now();
-    while server.stats().notifications_delivered.load(Ordering::Relaxed) < 3
+    while server
+        .stats()
+        .notifications_delivered
+        .load(Ordering::Relaxed)
+        < 3
         && t.elapsed() < Duration::from_secs(10)
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(server.stats().notifications_delivered.load(Ordering::Relaxed), 3);
-    assert_eq!(server.stats().notifications_undelivered.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        server
+            .stats()
+            .notifications_delivered
+            .load(Ordering::Relaxed),
+        3
+    );
+    assert_eq!(
+        server
+            .stats()
+            .notifications_undelivered
+            .load(Ordering::Relaxed),
+        0
+    );
     // The queue was full at least once: the xApp answered 503 and counted it.
     let text = metrics.encode();
     let refused = text
@@ -387,14 +419,20 @@ async fn malformed_answers_from_the_manager_are_refused_by_name() {
             "submgr_bad_response",
         ),
         (
-            json("201 Created", "{\"SubscriptionId\":\"a b\",\"SubscriptionInstances\":null}"),
+            json(
+                "201 Created",
+                "{\"SubscriptionId\":\"a b\",\"SubscriptionInstances\":null}",
+            ),
             "submgr_bad_response",
         ),
         (
             "HTTP/1.1 201 Created\r\ncontent-length: 10000000000\r\n\r\n{}".into(),
             "submgr_body_too_large",
         ),
-        (json("500 Internal Server Error", "oops"), "submgr_status_5xx"),
+        (
+            json("500 Internal Server Error", "oops"),
+            "submgr_status_5xx",
+        ),
         (json("200 OK", "{}"), "submgr_unexpected_status"),
         ("SSH-2.0-OpenSSH\r\n\r\n".into(), "submgr_http"),
     ];
@@ -410,7 +448,10 @@ async fn malformed_answers_from_the_manager_are_refused_by_name() {
     // An answer whose body is cut short of its length.
     let addr = hostile("HTTP/1.1 201 Created\r\ncontent-length: 100\r\n\r\n{\"Su".into()).await;
     let client = SubMgrClient::new(addr.to_string(), SubMgrTimeouts::default());
-    let e = client.subscribe(&params("gnb_1", addr, &[1])).await.unwrap_err();
+    let e = client
+        .subscribe(&params("gnb_1", addr, &[1]))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), "submgr_http", "{e}");
 }
 
@@ -500,9 +541,11 @@ async fn malformed_requests_to_the_manager_are_refused_by_name() {
     assert_eq!(status, 405);
     // A body claiming gigabytes is refused without reading it.
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"POST /ric/v1/subscriptions HTTP/1.1\r\nhost: x\r\ncontent-length: 5000000000\r\n\r\n{")
-        .await
-        .unwrap();
+    s.write_all(
+        b"POST /ric/v1/subscriptions HTTP/1.1\r\nhost: x\r\ncontent-length: 5000000000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
     let mut text = String::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut text)).await;
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");

@@ -361,7 +361,10 @@ async fn notification(sink: &NotificationSink, body: Incoming) -> Answer {
     let bytes = match read {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            tracing::warn!(reason = "body_too_large", "subscription notification refused");
+            tracing::warn!(
+                reason = "body_too_large",
+                "subscription notification refused"
+            );
             let text = format!("refused (body_too_large): over {MAX_RESPONSE_BODY} bytes or cut\n");
             return plain(REFUSED, StatusCode::BAD_REQUEST, &text);
         }
@@ -375,13 +378,21 @@ async fn notification(sink: &NotificationSink, body: Incoming) -> Answer {
         }
     };
     match sink.try_send(note) {
-        Ok(()) => ("subscriptions_response", StatusCode::OK, JSON, Bytes::from_static(b"{}")),
+        Ok(()) => (
+            "subscriptions_response",
+            StatusCode::OK,
+            JSON,
+            Bytes::from_static(b"{}"),
+        ),
         Err(e) => {
             let reason = match e {
                 tokio::sync::mpsc::error::TrySendError::Full(_) => "queue_full",
                 tokio::sync::mpsc::error::TrySendError::Closed(_) => "queue_closed",
             };
-            tracing::warn!(reason, "subscription notification not queued; the manager will retry");
+            tracing::warn!(
+                reason,
+                "subscription notification not queued; the manager will retry"
+            );
             let text = format!("not queued ({reason}); retry\n");
             plain(REFUSED, StatusCode::SERVICE_UNAVAILABLE, &text)
         }

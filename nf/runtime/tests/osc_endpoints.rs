@@ -57,7 +57,8 @@ const NOTE: &str = r#"{"SubscriptionId":"2Vxm0aKqUH3aTBMDyDh4ZbJmSqy","Subscript
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_is_served_as_an_xapp_config_list() {
-    let controls = serde_json::json!({"controls": {"e2": {"ran_function_id": 2}}, "name": "slice-sched"});
+    let controls =
+        serde_json::json!({"controls": {"e2": {"ran_function_id": 2}}, "name": "slice-sched"});
     let (_, addr) = start(XappEndpoints::default().with_config("slice-sched", controls.clone()));
     let (status, ty, body) = call(addr, Method::GET, "/ric/v1/config", "").await;
     assert_eq!(status, 200, "{body}");

@@ -246,7 +246,10 @@ fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 }
 
 fn refuse(shared: &Shared, status: StatusCode, kind: &str, error: &str) -> Response<Full<Bytes>> {
-    shared.stats.requests_refused.fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .requests_refused
+        .fetch_add(1, Ordering::Relaxed);
     tracing::debug!(status = status.as_u16(), kind, error, "request refused");
     let body = serde_json::json!({ "kind": kind, "error": error });
     reply(status, serde_json::to_vec(&body).unwrap_or_default())
@@ -266,7 +269,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
         .and_then(|r| r.strip_prefix('/'))
     {
         if method != Method::DELETE {
-            return refuse(shared, StatusCode::METHOD_NOT_ALLOWED, "method", "use DELETE");
+            return refuse(
+                shared,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method",
+                "use DELETE",
+            );
         }
         return unsubscribe(shared, id);
     }
@@ -302,7 +310,7 @@ async fn subscribe(shared: &Arc<Shared>, body: Incoming) -> Response<Full<Bytes>
     };
     let planned = match plan(shared, &params) {
         Ok(p) => p,
-        Err(resp) => return resp,
+        Err((status, kind, error)) => return refuse(shared, status, kind, error),
     };
     shared
         .stats
@@ -324,10 +332,12 @@ struct Planned {
     instances: Vec<(u16, Option<u16>)>,
 }
 
-fn plan(shared: &Shared, params: &SubscriptionParams) -> Result<Planned, Response<Full<Bytes>>> {
+/// Why a request is refused: status, `kind` label, message.
+type Refusal = (StatusCode, &'static str, &'static str);
+
+fn plan(shared: &Shared, params: &SubscriptionParams) -> Result<Planned, Refusal> {
     let Ok(mut reg) = shared.registry.lock() else {
-        return Err(refuse(
-            shared,
+        return Err((
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "registry poisoned",
@@ -335,9 +345,7 @@ fn plan(shared: &Shared, params: &SubscriptionParams) -> Result<Planned, Respons
     };
     let subscription_id = match &params.subscription_id {
         Some(id) if reg.subs.contains_key(id) => {
-            drop(reg);
-            return Err(refuse(
-                shared,
+            return Err((
                 StatusCode::BAD_REQUEST,
                 "subscription_exists",
                 "SubscriptionId already in use",

@@ -13,10 +13,8 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::model::{
-    self, MAX_RESPONSE_BODY, ModelError, SubscriptionParams, SubscriptionResponse,
-};
 use super::SUBSCRIPTIONS_PATH;
+use super::model::{self, MAX_RESPONSE_BODY, ModelError, SubscriptionParams, SubscriptionResponse};
 
 /// The manager's service in an O-RAN SC deployment (`ricplt` namespace, HTTP port 8088).
 pub const DEFAULT_SUBMGR: &str = "service-ricplt-submgr-http.ricplt:8088";
@@ -147,7 +145,13 @@ impl SubMgrClient {
         const OP: &str = "subscribe";
         let body = params.to_json().map_err(SubMgrError::InvalidRequest)?;
         let (status, answer) = self
-            .exchange(OP, Method::POST, SUBSCRIPTIONS_PATH, Some(body), MAX_RESPONSE_BODY)
+            .exchange(
+                OP,
+                Method::POST,
+                SUBSCRIPTIONS_PATH,
+                Some(body),
+                MAX_RESPONSE_BODY,
+            )
             .await?;
         expect_status(OP, status, StatusCode::CREATED, &answer)?;
         let resp = SubscriptionResponse::from_json(&answer)
@@ -271,7 +275,10 @@ async fn read_body(
     match Limited::new(body, max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => match e.downcast::<hyper::Error>() {
-            Ok(source) => Err(SubMgrError::Http { op, source: *source }),
+            Ok(source) => Err(SubMgrError::Http {
+                op,
+                source: *source,
+            }),
             Err(_) => Err(SubMgrError::BodyTooLarge { op, max }),
         },
     }

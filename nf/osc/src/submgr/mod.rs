@@ -13,10 +13,9 @@ pub mod tracker;
 
 pub use client::{SubMgrClient, SubMgrError, SubMgrTimeouts};
 pub use model::{
-    ActionToBeSetup, ActionType, ClientEndpoint, E2SubscriptionDirectives, E2smOctets,
-    ErrorSource, ModelError, SubscriptionData, SubscriptionDetail, SubscriptionInstance,
-    SubscriptionParams, SubscriptionResponse, SubsequentAction, SubsequentActionType,
-    TimeToWait, TimeoutType,
+    ActionToBeSetup, ActionType, ClientEndpoint, E2SubscriptionDirectives, E2smOctets, ErrorSource,
+    ModelError, SubscriptionData, SubscriptionDetail, SubscriptionInstance, SubscriptionParams,
+    SubscriptionResponse, SubsequentAction, SubsequentActionType, TimeToWait, TimeoutType,
 };
 pub use tracker::{SubscriptionTracker, TrackerError, TrackerEvent};
 

@@ -129,12 +129,15 @@ impl<'de> Visitor<'de> for OctetsVisitor {
                     "byte array longer than {MAX_OCTETS}"
                 )));
             }
-            let byte = v.as_u64().and_then(|b| u8::try_from(b).ok()).ok_or_else(|| {
-                de::Error::custom(format_args!(
-                    "byte {v} at index {} is outside 0..=255",
-                    out.len()
-                ))
-            })?;
+            let byte = v
+                .as_u64()
+                .and_then(|b| u8::try_from(b).ok())
+                .ok_or_else(|| {
+                    de::Error::custom(format_args!(
+                        "byte {v} at index {} is outside 0..=255",
+                        out.len()
+                    ))
+                })?;
             out.push(byte);
         }
         Ok(E2smOctets(out))
@@ -613,13 +616,7 @@ impl E2SubscriptionDirectives {
             )?;
         }
         if let Some(v) = self.e2_retry_count {
-            check_range(
-                "E2SubscriptionDirectives.E2RetryCount",
-                v,
-                0,
-                10,
-                "0..=10",
-            )?;
+            check_range("E2SubscriptionDirectives.E2RetryCount", v, 0, 10, "0..=10")?;
         }
         Ok(())
     }
@@ -698,10 +695,7 @@ mod tests {
     #[test]
     fn octets_refuse_out_of_range_bytes_by_index() {
         let e = serde_json::from_str::<E2smOctets>("[1, 2, 256]").unwrap_err();
-        assert!(
-            e.to_string().contains("byte 256 at index 2"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("byte 256 at index 2"), "{e}");
         let e = serde_json::from_str::<E2smOctets>("[-1]").unwrap_err();
         assert!(e.to_string().contains("index 0"), "{e}");
         let e = serde_json::from_str::<E2smOctets>("[1.5]").unwrap_err();

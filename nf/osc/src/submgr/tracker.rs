@@ -128,7 +128,11 @@ impl SubscriptionTracker {
 
     /// Registers every detail of `params` as pending, before the request is sent. Nothing
     /// is registered when one of its `XappEventInstanceId`s is already in use.
-    pub fn register(&mut self, params: &SubscriptionParams, now: Instant) -> Result<(), TrackerError> {
+    pub fn register(
+        &mut self,
+        params: &SubscriptionParams,
+        now: Instant,
+    ) -> Result<(), TrackerError> {
         if let Some(id) = params
             .xapp_event_instance_ids()
             .find(|id| self.by_instance.contains_key(id))
@@ -156,7 +160,8 @@ impl SubscriptionTracker {
     pub fn accepted(&mut self, params: &SubscriptionParams, resp: &SubscriptionResponse) {
         for id in params.xapp_event_instance_ids() {
             if let Some(e) = self.by_instance.get_mut(&id) {
-                e.subscription_id.get_or_insert_with(|| resp.subscription_id.clone());
+                e.subscription_id
+                    .get_or_insert_with(|| resp.subscription_id.clone());
             }
         }
     }
@@ -335,5 +340,94 @@ impl SubscriptionTracker {
         {
             self.by_e2_instance.remove(&e2_event_instance_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::submgr::model::{
+        ActionToBeSetup, ActionType, ClientEndpoint, E2smOctets, SubscriptionDetail,
+        SubscriptionInstance,
+    };
+
+    fn params(meid: &str, ids: &[u16]) -> SubscriptionParams {
+        SubscriptionParams {
+            subscription_id: None,
+            client_endpoint: ClientEndpoint {
+                host: "xapp".into(),
+                http_port: 8080,
+                rmr_port: 4560,
+            },
+            meid: meid.into(),
+            ran_function_id: 2,
+            e2_subscription_directives: None,
+            subscription_details: ids
+                .iter()
+                .map(|&x| SubscriptionDetail {
+                    xapp_event_instance_id: x,
+                    event_triggers: E2smOctets(vec![1]),
+                    action_to_be_setup_list: vec![ActionToBeSetup {
+                        action_id: 1,
+                        action_type: ActionType::Report,
+                        action_definition: None,
+                        subsequent_action: None,
+                    }],
+                })
+                .collect(),
+        }
+    }
+
+    fn note(id: &str, instances: &[(u16, u16)]) -> SubscriptionResponse {
+        SubscriptionResponse {
+            subscription_id: id.into(),
+            subscription_instances: instances
+                .iter()
+                .map(|&(x, e)| SubscriptionInstance::ok(x, e))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn notifications_are_matched_by_instance_and_checked_against_the_answer() {
+        let t0 = Instant::now();
+        let mut t = SubscriptionTracker::new(Duration::from_secs(5));
+        let a = params("gnb_a", &[1, 2]);
+        t.register(&a, t0).unwrap();
+        assert_eq!(
+            t.register(&params("gnb_b", &[2]), t0),
+            Err(TrackerError::InstanceInUse(2))
+        );
+        // Nothing of a refused request was registered.
+        assert_eq!(t.pending(), 2);
+        t.accepted(&a, &note("S1", &[]));
+        let ev = t.on_notification(&note("S2", &[(1, 10)]));
+        assert_eq!(ev[0].label(), "subscription_mismatch");
+        let ev = t.on_notification(&note("S1", &[(9, 10)]));
+        assert_eq!(ev[0].label(), "unknown_instance");
+        let ev = t.on_notification(&note("S1", &[(1, 10)]));
+        assert_eq!(ev[0].label(), "active");
+        // A repeated notification (the manager retried) changes nothing.
+        let ev = t.on_notification(&note("S1", &[(1, 10)]));
+        assert_eq!(ev[0].label(), "active");
+        assert_eq!(t.active(), 1);
+        // Another detail may not take an E2EventInstanceId in use.
+        let ev = t.on_notification(&note("S1", &[(2, 10)]));
+        assert_eq!(ev[0].label(), "duplicate_e2_instance");
+        assert_eq!(t.route("gnb_a", 10), Some(1));
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(5)));
+        // Detail 2 is still pending and times out exactly at its deadline.
+        assert!(t.expire(t0 + Duration::from_millis(4999)).is_empty());
+        let ev = t.expire(t0 + Duration::from_secs(5));
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].label(), "timed_out");
+        assert_eq!(t.next_deadline(), None);
+        assert_eq!(t.remove_subscription("S1"), 1);
+        assert_eq!(t.route("gnb_a", 10), None);
+        // A request that failed before the manager took it frees its instances.
+        let b = params("gnb_b", &[3]);
+        t.register(&b, t0).unwrap();
+        t.abandon(&b);
+        t.register(&b, t0).unwrap();
     }
 }

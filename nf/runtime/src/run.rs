@@ -287,7 +287,10 @@ pub async fn run_models(
                 // Under asn1-per each node has its own E2SM-KPM version and RC profile.
                 codec: {
                     let n = cfg.osc.node(&node.id);
-                    codec.for_node(n.and_then(|n| n.kpm_version), n.and_then(|n| n.rc_profile))
+                    let version = n
+                        .and_then(|n| n.kpm_version)
+                        .or(transport.kpm_version(&node.id));
+                    codec.for_node(version, n.and_then(|n| n.rc_profile))
                 },
                 cfg: cfg.clone(),
                 layout: layout.clone(),

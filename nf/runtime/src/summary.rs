@@ -67,6 +67,7 @@ pub(crate) const REJECT_REASONS: &[&str] = &[
     "kpm_version_skew",
     "unknown_action",
     "unknown_subscription",
+    "e2ap_encode",
     "e2ap_oversize",
     "e2ap_malformed",
     "e2ap_unsupported_procedure",

@@ -306,6 +306,7 @@ fn indication_pdu(node: &Node, sub: &Sub, action: u8, report: &KpmReport, sn: u1
         message,
         call_process_id: None,
     })
+    .unwrap()
 }
 
 fn report_of(node: &Node, cell: &CellId, seq: u64, period_ms: u32) -> Option<KpmReport> {
@@ -422,7 +423,8 @@ fn answer_control(ep: &RmrEndpoint, m: &Message, seen: &Mutex<Seen>) {
                     e2_asn1::generated::e2ap_v02_03::e2_ap_ies::CauseRICrequest::control_message_invalid,
                 ),
                 outcome: None,
-            }),
+            })
+            .unwrap(),
         )
     } else {
         let outcome = e2_asn1::rc::encode_control_outcome(&[]).ok();
@@ -433,7 +435,8 @@ fn answer_control(ep: &RmrEndpoint, m: &Message, seen: &Mutex<Seen>) {
                 ran_function,
                 call_process_id,
                 outcome,
-            }),
+            })
+            .unwrap(),
         )
     };
     let _ = ep.rts(m, reply.with_meid(m.meid.clone()));

@@ -201,6 +201,15 @@ impl RicTransport {
         }
     }
 
+    /// The E2SM-KPM version the RIC says `node` speaks (O-RAN SC: read from the E2
+    /// manager's RAN function definition), if it says.
+    pub fn kpm_version(&self, node: &str) -> Option<e2_asn1::kpm::KpmVersion> {
+        match self {
+            Self::SdranGrpc(_) => None,
+            Self::OscRmr(t) => t.kpm_version(node),
+        }
+    }
+
     /// Stops what [`Self::start`] started (after the node tasks have unsubscribed).
     pub fn stop(&self) {
         if let Self::OscRmr(t) = self {
@@ -219,7 +228,7 @@ impl RicTransport {
     ) -> Result<Discovery, E2Error> {
         match self {
             Self::SdranGrpc(t) => t.list_nodes(deadline, codec).await,
-            Self::OscRmr(t) => t.list_nodes(),
+            Self::OscRmr(t) => t.list_nodes(deadline).await,
         }
     }
 

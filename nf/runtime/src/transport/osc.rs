@@ -1,7 +1,12 @@
 //! `osc-rmr`: the O-RAN SC near-RT RIC, as an xApp deployed in it sees it.
 //!
 //! - **Nodes** come from the configuration (`[[ric.nodes]]`): the E2 node name is the RMR
-//!   `meid`; each node names its KPM and RC RAN function IDs ([`OscNode`]).
+//!   `meid`; each node names its KPM and RC RAN function IDs ([`OscNode`]). With
+//!   `ric.osc.e2mgr` set, each node's RAN function definitions are read from the E2
+//!   manager ([`e2mgr`], `GET /v1/nodeb/{ranName}`): the E2SM-KPM version from the KPM
+//!   definition (a configured `kpm_version` still wins), and the node is refused
+//!   (`ran_function_invalid`) when a function is missing, undecodable, or its RC definition
+//!   does not offer slice PRB quota control under the node's profile.
 //! - **Subscribe** = Subscription Manager REST `POST /ric/v1/subscriptions` with this xApp's
 //!   `ClientEndpoint` (HTTP host/port the manager calls back, RMR port), the node's `Meid`
 //!   and KPM `RANFunctionID`, and one `SubscriptionDetail` (the KPM event trigger, one
@@ -23,6 +28,7 @@
 //! as `xapp_rmr_dropped_total{reason}`.
 
 mod control;
+pub mod e2mgr;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -52,7 +58,8 @@ use crate::http::NotificationSink;
 use crate::metrics::Metrics;
 
 /// Labels of E2AP RICindication payloads refused (`e2ap_` + [`E2apError::kind`]).
-pub const E2AP_REJECT_REASONS: [&str; 8] = [
+pub const E2AP_REJECT_REASONS: [&str; 9] = [
+    "e2ap_encode",
     "e2ap_oversize",
     "e2ap_malformed",
     "e2ap_unsupported_procedure",
@@ -107,6 +114,8 @@ pub struct OscConfig {
     pub e2ap_limits: e2ap::Limits,
     /// Time limits of one Subscription Manager call.
     pub submgr_timeouts: SubMgrTimeouts,
+    /// E2 manager `host:port` to read the nodes' RAN function definitions from, if any.
+    pub e2mgr: Option<String>,
     /// The nodes' RAN function IDs, versions and profiles, by `meid`.
     pub nodes: Vec<OscNode>,
 }
@@ -123,6 +132,7 @@ impl Default for OscConfig {
             requestor_id: 1,
             e2ap_limits: e2ap::Limits::default(),
             submgr_timeouts: SubMgrTimeouts::default(),
+            e2mgr: None,
             nodes: Vec::new(),
         }
     }
@@ -179,6 +189,10 @@ struct Shared {
     state: Mutex<State>,
     controls: control::Pending,
     tasks: Mutex<Vec<AbortHandle>>,
+    /// E2SM-KPM versions decided from the E2 manager's RAN function definitions.
+    versions: Mutex<HashMap<String, KpmVersion>>,
+    /// The run's E2SM-RC profile (`ric.rc_profile`).
+    rc_profile: RcProfile,
 }
 
 impl Shared {
@@ -213,6 +227,8 @@ impl OscRmr {
                 state: Mutex::new(state),
                 controls: control::Pending::default(),
                 tasks: Mutex::default(),
+                versions: Mutex::default(),
+                rc_profile: cfg.rc_profile,
             }),
         }
     }
@@ -258,12 +274,77 @@ impl OscRmr {
         self.shared.endpoint.get().map(RmrEndpoint::local_addr)
     }
 
-    /// The configured nodes: the O-RAN SC RIC offers an xApp no node list over RMR.
-    pub(super) fn list_nodes(&self) -> Result<Discovery, E2Error> {
-        Ok(Discovery {
-            nodes: self.shared.nodes.clone(),
-            ..Discovery::default()
-        })
+    /// The configured nodes: the O-RAN SC RIC offers an xApp no node list over RMR. With an
+    /// E2 manager configured, each node's RAN function definitions are read and checked
+    /// first (its KPM version decided from them).
+    pub(super) async fn list_nodes(&self, deadline: Duration) -> Result<Discovery, E2Error> {
+        let s = &self.shared;
+        let Some(e2mgr) = &s.cfg.e2mgr else {
+            return Ok(Discovery {
+                nodes: s.nodes.clone(),
+                ..Discovery::default()
+            });
+        };
+        let mut out = Discovery::default();
+        for node in &s.nodes {
+            let fs = e2mgr::ran_functions(e2mgr, &node.id, deadline)
+                .await
+                .map_err(|e| E2Error::Osc {
+                    call: "e2 manager nodeb",
+                    kind: e.kind(),
+                    detail: e.to_string(),
+                })?;
+            match self.check_functions(&node.id, &fs) {
+                Ok(version) => {
+                    s.versions
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(node.id.clone(), version);
+                    tracing::info!(e2_node = %node.id, kpm_version = %version, "ran functions read from the e2 manager");
+                    out.nodes.push(node.clone());
+                }
+                Err(detail) => out.skipped.push(crate::e2::Skipped {
+                    node: node.id.clone(),
+                    reason: "ran_function_invalid",
+                    detail,
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The node's KPM version from its KPM definition; its RC definition must offer slice
+    /// PRB quota control under the node's profile.
+    fn check_functions(&self, node: &str, fs: &[e2mgr::RanFunction]) -> Result<KpmVersion, String> {
+        let cfg = self
+            .shared
+            .cfg
+            .node(node)
+            .ok_or("no RAN function IDs configured")?;
+        let find = |id: u16, what: &str| {
+            fs.iter().find(|f| f.id == id).ok_or(format!(
+                "the node's E2 setup has no {what} RAN function {id}"
+            ))
+        };
+        let kpm = find(cfg.kpm_function_id, "E2SM-KPM")?;
+        let decided = e2_asn1::kpm::decide_version(&kpm.definition, cfg.kpm_version)
+            .map_err(|e| format!("E2SM-KPM RAN function definition: {e}"))?;
+        let rc = find(cfg.rc_function_id, "E2SM-RC")?;
+        let profile = cfg.rc_profile.unwrap_or(self.shared.rc_profile);
+        e2_asn1::rc::decode_ran_function_definition(&rc.definition)
+            .and_then(|d| d.require_slice_prb_quota(profile))
+            .map_err(|e| format!("E2SM-RC RAN function definition: {e}"))?;
+        Ok(decided.version)
+    }
+
+    /// The node's E2SM-KPM version as read from the E2 manager, if it was.
+    pub fn kpm_version(&self, node: &str) -> Option<KpmVersion> {
+        self.shared
+            .versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(node)
+            .copied()
     }
 
     fn metrics(&self, call: &'static str) -> Result<&Arc<Metrics>, E2Error> {

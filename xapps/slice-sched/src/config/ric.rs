@@ -44,6 +44,9 @@ pub struct RicSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OscSection {
+    /// E2 manager `host:port`: each node's RAN function definitions are read from its
+    /// `GET /v1/nodeb/{ranName}` (the KPM version decided from them).
+    pub e2mgr: Option<String>,
     /// Subscription Manager `host:port` (default: the O-RAN SC service,
     /// `service-ricplt-submgr-http.ricplt:8088`).
     pub submgr: Option<String>,
@@ -157,7 +160,8 @@ impl RicSection {
                 id: n.id.clone(),
                 cells,
             });
-            if let Some(node) = n.osc_node(i, osc_path, encoding, p) {
+            let need_version = osc_path && osc.e2mgr.is_none();
+            if let Some(node) = n.osc_node(i, osc_path, need_version, encoding, p) {
                 osc.nodes.push(node);
             }
         }
@@ -189,6 +193,13 @@ impl RicSection {
                 .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
             p.rule(ok, "ric.osc.submgr", format!("{s:?}"), "must be host:port");
             cfg.submgr = s.clone();
+        }
+        if let Some(s) = &o.e2mgr {
+            let ok = s
+                .rsplit_once(':')
+                .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            p.rule(ok, "ric.osc.e2mgr", format!("{s:?}"), "must be host:port");
+            cfg.e2mgr = Some(s.clone());
         }
         if let Some(a) = o.rmr_listen {
             cfg.rmr_listen = a;
@@ -310,6 +321,7 @@ impl NodeSection {
         &self,
         i: usize,
         osc_path: bool,
+        need_version: bool,
         encoding: WireEncoding,
         p: &mut Problems,
     ) -> Option<OscNode> {
@@ -344,8 +356,8 @@ impl NodeSection {
                 parsed
             }
             None => {
-                let rule = "is required with transport = \"osc-rmr\": E2SM-KPM v02.03, v03.00 and v04.00 share one OID, so the version is read from the node's RAN function definition (TimeStamp of 4 or 8 octets)";
-                p.rule(!osc_path, at("kpm_version"), "none".to_owned(), rule);
+                let rule = "is required with transport = \"osc-rmr\" unless ric.osc.e2mgr is set: the E2SM-KPM version (TimeStamp of 4 or 8 octets) is read from the node's RAN function definition, which the E2 manager serves";
+                p.rule(!need_version, at("kpm_version"), "none".to_owned(), rule);
                 None
             }
         };
@@ -570,6 +582,13 @@ mod tests {
             ],
             "{problems:?}"
         );
+        let with_e2mgr = OSC
+            .replace("kpm_version = \"v3.00\"\n", "")
+            .replace("[osc]\n", "[osc]\n        e2mgr = \"127.0.0.1:3800\"\n");
+        let (ric, problems) = check(&with_e2mgr);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(ric.osc.e2mgr.as_deref(), Some("127.0.0.1:3800"));
+        assert_eq!(ric.osc.nodes[0].kpm_version, None);
         let (_, problems) = check("transport = \"osc-rmr\"\nencoding = \"asn1-per\"\n");
         assert_eq!(keys(&problems), ["ric.nodes", "ric.osc"], "{problems:?}");
         let (_, problems) = check("[osc]\ncallback_host = \"x\"\n");

@@ -112,7 +112,7 @@ impl ControlSender {
         let requestor = self.shared.cfg.requestor_id;
         self.next_instance = self.next_instance.wrapping_add(1);
         let instance = self.next_instance;
-        let pdu = e2ap::encode(&E2apMessage::ControlRequest {
+        let encoded = e2ap::encode(&E2apMessage::ControlRequest {
             request: RicRequestId {
                 requestor,
                 instance,
@@ -124,6 +124,13 @@ impl ControlSender {
             message: control.message,
             ack_request: Some(true),
         });
+        let pdu = match encoded {
+            Ok(pdu) => pdu,
+            Err(e) => {
+                let detail = format!("not encodable as an E2AP RICcontrolRequest: {e}");
+                return done(failure("control_message_invalid", &detail));
+            }
+        };
         let displaced = {
             let mut all = self.shared.controls.lock();
             let mine = all.entry(self.node.clone()).or_default();

@@ -173,6 +173,9 @@ pub enum ControlOutcome {
 pub type Completion = Box<dyn FnOnce(ControlOutcome) + Send>;
 
 /// The RIC the xApp talks to.
+// One value per run or per node task, never in a collection: the size difference between
+// the gRPC and RMR variants costs nothing worth an indirection on every call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum RicTransport {
     SdranGrpc(sdran::SdranGrpc),
@@ -273,6 +276,9 @@ impl RicTransport {
 }
 
 /// The indications of one subscription.
+// One value per run or per node task, never in a collection: the size difference between
+// the gRPC and RMR variants costs nothing worth an indirection on every call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum IndicationStream {
     SdranGrpc(sdran::Indications),
@@ -290,6 +296,9 @@ impl IndicationStream {
 }
 
 /// The control path of one E2 node.
+// One value per run or per node task, never in a collection: the size difference between
+// the gRPC and RMR variants costs nothing worth an indirection on every call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ControlPath {
     SdranGrpc(sdran_control::ControlSender),

@@ -240,7 +240,7 @@ impl OscRmr {
         metrics: Arc<Metrics>,
     ) -> Result<NotificationSink, OscStartError> {
         let s = &self.shared;
-        let rmr_cfg = rmr_config(&s.cfg, metrics.as_ref());
+        let rmr_cfg = rmr_config(&s.cfg);
         let (endpoint, rx) = RmrEndpoint::bind(rmr_cfg).await?;
         tracing::info!(
             rmr = %endpoint.local_addr(),
@@ -568,26 +568,26 @@ impl OscRmr {
         metrics: Arc<Metrics>,
     ) -> ControlSender {
         let rc_function_id = self.shared.cfg.node(node).map_or(0, |n| n.rc_function_id);
+        // Transport-level drops are the RMR endpoint's to count (xapp_rmr_dropped_total).
+        let _ = metrics;
         ControlSender::new(
             self.shared.clone(),
             node,
             rc_function_id,
             cfg.control_timeout,
             cfg.max_inflight_controls,
-            metrics,
         )
     }
 }
 
 /// The RMR endpoint settings: a configured route table means static routes only;
 /// otherwise librmr's environment decides (`RMR_SEED_RT`, `RMR_RTG_SVC`, `RMR_CTL_PORT`).
-fn rmr_config(cfg: &OscConfig, metrics: &Metrics) -> RmrConfig {
+fn rmr_config(cfg: &OscConfig) -> RmrConfig {
     let base = RmrConfig {
         listen: cfg.rmr_listen,
         max_frame: cfg.e2ap_limits.max_pdu_bytes + 64 * 1024,
         ..RmrConfig::default()
     };
-    let _ = metrics;
     match &cfg.rmr_route_table {
         Some(path) => RmrConfig {
             seed_routes: Some(path.clone()),

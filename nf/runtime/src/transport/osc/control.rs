@@ -72,7 +72,6 @@ pub struct ControlSender {
     rc_function_id: u16,
     timeout: Duration,
     queue: usize,
-    metrics: Arc<Metrics>,
     clock: Clock,
     next_instance: u16,
 }
@@ -84,7 +83,6 @@ impl ControlSender {
         rc_function_id: u16,
         timeout: Duration,
         queue: usize,
-        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             shared,
@@ -92,7 +90,6 @@ impl ControlSender {
             rc_function_id,
             timeout,
             queue: queue.max(1),
-            metrics,
             clock: Clock::new(),
             next_instance: 0,
         }
@@ -185,7 +182,6 @@ impl ControlSender {
                 detail: "no RICcontrolAcknowledge or RICcontrolFailure".into(),
             });
         }
-        let _ = &self.metrics;
     }
 }
 

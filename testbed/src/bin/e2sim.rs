@@ -1,6 +1,9 @@
 //! `e2sim`: the built-in E2 termination simulator. Replays recorded cell traces as E2 nodes
-//! and cells over the SD-RAN E2T gRPC API, accepts and validates E2SM-RC controls, and prints
-//! what it saw (indications, controls, indication→control round trips) when it stops.
+//! and cells, accepts and validates E2SM-RC controls, and prints what it saw (indications,
+//! controls, indication→control round trips) when it stops. It plays one of two RICs
+//! (`--ric`): SD-RAN's E2T gRPC API with PROTO payloads (`sdran-grpc`), or the O-RAN SC
+//! near-RT RIC, RMR + Subscription Manager REST + E2 manager REST with APER payloads
+//! (`osc-rmr`).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -8,8 +11,45 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use e2_asn1::rc::RcProfile;
+use testbed::sim::osc::{OscConfig, OscRic};
 use testbed::sim::{Faults, RunningSim, Sim, SimConfig};
 use testbed::trace;
+
+/// Which RIC the simulator plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Ric {
+    /// SD-RAN onos-e2t: gRPC E2T API, E2SM payloads in this project's protobuf.
+    SdranGrpc,
+    /// O-RAN SC near-RT RIC: RMR (E2 termination), Subscription Manager and E2 manager
+    /// REST, E2AP / E2SM in aligned PER.
+    OscRmr,
+}
+
+/// `--rc-profile`: `PROFILE` for every node or `NODE=PROFILE` for one.
+#[derive(Clone, Debug)]
+struct RcProfileArg {
+    node: Option<usize>,
+    profile: RcProfile,
+}
+
+fn parse_rc_profile(s: &str) -> Result<RcProfileArg, String> {
+    let (node, name) = match s.split_once('=') {
+        Some((n, p)) => (
+            Some(
+                n.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("node number {n:?}"))?,
+            ),
+            p,
+        ),
+        None => (None, s),
+    };
+    Ok(RcProfileArg {
+        node,
+        profile: name.trim().parse()?,
+    })
+}
 
 /// E2T simulator replaying SCOPE KPM traces (TRACTOR / ColO-RAN) as E2 nodes.
 #[derive(Debug, Parser)]
@@ -18,7 +58,8 @@ struct Cli {
     /// Address to serve the E2T API on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:5150")]
     listen: std::net::SocketAddr,
-    /// Write the bound port to this file once listening (for scripts using port 0).
+    /// Write the bound port to this file once listening (for scripts using port 0): the
+    /// gRPC port (sdran-grpc) or the RMR data port (osc-rmr).
     #[arg(long)]
     port_file: Option<PathBuf>,
     /// Folder of trace cells (each sub-folder one cell of SCOPE *_metrics.csv files).
@@ -46,6 +87,38 @@ struct Cli {
     /// Inject non-finite measurement values every N indications.
     #[arg(long, default_value_t = 0)]
     nan_every: u64,
+    /// The RIC the simulator plays.
+    #[arg(long, value_enum, default_value = "sdran-grpc")]
+    ric: Ric,
+    /// osc-rmr: RMR data port of the E2 termination.
+    #[arg(long, default_value = "127.0.0.1:38000")]
+    rmr_listen: std::net::SocketAddr,
+    /// osc-rmr: RMR control port taking route tables pushed by a routing manager.
+    #[arg(long)]
+    rmr_ctl_listen: Option<std::net::SocketAddr>,
+    /// osc-rmr: static route table (`RMR_SEED_RT` format); default: `$RMR_SEED_RT`.
+    #[arg(long, env = "RMR_SEED_RT")]
+    rmr_seed_rt: Option<PathBuf>,
+    /// osc-rmr: the xApp's RMR `host:port`; the simulator then plays the routing manager,
+    /// routing each subscription's indications with `mse|12050|<sub_id>|<xapp>`.
+    #[arg(long)]
+    xapp_rmr: Option<String>,
+    /// osc-rmr: Subscription Manager REST address.
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    submgr_listen: std::net::SocketAddr,
+    /// osc-rmr: E2 manager REST address (`GET /v1/nodeb/...`).
+    #[arg(long, default_value = "127.0.0.1:3800")]
+    e2mgr_listen: std::net::SocketAddr,
+    /// osc-rmr: node numbers (0-based) speaking E2SM-KPM v02.03; the others v03.00.
+    #[arg(long, value_delimiter = ',')]
+    kpm_v2_nodes: Vec<usize>,
+    /// osc-rmr: E2SM-RC RAN parameter-ID profile (oran, srsran, flexric), for every node
+    /// (`srsran`) or one (`1=flexric`); repeatable. Default: srsran.
+    #[arg(long, value_parser = parse_rc_profile)]
+    rc_profile: Vec<RcProfileArg>,
+    /// Write every endpoint (ports, RAN names, RAN function IDs) as JSON to this file.
+    #[arg(long)]
+    endpoints_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -79,15 +152,10 @@ async fn main() -> anyhow::Result<()> {
         ..SimConfig::default()
     };
     let sim = Sim::new(cfg, traces);
-    let listener = tokio::net::TcpListener::bind(cli.listen)
-        .await
-        .with_context(|| format!("binding {}", cli.listen))?;
-    let running = RunningSim::start(sim.clone(), listener)?;
-    if let Some(p) = &cli.port_file {
-        std::fs::write(p, running.addr.port().to_string())
-            .with_context(|| format!("writing {}", p.display()))?;
-    }
-    tracing::info!(addr = %running.addr, nodes = cli.nodes, cells = sim.cell_count(), "e2sim serving");
+    let served = match cli.ric {
+        Ric::SdranGrpc => serve_sdran(&cli, sim.clone()).await?,
+        Ric::OscRmr => serve_osc(&cli, sim.clone()).await?,
+    };
     let stop = async {
         match cli.duration {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
@@ -100,7 +168,17 @@ async fn main() -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    running.stop().await;
+    let osc_counts = match served {
+        Served::Sdran(running) => {
+            running.stop().await;
+            None
+        }
+        Served::Osc(ric) => {
+            let counts = (ric.refusals(), ric.drops());
+            ric.stop().await;
+            Some(counts)
+        }
+    };
     let s = &sim.stats;
     let rtt = sim.round_trips().percentiles();
     let controls = sim.controls();
@@ -142,5 +220,79 @@ async fn main() -> anyhow::Result<()> {
             rtt.p50_us, rtt.p99_us, rtt.max_us, rtt.count
         );
     }
+    if let Some((refused, dropped)) = osc_counts {
+        println!("  refused by reason (o-ran sc)  {}", by_reason(&refused));
+        println!("  not sent by reason (o-ran sc) {}", by_reason(&dropped));
+    }
     Ok(())
+}
+
+fn by_reason(counts: &[(&'static str, u64)]) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+enum Served {
+    Sdran(RunningSim),
+    Osc(OscRic),
+}
+
+fn write_endpoints(cli: &Cli, v: &serde_json::Value) -> anyhow::Result<()> {
+    if let Some(p) = &cli.endpoints_file {
+        std::fs::write(p, serde_json::to_vec_pretty(v)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+async fn serve_sdran(cli: &Cli, sim: std::sync::Arc<Sim>) -> anyhow::Result<Served> {
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .with_context(|| format!("binding {}", cli.listen))?;
+    let running = RunningSim::start(sim.clone(), listener)?;
+    if let Some(p) = &cli.port_file {
+        std::fs::write(p, running.addr.port().to_string())
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    write_endpoints(
+        cli,
+        &serde_json::json!({ "ric": "sdran-grpc", "e2t": running.addr.to_string() }),
+    )?;
+    tracing::info!(addr = %running.addr, nodes = cli.nodes, cells = sim.cell_count(), "e2sim serving");
+    Ok(Served::Sdran(running))
+}
+
+async fn serve_osc(cli: &Cli, sim: std::sync::Arc<Sim>) -> anyhow::Result<Served> {
+    let mut cfg = OscConfig {
+        rmr_listen: cli.rmr_listen,
+        rmr_ctl_listen: cli.rmr_ctl_listen,
+        seed_routes: cli.rmr_seed_rt.clone(),
+        xapp_rmr: cli.xapp_rmr.clone(),
+        submgr_listen: cli.submgr_listen,
+        e2mgr_listen: Some(cli.e2mgr_listen),
+        kpm_v2_nodes: cli.kpm_v2_nodes.clone(),
+        meas_info: true,
+        ..OscConfig::default()
+    };
+    for a in &cli.rc_profile {
+        match a.node {
+            Some(n) => cfg.rc_profiles.push((n, a.profile)),
+            None => cfg.rc_profile = a.profile,
+        }
+    }
+    let ric = OscRic::start(sim.clone(), cfg).await?;
+    let endpoints = ric.endpoints_json();
+    if let Some(p) = &cli.port_file {
+        std::fs::write(p, ric.rmr_addr().port().to_string())
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    write_endpoints(cli, &endpoints)?;
+    tracing::info!(endpoints = %endpoints, cells = sim.cell_count(), "e2sim serving as an o-ran sc ric");
+    Ok(Served::Osc(ric))
 }

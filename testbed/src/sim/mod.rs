@@ -9,6 +9,7 @@
 //! sequence); a control that echoes it gives the indication→control round trip, measured
 //! on the simulator's own clock.
 
+pub mod osc;
 mod replay;
 pub(crate) mod service;
 
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use e2_proto::cause::E2Cause;
 use e2_proto::kpm::CellInfo;
 use e2_proto::record::{
     RecordEntry, RecordHeader, RecordWriter, RecordedCell, RecordedNode, RecordedSlice,
@@ -439,6 +441,72 @@ impl Sim {
     /// Accepted controls per cell.
     pub fn controls(&self) -> HashMap<CellId, CellControls> {
         self.controls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Validates slice quotas for cell `cell` of node number `node` and records them: the
+    /// rules every control path shares (SD-RAN gRPC / PROTO and O-RAN SC RMR / APER).
+    pub(crate) fn apply_quotas(
+        &self,
+        node: usize,
+        cell: &CellId,
+        quotas: &[WireQuota],
+    ) -> Result<(), (E2Cause, String)> {
+        let node_id = &self.nodes[node].id;
+        let found = self.find_cell(node, cell).ok_or_else(|| {
+            (
+                E2Cause::ControlMessageInvalid,
+                format!("cell {cell} is not on node {node_id}"),
+            )
+        })?;
+        nf_core::guard::validate(quotas)
+            .map_err(|e| (E2Cause::ControlMessageInvalid, e.to_string()))?;
+        if let Some((s, ..)) = quotas.iter().find(|(s, ..)| !found.info.slices.contains(s)) {
+            return Err((
+                E2Cause::ControlMessageInvalid,
+                format!("slice {s} is not configured on cell {cell}"),
+            ));
+        }
+        self.record_control(*cell, quotas);
+        Ok(())
+    }
+
+    /// Counts one control whichever transport brought it, records it on the tap (when its
+    /// node is known) and, once accepted, times the round trip its call process id names.
+    pub(crate) fn account_control(
+        &self,
+        node: Option<usize>,
+        header: Vec<u8>,
+        payload: Vec<u8>,
+        call_process_id: &[u8],
+        outcome: Result<(), (E2Cause, String)>,
+    ) {
+        self.stats.controls_received.fetch_add(1, Ordering::Relaxed);
+        if let Some(node) = node {
+            let cause = match &outcome {
+                Ok(()) => String::new(),
+                Err((c, _)) => c.label().to_owned(),
+            };
+            self.tap(
+                node,
+                record_entry::Kind::Control(e2_proto::record::RecordedControl {
+                    header,
+                    payload,
+                    call_process_id: call_process_id.to_vec(),
+                    accepted: outcome.is_ok(),
+                    cause,
+                }),
+            );
+        }
+        match &outcome {
+            Ok(()) => {
+                self.stats.controls_accepted.fetch_add(1, Ordering::Relaxed);
+                self.note_answered(call_process_id);
+            }
+            Err((cause, msg)) => {
+                self.stats.controls_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(cause = cause.label(), reason = %msg, "control rejected");
+            }
+        }
     }
 
     fn record_control(&self, cell: CellId, quotas: &[WireQuota]) {

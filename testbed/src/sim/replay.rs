@@ -1,4 +1,6 @@
-//! The replay task of one KPM subscription: one indication per subscribed cell per period.
+//! The replay task of one KPM subscription: one report per subscribed cell per period,
+//! handed to a [`ReportSink`] that encodes and sends it the way its RIC expects
+//! ([`GrpcSink`]: SD-RAN E2T gRPC with PROTO payloads; `osc::OscSink`: RMR with APER).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -6,11 +8,114 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use e2_proto::pb::e2t::{Indication, ResponseHeaders, SubscribeResponse, subscribe_response};
 use e2_proto::record::{RecordedIndication, record_entry};
-use nf_core::{KpmReport, Meas, MeasVec, Snssai};
+use nf_core::{CellId, KpmReport, Meas, MeasVec, Snssai};
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
 use super::{Sim, SimCell};
+
+/// A payload fault injected in place of the encoded KPM indication message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PayloadFault {
+    /// Bytes that are not a KPM message.
+    Malformed,
+    /// 1 MiB of garbage.
+    Oversize,
+}
+
+impl PayloadFault {
+    /// The bytes sent instead of the indication message.
+    pub fn bytes(self) -> Vec<u8> {
+        match self {
+            PayloadFault::Malformed => vec![0x0a, 0xff, 0xff, 0xff, 0x7f, 0x01],
+            PayloadFault::Oversize => vec![0x55; 1 << 20],
+        }
+    }
+}
+
+/// One report of one cell, ready to be encoded by a sink.
+#[derive(Clone, Debug)]
+pub(crate) struct Report {
+    /// Node number.
+    pub node: usize,
+    /// Global cell index (the first half of the call process id).
+    pub cell_index: usize,
+    /// The cell's global identity.
+    pub cell: CellId,
+    pub report: KpmReport,
+    /// (cell index, send number): what a control echoes for its round trip.
+    pub call_process_id: [u8; 8],
+    /// Report number of this cell within the subscription.
+    pub seq: u64,
+    pub fault: Option<PayloadFault>,
+}
+
+/// What became of a report handed to a sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    Sent,
+    /// Dropped (a full queue, no route): counted, the replay goes on.
+    Dropped,
+    /// The subscriber is gone: the replay ends.
+    Closed,
+}
+
+/// Where a replay's reports go: encodes them for one RIC flavour and sends them.
+pub(crate) trait ReportSink: Send + 'static {
+    /// Sends one report; `wait` (as fast as possible mode) waits for room instead of
+    /// dropping when the transport queues are full.
+    fn emit(
+        &mut self,
+        sim: &Sim,
+        report: Report,
+        wait: bool,
+    ) -> impl Future<Output = Delivery> + Send;
+}
+
+/// The SD-RAN E2T sink: PROTO indications on the subscription's gRPC stream.
+pub(crate) struct GrpcSink {
+    pub tx: mpsc::Sender<Result<SubscribeResponse, tonic::Status>>,
+}
+
+impl ReportSink for GrpcSink {
+    async fn emit(&mut self, sim: &Sim, r: Report, wait: bool) -> Delivery {
+        let (header, mut payload) =
+            e2_proto::kpm::encode_indication(&r.report, sim.cfg.meas_info_in_indications);
+        if let Some(f) = r.fault {
+            payload = f.bytes();
+        }
+        let call_process_id = r.call_process_id.to_vec();
+        sim.tap(
+            r.node,
+            record_entry::Kind::Indication(RecordedIndication {
+                header: header.clone(),
+                payload: payload.clone(),
+                call_process_id: call_process_id.clone(),
+            }),
+        );
+        let msg = SubscribeResponse {
+            headers: Some(ResponseHeaders { encoding: 0 }),
+            message: Some(subscribe_response::Message::Indication(Indication {
+                header,
+                payload,
+                call_process_id,
+            })),
+        };
+        let sent = if wait {
+            self.tx
+                .send(Ok(msg))
+                .await
+                .map_err(|e| mpsc::error::TrySendError::Closed(e.0))
+        } else {
+            self.tx.try_send(Ok(msg))
+        };
+        match sent {
+            Ok(()) => Delivery::Sent,
+            Err(mpsc::error::TrySendError::Full(_)) => Delivery::Dropped,
+            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Closed,
+        }
+    }
+}
 
 /// The window's slices in the order of the cell's announced slices (the subscription's
 /// record layout). A slice with no data in this window gets an all-missing measurement
@@ -33,13 +138,13 @@ fn in_layout(announced: &[Snssai], present: &[(Snssai, MeasVec)]) -> Vec<(Snssai
 const MAX_GROUPS: usize = 50;
 
 /// What one subscription streams.
-pub(super) struct Replay {
+pub(super) struct Replay<S> {
     pub sim: Arc<Sim>,
     pub node: usize,
     /// Indices into the node's cells.
     pub cells: Vec<usize>,
     pub period_ms: u32,
-    pub tx: mpsc::Sender<Result<SubscribeResponse, tonic::Status>>,
+    pub sink: S,
     pub unsubscribed: watch::Receiver<bool>,
 }
 
@@ -49,7 +154,7 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-impl Replay {
+impl<S: ReportSink> Replay<S> {
     pub async fn run(mut self) {
         let period_wall = Duration::from_secs_f64(
             f64::from(self.period_ms) / 1000.0 / self.sim.cfg.speed.max(1e-3),
@@ -129,40 +234,22 @@ impl Replay {
                 }
                 let cell = &self.sim.nodes[self.node].cells[c];
                 let send = self.sim.next_send(cell.index);
-                let msg = self.indication(cell, seq, send, start_ms);
-                if let Some(subscribe_response::Message::Indication(ind)) = &msg.message {
-                    self.sim.tap(
-                        self.node,
-                        record_entry::Kind::Indication(RecordedIndication {
-                            header: ind.header.clone(),
-                            payload: ind.payload.clone(),
-                            call_process_id: ind.call_process_id.clone(),
-                        }),
-                    );
-                }
-                let sent = if afap {
-                    self.tx
-                        .send(Ok(msg))
-                        .await
-                        .map_err(|e| mpsc::error::TrySendError::Closed(e.0))
-                } else {
-                    self.tx.try_send(Ok(msg))
-                };
-                match sent {
-                    Ok(()) => {
+                let report = self.report(cell, seq, send, start_ms);
+                match self.sink.emit(&self.sim, report, afap).await {
+                    Delivery::Sent => {
                         self.sim.note_sent(cell.index, send);
                         self.sim
                             .stats
                             .indications_sent
                             .fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                    Delivery::Dropped => {
                         self.sim
                             .stats
                             .indications_dropped
                             .fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    Delivery::Closed => return,
                 }
             }
             if group + 1 == groups {
@@ -171,8 +258,9 @@ impl Replay {
         }
     }
 
-    /// Indication `seq` of `cell`'s trace, numbered `send` for the control to echo.
-    fn indication(&self, cell: &SimCell, seq: u64, send: u64, start_ms: u64) -> SubscribeResponse {
+    /// Report `seq` of `cell`'s trace, numbered `send` for the control to echo, with the
+    /// faults due at this point of the stream applied (or scheduled, for payload faults).
+    fn report(&self, cell: &SimCell, seq: u64, send: u64, start_ms: u64) -> Report {
         let windows = &self.sim.windows[cell.trace];
         let w = windows.get((cell.offset + seq as usize) % windows.len().max(1));
         let mut report = KpmReport {
@@ -200,29 +288,30 @@ impl Replay {
             }
             self.sim.stats.faults_nan.fetch_add(1, Ordering::Relaxed);
         }
-        let (header, mut payload) =
-            e2_proto::kpm::encode_indication(&report, self.sim.cfg.meas_info_in_indications);
-        if hit(faults.malformed_every) {
-            payload = vec![0x0a, 0xff, 0xff, 0xff, 0x7f, 0x01];
+        let fault = if hit(faults.malformed_every) {
             self.sim
                 .stats
                 .faults_malformed
                 .fetch_add(1, Ordering::Relaxed);
+            Some(PayloadFault::Malformed)
         } else if hit(faults.oversize_every) {
-            payload = vec![0x55; 1 << 20];
             self.sim
                 .stats
                 .faults_oversize
                 .fetch_add(1, Ordering::Relaxed);
-        }
+            Some(PayloadFault::Oversize)
+        } else {
+            None
+        };
         let cpid = ((cell.index as u64) << 32) | (send & 0xffff_ffff);
-        SubscribeResponse {
-            headers: Some(ResponseHeaders { encoding: 0 }),
-            message: Some(subscribe_response::Message::Indication(Indication {
-                header,
-                payload,
-                call_process_id: cpid.to_be_bytes().to_vec(),
-            })),
+        Report {
+            node: self.node,
+            cell_index: cell.index,
+            cell: cell.info.cell,
+            report,
+            call_process_id: cpid.to_be_bytes(),
+            seq,
+            fault,
         }
     }
 }

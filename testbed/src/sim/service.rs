@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Code, Request, Response, Status, Streaming};
 
-use super::replay::Replay;
+use super::replay::{GrpcSink, Replay};
 use super::{MAX_MESSAGE_BYTES, Sim};
 
 pub(crate) type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -250,7 +250,7 @@ impl SubscriptionService for Svc {
                 node,
                 cells,
                 period_ms: period,
-                tx,
+                sink: GrpcSink { tx },
                 unsubscribed: unsub_rx,
             }
             .run(),
@@ -343,38 +343,17 @@ impl ControlStreamService for Svc {
 }
 
 impl Svc {
-    /// Applies one control, whichever transport brought it, and keeps the statistics.
+    /// Applies one control, whichever gRPC service brought it, and keeps the statistics.
     fn handle_control(&self, req: &ControlRequest) -> Result<ControlResponse, Status> {
         let sim = &self.0;
-        sim.stats.controls_received.fetch_add(1, Ordering::Relaxed);
         let result = self.apply(req);
-        if let Ok(node) = node_index(sim, req.headers.as_ref()) {
-            let msg = req.message.clone().unwrap_or_default();
-            let cause = match &result {
-                Ok(_) => String::new(),
-                Err(s) => E2Cause::of_status(s).label().to_owned(),
-            };
-            sim.tap(
-                node,
-                e2_proto::record::record_entry::Kind::Control(e2_proto::record::RecordedControl {
-                    header: msg.header,
-                    payload: msg.payload,
-                    call_process_id: req.call_process_id.clone(),
-                    accepted: result.is_ok(),
-                    cause,
-                }),
-            );
-        }
-        match &result {
-            Ok(_) => {
-                sim.stats.controls_accepted.fetch_add(1, Ordering::Relaxed);
-                sim.note_answered(&req.call_process_id);
-            }
-            Err(status) => {
-                sim.stats.controls_rejected.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(cause = %status.message(), "control rejected");
-            }
-        }
+        let node = node_index(sim, req.headers.as_ref()).ok();
+        let msg = req.message.clone().unwrap_or_default();
+        let outcome = match &result {
+            Ok(_) => Ok(()),
+            Err(s) => Err((E2Cause::of_status(s), s.message().to_owned())),
+        };
+        sim.account_control(node, msg.header, msg.payload, &req.call_process_id, outcome);
         result
     }
 
@@ -388,26 +367,8 @@ impl Svc {
             rc::RcError::Payload(_) => bad(E2Cause::TransferSyntaxError, e),
             rc::RcError::Parameter { .. } => bad(E2Cause::ControlMessageInvalid, e),
         })?;
-        let node_id = &sim.nodes[node].id;
-        let cell = sim.find_cell(node, &ctl.cell).ok_or_else(|| {
-            bad(
-                E2Cause::ControlMessageInvalid,
-                format!("cell {} is not on node {node_id}", ctl.cell),
-            )
-        })?;
-        nf_core::guard::validate(&ctl.quotas)
-            .map_err(|e| bad(E2Cause::ControlMessageInvalid, e))?;
-        if let Some((s, ..)) = ctl
-            .quotas
-            .iter()
-            .find(|(s, ..)| !cell.info.slices.contains(s))
-        {
-            return Err(bad(
-                E2Cause::ControlMessageInvalid,
-                format!("slice {s} is not configured on cell {}", ctl.cell),
-            ));
-        }
-        sim.record_control(ctl.cell, &ctl.quotas);
+        sim.apply_quotas(node, &ctl.cell, &ctl.quotas)
+            .map_err(|(cause, msg)| bad(cause, msg))?;
         let applied = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);

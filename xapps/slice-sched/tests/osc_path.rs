@@ -633,3 +633,107 @@ async fn a_subscription_manager_that_is_down_is_named_and_retried_with_backoff()
     assert_eq!(metrics.subscriptions.get(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The same runtime against the simulator's O-RAN SC face (`testbed::sim::osc::OscRic`:
+/// RMR E2 termination, Subscription Manager, E2 manager, APER nodes): node 1 speaks
+/// E2SM-KPM v02.03, node 0 v03.00, and the xApp learns which from the E2 manager's RAN
+/// function definitions (no `kpm_version` configured).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_closes_against_the_simulators_oran_sc_face() {
+    use testbed::sim::osc as simosc;
+    let dir = temp_dir("sim");
+    let xapp_rmr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let traces = read_cells(&bundled_root()).expect("bundled traces");
+    let sim = testbed::sim::Sim::new(
+        testbed::sim::SimConfig {
+            nodes: 2,
+            cells_per_node: 2,
+            speed: 2.5,
+            ..testbed::sim::SimConfig::default()
+        },
+        traces,
+    );
+    let ric = simosc::OscRic::start(
+        sim.clone(),
+        simosc::OscConfig {
+            xapp_rmr: Some(xapp_rmr.to_string()),
+            e2mgr_listen: Some(([127, 0, 0, 1], 0).into()),
+            kpm_v2_nodes: vec![1],
+            ..simosc::OscConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let http_port = free_port();
+    let mut cfg = RuntimeConfig::local("http://unused.invalid:1");
+    cfg.transport = TransportKind::OscRmr;
+    cfg.encoding = WireEncoding::Asn1Per;
+    cfg.rc_profile = RcProfile::Srsran;
+    cfg.budget = nf_core::latency::Budget::from_ms(1000.0);
+    cfg.backoff.initial = Duration::from_millis(20);
+    cfg.backoff.max = Duration::from_millis(200);
+    cfg.stale_after_ms = 5_000;
+    cfg.guard.max_controls_per_cell_per_sec = 50;
+    cfg.control_timeout = Duration::from_secs(2);
+    cfg.discovery_timeout = Duration::from_secs(5);
+    cfg.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], http_port)));
+    cfg.nodes = sim
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(n, node)| E2Node {
+            id: simosc::ran_name(n),
+            cells: node.cells.iter().map(|c| c.info.clone()).collect(),
+        })
+        .collect();
+    cfg.osc = OscConfig {
+        submgr: ric.submgr_addr().to_string(),
+        e2mgr: ric.e2mgr_addr().map(|a| a.to_string()),
+        rmr_listen: xapp_rmr,
+        rmr_route_table: Some(route_file(
+            &dir,
+            "xapp-sim.rt",
+            &[mtype::RIC_CONTROL_REQ],
+            ric.rmr_addr(),
+        )),
+        callback_host: "127.0.0.1".into(),
+        callback_http_port: http_port,
+        requestor_id: REQUESTOR,
+        nodes: (0..2)
+            .map(|n| OscNode {
+                meid: simosc::ran_name(n),
+                kpm_function_id: simosc::KPM_RAN_FUNCTION_ID,
+                rc_function_id: simosc::RC_RAN_FUNCTION_ID,
+                kpm_version: None,
+                rc_profile: None,
+            })
+            .collect(),
+        ..OscConfig::default()
+    };
+    let metrics = Arc::new(Metrics::new());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let run = tokio::spawn(nf_runtime::run(cfg, model(), metrics.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let cells = sim.cell_count();
+    let all = wait_for(Duration::from_secs(40), || sim.controls().len() == cells).await;
+    let _ = stop.send(());
+    let summary = run.await.unwrap().expect("runtime ran");
+    assert!(
+        all,
+        "{} of {cells} cells controlled; rejected {:?}",
+        sim.controls().len(),
+        summary.rejected_by_reason
+    );
+    assert!(metrics.controls_accepted.get() > 0);
+    assert_eq!(Metrics::count(&metrics.rejected, "kpm_version_skew"), 0);
+    assert_eq!(
+        Metrics::count(&metrics.nodes_refused, "ran_function_invalid"),
+        0
+    );
+    assert_eq!(summary.nodes, 2);
+    let st = ric.submgr().stats();
+    assert!(st.deletes.load(Ordering::Relaxed) >= 2);
+    ric.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -372,6 +372,11 @@ impl FileConfig {
         runtime.rc_profile = ric.rc_profile;
         runtime.nodes = ric.nodes;
         runtime.osc = ric.osc;
+        if let Some(written) = runtime.osc.rmr_route_table.take() {
+            let resolved = resolve(base, &written);
+            p.file("ric.osc.rmr_route_table", &written, &resolved);
+            runtime.osc.rmr_route_table = Some(resolved);
+        }
         if runtime.transport == nf_runtime::transport::TransportKind::OscRmr {
             // The Subscription Manager posts its notifications to the xApp's HTTP endpoint.
             let rule = "is required with ric.transport = \"osc-rmr\": the Subscription Manager posts its notifications to /ric/v1/subscriptions/response there";
@@ -1067,6 +1072,22 @@ alpha = 0.05
         let k = keys(&text);
         assert!(k.contains(&"ric.nodes".to_owned()), "{k:?}");
         assert!(k.contains(&"ric.osc".to_owned()), "{k:?}");
+    }
+
+    #[test]
+    fn the_osc_demo_config_is_valid_and_resolves_its_route_table() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo-osc.toml");
+        let v = FileConfig::load(&path)
+            .unwrap()
+            .validate(&FileConfig::folder_of(&path))
+            .unwrap();
+        let r = &v.runtime;
+        assert_eq!(r.transport, nf_runtime::transport::TransportKind::OscRmr);
+        assert_eq!(r.nodes.len(), 2);
+        assert_eq!(r.osc.nodes.len(), 2);
+        assert_eq!(r.osc.callback_http_port, 9464, "metrics.listen's port");
+        let rt = r.osc.rmr_route_table.as_ref().unwrap();
+        assert!(rt.is_absolute() && rt.is_file(), "{}", rt.display());
     }
 
     #[test]

@@ -129,6 +129,10 @@ pub struct RuntimeConfig {
     /// E2 nodes and cells from the configuration (`[[ric.nodes]]`): used when the RIC
     /// cannot list its nodes (SD-RAN without `ListE2NodeConnections`; O-RAN SC).
     pub nodes: Vec<E2Node>,
+    /// The O-RAN SC path (`ric.transport = "osc-rmr"`): Subscription Manager, RMR, and
+    /// each node's RAN function IDs; also each node's E2SM-KPM version and E2SM-RC profile
+    /// under `asn1-per` (`[ric.osc]`, `[[ric.nodes]]`).
+    pub osc: crate::transport::osc::OscConfig,
 }
 
 impl RuntimeConfig {
@@ -183,6 +187,7 @@ impl RuntimeConfig {
             encoding: WireEncoding::Proto,
             rc_profile: RcProfile::Oran,
             nodes: Vec::new(),
+            osc: crate::transport::osc::OscConfig::default(),
         }
     }
 }

@@ -61,6 +61,13 @@ pub enum E2Error {
     /// The E2T did not answer in time (stalled peer).
     #[error("E2T call {call} got no answer within {after:?}")]
     Timeout { call: &'static str, after: Duration },
+    /// An O-RAN SC platform call failed (Subscription Manager, RMR); `kind` is bounded.
+    #[error("O-RAN SC {call} failed ({kind}): {detail}")]
+    Osc {
+        call: &'static str,
+        kind: &'static str,
+        detail: String,
+    },
     /// The RIC has no E2 node list to offer (O-RAN SC: nodes come from configuration).
     #[error("{ric} offers no E2 node list")]
     NoNodeList { ric: &'static str },

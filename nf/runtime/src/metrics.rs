@@ -64,6 +64,43 @@ pub(crate) const E2_FAILURES: &[&str] = &[
     "silent_stream",
     "control_stream_late_headers",
     "node_task_panic",
+    "unknown_control_outcome",
+    "control_outcome_undecodable",
+    "unexpected_e2ap_message",
+];
+/// Reasons of `xapp_rmr_dropped_total`: the RMR endpoint's own drop reasons
+/// ([`nf_rmr::DropReason`]) and messages of a type the xApp does not take.
+pub(crate) const RMR_DROPS: &[&str] = &[
+    "no_route",
+    "connect_failed",
+    "queue_full",
+    "oversize",
+    "bad_frame",
+    "send_failed",
+    "no_return_path",
+    "bad_message",
+    "unexpected_mtype",
+];
+/// Reasons of `xapp_submgr_failures_total`: failed Subscription Manager calls
+/// ([`nf_osc::SubMgrError::kind`]) and subscriptions that did not become active
+/// ([`nf_osc::TrackerEvent::label`]).
+pub(crate) const SUBMGR_FAILURES: &[&str] = &[
+    "submgr_invalid_request",
+    "submgr_unreachable",
+    "submgr_timeout",
+    "submgr_http",
+    "submgr_status_4xx",
+    "submgr_status_5xx",
+    "submgr_unexpected_status",
+    "submgr_body_too_large",
+    "submgr_bad_response",
+    "failed",
+    "timed_out",
+    "unknown_instance",
+    "subscription_mismatch",
+    "duplicate_e2_instance",
+    "instance_in_use",
+    "unsubscribe_failed",
 ];
 
 /// Labels of the build info metric.
@@ -209,6 +246,10 @@ pub struct Metrics {
     pub control_failed_log: LogLimiter,
     /// E2T misbehaviour the runtime survived, by reason (see `docs/operations.md`).
     pub e2_failures: Family<Reason, Counter>,
+    /// RMR messages dropped (osc-rmr), by reason.
+    pub rmr_dropped: Family<Reason, Counter>,
+    /// Subscription Manager failures (osc-rmr), by reason.
+    pub submgr_failures: Family<Reason, Counter>,
 }
 
 impl Default for Metrics {
@@ -255,6 +296,8 @@ impl Metrics {
             latencies: Latencies::default(),
             control_failed_log: LogLimiter::new(20, Duration::from_secs(10)),
             e2_failures: Family::default(),
+            rmr_dropped: Family::default(),
+            submgr_failures: Family::default(),
         };
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
@@ -278,6 +321,8 @@ impl Metrics {
             (&self.controls_rejected, CAUSES),
             (&self.nodes_refused, NODE_REFUSALS),
             (&self.e2_failures, E2_FAILURES),
+            (&self.rmr_dropped, RMR_DROPS),
+            (&self.submgr_failures, SUBMGR_FAILURES),
         ] {
             for reason in reasons {
                 drop(family.get_or_create(&Reason { reason }));
@@ -457,6 +502,16 @@ impl Metrics {
             "E2T misbehaviour survived, by reason (discovery, node list, silent streams, node tasks)",
             m.e2_failures.clone(),
         );
+        r.register(
+            "rmr_dropped",
+            "RMR messages dropped on the O-RAN SC path, by reason (no route, connect or send failure, full queue, bad frame, unexpected message type)",
+            m.rmr_dropped.clone(),
+        );
+        r.register(
+            "submgr_failures",
+            "Subscription Manager calls failed and subscriptions not activated, by reason",
+            m.submgr_failures.clone(),
+        );
     }
 
     /// The per-arm counters of `arm`, resolved once (no label lookup or allocation on the
@@ -520,7 +575,7 @@ mod tests {
     use crate::summary::{NOT_INGESTED_REASONS, SKIPPED_KINDS, UNDECIDED_REASONS};
 
     /// The pre-created reasons of each `reason`-labelled family.
-    fn families() -> [(&'static str, &'static [&'static str]); 8] {
+    fn families() -> [(&'static str, &'static [&'static str]); 10] {
         [
             ("rejected", REJECT_REASONS),
             ("notes", NOTE_REASONS),
@@ -530,6 +585,8 @@ mod tests {
             ("controls_rejected", CAUSES),
             ("nodes_refused", NODE_REFUSALS),
             ("e2_failures", E2_FAILURES),
+            ("rmr_dropped", RMR_DROPS),
+            ("submgr_failures", SUBMGR_FAILURES),
         ]
     }
 
@@ -544,6 +601,8 @@ mod tests {
             include_str!("node/decide.rs"),
             include_str!("node/emit.rs"),
             include_str!("transport/sdran_control.rs"),
+            include_str!("transport/osc.rs"),
+            include_str!("transport/osc/control.rs"),
             include_str!("discovery.rs"),
             include_str!("supervise.rs"),
             include_str!("run.rs"),
@@ -582,6 +641,17 @@ mod tests {
         }
         for r in SKIPPED_KINDS {
             assert!(NOTE_REASONS.contains(r), "{r}");
+        }
+        // Labels the codec crates and the platform clients name themselves.
+        for r in e2_asn1::kpm::KpmAperError::KINDS
+            .iter()
+            .chain(&crate::transport::codec::ASN1_PER_REJECT_REASONS)
+            .chain(&crate::transport::osc::E2AP_REJECT_REASONS)
+        {
+            assert!(REJECT_REASONS.contains(r), "{r}");
+        }
+        for r in nf_rmr::DropReason::ALL {
+            assert!(RMR_DROPS.contains(&r.as_str()), "{}", r.as_str());
         }
         // Labels the core names itself.
         for r in nf_core::ids::NodeIdError::KINDS {

@@ -170,7 +170,7 @@ pub async fn run_models(
     // Bound first: a taken port fails the run before anything starts.
     let listener = cfg.metrics_listen.map(crate::http::bind).transpose()?;
     // A transport or encoding this build lacks fails the run before anything starts.
-    let transport = RicTransport::new(&cfg)?;
+    let mut transport = RicTransport::new(&cfg)?;
     let codec = E2smCodec::new(cfg.encoding, cfg.rc_profile)?;
     let Some(first) = models.first() else {
         return Err(RuntimeError::Arms("no model given".into()));
@@ -216,14 +216,29 @@ pub async fn run_models(
         );
     }
     let cfg = Arc::new(cfg);
+    // O-RAN SC: the RMR endpoint, and where the Subscription Manager's notifications go.
+    let notifications = transport.start(&metrics).await?;
+    let mut endpoints = crate::http::XappEndpoints::default();
+    if let Some(sink) = notifications {
+        if listener.is_none() {
+            tracing::warn!(
+                "no metrics.listen: the subscription manager's notifications cannot reach the xapp"
+            );
+        }
+        endpoints = endpoints.with_notifications(sink);
+    }
     let http = match listener {
         Some(l) => Some(
-            crate::http::spawn(l, metrics.clone(), crate::http::HttpLimits::default()).map_err(
-                |source| RuntimeError::Start {
-                    what: "metrics endpoint",
-                    source,
-                },
-            )?,
+            crate::http::spawn_with(
+                l,
+                metrics.clone(),
+                crate::http::HttpLimits::default(),
+                endpoints,
+            )
+            .map_err(|source| RuntimeError::Start {
+                what: "metrics endpoint",
+                source,
+            })?,
         ),
         None => None,
     };
@@ -252,6 +267,7 @@ pub async fn run_models(
             if let Some(h) = &http {
                 h.abort();
             }
+            transport.stop();
             drop(infer);
             join_workers(workers).await;
             return Err(e);
@@ -268,7 +284,14 @@ pub async fn run_models(
             let task = NodeTask {
                 node: node.clone(),
                 transport: transport.clone(),
-                codec,
+                // Under asn1-per each node has its own E2SM-KPM version and RC profile.
+                codec: {
+                    let n = cfg.osc.node(&node.id);
+                    let version = n
+                        .and_then(|n| n.kpm_version)
+                        .or(transport.kpm_version(&node.id));
+                    codec.for_node(version, n.and_then(|n| n.rc_profile))
+                },
                 cfg: cfg.clone(),
                 layout: layout.clone(),
                 default_prbs: contract.cell_prbs as f32,
@@ -299,6 +322,7 @@ pub async fn run_models(
         let _ = t.await;
     }
     join_workers(workers).await;
+    transport.stop();
     if let Some(log) = &cfg.decision_log {
         let lines = log.close();
         tracing::info!(lines, "decision log written");

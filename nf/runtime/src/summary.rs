@@ -63,6 +63,19 @@ pub(crate) const REJECT_REASONS: &[&str] = &[
     "prb_above_available",
     "measurement_out_of_range",
     "ahead_of_node_clock",
+    // asn1-per (E2SM-KPM over APER) and osc-rmr (E2AP over RMR).
+    "kpm_version_skew",
+    "unknown_action",
+    "unknown_subscription",
+    "e2ap_encode",
+    "e2ap_oversize",
+    "e2ap_malformed",
+    "e2ap_unsupported_procedure",
+    "e2ap_missing_ie",
+    "e2ap_duplicate_ie",
+    "e2ap_unknown_ie",
+    "e2ap_too_many",
+    "e2ap_unsupported_value",
 ];
 pub(crate) const DROP_REASONS: &[&str] = &[
     "latency_budget",
@@ -78,6 +91,7 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "model_output_out_of_range",
     "model_output_rows",
     "control_encode_failed",
+    "indication_queue_full",
 ];
 /// Reasons a decoded indication does not reach the cell table.
 pub(crate) const NOT_INGESTED_REASONS: &[&str] =
@@ -122,6 +136,12 @@ pub const CAUSES: &[&str] = &[
     "timeout",
     "transport",
     "overload",
+    // E2AP cause groups of a RICcontrolFailure (osc-rmr) with no finer label above.
+    "ric_request",
+    "ric_service",
+    "e2_node",
+    "protocol",
+    "misc",
 ];
 
 impl Summary {

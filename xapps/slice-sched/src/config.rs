@@ -371,6 +371,26 @@ impl FileConfig {
         runtime.encoding = ric.encoding;
         runtime.rc_profile = ric.rc_profile;
         runtime.nodes = ric.nodes;
+        runtime.osc = ric.osc;
+        if let Some(written) = runtime.osc.rmr_route_table.take() {
+            let resolved = resolve(base, &written);
+            p.file("ric.osc.rmr_route_table", &written, &resolved);
+            runtime.osc.rmr_route_table = Some(resolved);
+        }
+        if runtime.transport == nf_runtime::transport::TransportKind::OscRmr {
+            // The Subscription Manager posts its notifications to the xApp's HTTP endpoint.
+            let rule = "is required with ric.transport = \"osc-rmr\": the Subscription Manager posts its notifications to /ric/v1/subscriptions/response there";
+            p.rule(
+                self.metrics.listen.is_some(),
+                "metrics.listen",
+                "none".to_owned(),
+                rule,
+            );
+            if runtime.osc.callback_http_port == 0 {
+                runtime.osc.callback_http_port = self.metrics.listen.map_or(0, |a| a.port());
+            }
+            runtime.osc.e2ap_limits.max_pdu_bytes = runtime.max_message_bytes;
+        }
         let model = ModelConfig {
             contract: resolve(base, &self.model.contract),
             onnxruntime_lib: self
@@ -1036,7 +1056,7 @@ alpha = 0.05
     }
 
     #[test]
-    fn the_ric_section_reaches_the_runtime_and_what_is_not_built_is_named() {
+    fn the_ric_section_reaches_the_runtime_and_what_osc_rmr_needs_is_named() {
         let text = format!(
             "{}\n[ric]\ntransport = \"sdran-grpc\"\nencoding = \"proto\"\n\n[[ric.nodes]]\nid = \"gnb-1\"\n[[ric.nodes.cells]]\nplmn = \"00f110\"\nnci = 1\nslices = [\"1-000001\"]\nprbs = 106\n",
             demo()
@@ -1048,7 +1068,26 @@ alpha = 0.05
             "{}\n[ric]\ntransport = \"osc-rmr\"\nencoding = \"asn1-per\"\n",
             demo()
         );
-        assert_eq!(keys(&text), ["ric.transport", "ric.encoding"]);
+        // osc-rmr is built: it names what it needs (nodes, [ric.osc], metrics.listen).
+        let k = keys(&text);
+        assert!(k.contains(&"ric.nodes".to_owned()), "{k:?}");
+        assert!(k.contains(&"ric.osc".to_owned()), "{k:?}");
+    }
+
+    #[test]
+    fn the_osc_demo_config_is_valid_and_resolves_its_route_table() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo-osc.toml");
+        let v = FileConfig::load(&path)
+            .unwrap()
+            .validate(&FileConfig::folder_of(&path))
+            .unwrap();
+        let r = &v.runtime;
+        assert_eq!(r.transport, nf_runtime::transport::TransportKind::OscRmr);
+        assert_eq!(r.nodes.len(), 2);
+        assert_eq!(r.osc.nodes.len(), 2);
+        assert_eq!(r.osc.callback_http_port, 9464, "metrics.listen's port");
+        let rt = r.osc.rmr_route_table.as_ref().unwrap();
+        assert!(rt.is_absolute() && rt.is_file(), "{}", rt.display());
     }
 
     #[test]

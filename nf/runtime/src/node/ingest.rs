@@ -66,11 +66,21 @@ impl<'a> Ingest<'a> {
         let t = self.task;
         let arrival_ns = t.clock.now_ns();
         t.metrics.indications.inc();
+        // The action's cell (action ID = position in the subscription), where the RIC
+        // says which action an indication reports on.
+        let scope = ind
+            .action_id
+            .and_then(|a| t.node.cells.get(usize::from(a)))
+            .map(|c| e2_asn1::kpm::IndicationScope {
+                cell: c.cell,
+                granularity_ms: t.cfg.report_period_ms,
+            });
         let (report, notes) = match t.codec.decode_indication(
             &ind.header,
             &ind.message,
             &t.cfg.limits,
             Some(&t.layouts),
+            scope,
         ) {
             Ok(ok) => ok,
             Err(e) => {

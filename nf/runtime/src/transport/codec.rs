@@ -2,11 +2,23 @@
 //! subscription's event trigger and action definitions and the RC slice-quota control out,
 //! the KPM RAN function definition and the RC control outcome read.
 //!
-//! `proto` is this project's protobuf E2SM (`e2_proto::{kpm, rc}`). `asn1-per` (aligned PER
-//! over `e2_asn1::{kpm, rc}`, with a `KpmVersion` read from the RAN function and an
-//! `RcProfile`) is one more variant of [`E2smCodec`], to be added where marked; until then
-//! [`E2smCodec::new`] refuses it by name.
+//! - `proto`: this project's protobuf E2SM (`e2_proto::{kpm, rc}`).
+//! - `asn1-per`: aligned PER over `e2_asn1::{kpm, rc}`, as RAN nodes speak it. Each E2 node
+//!   has its own [`Asn1Per`]: its E2SM-KPM version (decided from the node's KPM RAN function
+//!   definition or configured for it, never assumed from the OID, which all versions share)
+//!   and its E2SM-RC RAN parameter-ID profile (`ric.rc_profile`, overridable per
+//!   `[[ric.nodes]]`). [`E2smCodec::for_node`] makes it from the run's codec.
+//!
+//! E2SM-KPM indication message format 1 names no cell: under `asn1-per` the cell is the one
+//! of the subscription action the indication reports on (action ID = the cell's position,
+//! see [`crate::transport::SubscriptionSpec`]); an indication without a known action is
+//! refused as `unknown_action`. A v02.03 node's `TimeStamp` has whole seconds only: its
+//! reports are spread within their second ([`e2_asn1::kpm::V2Sequencer`]) so that several
+//! reports of one second are not taken for duplicates.
 
+use std::sync::{Arc, Mutex};
+
+use e2_asn1::kpm::{IndicationScope, KpmVersion, V2Sequencer};
 use e2_proto::kpm::{self, CellInfo, DecodeNotes, Layouts, Limits};
 use nf_core::policy::SliceQuota;
 use nf_core::{CellId, KpmReport};
@@ -38,37 +50,147 @@ impl From<kpm::KpmError> for CodecError {
     }
 }
 
-/// The E2SM encoding of one run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl From<e2_asn1::kpm::KpmAperError> for CodecError {
+    fn from(e: e2_asn1::kpm::KpmAperError) -> Self {
+        Self {
+            kind: e.kind(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<e2_asn1::rc::RcAperError> for CodecError {
+    fn from(e: e2_asn1::rc::RcAperError) -> Self {
+        Self {
+            kind: rc_label(&e),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// The bounded label of an E2SM-RC codec error (`rc_` + its kind).
+fn rc_label(e: &e2_asn1::rc::RcAperError) -> &'static str {
+    RC_LABELS
+        .iter()
+        .find(|l| l.strip_prefix("rc_") == Some(e.kind()))
+        .copied()
+        .unwrap_or("rc_encode")
+}
+
+/// Labels of E2SM-RC codec failures (`xapp_dropped_total` counts the control as
+/// `control_encode_failed`; these name it in the log).
+pub const RC_LABELS: [&str; 17] = [
+    "rc_decode",
+    "rc_encode",
+    "rc_too_long",
+    "rc_too_deep",
+    "rc_unsupported_format",
+    "rc_unexpected_action",
+    "rc_unknown_parameter",
+    "rc_duplicate_parameter",
+    "rc_missing_parameter",
+    "rc_bad_parameter",
+    "rc_too_many_groups",
+    "rc_ratio_order",
+    "rc_ratio_range",
+    "rc_empty",
+    "rc_mixed_plmn",
+    "rc_out_of_range",
+    "rc_not_offered",
+];
+
+/// Labels the `asn1-per` codec gives refused indications besides
+/// [`e2_asn1::kpm::KpmAperError::KINDS`] (all in `xapp_rejected_total{reason}`).
+pub const ASN1_PER_REJECT_REASONS: [&str; 1] = ["unknown_action"];
+
+/// The `asn1-per` codec of one E2 node.
+#[derive(Clone, Debug)]
+pub struct Asn1Per {
+    /// The node's E2SM-KPM version.
+    pub kpm: KpmVersion,
+    /// The node's E2SM-RC RAN parameter-ID profile.
+    pub profile: RcProfile,
+    /// Places whole-second v02.03 reports within their second (v02.03 nodes only).
+    sequencer: Option<Arc<Mutex<V2Sequencer>>>,
+}
+
+impl Asn1Per {
+    /// The codec of a node speaking E2SM-KPM `kpm` and the RC profile `profile`.
+    pub fn new(kpm: KpmVersion, profile: RcProfile) -> Self {
+        Self {
+            kpm,
+            profile,
+            sequencer: (kpm == KpmVersion::V2_03).then(Arc::default),
+        }
+    }
+}
+
+impl PartialEq for Asn1Per {
+    fn eq(&self, other: &Self) -> bool {
+        self.kpm == other.kpm && self.profile == other.profile
+    }
+}
+
+/// The E2SM encoding of one run, or of one node under `asn1-per`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum E2smCodec {
     /// Protobuf E2SM-KPM v2 / E2SM-RC v1 messages of `nf/proto`.
     Proto,
-    // ASN1-PER: `Asn1Per { profile: RcProfile }` over `e2_asn1::{kpm, rc}` goes here.
+    /// Aligned PER over `e2_asn1::{kpm, rc}`.
+    Asn1Per(Asn1Per),
 }
 
 impl E2smCodec {
-    /// The codec of `encoding`; refuses what is not built.
-    pub fn new(encoding: WireEncoding, _profile: RcProfile) -> Result<Self, TransportError> {
+    /// The run's codec of `encoding`. Under `asn1-per` it holds the run's RC profile and
+    /// E2SM-KPM v03.00 until [`Self::for_node`] gives a node its own version.
+    pub fn new(encoding: WireEncoding, profile: RcProfile) -> Result<Self, TransportError> {
         match encoding {
             WireEncoding::Proto => Ok(Self::Proto),
-            WireEncoding::Asn1Per => Err(TransportError::NotBuilt {
-                key: "ric.encoding",
-                value: WireEncoding::Asn1Per.name(),
-            }),
+            WireEncoding::Asn1Per => Ok(Self::Asn1Per(Asn1Per::new(KpmVersion::V3_00, profile))),
+        }
+    }
+
+    /// The codec of one node: under `asn1-per`, with the node's KPM version and RC profile
+    /// (`version` / `profile`, `None` keeping the run's); `proto` unchanged.
+    pub fn for_node(&self, version: Option<KpmVersion>, profile: Option<RcProfile>) -> Self {
+        match self {
+            Self::Proto => Self::Proto,
+            Self::Asn1Per(c) => Self::Asn1Per(Asn1Per::new(
+                version.unwrap_or(c.kpm),
+                profile.unwrap_or(c.profile),
+            )),
         }
     }
 
     /// Decodes a KPM indication into a report, applying `limits`; `layouts` gives the
-    /// record layout of each subscribed cell.
+    /// record layout of each subscribed cell; `scope` the cell and granularity of the
+    /// action the indication reports on (needed under `asn1-per`, ignored by `proto` whose
+    /// indications name their cell).
     pub fn decode_indication(
         &self,
         header: &[u8],
         message: &[u8],
         limits: &Limits,
         layouts: Option<&Layouts>,
+        scope: Option<IndicationScope>,
     ) -> Result<(KpmReport, DecodeNotes), CodecError> {
         match self {
             Self::Proto => Ok(kpm::decode_indication(header, message, limits, layouts)?),
+            Self::Asn1Per(c) => {
+                let scope = scope.ok_or(CodecError {
+                    kind: "unknown_action",
+                    detail: "indication of no subscribed action (the cell is unknown)".into(),
+                })?;
+                let (mut report, notes) = e2_asn1::kpm::decode_indication(
+                    header, message, limits, &scope, layouts, c.kpm,
+                )?;
+                if let Some(seq) = &c.sequencer
+                    && let Ok(mut seq) = seq.lock()
+                {
+                    seq.place(&mut report);
+                }
+                Ok((report, notes))
+            }
         }
     }
 
@@ -76,6 +198,7 @@ impl E2smCodec {
     pub fn encode_event_trigger(&self, period_ms: u32) -> Result<Vec<u8>, CodecError> {
         match self {
             Self::Proto => Ok(kpm::encode_event_trigger(period_ms)),
+            Self::Asn1Per(c) => Ok(e2_asn1::kpm::encode_event_trigger(period_ms, c.kpm)),
         }
     }
 
@@ -87,10 +210,15 @@ impl E2smCodec {
     ) -> Result<Vec<u8>, CodecError> {
         match self {
             Self::Proto => Ok(kpm::encode_action_definition(cell, period_ms)),
+            Self::Asn1Per(c) => Ok(e2_asn1::kpm::encode_action_definition(
+                cell, period_ms, c.kpm,
+            )),
         }
     }
 
-    /// The E2SM-RC slice PRB quota control of `cell`: (header, message).
+    /// The E2SM-RC slice PRB quota control of `cell`: (header, message). Under `asn1-per`
+    /// the header carries the cell-level UE ID and the message the node profile's RAN
+    /// parameter IDs with the cell's PLMN.
     pub fn encode_control(
         &self,
         cell: &CellId,
@@ -98,20 +226,36 @@ impl E2smCodec {
     ) -> Result<(Vec<u8>, Vec<u8>), CodecError> {
         match self {
             Self::Proto => Ok(e2_proto::rc::encode_quota_control(cell, quotas)),
+            Self::Asn1Per(c) => Ok(e2_asn1::rc::encode_quota_control(
+                c.profile,
+                &e2_asn1::rc::cell_level_ue_id(),
+                cell.plmn,
+                quotas,
+            )?),
         }
     }
 
-    /// The cells of a KPM RAN function definition.
+    /// The cells of a KPM RAN function definition. The standard (`asn1-per`) description
+    /// has no place for cells: such nodes are served from `[[ric.nodes]]`.
     pub fn decode_ran_function(&self, bytes: &[u8]) -> Result<Vec<CellInfo>, CodecError> {
         match self {
             Self::Proto => Ok(kpm::decode_ran_function(bytes)?),
+            Self::Asn1Per(c) => {
+                e2_asn1::kpm::decode_ran_function(bytes, c.kpm)?;
+                Err(CodecError {
+                    kind: "ran_function_invalid",
+                    detail: "an E2SM-KPM RAN function description names no cells; list the node in [[ric.nodes]]".into(),
+                })
+            }
         }
     }
 
-    /// The time a control outcome says the quota was applied [ms], if it says.
+    /// The time a control outcome says the quota was applied [ms], if it says (an
+    /// E2SM-RC outcome carries RAN parameters, no time).
     pub fn decode_control_outcome(&self, bytes: &[u8]) -> Option<u64> {
         match self {
             Self::Proto => e2_proto::rc::decode_outcome_time(bytes),
+            Self::Asn1Per(_) => None,
         }
     }
 }
@@ -121,23 +265,144 @@ mod tests {
     use super::*;
 
     #[test]
-    fn asn1_per_is_refused_by_name_until_built() {
-        let e = E2smCodec::new(WireEncoding::Asn1Per, RcProfile::Srsran).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "ric.encoding = \"asn1-per\" is not built yet"
-        );
+    fn asn1_per_is_built_and_takes_each_nodes_version_and_profile() {
         assert_eq!(
             E2smCodec::new(WireEncoding::Proto, RcProfile::Oran).unwrap(),
             E2smCodec::Proto
         );
+        let run = E2smCodec::new(WireEncoding::Asn1Per, RcProfile::Srsran).unwrap();
+        let node = run.for_node(Some(KpmVersion::V2_03), None);
+        assert_eq!(
+            node,
+            E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V2_03, RcProfile::Srsran))
+        );
+        let node = run.for_node(None, Some(RcProfile::Flexric));
+        assert_eq!(
+            node,
+            E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, RcProfile::Flexric))
+        );
+        assert_eq!(
+            E2smCodec::Proto.for_node(Some(KpmVersion::V2_03), None),
+            E2smCodec::Proto
+        );
+    }
+
+    fn cell() -> CellInfo {
+        CellInfo {
+            cell: CellId::new([0x00, 0xf1, 0x10], 7),
+            slices: vec![
+                nf_core::Snssai::new(1, Some(1)),
+                nf_core::Snssai::new(2, None),
+            ],
+            prb_total_dl: 106,
+        }
+    }
+
+    fn report(version: KpmVersion, start_ms: u64) -> KpmReport {
+        let mut r = KpmReport {
+            cell: cell().cell,
+            collection_start_ms: start_ms,
+            granularity_ms: 250,
+            cell_meas: Default::default(),
+            slices: cell()
+                .slices
+                .iter()
+                .map(|s| (*s, Default::default()))
+                .collect(),
+        };
+        r.cell_meas.set(nf_core::Meas::PrbTotDl, 42.0);
+        let _ = version;
+        r
+    }
+
+    #[test]
+    fn asn1_per_indications_decode_with_the_nodes_version_and_skew_is_named() {
+        let scope = IndicationScope {
+            cell: cell().cell,
+            granularity_ms: 250,
+        };
+        let v3 = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, RcProfile::Srsran));
+        let (h, m) = e2_asn1::kpm::encode_indication(
+            &report(KpmVersion::V3_00, 1_700_000_000_250),
+            true,
+            KpmVersion::V3_00,
+        );
+        let (r, _) = v3
+            .decode_indication(&h, &m, &Limits::default(), None, Some(scope))
+            .unwrap();
+        assert_eq!(r.cell, cell().cell);
+        assert_eq!(r.collection_start_ms, 1_700_000_000_250);
+        assert_eq!(r.cell_meas.get(nf_core::Meas::PrbTotDl), 42.0);
+        // A v02.03 header read as v03.00: the named skew, never a misread.
+        let (h2, m2) = e2_asn1::kpm::encode_indication(
+            &report(KpmVersion::V2_03, 1_700_000_000_000),
+            true,
+            KpmVersion::V2_03,
+        );
+        let e = v3
+            .decode_indication(&h2, &m2, &Limits::default(), None, Some(scope))
+            .unwrap_err();
+        assert_eq!(e.kind(), "kpm_version_skew");
+        // No action, no cell.
+        let e = v3
+            .decode_indication(&h, &m, &Limits::default(), None, None)
+            .unwrap_err();
+        assert_eq!(e.kind(), "unknown_action");
+        assert!(ASN1_PER_REJECT_REASONS.contains(&e.kind()));
+        // v02.03: two reports of one second are spread within it, not duplicates.
+        let v2 = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V2_03, RcProfile::Srsran));
+        let a = v2
+            .decode_indication(&h2, &m2, &Limits::default(), None, Some(scope))
+            .unwrap()
+            .0;
+        let b = v2
+            .decode_indication(&h2, &m2, &Limits::default(), None, Some(scope))
+            .unwrap()
+            .0;
+        assert_eq!(a.collection_start_ms, 1_700_000_000_000);
+        assert_eq!(b.collection_start_ms, 1_700_000_000_250);
+    }
+
+    #[test]
+    fn asn1_per_controls_carry_the_profiles_parameter_ids() {
+        let quotas = [SliceQuota {
+            snssai: nf_core::Snssai::new(1, Some(1)),
+            min_ratio: 10,
+            max_ratio: 60,
+            dedicated_ratio: 0,
+        }];
+        for profile in RcProfile::ALL {
+            let c = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, profile));
+            let (h, m) = c.encode_control(&cell().cell, &quotas).unwrap();
+            let back = e2_asn1::rc::decode_quota_control(profile, &h, &m).unwrap();
+            assert_eq!(back.plmn, cell().cell.plmn);
+            assert_eq!(
+                back.quotas,
+                vec![(nf_core::Snssai::new(1, Some(1)), 10, 60, 0)]
+            );
+            let ids = e2_asn1::rc::control_message_parameter_ids(&m).unwrap();
+            assert!(
+                ids.contains(&i64::from(profile.ids().min_prb_policy_ratio)),
+                "{profile}: {ids:?}"
+            );
+        }
+        let c = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, RcProfile::Srsran));
+        let bad = [SliceQuota {
+            snssai: nf_core::Snssai::new(1, None),
+            min_ratio: 70,
+            max_ratio: 60,
+            dedicated_ratio: 0,
+        }];
+        let e = c.encode_control(&cell().cell, &bad).unwrap_err();
+        assert_eq!(e.kind(), "rc_ratio_order");
+        assert!(RC_LABELS.contains(&e.kind()));
     }
 
     #[test]
     fn a_bad_indication_keeps_its_bounded_label() {
         let codec = E2smCodec::Proto;
         let e = codec
-            .decode_indication(&[0xff; 8], &[0xff; 8], &Limits::default(), None)
+            .decode_indication(&[0xff; 8], &[0xff; 8], &Limits::default(), None, None)
             .unwrap_err();
         assert!(!e.kind().is_empty() && !e.kind().contains(' '), "{e:?}");
         let limits = Limits {
@@ -145,7 +410,7 @@ mod tests {
             ..Limits::default()
         };
         let e = codec
-            .decode_indication(&[0; 5], &[], &limits, None)
+            .decode_indication(&[0; 5], &[], &limits, None, None)
             .unwrap_err();
         assert_eq!(e.kind(), "oversize");
     }

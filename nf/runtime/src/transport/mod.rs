@@ -20,15 +20,14 @@
 //! - `sdran-grpc` ([`sdran`]): the SD-RAN-like E2T gRPC API (onos-e2t service-model names,
 //!   the `Encoding` header following [`WireEncoding`]), controls on the control stream
 //!   extension or unary `ControlService.Control`.
-//! - `osc-rmr`: **not built yet**. The O-RAN SC near-RT RIC fits the same shape: node list
-//!   from the configuration, `subscribe` resolving when the Subscription Manager's REST
-//!   notification arrives (its `E2EventInstanceId` then routes the RMR indications, which
-//!   carry it as `sub_id`, to the node's stream), controls as RMR messages (mtype 12040,
-//!   `meid` = node) whose ack/failure (12041/12042) complete them. It is one more variant
-//!   of [`RicTransport`], [`IndicationStream`] and [`ControlPath`]; until then
-//!   [`RicTransport::new`] refuses it by name, and so does the xApp's configuration.
+//! - `osc-rmr` ([`osc`]): the O-RAN SC near-RT RIC. Node list from the configuration,
+//!   `subscribe` resolving when the Subscription Manager's REST notification arrives (its
+//!   `E2EventInstanceId` then routes the RMR indications, which carry it as `sub_id`, to the
+//!   node's stream), controls as RMR messages (mtype 12040, `meid` = node) whose
+//!   ack/failure (12041/12042) complete them.
 
 pub mod codec;
+pub mod osc;
 pub mod sdran;
 mod sdran_control;
 
@@ -46,7 +45,7 @@ pub enum TransportKind {
     /// SD-RAN's onos-e2t northbound gRPC API (and this project's simulator).
     #[serde(rename = "sdran-grpc")]
     SdranGrpc,
-    /// The O-RAN SC near-RT RIC: RMR and the Subscription Manager (not built yet).
+    /// The O-RAN SC near-RT RIC: RMR and the Subscription Manager.
     #[serde(rename = "osc-rmr")]
     OscRmr,
 }
@@ -62,7 +61,7 @@ impl TransportKind {
 
     /// Whether this build implements it.
     pub fn is_built(self) -> bool {
-        matches!(self, Self::SdranGrpc)
+        matches!(self, Self::SdranGrpc | Self::OscRmr)
     }
 }
 
@@ -72,7 +71,7 @@ pub enum WireEncoding {
     /// This project's protobuf E2SM messages (`e2_proto::{kpm, rc}`).
     #[serde(rename = "proto")]
     Proto,
-    /// ASN.1 aligned PER, as RAN nodes send it (not built yet).
+    /// ASN.1 aligned PER, as RAN nodes send it (`e2_asn1::{kpm, rc}`).
     #[serde(rename = "asn1-per")]
     Asn1Per,
 }
@@ -88,33 +87,14 @@ impl WireEncoding {
 
     /// Whether this build implements it.
     pub fn is_built(self) -> bool {
-        matches!(self, Self::Proto)
+        matches!(self, Self::Proto | Self::Asn1Per)
     }
 }
 
 /// Which E2SM-RC dialect slice controls follow under `asn1-per` (`ric.rc_profile`): RAN
-/// parameter IDs differ between implementations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RcProfile {
-    /// O-RAN E2SM-RC v05.00 as published.
-    Oran,
-    /// srsRAN's gNB.
-    Srsran,
-    /// FlexRIC / OAI.
-    Flexric,
-}
-
-impl RcProfile {
-    /// The configuration spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Oran => "oran",
-            Self::Srsran => "srsran",
-            Self::Flexric => "flexric",
-        }
-    }
-}
+/// parameter IDs differ between implementations. The codec crate's own type, so the
+/// configuration and the codec cannot drift apart.
+pub use e2_asn1::rc::RcProfile;
 
 /// Why a transport or codec cannot be started.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +107,9 @@ pub enum TransportError {
     },
     #[error(transparent)]
     E2(#[from] E2Error),
+    /// The O-RAN SC transport could not start (RMR port taken, route table unreadable).
+    #[error(transparent)]
+    Osc(#[from] osc::OscStartError),
 }
 
 /// One RIC indication as the transport delivered it, still encoded.
@@ -138,6 +121,10 @@ pub struct Indication {
     pub message: Vec<u8>,
     /// RIC call process ID, echoed by the control it triggers.
     pub call_process_id: Vec<u8>,
+    /// RIC action ID the indication reports on, where the RIC says it (E2AP over RMR):
+    /// the position of the cell in the subscription, since E2SM-KPM indication message
+    /// format 1 names no cell.
+    pub action_id: Option<u8>,
 }
 
 /// What an [`IndicationStream`] yields.
@@ -186,10 +173,13 @@ pub enum ControlOutcome {
 pub type Completion = Box<dyn FnOnce(ControlOutcome) + Send>;
 
 /// The RIC the xApp talks to.
+// One value per run or per node task, never in a collection: the size difference between
+// the gRPC and RMR variants costs nothing worth an indirection on every call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum RicTransport {
     SdranGrpc(sdran::SdranGrpc),
-    // `OscRmr(osc::OscRmr)` goes here.
+    OscRmr(osc::OscRmr),
 }
 
 impl RicTransport {
@@ -197,10 +187,36 @@ impl RicTransport {
     pub fn new(cfg: &RuntimeConfig) -> Result<Self, TransportError> {
         match cfg.transport {
             TransportKind::SdranGrpc => Ok(Self::SdranGrpc(sdran::SdranGrpc::new(cfg)?)),
-            TransportKind::OscRmr => Err(TransportError::NotBuilt {
-                key: "ric.transport",
-                value: TransportKind::OscRmr.name(),
-            }),
+            TransportKind::OscRmr => Ok(Self::OscRmr(osc::OscRmr::new(cfg))),
+        }
+    }
+
+    /// Starts what the transport runs besides the node tasks (O-RAN SC: the RMR endpoint,
+    /// its receiver and the notification handler). The sink the HTTP endpoint must hand
+    /// Subscription Manager notifications to, if the transport takes them.
+    pub async fn start(
+        &mut self,
+        metrics: &std::sync::Arc<Metrics>,
+    ) -> Result<Option<crate::http::NotificationSink>, TransportError> {
+        match self {
+            Self::SdranGrpc(_) => Ok(None),
+            Self::OscRmr(t) => Ok(Some(t.start(metrics.clone()).await?)),
+        }
+    }
+
+    /// The E2SM-KPM version the RIC says `node` speaks (O-RAN SC: read from the E2
+    /// manager's RAN function definition), if it says.
+    pub fn kpm_version(&self, node: &str) -> Option<e2_asn1::kpm::KpmVersion> {
+        match self {
+            Self::SdranGrpc(_) => None,
+            Self::OscRmr(t) => t.kpm_version(node),
+        }
+    }
+
+    /// Stops what [`Self::start`] started (after the node tasks have unsubscribed).
+    pub fn stop(&self) {
+        if let Self::OscRmr(t) = self {
+            t.stop();
         }
     }
 
@@ -215,6 +231,7 @@ impl RicTransport {
     ) -> Result<Discovery, E2Error> {
         match self {
             Self::SdranGrpc(t) => t.list_nodes(deadline, codec).await,
+            Self::OscRmr(t) => t.list_nodes(deadline).await,
         }
     }
 
@@ -229,6 +246,9 @@ impl RicTransport {
             Self::SdranGrpc(t) => Ok(IndicationStream::SdranGrpc(
                 t.subscribe(node, spec, timeout).await?,
             )),
+            Self::OscRmr(t) => Ok(IndicationStream::OscRmr(
+                t.subscribe(node, spec, timeout).await?,
+            )),
         }
     }
 
@@ -236,6 +256,7 @@ impl RicTransport {
     pub async fn unsubscribe(&mut self, node: &str) -> Result<(), E2Error> {
         match self {
             Self::SdranGrpc(t) => t.unsubscribe(node).await,
+            Self::OscRmr(t) => t.unsubscribe(node).await,
         }
     }
 
@@ -249,14 +270,19 @@ impl RicTransport {
     ) -> ControlPath {
         match self {
             Self::SdranGrpc(t) => ControlPath::SdranGrpc(t.control_path(node, cfg, metrics)),
+            Self::OscRmr(t) => ControlPath::OscRmr(t.control_path(node, cfg, metrics)),
         }
     }
 }
 
 /// The indications of one subscription.
+// One value per run or per node task, never in a collection: the size difference between
+// the gRPC and RMR variants costs nothing worth an indirection on every call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum IndicationStream {
     SdranGrpc(sdran::Indications),
+    OscRmr(osc::Indications),
 }
 
 impl IndicationStream {
@@ -264,14 +290,19 @@ impl IndicationStream {
     pub async fn next(&mut self) -> StreamEvent {
         match self {
             Self::SdranGrpc(s) => s.next().await,
+            Self::OscRmr(s) => s.next().await,
         }
     }
 }
 
 /// The control path of one E2 node.
+// One value per run or per node task, never in a collection: the size difference between
+// the gRPC and RMR variants costs nothing worth an indirection on every call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ControlPath {
     SdranGrpc(sdran_control::ControlSender),
+    OscRmr(osc::ControlSender),
 }
 
 impl ControlPath {
@@ -279,6 +310,7 @@ impl ControlPath {
     pub async fn open(&mut self) {
         match self {
             Self::SdranGrpc(c) => c.open().await,
+            Self::OscRmr(c) => c.open(),
         }
     }
 
@@ -286,6 +318,7 @@ impl ControlPath {
     pub fn send(&mut self, control: Control, done: Completion) {
         match self {
             Self::SdranGrpc(c) => c.send(control, done),
+            Self::OscRmr(c) => c.send(control, done),
         }
     }
 
@@ -293,6 +326,7 @@ impl ControlPath {
     pub fn sweep(&mut self) {
         match self {
             Self::SdranGrpc(c) => c.sweep(),
+            Self::OscRmr(c) => c.sweep(),
         }
     }
 
@@ -300,6 +334,7 @@ impl ControlPath {
     pub fn close(&mut self) {
         match self {
             Self::SdranGrpc(c) => c.close(),
+            Self::OscRmr(c) => c.close(),
         }
     }
 }

@@ -127,6 +127,7 @@ impl Indications {
                         header: ind.header,
                         message: ind.payload,
                         call_process_id: ind.call_process_id,
+                        action_id: None,
                     })
                 }
                 Some(subscribe_response::Message::Ack(ack)) => {

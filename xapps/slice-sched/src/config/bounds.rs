@@ -217,6 +217,23 @@ pub const NCI: Bound = int("ric.nodes.cells.nci", 0, (1 << 36) - 1, "");
 /// DL PRBs of a configured cell (NR: at most 275 in one carrier).
 pub const CELL_PRBS: Bound = int("ric.nodes.cells.prbs", 1, 275, "PRBs");
 
+/// RAN function ID of a configured node (E2AP: 0..=4095).
+pub const RAN_FUNCTION_ID: Bound = int("ric.nodes.kpm_function_id, rc_function_id", 0, 4095, "");
+/// `ClientEndpoint.HTTPPort` announced to the Subscription Manager.
+pub const CALLBACK_HTTP_PORT: Bound = also(
+    int("ric.osc.callback_http_port", 1, 65_535, ""),
+    "default: the port of metrics.listen",
+);
+/// `ClientEndpoint.RMRPort` announced to the Subscription Manager.
+pub const CALLBACK_RMR_PORT: Bound = also(
+    int("ric.osc.callback_rmr_port", 1, 65_535, ""),
+    "default: the port of ric.osc.rmr_listen",
+);
+/// RICrequestID requestor of the xApp's controls (E2AP: 0..=65535).
+pub const REQUESTOR_ID: Bound = int("ric.osc.requestor_id", 0, 65_535, "");
+/// Time limit of one Subscription Manager call.
+pub const SUBMGR_TIMEOUT_MS: Bound = int("ric.osc.submgr_timeout_ms", 100, 600_000, "ms");
+
 pub const BOUNDS: &[Bound] = &[
     REPORT_PERIOD_MS,
     MAX_MESSAGE_BYTES,
@@ -228,6 +245,11 @@ pub const BOUNDS: &[Bound] = &[
     DISCOVERY_TIMEOUT_MS,
     NCI,
     CELL_PRBS,
+    RAN_FUNCTION_ID,
+    CALLBACK_HTTP_PORT,
+    CALLBACK_RMR_PORT,
+    REQUESTOR_ID,
+    SUBMGR_TIMEOUT_MS,
     MAX_BATCH_ROWS,
     QUEUE_DEPTH,
     KEEP_WARM_MS,

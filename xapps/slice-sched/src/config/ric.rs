@@ -1,5 +1,13 @@
-//! `[ric]`: which RIC the xApp talks to and how (`transport`, `encoding`, `rc_profile`), and
-//! the E2 nodes to serve when the RIC cannot list them (`[[ric.nodes]]`).
+//! `[ric]`: which RIC the xApp talks to and how (`transport`, `encoding`, `rc_profile`), the
+//! E2 nodes to serve when the RIC cannot list them (`[[ric.nodes]]`), and the O-RAN SC
+//! platform (`[ric.osc]`: Subscription Manager, RMR, the callback endpoint).
+//!
+//! `transport = "osc-rmr"` requires `encoding = "asn1-per"`: behind an O-RAN SC RIC the E2
+//! termination hands E2SM bytes through as the E2 node encoded them, and real nodes encode
+//! E2SM in ASN.1 aligned PER; the protobuf E2SM exists only between this xApp and its own
+//! simulator. It also requires every node to be listed with its KPM and RC RAN function IDs
+//! and its E2SM-KPM version (RMR offers an xApp no node list, and the KPM version, which
+//! the RAN function OID does not tell, is read from the node's RAN function definition).
 //!
 //! The choices are read as text so that a value this build does not implement
 //! (`osc-rmr`, `asn1-per`) is a named problem beside every other one of the file, not a
@@ -7,6 +15,7 @@
 
 use nf_core::{CellId, Snssai};
 use nf_runtime::e2::{CellInfo, E2Node};
+use nf_runtime::transport::osc::{OscConfig, OscNode};
 use nf_runtime::transport::{RcProfile, TransportKind, WireEncoding};
 use serde::Deserialize;
 
@@ -27,16 +36,64 @@ pub struct RicSection {
     /// E2 nodes served when the RIC cannot list its own.
     #[serde(default)]
     pub nodes: Vec<NodeSection>,
+    /// The O-RAN SC platform; only with `transport = "osc-rmr"`.
+    pub osc: Option<OscSection>,
+}
+
+/// `[ric.osc]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OscSection {
+    /// E2 manager `host:port`: each node's RAN function definitions are read from its
+    /// `GET /v1/nodeb/{ranName}` (the KPM version decided from them).
+    pub e2mgr: Option<String>,
+    /// Subscription Manager `host:port` (default: the O-RAN SC service,
+    /// `service-ricplt-submgr-http.ricplt:8088`).
+    pub submgr: Option<String>,
+    /// RMR data port to listen on (default `0.0.0.0:4560`).
+    pub rmr_listen: Option<std::net::SocketAddr>,
+    /// Static RMR route table (`rte|mtype|host:port` lines); default: `RMR_SEED_RT` and the
+    /// routing manager, as librmr reads its environment.
+    pub rmr_route_table: Option<std::path::PathBuf>,
+    /// Host the Subscription Manager posts notifications to (this xApp's HTTP service).
+    pub callback_host: Option<String>,
+    /// Port of that HTTP service (default: the port of `metrics.listen`).
+    pub callback_http_port: Option<u64>,
+    /// RMR port announced to the manager (default: the port of `rmr_listen`).
+    pub callback_rmr_port: Option<u64>,
+    /// RICrequestID requestor of this xApp's controls.
+    #[serde(default = "default_requestor_id")]
+    pub requestor_id: u64,
+    /// Time limit of one Subscription Manager call [ms].
+    #[serde(default = "default_submgr_timeout_ms")]
+    pub submgr_timeout_ms: u64,
+}
+
+fn default_requestor_id() -> u64 {
+    1
+}
+
+fn default_submgr_timeout_ms() -> u64 {
+    5000
 }
 
 /// One `[[ric.nodes]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSection {
-    /// The E2 node ID as the RIC names it.
+    /// The E2 node ID as the RIC names it (O-RAN SC: the RMR `meid`, the RAN name).
     pub id: String,
     #[serde(default)]
     pub cells: Vec<CellSection>,
+    /// RAN function ID of E2SM-KPM on the node (O-RAN SC: required).
+    pub kpm_function_id: Option<u64>,
+    /// RAN function ID of E2SM-RC on the node (O-RAN SC: required).
+    pub rc_function_id: Option<u64>,
+    /// E2SM-KPM version of the node's RAN function definition: `"v2.03"`, `"v3.00"`,
+    /// `"v4.00"` (O-RAN SC: required; the OID is the same for all three).
+    pub kpm_version: Option<String>,
+    /// E2SM-RC profile of the node (default: `ric.rc_profile`).
+    pub rc_profile: Option<String>,
 }
 
 /// One `[[ric.nodes.cells]]`.
@@ -61,6 +118,9 @@ pub struct Ric {
     pub encoding: WireEncoding,
     pub rc_profile: RcProfile,
     pub nodes: Vec<E2Node>,
+    /// The O-RAN SC settings; `callback_http_port` is 0 when it is to follow
+    /// `metrics.listen` (filled in by the caller).
+    pub osc: OscConfig,
 }
 
 impl RicSection {
@@ -69,6 +129,19 @@ impl RicSection {
         let transport = self.transport(p);
         let encoding = self.encoding(p);
         let rc_profile = self.rc_profile(encoding, p);
+        let osc_path = transport == TransportKind::OscRmr;
+        if osc_path {
+            let rule = "transport = \"osc-rmr\" requires encoding = \"asn1-per\": behind an O-RAN SC RIC the E2SM bytes are the E2 node's own ASN.1 aligned PER, passed through unchanged";
+            p.rule(
+                encoding == WireEncoding::Asn1Per,
+                "ric.encoding",
+                format!("{:?}", encoding.name()),
+                rule,
+            );
+            let rule = "transport = \"osc-rmr\" needs the E2 nodes listed: RMR offers an xApp no node list";
+            p.rule(!self.nodes.is_empty(), "ric.nodes", "none".to_owned(), rule);
+        }
+        let mut osc = self.osc_config(osc_path, p);
         let mut nodes = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
             let key = format!("ric.nodes[{i}].id");
@@ -87,13 +160,82 @@ impl RicSection {
                 id: n.id.clone(),
                 cells,
             });
+            let need_version = osc_path && osc.e2mgr.is_none();
+            if let Some(node) = n.osc_node(i, osc_path, need_version, encoding, p) {
+                osc.nodes.push(node);
+            }
         }
         Ric {
             transport,
             encoding,
             rc_profile,
             nodes,
+            osc,
         }
+    }
+
+    /// `[ric.osc]`, checked; defaults where it is absent.
+    fn osc_config(&self, osc_path: bool, p: &mut Problems) -> OscConfig {
+        let mut cfg = OscConfig {
+            callback_http_port: 0,
+            ..OscConfig::default()
+        };
+        let Some(o) = &self.osc else {
+            let rule = "transport = \"osc-rmr\" needs [ric.osc] with at least callback_host (where the Subscription Manager reaches this xApp)";
+            p.rule(!osc_path, "ric.osc", "none".to_owned(), rule);
+            return cfg;
+        };
+        let rule = "applies to transport = \"osc-rmr\" only";
+        p.rule(osc_path, "ric.osc", "present".to_owned(), rule);
+        if let Some(s) = &o.submgr {
+            let ok = s
+                .rsplit_once(':')
+                .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            p.rule(ok, "ric.osc.submgr", format!("{s:?}"), "must be host:port");
+            cfg.submgr = s.clone();
+        }
+        if let Some(s) = &o.e2mgr {
+            let ok = s
+                .rsplit_once(':')
+                .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            p.rule(ok, "ric.osc.e2mgr", format!("{s:?}"), "must be host:port");
+            cfg.e2mgr = Some(s.clone());
+        }
+        if let Some(a) = o.rmr_listen {
+            cfg.rmr_listen = a;
+        }
+        cfg.rmr_route_table = o.rmr_route_table.clone();
+        match &o.callback_host {
+            Some(h) => {
+                let ok = !h.is_empty() && h.len() <= 253 && h.bytes().all(|c| c.is_ascii_graphic());
+                let rule = "must be a host name or address, 1 to 253 printable characters";
+                p.rule(ok, "ric.osc.callback_host", format!("{h:?}"), rule);
+                cfg.callback_host = h.clone();
+            }
+            None => {
+                let rule = "is required: the Subscription Manager posts its notifications there";
+                p.rule(false, "ric.osc.callback_host", "none".to_owned(), rule);
+            }
+        }
+        if let Some(v) = o.callback_http_port
+            && p.int(&b::CALLBACK_HTTP_PORT, v)
+        {
+            cfg.callback_http_port = u16::try_from(v).unwrap_or(0);
+        }
+        if let Some(v) = o.callback_rmr_port
+            && p.int(&b::CALLBACK_RMR_PORT, v)
+        {
+            cfg.callback_rmr_port = u16::try_from(v).ok();
+        }
+        if p.int(&b::REQUESTOR_ID, o.requestor_id) {
+            cfg.requestor_id = u16::try_from(o.requestor_id).unwrap_or(0);
+        }
+        if p.int(&b::SUBMGR_TIMEOUT_MS, o.submgr_timeout_ms) {
+            cfg.submgr_timeouts.request = std::time::Duration::from_millis(o.submgr_timeout_ms);
+            cfg.submgr_timeouts.connect =
+                cfg.submgr_timeouts.request.min(cfg.submgr_timeouts.connect);
+        }
+        cfg
     }
 
     fn transport(&self, p: &mut Problems) -> TransportKind {
@@ -170,6 +312,76 @@ impl RicSection {
             rule,
         );
         profile
+    }
+}
+
+impl NodeSection {
+    /// The node's O-RAN SC and APER settings, checked (required on the O-RAN SC path).
+    fn osc_node(
+        &self,
+        i: usize,
+        osc_path: bool,
+        need_version: bool,
+        encoding: WireEncoding,
+        p: &mut Problems,
+    ) -> Option<OscNode> {
+        let at = |k: &str| format!("ric.nodes[{i}].{k}");
+        let mut id = |key: &str, v: Option<u64>, b: &b::Bound| -> Option<u16> {
+            match v {
+                Some(v) => p
+                    .int_at(b, at(key), v)
+                    .then(|| u16::try_from(v).ok())
+                    .flatten(),
+                None => {
+                    let rule = "is required with transport = \"osc-rmr\" (the node's RAN function ID, from its E2 setup)";
+                    p.rule(!osc_path, at(key), "none".to_owned(), rule);
+                    None
+                }
+            }
+        };
+        let kpm = id("kpm_function_id", self.kpm_function_id, &b::RAN_FUNCTION_ID);
+        let rc = id("rc_function_id", self.rc_function_id, &b::RAN_FUNCTION_ID);
+        let kpm_version = match &self.kpm_version {
+            Some(v) => {
+                let parsed = nf_runtime::transport::osc::KpmVersion::parse(v);
+                let rule = "must be \"v2.03\", \"v3.00\" or \"v4.00\" (the version of the node's E2SM-KPM RAN function definition)";
+                p.rule(parsed.is_some(), at("kpm_version"), format!("{v:?}"), rule);
+                let rule = "applies to ric.encoding = \"asn1-per\" only";
+                p.rule(
+                    encoding == WireEncoding::Asn1Per,
+                    at("kpm_version"),
+                    format!("{v:?}"),
+                    rule,
+                );
+                parsed
+            }
+            None => {
+                let rule = "is required with transport = \"osc-rmr\" unless ric.osc.e2mgr is set: the E2SM-KPM version (TimeStamp of 4 or 8 octets) is read from the node's RAN function definition, which the E2 manager serves";
+                p.rule(!need_version, at("kpm_version"), "none".to_owned(), rule);
+                None
+            }
+        };
+        let rc_profile = self.rc_profile.as_ref().and_then(|v| {
+            let parsed = v.parse::<RcProfile>();
+            let rule = "must be \"oran\", \"srsran\" or \"flexric\"";
+            p.rule(parsed.is_ok(), at("rc_profile"), format!("{v:?}"), rule);
+            let rule = "applies to ric.encoding = \"asn1-per\" only";
+            p.rule(
+                encoding == WireEncoding::Asn1Per,
+                at("rc_profile"),
+                format!("{v:?}"),
+                rule,
+            );
+            parsed.ok()
+        });
+        let any = kpm.is_some() || rc.is_some() || kpm_version.is_some() || rc_profile.is_some();
+        any.then(|| OscNode {
+            meid: self.id.clone(),
+            kpm_function_id: kpm.unwrap_or(0),
+            rc_function_id: rc.unwrap_or(0),
+            kpm_version,
+            rc_profile,
+        })
     }
 }
 
@@ -266,17 +478,128 @@ mod tests {
     }
 
     #[test]
-    fn what_is_not_built_is_refused_by_name() {
-        let (_, problems) =
-            check("transport = \"osc-rmr\"\nencoding = \"asn1-per\"\nrc_profile = \"srsran\"\n");
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].starts_with("`ric.transport` = \"osc-rmr\": is not built yet"));
-        assert!(problems[1].starts_with("`ric.encoding` = \"asn1-per\": is not built yet"));
+    fn bad_choices_are_refused_by_name() {
         let (_, problems) = check("transport = \"rmr\"\nencoding = \"per\"\nrc_profile = \"x\"\n");
         assert_eq!(problems.len(), 3, "{problems:?}");
         let (_, problems) = check("rc_profile = \"srsran\"\n");
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("asn1-per"), "{problems:?}");
+    }
+
+    const OSC: &str = r#"
+        transport = "osc-rmr"
+        encoding = "asn1-per"
+        rc_profile = "srsran"
+        [osc]
+        submgr = "127.0.0.1:8088"
+        rmr_listen = "127.0.0.1:4560"
+        callback_host = "xapp.ricxapp"
+        callback_http_port = 8080
+        requestor_id = 1001
+        [[nodes]]
+        id = "gnb-1"
+        kpm_function_id = 2
+        rc_function_id = 3
+        kpm_version = "v3.00"
+        [[nodes.cells]]
+        plmn = "00f110"
+        nci = 1
+        slices = ["1-000001"]
+        prbs = 106
+        [[nodes]]
+        id = "gnb-2"
+        kpm_function_id = 2
+        rc_function_id = 3
+        kpm_version = "v2.03"
+        rc_profile = "flexric"
+    "#;
+
+    #[test]
+    fn the_osc_path_is_read_with_each_nodes_functions_version_and_profile() {
+        let (ric, problems) = check(OSC);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(ric.transport, TransportKind::OscRmr);
+        assert_eq!(ric.encoding, WireEncoding::Asn1Per);
+        assert_eq!(ric.rc_profile, RcProfile::Srsran);
+        let o = &ric.osc;
+        assert_eq!(o.submgr, "127.0.0.1:8088");
+        assert_eq!(o.callback_host, "xapp.ricxapp");
+        assert_eq!(o.callback_http_port, 8080);
+        assert_eq!(o.requestor_id, 1001);
+        assert_eq!(o.nodes.len(), 2);
+        assert_eq!(o.nodes[0].kpm_function_id, 2);
+        assert_eq!(o.nodes[0].rc_function_id, 3);
+        assert_eq!(
+            o.nodes[0].kpm_version,
+            Some(nf_runtime::transport::osc::KpmVersion::V3_00)
+        );
+        assert_eq!(o.nodes[0].rc_profile, None);
+        assert_eq!(
+            o.nodes[1].kpm_version,
+            Some(nf_runtime::transport::osc::KpmVersion::V2_03)
+        );
+        assert_eq!(o.nodes[1].rc_profile, Some(RcProfile::Flexric));
+    }
+
+    #[test]
+    fn the_osc_path_names_each_missing_or_wrong_key() {
+        let (_, problems) = check(
+            &OSC.replace("encoding = \"asn1-per\"", "encoding = \"proto\"")
+                .replace("rc_profile = \"srsran\"\n", ""),
+        );
+        assert!(
+            keys(&problems).contains(&"ric.encoding".to_owned()),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("requires encoding = \"asn1-per\"")),
+            "{problems:?}"
+        );
+        let (_, problems) = check(
+            r#"
+            transport = "osc-rmr"
+            encoding = "asn1-per"
+            [osc]
+            submgr = "nowhere"
+            requestor_id = 70000
+            [[nodes]]
+            id = "gnb-1"
+            kpm_function_id = 5000
+            kpm_version = "v9"
+            "#,
+        );
+        assert_eq!(
+            keys(&problems),
+            [
+                "ric.osc.submgr",
+                "ric.osc.callback_host",
+                "ric.osc.requestor_id",
+                "ric.nodes[0].kpm_function_id",
+                "ric.nodes[0].rc_function_id",
+                "ric.nodes[0].kpm_version",
+            ],
+            "{problems:?}"
+        );
+        let with_e2mgr = OSC
+            .replace("kpm_version = \"v3.00\"\n", "")
+            .replace("[osc]\n", "[osc]\n        e2mgr = \"127.0.0.1:3800\"\n");
+        let (ric, problems) = check(&with_e2mgr);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(ric.osc.e2mgr.as_deref(), Some("127.0.0.1:3800"));
+        assert_eq!(ric.osc.nodes[0].kpm_version, None);
+        let (_, problems) = check("transport = \"osc-rmr\"\nencoding = \"asn1-per\"\n");
+        assert_eq!(keys(&problems), ["ric.nodes", "ric.osc"], "{problems:?}");
+        let (_, problems) = check("[osc]\ncallback_host = \"x\"\n");
+        assert_eq!(keys(&problems), ["ric.osc"], "{problems:?}");
+    }
+
+    fn keys(problems: &[String]) -> Vec<String> {
+        problems
+            .iter()
+            .map(|p| p.split('`').nth(1).unwrap_or_default().to_owned())
+            .collect()
     }
 
     #[test]

@@ -21,6 +21,10 @@ assert m.version("asn1tools") == "0.169.0"
 PY
 }
 
+# Several test binaries may ask at once: one makes the venv, the others wait for it.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if ! ready; then
     command -v "$python" >/dev/null || { echo "oracle-venv: $python not found" >&2; exit 2; }
     mkdir -p "$(dirname "$venv")"

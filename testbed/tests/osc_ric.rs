@@ -927,9 +927,6 @@ async fn a_librmr_xapp_receives_indications_and_gets_its_control_acknowledged() 
 fn oracle() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = root.join("../shared/interop/asn1-oracle.py");
-    let python = std::env::var_os("ASN1_ORACLE_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv/bin/python"));
     if !script.exists() {
         println!(
             "SKIP: {} absent (the interop kit in ../shared)",
@@ -937,13 +934,38 @@ fn oracle() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
         );
         return None;
     }
+    // `ASN1_ORACLE_PYTHON`, else the pinned venv `scripts/oracle-venv.sh` makes or reuses.
+    let python = match std::env::var_os("ASN1_ORACLE_PYTHON") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            if std::process::Command::new("python3")
+                .arg("--version")
+                .output()
+                .is_err()
+            {
+                println!("SKIP: python3 not found (the oracle needs it)");
+                return None;
+            }
+            let out = std::process::Command::new("bash")
+                .arg(root.join("scripts/oracle-venv.sh"))
+                .output()
+                .expect("run scripts/oracle-venv.sh");
+            assert!(
+                out.status.success(),
+                "python3 exists but the oracle venv could not be made: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            std::path::PathBuf::from(stdout.lines().last().expect("venv python").trim())
+        }
+    };
     let ok = std::process::Command::new(&python)
         .args(["-c", "import pycrate_asn1c, asn1tools"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         println!(
-            "SKIP: {} cannot import pycrate and asn1tools (python3 -m venv .venv && .venv/bin/pip install pycrate==0.8.1 asn1tools==0.169.0, or set ASN1_ORACLE_PYTHON)",
+            "SKIP: {} cannot import pycrate and asn1tools (scripts/oracle-venv.sh makes the pinned venv, or set ASN1_ORACLE_PYTHON)",
             python.display()
         );
         return None;

@@ -664,20 +664,33 @@ fn ran_function_definition_offers_or_refuses_slice_quota() {
     );
 }
 
-/// The oracle's Python, if it is installed (`.venv` at the workspace root, as in the kit).
+/// The oracle's Python: `ASN1_ORACLE_PYTHON`, else the pinned venv that
+/// `scripts/oracle-venv.sh` makes (or reuses). `None`, with the reason printed, when the kit
+/// or python3 is absent; a venv that cannot be made while python3 exists fails the test.
 fn oracle() -> Option<(PathBuf, PathBuf)> {
     let script = workspace().join("../shared/interop/asn1-oracle.py");
-    let python = std::env::var_os("ASN1_ORACLE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    if !script.exists() || !python.exists() {
-        println!(
-            "skipped: oracle needs {} and {} (pip install pycrate==0.8.1 asn1tools==0.169.0)",
-            script.display(),
-            python.display()
-        );
+    if !script.exists() {
+        println!("SKIP oracle: {} absent", script.display());
         return None;
     }
+    if let Some(python) = std::env::var_os("ASN1_ORACLE_PYTHON") {
+        return Some((PathBuf::from(python), script));
+    }
+    if Command::new("python3").arg("--version").output().is_err() {
+        println!("SKIP oracle: python3 not found");
+        return None;
+    }
+    let out = Command::new("bash")
+        .arg(workspace().join("scripts/oracle-venv.sh"))
+        .output()
+        .expect("run scripts/oracle-venv.sh");
+    assert!(
+        out.status.success(),
+        "python3 exists but the oracle venv could not be made: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let python = PathBuf::from(stdout.lines().last().expect("venv python path").trim());
     Some((python, script))
 }
 

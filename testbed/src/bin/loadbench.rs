@@ -6,6 +6,10 @@
 //! to its gRPC stream to receiving the control that echoes its call process id. The xApp runs
 //! as a separate process (release build), with the production guard rails, so only
 //! indications whose decision passes hysteresis and rate limit produce a round-trip sample.
+//!
+//! Both RIC paths run in one invocation (`--rics`): `sdran-grpc` (the gRPC E2T, PROTO E2SM)
+//! and `osc-rmr` (the simulator's O-RAN SC face: Subscription Manager REST, RMR over TCP,
+//! E2AP / E2SM-KPM v03.00 / E2SM-RC in aligned PER), each row naming its path.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,8 +21,27 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use nf_core::latency::{LatencyHistogram, Percentiles};
+use testbed::sim::osc::{OscConfig, OscRic, ran_name};
 use testbed::sim::{RunningSim, Sim, SimConfig};
 use testbed::trace;
+
+/// The RIC path a scenario runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Ric {
+    /// SD-RAN-like gRPC E2T with protobuf E2SM payloads.
+    SdranGrpc,
+    /// O-RAN SC near-RT RIC: Subscription Manager REST + RMR, E2AP / E2SM in aligned PER.
+    OscRmr,
+}
+
+impl Ric {
+    fn name(self) -> &'static str {
+        match self {
+            Ric::SdranGrpc => "sdran-grpc",
+            Ric::OscRmr => "osc-rmr",
+        }
+    }
+}
 
 /// Latency and throughput benchmark of slice-xapp against the E2T simulator.
 #[derive(Debug, Parser)]
@@ -50,6 +73,14 @@ struct Cli {
     /// nothing: the xApp sets its worker count itself.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     xapp_workers: Option<u16>,
+    /// RIC paths to run, each over every cell count and period.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sdran-grpc,osc-rmr"
+    )]
+    rics: Vec<Ric>,
     /// TCP ping-pong round trips for the floor.
     #[arg(long, default_value_t = 20_000)]
     pings: usize,
@@ -173,6 +204,7 @@ fn summary_number(summary: &str, label: &str) -> u64 {
 }
 
 struct Outcome {
+    ric: Ric,
     cells: usize,
     period: u32,
     offered: f64,
@@ -191,14 +223,91 @@ struct Outcome {
     hwm_mib: f64,
 }
 
+/// A free loopback port (bound and released; the next bind takes it).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The `[metrics]` + `[ric]` part of the xApp config for the O-RAN SC path: every simulated
+/// node with its cells (a standard KPM RAN function definition names none).
+fn osc_config(
+    sim: &Sim,
+    ric: &OscRic,
+    dir: &Path,
+    metrics_port: u16,
+    rmr_port: u16,
+) -> anyhow::Result<String> {
+    let routes = dir.join("loadbench-osc.rt");
+    std::fs::write(
+        &routes,
+        format!("newrt|start\nrte|12040|{}\nnewrt|end\n", ric.rmr_addr()),
+    )?;
+    let e2mgr = ric.e2mgr_addr().context("the simulator's E2 manager")?;
+    let mut t = format!(
+        r#"
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+
+[ric]
+transport = "osc-rmr"
+encoding = "asn1-per"
+rc_profile = "srsran"
+
+[ric.osc]
+submgr = "{submgr}"
+e2mgr = "{e2mgr}"
+rmr_listen = "127.0.0.1:{rmr_port}"
+rmr_route_table = "{routes}"
+callback_host = "127.0.0.1"
+requestor_id = 1001
+"#,
+        submgr = ric.submgr_addr(),
+        routes = routes.display(),
+    );
+    for (n, node) in sim.nodes.iter().enumerate() {
+        t.push_str(&format!(
+            "\n[[ric.nodes]]\nid = \"{}\"\nkpm_function_id = 2\nrc_function_id = 3\n",
+            ran_name(n)
+        ));
+        for c in &node.cells {
+            let slices: Vec<String> = c.info.slices.iter().map(|s| format!("\"{s}\"")).collect();
+            t.push_str(&format!(
+                "[[ric.nodes.cells]]\nplmn = \"{}\"\nnci = {}\nslices = [{}]\nprbs = {}\n",
+                c.info
+                    .cell
+                    .plmn
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+                c.info.cell.nci,
+                slices.join(", "),
+                c.info.prb_total_dl
+            ));
+        }
+    }
+    Ok(t)
+}
+
+/// The simulator face a scenario runs against.
+enum Face {
+    Grpc(RunningSim),
+    Osc(OscRic),
+}
+
 async fn scenario(
     cli: &Cli,
     xapp: &Path,
+    ric: Ric,
     cells: usize,
     period: u32,
     dir: &Path,
 ) -> anyhow::Result<Outcome> {
-    let per_node = cells.min(1000);
+    // E2AP allows 16 actions per subscription (maxofRICactionID) and the xApp asks one
+    // REPORT action per cell: on the O-RAN SC path an E2 node carries at most 16 cells.
+    let per_node = match ric {
+        Ric::SdranGrpc => cells.min(1000),
+        Ric::OscRmr => cells.min(16),
+    };
     let nodes = cells.div_ceil(per_node);
     let traces = trace::read_cells(&trace::bundled_root())?;
     let sim = Sim::new(
@@ -211,15 +320,43 @@ async fn scenario(
         },
         traces,
     );
-    let running = RunningSim::bind(sim.clone(), 0).await?;
     let config = write_config(dir, period, cli.keep_warm_ms, &cli.control_transport)?;
+    let (face, e2t, metrics) = match ric {
+        Ric::SdranGrpc => {
+            let running = RunningSim::bind(sim.clone(), 0).await?;
+            let e2t = format!("http://{}", running.addr);
+            (Face::Grpc(running), e2t, "off".to_owned())
+        }
+        Ric::OscRmr => {
+            let (metrics_port, rmr_port) = (free_port()?, free_port()?);
+            let any = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let osc = OscRic::start(
+                sim.clone(),
+                OscConfig {
+                    e2mgr_listen: Some(any(0)),
+                    xapp_rmr: Some(format!("127.0.0.1:{rmr_port}")),
+                    ..OscConfig::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the O-RAN SC face: {e}"))?;
+            let extra = osc_config(&sim, &osc, dir, metrics_port, rmr_port)?;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&config)?;
+            f.write_all(extra.as_bytes())?;
+            (
+                Face::Osc(osc),
+                "http://127.0.0.1:1".to_owned(),
+                format!("127.0.0.1:{metrics_port}"),
+            )
+        }
+    };
     let mut child = Command::new(xapp)
         .arg("--config")
         .arg(&config)
         .arg("--e2t")
-        .arg(format!("http://{}", running.addr))
+        .arg(e2t)
         .arg("--metrics-listen")
-        .arg("off")
+        .arg(metrics)
         .env("RUST_LOG", "warn")
         .args(worker_args(cli.xapp_workers))
         .stdout(Stdio::piped())
@@ -254,10 +391,14 @@ async fn scenario(
         let _ = so.read_to_string(&mut out);
     }
     let _ = child.wait();
-    running.stop().await;
+    match face {
+        Face::Grpc(running) => running.stop().await,
+        Face::Osc(osc) => osc.stop().await,
+    }
     let received = summary_number(&out, "indications received");
     let total_sent = after.0 as f64;
     Ok(Outcome {
+        ric,
         cells,
         period,
         offered: cells as f64 * 1000.0 / f64::from(period),
@@ -343,9 +484,9 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "| cells | period | offered ind/s | sent ind/s | received ind/s | controls/s | RTT p50 µs (×floor) | p99 µs (×floor) | p99.9 µs | max µs | RTT samples (lost) | sim drops | skipped ticks | xApp drops | xApp RSS MiB (peak) |"
+        "| RIC path | cells | period | offered ind/s | sent ind/s | received ind/s | controls/s | RTT p50 µs (×floor) | p99 µs (×floor) | p99.9 µs | max µs | RTT samples (lost) | sim drops | skipped ticks | xApp drops | xApp RSS MiB (peak) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut drop_notes = Vec::new();
     for &period in &cli.periods {
         let paced = tcp_floor(
@@ -353,7 +494,7 @@ async fn main() -> anyhow::Result<()> {
             Duration::from_millis(period.into()),
         )?;
         println!(
-            "| TCP ping-pong paced every {period} ms | | | | | | {:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0} | | | | | |",
+            "| TCP ping-pong paced every {period} ms | | | | | | | {:.0} ({:.2}×) | {:.0} ({:.2}×) | {:.0} | {:.0} | | | | | |",
             paced.p50_us,
             paced.p50_us / floor.p50_us,
             paced.p99_us,
@@ -361,10 +502,15 @@ async fn main() -> anyhow::Result<()> {
             paced.p999_us,
             paced.max_us
         );
-        for &cells in &cli.cells {
-            let o = scenario(&cli, &xapp, cells, period, &dir).await?;
+        for (&ric, &cells) in cli
+            .rics
+            .iter()
+            .flat_map(|r| cli.cells.iter().map(move |c| (r, c)))
+        {
+            let o = scenario(&cli, &xapp, ric, cells, period, &dir).await?;
             println!(
-                "| {} | {} ms | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} ({}) | {} | {} | {} | {:.1} ({:.1}) |",
+                "| {} | {} | {} ms | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} ({}) | {} | {} | {} | {:.1} ({:.1}) |",
+                o.ric.name(),
                 o.cells,
                 o.period,
                 o.offered,
@@ -381,7 +527,7 @@ async fn main() -> anyhow::Result<()> {
                 o.hwm_mib
             );
             if let Some(r) = o.xapp_drop_reasons {
-                drop_notes.push(format!("{cells} cells @ {period} ms: {r}"));
+                drop_notes.push(format!("{} {cells} cells @ {period} ms: {r}", ric.name()));
             }
         }
     }

@@ -48,23 +48,7 @@ const VALUES_PER_TYPE: usize = 200;
 /// The oracle's python (after `scripts/oracle-venv.sh`) and the kit, or `None` to skip.
 fn oracle() -> Option<(PathBuf, PathBuf)> {
     let kit = common::interop_dir("oracle")?;
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("SKIP oracle: python3 not found");
-        return None;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new("bash")
-        .arg(root.join("scripts/oracle-venv.sh"))
-        .output()
-        .expect("run scripts/oracle-venv.sh");
-    assert!(
-        out.status.success(),
-        "python3 exists but the oracle venv could not be made: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let python = PathBuf::from(stdout.lines().last().expect("venv python path").trim());
-    Some((python, kit))
+    Some((common::oracle_python("oracle")?, kit))
 }
 
 /// Sends every request to one driver process and returns the replies in order.

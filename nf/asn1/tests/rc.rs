@@ -2,6 +2,8 @@
 //! (`../shared/interop/asn1-oracle.py`) and hostile inputs. Tests needing `../shared` or the
 //! oracle's Python skip with a printed line when it is absent.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -664,34 +666,14 @@ fn ran_function_definition_offers_or_refuses_slice_quota() {
     );
 }
 
-/// The oracle's Python: `ASN1_ORACLE_PYTHON`, else the pinned venv that
-/// `scripts/oracle-venv.sh` makes (or reuses). `None`, with the reason printed, when the kit
-/// or python3 is absent; a venv that cannot be made while python3 exists fails the test.
+/// The oracle's Python and script (`common::oracle_python`), or `None` to skip.
 fn oracle() -> Option<(PathBuf, PathBuf)> {
     let script = workspace().join("../shared/interop/asn1-oracle.py");
     if !script.exists() {
         println!("SKIP oracle: {} absent", script.display());
         return None;
     }
-    if let Some(python) = std::env::var_os("ASN1_ORACLE_PYTHON") {
-        return Some((PathBuf::from(python), script));
-    }
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("SKIP oracle: python3 not found");
-        return None;
-    }
-    let out = Command::new("bash")
-        .arg(workspace().join("scripts/oracle-venv.sh"))
-        .output()
-        .expect("run scripts/oracle-venv.sh");
-    assert!(
-        out.status.success(),
-        "python3 exists but the oracle venv could not be made: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let python = PathBuf::from(stdout.lines().last().expect("venv python path").trim());
-    Some((python, script))
+    Some((common::oracle_python("rc oracle")?, script))
 }
 
 fn oracle_decode(ty: &str, bytes: &[u8]) -> Option<serde_json::Value> {

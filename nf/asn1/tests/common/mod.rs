@@ -35,6 +35,34 @@ pub fn interop_dir(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The independent oracle's Python: `$ASN1_ORACLE_PYTHON`, else the pinned venv that
+/// `scripts/oracle-venv.sh` makes or reuses. `None`, with the reason printed, without
+/// python3; a venv that cannot be made while python3 exists fails the calling test.
+pub fn oracle_python(test: &str) -> Option<PathBuf> {
+    use std::process::Command;
+    if let Some(python) = std::env::var_os("ASN1_ORACLE_PYTHON") {
+        return Some(PathBuf::from(python));
+    }
+    if Command::new("python3").arg("--version").output().is_err() {
+        println!("SKIP {test}: python3 not found");
+        return None;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("bash")
+        .arg(root.join("scripts/oracle-venv.sh"))
+        .output()
+        .expect("run scripts/oracle-venv.sh");
+    assert!(
+        out.status.success(),
+        "python3 exists but the oracle venv could not be made: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Some(PathBuf::from(
+        stdout.lines().last().expect("venv python path").trim(),
+    ))
+}
+
 /// The file names under `vectors/` that hold APER vectors (every `*.json` except the RMR
 /// frames, which are transport captures, not ASN.1).
 pub fn vector_files(dir: &std::path::Path) -> Vec<String> {

@@ -219,8 +219,9 @@ pub fn read_trace_paths(paths: &[PathBuf]) -> Result<Input, EvalError> {
 }
 
 /// Reads a CSV file or folder through a column-mapping file (as `replay --mapping` does).
-pub fn read_mapping(mapping: &Path, input: &Path, on_bad: OnBadRow) -> Result<Input, EvalError> {
-    let m = Mapping::load(mapping)?;
+/// Check the mapping's period against the model first ([`check_contract`]): a long read of
+/// a trace the model cannot score helps nobody.
+pub fn read_mapping(m: &Mapping, input: &Path, on_bad: OnBadRow) -> Result<Input, EvalError> {
     let files = m.files(input)?;
     if files.is_empty() {
         return Err(EvalError::Input(format!(
@@ -232,7 +233,11 @@ pub fn read_mapping(mapping: &Path, input: &Path, on_bad: OnBadRow) -> Result<In
     let (rows, report) = m.read_rows(&files, on_bad)?;
     let mut notes = Vec::new();
     if report.bad_rows > 0 {
-        let first = report.bad.first().map(ToString::to_string).unwrap_or_default();
+        let first = report
+            .bad
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         notes.push(format!(
             "{} bad rows skipped (--on-bad-row skip); first: {first}",
             report.bad_rows
@@ -488,9 +493,9 @@ fn names(m: &[Meas]) -> String {
     m.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
 }
 
-/// Checks that the contract describes a forecaster this tool can score: the output column to
-/// score and the report period.
-fn scored_column(contract: &Contract, period_ms: u64) -> Result<usize, EvalError> {
+/// Checks that the contract describes a forecaster this tool can score on a trace of
+/// `period_ms` windows; returns the index of the scored output column.
+pub fn check_contract(contract: &Contract, period_ms: u64) -> Result<usize, EvalError> {
     let Some(out) = contract.outputs.first() else {
         return Err(EvalError::Model("the contract lists no output".into()));
     };
@@ -549,7 +554,7 @@ pub fn evaluate(
     opts: EvalOptions,
 ) -> Result<Report, EvalError> {
     let contract = model.contract.clone();
-    let column = scored_column(&contract, input.period_ms)?;
+    let column = check_contract(&contract, input.period_ms)?;
     let window = contract.window();
     let layout = FeatureLayout::new(&contract.feature_names(), window)?
         .with_prb_counts(&contract.prb_inputs());
@@ -592,7 +597,12 @@ pub fn evaluate(
         if absent.is_empty() {
             all_absent = false;
         } else if opts.missing_inputs == MissingInputs::Refuse {
-            let n: u64 = cell.trace.runs.iter().map(|r| sample_count(r, window)).sum();
+            let n: u64 = cell
+                .trace
+                .runs
+                .iter()
+                .map(|r| sample_count(r, window))
+                .sum();
             absent_names = names(&absent);
             refused.list.push(Refusal {
                 label: cell.label.clone(),
@@ -806,7 +816,10 @@ mod tests {
             folder_label(Path::new("/x/tractor-trials/multi-ue-trial1/multi4")),
             "multi-ue-trial1/multi4"
         );
-        assert_eq!(folder_label(Path::new("/x/tractor/multi4/")), "tractor/multi4");
+        assert_eq!(
+            folder_label(Path::new("/x/tractor/multi4/")),
+            "tractor/multi4"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use clap::{ArgGroup, Parser, ValueEnum};
 use nf_core::features::MissingInputs;
 use nf_infer::runtime::{ModelConfig, Provider, load_model};
 use testbed::eval::{self, Blame, EvalError, EvalOptions};
-use testbed::mapping::OnBadRow;
+use testbed::mapping::{Mapping, OnBadRow};
 
 /// Exit status of a bad input (as clap's own usage errors).
 const EXIT_BAD_INPUT: u8 = 2;
@@ -91,7 +91,9 @@ fn default_model() -> PathBuf {
     if here.is_file() {
         return here;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(SHIPPED)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(SHIPPED)
 }
 
 fn run(cli: Cli) -> Result<String, EvalError> {
@@ -101,7 +103,11 @@ fn run(cli: Cli) -> Result<String, EvalError> {
         providers: vec![Provider::Cpu],
     })?;
     let input = match (&cli.mapping, &cli.input) {
-        (Some(m), Some(i)) => eval::read_mapping(m, i, cli.on_bad_row)?,
+        (Some(m), Some(i)) => {
+            let m = Mapping::load(m)?;
+            eval::check_contract(&model.contract, m.format.period_ms)?;
+            eval::read_mapping(&m, i, cli.on_bad_row)?
+        }
         _ => eval::read_trace_paths(&cli.trace)?,
     };
     let report = eval::evaluate(

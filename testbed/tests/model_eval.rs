@@ -239,10 +239,7 @@ fn table_and_json_agree() {
     // Overall, two folders, two UE counts.
     assert_eq!(rows, 1 + v["groups"].as_array().unwrap().len());
     assert_eq!(rows, 5, "{}", o.stdout);
-    assert!(
-        o.stdout
-            .contains(&format!("{}", v["model"]["sha256"].as_str().unwrap()))
-    );
+    assert!(o.stdout.contains(v["model"]["sha256"].as_str().unwrap()));
     assert_eq!(v["model"]["name"], "slice-prb-forecaster");
 }
 
@@ -289,13 +286,24 @@ fn mapping_variant(name: &str, drop: Option<&str>, prbs: f64) -> PathBuf {
 #[test]
 fn missing_inputs_are_named_or_imputed() {
     let trace = bundled();
-    let m = mapping_variant("no-cqi", Some("VS.DlCqiMean"), 50.0);
+    let shipped = nf_infer::Contract::load(
+        &repo().join("models/slice_forecaster/slice_forecaster.contract.toml"),
+    )
+    .unwrap();
+    // An input of the shipped model other than the forecast target.
+    let input = *shipped
+        .feature_names()
+        .iter()
+        .rev()
+        .find(|f| **f != "RRU.PrbUsedDl")
+        .unwrap();
+    let m = mapping_variant("no-input", Some(input), 50.0);
     let args = [Path::new("--mapping"), &m, Path::new("--input"), &trace];
     let o = run(&args);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
-        o.stderr.contains("VS.DlCqiMean") && o.stderr.contains("impute-zero"),
-        "{}",
+        o.stderr.contains(input) && o.stderr.contains("impute-zero"),
+        "{input}: {}",
         o.stderr
     );
     let mut imputed: Vec<&Path> = args.to_vec();
@@ -303,10 +311,10 @@ fn missing_inputs_are_named_or_imputed() {
     let v = json(&imputed);
     let full = json(&[Path::new("--trace"), &trace]);
     assert_eq!(v["n"], full["n"]);
-    // Eight windows of one input per sample.
+    // The model's whole window of that input, in every sample.
     assert_eq!(
         v["imputed_values"].as_u64().unwrap(),
-        8 * v["n"].as_u64().unwrap()
+        shipped.window() as u64 * v["n"].as_u64().unwrap()
     );
 }
 

@@ -1,25 +1,35 @@
 #!/usr/bin/env python3
-"""Train the per-slice PRB demand forecaster on SCOPE per-UE KPM traces and export it to ONNX.
+"""Train the per-slice PRB demand forecaster 2.0.0 leave-one-trial-out and export it to ONNX.
 
-Reproducible: fixed seed, pinned packages (models/requirements.txt), data read from
-`../shared/traces/tractor` (or --traces). Writes the ONNX file, its sidecar contract
-and `metrics.json` (held-out errors of the model and of the last-value baseline).
+One command (pinned environment `models/requirements.txt`, seeds fixed):
 
-Data model (identical to the Rust trace reader in testbed/src/trace.rs):
-  * a *cell* is one trace folder; every CSV in it is one UE of that cell;
-  * rows are binned into 250 ms report windows by `Timestamp // 250`;
-  * a run is split wherever the cell's timeline jumps by more than 10 s;
+    .cache/train-venv/bin/python models/slice_forecaster/train.py
+
+It reads the six TRACTOR trials under `../shared/traces` (or `--traces`), trains one fold
+model per trial on the other five and scores it on ALL samples of the trial it left out
+(`loto/<trial>.onnx` + contract), then trains the shipped model on all six trials
+(`slice_forecaster.onnx` + contract) and writes `metrics.json`. Every exported graph is run
+through onnxruntime and checked against the numpy forward pass; the held-out numbers are
+computed from onnxruntime's outputs.
+
+Data model (identical to the Rust trace reader `testbed::trace::read_cell`):
+  * a trace path is a cell folder (holds `*_metrics.csv`) or a folder of cell folders;
+  * every CSV row of a cell is binned into 250 ms report windows by `Timestamp // 250`;
+  * a run is split wherever the cell's timeline jumps by more than 10 s; every slice seen in
+    a run is present in every window of the run (zeros where it did not report);
   * per window and slice: RRU.PrbUsedDl = sum(sum_granted_prbs)/250 [PRB],
-    DRB.UEThpDl = sum(tx_brate downlink)*1000 [kbit/s], RRC.ConnMean = #UEs reporting,
+    DRB.UEThpDl = sum(tx_brate downlink)*1000 [kbit/s], RRC.ConnMean = rows reporting,
     VS.DlBufferBytes = sum(dl_buffer) [byte], VS.PrbReqDl = sum(sum_requested_prbs)/250 [PRB],
-    VS.DlCqiMean = mean(dl_cqi) [CQI index 0..15];
-  * windows with no rows for a slice inside a run are zero (the slice was idle).
+    VS.DlCqiMean = mean(dl_cqi); sums in float64, stored as float32 like the Rust reader.
 
-Sample: the last WINDOW windows of one slice -> that slice's RRU.PrbUsedDl in the next window.
-Split (blocked by time, per series): each (cell, run, slice) series is cut into blocks of
-60 s; of every ten blocks, 0-5 train, 6 validates (model selection), 7-9 test; a sample is
-used only when its input windows and its target lie in one block, so no sample straddles a
-split (a purge gap of WINDOW windows at every boundary). The test blocks are scored once.
+Samples (interface A of issue 9): for every cell, run and slice, every start s with
+s + W < run length: windows s .. s+W-1 -> RRU.PrbUsedDl of window s+W. UE-count group of a
+sample = max over its run's windows of the sum over slices of RRC.ConnMean.
+
+Split: the held-out trial is scored on all its samples. Inside the five training trials the
+series are cut into 60 s blocks (240 windows) counted from each run's start; a sample is used
+only when its inputs and target lie in one block; block k validates when k % 5 == 4 and
+trains otherwise. Model selection (hyper-parameters and seed) uses the validation blocks only.
 """
 
 from __future__ import annotations
@@ -30,21 +40,30 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections import defaultdict
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+VERSION = "2.0.0"
 WINDOW = 8
 PERIOD_MS = 250
 RUN_GAP_MS = 10_000
-TTI_PER_WINDOW = 250
+TTI_PER_WINDOW = 250.0
 CELL_PRBS = 50.0
 BLOCK = 240  # 60 s of 250 ms windows
-# Hyper-parameters tried (hidden width, epochs, learning rate) × seeds; chosen on validation.
-GRID = [(64, 60, 1e-3), (64, 100, 5e-4)]
-SEEDS = [7, 11, 13, 17, 19]
+VAL_EVERY = 5  # block k validates when k % VAL_EVERY == VAL_EVERY - 1
+# Trials: the unit of leave-one-trial-out. Paths are relative to ../shared/traces.
+TRIALS = {
+    "multi-ue-trial1": ["tractor-trials/multi-ue-trial1"],
+    "multi-ue-trial2": ["tractor-trials/multi-ue-trial2", "tractor/multi4"],
+    "single-ue-trial1": ["tractor-trials/single-ue-trial1"],
+    "single-ue-trial2": ["tractor-trials/single-ue-trial2"],
+    "single-ue-trial5": ["tractor-trials/single-ue-trial5"],
+    "single-ue-trial6": ["tractor/single-ue-trial6"],
+}
 FEATURES = [
     ("RRU.PrbUsedDl", "PRB", "mean PRBs used per TTI in the window by the slice"),
     ("DRB.UEThpDl", "kbit/s", "summed DL UE throughput of the slice"),
@@ -53,99 +72,148 @@ FEATURES = [
     ("VS.PrbReqDl", "PRB", "vendor-specific: mean PRBs requested per TTI"),
     ("VS.DlCqiMean", "CQI", "vendor-specific: mean wideband DL CQI of the slice's UEs"),
 ]
-LOG_FEATURES = {"DRB.UEThpDl", "VS.DlBufferBytes", "VS.PrbReqDl"}
+PRB, THP, UES, BUF, REQ, CQI = range(len(FEATURES))
+# Derived per-window inputs computed inside the graph (see `derived`); none grows with the
+# UE count or the carrier size.
+DERIVED = [
+    "PRB share of the carrier: clip(PrbUsedDl, 0, cell_prbs) / cell_prbs",
+    "requested PRB share: clip(PrbReqDl, 0, 2 cell_prbs) / cell_prbs",
+    "log(1 + DL throughput per UE [kbit/s])",
+    "log(1 + DL buffer per UE [byte])",
+    "CQI / 15",
+    "log(1 + min(UEs, 16)): the UE count as an input, capped",
+    "log(1 + DL throughput per used PRB): spectral efficiency",
+    "1 when the slice used PRBs in the window",
+    "1 when the slice had DL data buffered",
+]
+UE_CAP = 16.0
+# Hyper-parameters tried (hidden width, epochs, learning rate) × seeds; chosen on validation.
+GRID = [(64, 12, 2e-3)]
+SEEDS = [7]
 QUANTILES = (0.5, 0.9)
+# Training-only hygiene: windows no SCOPE cell can produce (a file whose Timestamp column was
+# written as 1.66716E+12 collapses thousands of rows into one window) are not trained on.
+# They stay in every evaluation.
+SANE_UES = 64.0
+SANE_PRB = CELL_PRBS + 1.0
+# Share of all-idle training samples kept (with the inverse weight): they teach "stay idle"
+# but are 55-85 % of the data.
+IDLE_KEEP = 0.2
 
 
-def read_cell(folder: str) -> dict[int, dict[int, list[float]]]:
-    """bin -> slice -> [prb, thp, ues, buf, req, cqi_sum]"""
-    bins: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0] * 6))
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith("_metrics.csv"):
-            continue
-        with open(os.path.join(folder, name), newline="") as f:
+# ---------------------------------------------------------------- data (mirrors trace.rs)
+
+
+def read_cell(folder: str) -> list[tuple[list[int], np.ndarray]]:
+    """One cell folder -> its runs as (slice ids, float32 [slices, windows, features])."""
+    files = sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith("_metrics.csv"))
+    if not files:
+        raise ValueError(f"trace folder {folder} holds no *_metrics.csv file")
+    bins: dict[int, dict[int, list[float]]] = defaultdict(dict)
+    for path in files:
+        with open(path, newline="") as f:
             reader = csv.reader(f)
-            header = next(reader)
-            col = {h: i for i, h in enumerate(header) if h}
+            col = {h: i for i, h in enumerate(next(reader)) if h}
+            names = ("Timestamp", "slice_id", "sum_granted_prbs", "sum_requested_prbs",
+                     "tx_brate downlink [Mbps]", "dl_buffer [bytes]", "dl_cqi")
+            its, isl, igr, irq, ith, ibf, icq = (col[n] for n in names)
             for row in reader:
-                ts = int(row[col["Timestamp"]])
-                s = bins[ts // PERIOD_MS][int(row[col["slice_id"]])]
-                s[0] += float(row[col["sum_granted_prbs"]]) / TTI_PER_WINDOW
-                s[1] += float(row[col["tx_brate downlink [Mbps]"]]) * 1000.0
-                s[2] += 1.0
-                s[3] += float(row[col["dl_buffer [bytes]"]])
-                s[4] += float(row[col["sum_requested_prbs"]]) / TTI_PER_WINDOW
-                s[5] += float(row[col["dl_cqi"]])
-    return bins
-
-
-def series_of_cell(bins) -> list[np.ndarray]:
-    """Split the cell's timeline into runs, return one [T, F] array per (run, slice)."""
+                b = int(float(row[its])) // PERIOD_MS
+                sl = int(float(row[isl]))
+                a = bins[b].get(sl)
+                if a is None:
+                    a = bins[b][sl] = [0.0] * 6
+                a[PRB] += float(row[igr]) / TTI_PER_WINDOW
+                a[THP] += float(row[ith]) * 1000.0
+                a[UES] += 1.0
+                a[BUF] += float(row[ibf])
+                a[REQ] += float(row[irq]) / TTI_PER_WINDOW
+                a[CQI] += float(row[icq])
     keys = sorted(bins)
     runs, start = [], 0
-    for i in range(1, len(keys)):
-        if (keys[i] - keys[i - 1]) * PERIOD_MS > RUN_GAP_MS:
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or (keys[i] - keys[i - 1]) * PERIOD_MS > RUN_GAP_MS:
             runs.append(keys[start:i])
             start = i
-    runs.append(keys[start:])
     out = []
     for run in runs:
         first, last = run[0], run[-1]
-        slices = sorted({s for b in run for s in bins[b]})
-        for sl in slices:
-            arr = np.zeros((last - first + 1, len(FEATURES)), dtype=np.float64)
-            for b in run:
-                v = bins[b].get(sl)
-                if v is None:
-                    continue
-                ues = v[2]
-                arr[b - first] = [v[0], v[1], ues, v[3], v[4], v[5] / ues if ues else 0.0]
-            out.append(arr)
+        sids = sorted({s for b in run for s in bins[b]})
+        arr = np.zeros((len(sids), last - first + 1, len(FEATURES)), dtype=np.float64)
+        for b in run:
+            for j, s in enumerate(sids):
+                v = bins[b].get(s)
+                if v is not None:
+                    arr[j, b - first] = v[:CQI] + [v[CQI] / v[UES] if v[UES] else 0.0]
+        out.append((sids, arr.astype(np.float32)))
     return out
 
 
-def windows(series: np.ndarray):
-    """(X [n, WINDOW, F], y [n], start index of each window)"""
-    n = len(series) - WINDOW
-    if n <= 0:
-        return None
-    idx = np.arange(n)[:, None] + np.arange(WINDOW)[None, :]
-    return series[idx], series[WINDOW:, 0], np.arange(n)
+def cell_folders(path: str) -> list[str]:
+    """A cell folder itself, or the cell folders inside a folder of cells (sorted)."""
+    if any(n.endswith("_metrics.csv") for n in os.listdir(path)):
+        return [path]
+    return sorted(os.path.join(path, d) for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
 
 
-def build_dataset(cells: list[str]):
-    """{"train", "val", "test"} -> (X, y). Blocked split by time: block k of BLOCK windows
-    trains when k % 10 < 6, validates when k % 10 == 6, tests when k % 10 >= 7. A sample (its
-    input windows and its target) must lie inside one block, so nothing straddles a split."""
-    parts = {"train": ([], []), "val": ([], []), "test": ([], [])}
-    for folder in cells:
-        for s in series_of_cell(read_cell(folder)):
-            w = windows(s)
-            if w is None:
-                continue
-            x, y, start = w
-            first_block = start // BLOCK
-            inside = first_block == (start + WINDOW) // BLOCK
-            k = first_block % 10
-            for name, keep in (("train", k < 6), ("val", k == 6), ("test", k >= 7)):
-                parts[name][0].append(x[inside & keep])
-                parts[name][1].append(y[inside & keep])
-    cat = lambda a: np.concatenate(a).astype(np.float32)
-    return {name: (cat(xs), cat(ys)) for name, (xs, ys) in parts.items()}
+class Samples:
+    """Every sample of some trace paths: inputs, target, last value, UE group, split tag."""
+
+    def __init__(self, x, y, ues, split, folder):
+        self.x, self.y, self.ues, self.split, self.folder = x, y, ues, split, folder
+
+    @property
+    def last(self):
+        return self.x[:, -1, PRB]
+
+    def __len__(self):
+        return len(self.y)
+
+    @staticmethod
+    def of_paths(root: str, paths: list[str]) -> "Samples":
+        xs, ys, us, sp, fo = [], [], [], [], []
+        for p in paths:
+            for cell in cell_folders(os.path.join(root, p)):
+                for _, arr in read_cell(cell):
+                    t = arr.shape[1]
+                    if t <= WINDOW:
+                        continue
+                    ues = int(arr[:, :, UES].sum(axis=0).max())
+                    n = t - WINDOW
+                    idx = np.arange(n)[:, None] + np.arange(WINDOW)[None, :]
+                    start = np.arange(n)
+                    block = start // BLOCK
+                    inside = block == (start + WINDOW) // BLOCK
+                    split = np.where(inside, np.where(block % VAL_EVERY == VAL_EVERY - 1, 1, 0), -1)
+                    for j in range(arr.shape[0]):
+                        xs.append(arr[j][idx])
+                        ys.append(arr[j, WINDOW:, PRB])
+                        us.append(np.full(n, ues))
+                        sp.append(split)
+                        fo.append(np.full(n, os.path.relpath(cell, root)))
+        return Samples(np.concatenate(xs), np.concatenate(ys), np.concatenate(us), np.concatenate(sp), np.concatenate(fo))
 
 
-def transform_mask() -> np.ndarray:
-    m = np.array([1.0 if f[0] in LOG_FEATURES else 0.0 for f in FEATURES], dtype=np.float32)
-    return np.tile(m, WINDOW)
+# ---------------------------------------------------------------- features and model
 
 
-def preprocess(x: np.ndarray, mask, mu=None, sd=None):
-    flat = x.reshape(len(x), -1)
-    t = mask * np.log1p(np.maximum(flat, 0.0)) + (1.0 - mask) * flat
-    if mu is None:
-        mu = t.mean(axis=0)
-        sd = t.std(axis=0) + 1e-3
-    return (t - mu) / sd, mu.astype(np.float32), sd.astype(np.float32)
+def derived(x: np.ndarray) -> np.ndarray:
+    """[n, W, 6] raw measurements -> [n, W * len(DERIVED)] float32 (the graph does the same)."""
+    f32 = np.float32
+    prb, thp, n, buf, req, cqi = (x[:, :, i].astype(f32) for i in range(len(FEATURES)))
+    per_ue = np.maximum(n, f32(1.0))
+    cols = [
+        np.clip(prb, f32(0), f32(CELL_PRBS)) / f32(CELL_PRBS),
+        np.clip(req, f32(0), f32(2 * CELL_PRBS)) / f32(CELL_PRBS),
+        np.log(f32(1) + np.maximum(thp, f32(0)) / per_ue),
+        np.log(f32(1) + np.maximum(buf, f32(0)) / per_ue),
+        np.clip(cqi, f32(0), f32(15)) / f32(15),
+        np.log(f32(1) + np.clip(n, f32(0), f32(UE_CAP))),
+        np.log(f32(1) + np.maximum(thp, f32(0)) / np.maximum(prb, f32(0.1))),
+        (prb > 0).astype(f32),
+        (buf > 0).astype(f32),
+    ]
+    return np.stack(cols, axis=-1).reshape(len(x), -1).astype(f32)
 
 
 def softplus(z):
@@ -157,36 +225,34 @@ def sigmoid(z):
 
 
 class Mlp:
-    def __init__(self, sizes, rng):
-        self.w = [rng.normal(0, math.sqrt(2.0 / a), (a, b)).astype(np.float64) for a, b in zip(sizes, sizes[1:])]
-        # Start at the last-value forecast: the output layer begins near zero change.
-        self.w[-1] *= 0.01
-        self.b = [np.zeros(b) for b in sizes[1:]]
+    """Standardised derived inputs -> two ReLU layers -> (change of the PRB share, p90 spread).
 
-    def forward(self, x, last):
-        acts = [x]
-        h = x
+    p50 = max(last share + change, 0): residual on the last value, so an idle slice can be
+    forecast exactly idle; p90 = p50 + softplus(spread)."""
+
+    def __init__(self, sizes, rng, mu, sd):
+        self.mu, self.sd = mu.astype(np.float32), sd.astype(np.float32)
+        self.w = [rng.normal(0, math.sqrt(2.0 / a), (a, b)).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+        self.w[-1] *= 0.01  # start at the last-value forecast
+        self.b = [np.zeros(b, np.float32) for b in sizes[1:]]
+
+    def forward(self, h, last):
+        acts = [h]
         for i, (w, b) in enumerate(zip(self.w, self.b)):
             h = h @ w + b
             if i < len(self.w) - 1:
                 h = np.maximum(h, 0.0)
             acts.append(h)
-        raw = acts[-1]
-        # The forecast is the last value plus a learnt change, clipped at zero PRBs: an idle
-        # slice can then be forecast as exactly idle (the change settles below zero).
-        p50 = np.maximum(last + raw[:, 0], 0.0)
-        p90 = p50 + softplus(raw[:, 1])
-        return acts, p50, p90
+        p50 = np.maximum(last + h[:, 0], 0.0)
+        return acts, p50, p50 + softplus(h[:, 1])
 
-    def grads(self, x, last, y):
-        acts, p50, p90 = self.forward(x, last)
-        n = len(y)
-        # pinball loss derivative wrt prediction: (1{y<p} - q)
-        g50 = ((y < p50).astype(np.float64) - QUANTILES[0]) / n
-        g90 = ((y < p90).astype(np.float64) - QUANTILES[1]) / n
+    def grads(self, h, last, y, wt):
+        acts, p50, p90 = self.forward(h, last)
+        n = wt.sum()
+        g50 = ((y < p50).astype(np.float32) - QUANTILES[0]) * wt / n
+        g90 = ((y < p90).astype(np.float32) - QUANTILES[1]) * wt / n
         d = np.zeros_like(acts[-1])
-        # Straight-through at the zero clip when the target lies above it: a clipped
-        # forecast that is too low must still be pushed up (else whole regions go dead).
+        # Straight-through at the zero clip when the target lies above it.
         d[:, 0] = (g50 + g90) * ((p50 > 0) | (y > 0))
         d[:, 1] = g90 * sigmoid(acts[-1][:, 1])
         gw, gb = [None] * len(self.w), [None] * len(self.w)
@@ -197,95 +263,198 @@ class Mlp:
                 d = (d @ self.w[i].T) * (acts[i] > 0)
         return gw, gb
 
+    def predict(self, x):
+        """Raw [n, W, 6] -> (p50, p90) in PRB, as the exported graph computes them."""
+        h = (derived(x) - self.mu) / self.sd
+        last = np.clip(x[:, -1, PRB], 0, CELL_PRBS).astype(np.float32) / np.float32(CELL_PRBS)
+        _, p50, p90 = self.forward(h, last)
+        return np.clip(p50 * CELL_PRBS, 0, CELL_PRBS), np.clip(p90 * CELL_PRBS, 0, CELL_PRBS)
 
-def train(x, last, y, seed=7, epochs=100, batch=256, lr=5e-4, hidden=64):
+
+def train_mlp(x, y, wt, seed, hidden, epochs, lr, batch=256) -> Mlp:
+    feats = derived(x)
+    mu = feats.mean(axis=0)
+    sd = feats.std(axis=0) + 1e-3
     rng = np.random.default_rng(seed)
-    model = Mlp([x.shape[1], hidden, hidden, 2], rng)
+    model = Mlp([feats.shape[1], hidden, hidden, 2], rng, mu, sd)
+    h = ((feats - mu) / sd).astype(np.float32)
+    last = np.clip(x[:, -1, PRB], 0, CELL_PRBS).astype(np.float32) / np.float32(CELL_PRBS)
+    target = (y / CELL_PRBS).astype(np.float32)
     params = model.w + model.b
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     t = 0
-    target = y / CELL_PRBS
-    last = last / CELL_PRBS
     for epoch in range(epochs):
-        order = rng.permutation(len(x))
-        for s in range(0, len(x), batch):
+        order = rng.permutation(len(h))
+        for s in range(0, len(h), batch):
             i = order[s : s + batch]
-            gw, gb = model.grads(x[i], last[i], target[i])
+            gw, gb = model.grads(h[i], last[i], target[i], wt[i])
             t += 1
             for k, g in enumerate(gw + gb):
                 m[k] = 0.9 * m[k] + 0.1 * g
                 v[k] = 0.999 * v[k] + 0.001 * g * g
-                mh = m[k] / (1 - 0.9**t)
-                vh = v[k] / (1 - 0.999**t)
-                params[k] -= lr * mh / (np.sqrt(vh) + 1e-8)
+                params[k] -= lr * (m[k] / (1 - 0.9**t)) / (np.sqrt(v[k] / (1 - 0.999**t)) + 1e-8)
         if epoch in (epochs // 2, 3 * epochs // 4):
             lr *= 0.3
     return model
 
 
-def predict(model, xn, last):
-    _, p50, p90 = model.forward(xn, last / CELL_PRBS)
-    return np.clip(p50 * CELL_PRBS, 0, CELL_PRBS), np.clip(p90 * CELL_PRBS, 0, CELL_PRBS)
+# ---------------------------------------------------------------- training and selection
 
 
-def errors(pred, y):
-    e = pred - y
+def training_set(parts: list[Samples]):
+    """Train / validation masks over the concatenated training trials, with weights that
+    give every trial the same total weight (a big trial does not drown a small one)."""
+    x = np.concatenate([p.x for p in parts])
+    y = np.concatenate([p.y for p in parts])
+    split = np.concatenate([p.split for p in parts])
+    trial = np.concatenate([np.full(len(p), k) for k, p in enumerate(parts)])
+    sane = (x[:, :, UES].max(axis=1) <= SANE_UES) & (x[:, :, PRB].max(axis=1) <= SANE_PRB) & (y <= SANE_PRB)
+    idle = (x[:, :, PRB].max(axis=1) == 0) & (x[:, :, BUF].max(axis=1) == 0) & (y == 0)
+    keep = np.random.default_rng(1).random(len(y)) < IDLE_KEEP
+    train = (split == 0) & sane & (~idle | keep)
+    val = (split == 1) & sane
+    wt = np.zeros(len(y), np.float32)
+    for k in range(len(parts)):
+        mk = train & (trial == k)
+        wt[mk] = 1.0 / mk.sum()
+        wt[mk & idle] /= IDLE_KEEP
+    wt /= wt[train].mean()
+    return x, y, trial, train, val, wt
+
+
+def errors(pred, y) -> dict:
+    e = pred.astype(np.float64) - y.astype(np.float64)
     return {"mae": float(np.mean(np.abs(e))), "rmse": float(np.sqrt(np.mean(e * e)))}
 
 
-def export(model, mask, mu, sd, path):
+def fit(parts: list[Samples], names: list[str], label: str):
+    """Grid × seeds on the training blocks; the lowest mean validation MAE ratio to last
+    value over the training trials wins. Returns (model, selection record)."""
+    x, y, trial, train, val, wt = training_set(parts)
+    tried = []
+    for hidden, epochs, lr in GRID:
+        for seed in SEEDS:
+            t0 = time.time()
+            model = train_mlp(x[train], y[train], wt[train], seed, hidden, epochs, lr)
+            ratios = {}
+            for k, name in enumerate(names):
+                mk = val & (trial == k)
+                p50, _ = model.predict(x[mk])
+                ratios[name] = errors(p50, y[mk])["mae"] / errors(x[mk][:, -1, PRB], y[mk])["mae"]
+            score = float(np.mean(list(ratios.values())))
+            tried.append({"hidden": hidden, "epochs": epochs, "lr": lr, "seed": seed,
+                          "val_mae_over_last_value": ratios, "score": score, "model": model})
+            print(f"[{label}] hidden {hidden} epochs {epochs} lr {lr} seed {seed}: "
+                  f"val MAE / last value {score:.4f} ({time.time() - t0:.0f} s)", flush=True)
+    best = min(tried, key=lambda t: t["score"])
+    record = {"selected": {k: best[k] for k in ("hidden", "epochs", "lr", "seed")},
+              "train_samples": int(train.sum()), "val_samples": int(val.sum()),
+              "tried": [{k: t[k] for k in t if k != "model"} for t in tried]}
+    return best["model"], record
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate(s: Samples, p50, p90) -> dict:
+    """Overall and per-UE-count errors of the model, last value and the mean of the last 4."""
+    last = s.last
+    mean4 = s.x[:, -4:, PRB].mean(axis=1)
+
+    def block(mask):
+        m, lv, mv = errors(p50[mask], s.y[mask]), errors(last[mask], s.y[mask]), errors(mean4[mask], s.y[mask])
+        return {"n": int(mask.sum()), "model_mae": m["mae"], "last_value_mae": lv["mae"],
+                "model_rmse": m["rmse"], "last_value_rmse": lv["rmse"],
+                "mean4_mae": mv["mae"], "mean4_rmse": mv["rmse"],
+                "p90_coverage": float(np.mean(s.y[mask] <= p90[mask] + 1e-6))}
+
+    out = block(np.ones(len(s), bool))
+    out["groups"] = [{"ues": int(u), **block(s.ues == u)} for u in sorted(set(s.ues.tolist()))]
+    # The same without the samples that touch a window no cell can produce (see SANE_*).
+    sane = (s.x[:, :, UES].max(axis=1) <= SANE_UES) & (s.x[:, :, PRB].max(axis=1) <= SANE_PRB) & (s.y <= SANE_PRB)
+    if not sane.all():
+        out["without_corrupt_windows"] = {k: v for k, v in block(sane).items()}
+    return out
+
+
+# ---------------------------------------------------------------- export
+
+
+def export(model: Mlp, path: str, name: str) -> None:
     f32 = lambda a: np.asarray(a, dtype=np.float32)
+    nd = len(DERIVED)
+    c = lambda v, n: numpy_helper.from_array(f32(v), n)
     inits = [
-        numpy_helper.from_array(np.array([-1, WINDOW * len(FEATURES)], dtype=np.int64), "flat_shape"),
-        numpy_helper.from_array(f32([0.0]), "zero"),
-        numpy_helper.from_array(f32([1.0]), "one"),
-        numpy_helper.from_array(f32(mask), "log_mask"),
-        numpy_helper.from_array(f32(1.0 - mask), "lin_mask"),
-        numpy_helper.from_array(f32(mu), "mu"),
-        numpy_helper.from_array(f32(sd), "sd"),
-        numpy_helper.from_array(f32([CELL_PRBS]), "prb_scale"),
-        numpy_helper.from_array(f32(0.0), "clip_lo"),
-        numpy_helper.from_array(f32(CELL_PRBS), "clip_hi"),
-        numpy_helper.from_array(np.array([1], dtype=np.int64), "split_sizes"),
+        c(0.0, "zero"), c(1.0, "one"), c(0.1, "min_prb"), c(15.0, "cqi_max"), c(UE_CAP, "ue_cap"),
+        c(CELL_PRBS, "cell_prbs"), c(2 * CELL_PRBS, "req_max"),
+        c(model.mu, "mu"), c(model.sd, "sd"),
+        numpy_helper.from_array(np.array([-1, WINDOW * nd], dtype=np.int64), "flat_shape"),
+        numpy_helper.from_array(np.array([1] * len(FEATURES), dtype=np.int64), "split6"),
+        numpy_helper.from_array(np.array([1, 1], dtype=np.int64), "split2"),
+        numpy_helper.from_array(np.array([WINDOW - 1], dtype=np.int64), "last_start"),
+        numpy_helper.from_array(np.array([WINDOW], dtype=np.int64), "last_end"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+        numpy_helper.from_array(np.array([-1, 1], dtype=np.int64), "col_shape"),
     ]
+    N = helper.make_node
     nodes = [
-        helper.make_node("Reshape", ["kpm_window", "flat_shape"], ["flat"]),
-        helper.make_node("Max", ["flat", "zero"], ["pos"]),
-        helper.make_node("Add", ["pos", "one"], ["pos1"]),
-        helper.make_node("Log", ["pos1"], ["lg"]),
-        helper.make_node("Mul", ["lg", "log_mask"], ["lg_m"]),
-        helper.make_node("Mul", ["flat", "lin_mask"], ["lin_m"]),
-        helper.make_node("Add", ["lg_m", "lin_m"], ["xt"]),
-        helper.make_node("Sub", ["xt", "mu"], ["xc"]),
-        helper.make_node("Div", ["xc", "sd"], ["h0"]),
+        N("Split", ["kpm_window", "split6"], ["prb", "thp", "ues", "buf", "req", "cqi"], axis=2),
+        N("Clip", ["prb", "zero", "cell_prbs"], ["prb_c"]),
+        N("Div", ["prb_c", "cell_prbs"], ["d0"]),
+        N("Clip", ["req", "zero", "req_max"], ["req_c"]),
+        N("Div", ["req_c", "cell_prbs"], ["d1"]),
+        N("Max", ["ues", "one"], ["per_ue"]),
+        N("Max", ["thp", "zero"], ["thp_p"]),
+        N("Div", ["thp_p", "per_ue"], ["thp_ue"]),
+        N("Add", ["thp_ue", "one"], ["thp_ue1"]),
+        N("Log", ["thp_ue1"], ["d2"]),
+        N("Max", ["buf", "zero"], ["buf_p"]),
+        N("Div", ["buf_p", "per_ue"], ["buf_ue"]),
+        N("Add", ["buf_ue", "one"], ["buf_ue1"]),
+        N("Log", ["buf_ue1"], ["d3"]),
+        N("Clip", ["cqi", "zero", "cqi_max"], ["cqi_c"]),
+        N("Div", ["cqi_c", "cqi_max"], ["d4"]),
+        N("Clip", ["ues", "zero", "ue_cap"], ["ues_c"]),
+        N("Add", ["ues_c", "one"], ["ues_c1"]),
+        N("Log", ["ues_c1"], ["d5"]),
+        N("Max", ["prb", "min_prb"], ["prb_floor"]),
+        N("Div", ["thp_p", "prb_floor"], ["eff"]),
+        N("Add", ["eff", "one"], ["eff1"]),
+        N("Log", ["eff1"], ["d6"]),
+        N("Greater", ["prb", "zero"], ["busy_b"]),
+        N("Cast", ["busy_b"], ["d7"], to=TensorProto.FLOAT),
+        N("Greater", ["buf", "zero"], ["buffered_b"]),
+        N("Cast", ["buffered_b"], ["d8"], to=TensorProto.FLOAT),
+        N("Concat", [f"d{i}" for i in range(nd)], ["feats"], axis=2),
+        N("Reshape", ["feats", "flat_shape"], ["flat"]),
+        N("Sub", ["flat", "mu"], ["centred"]),
+        N("Div", ["centred", "sd"], ["h0"]),
     ]
     h = "h0"
     for i, (w, b) in enumerate(zip(model.w, model.b)):
-        inits += [numpy_helper.from_array(f32(w), f"w{i}"), numpy_helper.from_array(f32(b), f"b{i}")]
-        nodes += [helper.make_node("MatMul", [h, f"w{i}"], [f"mm{i}"]), helper.make_node("Add", [f"mm{i}", f"b{i}"], [f"z{i}"])]
+        inits += [c(w, f"w{i}"), c(b, f"b{i}")]
+        nodes += [N("MatMul", [h, f"w{i}"], [f"mm{i}"]), N("Add", [f"mm{i}", f"b{i}"], [f"z{i}"])]
         h = f"z{i}"
         if i < len(model.w) - 1:
-            nodes.append(helper.make_node("Relu", [h], [f"a{i}"]))
+            nodes.append(N("Relu", [h], [f"a{i}"]))
             h = f"a{i}"
     nodes += [
-        helper.make_node("Split", [h, "split_sizes_2"], ["delta_raw", "spread_raw"], axis=1),
-        helper.make_node("Gather", ["flat", "last_prb_index"], ["last_prb"], axis=1),
-        helper.make_node("Div", ["last_prb", "prb_scale"], ["last_n"]),
-        helper.make_node("Add", ["last_n", "delta_raw"], ["p50_lin"]),
-        helper.make_node("Max", ["p50_lin", "zero"], ["p50_raw"]),
-        helper.make_node("Softplus", ["spread_raw"], ["spread"]),
-        helper.make_node("Add", ["p50_raw", "spread"], ["p90_raw"]),
-        helper.make_node("Concat", ["p50_raw", "p90_raw"], ["q_raw"], axis=1),
-        helper.make_node("Mul", ["q_raw", "prb_scale"], ["q_prb"]),
-        helper.make_node("Clip", ["q_prb", "clip_lo", "clip_hi"], ["prb_demand"]),
+        N("Split", [h, "split2"], ["change", "spread_raw"], axis=1),
+        # last window's PRB share, [batch, 1]
+        N("Slice", ["d0", "last_start", "last_end", "axis1"], ["last3"]),
+        N("Reshape", ["last3", "col_shape"], ["last_share"]),
+        N("Add", ["last_share", "change"], ["p50_lin"]),
+        N("Max", ["p50_lin", "zero"], ["p50_raw"]),
+        N("Softplus", ["spread_raw"], ["spread"]),
+        N("Add", ["p50_raw", "spread"], ["p90_raw"]),
+        N("Concat", ["p50_raw", "p90_raw"], ["q_raw"], axis=1),
+        N("Mul", ["q_raw", "cell_prbs"], ["q_prb"]),
+        N("Clip", ["q_prb", "zero", "cell_prbs"], ["prb_demand"]),
     ]
-    inits = [i for i in inits if i.name != "split_sizes"]
-    inits.append(numpy_helper.from_array(np.array([1, 1], dtype=np.int64), "split_sizes_2"))
-    inits.append(numpy_helper.from_array(np.array([(WINDOW - 1) * len(FEATURES)], dtype=np.int64), "last_prb_index"))
     graph = helper.make_graph(
         nodes,
-        "slice_prb_forecaster",
+        name.replace("-", "_"),
         [helper.make_tensor_value_info("kpm_window", TensorProto.FLOAT, ["batch", WINDOW, len(FEATURES)])],
         [helper.make_tensor_value_info("prb_demand", TensorProto.FLOAT, ["batch", 2])],
         inits,
@@ -296,14 +465,38 @@ def export(model, mask, mu, sd, path):
     onnx.save(m, path)
 
 
-def write_contract(path: str, digest: str) -> None:
+def export_floor(path: str) -> None:
+    """The floor of the inference benchmark (`inferbench`): the model's input and output
+    names and shapes, and no arithmetic (the output is two input values copied)."""
+    flat = numpy_helper.from_array(np.array([-1, WINDOW * len(FEATURES)], dtype=np.int64), "flat_shape")
+    starts = numpy_helper.from_array(np.array([0], dtype=np.int64), "starts")
+    ends = numpy_helper.from_array(np.array([2], dtype=np.int64), "ends")
+    axes = numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["kpm_window", "flat_shape"], ["flat"]),
+         helper.make_node("Slice", ["flat", "starts", "ends", "axes"], ["prb_demand"])],
+        "bench_floor",
+        [helper.make_tensor_value_info("kpm_window", TensorProto.FLOAT, ["batch", WINDOW, len(FEATURES)])],
+        [helper.make_tensor_value_info("prb_demand", TensorProto.FLOAT, ["batch", 2])],
+        [flat, starts, ends, axes],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ai-ran-xapp/train.py")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(m, path)
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    write_contract(path.replace(".onnx", ".contract.toml"), "bench-floor", os.path.basename(path), digest)
+
+
+def write_contract(path: str, name: str, file: str, digest: str) -> None:
     """The sidecar contract the runtime checks before it serves the model."""
     lines = [
-        "# Contract of slice_forecaster.onnx, written by train.py. The runtime refuses the model",
+        f"# Contract of {file}, written by train.py. The runtime refuses the model",
         "# when the file's sha256, its input/output names, shapes or element types differ.",
-        'name = "slice-prb-forecaster"',
-        'version = "1.0.0"',
-        'file = "slice_forecaster.onnx"',
+        f'name = "{name}"',
+        f'version = "{VERSION}"',
+        f'file = "{file}"',
         f'sha256 = "{digest}"',
         f"report_period_ms = {PERIOD_MS}",
         "# DL PRBs of the training cells; inputs with unit \"PRB\" are PRB counts, scaled by",
@@ -318,8 +511,8 @@ def write_contract(path: str, digest: str) -> None:
         'layout = "batch (one row per cell and slice), report window (oldest first), feature"',
         "",
     ]
-    for name, unit, meaning in FEATURES:
-        lines += ["[[input.features]]", f'name = "{name}"', f'unit = "{unit}"', f'meaning = "{meaning}"', ""]
+    for fname, unit, meaning in FEATURES:
+        lines += ["[[input.features]]", f'name = "{fname}"', f'unit = "{unit}"', f'meaning = "{meaning}"', ""]
     lines += [
         "[[outputs]]",
         'name = "prb_demand"',
@@ -334,63 +527,94 @@ def write_contract(path: str, digest: str) -> None:
         f.write("\n".join(lines))
 
 
+def ship(model: Mlp, folder: str, stem: str, name: str, check: Samples) -> tuple[str, object]:
+    """Export, hash, contract, and check onnxruntime against numpy; returns (sha256, session)."""
+    import onnxruntime as ort
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{stem}.onnx")
+    export(model, path, name)
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    write_contract(os.path.join(folder, f"{stem}.contract.toml"), name, f"{stem}.onnx", digest)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    n = min(len(check), 4096)
+    got = sess.run(None, {"kpm_window": check.x[:n]})[0]
+    p50, p90 = model.predict(check.x[:n])
+    diff = float(max(np.max(np.abs(got[:, 0] - p50)), np.max(np.abs(got[:, 1] - p90))))
+    assert diff < 1e-2, f"{path}: onnxruntime disagrees with numpy by {diff}"
+    return digest, sess, diff
+
+
+def run_model(sess, x: np.ndarray):
+    out = np.concatenate([sess.run(None, {"kpm_window": x[i : i + 65536]})[0] for i in range(0, len(x), 65536)])
+    return out[:, 0], out[:, 1]
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--traces", default=os.path.join(here, "../../../shared/traces/tractor"))
-    ap.add_argument("--out", default=here)
+    ap.add_argument("--traces", default=os.path.normpath(os.path.join(here, "../../../shared/traces")),
+                    help="root of the shared traces (holds tractor/ and tractor-trials/)")
+    ap.add_argument("--out", default=here, help="folder of the shipped model (loto/ goes inside)")
+    ap.add_argument("--only", action="append", default=None,
+                    help="train only these folds (trial names; repeatable); skips the shipped model")
     args = ap.parse_args()
-    cells = sorted(os.path.join(args.traces, d) for d in os.listdir(args.traces) if os.path.isdir(os.path.join(args.traces, d)))
-    data = build_dataset(cells)
-    (xtr, ytr), (xva, yva), (xte, yte) = data["train"], data["val"], data["test"]
-    mask = transform_mask()
-    xn_tr, mu, sd = preprocess(xtr, mask)
-    xn_va, _, _ = preprocess(xva, mask, mu, sd)
-    xn_te, _, _ = preprocess(xte, mask, mu, sd)
-    # Model selection on the validation blocks only; the test blocks are scored once, at the end.
-    trials = []
-    for hidden, epochs, lr in GRID:
-        for seed in SEEDS:
-            m = train(xn_tr, xtr[:, -1, 0], ytr, seed=seed, epochs=epochs, lr=lr, hidden=hidden)
-            val_p50, _ = predict(m, xn_va, xva[:, -1, 0])
-            val = errors(val_p50, yva)
-            trials.append({"hidden": hidden, "epochs": epochs, "lr": lr, "seed": seed, "val": val, "model": m})
-            print(f"hidden {hidden} epochs {epochs} lr {lr} seed {seed}: val MAE {val['mae']:.4f} RMSE {val['rmse']:.4f}")
-    best = min(trials, key=lambda t: t["val"]["mae"])
-    model = best["model"]
-    p50, p90 = predict(model, xn_te, xte[:, -1, 0])
-    last = xte[:, -1, 0]
-    mean4 = xte[:, -4:, 0].mean(axis=1)
-    metrics = {
-        "cells": [os.path.basename(c) for c in cells],
-        "train_samples": int(len(ytr)),
-        "val_samples": int(len(yva)),
-        "test_samples": int(len(yte)),
-        "selected": {k: best[k] for k in ("hidden", "epochs", "lr", "seed")},
-        "selection": [{k: t[k] for k in ("hidden", "epochs", "lr", "seed", "val")} for t in trials],
-        "val_model_p50": best["val"],
-        "val_baseline_last_value": errors(xva[:, -1, 0], yva),
-        "model_p50": errors(p50, yte),
-        "baseline_last_value": errors(last, yte),
-        "baseline_mean_last4": errors(mean4, yte),
-        "p90_coverage": float(np.mean(yte <= p90 + 1e-6)),
-    }
-    path = os.path.join(args.out, "slice_forecaster.onnx")
-    export(model, mask, mu, sd, path)
-    # Self-check: onnxruntime on the exported file gives what numpy gave.
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"kpm_window": xte[:512]})[0]
-    assert np.allclose(got[:, 0], p50[:512], atol=1e-2), "onnx export disagrees with numpy"
-    metrics["onnx_check_max_abs_diff"] = float(np.max(np.abs(got[:, 0] - p50[:512])))
-    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    metrics["sha256"] = digest
-    write_contract(os.path.join(args.out, "slice_forecaster.contract.toml"), digest)
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+    t_start = time.time()
+    data = {t: Samples.of_paths(args.traces, paths) for t, paths in TRIALS.items()}
+    for t, s in data.items():
+        print(f"{t}: {len(s)} samples, UE groups {sorted(set(s.ues.tolist()))}", flush=True)
+    metrics_path = os.path.join(args.out, "metrics.json")
+    old = json.load(open(metrics_path)) if os.path.exists(metrics_path) else {}
+    loto = {f["trial"]: f for f in old.get("loto", [])}
+    for held in (args.only or TRIALS):
+        names = [t for t in TRIALS if t != held]
+        model, record = fit([data[t] for t in names], names, f"without {held}")
+        stem = held
+        digest, sess, diff = ship(model, os.path.join(args.out, "loto"), stem,
+                                  f"slice-prb-forecaster-loto-{held}", data[held])
+        p50, p90 = run_model(sess, data[held].x)
+        res = evaluate(data[held], p50, p90)
+        loto[held] = {"trial": held, "traces": TRIALS[held], "contract": f"loto/{stem}.contract.toml",
+                      **res, "sha256": digest, "onnx_check_max_abs_diff": diff, "training": record}
+        print(f"HELD OUT {held}: model MAE {res['model_mae']:.4f} last value {res['last_value_mae']:.4f} "
+              f"ratio {res['model_mae'] / res['last_value_mae']:.3f}", flush=True)
+        for g in res["groups"]:
+            print(f"    {g['ues']:>5} UEs n {g['n']:>6}: model {g['model_mae']:.4f} last value "
+                  f"{g['last_value_mae']:.4f} mean4 {g['mean4_mae']:.4f}", flush=True)
+    metrics = {k: v for k, v in old.items() if k not in ("loto",)}
+    metrics["loto"] = [loto[t] for t in TRIALS if t in loto]
+    if not args.only:
+        names = list(TRIALS)
+        model, record = fit([data[t] for t in names], names, "shipped")
+        check = data["multi-ue-trial1"]
+        digest, sess, diff = ship(model, args.out, "slice_forecaster", "slice-prb-forecaster", check)
+        x, y, trial, _, val, _ = training_set([data[t] for t in names])
+        p50, p90 = run_model(sess, x[val])
+        metrics = {
+            "version": VERSION,
+            "window": WINDOW,
+            "features": [f[0] for f in FEATURES],
+            "derived_inputs": DERIVED,
+            "trials": TRIALS,
+            "loto": metrics["loto"],
+            "shipped": {
+                "trained_on": names,
+                **record,
+                "val_model_p50": errors(p50, y[val]),
+                "val_baseline_last_value": errors(x[val][:, -1, PRB], y[val]),
+                "val_p90_coverage": float(np.mean(y[val] <= p90 + 1e-6)),
+            },
+            "onnx_check_max_abs_diff": diff,
+            "sha256": digest,
+            "training_seconds": round(time.time() - t_start, 1),
+        }
+        export_floor(os.path.join(args.out, "bench", "floor.onnx"))
+    with open(metrics_path, "w") as f:
         json.dump(metrics, f, indent=2)
         f.write("\n")
-    print(json.dumps(metrics, indent=2))
+    print(f"done in {time.time() - t_start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@
 //!
 //! The leave-one-trial-out check needs `../shared/traces` and the card's `loto` list; it
 //! prints a line and passes without them. The issue's targets are asserted as the card
-//! claims them: ≥ 15 % better than last value per held-out trial where the fold's
-//! `target_reached` says so (absent: where the card's own numbers say so), never worse in a
-//! UE-count group unless that group of the card says `"target_reached": false`. The other checks run on the bundled trace slice.
+//! claims them: ≥ 15 % better than last value per held-out trial, and never worse in a
+//! UE-count group, wherever the card claims it (its `target_reached` when present, else its
+//! own numbers), each checked on model-eval's numbers; the misses the card states are printed. The other checks run on the bundled trace slice.
 
 #![allow(clippy::unwrap_used)]
 
@@ -179,20 +179,26 @@ fn leave_one_trial_out_table_matches_the_card() {
                     &format!("{trial} ues={ues} {k}"),
                 );
             }
-            // "Never worse on any UE-count group", unless the card itself records the miss.
+            // "Never worse on any UE-count group", checked on model-eval's own numbers
+            // wherever the card claims it.
             let (gm, gl) = (
                 mine["model_mae"].as_f64().unwrap(),
                 mine["last_value_mae"].as_f64().unwrap(),
             );
-            if g.get("target_reached").and_then(Value::as_bool) == Some(false) {
-                eprintln!(
-                    "{trial} ues={ues}: the card records the miss: model {gm:.4} vs last value {gl:.4}"
-                );
-            } else {
+            let claimed = g
+                .get("target_reached")
+                .and_then(Value::as_bool)
+                .unwrap_or_else(|| {
+                    g["model_mae"].as_f64().unwrap() <= g["last_value_mae"].as_f64().unwrap()
+                });
+            if claimed {
                 assert!(
                     gm <= gl,
-                    "{trial} ues={ues}: the model is worse than last value and the card does not \
-                     say so (`target_reached = false`): {mine}"
+                    "{trial} ues={ues}: the card claims the model is not worse than last value: {mine}"
+                );
+            } else {
+                eprintln!(
+                    "{trial} ues={ues}: worse than last value, as the card says: model {gm:.4} vs {gl:.4}"
                 );
             }
         }

@@ -9,11 +9,13 @@
 //! - [`recording`]: session recordings (`airan.record.v1`) read back as traces.
 //! - [`twin`]: the closed-loop RAN twin and its calibration.
 //! - [`trial`]: offline A/B trials on the twin, and their report.
+//! - [`eval`]: scoring a forecaster on recorded traces (`model-eval`).
 //! - [`sim`]: the E2T simulator (admin, subscription and control services).
 //! - [`hostile`]: a misbehaving E2T in front of the simulator, for failure tests.
 //! - [`osc`]: the O-RAN SC platform side: a Subscription Manager speaking its REST API.
 
 pub mod coloran;
+pub mod eval;
 pub mod hostile;
 pub mod mapping;
 pub mod osc;

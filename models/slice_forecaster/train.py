@@ -40,6 +40,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from collections import defaultdict
 
@@ -104,6 +105,26 @@ IDLE_KEEP = 0.2
 # ---------------------------------------------------------------- data (mirrors trace.rs)
 
 
+# A Timestamp must be written in plain decimal notation (digits, optionally '.' and digits;
+# no sign, no exponent), the rule of `testbed::trace::plain_decimal`: `1.66716E+12` (a
+# spreadsheet re-save with 6 significant digits) has no millisecond precision and would fold
+# hours of rows into one window. Such rows are skipped and counted, as
+# `read_cell_with(.., OnBadRow::Skip)` does.
+PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+SKIPPED_ROWS: dict[str, int] = defaultdict(int)  # cell folder -> rows skipped
+
+
+def skipped_report(root: str) -> dict[str, int]:
+    """Rows skipped per cell folder (relative to the traces root)."""
+    return {os.path.relpath(k, root): v for k, v in sorted(SKIPPED_ROWS.items())}
+
+
+def fold_skipped(root: str, held: str) -> int:
+    """Rows skipped in the trace paths of one trial (model-eval's `skipped_rows.rows`)."""
+    return sum(n for cell, n in skipped_report(root).items()
+               if any(cell == p or cell.startswith(p + os.sep) for p in TRIALS[held]))
+
+
 def read_cell(folder: str) -> list[tuple[list[int], np.ndarray]]:
     """One cell folder -> its runs as (slice ids, float32 [slices, windows, features])."""
     files = sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith("_metrics.csv"))
@@ -118,6 +139,9 @@ def read_cell(folder: str) -> list[tuple[list[int], np.ndarray]]:
                      "tx_brate downlink [Mbps]", "dl_buffer [bytes]", "dl_cqi")
             its, isl, igr, irq, ith, ibf, icq = (col[n] for n in names)
             for row in reader:
+                if not PLAIN_DECIMAL.fullmatch(row[its].strip()):
+                    SKIPPED_ROWS[folder] += 1
+                    continue
                 b = int(float(row[its])) // PERIOD_MS
                 sl = int(float(row[isl]))
                 a = bins[b].get(sl)
@@ -620,6 +644,37 @@ def reexport(out: str, data: dict, metrics: dict, metrics_path: str) -> None:
         f.write("\n")
 
 
+def rescore(out: str, data: dict, metrics: dict, metrics_path: str, folds: list[str], root: str) -> None:
+    """No training, no export: the shipped fold graphs as they are, re-scored through
+    onnxruntime on their held-out trial as read now (for a reader fix that changes the data)."""
+    import onnxruntime as ort
+
+    for fold in metrics["loto"]:
+        held = fold["trial"]
+        fold["skipped_rows"] = fold_skipped(root, held)
+        if held not in folds:
+            continue
+        path = os.path.join(out, "loto", f"{held}.onnx")
+        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        if digest != fold["sha256"]:
+            raise SystemExit(f"{path}: sha256 {digest} is not the one metrics.json scored")
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        p50, p90 = run_model(sess, data[held].x)
+        for k in [k for k in fold if k in ("without_corrupt_windows",)]:
+            del fold[k]
+        fold.update(evaluate(data[held], p50, p90))
+        fold["rescored"] = "held-out samples re-read with the millisecond-timestamp rule; weights unchanged"
+        print(f"HELD OUT {held}: model MAE {fold['model_mae']:.4f} last value {fold['last_value_mae']:.4f} "
+              f"ratio {fold['model_mae'] / fold['last_value_mae']:.3f} n {fold['n']}", flush=True)
+        for g in fold["groups"]:
+            print(f"    {g['ues']:>5} UEs n {g['n']:>6}: model {g['model_mae']:.4f} last value "
+                  f"{g['last_value_mae']:.4f}", flush=True)
+    metrics["skipped_rows"] = skipped_report(root)
+    with open(metrics_path, "w") as f:
+        json.dump(metrics, f, indent=2)
+        f.write("\n")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -631,13 +686,21 @@ def main():
     ap.add_argument("--reexport", action="store_true",
                     help="no training: rebuild every graph from the weights of an export made before "
                          "the first layer was folded (mu / sd / w0 initializers), re-score and rewrite")
+    ap.add_argument("--rescore", action="append", default=None, metavar="TRIAL",
+                    help="no training, no export: re-score these folds' graphs as shipped on their "
+                         "held-out trial as read now (repeatable) and rewrite metrics.json")
     args = ap.parse_args()
     t_start = time.time()
     data = {t: Samples.of_paths(args.traces, paths) for t, paths in TRIALS.items()}
     for t, s in data.items():
         print(f"{t}: {len(s)} samples, UE groups {sorted(set(s.ues.tolist()))}", flush=True)
+    for cell, n in skipped_report(args.traces).items():
+        print(f"{cell}: {n} rows skipped (Timestamp without millisecond precision)", flush=True)
     metrics_path = os.path.join(args.out, "metrics.json")
     old = json.load(open(metrics_path)) if os.path.exists(metrics_path) else {}
+    if args.rescore:
+        rescore(args.out, data, old, metrics_path, args.rescore, args.traces)
+        return
     if args.reexport:
         reexport(args.out, data, old, metrics_path)
         return
@@ -651,7 +714,8 @@ def main():
         p50, p90 = run_model(sess, data[held].x)
         res = evaluate(data[held], p50, p90)
         loto[held] = {"trial": held, "traces": TRIALS[held], "contract": f"loto/{stem}.contract.toml",
-                      **res, "sha256": digest, "onnx_check_max_abs_diff": diff, "training": record}
+                      **res, "skipped_rows": fold_skipped(args.traces, held), "sha256": digest,
+                      "onnx_check_max_abs_diff": diff, "training": record}
         print(f"HELD OUT {held}: model MAE {res['model_mae']:.4f} last value {res['last_value_mae']:.4f} "
               f"ratio {res['model_mae'] / res['last_value_mae']:.3f}", flush=True)
         for g in res["groups"]:
@@ -683,6 +747,7 @@ def main():
             "onnx_check_max_abs_diff": diff,
             "sha256": digest,
             "training_seconds": round(time.time() - t_start, 1),
+            "skipped_rows": skipped_report(args.traces),
         }
         export_floor(os.path.join(args.out, "bench", "floor.onnx"))
     with open(metrics_path, "w") as f:

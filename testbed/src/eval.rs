@@ -33,7 +33,7 @@ use nf_infer::runtime::{EngineError, LoadedModel};
 use serde::Serialize;
 
 use crate::mapping::{Mapping, MappingError, OnBadRow};
-use crate::trace::{self, CellTrace, TraceError};
+use crate::trace::{self, CellTrace, SkippedRows, TraceError};
 
 /// The output column scored against the target.
 pub const SCORED_COLUMN: &str = "p50";
@@ -119,6 +119,8 @@ pub struct Input {
     pub group_by: &'static str,
     /// What the reader skipped or noticed (bad rows skipped, folders without a trace).
     pub notes: Vec<String>,
+    /// Rows left out under `OnBadRow::Skip`, per bounded reason.
+    pub skipped_rows: SkippedRows,
 }
 
 fn holds_metrics(dir: &Path) -> Result<bool, EvalError> {
@@ -180,9 +182,13 @@ fn folder_label(dir: &Path) -> String {
 }
 
 /// Reads SCOPE trace paths (each a cell folder or a folder of cell folders) with
-/// [`trace::read_cell`]. A cell folder reached twice is refused (it would count twice).
-pub fn read_trace_paths(paths: &[PathBuf]) -> Result<Input, EvalError> {
+/// [`trace::read_cell_with`]: under [`OnBadRow::Stop`] the first bad row (a `Timestamp`
+/// without millisecond precision, say) refuses the input; under [`OnBadRow::Skip`] bad rows
+/// are left out, counted per reason in [`Input::skipped_rows`] and named in a note per
+/// cell. A cell folder reached twice is refused (it would count twice).
+pub fn read_trace_paths(paths: &[PathBuf], on_bad: OnBadRow) -> Result<Input, EvalError> {
     let mut notes = Vec::new();
+    let mut skipped_rows = SkippedRows::default();
     let mut seen = Vec::new();
     let mut cells = Vec::new();
     for p in paths {
@@ -195,7 +201,17 @@ pub fn read_trace_paths(paths: &[PathBuf]) -> Result<Input, EvalError> {
                 return Err(EvalError::Duplicate(dir));
             }
             seen.push(canon);
-            let trace = trace::read_cell(&dir)?;
+            let (trace, skipped) = trace::read_cell_with(&dir, on_bad)?;
+            if skipped.rows > 0 {
+                notes.push(format!(
+                    "{}: {} bad rows skipped (--on-bad-row skip) {:?}; first: {}",
+                    dir.display(),
+                    skipped.rows,
+                    skipped.by_reason,
+                    skipped.first.as_deref().unwrap_or("")
+                ));
+            }
+            skipped_rows.merge(&skipped);
             cells.push(EvalCell {
                 label: folder_label(&dir),
                 trace,
@@ -215,6 +231,7 @@ pub fn read_trace_paths(paths: &[PathBuf]) -> Result<Input, EvalError> {
         period_ms: trace::PERIOD_MS,
         group_by: "folder",
         notes,
+        skipped_rows,
     })
 }
 
@@ -265,6 +282,11 @@ pub fn read_mapping(m: &Mapping, input: &Path, on_bad: OnBadRow) -> Result<Input
         period_ms: m.format.period_ms,
         group_by: "cell",
         notes,
+        skipped_rows: SkippedRows {
+            rows: report.bad_rows,
+            by_reason: report.bad_by_reason.clone(),
+            first: report.bad.first().map(ToString::to_string),
+        },
     })
 }
 
@@ -344,6 +366,8 @@ pub struct Report {
     pub model_output_out_of_range: u64,
     /// What the reader skipped or noticed.
     pub notes: Vec<String>,
+    /// Trace rows left out under `--on-bad-row skip`, per bounded reason (never silently).
+    pub skipped_rows: SkippedRows,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -732,6 +756,7 @@ pub fn evaluate(
         scaled_samples: scaled,
         model_output_out_of_range: s.out_of_range,
         notes: input.notes,
+        skipped_rows: input.skipped_rows,
     })
 }
 

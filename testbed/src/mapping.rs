@@ -57,8 +57,23 @@ pub enum MappingError {
 pub struct BadRow {
     pub file: PathBuf,
     pub line: u64,
+    /// Bounded label (`REASON_*`).
+    pub reason: &'static str,
     pub problem: String,
 }
+
+/// Bad-row reason: the record does not split into the header's fields.
+pub const REASON_MALFORMED: &str = "malformed_record";
+/// Bad-row reason: the time is not in the mapping's format, or (`epoch_ms`, `epoch_s`,
+/// `relative_ms`) not written in plain decimal notation ([`crate::trace::plain_decimal`]):
+/// `1.66716E+12` keeps 6 significant digits and no millisecond precision.
+pub const REASON_BAD_TIME: &str = "time_not_ms_precision";
+/// Bad-row reason: the slice key has no SST.
+pub const REASON_BAD_SLICE: &str = "slice_unknown";
+/// Bad-row reason: a measurement is not a finite number.
+pub const REASON_NOT_A_NUMBER: &str = "field_not_a_number";
+/// Bad-row reason: the time of a cell / UE stream steps back.
+pub const REASON_TIME_BACKWARDS: &str = "time_backwards";
 
 impl std::fmt::Display for BadRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,6 +87,8 @@ pub struct ReadReport {
     pub files: usize,
     pub rows: u64,
     pub bad_rows: u64,
+    /// The same per bounded reason (`REASON_*`).
+    pub bad_by_reason: BTreeMap<&'static str, u64>,
     /// Measurement cells holding a missing-value token (`format.missing`; the value is left
     /// out of its window, never read as 0).
     pub missing_values: u64,
@@ -94,7 +111,12 @@ impl ReadReport {
 
     fn bad(&mut self, row: BadRow, policy: OnBadRow) -> Result<(), MappingError> {
         self.bad_rows += 1;
-        tracing::warn!(file = %row.file.display(), line = row.line, problem = %row.problem, "bad trace row");
+        *self.bad_by_reason.entry(row.reason).or_default() += 1;
+        if self.bad_rows <= MAX_REPORTED as u64 {
+            tracing::warn!(file = %row.file.display(), line = row.line, reason = row.reason, problem = %row.problem, "bad trace row");
+        } else {
+            tracing::debug!(file = %row.file.display(), line = row.line, reason = row.reason, problem = %row.problem, "bad trace row");
+        }
         if policy == OnBadRow::Stop {
             return Err(MappingError::Bad(row));
         }
@@ -458,36 +480,40 @@ impl Mapping {
         for (i, rec) in rdr.records().enumerate() {
             let line = i as u64 + 2;
             report.rows += 1;
-            let bad = |problem: String| BadRow {
+            let bad = |reason: &'static str, problem: String| BadRow {
                 file: path.into(),
                 line,
+                reason,
                 problem,
             };
             let rec = match rec {
                 Ok(r) if r.len() == header.len() => r,
                 Ok(r) => {
                     report.bad(
-                        bad(format!(
-                            "{} fields, the header has {}",
-                            r.len(),
-                            header.len()
-                        )),
+                        bad(
+                            REASON_MALFORMED,
+                            format!("{} fields, the header has {}", r.len(), header.len()),
+                        ),
                         on_bad,
                     )?;
                     continue;
                 }
                 Err(e) => {
-                    report.bad(bad(e.to_string()), on_bad)?;
+                    report.bad(bad(REASON_MALFORMED, e.to_string()), on_bad)?;
                     continue;
                 }
             };
             let raw_t = rec.get(t_col).unwrap_or("").trim();
             let Some(t_ms) = parse_time(raw_t, tf) else {
                 report.bad(
-                    bad(format!(
-                        "time `{raw_t}` in `{}` is not {}",
-                        self.time.column, self.time.format
-                    )),
+                    bad(
+                        REASON_BAD_TIME,
+                        format!(
+                            "time `{raw_t}` in `{}` is not {} (plain decimal, no exponent: \
+                             millisecond precision)",
+                            self.time.column, self.time.format
+                        ),
+                    ),
                     on_bad,
                 )?;
                 continue;
@@ -508,7 +534,10 @@ impl Mapping {
                             Ok(sst) => Some(Snssai::new(sst, None)),
                             Err(_) => {
                                 report.bad(
-                                    bad(format!("slice `{v}` is not an SST number")),
+                                    bad(
+                                        REASON_BAD_SLICE,
+                                        format!("slice `{v}` is not an SST number"),
+                                    ),
                                     on_bad,
                                 )?;
                                 continue;
@@ -516,7 +545,10 @@ impl Mapping {
                         },
                         None => {
                             report.bad(
-                                bad(format!("slice `{v}` has no SST in the mapping")),
+                                bad(
+                                    REASON_BAD_SLICE,
+                                    format!("slice `{v}` has no SST in the mapping"),
+                                ),
                                 on_bad,
                             )?;
                             continue;
@@ -552,7 +584,7 @@ impl Mapping {
                 values.push(v);
             }
             if let Some(p) = problem {
-                report.bad(bad(p), on_bad)?;
+                report.bad(bad(REASON_NOT_A_NUMBER, p), on_bad)?;
                 continue;
             }
             let stream = (cell.clone(), ue.clone());
@@ -560,7 +592,10 @@ impl Mapping {
                 && t_ms < *prev
             {
                 report.bad(
-                    bad(format!("time goes backwards ({t_ms} ms after {prev} ms)")),
+                    bad(
+                        REASON_TIME_BACKWARDS,
+                        format!("time goes backwards ({t_ms} ms after {prev} ms)"),
+                    ),
                     on_bad,
                 )?;
                 continue;
@@ -762,8 +797,15 @@ fn aggregate(how: Aggregate, values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// A row's time in ms. Numeric formats must be written in plain decimal notation
+/// ([`crate::trace::plain_decimal`]): exponent notation cannot carry millisecond precision.
 fn parse_time(raw: &str, tf: &TimeFormat) -> Option<i64> {
-    let num = || raw.parse::<f64>().ok().filter(|v| v.is_finite());
+    let num = || {
+        crate::trace::plain_decimal(raw)
+            .then(|| raw.parse::<f64>().ok())
+            .flatten()
+            .filter(|v| v.is_finite())
+    };
     match tf {
         TimeFormat::EpochMs | TimeFormat::RelativeMs => num().map(|v| v as i64),
         TimeFormat::EpochS => num().map(|v| (v * 1000.0).round() as i64),
@@ -799,4 +841,39 @@ pub fn bundled(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("mappings")
         .join(format!("{name}.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `epoch_ms` written as `1.69094E+12` (a spreadsheet re-save) stops the read naming
+    /// file, line and column, or is skipped and counted under its reason.
+    #[test]
+    fn exponent_times_are_refused_or_skipped_and_counted() {
+        let dir = std::env::temp_dir().join(format!("mapping-exp-{}", std::process::id()));
+        let cell = dir.join("cell");
+        std::fs::create_dir_all(&cell).unwrap();
+        let src = crate::trace::bundled_root().join("multi4/1010123456005_metrics.csv");
+        let text = std::fs::read_to_string(src).unwrap();
+        let mut lines: Vec<String> = text.lines().take(41).map(str::to_owned).collect();
+        for l in &mut lines[5..8] {
+            let (_, rest) = l.split_once(',').unwrap();
+            *l = format!("1.69094E+12,{rest}");
+        }
+        std::fs::write(cell.join("a_metrics.csv"), lines.join("\n")).unwrap();
+        let m = Mapping::load(&bundled("scope")).unwrap();
+        let files = m.files(&dir).unwrap();
+        let err = m.read_rows(&files, OnBadRow::Stop).unwrap_err().to_string();
+        assert!(
+            err.contains("a_metrics.csv:6") && err.contains("`1.69094E+12` in `Timestamp`"),
+            "{err}"
+        );
+        let (rows, report) = m.read_rows(&files, OnBadRow::Skip).unwrap();
+        assert_eq!(rows.len(), 37);
+        assert_eq!(report.bad_rows, 3);
+        assert_eq!(report.bad_by_reason[REASON_BAD_TIME], 3);
+        assert_eq!(report.bad[0].reason, REASON_BAD_TIME);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

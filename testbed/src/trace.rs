@@ -19,11 +19,19 @@
 //! | mean `dl_cqi` | `VS.DlCqiMean` |
 //! | 50 | `RRU.PrbAvailDl` (cell) |
 //! | Σ PRBs used / 50 × 100 | `RRU.PrbTotDl` [%] (cell) |
+//!
+//! `Timestamp` must carry millisecond precision ([`plain_decimal`]): a value in exponent
+//! notation (`1.66716E+12`, a spreadsheet re-save keeping 6 significant digits) would fold
+//! hours of rows into one window, so it is a bad row. [`read_cell`] refuses the file at the
+//! first one (file, line, column); [`read_cell_with`] under [`OnBadRow::Skip`] skips such rows
+//! and counts them per bounded reason ([`SkippedRows`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use nf_core::{Meas, MeasVec, Snssai};
+
+use crate::mapping::OnBadRow;
 
 /// Report window of the SCOPE traces [ms].
 pub const PERIOD_MS: u64 = 250;
@@ -53,6 +61,61 @@ pub enum TraceError {
     Column { path: PathBuf, column: &'static str },
     #[error("trace folder {0} holds no *_metrics.csv file")]
     Empty(PathBuf),
+}
+
+/// Whether a time value is written in plain decimal notation: ASCII digits, optionally a
+/// `.` and more digits (no sign, no exponent, nothing else; surrounding blanks are the
+/// caller's to trim). Every digit of the integer part is then written out, so an
+/// `epoch_ms` / `relative_ms` value keeps millisecond resolution (and `epoch_s` the
+/// resolution it was written with). `1667160000123` and `1667160000.5` pass; `1.66716E+12`,
+/// `1e3`, `-5`, `.5`, `12.` and `0x10` do not.
+pub fn plain_decimal(raw: &str) -> bool {
+    let (int, frac) = match raw.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (raw, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(int) && frac.is_none_or(digits)
+}
+
+/// Bounded reason of a skipped SCOPE row: the `Timestamp` is not a plain decimal
+/// millisecond count (see [`plain_decimal`]).
+pub const REASON_TIMESTAMP_NOT_MS: &str = "timestamp_not_ms_precision";
+/// Bounded reason of a skipped SCOPE row: a measurement field is not a finite number.
+pub const REASON_NOT_A_NUMBER: &str = "field_not_a_number";
+/// Bounded reason of a skipped SCOPE row: the CSV record itself is malformed.
+pub const REASON_MALFORMED: &str = "malformed_record";
+
+/// Rows a lenient read ([`OnBadRow::Skip`]) left out, counted per reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedRows {
+    /// Rows skipped in all.
+    pub rows: u64,
+    /// The same per bounded reason (`REASON_*`).
+    pub by_reason: BTreeMap<&'static str, u64>,
+    /// The first skipped row, as `file:line: problem`.
+    pub first: Option<String>,
+}
+
+impl SkippedRows {
+    fn add(&mut self, reason: &'static str, err: &TraceError) {
+        self.rows += 1;
+        *self.by_reason.entry(reason).or_default() += 1;
+        if self.first.is_none() {
+            self.first = Some(err.to_string());
+        }
+    }
+
+    /// Adds another read's counts.
+    pub fn merge(&mut self, other: &SkippedRows) {
+        self.rows += other.rows;
+        for (r, n) in &other.by_reason {
+            *self.by_reason.entry(r).or_default() += n;
+        }
+        if self.first.is_none() {
+            self.first.clone_from(&other.first);
+        }
+    }
 }
 
 /// S-NSSAI of a SCOPE slice id: 0 eMBB (SST 1), 1 mMTC (SST 3, MIoT), 2 URLLC (SST 2).
@@ -150,7 +213,9 @@ fn columns(path: &Path, header: &csv::StringRecord) -> Result<Columns, TraceErro
 
 fn read_ue_file(
     path: &Path,
+    on_bad: OnBadRow,
     bins: &mut BTreeMap<u64, BTreeMap<u32, Acc>>,
+    skipped: &mut SkippedRows,
 ) -> Result<(), TraceError> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
@@ -167,39 +232,105 @@ fn read_ue_file(
         })?
         .clone();
     let c = columns(path, &header)?;
+    let skipped_before = skipped.rows;
     for (i, rec) in rdr.records().enumerate() {
         let line = i as u64 + 2;
-        let rec = rec.map_err(|e| TraceError::Row {
-            path: path.into(),
-            line,
-            problem: e.to_string(),
-        })?;
-        let num = |idx: usize, name: &str| -> Result<f64, TraceError> {
-            rec.get(idx)
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| TraceError::Row {
-                    path: path.into(),
-                    line,
-                    problem: format!("`{name}` is not a number"),
-                })
-        };
-        let ts = num(c.ts, "Timestamp")? as u64;
-        let slice = num(c.slice, "slice_id")? as u32;
-        let a = bins
-            .entry(ts / PERIOD_MS)
-            .or_default()
-            .entry(slice)
-            .or_default();
-        a.prb += num(c.granted, "sum_granted_prbs")? / TTI_PER_WINDOW;
-        a.thp_dl += num(c.thp_dl, "tx_brate downlink")? * 1000.0;
-        a.thp_ul += num(c.thp_ul, "rx_brate uplink")? * 1000.0;
-        a.ues += 1.0;
-        a.buf += num(c.buf, "dl_buffer")?;
-        a.req += num(c.requested, "sum_requested_prbs")? / TTI_PER_WINDOW;
-        a.cqi += num(c.cqi, "dl_cqi")?;
+        let parsed = rec
+            .map_err(|e| {
+                (
+                    REASON_MALFORMED,
+                    TraceError::Row {
+                        path: path.into(),
+                        line,
+                        problem: e.to_string(),
+                    },
+                )
+            })
+            .and_then(|rec| parse_row(path, line, &c, &rec));
+        match parsed {
+            Ok((ts, slice, row)) => {
+                let a = bins
+                    .entry(ts / PERIOD_MS)
+                    .or_default()
+                    .entry(slice)
+                    .or_default();
+                a.add(&row);
+            }
+            Err((_, e)) if on_bad == OnBadRow::Stop => return Err(e),
+            Err((reason, e)) => {
+                tracing::debug!(error = %e, reason, "skipped trace row");
+                skipped.add(reason, &e);
+            }
+        }
+    }
+    if skipped.rows > skipped_before {
+        tracing::warn!(
+            file = %path.display(),
+            rows = skipped.rows - skipped_before,
+            "skipped bad trace rows"
+        );
     }
     Ok(())
+}
+
+impl Acc {
+    fn add(&mut self, row: &Acc) {
+        self.prb += row.prb;
+        self.thp_dl += row.thp_dl;
+        self.thp_ul += row.thp_ul;
+        self.ues += row.ues;
+        self.buf += row.buf;
+        self.req += row.req;
+        self.cqi += row.cqi;
+    }
+}
+
+/// One CSV row: its millisecond timestamp, slice id and contribution to its window, or the
+/// bounded reason and error that make it a bad row.
+fn parse_row(
+    path: &Path,
+    line: u64,
+    c: &Columns,
+    rec: &csv::StringRecord,
+) -> Result<(u64, u32, Acc), (&'static str, TraceError)> {
+    let err = |reason: &'static str, problem: String| {
+        (
+            reason,
+            TraceError::Row {
+                path: path.into(),
+                line,
+                problem,
+            },
+        )
+    };
+    let num = |idx: usize, name: &str| -> Result<f64, (&'static str, TraceError)> {
+        rec.get(idx)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| err(REASON_NOT_A_NUMBER, format!("`{name}` is not a number")))
+    };
+    let raw_ts = rec.get(c.ts).unwrap_or("").trim();
+    if !plain_decimal(raw_ts) {
+        return Err(err(
+            REASON_TIMESTAMP_NOT_MS,
+            format!(
+                "`Timestamp` = `{raw_ts}` is not a plain decimal millisecond count \
+                 (exponent notation or rounding loses millisecond precision)"
+            ),
+        ));
+    }
+    let ts = num(c.ts, "Timestamp")? as u64;
+    let slice = num(c.slice, "slice_id")? as u32;
+    let row = Acc {
+        prb: num(c.granted, "sum_granted_prbs")? / TTI_PER_WINDOW,
+        thp_dl: num(c.thp_dl, "tx_brate downlink")? * 1000.0,
+        thp_ul: num(c.thp_ul, "rx_brate uplink")? * 1000.0,
+        ues: 1.0,
+        buf: num(c.buf, "dl_buffer")?,
+        req: num(c.requested, "sum_requested_prbs")? / TTI_PER_WINDOW,
+        cqi: num(c.cqi, "dl_cqi")?,
+    };
+    Ok((ts, slice, row))
 }
 
 fn slice_meas(a: &Acc) -> MeasVec {
@@ -221,8 +352,19 @@ fn slice_meas(a: &Acc) -> MeasVec {
     m
 }
 
-/// Reads one cell folder of SCOPE per-UE CSV files.
+/// Reads one cell folder of SCOPE per-UE CSV files; the first bad row (a `Timestamp`
+/// without millisecond precision among them) refuses the folder, naming file, line and
+/// column.
 pub fn read_cell(dir: &Path) -> Result<CellTrace, TraceError> {
+    read_cell_with(dir, OnBadRow::Stop).map(|(t, _)| t)
+}
+
+/// [`read_cell`] with a bad-row policy: under [`OnBadRow::Skip`] bad rows are left out,
+/// logged and counted per reason in the returned [`SkippedRows`].
+pub fn read_cell_with(
+    dir: &Path,
+    on_bad: OnBadRow,
+) -> Result<(CellTrace, SkippedRows), TraceError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| TraceError::Io {
             path: dir.into(),
@@ -236,8 +378,9 @@ pub fn read_cell(dir: &Path) -> Result<CellTrace, TraceError> {
         return Err(TraceError::Empty(dir.into()));
     }
     let mut bins = BTreeMap::new();
+    let mut skipped = SkippedRows::default();
     for f in &files {
-        read_ue_file(f, &mut bins)?;
+        read_ue_file(f, on_bad, &mut bins, &mut skipped)?;
     }
     let keys: Vec<u64> = bins.keys().copied().collect();
     let runs = run_spans(keys.len(), |i| {
@@ -246,12 +389,13 @@ pub fn read_cell(dir: &Path) -> Result<CellTrace, TraceError> {
     .into_iter()
     .map(|span| build_run(&bins, &keys[span]))
     .collect();
-    Ok(CellTrace {
+    let trace = CellTrace {
         name: dir
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         runs,
-    })
+    };
+    Ok((trace, skipped))
 }
 
 /// Splits `n` time-ordered windows into runs: `starts_run(i)` (for `i ≥ 1`) says whether
@@ -374,5 +518,58 @@ mod tests {
             err.contains("a_metrics.csv:4") && err.contains("Timestamp"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn plain_decimal_is_the_millisecond_rule() {
+        for ok in ["1667160000123", "0", "1667160000.5", "12.250"] {
+            assert!(plain_decimal(ok), "{ok}");
+        }
+        for bad in [
+            "1.66716E+12",
+            "1.66716e12",
+            "1e3",
+            "-5",
+            "+5",
+            ".5",
+            "12.",
+            "0x10",
+            "",
+            "1 2",
+            "inf",
+        ] {
+            assert!(!plain_decimal(bad), "{bad}");
+        }
+    }
+
+    /// A spreadsheet re-save (`1.66716E+12`) is refused by default, naming file, line and
+    /// column; a lenient read skips exactly those rows and counts them by reason.
+    #[test]
+    fn exponent_timestamps_are_refused_or_skipped_and_counted() {
+        let dir = std::env::temp_dir().join(format!("trace-exp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = bundled_root().join("multi4/1010123456005_metrics.csv");
+        let text = std::fs::read_to_string(src).unwrap();
+        let mut lines: Vec<String> = text.lines().take(41).map(str::to_owned).collect();
+        for l in &mut lines[5..8] {
+            let (_, rest) = l.split_once(',').unwrap();
+            *l = format!("1.69094E+12,{rest}");
+        }
+        std::fs::write(dir.join("a_metrics.csv"), lines.join("\n")).unwrap();
+        let err = read_cell(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("a_metrics.csv:6") && err.contains("`Timestamp` = `1.69094E+12`"),
+            "{err}"
+        );
+        let (lenient, skipped) = read_cell_with(&dir, OnBadRow::Skip).unwrap();
+        assert_eq!(skipped.rows, 3);
+        assert_eq!(skipped.by_reason[REASON_TIMESTAMP_NOT_MS], 3);
+        assert!(skipped.first.unwrap().contains("a_metrics.csv:6"));
+        let ues: f32 = lenient
+            .windows()
+            .flat_map(|w| w.slices.iter().map(|(_, m)| m.get(Meas::ConnMean)))
+            .sum();
+        assert_eq!(ues, 37.0, "40 rows, 3 skipped");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

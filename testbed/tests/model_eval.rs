@@ -111,10 +111,14 @@ fn leave_one_trial_out_table_matches_the_card() {
                 let traces = &traces;
                 let dir = &dir;
                 s.spawn(move || {
+                    // Rows whose `Timestamp` has no millisecond precision are skipped
+                    // and counted, as train.py does (`skipped_rows` of the fold).
                     let mut args = vec![
                         "--model".into(),
                         dir.join(fold["contract"].as_str().unwrap())
                             .into_os_string(),
+                        "--on-bad-row".into(),
+                        "skip".into(),
                     ];
                     for t in fold["traces"].as_array().unwrap() {
                         args.push("--trace".into());
@@ -135,6 +139,19 @@ fn leave_one_trial_out_table_matches_the_card() {
             got["refused"]
         );
         assert_eq!(got["n"], fold["n"], "{trial}: samples");
+        assert_eq!(
+            got["skipped_rows"]["rows"], fold["skipped_rows"],
+            "{trial}: rows skipped by model-eval and train.py"
+        );
+        let skipped = got["skipped_rows"]["rows"].as_u64().unwrap();
+        assert_eq!(
+            got["skipped_rows"]["by_reason"]
+                .get("timestamp_not_ms_precision")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            skipped,
+            "{trial}: every skipped row is a timestamp without millisecond precision"
+        );
         for k in ERRORS {
             close(
                 got[k].as_f64().unwrap(),
@@ -473,5 +490,50 @@ fn foreign_recordings_without_a_target_are_refused() {
         o.stderr.contains("report window is 1000 ms") && o.stderr.contains("250 ms"),
         "{}",
         o.stderr
+    );
+}
+
+/// The spreadsheet re-save in SingleUE Trial1 (`Timestamp` = `1.66716E+12`, 6 significant
+/// digits: 18,088 rows of one file folded into one or two windows) is refused by default,
+/// naming file, line and column; `--on-bad-row skip` scores the trial without those rows and
+/// says how many were left out, and why.
+#[test]
+fn timestamps_without_millisecond_precision_are_refused_or_skipped_and_counted() {
+    let Some(traces) = shared() else {
+        eprintln!("../shared/traces not found: timestamp-precision check skipped");
+        return;
+    };
+    let trial = traces.join("tractor-trials/single-ue-trial1");
+    let o = run(&[Path::new("--trace"), &trial]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("mmtc1010123456002_metrics.csv:2:")
+            && o.stderr.contains("`Timestamp` = `1.66716E+12`"),
+        "{}",
+        o.stderr
+    );
+    let v = json(&[
+        Path::new("--trace"),
+        &trial,
+        Path::new("--on-bad-row"),
+        Path::new("skip"),
+    ]);
+    assert_eq!(v["skipped_rows"]["rows"], 18_088, "{}", v["skipped_rows"]);
+    assert_eq!(
+        v["skipped_rows"]["by_reason"]["timestamp_not_ms_precision"], 18_088,
+        "{}",
+        v["skipped_rows"]
+    );
+    // No window holds more UEs than the trial recorded: at most one per class file.
+    for g in v["groups"].as_array().unwrap() {
+        if g["by"] == "ues" {
+            assert!(g["key"].as_u64().unwrap() <= 3, "{g}");
+        }
+    }
+    let note = v["notes"].as_array().unwrap();
+    assert!(
+        note.iter()
+            .any(|n| n.as_str().unwrap().contains("18088 bad rows skipped")),
+        "{note:?}"
     );
 }

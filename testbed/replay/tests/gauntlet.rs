@@ -23,6 +23,9 @@ struct Case {
     input: Vec<String>,
     /// Every cell must get decisions (the model's inputs are all in the stream).
     decides_every_cell: bool,
+    /// Trace rows the reader must skip (`--on-bad-row skip`), each counted with a reason:
+    /// (reason, rows). Empty: not one bad row.
+    bad_rows: &'static [(&'static str, u64)],
 }
 
 fn scope(name: &'static str, folder: &str, traces: &Path) -> Case {
@@ -42,8 +45,30 @@ fn scope_accepting(name: &'static str, folder: &str, traces: &Path, accept: &[&s
         name,
         input,
         decides_every_cell: true,
+        bad_rows: &[],
     }
 }
+
+/// A SCOPE trace holding rows the reader must skip, read with `--on-bad-row skip`; the
+/// skipped rows are counted per reason and must be exactly `bad_rows`.
+fn scope_skipping(
+    name: &'static str,
+    folder: &str,
+    traces: &Path,
+    bad_rows: &'static [(&'static str, u64)],
+) -> Case {
+    let mut case = scope(name, folder, traces);
+    case.input
+        .extend(["--on-bad-row".to_owned(), "skip".to_owned()]);
+    case.bad_rows = bad_rows;
+    case
+}
+
+/// A spreadsheet re-save wrote every `Timestamp` of one class file as `1.66716E+12` (6
+/// significant digits, no millisecond precision): SingleUE Trial1's mMTC file (18,088 rows,
+/// hours of traffic that would fold into one or two windows) and SingleUE Trial2's
+/// (8,065 rows). Those rows are skipped, counted, and nothing else.
+const TIMESTAMP_NOT_MS: &str = "time_not_ms_precision";
 
 /// SCOPE counts PRB-TTIs over a report window that is not always exactly 250 TTIs: in the
 /// multi-UE trials a few windows sum to more than 12,500 (multi10 at 1690905810313: four UEs,
@@ -67,6 +92,7 @@ fn mapped(name: &'static str, mapping: &str, input: &Path, extra: &[&str]) -> Ca
         name,
         input: args,
         decides_every_cell: false,
+        bad_rows: &[],
     }
 }
 
@@ -90,15 +116,17 @@ fn cases(traces: &Path) -> Vec<Case> {
             traces,
             &[OVER_100_PERCENT],
         ),
-        scope(
+        scope_skipping(
             "single-ue-trial1",
             "tractor-trials/single-ue-trial1",
             traces,
+            &[(TIMESTAMP_NOT_MS, 18_088)],
         ),
-        scope(
+        scope_skipping(
             "single-ue-trial2",
             "tractor-trials/single-ue-trial2",
             traces,
+            &[(TIMESTAMP_NOT_MS, 8_065)],
         ),
         scope(
             "single-ue-trial5",
@@ -118,12 +146,15 @@ fn cases(traces: &Path) -> Vec<Case> {
             IMPUTE,
         ),
         // One row of a phone log steps back a second: skipped by request, and counted.
-        mapped(
-            "ucc5g",
-            "ucc5g",
-            &traces.join("ucc5g"),
-            &["--on-bad-row", "skip", IMPUTE[0], IMPUTE[1]],
-        ),
+        Case {
+            bad_rows: &[("time_backwards", 1)],
+            ..mapped(
+                "ucc5g",
+                "ucc5g",
+                &traces.join("ucc5g"),
+                &["--on-bad-row", "skip", IMPUTE[0], IMPUTE[1]],
+            )
+        },
         // Synthetic (ric-app-qp simulator output): plumbing only.
         mapped(
             "synthetic-qp",
@@ -178,11 +209,12 @@ fn play(case: &Case, out: &Path) -> serde_json::Value {
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     println!(
-        "gauntlet {:<17} {:>7} windows {:>4} cells {:>7} decisions  {:>6.1} s",
+        "gauntlet {:<17} {:>7} windows {:>4} cells {:>7} decisions {:>6} rows skipped  {:>6.1} s",
         case.name,
         s["windows"],
         s["cells"],
         s["decisions"],
+        s["trace_read"]["bad_rows"],
         started.elapsed().as_secs_f64()
     );
     s
@@ -202,6 +234,24 @@ fn every_window_of_every_recorded_trace_reaches_the_xapp() {
         let s = play(&case, &out);
         let windows = s["windows"].as_u64().unwrap();
         assert!(windows > 0, "{}: {s}", case.name);
+        // Rows the reader skipped: exactly the known ones, each with its reason.
+        let want: serde_json::Map<String, serde_json::Value> = case
+            .bad_rows
+            .iter()
+            .map(|(r, n)| ((*r).to_owned(), (*n).into()))
+            .collect();
+        assert_eq!(
+            s["trace_read"]["bad_by_reason"],
+            serde_json::Value::Object(want),
+            "{}: rows skipped by the reader",
+            case.name
+        );
+        assert_eq!(
+            s["trace_read"]["bad_rows"].as_u64(),
+            Some(case.bad_rows.iter().map(|(_, n)| n).sum()),
+            "{}",
+            case.name
+        );
         assert_eq!(s["indications_sent"], windows, "{}: {s}", case.name);
         assert_eq!(s["indications_received"], windows, "{}: {s}", case.name);
         // Rejections only where accepted by name, and rare: < 0.01 % of the windows.

@@ -61,8 +61,10 @@ struct Cli {
     /// `impute-zero` (fed as 0, counted).
     #[arg(long, value_enum, default_value = "refuse")]
     missing_inputs: MissingInputsArg,
-    /// What to do with a bad row of a --mapping input: `stop` at it (exit 2) or `skip` it
-    /// (counted, first one named).
+    /// What to do with a bad trace row (a --trace or --mapping input; a `Timestamp` written
+    /// as `1.66716E+12` has no millisecond precision and is one): `stop` at it (exit 2,
+    /// file:line and column named) or `skip` it (counted per reason in `skipped_rows`, first
+    /// one named in the notes).
     #[arg(long, value_enum, default_value = "stop")]
     on_bad_row: OnBadRow,
     /// Rows per onnxruntime run.
@@ -108,7 +110,7 @@ fn run(cli: Cli) -> Result<String, EvalError> {
             eval::check_contract(&model.contract, m.format.period_ms)?;
             eval::read_mapping(&m, i, cli.on_bad_row)?
         }
-        _ => eval::read_trace_paths(&cli.trace)?,
+        _ => eval::read_trace_paths(&cli.trace, cli.on_bad_row)?,
     };
     let report = eval::evaluate(
         &mut model,

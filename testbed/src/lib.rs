@@ -16,6 +16,7 @@
 pub mod coloran;
 pub mod hostile;
 pub mod mapping;
+pub mod policy_train;
 pub mod osc;
 pub mod recording;
 pub mod report;

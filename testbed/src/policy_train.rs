@@ -347,3 +347,113 @@ pub fn play(
     }
     (if n > 0 { sum / f64::from(n) } else { 0.0 }, n)
 }
+
+/// The training trial's class model applied to a held-out trial without class files:
+/// the trial's twin cells with each UE in the slice its traffic says, under `scenario`.
+pub fn heldout_cells(
+    traces: &std::path::Path,
+    heldout: &str,
+    training: &str,
+    scenario: &crate::twin::trials::Scenario,
+    min_windows: usize,
+) -> Result<Vec<TwinCell>, crate::twin::trials::TwinError> {
+    use crate::twin::trials::{self, ClassSource, Classifier, TwinTrial};
+    let train = TwinTrial::named(training, traces)?;
+    let labelled: Vec<_> = trials::labelled_ues(&train)?
+        .into_iter()
+        .map(|u| (u.class, u.features))
+        .collect();
+    let classes = ClassSource::Inferred(Classifier::fit(&labelled));
+    let mut cells = trials::load_trial(&TwinTrial::named(heldout, traces)?, min_windows, &classes)?;
+    trials::apply(&mut cells, scenario);
+    Ok(cells)
+}
+
+/// A work-conserving static split: minimum ratios per SST 1, 2, 3, maximum 100.
+pub fn static_quotas(cell: &TwinCell, mins: [u8; 3]) -> Vec<SliceQuota> {
+    cell.slices
+        .iter()
+        .map(|s| SliceQuota {
+            snssai: *s,
+            min_ratio: mins.get(usize::from(s.sst).wrapping_sub(1)).copied().unwrap_or(0),
+            max_ratio: 100,
+            dedicated_ratio: 0,
+        })
+        .collect()
+}
+
+/// The static split (minimums in steps of `step` %, summing to at most 100) with the
+/// highest mean utility over `units` (cell index, start window) of `cells`.
+pub fn best_static(
+    cells: &[TwinCell],
+    link: &LinkTable,
+    sched: Scheduler,
+    weights: &UtilityWeights,
+    units: &[(usize, usize)],
+    windows: usize,
+    step: u8,
+) -> ([u8; 3], f64) {
+    let mut best = ([0, 0, 0], f64::NEG_INFINITY);
+    for a in (0..=100).step_by(usize::from(step)) {
+        for b in (0..=100 - a).step_by(usize::from(step)) {
+            for c in (0..=100 - a - b).step_by(usize::from(step)) {
+                let mins = [a, b, c];
+                let mean = units
+                    .iter()
+                    .map(|(ci, from)| {
+                        let cell = &cells[*ci];
+                        let q = static_quotas(cell, mins);
+                        play(cell, link, sched, weights, (*from, windows, 1), |_| {
+                            Some(q.clone())
+                        })
+                        .0
+                    })
+                    .sum::<f64>()
+                    / units.len().max(1) as f64;
+                if mean > best.1 {
+                    best = (mins, mean);
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Quotas of a slice-policy model for one cell from its slices' history; `None` while the
+/// window fills or when the row or the output is refused.
+pub fn policy_quotas(
+    model: &mut nf_infer::runtime::LoadedModel,
+    layout: &PolicyLayout,
+    cell: &TwinCell,
+    hist: &[VecDeque<MeasVec>],
+) -> Option<Vec<SliceQuota>> {
+    let rows: Vec<(Snssai, &VecDeque<MeasVec>)> =
+        cell.slices.iter().copied().zip(hist.iter()).collect();
+    let mut x = vec![0.0; layout.row_len()];
+    layout.write_row(&rows, &mut x).ok()?;
+    let name = model.contract.input.name.clone();
+    let shape = [
+        1,
+        layout.slices().len(),
+        layout.window(),
+        layout.features().features().len(),
+    ];
+    let out =
+        nf_infer::worker::infer_shaped(model, &name, &x, &shape, layout.output_len()).ok()?;
+    quotas_from_output(&out, &cell.slices, layout).ok()
+}
+
+/// Evaluation units of `seed`: every run longer than `windows`, from a start window drawn
+/// from the seed.
+pub fn eval_units(cells: &[TwinCell], windows: usize, seed: u64) -> Vec<(usize, usize)> {
+    cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.len > windows)
+        .map(|(i, c)| {
+            let span = (c.len - windows) as u64;
+            let r = nf_core::trial::mix(seed ^ nf_core::trial::mix(i as u64 + 1));
+            (i, (r % span) as usize)
+        })
+        .collect()
+}

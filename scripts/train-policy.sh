@@ -20,6 +20,7 @@ fi
 start=$(date +%s)
 # shellcheck disable=SC2086
 cargo run --locked --profile "$PROFILE" -q -p testbed --bin policy_oracle -- \
-    --traces "$TRACES" --trial multi-ue-trial2 --out "$DATA" ${ORACLE_ARGS:-}
+    --traces "$TRACES" --trial multi-ue-trial2 --cell-prbs 25 --load 2 \
+    --window 4 --stride 4 --horizon 8 --levels 1,3,9 --out "$DATA" ${ORACLE_ARGS:-}
 .cache/train-venv/bin/python models/slice_policy/train.py --data "$DATA"
 echo "train-policy: $(( $(date +%s) - start )) s"

@@ -16,8 +16,8 @@
 pub mod coloran;
 pub mod hostile;
 pub mod mapping;
-pub mod policy_train;
 pub mod osc;
+pub mod policy_train;
 pub mod recording;
 pub mod report;
 pub mod sim;

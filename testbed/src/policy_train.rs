@@ -79,7 +79,11 @@ pub fn action_row(w: &[f32; 3], demand: &[f32; 3]) -> [f32; 6] {
     let total: f32 = wd.iter().sum();
     let mut row = [0.0; 6];
     for s in 0..3 {
-        let share = if total > 0.0 { wd[s] / total } else { 1.0 / 3.0 };
+        let share = if total > 0.0 {
+            wd[s] / total
+        } else {
+            1.0 / 3.0
+        };
         row[2 * s] = FLOOR_PCT + SPARE_PCT * share;
         row[2 * s + 1] = 100.0;
     }
@@ -247,14 +251,18 @@ mod tests {
     fn the_all_ones_action_is_proportional_and_weights_shift_minimums() {
         let a = ActionSet::grid(&[1.0, 2.0, 4.0]);
         assert_eq!(a.weights[0], [1.0, 1.0, 1.0]);
-        // 27 vectors, of which (1,1,1), (2,2,2), (4,4,4) are one.
-        assert_eq!(a.len(), 25);
+        // 27 vectors; the 8 with every entry in {2, 4} are twice one with entries in {1, 2}.
+        assert_eq!(a.len(), 19);
         let row = action_row(&[1.0, 1.0, 1.0], &[30.0, 10.0, 0.0]);
         assert_eq!(row, [5.0 + 63.75, 100.0, 5.0 + 21.25, 100.0, 5.0, 100.0]);
         let row = action_row(&[1.0, 4.0, 1.0], &[30.0, 10.0, 0.0]);
         assert!(row[2] > 5.0 + 21.25 && row[0] < 5.0 + 63.75, "{row:?}");
         let idle = action_row(&[4.0, 1.0, 1.0], &[0.0; 3]);
-        assert!(idle.iter().step_by(2).all(|m| (m - (5.0 + 85.0 / 3.0)).abs() < 1e-4));
+        assert!(
+            idle.iter()
+                .step_by(2)
+                .all(|m| (m - (5.0 + 85.0 / 3.0)).abs() < 1e-4)
+        );
         assert!(idle.iter().step_by(2).sum::<f32>() <= 100.0 + 1e-3);
     }
 }
@@ -375,7 +383,10 @@ pub fn static_quotas(cell: &TwinCell, mins: [u8; 3]) -> Vec<SliceQuota> {
         .iter()
         .map(|s| SliceQuota {
             snssai: *s,
-            min_ratio: mins.get(usize::from(s.sst).wrapping_sub(1)).copied().unwrap_or(0),
+            min_ratio: mins
+                .get(usize::from(s.sst).wrapping_sub(1))
+                .copied()
+                .unwrap_or(0),
             max_ratio: 100,
             dedicated_ratio: 0,
         })
@@ -438,8 +449,7 @@ pub fn policy_quotas(
         layout.window(),
         layout.features().features().len(),
     ];
-    let out =
-        nf_infer::worker::infer_shaped(model, &name, &x, &shape, layout.output_len()).ok()?;
+    let out = nf_infer::worker::infer_shaped(model, &name, &x, &shape, layout.output_len()).ok()?;
     quotas_from_output(&out, &cell.slices, layout).ok()
 }
 

@@ -76,8 +76,16 @@ fn shipped_policy_holds_its_card_on_held_out_cells() {
         })
         .0;
     }
-    println!("held-out utility (sum over units): policy {pol:.4}, proportional {prop:.4}, equal {eq:.4}");
+    println!(
+        "held-out utility (sum over units): policy {pol:.4}, proportional {prop:.4}, equal {eq:.4}"
+    );
     assert!(decided > 2000, "the policy decided {decided} times");
-    assert!(pol >= 0.99 * prop, "policy {pol} below proportional {prop} by more than 1 %");
-    assert!(pol >= 1.05 * eq, "policy {pol} not clearly above equal {eq}");
+    assert!(
+        pol >= 0.99 * prop,
+        "policy {pol} below proportional {prop} by more than 1 %"
+    );
+    assert!(
+        pol >= 1.05 * eq,
+        "policy {pol} not clearly above equal {eq}"
+    );
 }

@@ -119,7 +119,9 @@ fn arm(spec: &str) -> anyhow::Result<Arm> {
             let name = model.contract.name.clone();
             Arm::model(&name, model, PolicyConfig::default()).map_err(anyhow::Error::msg)?
         }
-        _ => bail!("arm `{spec}`: expected equal, proportional, fixed:a,b,c, model:PATH or policy:PATH"),
+        _ => bail!(
+            "arm `{spec}`: expected equal, proportional, fixed:a,b,c, model:PATH or policy:PATH"
+        ),
     })
 }
 

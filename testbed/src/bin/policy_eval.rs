@@ -70,9 +70,9 @@ fn t_interval(xs: &[f64]) -> (f64, f64, f64) {
 fn statrs_t(df: f64) -> f64 {
     // Quantiles of Student's t at 0.975 for small df, 1.96 beyond.
     const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     let d = df.max(1.0) as usize;
     T.get(d - 1).copied().unwrap_or(1.96)
@@ -189,7 +189,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         );
         vs.push(serde_json::json!({"baseline": arms[b], "mean": g, "ci95": [lo, hi]}));
     }
-    let best = (1..4).max_by(|a, b| avg[*a].total_cmp(&avg[*b])).unwrap_or(1);
+    let best = (1..4)
+        .max_by(|a, b| avg[*a].total_cmp(&avg[*b]))
+        .unwrap_or(1);
     println!("best baseline: {}", arms[best]);
     if let Some(path) = &cli.json {
         let v = serde_json::json!({

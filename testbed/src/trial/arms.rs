@@ -199,15 +199,14 @@ fn decide_policy(
     let f = model.contract.input.features.len();
     let shape = [owners.len(), layout.slices().len(), layout.window(), f];
     let per = layout.output_len();
-    let values =
-        match nf_infer::worker::infer_shaped(model, &name, &rows, &shape, per) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(cause = %e, "slice policy inference failed");
-                *refusals.entry("inference_failed").or_default() += owners.len() as u64;
-                return out;
-            }
-        };
+    let values = match nf_infer::worker::infer_shaped(model, &name, &rows, &shape, per) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(cause = %e, "slice policy inference failed");
+            *refusals.entry("inference_failed").or_default() += owners.len() as u64;
+            return out;
+        }
+    };
     for (r, w) in owners.iter().enumerate() {
         let slices = &cells[v[who[*w]].twin].slices;
         match quotas_from_output(&values[r * per..(r + 1) * per], slices, layout) {

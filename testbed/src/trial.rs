@@ -18,10 +18,12 @@
 //! # Layout
 //! - this file: set-up, the trial loop, per-cell units and the report's data.
 //! - [`analysis`]: the analysis that fits the design, and the verdict.
-//! - `arms`: what decides for an arm (baseline or model).
+//! - `arms`: what decides for an arm (baseline, static split or model).
+//! - [`sweep`]: many-seed trials (A/A false-positive rate) and the static-split search.
 
 pub mod analysis;
 mod arms;
+pub mod sweep;
 
 use std::collections::VecDeque;
 
@@ -75,6 +77,146 @@ pub enum TrialError {
     NoWindows,
 }
 
+/// A static, work-conserving split: a minimum ratio per slice (by SST), maximum 100 %.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StaticSplit {
+    /// (SST, minimum ratio [%]); Σ ≤ 100.
+    pub min_pct: Vec<(u8, u8)>,
+}
+
+impl StaticSplit {
+    /// Quotas for a cell's slices.
+    pub fn quotas(&self, slices: &[nf_core::Snssai]) -> Vec<SliceQuota> {
+        slices
+            .iter()
+            .map(|s| SliceQuota {
+                snssai: *s,
+                min_ratio: self
+                    .min_pct
+                    .iter()
+                    .find(|(sst, _)| *sst == s.sst)
+                    .map_or(0, |x| x.1),
+                max_ratio: 100,
+                dedicated_ratio: 0,
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for StaticSplit {
+    /// `1=40,2=30,3=20` (SST=min %).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let terms: Vec<String> = self
+            .min_pct
+            .iter()
+            .map(|(s, p)| format!("{s}={p}"))
+            .collect();
+        f.write_str(&terms.join(","))
+    }
+}
+
+impl std::str::FromStr for StaticSplit {
+    type Err = ArmSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ArmSpecError::Split(s.to_owned());
+        let mut min_pct = Vec::new();
+        for t in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (k, v) = t.split_once('=').ok_or_else(bad)?;
+            min_pct.push((
+                k.trim().parse().map_err(|_| bad())?,
+                v.trim().parse().map_err(|_| bad())?,
+            ));
+        }
+        if min_pct.is_empty() || min_pct.iter().map(|x| u32::from(x.1)).sum::<u32>() > 100 {
+            return Err(bad());
+        }
+        Ok(Self { min_pct })
+    }
+}
+
+/// An arm specification that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ArmSpecError {
+    #[error(
+        "arm `{0}`: expected equal, proportional, fixed:a,b,c, static:SST=MIN,… (or static:FILE), model:CONTRACT, policy:CONTRACT"
+    )]
+    Unknown(String),
+    #[error("static split `{0}`: expected SST=MIN_PERCENT,… with the minimums summing to ≤ 100")]
+    Split(String),
+    #[error("fixed split `{0}`: expected percent per slice summing to ≤ 100")]
+    Fixed(String),
+    #[error("{path}: {why}")]
+    File { path: String, why: String },
+    #[error("model arm `{path}`: {why}")]
+    Model { path: String, why: String },
+}
+
+/// Parses an arm: `equal`, `proportional`, `fixed:70,10,20` (capped, percent per slice
+/// position), `static:1=40,2=30,3=20` (work-conserving minimums by SST) or
+/// `static:FILE.json` (what `abtrial search-static` writes), `model:CONTRACT` (forecaster
+/// through the forecast-to-quota policy, or a slice policy when its contract's kind says
+/// so) or `policy:CONTRACT` (the same). New arm kinds add a branch here.
+pub fn parse_arm(spec: &str) -> Result<Arm, ArmSpecError> {
+    use nf_core::baseline::Baseline;
+    Ok(match spec.split_once(':') {
+        None if spec == "equal" => Arm::baseline(spec, Baseline::Equal),
+        None if spec == "proportional" => Arm::baseline(spec, Baseline::Proportional),
+        Some(("fixed", split)) => {
+            let v: Vec<u8> = split
+                .split(',')
+                .map(|x| x.trim().parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| ArmSpecError::Fixed(split.into()))?;
+            if v.iter().map(|x| u32::from(*x)).sum::<u32>() > 100 {
+                return Err(ArmSpecError::Fixed(split.into()));
+            }
+            Arm::baseline(spec, Baseline::Fixed(v))
+        }
+        Some(("static", arg)) => {
+            let split = if arg.ends_with(".json") {
+                read_static(arg)?
+            } else {
+                arg.parse()?
+            };
+            Arm {
+                name: format!("static:{split}"),
+                policy: ArmPolicy::Static(split),
+            }
+        }
+        Some(("model" | "policy", path)) => {
+            let model = nf_infer::runtime::load_model(&nf_infer::ModelConfig {
+                contract: path.into(),
+                onnxruntime_lib: None,
+                providers: vec![nf_infer::Provider::Cpu],
+            })
+            .map_err(|e| ArmSpecError::Model {
+                path: path.into(),
+                why: e.to_string(),
+            })?;
+            let name = model.contract.name.clone();
+            Arm::model(&name, model, nf_core::policy::PolicyConfig::default()).map_err(|why| {
+                ArmSpecError::Model {
+                    path: path.into(),
+                    why,
+                }
+            })?
+        }
+        _ => return Err(ArmSpecError::Unknown(spec.into())),
+    })
+}
+
+/// The split of a `search-static` result file (`{"split": {"min_pct": [[1, 40], …]}, …}`).
+fn read_static(path: &str) -> Result<StaticSplit, ArmSpecError> {
+    let err = |why: String| ArmSpecError::File {
+        path: path.into(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    serde_json::from_value(v["split"].clone()).map_err(|e| err(format!("no `split`: {e}")))
+}
+
 /// A trial's set-up.
 #[derive(Clone, Debug)]
 pub struct TrialConfig {
@@ -93,6 +235,8 @@ pub struct TrialConfig {
     pub bootstrap_iterations: usize,
     /// Weights of the slice utility (KPI `slice_utility`).
     pub weights: UtilityWeights,
+    /// The KPI the verdict is about.
+    pub primary_kpi: Kpi,
 }
 
 impl Default for TrialConfig {
@@ -115,6 +259,7 @@ impl Default for TrialConfig {
             washout: 4,
             bootstrap_iterations: 2_000,
             weights: UtilityWeights::default(),
+            primary_kpi: Kpi::SliceUtility,
         }
     }
 }
@@ -153,6 +298,10 @@ pub struct SliceEffects {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TrialReport {
     pub design: String,
+    /// The KPI the trial is judged on (the others are secondary).
+    pub primary_kpi: Kpi,
+    /// The scenario the recorded traffic was played on (set by the caller).
+    pub scenario: String,
     /// The primary analysis of every effect (fits the design).
     pub method: &'static str,
     pub seed: u64,
@@ -309,6 +458,8 @@ pub fn run(
     let mut rail = cfg.rail.map(Rail::new);
     let mut report = TrialReport {
         design: format!("{:?}", cfg.design),
+        primary_kpi: cfg.primary_kpi,
+        scenario: String::new(),
         method: analysis::method(&cfg.design),
         seed: cfg.seed,
         cells: cfg.cells,

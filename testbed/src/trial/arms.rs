@@ -24,6 +24,9 @@ use crate::twin::TwinCell;
 #[derive(Debug)]
 pub enum ArmPolicy {
     Baseline(Baseline),
+    /// A static, work-conserving split: each slice guaranteed its minimum ratio (by SST,
+    /// 0 when not listed), every slice allowed up to the whole cell.
+    Static(super::StaticSplit),
     Model {
         model: Box<LoadedModel>,
         layout: FeatureLayout,
@@ -68,7 +71,7 @@ impl Arm {
     /// The arm's provenance.
     pub fn info(&self) -> ArmInfo {
         let (kind, model, model_sha256) = match &self.policy {
-            ArmPolicy::Baseline(_) => ("baseline", None, None),
+            ArmPolicy::Baseline(_) | ArmPolicy::Static(_) => ("baseline", None, None),
             ArmPolicy::SlicePolicy { model, .. } => (
                 "policy",
                 Some(format!(
@@ -257,6 +260,10 @@ pub(super) fn decide(
                     .collect();
                 Some(b.quotas(&cells[c.twin].slices, &demand))
             })
+            .collect(),
+        ArmPolicy::Static(split) => who
+            .iter()
+            .map(|i| Some(split.quotas(&cells[v[*i].twin].slices)))
             .collect(),
         ArmPolicy::Model {
             model,

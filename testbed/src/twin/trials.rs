@@ -185,7 +185,9 @@ pub fn read_classes(
 }
 
 /// The twin cells of `trial` (runs of at least `min_windows`), named `trial/cell#n`, with
-/// each UE in the slice of its class.
+/// each UE in the slice of its class. A class-sliced cell always carries the three slices
+/// SST 1, 2, 3 in that order (a slice without a UE stays idle), so a split given per
+/// position means the same service in every cell.
 pub fn load_trial(
     trial: &TwinTrial,
     min_windows: usize,
@@ -221,7 +223,11 @@ pub fn load_trial(
             }
         }
         for c in &mut cells {
-            reslice(c);
+            if matches!(classes, ClassSource::Recorded) {
+                reslice(c);
+            } else {
+                c.slices = ServiceClass::ALL.iter().map(|k| k.snssai()).collect();
+            }
             c.name = format!("{}/{}", trial.name, c.name);
         }
         out.extend(cells);

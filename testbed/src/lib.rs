@@ -19,6 +19,7 @@ pub mod eval;
 pub mod hostile;
 pub mod mapping;
 pub mod osc;
+pub mod policy_train;
 pub mod recording;
 pub mod report;
 pub mod sim;

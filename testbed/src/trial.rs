@@ -18,10 +18,12 @@
 //! # Layout
 //! - this file: set-up, the trial loop, per-cell units and the report's data.
 //! - [`analysis`]: the analysis that fits the design, and the verdict.
-//! - `arms`: what decides for an arm (baseline or model).
+//! - `arms`: what decides for an arm (baseline, static split or model).
+//! - [`sweep`]: many-seed trials (A/A false-positive rate) and the static-split search.
 
 pub mod analysis;
 mod arms;
+pub mod sweep;
 
 use std::collections::VecDeque;
 
@@ -29,6 +31,7 @@ use nf_core::guard::{GuardConfig, GuardRails, enforce};
 use nf_core::policy::SliceQuota;
 use nf_core::trial::kpi::Kpi;
 use nf_core::trial::sequential::{Look, Rail, RailConfig};
+use nf_core::trial::utility::UtilityWeights;
 use nf_core::trial::{Assignment, CONTROL, Design, TREATMENT, mix, stratified};
 use nf_core::{CellId, MeasVec};
 
@@ -74,6 +77,146 @@ pub enum TrialError {
     NoWindows,
 }
 
+/// A static, work-conserving split: a minimum ratio per slice (by SST), maximum 100 %.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StaticSplit {
+    /// (SST, minimum ratio [%]); Σ ≤ 100.
+    pub min_pct: Vec<(u8, u8)>,
+}
+
+impl StaticSplit {
+    /// Quotas for a cell's slices.
+    pub fn quotas(&self, slices: &[nf_core::Snssai]) -> Vec<SliceQuota> {
+        slices
+            .iter()
+            .map(|s| SliceQuota {
+                snssai: *s,
+                min_ratio: self
+                    .min_pct
+                    .iter()
+                    .find(|(sst, _)| *sst == s.sst)
+                    .map_or(0, |x| x.1),
+                max_ratio: 100,
+                dedicated_ratio: 0,
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for StaticSplit {
+    /// `1=40,2=30,3=20` (SST=min %).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let terms: Vec<String> = self
+            .min_pct
+            .iter()
+            .map(|(s, p)| format!("{s}={p}"))
+            .collect();
+        f.write_str(&terms.join(","))
+    }
+}
+
+impl std::str::FromStr for StaticSplit {
+    type Err = ArmSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ArmSpecError::Split(s.to_owned());
+        let mut min_pct = Vec::new();
+        for t in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (k, v) = t.split_once('=').ok_or_else(bad)?;
+            min_pct.push((
+                k.trim().parse().map_err(|_| bad())?,
+                v.trim().parse().map_err(|_| bad())?,
+            ));
+        }
+        if min_pct.is_empty() || min_pct.iter().map(|x| u32::from(x.1)).sum::<u32>() > 100 {
+            return Err(bad());
+        }
+        Ok(Self { min_pct })
+    }
+}
+
+/// An arm specification that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ArmSpecError {
+    #[error(
+        "arm `{0}`: expected equal, proportional, fixed:a,b,c, static:SST=MIN,… (or static:FILE), model:CONTRACT, policy:CONTRACT"
+    )]
+    Unknown(String),
+    #[error("static split `{0}`: expected SST=MIN_PERCENT,… with the minimums summing to ≤ 100")]
+    Split(String),
+    #[error("fixed split `{0}`: expected percent per slice summing to ≤ 100")]
+    Fixed(String),
+    #[error("{path}: {why}")]
+    File { path: String, why: String },
+    #[error("model arm `{path}`: {why}")]
+    Model { path: String, why: String },
+}
+
+/// Parses an arm: `equal`, `proportional`, `fixed:70,10,20` (capped, percent per slice
+/// position), `static:1=40,2=30,3=20` (work-conserving minimums by SST) or
+/// `static:FILE.json` (what `abtrial search-static` writes), `model:CONTRACT` (forecaster
+/// through the forecast-to-quota policy, or a slice policy when its contract's kind says
+/// so) or `policy:CONTRACT` (the same). New arm kinds add a branch here.
+pub fn parse_arm(spec: &str) -> Result<Arm, ArmSpecError> {
+    use nf_core::baseline::Baseline;
+    Ok(match spec.split_once(':') {
+        None if spec == "equal" => Arm::baseline(spec, Baseline::Equal),
+        None if spec == "proportional" => Arm::baseline(spec, Baseline::Proportional),
+        Some(("fixed", split)) => {
+            let v: Vec<u8> = split
+                .split(',')
+                .map(|x| x.trim().parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| ArmSpecError::Fixed(split.into()))?;
+            if v.iter().map(|x| u32::from(*x)).sum::<u32>() > 100 {
+                return Err(ArmSpecError::Fixed(split.into()));
+            }
+            Arm::baseline(spec, Baseline::Fixed(v))
+        }
+        Some(("static", arg)) => {
+            let split = if arg.ends_with(".json") {
+                read_static(arg)?
+            } else {
+                arg.parse()?
+            };
+            Arm {
+                name: format!("static:{split}"),
+                policy: ArmPolicy::Static(split),
+            }
+        }
+        Some(("model" | "policy", path)) => {
+            let model = nf_infer::runtime::load_model(&nf_infer::ModelConfig {
+                contract: path.into(),
+                onnxruntime_lib: None,
+                providers: vec![nf_infer::Provider::Cpu],
+            })
+            .map_err(|e| ArmSpecError::Model {
+                path: path.into(),
+                why: e.to_string(),
+            })?;
+            let name = model.contract.name.clone();
+            Arm::model(&name, model, nf_core::policy::PolicyConfig::default()).map_err(|why| {
+                ArmSpecError::Model {
+                    path: path.into(),
+                    why,
+                }
+            })?
+        }
+        _ => return Err(ArmSpecError::Unknown(spec.into())),
+    })
+}
+
+/// The split of a `search-static` result file (`{"split": {"min_pct": [[1, 40], …]}, …}`).
+fn read_static(path: &str) -> Result<StaticSplit, ArmSpecError> {
+    let err = |why: String| ArmSpecError::File {
+        path: path.into(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    serde_json::from_value(v["split"].clone()).map_err(|e| err(format!("no `split`: {e}")))
+}
+
 /// A trial's set-up.
 #[derive(Clone, Debug)]
 pub struct TrialConfig {
@@ -90,6 +233,10 @@ pub struct TrialConfig {
     /// Switchback: windows after each switch left out of the analysis (carry-over).
     pub washout: usize,
     pub bootstrap_iterations: usize,
+    /// Weights of the slice utility (KPI `slice_utility`).
+    pub weights: UtilityWeights,
+    /// The KPI the verdict is about.
+    pub primary_kpi: Kpi,
 }
 
 impl Default for TrialConfig {
@@ -111,6 +258,8 @@ impl Default for TrialConfig {
             look_every: 40,
             washout: 4,
             bootstrap_iterations: 2_000,
+            weights: UtilityWeights::default(),
+            primary_kpi: Kpi::SliceUtility,
         }
     }
 }
@@ -149,6 +298,10 @@ pub struct SliceEffects {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TrialReport {
     pub design: String,
+    /// The KPI the trial is judged on (the others are secondary).
+    pub primary_kpi: Kpi,
+    /// The scenario the recorded traffic was played on (set by the caller).
+    pub scenario: String,
     /// The primary analysis of every effect (fits the design).
     pub method: &'static str,
     pub seed: u64,
@@ -184,11 +337,13 @@ struct VCell {
     state: TwinState,
     history: Vec<VecDeque<MeasVec>>,
     last_kpm: Vec<(nf_core::Snssai, MeasVec)>,
-    /// KPI sums per arm and count.
+    /// KPI sums per arm.
     sums: [[f64; NK]; 2],
+    /// Windows per arm and KPI that had a value (utility: non-idle windows).
+    counts: [[u64; NK]; 2],
     /// The same per slice of the twin cell (controls left at 0).
     slice_sums: Vec<[[f64; NK]; 2]>,
-    counts: [u64; 2],
+    slice_counts: Vec<[[u64; NK]; 2]>,
 }
 
 /// Smallest number of cells the analysis of `design` needs.
@@ -257,8 +412,9 @@ pub fn run(
                 history: vec![VecDeque::new(); cells[twin].slices.len()],
                 last_kpm: Vec::new(),
                 sums: [[0.0; NK]; 2],
+                counts: [[0; NK]; 2],
                 slice_sums: vec![[[0.0; NK]; 2]; cells[twin].slices.len()],
-                counts: [0; 2],
+                slice_counts: vec![[[0; NK]; 2]; cells[twin].slices.len()],
             }
         })
         .collect();
@@ -302,6 +458,8 @@ pub fn run(
     let mut rail = cfg.rail.map(Rail::new);
     let mut report = TrialReport {
         design: format!("{:?}", cfg.design),
+        primary_kpi: cfg.primary_kpi,
+        scenario: String::new(),
         method: analysis::method(&cfg.design),
         seed: cfg.seed,
         cells: cfg.cells,
@@ -363,6 +521,7 @@ pub fn run(
             }
         }
         let mut window_kpis = [[0.0; NK]; 2];
+        let mut window_kn = [[0u64; NK]; 2];
         let mut window_n = [0u32; 2];
         for (i, c) in v.iter_mut().enumerate() {
             let (acting, shadow) = roles[i];
@@ -388,7 +547,7 @@ pub fn run(
                 .map(<[SliceQuota]>::to_vec)
                 .unwrap_or_else(|| open_quotas(t));
             let kpis = twin::step(t, &mut c.state, &quotas, link, cfg.scheduler);
-            let vals = kpi_values(&kpis, sent);
+            let vals = kpi_values(t, &kpis, sent, &cfg.weights);
             c.last_kpm = twin::kpm_window(t, &kpis);
             for (h, (_, m)) in c.history.iter_mut().zip(&c.last_kpm) {
                 h.push_back(*m);
@@ -398,23 +557,22 @@ pub fn run(
             }
             let in_washout = matches!(cfg.design, Design::Switchback { block_ms } if (now_ms % block_ms.max(1)) / PERIOD_MS < cfg.washout as u64);
             if !in_washout {
-                for (s, x) in c.sums[acting].iter_mut().zip(vals) {
-                    *s += x;
+                add(&mut c.sums[acting], &mut c.counts[acting], &vals);
+                for (s, (sums, counts)) in t
+                    .slices
+                    .iter()
+                    .zip(c.slice_sums.iter_mut().zip(c.slice_counts.iter_mut()))
+                    .zip(&kpis)
+                    .map(|((s, sc), k)| (slice_values(*s, k, &cfg.weights), sc))
+                {
+                    add(&mut sums[acting], &mut counts[acting], &s);
                 }
-                for (sums, k) in c.slice_sums.iter_mut().zip(&kpis) {
-                    for (s, x) in sums[acting].iter_mut().zip(slice_values(k)) {
-                        *s += x;
-                    }
-                }
-                c.counts[acting] += 1;
             }
-            for (s, x) in window_kpis[acting].iter_mut().zip(vals) {
-                *s += x;
-            }
+            add(&mut window_kpis[acting], &mut window_kn[acting], &vals);
             window_n[acting] += 1;
         }
         report.series.push(std::array::from_fn(|a| {
-            std::array::from_fn(|j| window_kpis[a][j] / f64::from(window_n[a].max(1)))
+            std::array::from_fn(|j| window_kpis[a][j] / window_kn[a][j].max(1) as f64)
         }));
         report.series_cells.push(window_n);
         if let Some(r) = rail.as_mut()
@@ -469,12 +627,12 @@ fn cell_means(v: &[VCell], j: usize, slice: Option<&[Option<usize>]>) -> Vec<Cel
         .enumerate()
         .map(|(i, c)| {
             let sums = match slice {
-                None => Some(&c.sums),
-                Some(idx) => idx[i].map(|s| &c.slice_sums[s]),
+                None => Some((&c.sums, &c.counts)),
+                Some(idx) => idx[i].map(|s| (&c.slice_sums[s], &c.slice_counts[s])),
             };
             std::array::from_fn(|a| {
-                let s = sums?;
-                (c.counts[a] > 0).then(|| s[a][j] / c.counts[a] as f64)
+                let (s, n) = sums?;
+                (n[a][j] > 0).then(|| s[a][j] / n[a][j] as f64)
             })
         })
         .collect()
@@ -492,7 +650,8 @@ fn effect(cfg: &TrialConfig, kpi: Kpi, means: &[CellMeans], pairs: &[(usize, usi
 }
 
 /// KPIs measured per slice (controls are per cell).
-const SLICE_KPIS: [Kpi; 5] = [
+const SLICE_KPIS: [Kpi; 6] = [
+    Kpi::SliceUtility,
     Kpi::ThroughputDl,
     Kpi::PrbUsedDl,
     Kpi::DelayDl,
@@ -530,34 +689,46 @@ fn slice_effects(
 fn units(v: &[VCell], j: usize) -> (Vec<f64>, Vec<f64>) {
     let per = |a: usize| -> Vec<f64> {
         v.iter()
-            .filter(|c| c.counts[a] > 0)
-            .map(|c| c.sums[a][j] / c.counts[a] as f64)
+            .filter(|c| c.counts[a][j] > 0)
+            .map(|c| c.sums[a][j] / c.counts[a][j] as f64)
             .collect()
     };
     (per(CONTROL), per(TREATMENT))
 }
 
-/// The cell's KPIs of one window, in [`KPIS`] order.
-fn kpi_values(kpis: &[SliceKpi], sent: f64) -> [f64; NK] {
+/// Adds a window's values to sums and counts (a `None` value is not counted).
+fn add(sums: &mut [f64; NK], counts: &mut [u64; NK], vals: &[Option<f64>; NK]) {
+    for ((s, n), x) in sums.iter_mut().zip(counts.iter_mut()).zip(vals) {
+        if let Some(x) = x {
+            *s += x;
+            *n += 1;
+        }
+    }
+}
+
+/// The cell's KPIs of one window, in [`KPIS`] order (utility `None` when idle).
+fn kpi_values(t: &TwinCell, kpis: &[SliceKpi], sent: f64, w: &UtilityWeights) -> [Option<f64>; NK] {
     let n = kpis.len().max(1) as f64;
     [
-        kpis.iter().map(|k| k.thp_kbps).sum(),
-        kpis.iter().map(|k| k.prb).sum(),
-        kpis.iter().map(|k| k.delay_ms).sum::<f64>() / n,
-        kpis.iter().filter(|k| k.sla_violation).count() as f64 / n,
-        sent,
-        kpis.iter().map(|k| k.buffer_bytes).sum(),
+        Some(kpis.iter().map(|k| k.thp_kbps).sum()),
+        Some(kpis.iter().map(|k| k.prb).sum()),
+        Some(kpis.iter().map(|k| k.delay_ms).sum::<f64>() / n),
+        Some(kpis.iter().filter(|k| k.sla_violation).count() as f64 / n),
+        Some(sent),
+        Some(kpis.iter().map(|k| k.buffer_bytes).sum()),
+        twin::window_utility(t, kpis, w),
     ]
 }
 
 /// One slice's KPIs of one window, in [`KPIS`] order (controls: 0).
-fn slice_values(k: &SliceKpi) -> [f64; NK] {
+fn slice_values(s: nf_core::Snssai, k: &SliceKpi, w: &UtilityWeights) -> [Option<f64>; NK] {
     [
-        k.thp_kbps,
-        k.prb,
-        k.delay_ms,
-        f64::from(u8::from(k.sla_violation)),
-        0.0,
-        k.buffer_bytes,
+        Some(k.thp_kbps),
+        Some(k.prb),
+        Some(k.delay_ms),
+        Some(f64::from(u8::from(k.sla_violation))),
+        Some(0.0),
+        Some(k.buffer_bytes),
+        nf_core::trial::utility::slice_utility(&k.outcome(s), w),
     ]
 }

@@ -1,5 +1,7 @@
 //! `abtrial`: an offline A/B trial of two arms on the closed-loop twin, with a JSON result
-//! and a self-contained HTML report.
+//! and a self-contained HTML report; `abtrial sweep` repeats it over seeds (A/A false
+//! positive rate), `abtrial search-static` finds the best static split on training trials,
+//! `abtrial contention` and `abtrial calibrate` describe the twin's scenario and errors.
 //!
 //! Exit status: 0 after a trial, 1 when the trial cannot give an answer (too few cells for
 //! the design, more windows than the recorded runs hold, an arm that does not load), 2 on
@@ -7,14 +9,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
-use nf_core::baseline::Baseline;
-use nf_core::policy::PolicyConfig;
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use nf_core::trial::Design;
 use nf_core::trial::kpi::{Kpi, UnknownKpi};
 use nf_core::trial::sequential::RailConfig;
-use testbed::trial::{self, Arm, TrialConfig, TrialReport};
+use nf_core::trial::utility::UtilityWeights;
+use testbed::trial::sweep::{search_static, sweep};
+use testbed::trial::{self, Arm, TrialConfig, TrialReport, parse_arm};
+use testbed::twin::trials::{
+    ClassSource, Classifier, Scenario, TwinError, TwinTrial, apply, contention, labelled_ues,
+    load_trial,
+};
 use testbed::twin::{self, LinkTable, Scheduler};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -26,11 +32,90 @@ enum DesignArg {
 
 /// Offline A/B trial on the closed-loop RAN twin driven by recorded traces.
 ///
-/// An arm is `equal`, `proportional`, `fixed:70,10,20` (percent per slice) or
-/// `model:PATH/TO/contract.toml`.
+/// An arm is `equal`, `proportional`, `fixed:70,10,20` (capped percent per slice
+/// position), `static:1=40,2=30,3=20` (work-conserving minimum percent by SST) or
+/// `static:FILE.json` (written by `search-static`), or `model:PATH/TO/contract.toml`.
+/// The primary KPI is the slice utility (docs/slice-utility.md); the others are secondary.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    trial: TrialArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// The same trial over many seeds: per seed the primary effect with its 95 % interval,
+    /// over seeds the mean relative effect, its interval and the share significant (with
+    /// the same arm on both sides: the A/A false-positive rate).
+    Sweep {
+        #[command(flatten)]
+        trial: TrialArgs,
+        /// Number of seeds (seeds `seed`, `seed`+1, …).
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+    },
+    /// The best static split (work-conserving minimum ratio per slice) by mean slice
+    /// utility on the given (training) trials; written to OUT/static_split.json, an arm as
+    /// `static:OUT/static_split.json`.
+    SearchStatic {
+        #[command(flatten)]
+        twin: TwinArgs,
+        /// Grid step [%].
+        #[arg(long, default_value_t = 5)]
+        step: u8,
+        #[arg(long, default_value = "target/abtrial")]
+        out: PathBuf,
+    },
+    /// How often the slices contend per carrier size and load on the given trials.
+    Contention {
+        #[command(flatten)]
+        twin: TwinArgs,
+    },
+    /// Twin-vs-recording errors per cell of the given trials, under the recorded slices,
+    /// quotas and scheduler.
+    Calibrate {
+        #[command(flatten)]
+        twin: TwinArgs,
+    },
+}
+
+/// Where the twin cells come from and what they are played on.
+#[derive(Debug, Args)]
+struct TwinArgs {
+    /// Trials driving the twin (multi-ue-trial1, multi-ue-trial2), comma separated; UEs
+    /// are sliced by service class. Without it, `--trace` (recorded slices) is used.
+    #[arg(long, value_delimiter = ',')]
+    trials: Vec<String>,
+    /// Shared trace folder holding tractor/ and tractor-trials/.
+    #[arg(long)]
+    traces: Option<PathBuf>,
+    /// Carrier the recorded traffic is played on [PRB] (recordings: 50).
+    #[arg(long, default_value_t = 50.0)]
+    cell_prbs: f64,
+    /// Multiplier of every UE's recorded arrivals.
+    #[arg(long, default_value_t = 1.0)]
+    load: f64,
+    /// Slice utility weights: embb=W,urllc=W,mmtc=W,sla=P (docs/slice-utility.md).
+    #[arg(long, default_value = "embb=1,urllc=1,mmtc=1,sla=0.5")]
+    utility_weights: UtilityWeights,
+    /// Scheduler inside slices.
+    #[arg(long, value_enum, default_value = "round-robin")]
+    scheduler: SchedArg,
+    /// SCOPE trace root driving the twin with its recorded slices (without `--trials`).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct TrialArgs {
+    #[command(flatten)]
+    twin: TwinArgs,
+    /// The KPI the verdict is about.
+    #[arg(long, default_value = "slice_utility")]
+    primary_kpi: Kpi,
     /// Control (production) arm.
     #[arg(long, default_value = "proportional")]
     control: String,
@@ -53,9 +138,6 @@ struct Cli {
     /// Report periods of 250 ms.
     #[arg(long, default_value_t = 480)]
     windows: usize,
-    /// Scheduler inside slices.
-    #[arg(long, value_enum, default_value = "round-robin")]
-    scheduler: SchedArg,
     /// Guard-rail KPI: one of throughput_dl, prb_used_dl, delay_dl, sla_violation_share,
     /// controls, buffer_dl; `none` runs without a guard rail. Any other name is refused.
     #[arg(long, default_value = "delay_dl", value_parser = rail_kpi)]
@@ -69,9 +151,6 @@ struct Cli {
     /// Guard-rail false-alarm rate (probability of ever tripping within the margin).
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
-    /// SCOPE trace root driving the twin.
-    #[arg(long)]
-    trace: Option<PathBuf>,
     /// Output folder for trial.json and trial.html.
     #[arg(long, default_value = "target/abtrial")]
     out: PathBuf,
@@ -94,34 +173,6 @@ enum SchedArg {
     ProportionalFair,
 }
 
-fn arm(spec: &str) -> anyhow::Result<Arm> {
-    Ok(match spec.split_once(':') {
-        None if spec == "equal" => Arm::baseline(spec, Baseline::Equal),
-        None if spec == "proportional" => Arm::baseline(spec, Baseline::Proportional),
-        Some(("fixed", split)) => {
-            let v: Vec<u8> = split
-                .split(',')
-                .map(|x| x.trim().parse())
-                .collect::<Result<_, _>>()
-                .context("fixed:<percent,...>")?;
-            if v.iter().map(|x| u32::from(*x)).sum::<u32>() > 100 {
-                bail!("fixed split {v:?} sums above 100");
-            }
-            Arm::baseline(spec, Baseline::Fixed(v))
-        }
-        Some(("model", path)) => {
-            let model = nf_infer::runtime::load_model(&nf_infer::ModelConfig {
-                contract: path.into(),
-                onnxruntime_lib: None,
-                providers: vec![nf_infer::Provider::Cpu],
-            })?;
-            let name = model.contract.name.clone();
-            Arm::model(&name, model, PolicyConfig::default()).map_err(anyhow::Error::msg)?
-        }
-        _ => bail!("arm `{spec}`: expected equal, proportional, fixed:a,b,c or model:PATH"),
-    })
-}
-
 /// Twin cells from the runs of `root` long enough for `windows` (and, for short trials,
 /// runs of at least 400 windows, so that offsets vary); refuses when none is.
 fn load_runs(root: &std::path::Path, windows: usize) -> anyhow::Result<Vec<twin::TwinCell>> {
@@ -142,7 +193,7 @@ fn load_runs(root: &std::path::Path, windows: usize) -> anyhow::Result<Vec<twin:
     Ok(cells)
 }
 
-fn config(cli: &Cli) -> TrialConfig {
+fn config(cli: &TrialArgs) -> TrialConfig {
     TrialConfig {
         design: match cli.design {
             DesignArg::CellRandomised => Design::CellRandomised {
@@ -156,10 +207,7 @@ fn config(cli: &Cli) -> TrialConfig {
         seed: cli.seed,
         cells: cli.cells,
         windows: cli.windows,
-        scheduler: match cli.scheduler {
-            SchedArg::RoundRobin => Scheduler::RoundRobin,
-            SchedArg::ProportionalFair => Scheduler::ProportionalFair,
-        },
+        scheduler: sched(cli.twin.scheduler),
         rail: cli.rail_kpi.0.map(|k| RailConfig {
             margin: cli.margin,
             alpha: cli.alpha,
@@ -169,7 +217,16 @@ fn config(cli: &Cli) -> TrialConfig {
         }),
         rail_kpi: cli.rail_kpi.0.unwrap_or(Kpi::DelayDl),
         look_every: cli.look_every,
+        weights: cli.twin.utility_weights,
+        primary_kpi: cli.primary_kpi,
         ..TrialConfig::default()
+    }
+}
+
+fn sched(s: SchedArg) -> Scheduler {
+    match s {
+        SchedArg::RoundRobin => Scheduler::RoundRobin,
+        SchedArg::ProportionalFair => Scheduler::ProportionalFair,
     }
 }
 
@@ -178,7 +235,14 @@ fn print_summary(report: &TrialReport, cfg: &TrialConfig, out: &std::path::Path)
         "{} vs {} ({:?}, seed {}, {} cells × {} windows; {})",
         report.arms[0], report.arms[1], cfg.design, cfg.seed, cfg.cells, cfg.windows, report.method
     );
-    for e in &report.effects {
+    if !report.scenario.is_empty() {
+        println!("scenario: {}", report.scenario);
+    }
+    let primary = &report.effects[report.primary_kpi.index()];
+    println!("primary KPI:");
+    println!("  {:<20} {}", primary.kpi.name(), primary.verdict.text);
+    println!("secondary KPIs:");
+    for e in report.effects.iter().filter(|e| e.kpi != report.primary_kpi) {
         println!("  {:<20} {}", e.kpi.name(), e.verdict.text);
     }
     match &report.rail {
@@ -193,7 +257,14 @@ fn print_summary(report: &TrialReport, cfg: &TrialConfig, out: &std::path::Path)
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let r = match &cli.cmd {
+        None => run(&cli.trial),
+        Some(Cmd::Sweep { trial, seeds }) => run_sweep(trial, *seeds),
+        Some(Cmd::SearchStatic { twin, step, out }) => run_search(twin, *step, out),
+        Some(Cmd::Contention { twin }) => run_contention(twin),
+        Some(Cmd::Calibrate { twin }) => run_calibrate(twin),
+    };
+    match r {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("abtrial: {e:#}");
@@ -202,20 +273,81 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<()> {
-    let root = cli
-        .trace
-        .clone()
-        .or_else(testbed::trace::shared_root)
-        .unwrap_or_else(testbed::trace::bundled_root);
-    let root = std::fs::canonicalize(&root).unwrap_or(root);
-    let cells = load_runs(&root, cli.windows)?;
+fn traces_root(t: &TwinArgs) -> PathBuf {
+    t.traces.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces")
+    })
+}
+
+/// The class source of `trial`: its class files where it has them, else inferred by the
+/// classifier fitted on the labelled multi-UE Trial2 (UEs that offered ≥ 100 kB).
+fn class_source(trial: &TwinTrial, traces: &std::path::Path) -> anyhow::Result<ClassSource> {
+    let dirs = trial.cell_dirs()?;
+    let mut labelled = true;
+    for d in &dirs {
+        labelled &= twin::trials::read_classes(d)?.is_some();
+    }
+    if labelled {
+        return Ok(ClassSource::Files);
+    }
+    let ues = labelled_ues(&TwinTrial::named("multi-ue-trial2", traces)?)?;
+    let train: Vec<_> = ues
+        .iter()
+        .filter(|u| u.offered_bytes >= 1e5)
+        .map(|u| (u.class, u.features))
+        .collect();
+    Ok(ClassSource::Inferred(Classifier::fit(&train)))
+}
+
+/// Twin cells of the `--trials` (class-sliced) or of `--trace` (recorded slices), runs of
+/// at least `min_windows`, under the scenario; with a link table fitted on them.
+fn twin_cells(
+    t: &TwinArgs,
+    min_windows: usize,
+) -> anyhow::Result<(Vec<twin::TwinCell>, LinkTable, Scenario, String)> {
+    let scenario = Scenario {
+        cell_prbs: t.cell_prbs,
+        load: t.load,
+    };
+    if !(t.cell_prbs >= 1.0 && t.cell_prbs <= 275.0) || !(t.load > 0.0 && t.load.is_finite()) {
+        bail!("--cell-prbs must be in 1..=275 and --load > 0 (got {}, {})", t.cell_prbs, t.load);
+    }
+    let (mut cells, source) = if t.trials.is_empty() {
+        let root = t
+            .trace
+            .clone()
+            .or_else(testbed::trace::shared_root)
+            .unwrap_or_else(testbed::trace::bundled_root);
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        (load_runs(&root, min_windows)?, root.display().to_string())
+    } else {
+        let traces = traces_root(t);
+        let mut all = Vec::new();
+        for name in &t.trials {
+            let trial = TwinTrial::named(name, &traces)?;
+            let classes = class_source(&trial, &traces)?;
+            match load_trial(&trial, min_windows.max(1), &classes) {
+                Ok(c) => all.extend(c),
+                Err(TwinError::NoRuns(n)) => bail!("trial {n}: no run of at least {min_windows} windows"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        (all, format!("trials {}", t.trials.join(", ")))
+    };
+    // The link table is fitted on the recorded carrier, before the scenario changes it.
     let link = LinkTable::fit(&cells);
+    apply(&mut cells, &scenario);
+    Ok((cells, link, scenario, source))
+}
+
+fn run(cli: &TrialArgs) -> anyhow::Result<()> {
+    let (cells, link, scenario, source) = twin_cells(&cli.twin, cli.windows)?;
     let cfg = config(cli);
     cfg.check(&cells)?;
-    let mut arms = [arm(&cli.control)?, arm(&cli.treatment)?];
+    let mut arms = [parse_arm(&cli.control)?, parse_arm(&cli.treatment)?];
     let mut report = trial::run(&cfg, &cells, &link, &mut arms)?;
-    report.provenance.trace_root = Some(root.display().to_string());
+    report.provenance.trace_root = Some(source);
+    report.scenario = scenario.to_string();
     std::fs::create_dir_all(&cli.out)?;
     std::fs::write(
         cli.out.join("trial.json"),
@@ -223,5 +355,129 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     )?;
     std::fs::write(cli.out.join("trial.html"), testbed::report::html(&report))?;
     print_summary(&report, &cfg, &cli.out);
+    Ok(())
+}
+
+fn run_sweep(cli: &TrialArgs, seeds: u64) -> anyhow::Result<()> {
+    let (cells, link, scenario, source) = twin_cells(&cli.twin, cli.windows)?;
+    let cfg = config(cli);
+    cfg.check(&cells)?;
+    let seeds: Vec<u64> = (cli.seed..cli.seed + seeds).collect();
+    let mut r = sweep(&cfg, &cells, &link, &seeds, || {
+        Ok([parse_arm(&cli.control)?, parse_arm(&cli.treatment)?])
+    })?;
+    r.scenario = scenario.to_string();
+    println!(
+        "{} vs {} on {source} ({:?}, {} cells × {} windows; {}); scenario: {}",
+        r.control, r.treatment, cfg.design, cfg.cells, cfg.windows, r.method, r.scenario
+    );
+    println!("seed  {} effect [95 % CI]  relative  call", r.kpi);
+    for s in &r.seeds {
+        match (&s.effect, s.relative) {
+            (Some(e), Some(rel)) => println!(
+                "{:>4}  {:+.4} [{:+.4}, {:+.4}]  {:+.1} %  {}",
+                s.seed,
+                e.diff,
+                e.lo,
+                e.hi,
+                rel * 100.0,
+                s.call
+            ),
+            _ => println!("{:>4}  not estimable", s.seed),
+        }
+    }
+    println!(
+        "over {} seeds: mean relative effect {:+.2} % [{:+.2}, {:+.2}] (95 % t interval over seeds); significant in {:.0} % of seeds, better in {:.0} %",
+        r.seeds.len(),
+        r.mean_relative * 100.0,
+        r.relative_lo * 100.0,
+        r.relative_hi * 100.0,
+        r.share_significant * 100.0,
+        r.share_better * 100.0
+    );
+    std::fs::create_dir_all(&cli.out)?;
+    std::fs::write(
+        cli.out.join("sweep.json"),
+        serde_json::to_string_pretty(&r)? + "\n",
+    )?;
+    Ok(())
+}
+
+fn run_search(t: &TwinArgs, step: u8, out: &std::path::Path) -> anyhow::Result<()> {
+    let (cells, link, scenario, source) = twin_cells(t, 1)?;
+    let r = search_static(&cells, &link, &t.utility_weights, sched(t.scheduler), step);
+    println!(
+        "best static split on {source} ({scenario}; {} candidates at {step} % steps, {} non-idle cell-windows): {} → mean utility {:.4} (no minimum: {:.4})",
+        r.candidates, r.windows, r.split, r.utility, r.no_minimum_utility
+    );
+    for (s, u) in &r.top {
+        println!("  {s:<20} {u:.4}");
+    }
+    std::fs::create_dir_all(out)?;
+    let path = out.join("static_split.json");
+    let v = serde_json::json!({
+        "split": r.split, "utility": r.utility, "windows": r.windows, "step_pct": step,
+        "candidates": r.candidates, "top": r.top, "no_minimum_utility": r.no_minimum_utility,
+        "trials": t.trials, "scenario": scenario, "weights": t.utility_weights,
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&v)? + "\n")?;
+    println!("written: {} (arm: static:{})", path.display(), path.display());
+    Ok(())
+}
+
+fn run_contention(t: &TwinArgs) -> anyhow::Result<()> {
+    let (base, link, _, source) = twin_cells(
+        &TwinArgs {
+            cell_prbs: 50.0,
+            load: 1.0,
+            trials: t.trials.clone(),
+            traces: t.traces.clone(),
+            trace: t.trace.clone(),
+            utility_weights: t.utility_weights,
+            scheduler: t.scheduler,
+        },
+        1,
+    )?;
+    println!("contention on {source} under open quotas (round robin):");
+    println!("carrier  load  windows  busy  contended  contended/busy");
+    for prbs in [50.0, 25.0, 15.0, 6.0] {
+        for load in [1.0, 2.0] {
+            let mut cells = base.clone();
+            apply(&mut cells, &Scenario { cell_prbs: prbs, load });
+            let c = contention(&cells, &link);
+            println!(
+                "{prbs:>5}  ×{load}  {:>7}  {:>5}  {:>9}  {:>6.1} %",
+                c.windows,
+                c.busy,
+                c.contended,
+                100.0 * c.contended as f64 / c.busy.max(1) as f64
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_calibrate(t: &TwinArgs) -> anyhow::Result<()> {
+    let traces = traces_root(t);
+    println!("trial  cell  windows  prb_nmae  thp_nmae  prb_bias  thp_bias");
+    for name in &t.trials {
+        let trial = TwinTrial::named(name, &traces)?;
+        let cells = load_trial(&trial, 1, &ClassSource::Recorded)?;
+        let link = LinkTable::fit(&cells);
+        let (mut w, mut p, mut h) = (0.0, 0.0, 0.0);
+        for c in &cells {
+            let cal = twin::calibrate(c, &link);
+            println!(
+                "{name}  {}  {}  {:.3}  {:.3}  {:+.3}  {:+.3}",
+                cal.cell, cal.windows, cal.prb_nmae, cal.thp_nmae, cal.prb_bias, cal.thp_bias
+            );
+            if cal.prb_nmae.is_finite() && cal.thp_nmae.is_finite() {
+                w += cal.windows as f64;
+                p += cal.prb_nmae * cal.windows as f64;
+                h += cal.thp_nmae * cal.windows as f64;
+            }
+        }
+        println!("{name}  window-weighted  PRB NMAE {:.3}  throughput NMAE {:.3}", p / w, h / w);
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! the config file's folder. A bad file stops the process before anything starts.
 
 pub mod bounds;
+pub mod policy_arm;
 pub mod problems;
 pub mod ric;
 
@@ -89,14 +90,17 @@ fn default_block_s() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct ArmSection {
     pub name: String,
-    /// `model`, `equal`, `fixed` or `proportional`.
+    /// `model`, `equal`, `fixed` or `proportional`. A `model` arm runs a forecaster (quotas
+    /// from its forecasts and `[policy]`) or a slice policy (contract `kind =
+    /// "slice_policy"`: quotas are its outputs, checked), as its contract says.
     pub policy: String,
     /// Model contract of a `model` arm (default: `[model].contract`).
     pub contract: Option<PathBuf>,
     /// Percent per slice of a `fixed` arm.
     #[serde(default)]
     pub fixed_split: Vec<u64>,
-    /// Headroom of a `model` arm (default: `[policy].headroom`).
+    /// Headroom of a forecaster `model` arm (default: `[policy].headroom`); refused on a
+    /// slice-policy arm.
     pub headroom: Option<f32>,
 }
 
@@ -409,6 +413,16 @@ impl FileConfig {
             };
             runtime.trial = trial(t, &ctx, &mut models, &mut p);
         }
+        let default_arm = ArmSpec {
+            name: "default".into(),
+            policy: ArmPolicy::Model(0),
+            policy_cfg: runtime.policy,
+        };
+        let served: Vec<&ArmSpec> = match &runtime.trial {
+            Some(t) => t.arms.iter().collect(),
+            None => vec![&default_arm],
+        };
+        policy_arm::check_cells(&served, &models, &runtime.nodes, &mut p);
         if !p.is_empty() {
             return Err(ConfigError::Invalid(p));
         }
@@ -624,7 +638,19 @@ fn arm(
     };
     let mut policy_cfg = ctx.policy;
     if let Some(h) = a.headroom {
-        p.real_at(&b::ARM_HEADROOM, key("headroom"), f64::from(h));
+        let policy = match &arm_policy {
+            Some(ArmPolicy::Model(i)) => models
+                .get(*i)
+                .and_then(|m| Some((policy_arm::policy_contract(&m.contract)?, &m.contract))),
+            _ => None,
+        };
+        match policy {
+            Some((c, path)) => {
+                let rule = policy_arm::forecaster_only("headroom", &c, path);
+                p.rule(false, key("headroom"), h, rule);
+            }
+            None => p.real_at(&b::ARM_HEADROOM, key("headroom"), f64::from(h)),
+        }
         policy_cfg.headroom = h;
     }
     Some(ArmSpec {

@@ -29,6 +29,7 @@ use nf_core::guard::{GuardConfig, GuardRails, enforce};
 use nf_core::policy::SliceQuota;
 use nf_core::trial::kpi::Kpi;
 use nf_core::trial::sequential::{Look, Rail, RailConfig};
+use nf_core::trial::utility::UtilityWeights;
 use nf_core::trial::{Assignment, CONTROL, Design, TREATMENT, mix, stratified};
 use nf_core::{CellId, MeasVec};
 
@@ -90,6 +91,8 @@ pub struct TrialConfig {
     /// Switchback: windows after each switch left out of the analysis (carry-over).
     pub washout: usize,
     pub bootstrap_iterations: usize,
+    /// Weights of the slice utility (KPI `slice_utility`).
+    pub weights: UtilityWeights,
 }
 
 impl Default for TrialConfig {
@@ -111,6 +114,7 @@ impl Default for TrialConfig {
             look_every: 40,
             washout: 4,
             bootstrap_iterations: 2_000,
+            weights: UtilityWeights::default(),
         }
     }
 }
@@ -184,11 +188,13 @@ struct VCell {
     state: TwinState,
     history: Vec<VecDeque<MeasVec>>,
     last_kpm: Vec<(nf_core::Snssai, MeasVec)>,
-    /// KPI sums per arm and count.
+    /// KPI sums per arm.
     sums: [[f64; NK]; 2],
+    /// Windows per arm and KPI that had a value (utility: non-idle windows).
+    counts: [[u64; NK]; 2],
     /// The same per slice of the twin cell (controls left at 0).
     slice_sums: Vec<[[f64; NK]; 2]>,
-    counts: [u64; 2],
+    slice_counts: Vec<[[u64; NK]; 2]>,
 }
 
 /// Smallest number of cells the analysis of `design` needs.
@@ -257,8 +263,9 @@ pub fn run(
                 history: vec![VecDeque::new(); cells[twin].slices.len()],
                 last_kpm: Vec::new(),
                 sums: [[0.0; NK]; 2],
+                counts: [[0; NK]; 2],
                 slice_sums: vec![[[0.0; NK]; 2]; cells[twin].slices.len()],
-                counts: [0; 2],
+                slice_counts: vec![[[0; NK]; 2]; cells[twin].slices.len()],
             }
         })
         .collect();
@@ -363,6 +370,7 @@ pub fn run(
             }
         }
         let mut window_kpis = [[0.0; NK]; 2];
+        let mut window_kn = [[0u64; NK]; 2];
         let mut window_n = [0u32; 2];
         for (i, c) in v.iter_mut().enumerate() {
             let (acting, shadow) = roles[i];
@@ -388,7 +396,7 @@ pub fn run(
                 .map(<[SliceQuota]>::to_vec)
                 .unwrap_or_else(|| open_quotas(t));
             let kpis = twin::step(t, &mut c.state, &quotas, link, cfg.scheduler);
-            let vals = kpi_values(&kpis, sent);
+            let vals = kpi_values(t, &kpis, sent, &cfg.weights);
             c.last_kpm = twin::kpm_window(t, &kpis);
             for (h, (_, m)) in c.history.iter_mut().zip(&c.last_kpm) {
                 h.push_back(*m);
@@ -398,23 +406,22 @@ pub fn run(
             }
             let in_washout = matches!(cfg.design, Design::Switchback { block_ms } if (now_ms % block_ms.max(1)) / PERIOD_MS < cfg.washout as u64);
             if !in_washout {
-                for (s, x) in c.sums[acting].iter_mut().zip(vals) {
-                    *s += x;
+                add(&mut c.sums[acting], &mut c.counts[acting], &vals);
+                for (s, (sums, counts)) in t
+                    .slices
+                    .iter()
+                    .zip(c.slice_sums.iter_mut().zip(c.slice_counts.iter_mut()))
+                    .zip(&kpis)
+                    .map(|((s, sc), k)| (slice_values(*s, k, &cfg.weights), sc))
+                {
+                    add(&mut sums[acting], &mut counts[acting], &s);
                 }
-                for (sums, k) in c.slice_sums.iter_mut().zip(&kpis) {
-                    for (s, x) in sums[acting].iter_mut().zip(slice_values(k)) {
-                        *s += x;
-                    }
-                }
-                c.counts[acting] += 1;
             }
-            for (s, x) in window_kpis[acting].iter_mut().zip(vals) {
-                *s += x;
-            }
+            add(&mut window_kpis[acting], &mut window_kn[acting], &vals);
             window_n[acting] += 1;
         }
         report.series.push(std::array::from_fn(|a| {
-            std::array::from_fn(|j| window_kpis[a][j] / f64::from(window_n[a].max(1)))
+            std::array::from_fn(|j| window_kpis[a][j] / window_kn[a][j].max(1) as f64)
         }));
         report.series_cells.push(window_n);
         if let Some(r) = rail.as_mut()
@@ -469,12 +476,12 @@ fn cell_means(v: &[VCell], j: usize, slice: Option<&[Option<usize>]>) -> Vec<Cel
         .enumerate()
         .map(|(i, c)| {
             let sums = match slice {
-                None => Some(&c.sums),
-                Some(idx) => idx[i].map(|s| &c.slice_sums[s]),
+                None => Some((&c.sums, &c.counts)),
+                Some(idx) => idx[i].map(|s| (&c.slice_sums[s], &c.slice_counts[s])),
             };
             std::array::from_fn(|a| {
-                let s = sums?;
-                (c.counts[a] > 0).then(|| s[a][j] / c.counts[a] as f64)
+                let (s, n) = sums?;
+                (n[a][j] > 0).then(|| s[a][j] / n[a][j] as f64)
             })
         })
         .collect()
@@ -492,7 +499,8 @@ fn effect(cfg: &TrialConfig, kpi: Kpi, means: &[CellMeans], pairs: &[(usize, usi
 }
 
 /// KPIs measured per slice (controls are per cell).
-const SLICE_KPIS: [Kpi; 5] = [
+const SLICE_KPIS: [Kpi; 6] = [
+    Kpi::SliceUtility,
     Kpi::ThroughputDl,
     Kpi::PrbUsedDl,
     Kpi::DelayDl,
@@ -530,34 +538,46 @@ fn slice_effects(
 fn units(v: &[VCell], j: usize) -> (Vec<f64>, Vec<f64>) {
     let per = |a: usize| -> Vec<f64> {
         v.iter()
-            .filter(|c| c.counts[a] > 0)
-            .map(|c| c.sums[a][j] / c.counts[a] as f64)
+            .filter(|c| c.counts[a][j] > 0)
+            .map(|c| c.sums[a][j] / c.counts[a][j] as f64)
             .collect()
     };
     (per(CONTROL), per(TREATMENT))
 }
 
-/// The cell's KPIs of one window, in [`KPIS`] order.
-fn kpi_values(kpis: &[SliceKpi], sent: f64) -> [f64; NK] {
+/// Adds a window's values to sums and counts (a `None` value is not counted).
+fn add(sums: &mut [f64; NK], counts: &mut [u64; NK], vals: &[Option<f64>; NK]) {
+    for ((s, n), x) in sums.iter_mut().zip(counts.iter_mut()).zip(vals) {
+        if let Some(x) = x {
+            *s += x;
+            *n += 1;
+        }
+    }
+}
+
+/// The cell's KPIs of one window, in [`KPIS`] order (utility `None` when idle).
+fn kpi_values(t: &TwinCell, kpis: &[SliceKpi], sent: f64, w: &UtilityWeights) -> [Option<f64>; NK] {
     let n = kpis.len().max(1) as f64;
     [
-        kpis.iter().map(|k| k.thp_kbps).sum(),
-        kpis.iter().map(|k| k.prb).sum(),
-        kpis.iter().map(|k| k.delay_ms).sum::<f64>() / n,
-        kpis.iter().filter(|k| k.sla_violation).count() as f64 / n,
-        sent,
-        kpis.iter().map(|k| k.buffer_bytes).sum(),
+        Some(kpis.iter().map(|k| k.thp_kbps).sum()),
+        Some(kpis.iter().map(|k| k.prb).sum()),
+        Some(kpis.iter().map(|k| k.delay_ms).sum::<f64>() / n),
+        Some(kpis.iter().filter(|k| k.sla_violation).count() as f64 / n),
+        Some(sent),
+        Some(kpis.iter().map(|k| k.buffer_bytes).sum()),
+        twin::window_utility(t, kpis, w),
     ]
 }
 
 /// One slice's KPIs of one window, in [`KPIS`] order (controls: 0).
-fn slice_values(k: &SliceKpi) -> [f64; NK] {
+fn slice_values(s: nf_core::Snssai, k: &SliceKpi, w: &UtilityWeights) -> [Option<f64>; NK] {
     [
-        k.thp_kbps,
-        k.prb,
-        k.delay_ms,
-        f64::from(u8::from(k.sla_violation)),
-        0.0,
-        k.buffer_bytes,
+        Some(k.thp_kbps),
+        Some(k.prb),
+        Some(k.delay_ms),
+        Some(f64::from(u8::from(k.sla_violation))),
+        Some(0.0),
+        Some(k.buffer_bytes),
+        nf_core::trial::utility::slice_utility(&k.outcome(s), w),
     ]
 }

@@ -22,13 +22,23 @@
 //!   `S·8/T`; delay proxy by Little's law `B / (S/T)` (capped at 1 s); an SLA violation is
 //!   a window whose delay proxy passes its slice's target while bytes wait.
 //!
+//! - **Slice outcomes.** Per slice and window the bytes offered (backlog + arrivals),
+//!   servable (what the slice's UEs would get with the whole cell), served, the delay and
+//!   its target: the inputs of the slice utility (`nf_core::trial::utility`).
+//!
+//! [`trials`] builds the cells of a whole trial with UEs sliced by service class, and the
+//! scenario (carrier size, load multiplier) the traffic is played on.
+//!
 //! Seeded and deterministic: the only randomness is the trial harness's assignment; the
 //! twin itself is a pure function of the trace, the quotas and its state.
+
+pub mod trials;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use nf_core::policy::SliceQuota;
+use nf_core::trial::utility::{SliceOutcome, UtilityWeights, cell_utility};
 use nf_core::{Meas, MeasVec, Snssai};
 
 use crate::mapping::{Mapping, MappingError, OnBadRow, Row, bundled};
@@ -61,6 +71,8 @@ pub struct UeWindow {
     pub mcs: f64,
     pub rec_granted_prb: f64,
     pub rec_thp_kbps: f64,
+    /// Recorded UL MAC throughput [kbit/s] (service-class inference only).
+    pub rec_ul_kbps: f64,
     /// Slice PRB cap in force (`slice_prb`), when slicing was on.
     pub rec_cap_prb: Option<f64>,
     pub rec_sched: u8,
@@ -69,6 +81,8 @@ pub struct UeWindow {
 /// One UE's windows.
 #[derive(Clone, Debug)]
 pub struct UeTrace {
+    /// The UE's IMSI as recorded.
+    pub imsi: String,
     pub slice: Snssai,
     pub windows: Vec<UeWindow>,
 }
@@ -140,6 +154,7 @@ pub fn load(root: &Path, min_windows: usize) -> Result<Vec<TwinCell>, MappingErr
     let ix = Ix {
         granted: idx("granted_prb"),
         thp: idx("thp_dl_kbps"),
+        ul: idx("thp_ul_kbps"),
         buf: idx("dl_buffer_bytes"),
         mcs: idx("dl_mcs"),
         slicing: idx("slicing_enabled"),
@@ -171,6 +186,7 @@ pub fn load(root: &Path, min_windows: usize) -> Result<Vec<TwinCell>, MappingErr
 struct Ix {
     granted: usize,
     thp: usize,
+    ul: usize,
     buf: usize,
     mcs: usize,
     slicing: usize,
@@ -194,6 +210,7 @@ fn build(
             let slice = r.slice.unwrap_or(Snssai::new(1, None));
             let key = (r.ue.clone(), slice);
             let ue = ues.entry(key.clone()).or_insert_with(|| UeTrace {
+                imsi: r.ue.clone(),
                 slice,
                 windows: vec![UeWindow::default(); len],
             });
@@ -212,6 +229,7 @@ fn build(
                 mcs: v(ix.mcs),
                 rec_granted_prb: v(ix.granted),
                 rec_thp_kbps: v(ix.thp),
+                rec_ul_kbps: v(ix.ul),
                 rec_cap_prb: (v(ix.slicing) > 0.0).then(|| v(ix.cap)),
                 rec_sched: v(ix.sched) as u8,
             };
@@ -246,6 +264,44 @@ pub struct SliceKpi {
     pub buffer_bytes: f64,
     pub delay_ms: f64,
     pub sla_violation: bool,
+    /// Backlog at the window's start plus arrivals [byte].
+    pub offered_bytes: f64,
+    /// What the slice's UEs could have been served with the whole cell to themselves, at
+    /// their channel and under the same in-slice scheduler [byte].
+    pub servable_bytes: f64,
+    /// What they were served [byte].
+    pub served_bytes: f64,
+    /// The slice's delay target [ms] ([`delay_target_ms`]).
+    pub delay_target_ms: f64,
+}
+
+impl SliceKpi {
+    /// The slice's outcome for the slice utility.
+    pub fn outcome(&self, snssai: Snssai) -> SliceOutcome {
+        SliceOutcome {
+            snssai,
+            offered_bytes: self.offered_bytes,
+            servable_bytes: self.servable_bytes,
+            served_bytes: self.served_bytes,
+            delay_ms: self.delay_ms,
+            delay_target_ms: self.delay_target_ms,
+            sla_violation: self.sla_violation,
+        }
+    }
+}
+
+/// The slice outcomes of one window of `cell` (`kpis` from [`step`]).
+pub fn outcomes(cell: &TwinCell, kpis: &[SliceKpi]) -> Vec<SliceOutcome> {
+    cell.slices
+        .iter()
+        .zip(kpis)
+        .map(|(s, k)| k.outcome(*s))
+        .collect()
+}
+
+/// The cell's slice utility in one window (`None` when no slice had anything to serve).
+pub fn window_utility(cell: &TwinCell, kpis: &[SliceKpi], w: &UtilityWeights) -> Option<f64> {
+    cell_utility(&outcomes(cell, kpis), w)
 }
 
 /// The evolving state of a twin cell.
@@ -397,12 +453,17 @@ pub fn step(
             })
             .collect();
         let prbs = water_fill(alloc[i] + extra[i], &d, &w);
+        let alone = water_fill(n, &d, &w);
         let mut kpi = SliceKpi {
             demand_prb: slice_demand[i],
+            delay_target_ms: delay_target_ms(*s),
             ..SliceKpi::default()
         };
         for (j, u) in members.iter().enumerate() {
             let served = (prbs[j] * bits[*u] * TTIS / 8.0).min(backlog[*u]);
+            kpi.offered_bytes += backlog[*u];
+            kpi.servable_bytes += (alone[j] * bits[*u] * TTIS / 8.0).min(backlog[*u]);
+            kpi.served_bytes += served;
             st.buffers[*u] = backlog[*u] - served;
             let kbps = served * 8.0 / T_S / 1000.0;
             st.avg_kbps[*u] = 0.9 * st.avg_kbps[*u] + 0.1 * kbps;

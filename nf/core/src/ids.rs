@@ -59,6 +59,36 @@ impl fmt::Display for Snssai {
     }
 }
 
+/// An S-NSSAI that does not parse from `SST` or `SST-SD` (SD: six hex digits).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an S-NSSAI (SST 0..=255, optionally `-` and a 24-bit SD in hex)")]
+pub struct SnssaiParseError(pub String);
+
+impl std::str::FromStr for Snssai {
+    type Err = SnssaiParseError;
+
+    /// Parses what [`fmt::Display`] writes: `1`, `2-00000a`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || SnssaiParseError(s.to_owned());
+        let (sst, sd) = match s.split_once('-') {
+            Some((sst, sd)) => (sst, Some(sd)),
+            None => (s, None),
+        };
+        let sst = sst.trim().parse::<u8>().map_err(|_| bad())?;
+        let sd = match sd {
+            Some(sd) => {
+                let v = u32::from_str_radix(sd.trim(), 16).map_err(|_| bad())?;
+                if v > Snssai::MAX_SD {
+                    return Err(bad());
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        Ok(Snssai::new(sst, sd))
+    }
+}
+
 /// Longest E2 node ID accepted [bytes] (global E2 node IDs in SD-RAN are ≈ 20 bytes).
 pub const MAX_NODE_ID_BYTES: usize = 256;
 
@@ -130,6 +160,20 @@ impl fmt::Display for Escaped<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snssai_parses_what_it_displays() {
+        for s in [
+            Snssai::new(1, None),
+            Snssai::new(2, Some(0xa)),
+            Snssai::new(255, Some(Snssai::MAX_SD)),
+        ] {
+            assert_eq!(s.to_string().parse::<Snssai>(), Ok(s));
+        }
+        for bad in ["", "x", "256", "1-", "1-1000000", "1-zz"] {
+            assert!(bad.parse::<Snssai>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn node_ids_that_forge_log_lines_are_refused() {

@@ -9,10 +9,17 @@
 //! inputs whose `unit` is `"PRB"` are PRB counts. `prb_scaling = "linear"` lets the runtime
 //! serve other cell sizes by scaling those inputs to `cell_prbs` (quotas are ratios, so the
 //! forecasts need no scaling back); `"refuse"` (the default) refuses such cells.
+//!
+//! Model kinds: `kind = "forecaster"` (the default when absent) reads one slice's window,
+//! `[batch, window, features]`, and forecasts its PRB demand; `kind = "slice_policy"` reads
+//! a whole cell, `[batch, slices, window, features]` with the slices in the order of the
+//! contract's `slices` list (S-NSSAIs as `SST` or `SST-SD`, SD in hex), and outputs quotas
+//! `[batch, slices, columns]`.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use nf_core::Snssai;
+use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 /// One input feature of the model.
@@ -60,6 +67,37 @@ pub enum PrbScaling {
     Linear,
 }
 
+/// What a model does, and so how its tensors are laid out.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Per-slice PRB demand forecast: input `[batch, window, features]`, output
+    /// `[batch, columns]`.
+    #[default]
+    Forecaster,
+    /// Per-cell slice quotas: input `[batch, slices, window, features]`, output
+    /// `[batch, slices, columns]`.
+    SlicePolicy,
+}
+
+impl ModelKind {
+    /// Label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Forecaster => "forecaster",
+            ModelKind::SlicePolicy => "slice_policy",
+        }
+    }
+}
+
+fn snssai_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Snssai>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| n.parse::<Snssai>().map_err(serde::de::Error::custom))
+        .collect()
+}
+
 /// Unit that marks an input feature as a PRB count.
 pub const PRB_UNIT: &str = "PRB";
 
@@ -69,6 +107,13 @@ pub const PRB_UNIT: &str = "PRB";
 pub struct Contract {
     pub name: String,
     pub version: String,
+    /// Forecaster (the default) or slice policy.
+    #[serde(default)]
+    pub kind: ModelKind,
+    /// Slice policies: the S-NSSAIs of the input's and output's slice axis, in order; empty
+    /// for forecasters.
+    #[serde(default, deserialize_with = "snssai_list")]
+    pub slices: Vec<Snssai>,
     /// Model file, relative to the contract.
     pub file: PathBuf,
     pub sha256: String,
@@ -143,12 +188,7 @@ impl Contract {
             path: path.into(),
             problem,
         };
-        let [_, window, features] = self.input.shape[..] else {
-            return Err(bad(format!(
-                "input shape {:?} is not [batch, window, features]",
-                self.input.shape
-            )));
-        };
+        let (window, features) = self.check_shape_kind(path)?;
         if window <= 0 || features <= 0 {
             return Err(bad(format!(
                 "input shape {:?} has a non-positive window or feature count",
@@ -173,18 +213,86 @@ impl Contract {
         let Some(out) = self.outputs.first() else {
             return Err(bad("no outputs".into()));
         };
-        if out.shape.len() != 2 || out.shape[1] as usize != out.columns.len() {
+        let out_ok = match self.kind {
+            ModelKind::Forecaster => {
+                out.shape.len() == 2 && out.shape[1] as usize == out.columns.len()
+            }
+            ModelKind::SlicePolicy => {
+                out.shape.len() == 3
+                    && out.shape[1] as usize == self.slices.len()
+                    && out.shape[2] as usize == out.columns.len()
+            }
+        };
+        if !out_ok {
             return Err(bad(format!(
-                "output shape {:?} does not match its columns {:?}",
-                out.shape, out.columns
+                "output shape {:?} does not match its columns {:?} (kind {})",
+                out.shape,
+                out.columns,
+                self.kind.as_str()
             )));
         }
         Ok(())
     }
 
+    /// Checks the input rank and slice list against the kind; returns (window, features).
+    fn check_shape_kind(&self, path: &Path) -> Result<(i64, i64), ContractError> {
+        let bad = |problem: String| ContractError::Inconsistent {
+            path: path.into(),
+            problem,
+        };
+        match (self.kind, &self.input.shape[..]) {
+            (ModelKind::Forecaster, [_, window, features]) => {
+                if !self.slices.is_empty() {
+                    return Err(bad("a forecaster contract lists slices".into()));
+                }
+                Ok((*window, *features))
+            }
+            (ModelKind::SlicePolicy, [_, slices, window, features]) => {
+                if self.slices.is_empty() {
+                    return Err(bad("a slice_policy contract lists no slices".into()));
+                }
+                if *slices < 0 || *slices as usize != self.slices.len() {
+                    return Err(bad(format!(
+                        "input shape says {slices} slices, the slice list has {}",
+                        self.slices.len()
+                    )));
+                }
+                let mut seen = self.slices.clone();
+                seen.sort();
+                seen.dedup();
+                if seen.len() != self.slices.len() {
+                    return Err(bad("the slice list names a slice twice".into()));
+                }
+                Ok((*window, *features))
+            }
+            (ModelKind::Forecaster, _) => Err(bad(format!(
+                "input shape {:?} is not [batch, window, features]",
+                self.input.shape
+            ))),
+            (ModelKind::SlicePolicy, _) => Err(bad(format!(
+                "input shape {:?} is not [batch, slices, window, features]",
+                self.input.shape
+            ))),
+        }
+    }
+
     /// Rows of history the model reads.
     pub fn window(&self) -> usize {
-        self.input.shape[1] as usize
+        self.input.shape[self.input.shape.len() - 2] as usize
+    }
+
+    /// Floats of one batch row of the input: `window × features`, times the slices of a
+    /// slice policy.
+    pub fn input_row_len(&self) -> usize {
+        self.input.shape[1..].iter().map(|d| *d as usize).product()
+    }
+
+    /// Floats of one batch row of the first output: its columns, times the slices of a
+    /// slice policy.
+    pub fn output_row_len(&self) -> usize {
+        self.outputs
+            .first()
+            .map_or(0, |o| o.shape[1..].iter().map(|d| *d as usize).product())
     }
 
     /// Feature names in input order.
@@ -205,7 +313,7 @@ impl Contract {
             .collect()
     }
 
-    /// Columns of the first output.
+    /// Columns of the first output (per slice for a slice policy).
     pub fn output_columns(&self) -> usize {
         self.outputs.first().map_or(0, |o| o.columns.len())
     }

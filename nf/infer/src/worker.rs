@@ -285,3 +285,33 @@ pub fn infer(
     }
     Ok(values.to_vec())
 }
+
+/// Runs `buf` as one batch of any rank (`shape[0]` rows; e.g. a slice policy's
+/// `[cells, slices, window, features]`) and returns `rows × row_out` values, the first
+/// output flattened; its shape must be `[rows, ..]` with `row_out` values per row.
+pub fn infer_shaped(
+    model: &mut LoadedModel,
+    input: &str,
+    buf: &[f32],
+    shape: &[usize],
+    row_out: usize,
+) -> Result<Vec<f32>, String> {
+    let batch =
+        ndarray::ArrayViewD::from_shape(ndarray::IxDyn(shape), buf).map_err(|e| e.to_string())?;
+    let tensor = TensorRef::from_array_view(batch).map_err(|e| e.to_string())?;
+    let outputs = model
+        .session
+        .run(ort::inputs![input => tensor])
+        .map_err(|e| e.to_string())?;
+    let (out_shape, values) = outputs[0]
+        .try_extract_tensor::<f32>()
+        .map_err(|e| e.to_string())?;
+    let per_row: i64 = out_shape.iter().skip(1).product();
+    if out_shape.first().copied() != Some(shape[0] as i64) || per_row as usize != row_out {
+        return Err(format!(
+            "model returned shape {out_shape:?}, expected [{}, ..] with {row_out} values a row",
+            shape[0]
+        ));
+    }
+    Ok(values.to_vec())
+}

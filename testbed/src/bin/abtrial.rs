@@ -27,7 +27,8 @@ enum DesignArg {
 /// Offline A/B trial on the closed-loop RAN twin driven by recorded traces.
 ///
 /// An arm is `equal`, `proportional`, `fixed:70,10,20` (percent per slice) or
-/// `model:PATH/TO/contract.toml`.
+/// `model:PATH/TO/contract.toml` (a forecaster, or a slice policy by its contract's kind;
+/// `policy:PATH` is the same).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -109,7 +110,7 @@ fn arm(spec: &str) -> anyhow::Result<Arm> {
             }
             Arm::baseline(spec, Baseline::Fixed(v))
         }
-        Some(("model", path)) => {
+        Some(("model" | "policy", path)) => {
             let model = nf_infer::runtime::load_model(&nf_infer::ModelConfig {
                 contract: path.into(),
                 onnxruntime_lib: None,
@@ -118,7 +119,7 @@ fn arm(spec: &str) -> anyhow::Result<Arm> {
             let name = model.contract.name.clone();
             Arm::model(&name, model, PolicyConfig::default()).map_err(anyhow::Error::msg)?
         }
-        _ => bail!("arm `{spec}`: expected equal, proportional, fixed:a,b,c or model:PATH"),
+        _ => bail!("arm `{spec}`: expected equal, proportional, fixed:a,b,c, model:PATH or policy:PATH"),
     })
 }
 

@@ -29,11 +29,16 @@ pub enum Kpi {
     Controls = 4,
     /// `VS.DlBufferBytes` summed over slices [byte]; lower is better.
     BufferDl = 5,
+    /// Slice utility ([`crate::trial::utility`]): the service-weighted mean over slices
+    /// of what each slice got of what it could have had, SLA violations penalised [1];
+    /// higher is better. Offline only (the twin knows offered and servable bytes); idle
+    /// windows (no slice with anything to serve) do not count.
+    SliceUtility = 6,
 }
 
 /// Known KPI names, in [`Kpi::ALL`] order (checked by a test).
 pub const NAMES: &str =
-    "throughput_dl, prb_used_dl, delay_dl, sla_violation_share, controls, buffer_dl";
+    "throughput_dl, prb_used_dl, delay_dl, sla_violation_share, controls, buffer_dl, slice_utility";
 /// The config rule of an online guard-rail KPI.
 pub const ONLINE_RULE: &str =
     "must be a KPI measured online: throughput_dl, prb_used_dl or buffer_dl";
@@ -48,13 +53,14 @@ pub struct UnknownKpi {
 
 impl Kpi {
     /// Every KPI, in index order.
-    pub const ALL: [Kpi; 6] = [
+    pub const ALL: [Kpi; 7] = [
         Kpi::ThroughputDl,
         Kpi::PrbUsedDl,
         Kpi::DelayDl,
         Kpi::SlaViolationShare,
         Kpi::Controls,
         Kpi::BufferDl,
+        Kpi::SliceUtility,
     ];
 
     /// The KPIs read from E2SM-KPM reports (measured online), in index order.
@@ -69,6 +75,7 @@ impl Kpi {
             Kpi::SlaViolationShare => "sla_violation_share",
             Kpi::Controls => "controls",
             Kpi::BufferDl => "buffer_dl",
+            Kpi::SliceUtility => "slice_utility",
         }
     }
 
@@ -81,6 +88,7 @@ impl Kpi {
             Kpi::SlaViolationShare => "slices over their delay target",
             Kpi::Controls => "E2SM-RC controls sent",
             Kpi::BufferDl => "VS.DlBufferBytes",
+            Kpi::SliceUtility => "slice utility (served vs servable, delay vs target, SLA)",
         }
     }
 
@@ -93,12 +101,13 @@ impl Kpi {
             Kpi::SlaViolationShare => "share of slices",
             Kpi::Controls => "controls/period",
             Kpi::BufferDl => "byte",
+            Kpi::SliceUtility => "utility",
         }
     }
 
     /// True when more is better.
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Kpi::ThroughputDl)
+        matches!(self, Kpi::ThroughputDl | Kpi::SliceUtility)
     }
 
     /// The KPM measurement it sums over slices, for KPIs measured online.
@@ -107,7 +116,7 @@ impl Kpi {
             Kpi::ThroughputDl => Some(Meas::UeThpDl),
             Kpi::PrbUsedDl => Some(Meas::PrbUsedDl),
             Kpi::BufferDl => Some(Meas::DlBufferBytes),
-            Kpi::DelayDl | Kpi::SlaViolationShare | Kpi::Controls => None,
+            Kpi::DelayDl | Kpi::SlaViolationShare | Kpi::Controls | Kpi::SliceUtility => None,
         }
     }
 

@@ -9,10 +9,12 @@
 //! - [`stats`]: effects with 95 % confidence intervals (Welch, paired t, cluster bootstrap).
 //! - [`kpi`]: the KPI vocabulary shared by online and offline trials.
 //! - [`sequential`]: the always-valid guard rail that stops a harmful treatment.
+//! - [`utility`]: the slice utility, the primary KPI of offline trials.
 
 pub mod kpi;
 pub mod sequential;
 pub mod stats;
+pub mod utility;
 
 use crate::ids::CellId;
 

@@ -4,7 +4,12 @@
 Each fixture has the shipped forecaster's interface (input `kpm_window` float32
 [batch, 8, 6], output `prb_demand` float32 [batch, 2]) and computes
 `reshape(x, [batch, 48]) @ zeros(48, 2) + bias`, so every row of its output is `bias`:
-NaN, +inf, -inf or 1e30. The ONNX protobuf is encoded by hand (standard library only), so
+NaN, +inf, -inf or 1e30.
+
+The slice-policy fixtures (`policy_*`) have the policy interface (input `cell_state` float32
+[batch, 3, 4, 6] for slices 1, 2, 3, output `slice_quota` float32 [batch, 3, 2]) and answer
+the same quotas for every cell: `policy_fixed` valid ones (min 30/20/10, max 80/60/40
+percent), `policy_nan` NaN, `policy_oversum` mins summing to 150. The ONNX protobuf is encoded by hand (standard library only), so
 the script runs anywhere; `model_contract.rs` checks the committed files match its output.
 
     python3 nf/infer/tests/data/make_fixtures.py [--check]
@@ -64,11 +69,11 @@ def value_info(name: str, dims) -> bytes:
     return field(1, name) + field(2, field(1, tensor_type))
 
 
-def node(op: str, inputs, outputs) -> bytes:
+def node(op: str, inputs, outputs, name: str = "") -> bytes:
     return (
         b"".join(field(1, i) for i in inputs)
         + b"".join(field(2, o) for o in outputs)
-        + field(3, op.lower())
+        + field(3, name or op.lower())
         + field(4, op)
     )
 
@@ -92,6 +97,78 @@ def model(bias: float) -> bytes:
     return field(1, 8) + field(2, "make_fixtures.py") + field(7, graph) + field(8, opset)
 
 
+POLICY_WINDOW, POLICY_SLICES = 4, 3
+POLICY_FIXTURES = {
+    "policy_fixed": [30.0, 80.0, 20.0, 60.0, 10.0, 40.0],
+    "policy_nan": [math.nan] * 6,
+    "policy_oversum": [50.0, 60.0, 50.0, 60.0, 50.0, 60.0],
+}
+POLICY_CONTRACT = """# Test fixture written by make_fixtures.py: a slice policy answering constant quotas.
+name = "constant-{name}"
+version = "1.0.0"
+kind = "slice_policy"
+file = "{name}.onnx"
+sha256 = "{digest}"
+report_period_ms = 250
+cell_prbs = 50
+prb_scaling = "linear"
+slices = ["1", "2", "3"]
+
+[input]
+name = "cell_state"
+dtype = "float32"
+shape = [-1, 3, 4, 6]
+layout = "batch (one row per cell), slice (contract order), report window (oldest first), feature"
+{features}
+[[outputs]]
+name = "slice_quota"
+dtype = "float32"
+shape = [-1, 3, 2]
+unit = "percent"
+columns = ["min_ratio", "max_ratio"]
+meaning = "constant quotas of the fixture"
+"""
+
+
+def policy_model(quota) -> bytes:
+    flat = POLICY_SLICES * POLICY_WINDOW * FEATURES
+    graph = b"".join(
+        [
+            field(1, node("Reshape", ["cell_state", "flat_shape"], ["flat"])),
+            field(1, node("MatMul", ["flat", "zeros"], ["product"])),
+            field(1, node("Add", ["product", "bias"], ["sum"])),
+            field(1, node("Reshape", ["sum", "out_shape"], ["slice_quota"], "unflatten")),
+            field(2, "constant_policy"),
+            field(5, tensor("flat_shape", INT64, [2], struct.pack("<2q", 0, -1))),
+            field(5, tensor("zeros", FLOAT, [flat, 6], bytes(4 * flat * 6))),
+            field(5, tensor("bias", FLOAT, [6], struct.pack("<6f", *quota))),
+            field(5, tensor("out_shape", INT64, [3], struct.pack("<3q", 0, POLICY_SLICES, 2))),
+            field(11, value_info("cell_state", ["batch", POLICY_SLICES, POLICY_WINDOW, FEATURES])),
+            field(12, value_info("slice_quota", ["batch", POLICY_SLICES, 2])),
+        ]
+    )
+    opset = field(1, "") + field(2, 13)
+    return field(1, 8) + field(2, "make_fixtures.py") + field(7, graph) + field(8, opset)
+
+
+POLICY_FEATURES = [
+    ("RRU.PrbUsedDl", "PRB", "mean PRBs used per TTI in the window by the slice"),
+    ("DRB.UEThpDl", "kbit/s", "summed DL UE throughput of the slice"),
+    ("RRC.ConnMean", "UE", "UEs of the slice reporting in the window"),
+    ("VS.DlBufferBytes", "byte", "vendor-specific: summed DL RLC buffer occupancy"),
+    ("VS.PrbReqDl", "PRB", "vendor-specific: mean PRBs requested per TTI"),
+    ("VS.DlCqiMean", "CQI", "vendor-specific: mean wideband DL CQI of the slice's UEs"),
+]
+
+
+def policy_contract(name: str, digest: str) -> str:
+    features = "".join(
+        f'\n[[input.features]]\nname = "{n}"\nunit = "{u}"\nmeaning = "{m}"\n'
+        for n, u, m in POLICY_FEATURES
+    )
+    return POLICY_CONTRACT.format(name=name, digest=digest, features=features)
+
+
 def contract(name: str, digest: str) -> str:
     text = open(SHIPPED).read()
     text = re.sub(r'(?m)^name = ".*"$', f'name = "constant-{name}"', text, count=1)
@@ -104,11 +181,12 @@ def contract(name: str, digest: str) -> str:
 def main() -> int:
     check = "--check" in sys.argv[1:]
     stale = []
-    for name, bias in FIXTURES.items():
-        onnx = model(bias)
+    builds = [(name, model(bias), contract) for name, bias in FIXTURES.items()]
+    builds += [(name, policy_model(q), policy_contract) for name, q in POLICY_FIXTURES.items()]
+    for name, onnx, write_contract in builds:
         files = {
             f"{name}.onnx": onnx,
-            f"{name}.contract.toml": contract(name, hashlib.sha256(onnx).hexdigest()).encode(),
+            f"{name}.contract.toml": write_contract(name, hashlib.sha256(onnx).hexdigest()).encode(),
         }
         for file, data in files.items():
             path = os.path.join(HERE, file)

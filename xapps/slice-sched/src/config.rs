@@ -816,6 +816,63 @@ margin = 0.05
 alpha = 0.05
 "#;
 
+    const POLICY_TRIAL: &str = r#"
+[trial]
+design = "cell_randomised"
+seed = 9
+
+[trial.control]
+name = "forecaster"
+policy = "model"
+headroom = 0.1
+
+[trial.treatment]
+name = "slice-policy"
+policy = "model"
+contract = "../tests/data/policy/const.contract.toml"
+"#;
+
+    const POLICY_CELL: &str = r#"
+[[ric.nodes]]
+id = "gnb-1"
+[[ric.nodes.cells]]
+plmn = "00f110"
+nci = 1
+slices = ["1", "2-000001"]
+prbs = 50
+"#;
+
+    /// A slice policy is a model arm like a forecaster; forecaster-only options on it and
+    /// configured cells with a slice it does not list are refused, naming the key.
+    #[test]
+    fn policy_arms_refuse_headroom_and_cells_with_slices_they_lack() {
+        let v = validate(&(demo() + POLICY_TRIAL)).unwrap();
+        let t = v.runtime.trial.unwrap();
+        assert_eq!(t.arms[1].policy, ArmPolicy::Model(1));
+        assert_eq!(v.models.len(), 2);
+        assert!(v.models[1].contract.ends_with("const.contract.toml"));
+        // headroom stays fine on the forecaster arm, and is refused on the policy arm.
+        let text = demo()
+            + &POLICY_TRIAL.replace(
+                "const.contract.toml\"",
+                "const.contract.toml\"\nheadroom = 0.1",
+            );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "trial.treatment.headroom");
+        assert!(
+            p[0].rule.contains("slice policy") && p[0].rule.contains("test-policy-const"),
+            "{p:?}"
+        );
+        // A configured cell with slice 2-000001, which the policy does not list.
+        let p = problems(&(demo() + POLICY_TRIAL + POLICY_CELL));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "ric.nodes[0].cells[0].slices[1]");
+        assert!(p[0].rule.contains("slice_not_in_contract"), "{p:?}");
+        // The same cell is fine when no arm runs the policy.
+        assert!(problems(&(demo() + POLICY_CELL)).is_empty());
+    }
+
     #[test]
     fn trial_section_becomes_arms_and_bad_trials_are_named() {
         let v = validate(&(demo() + TRIAL)).unwrap();

@@ -151,7 +151,12 @@ async fn a_policy_as_the_default_model_closes_the_loop_with_its_quotas() {
     })
     .await;
     let controls = sim.sim.controls();
-    assert!(all, "{} of {} cells controlled: {summary}", controls.len(), cells.len());
+    assert!(
+        all,
+        "{} of {} cells controlled: {summary}",
+        controls.len(),
+        cells.len()
+    );
     for (cell, slices) in &cells {
         assert_eq!(controls[cell].last, const_quotas(slices), "cell {cell}");
     }
@@ -176,7 +181,11 @@ async fn the_shipped_policy_closes_the_loop() {
         s.controls().len() == cells
     })
     .await;
-    assert!(all, "{} of {cells} cells controlled: {summary}", sim.sim.controls().len());
+    assert!(
+        all,
+        "{} of {cells} cells controlled: {summary}",
+        sim.sim.controls().len()
+    );
     for (cell, c) in sim.sim.controls() {
         let wire: Vec<_> = c.last.iter().map(SliceQuota::wire).collect();
         nf_core::guard::validate(&wire).unwrap_or_else(|e| panic!("cell {cell}: {e}"));
@@ -228,11 +237,21 @@ async fn a_trial_serves_each_cell_from_its_own_arm_model() {
     });
     let s = sim.sim.clone();
     let models = vec![load(forecaster()), load(fixture("const"))];
-    let (all, summary, metrics) = run_until(cfg, models, |_| s.controls().len() == cells.len()).await;
+    let (all, summary, metrics) =
+        run_until(cfg, models, |_| s.controls().len() == cells.len()).await;
     let controls = sim.sim.controls();
-    assert!(all, "{} of {} cells controlled: {summary}", controls.len(), cells.len());
+    assert!(
+        all,
+        "{} of {} cells controlled: {summary}",
+        controls.len(),
+        cells.len()
+    );
     for cell in &policy_cells {
-        assert_eq!(controls[cell].last, const_quotas(&cells[cell]), "policy cell {cell}");
+        assert_eq!(
+            controls[cell].last,
+            const_quotas(&cells[cell]),
+            "policy cell {cell}"
+        );
     }
     let text = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
@@ -258,7 +277,10 @@ async fn a_trial_serves_each_cell_from_its_own_arm_model() {
             other => panic!("arm {other}: {line}"),
         }
     }
-    assert!(by_policy > 0 && by_forecaster > 0, "{by_policy} / {by_forecaster}");
+    assert!(
+        by_policy > 0 && by_forecaster > 0,
+        "{by_policy} / {by_forecaster}"
+    );
     let text = metrics.encode();
     assert!(text.contains("arm=\"slice-policy\""), "{text}");
     sim.stop().await;
@@ -294,7 +316,10 @@ async fn bad_policy_outputs_are_refused_and_the_other_cells_served() {
             assert_eq!(controls[cell].last, vec![slice1], "{name}: cell {cell}");
         }
         for (cell, _) in &two {
-            assert!(!controls.contains_key(cell), "{name}: cell {cell} was controlled");
+            assert!(
+                !controls.contains_key(cell),
+                "{name}: cell {cell} was controlled"
+            );
         }
         assert!(summary.dropped_other > 0, "{name}: {summary}");
         sim.stop().await;

@@ -303,13 +303,12 @@ async fn bad_policy_outputs_are_refused_and_the_other_cells_served() {
             .partition(|(_, slices)| slices.contains(&sst(2)));
         assert!(!two.is_empty() && !one.is_empty(), "{cells:?}");
         let s = sim.sim.clone();
-        let (all, summary, metrics) =
-            run_until(xapp_config(sim.addr), vec![load(fixture(name))], |m| {
-                // Every one-slice cell served, and every two-slice cell refused a few times.
-                s.controls().len() >= one.len()
-                    && Metrics::count(&m.dropped, reason) >= 3 * two.len() as u64
-            })
-            .await;
+        let (all, summary, _) = run_until(xapp_config(sim.addr), vec![load(fixture(name))], |m| {
+            // Every one-slice cell served, and every two-slice cell refused a few times.
+            s.controls().len() >= one.len()
+                && Metrics::count(&m.dropped, reason) >= 3 * two.len() as u64
+        })
+        .await;
         let controls = sim.sim.controls();
         assert!(all, "{name}: {} controlled, {summary}", controls.len());
         for (cell, _) in &one {

@@ -351,6 +351,9 @@ pub async fn run_models(
     }
 }
 
+/// Per model: its slice-policy view, `None` for a forecaster.
+type Policies = Arc<[Option<ServedPolicy>]>;
+
 /// Checks that the models can serve one cell table: forecasters share one feature contract
 /// (slice policies may read other features; windows may differ, the table keeps the
 /// longest and each model reads its own tail). Returns the contract the
@@ -358,7 +361,7 @@ pub async fn run_models(
 /// model's slice-policy view.
 fn check_models(
     models: &[LoadedModel],
-) -> Result<(Contract, Arc<[Option<ServedPolicy>]>), RuntimeError> {
+) -> Result<(Contract, Policies), RuntimeError> {
     let Some(first) = models.first() else {
         return Err(RuntimeError::Arms("no model given".into()));
     };

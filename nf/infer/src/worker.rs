@@ -135,15 +135,19 @@ where
     C: Send + 'static,
     F: FnMut(C, JobOutput<'_>) + Send + 'static,
 {
-    let window = model.contract.window();
-    let features = model.contract.input.features.len();
-    let row_len = window * features;
+    // One batch row: `[window, features]` (forecaster) or `[slices, window, features]`
+    // (slice policy), as the contract's input shape says after the batch dimension.
+    let row_shape: Vec<usize> = model.contract.input.shape[1..]
+        .iter()
+        .map(|d| (*d).max(0) as usize)
+        .collect();
+    let row_len = model.contract.input_row_len();
     let (tx, rx) = bounded(cfg.queue_depth.max(1));
     let stats = Arc::new(WorkerStats::default());
     let worker_stats = stats.clone();
     let join = std::thread::Builder::new()
         .name("inference".into())
-        .spawn(move || run(model, rx, cfg, (window, features), worker_stats, deliver))?;
+        .spawn(move || run(model, rx, cfg, row_shape, worker_stats, deliver))?;
     Ok((InferenceHandle { tx, row_len, stats }, join))
 }
 
@@ -151,14 +155,20 @@ fn run<C, F>(
     mut model: LoadedModel,
     rx: Receiver<Job<C>>,
     cfg: WorkerConfig,
-    (window, features): (usize, usize),
+    row_shape: Vec<usize>,
     stats: Arc<WorkerStats>,
     mut deliver: F,
 ) where
     F: FnMut(C, JobOutput<'_>),
 {
-    let row_len = window * features;
-    let columns = model.contract.output_columns();
+    let row_len: usize = row_shape.iter().product();
+    // Output values per batch row (columns, times the slices of a slice policy).
+    let columns = model.contract.output_row_len();
+    let shape_of = |rows: usize| -> Vec<usize> {
+        std::iter::once(rows)
+            .chain(row_shape.iter().copied())
+            .collect()
+    };
     let input_name = model.contract.input.name.clone();
     let mut batch: Vec<Job<C>> = Vec::new();
     let mut buf: Vec<f32> = Vec::new();
@@ -170,13 +180,7 @@ fn run<C, F>(
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
                     // Idle: one throw-away row keeps onnxruntime's code and data in cache.
-                    let _ = infer(
-                        &mut model,
-                        &input_name,
-                        &probe,
-                        [1, window, features],
-                        columns,
-                    );
+                    let _ = infer_shaped(&mut model, &input_name, &probe, &shape_of(1), columns);
                     stats.warm_runs.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -203,13 +207,7 @@ fn run<C, F>(
             buf.extend_from_slice(&job.rows);
         }
         let started = Instant::now();
-        let result = infer(
-            &mut model,
-            &input_name,
-            &buf,
-            [rows, window, features],
-            columns,
-        );
+        let result = infer_shaped(&mut model, &input_name, &buf, &shape_of(rows), columns);
         let run_ns = started.elapsed().as_nanos() as u64;
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.rows.fetch_add(rows as u64, Ordering::Relaxed);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use nf_core::features::{FeatureLayout, LayoutError};
+use nf_infer::contract::{Contract, ModelKind};
 use nf_infer::runtime::LoadedModel;
 use nf_infer::worker::WorkerStats;
 use nf_infer::{InferenceHandle, WorkerConfig, spawn_worker};
@@ -19,7 +20,7 @@ use crate::config::RuntimeConfig;
 use crate::discovery::{discover, within_node_limit};
 use crate::e2::E2Error;
 use crate::metrics::Metrics;
-use crate::node::{InferCtx, NodeEvent, NodeTask};
+use crate::node::{InferCtx, NodeEvent, NodeTask, ServedPolicy};
 use crate::summary::Summary;
 use crate::supervise::{supervise, wait_shutdown_or_all_dead};
 use crate::transport::{E2smCodec, RicTransport, TransportError};
@@ -159,8 +160,9 @@ fn spawn_inference(
 }
 
 /// Like [`run`] with several models: model `i` serves the arms whose policy is
-/// `ArmPolicy::Model(i)` (model 0 alone when no trial runs). Every model must have the
-/// same feature contract.
+/// `ArmPolicy::Model(i)` (model 0 alone when no trial runs). Forecasters must share one
+/// feature contract; a slice policy (contract `kind = "slice_policy"`) may read other
+/// features and another window.
 pub async fn run_models(
     cfg: RuntimeConfig,
     models: Vec<LoadedModel>,
@@ -172,20 +174,12 @@ pub async fn run_models(
     // A transport or encoding this build lacks fails the run before anything starts.
     let mut transport = RicTransport::new(&cfg)?;
     let codec = E2smCodec::new(cfg.encoding, cfg.rc_profile)?;
-    let Some(first) = models.first() else {
-        return Err(RuntimeError::Arms("no model given".into()));
-    };
-    let contract = first.contract.clone();
-    for m in &models[1..] {
-        if m.contract.feature_names() != contract.feature_names()
-            || m.contract.window() != contract.window()
-        {
-            return Err(RuntimeError::Arms(format!(
-                "model {} reads other features than model {}: arms must share one feature contract",
-                m.contract.name, contract.name
-            )));
-        }
-    }
+    let (contract, policies) = check_models(&models)?;
+    let window = models
+        .iter()
+        .map(|m| m.contract.window())
+        .max()
+        .unwrap_or(contract.window());
     let arms = Arc::new(match &cfg.trial {
         Some(t) => Arms::trial(t.clone()),
         None => Arms::single(cfg.policy),
@@ -294,9 +288,11 @@ pub async fn run_models(
                 },
                 cfg: cfg.clone(),
                 layout: layout.clone(),
+                window,
                 default_prbs: contract.cell_prbs as f32,
                 prb_scaling: contract.prb_scaling,
                 infer: infer.clone(),
+                policies: policies.clone(),
                 arms: arms.clone(),
                 arm_metrics: arm_metrics.clone(),
                 log: cfg.decision_log.clone(),
@@ -353,6 +349,43 @@ pub async fn run_models(
             summary: Box::new(summary),
         }),
     }
+}
+
+/// Per model: its slice-policy view, `None` for a forecaster.
+type Policies = Arc<[Option<ServedPolicy>]>;
+
+/// Checks that the models can serve one cell table: forecasters share one feature contract
+/// (slice policies may read other features; windows may differ, the table keeps the
+/// longest and each model reads its own tail). Returns the contract the
+/// forecasters' rows follow (the first forecaster's, else the first model's) and each
+/// model's slice-policy view.
+fn check_models(
+    models: &[LoadedModel],
+) -> Result<(Contract, Policies), RuntimeError> {
+    let Some(first) = models.first() else {
+        return Err(RuntimeError::Arms("no model given".into()));
+    };
+    let forecaster = models
+        .iter()
+        .find(|m| m.contract.kind == ModelKind::Forecaster)
+        .unwrap_or(first);
+    let contract = forecaster.contract.clone();
+    let mut policies = Vec::with_capacity(models.len());
+    for m in models {
+        let c = &m.contract;
+        if c.kind == ModelKind::Forecaster && c.feature_names() != contract.feature_names() {
+            return Err(RuntimeError::Arms(format!(
+                "model {} reads other features than model {}: forecaster arms must share one feature contract",
+                c.name, contract.name
+            )));
+        }
+        let policy = ServedPolicy::of(c)?;
+        if let Some(p) = &policy {
+            tracing::info!(model = %c.name, slices = %p.slices_text(), "slice policy serves its arms");
+        }
+        policies.push(policy);
+    }
+    Ok((contract, policies.into()))
 }
 
 async fn join_workers(workers: Vec<std::thread::JoinHandle<()>>) {

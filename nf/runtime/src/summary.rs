@@ -90,6 +90,8 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "model_output_neg_inf",
     "model_output_out_of_range",
     "model_output_rows",
+    "slice_not_in_contract",
+    "duplicate_slice",
     "control_encode_failed",
     "indication_queue_full",
 ];

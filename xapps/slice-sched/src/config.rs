@@ -4,6 +4,7 @@
 //! the config file's folder. A bad file stops the process before anything starts.
 
 pub mod bounds;
+pub mod policy_arm;
 pub mod problems;
 pub mod ric;
 
@@ -89,14 +90,17 @@ fn default_block_s() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct ArmSection {
     pub name: String,
-    /// `model`, `equal`, `fixed` or `proportional`.
+    /// `model`, `equal`, `fixed` or `proportional`. A `model` arm runs a forecaster (quotas
+    /// from its forecasts and `[policy]`) or a slice policy (contract `kind =
+    /// "slice_policy"`: quotas are its outputs, checked), as its contract says.
     pub policy: String,
     /// Model contract of a `model` arm (default: `[model].contract`).
     pub contract: Option<PathBuf>,
     /// Percent per slice of a `fixed` arm.
     #[serde(default)]
     pub fixed_split: Vec<u64>,
-    /// Headroom of a `model` arm (default: `[policy].headroom`).
+    /// Headroom of a forecaster `model` arm (default: `[policy].headroom`); refused on a
+    /// slice-policy arm.
     pub headroom: Option<f32>,
 }
 
@@ -409,6 +413,16 @@ impl FileConfig {
             };
             runtime.trial = trial(t, &ctx, &mut models, &mut p);
         }
+        let default_arm = ArmSpec {
+            name: "default".into(),
+            policy: ArmPolicy::Model(0),
+            policy_cfg: runtime.policy,
+        };
+        let served: Vec<&ArmSpec> = match &runtime.trial {
+            Some(t) => t.arms.iter().collect(),
+            None => vec![&default_arm],
+        };
+        policy_arm::check_cells(&served, &models, &runtime.nodes, &mut p);
         if !p.is_empty() {
             return Err(ConfigError::Invalid(p));
         }
@@ -624,7 +638,19 @@ fn arm(
     };
     let mut policy_cfg = ctx.policy;
     if let Some(h) = a.headroom {
-        p.real_at(&b::ARM_HEADROOM, key("headroom"), f64::from(h));
+        let policy = match &arm_policy {
+            Some(ArmPolicy::Model(i)) => models
+                .get(*i)
+                .and_then(|m| Some((policy_arm::policy_contract(&m.contract)?, &m.contract))),
+            _ => None,
+        };
+        match policy {
+            Some((c, path)) => {
+                let rule = policy_arm::forecaster_only("headroom", &c, path);
+                p.rule(false, key("headroom"), h, rule);
+            }
+            None => p.real_at(&b::ARM_HEADROOM, key("headroom"), f64::from(h)),
+        }
         policy_cfg.headroom = h;
     }
     Some(ArmSpec {
@@ -789,6 +815,63 @@ kpi = "throughput_dl"
 margin = 0.05
 alpha = 0.05
 "#;
+
+    const POLICY_TRIAL: &str = r#"
+[trial]
+design = "cell_randomised"
+seed = 9
+
+[trial.control]
+name = "forecaster"
+policy = "model"
+headroom = 0.1
+
+[trial.treatment]
+name = "slice-policy"
+policy = "model"
+contract = "../tests/data/policy/const.contract.toml"
+"#;
+
+    const POLICY_CELL: &str = r#"
+[[ric.nodes]]
+id = "gnb-1"
+[[ric.nodes.cells]]
+plmn = "00f110"
+nci = 1
+slices = ["1", "2-000001"]
+prbs = 50
+"#;
+
+    /// A slice policy is a model arm like a forecaster; forecaster-only options on it and
+    /// configured cells with a slice it does not list are refused, naming the key.
+    #[test]
+    fn policy_arms_refuse_headroom_and_cells_with_slices_they_lack() {
+        let v = validate(&(demo() + POLICY_TRIAL)).unwrap();
+        let t = v.runtime.trial.unwrap();
+        assert_eq!(t.arms[1].policy, ArmPolicy::Model(1));
+        assert_eq!(v.models.len(), 2);
+        assert!(v.models[1].contract.ends_with("const.contract.toml"));
+        // headroom stays fine on the forecaster arm, and is refused on the policy arm.
+        let text = demo()
+            + &POLICY_TRIAL.replace(
+                "const.contract.toml\"",
+                "const.contract.toml\"\nheadroom = 0.1",
+            );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "trial.treatment.headroom");
+        assert!(
+            p[0].rule.contains("slice policy") && p[0].rule.contains("test-policy-const"),
+            "{p:?}"
+        );
+        // A configured cell with slice 2-000001, which the policy does not list.
+        let p = problems(&(demo() + POLICY_TRIAL + POLICY_CELL));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "ric.nodes[0].cells[0].slices[1]");
+        assert!(p[0].rule.contains("slice_not_in_contract"), "{p:?}");
+        // The same cell is fine when no arm runs the policy.
+        assert!(problems(&(demo() + POLICY_CELL)).is_empty());
+    }
 
     #[test]
     fn trial_section_becomes_arms_and_bad_trials_are_named() {

@@ -8,13 +8,19 @@
 //! A cell missing a model input or of a size the model cannot serve is refused; a NaN,
 //! infinite or out-of-range forecast is dropped and the cell keeps its last quota. Each is
 //! counted by reason and logged once per cell and reason.
+//!
+//! A slice-policy arm ([`ServedPolicy`]) differs in two steps only: one input row per cell
+//! (all its slices, contract order; a cell slice the contract lacks refuses the cell,
+//! `slice_not_in_contract`), and its output is checked as quotas (finite, `0 ≤ min ≤ max ≤
+//! 100`, Σ min ≤ 100) instead of being turned into quotas by headroom. Same refusals, guard
+//! rails, budget and log as a forecaster.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use nf_core::CellId;
 use nf_core::Snssai;
-use nf_core::features::MissingInputs;
+use nf_core::features::{FeatureLayout, MissingInputs};
 use nf_core::guard::{GuardRails, Suppressed, enforce};
 use nf_core::latency::BudgetMode;
 use nf_core::policy::{self, Forecast, SliceQuota};
@@ -23,8 +29,8 @@ use nf_infer::contract::PrbScaling;
 use nf_infer::worker::SubmitError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use super::NodeTask;
 use super::ingest::Job;
+use super::{NodeTask, ServedPolicy};
 use crate::config::Overload;
 use crate::decisions::{DecisionKey, digest};
 use crate::metrics::Metrics;
@@ -155,13 +161,90 @@ impl<'a> Decide<'a> {
 
     /// Scale of the cell's PRB-count inputs to the model's cell size; `Err` with the
     /// cell's size when the model cannot serve it.
-    fn prb_scale(&self, table: &CellTable, cell: &CellId) -> Result<f32, f32> {
-        let t = self.task;
+    fn prb_scale(
+        table: &CellTable,
+        cell: &CellId,
+        model_prbs: f32,
+        scaling: PrbScaling,
+    ) -> Result<f32, f32> {
         match table.prb_avail_dl(cell) {
             None => Ok(1.0),
-            Some(avail) if (avail - t.default_prbs).abs() < 0.5 => Ok(1.0),
-            Some(avail) if t.prb_scaling == PrbScaling::Linear => Ok(t.default_prbs / avail),
+            Some(avail) if (avail - model_prbs).abs() < 0.5 => Ok(1.0),
+            Some(avail) if scaling == PrbScaling::Linear => Ok(model_prbs / avail),
             Some(avail) => Err(avail),
+        }
+    }
+
+    /// The PRB scale of `cell` for a model of `model_prbs` PRBs, or `None` (counted) when
+    /// its contract refuses the cell's size.
+    fn scale_or_refuse(
+        &mut self,
+        table: &CellTable,
+        cell: CellId,
+        model_prbs: f32,
+        scaling: PrbScaling,
+    ) -> Option<f32> {
+        match Self::prb_scale(table, &cell, model_prbs, scaling) {
+            Ok(s) => Some(s),
+            Err(avail) => {
+                let msg = format!(
+                    "cell has {avail} DL PRBs, the model was trained on {model_prbs} and its contract refuses scaling: cell refused"
+                );
+                self.refuse(cell, "cell_size_mismatch", &msg);
+                None
+            }
+        }
+    }
+
+    /// False (counted) when a feature of `layout` is never reported by any ready slice of
+    /// `cell` and the config refuses such cells; true when the cell may be served.
+    fn inputs_present(&mut self, table: &CellTable, cell: CellId, layout: &FeatureLayout) -> bool {
+        let t = self.task;
+        let absent = table
+            .ready_slices(&cell)
+            .find_map(|(_, window)| layout.absent(window));
+        let Some(meas) = absent else {
+            return true;
+        };
+        match t.cfg.missing_inputs {
+            MissingInputs::Refuse => {
+                let msg = format!(
+                    "model input {} is never reported by this cell: cell refused (set missing_inputs = \"impute_zero\" to feed 0)",
+                    meas.name()
+                );
+                self.refuse(cell, "missing_input", &msg);
+                false
+            }
+            MissingInputs::ImputeZero => {
+                Metrics::inc(&t.metrics.notes, "imputed_input");
+                if self.logged.insert((cell, "imputed_input")) {
+                    tracing::warn!(e2_node = %t.node.id, %cell, input = meas.name(), "model input never reported: imputed as 0");
+                }
+                true
+            }
+        }
+    }
+
+    /// The slice policy's input row of `cell` (all its ready slices), or `None` (counted)
+    /// when the policy cannot serve the cell.
+    fn policy_row(
+        &mut self,
+        table: &CellTable,
+        cell: CellId,
+        policy: &ServedPolicy,
+    ) -> Option<Vec<f32>> {
+        let scale = self.scale_or_refuse(table, cell, policy.cell_prbs, policy.prb_scaling)?;
+        if !self.inputs_present(table, cell, policy.layout.features()) {
+            return None;
+        }
+        let slices: Vec<_> = table.ready_slices(&cell).collect();
+        match policy.row(&slices, scale) {
+            Ok(row) => Some(row),
+            Err(e) => {
+                let msg = policy.refusal_message(&cell, &e);
+                self.refuse(cell, e.reason(), &msg);
+                None
+            }
         }
     }
 
@@ -169,44 +252,26 @@ impl<'a> Decide<'a> {
     /// be served: an input it never reports, or a size the model cannot scale to.
     fn model_rows(&mut self, table: &CellTable, cell: CellId) -> Option<Vec<f32>> {
         let t = self.task;
-        let scale = match self.prb_scale(table, &cell) {
-            Ok(s) => s,
-            Err(avail) => {
-                let msg = format!(
-                    "cell has {avail} DL PRBs, the model was trained on {} and its contract refuses scaling: cell refused",
-                    t.default_prbs
-                );
-                self.refuse(cell, "cell_size_mismatch", &msg);
-                return None;
-            }
-        };
+        let scale = self.scale_or_refuse(table, cell, t.default_prbs, t.prb_scaling)?;
         // First the inputs no slice window carries (refused before any row is written).
-        let absent = table
-            .ready_slices(&cell)
-            .find_map(|(_, window)| t.layout.absent(window));
-        if let Some(meas) = absent {
-            match t.cfg.missing_inputs {
-                MissingInputs::Refuse => {
-                    let msg = format!(
-                        "model input {} is never reported by this cell: cell refused (set missing_inputs = \"impute_zero\" to feed 0)",
-                        meas.name()
-                    );
-                    self.refuse(cell, "missing_input", &msg);
-                    return None;
-                }
-                MissingInputs::ImputeZero => {
-                    Metrics::inc(&t.metrics.notes, "imputed_input");
-                    if self.logged.insert((cell, "imputed_input")) {
-                        tracing::warn!(e2_node = %t.node.id, %cell, input = meas.name(), "model input never reported: imputed as 0");
-                    }
-                }
-            }
+        if !self.inputs_present(table, cell, &t.layout) {
+            return None;
         }
         let row_len = t.layout.row_len();
+        let need = t.layout.window();
         let mut rows = Vec::new();
+        let mut tail = VecDeque::new();
         for (_, window) in table.ready_slices(&cell) {
             let at = rows.len();
             rows.resize(at + row_len, 0.0);
+            // The table keeps the longest window of the models: this one reads its tail.
+            let window = if window.len() > need {
+                tail.clear();
+                tail.extend(window.iter().skip(window.len() - need).copied());
+                &tail
+            } else {
+                window
+            };
             t.layout.write_row_scaled(window, &mut rows[at..], scale);
         }
         Some(rows)
@@ -248,7 +313,10 @@ impl<'a> Decide<'a> {
             return None;
         }
         let rows = match &t.arms.arms[arm].policy {
-            ArmPolicy::Model(_) => self.model_rows(table, job.cell)?,
+            ArmPolicy::Model(m) => match &t.policies[*m] {
+                Some(policy) => self.policy_row(table, job.cell, policy)?,
+                None => self.model_rows(table, job.cell)?,
+            },
             ArmPolicy::Baseline(_) => Vec::new(),
         };
         let permit = if t.cfg.overload == Overload::Backpressure && !shadow {
@@ -307,6 +375,11 @@ impl<'a> Decide<'a> {
             Metrics::inc(&t.metrics.dropped, "inference_failed");
             return None;
         };
+        if let ArmPolicy::Model(m) = t.arms.arms[ctx.arm].policy
+            && let Some(policy) = &t.policies[m]
+        {
+            return self.policy_inferred(ctx, &forecasts, policy);
+        }
         if let Err(e) = policy::check_outputs(&forecasts, ctx.slices.len(), t.default_prbs) {
             // Never a control: the cell keeps the quota it last received.
             Metrics::inc(&t.metrics.dropped, e.kind());
@@ -330,6 +403,30 @@ impl<'a> Decide<'a> {
         // Forecasts are in the model's PRBs: inputs of other cell sizes were scaled to it.
         let quotas = policy::quotas(&forecasts, t.default_prbs, &t.arms.arms[ctx.arm].policy_cfg);
         Some(self.finish(ctx, quotas, forecasts))
+    }
+
+    /// The decision of a slice policy's output for one cell, unless refused (counted; the
+    /// cell keeps the quota it last received).
+    fn policy_inferred(
+        &mut self,
+        ctx: InferCtx,
+        out: &[[f32; 2]],
+        policy: &ServedPolicy,
+    ) -> Option<Decision> {
+        let t = self.task;
+        let quotas = match policy.quotas(out, &ctx.slices) {
+            Ok(q) => q,
+            Err(e) => {
+                let msg = format!("slice policy {} output refused: {e}", policy.name);
+                self.refuse(ctx.cell, e.reason(), &msg);
+                return None;
+            }
+        };
+        t.metrics.decisions.inc();
+        let inferred = t.clock.now_ns().saturating_sub(ctx.arrival_ns);
+        t.metrics.latencies.inference_latency.record_ns(inferred);
+        t.metrics.inference_latency.observe(inferred as f64 / 1e9);
+        Some(self.finish(ctx, quotas, Vec::new()))
     }
 
     /// Enforces the quota invariants and passes the decision through the guard rails.

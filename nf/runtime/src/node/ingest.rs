@@ -40,7 +40,7 @@ impl<'a> Ingest<'a> {
         Self {
             task,
             table: CellTable::new(StateConfig {
-                window: task.layout.window(),
+                window: task.window,
                 stale_after_ms: task.cfg.stale_after_ms,
                 max_cells: task.cfg.max_cells_per_node,
                 max_ahead_ms: task.cfg.max_ahead_ms,

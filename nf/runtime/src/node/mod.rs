@@ -30,6 +30,7 @@
 mod decide;
 mod emit;
 mod ingest;
+mod slice_policy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,7 @@ use nf_infer::contract::PrbScaling;
 use tokio::sync::{mpsc, watch};
 
 pub(crate) use decide::{InferCtx, NodeEvent};
+pub(crate) use slice_policy::ServedPolicy;
 
 use crate::clock::Clock;
 use crate::config::RuntimeConfig;
@@ -64,13 +66,18 @@ pub(crate) struct NodeTask {
     pub transport: RicTransport,
     pub codec: E2smCodec,
     pub cfg: Arc<RuntimeConfig>,
+    /// Feature order of the forecasters (every forecaster shares it).
     pub layout: FeatureLayout,
-    /// DL PRBs of the cells the model was trained on (contract `cell_prbs`).
+    /// Reports kept per slice: the longest window of the models (each reads its own tail).
+    pub window: usize,
+    /// DL PRBs of the cells the forecasters were trained on (contract `cell_prbs`).
     pub default_prbs: f32,
-    /// How the model serves cells of other sizes.
+    /// How the forecasters serve cells of other sizes.
     pub prb_scaling: PrbScaling,
     /// One inference worker per model (indexed as [`crate::trial::ArmPolicy::Model`]).
     pub infer: Vec<InferenceHandle<InferCtx>>,
+    /// Per model (same index): its slice-policy view, `None` for a forecaster.
+    pub policies: Arc<[Option<ServedPolicy>]>,
     pub arms: Arc<Arms>,
     /// Counters of each arm, in `arms.arms` order.
     pub arm_metrics: Arc<[crate::metrics::ArmMetrics]>,

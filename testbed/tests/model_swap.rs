@@ -201,6 +201,10 @@ async fn models_swap_under_load_and_bad_ones_leave_the_old_serving() {
     assert_eq!(answer["serving"]["version"], NEW_VERSION, "{answer}");
     assert_eq!(answer["replaced"]["version"], old_version.as_str(), "{answer}");
     assert_eq!(answer["canary"]["source"], "live", "{answer}");
+    println!(
+        "swap: canary of {} live rows, worker paused {} µs",
+        answer["canary"]["rows"], answer["canary"]["worker_pause_us"]
+    );
     let info = tokio::task::spawn_blocking(move || model_info(addr)).await.unwrap();
     assert_eq!(info.len(), 1, "only the serving model: {info:?}");
     assert!(info[0].contains(&format!("version=\"{NEW_VERSION}\"")), "{info:?}");

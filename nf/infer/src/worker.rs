@@ -104,6 +104,8 @@ pub struct SwapReport {
     pub canary_source: CanarySource,
     /// Jobs the worker had run on the replaced model, in total.
     pub jobs_before: u64,
+    /// How long the worker was kept from jobs by the swap (canary and session switch) [ns].
+    pub pause_ns: u64,
 }
 
 /// Why a swap did not take place; the old model keeps serving.
@@ -350,16 +352,21 @@ struct Worker {
     stats: Arc<WorkerStats>,
     /// Rows of the last real batch (the live canary); cleared at the start of each batch.
     buf: Vec<f32>,
+    /// The keep-warm row (zeros; a swap keeps the row length).
+    probe: Vec<f32>,
     jobs_on_model: u64,
 }
 
 impl Worker {
     fn new(model: LoadedModel, cfg: WorkerConfig, stats: Arc<WorkerStats>) -> Self {
+        let serving = Serving::new(model);
+        let probe = vec![0.0f32; serving.row_len()];
         Self {
-            serving: Serving::new(model),
+            serving,
             cfg,
             stats,
             buf: Vec::new(),
+            probe,
             jobs_on_model: 0,
         }
     }
@@ -418,8 +425,7 @@ impl Worker {
                 Ok(m) => return Some(m),
                 Err(RecvTimeoutError::Timeout) => {
                     // Idle: one throw-away row keeps onnxruntime's code and data in cache.
-                    let probe = vec![0.0f32; self.serving.row_len()];
-                    let _ = self.serving.run(&probe, 1);
+                    let _ = self.serving.run(&self.probe, 1);
                     self.stats.warm_runs.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(RecvTimeoutError::Disconnected) => return None,
@@ -504,6 +510,7 @@ impl Worker {
         check: &CanaryCheck,
         max_rows: usize,
     ) -> Result<SwapReport, SwapError> {
+        let started = Instant::now();
         let mut next = Serving::new(model);
         if next.dims != self.serving.dims || next.out_per_row != self.serving.out_per_row {
             return Err(SwapError::Interface(format!(
@@ -540,11 +547,15 @@ impl Worker {
             canary_rows: n,
             canary_source: source,
             jobs_before: self.jobs_on_model,
+            pause_ns: 0,
         };
         self.jobs_on_model = 0;
         // The replaced session is dropped here, on the worker thread, between two batches.
         drop(next);
-        Ok(report)
+        Ok(SwapReport {
+            pause_ns: started.elapsed().as_nanos() as u64,
+            ..report
+        })
     }
 }
 

@@ -109,6 +109,8 @@ impl From<&ModelId> for ModelInfo {
 pub struct CanaryInfo {
     pub rows: usize,
     pub source: &'static str,
+    /// How long the inference worker was kept from jobs (canary and switch) [µs].
+    pub worker_pause_us: u64,
 }
 
 /// Why an admin call names no slot.
@@ -384,6 +386,7 @@ fn log(o: &SwapOutcome, trigger: &str) {
             replaced_version = o.replaced.as_ref().map_or("", |r| r.version.as_str()),
             canary_rows = o.canary.as_ref().map_or(0, |c| c.rows),
             canary = o.canary.as_ref().map_or("", |c| c.source),
+            worker_pause_us = o.canary.as_ref().map_or(0, |c| c.worker_pause_us),
             "model swapped"
         ),
         "unchanged" => tracing::info!(
@@ -490,6 +493,7 @@ fn attempt(start: Start) -> Attempt {
             canary: Some(CanaryInfo {
                 rows: report.canary_rows,
                 source: report.canary_source.as_str(),
+                worker_pause_us: report.pause_ns / 1_000,
             }),
             new: Some((contract, config)),
         },

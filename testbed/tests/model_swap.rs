@@ -69,7 +69,8 @@ fn http(
         }
     };
     let mut sock = sock;
-    sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let req = format!(
         "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -171,11 +172,13 @@ async fn models_swap_under_load_and_bad_ones_leave_the_old_serving() {
     cfg.metrics_listen = Some(SocketAddr::from(([0, 0, 0, 0], port)));
     let log_path = dir.join("decisions.jsonl");
     let log = std::fs::File::create(&log_path).unwrap();
-    cfg.decision_log = Some(std::sync::Arc::new(nf_runtime::decisions::DecisionLog::new(
-        Box::new(std::io::BufWriter::new(log)),
-        1_000,
-        false,
-    )));
+    cfg.decision_log = Some(std::sync::Arc::new(
+        nf_runtime::decisions::DecisionLog::new(
+            Box::new(std::io::BufWriter::new(log)),
+            1_000,
+            false,
+        ),
+    ));
     let xapp = Xapp::start(cfg);
     let m = xapp.metrics.clone();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -186,12 +189,21 @@ async fn models_swap_under_load_and_bad_ones_leave_the_old_serving() {
         "the loop never got going: {} decisions",
         m.decisions.get()
     );
-    let info = tokio::task::spawn_blocking(move || model_info(addr)).await.unwrap();
+    let info = tokio::task::spawn_blocking(move || model_info(addr))
+        .await
+        .unwrap();
     assert_eq!(info.len(), 1, "{info:?}");
-    assert!(info[0].contains(&format!("version=\"{old_version}\"")), "{info:?}");
+    assert!(
+        info[0].contains(&format!("version=\"{old_version}\"")),
+        "{info:?}"
+    );
 
     // A good model, by the admin call, while cells report.
-    let good = edited(&dir, "good.contract.toml", &[("version", &format!("\"{NEW_VERSION}\""))]);
+    let good = edited(
+        &dir,
+        "good.contract.toml",
+        &[("version", &format!("\"{NEW_VERSION}\""))],
+    );
     let g = good.clone();
     let (status, answer) = tokio::task::spawn_blocking(move || swap(addr, "default", &g))
         .await
@@ -199,18 +211,29 @@ async fn models_swap_under_load_and_bad_ones_leave_the_old_serving() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["result"], "swapped", "{answer}");
     assert_eq!(answer["serving"]["version"], NEW_VERSION, "{answer}");
-    assert_eq!(answer["replaced"]["version"], old_version.as_str(), "{answer}");
+    assert_eq!(
+        answer["replaced"]["version"],
+        old_version.as_str(),
+        "{answer}"
+    );
     assert_eq!(answer["canary"]["source"], "live", "{answer}");
     println!(
         "swap: canary of {} live rows, worker paused {} µs",
         answer["canary"]["rows"], answer["canary"]["worker_pause_us"]
     );
-    let info = tokio::task::spawn_blocking(move || model_info(addr)).await.unwrap();
+    let info = tokio::task::spawn_blocking(move || model_info(addr))
+        .await
+        .unwrap();
     assert_eq!(info.len(), 1, "only the serving model: {info:?}");
-    assert!(info[0].contains(&format!("version=\"{NEW_VERSION}\"")), "{info:?}");
+    assert!(
+        info[0].contains(&format!("version=\"{NEW_VERSION}\"")),
+        "{info:?}"
+    );
     let at_swap = m.decisions.get();
     assert!(
-        wait_for(Duration::from_secs(60), || m.decisions.get() >= at_swap + 200).await,
+        wait_for(Duration::from_secs(60), || m.decisions.get()
+            >= at_swap + 200)
+        .await,
         "decisions stopped after the swap"
     );
 
@@ -252,9 +275,14 @@ async fn models_swap_under_load_and_bad_ones_leave_the_old_serving() {
             answer["detail"].as_str().is_some_and(|d| !d.is_empty()),
             "{answer}"
         );
-        let info = tokio::task::spawn_blocking(move || model_info(addr)).await.unwrap();
+        let info = tokio::task::spawn_blocking(move || model_info(addr))
+            .await
+            .unwrap();
         assert_eq!(info.len(), 1, "{info:?}");
-        assert!(info[0].contains(&format!("version=\"{NEW_VERSION}\"")), "{want}: {info:?}");
+        assert!(
+            info[0].contains(&format!("version=\"{NEW_VERSION}\"")),
+            "{want}: {info:?}"
+        );
     }
     let (status, answer) = tokio::task::spawn_blocking(move || swap(addr, "no-such-arm", &good))
         .await
@@ -299,8 +327,13 @@ async fn models_swap_under_load_and_bad_ones_leave_the_old_serving() {
     ] {
         assert_eq!(m.model_swap_count(result), n, "{result}");
     }
-    let info = tokio::task::spawn_blocking(move || model_info(addr)).await.unwrap();
-    assert!(info[0].contains(&format!("version=\"{NEW_VERSION}\"")), "{info:?}");
+    let info = tokio::task::spawn_blocking(move || model_info(addr))
+        .await
+        .unwrap();
+    assert!(
+        info[0].contains(&format!("version=\"{NEW_VERSION}\"")),
+        "{info:?}"
+    );
 
     // The E2T goes away; what was read is finished, then the xApp stops.
     sim.stop().await;
@@ -310,7 +343,11 @@ async fn models_swap_under_load_and_bad_ones_leave_the_old_serving() {
     // Every indication read is decided or refused with a reason.
     // Drops counted after a decision was: none may have happened, or the sum below would
     // count those indications twice.
-    for late in ["latency_budget", "control_backpressure", "control_encode_failed"] {
+    for late in [
+        "latency_budget",
+        "control_backpressure",
+        "control_encode_failed",
+    ] {
         assert_eq!(Metrics::count(&m.dropped, late), 0, "{late}: {summary}");
     }
     let dropped: u64 = summary.dropped_by_reason.values().sum();
@@ -341,7 +378,10 @@ async fn models_swap_under_load_and_bad_ones_leave_the_old_serving() {
     assert_eq!(per_version.len(), 2, "{per_version:?}");
     for (cell, mut seq) in per_cell {
         seq.sort();
-        let first_new = seq.iter().position(|(_, v)| v == NEW_VERSION).unwrap_or(seq.len());
+        let first_new = seq
+            .iter()
+            .position(|(_, v)| v == NEW_VERSION)
+            .unwrap_or(seq.len());
         assert!(
             seq[..first_new].iter().all(|(_, v)| *v == old_version)
                 && seq[first_new..].iter().all(|(_, v)| v == NEW_VERSION),

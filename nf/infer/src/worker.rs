@@ -275,10 +275,7 @@ fn io_sizes(contract: &Contract) -> (Vec<usize>, usize) {
         .map(|d| (*d).max(0) as usize)
         .collect();
     let out = contract.outputs.first().map_or(0, |o| {
-        o.shape[1..]
-            .iter()
-            .map(|d| (*d).max(0) as usize)
-            .product()
+        o.shape[1..].iter().map(|d| (*d).max(0) as usize).product()
     });
     (dims, out)
 }

@@ -107,9 +107,8 @@ fn jobs_before_a_swap_run_on_the_old_model_and_after_on_the_new() {
     let new = load_model(&config(relabelled("7.7.7"))).unwrap();
     let swapper = handle.clone();
     // The swap queues behind the 500 jobs; another 500 queue behind it while it waits.
-    let swapped = std::thread::spawn(move || {
-        swapper.swap(new, in_range(), 16, Duration::from_secs(5))
-    });
+    let swapped =
+        std::thread::spawn(move || swapper.swap(new, in_range(), 16, Duration::from_secs(5)));
     std::thread::sleep(Duration::from_millis(5));
     let mut after = 500;
     let report = loop {
@@ -137,7 +136,10 @@ fn jobs_before_a_swap_run_on_the_old_model_and_after_on_the_new() {
     assert!(seen.iter().all(|s| s.2));
     // Submission order is queue order: one switch from old to new, at the swap.
     let switch = seen.iter().position(|s| s.1 == "7.7.7").unwrap();
-    assert!(switch >= 500, "a job queued before the swap ran on the new model");
+    assert!(
+        switch >= 500,
+        "a job queued before the swap ran on the new model"
+    );
     assert!(seen[..switch].iter().all(|s| s.1 == old_version));
     assert!(seen[switch..].iter().all(|s| s.1 == "7.7.7"));
     assert_eq!(report.jobs_before as usize, switch);
@@ -153,13 +155,20 @@ fn a_canary_with_nan_or_out_of_range_outputs_leaves_the_old_model_serving() {
     let old_version = old.contract.version.clone();
     let (tx, rx) = mpsc::channel();
     let (handle, join) = spawn_worker(old, wc(), move |_: usize, out| {
-        tx.send((out.model.name.clone(), out.model.version.clone(), out.values.map(<[f32]>::to_vec).map_err(str::to_owned)))
-            .unwrap();
+        tx.send((
+            out.model.name.clone(),
+            out.model.version.clone(),
+            out.values.map(<[f32]>::to_vec).map_err(str::to_owned),
+        ))
+        .unwrap();
     })
     .unwrap();
     // Nothing served yet: the first canary is the synthetic batch (3 rows); after one live
     // job, the canary is that job's row.
-    let cases = [("nan", "model_output_nan"), ("huge", "model_output_out_of_range")];
+    let cases = [
+        ("nan", "model_output_nan"),
+        ("huge", "model_output_out_of_range"),
+    ];
     for (i, (fixture_name, reason)) in cases.into_iter().enumerate() {
         let bad = load_model(&config(fixture(fixture_name))).unwrap();
         let err = handle
@@ -173,7 +182,11 @@ fn a_canary_with_nan_or_out_of_range_outputs_leaves_the_old_model_serving() {
                 ..
             } => {
                 assert_eq!(*r, reason, "{err}");
-                let want = if i == 0 { ("synthetic", 3) } else { ("live", 1) };
+                let want = if i == 0 {
+                    ("synthetic", 3)
+                } else {
+                    ("live", 1)
+                };
                 assert_eq!((*source_kind, *rows), want, "{err}");
             }
             other => panic!("{fixture_name}: {other}"),
@@ -181,7 +194,10 @@ fn a_canary_with_nan_or_out_of_range_outputs_leaves_the_old_model_serving() {
         // The old model still answers, with finite forecasts.
         handle.submit(vec![5.0; row_len()], 0).unwrap();
         let (name, version, values) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!((name.as_str(), version.as_str()), ("slice-prb-forecaster", old_version.as_str()));
+        assert_eq!(
+            (name.as_str(), version.as_str()),
+            ("slice-prb-forecaster", old_version.as_str())
+        );
         assert!(values.unwrap().iter().all(|v| v.is_finite()));
     }
     // Any failure leaves the old model: still no swap counted.
@@ -190,10 +206,23 @@ fn a_canary_with_nan_or_out_of_range_outputs_leaves_the_old_model_serving() {
         .swap(bad, in_range(), 16, Duration::from_secs(5))
         .unwrap_err();
     assert!(
-        matches!(err, SwapError::Canary { source_kind: "live", rows: 1, .. }),
+        matches!(
+            err,
+            SwapError::Canary {
+                source_kind: "live",
+                rows: 1,
+                ..
+            }
+        ),
         "{err}"
     );
-    assert_eq!(handle.stats().swaps.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        handle
+            .stats()
+            .swaps
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     drop(handle);
     join.join().unwrap();
 }

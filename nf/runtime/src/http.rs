@@ -479,7 +479,11 @@ async fn admin(
             .enumerate()
             .map(|(slot, (arms, model))| serde_json::json!({"slot": slot, "arms": arms, "model": model}))
             .collect();
-        return json("admin_models", StatusCode::OK, &serde_json::json!({ "models": slots }));
+        return json(
+            "admin_models",
+            StatusCode::OK,
+            &serde_json::json!({ "models": slots }),
+        );
     }
     let arm = &path[ADMIN_MODELS.len() + 1..];
     if req.method() != Method::POST {
@@ -539,10 +543,21 @@ mod admin_tests {
 
     #[test]
     fn only_loopback_peers_are_admitted() {
-        for ok in ["127.0.0.1:1", "127.9.9.9:1", "[::1]:1", "[::ffff:127.0.0.1]:1"] {
+        for ok in [
+            "127.0.0.1:1",
+            "127.9.9.9:1",
+            "[::1]:1",
+            "[::ffff:127.0.0.1]:1",
+        ] {
             assert!(is_loopback(&ok.parse().unwrap()), "{ok}");
         }
-        for bad in ["10.0.0.5:1", "0.0.0.0:1", "[::]:1", "[::ffff:10.0.0.1]:1", "[fe80::1]:1"] {
+        for bad in [
+            "10.0.0.5:1",
+            "0.0.0.0:1",
+            "[::]:1",
+            "[::ffff:10.0.0.1]:1",
+            "[fe80::1]:1",
+        ] {
             assert!(!is_loopback(&bad.parse().unwrap()), "{bad}");
         }
     }

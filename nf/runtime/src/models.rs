@@ -369,7 +369,12 @@ pub async fn reload_on_sighup(registry: Arc<ModelRegistry>) {
             let outcomes = registry.reload_all().await;
             let swapped = outcomes.iter().filter(|o| o.result == "swapped").count();
             let refused = outcomes.iter().filter(|o| !o.ok()).count();
-            tracing::info!(slots = outcomes.len(), swapped, refused, "sighup reload done");
+            tracing::info!(
+                slots = outcomes.len(),
+                swapped,
+                refused,
+                "sighup reload done"
+            );
         }
     }
     #[cfg(not(unix))]
@@ -532,7 +537,13 @@ pub fn interface_diff(old: &Contract, new: &Contract) -> Option<String> {
     )
     .or_else(|| differs("input features", features(old), features(new)))
     .or_else(|| differs("outputs", outputs(old), outputs(new)))
-    .or_else(|| differs("cell_prbs", old.cell_prbs.to_string(), new.cell_prbs.to_string()))
+    .or_else(|| {
+        differs(
+            "cell_prbs",
+            old.cell_prbs.to_string(),
+            new.cell_prbs.to_string(),
+        )
+    })
     .or_else(|| {
         differs(
             "prb_scaling",
@@ -591,7 +602,11 @@ mod tests {
         assert!(interface_diff(&old, &other).unwrap().contains("cell_prbs"));
         let mut other = old.clone();
         other.input.shape[1] += 1;
-        assert!(interface_diff(&old, &other).unwrap().contains("input shape"));
+        assert!(
+            interface_diff(&old, &other)
+                .unwrap()
+                .contains("input shape")
+        );
     }
 
     #[test]
@@ -599,11 +614,17 @@ mod tests {
         let c = shipped();
         let check = canary_check(&c);
         assert!(check(&c, 2, &[1.0, 2.0, 0.0, 50.0]).is_ok());
-        assert_eq!(check(&c, 1, &[f32::NAN, 1.0]).unwrap_err().0, "model_output_nan");
+        assert_eq!(
+            check(&c, 1, &[f32::NAN, 1.0]).unwrap_err().0,
+            "model_output_nan"
+        );
         assert_eq!(
             check(&c, 1, &[1.0, 1e30]).unwrap_err().0,
             "model_output_out_of_range"
         );
-        assert_eq!(check(&c, 2, &[1.0, 1.0]).unwrap_err().0, "model_output_rows");
+        assert_eq!(
+            check(&c, 2, &[1.0, 1.0]).unwrap_err().0,
+            "model_output_rows"
+        );
     }
 }

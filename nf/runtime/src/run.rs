@@ -129,8 +129,7 @@ fn spawn_inference(
     let columns = model.contract.output_columns();
     let m = metrics.clone();
     // The inference counter of the model that answered, resolved once per model.
-    let mut counted: Option<(Arc<ModelId>, prometheus_client::metrics::counter::Counter)> =
-        None;
+    let mut counted: Option<(Arc<ModelId>, prometheus_client::metrics::counter::Counter)> = None;
     spawn_worker(
         model,
         WorkerConfig {

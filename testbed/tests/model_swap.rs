@@ -61,14 +61,10 @@ fn http(
     path: &str,
     body: &str,
 ) -> (u16, String) {
-    let sock = match from {
+    let mut sock = match from {
         None => TcpStream::connect_timeout(&to, Duration::from_secs(5)).unwrap(),
-        Some(ip) => {
-            let s = socket_from(ip, to);
-            s.unwrap()
-        }
+        Some(ip) => socket_from(ip, to).unwrap(),
     };
-    let mut sock = sock;
     sock.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let req = format!(

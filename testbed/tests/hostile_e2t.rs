@@ -351,11 +351,12 @@ async fn nodes_past_the_node_limit_are_refused_by_name() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sighup_drains_and_unsubscribes_like_sigterm() {
+async fn sigint_drains_and_unsubscribes_like_sigterm() {
+    // (SIGHUP reloads the models: xapps/slice-sched/tests/model_swap.rs.)
     let (sim, proxy) = hostile(Misbehaviour::None).await;
-    let x = XappProcess::start("sighup", &format!("http://{}", proxy.addr), "");
-    let stderr = drains_on(&sim, x, "HUP").await;
-    assert!(stderr.contains("SIGHUP"), "{stderr}");
+    let x = XappProcess::start("sigint", &format!("http://{}", proxy.addr), "");
+    let stderr = drains_on(&sim, x, "INT").await;
+    assert!(stderr.contains("SIGINT"), "{stderr}");
     proxy.stop().await;
     sim.stop().await;
 }

@@ -11,4 +11,7 @@ pub mod worker;
 
 pub use contract::{Contract, ContractError};
 pub use runtime::{EngineError, ModelConfig, Provider};
-pub use worker::{InferenceHandle, JobOutput, WorkerConfig, WorkerStats, spawn_worker};
+pub use worker::{
+    CanaryCheck, CanarySource, InferenceHandle, JobOutput, ModelId, SwapError, SwapReport,
+    WorkerConfig, WorkerStats, spawn_worker,
+};

@@ -180,6 +180,63 @@ pub struct LoadedModel {
     pub contract: Contract,
     /// Execution provider in use ("cpu" when all others fell back).
     pub provider: String,
+    /// What it was loaded from (a reload reads the same contract path again).
+    pub config: ModelConfig,
+}
+
+impl EngineError {
+    /// Bounded label of a model refused at run time (`xapp_model_swaps_total{result}`):
+    /// `file_unreadable`, `contract_invalid`, `hash_mismatch`, `interface_mismatch` or
+    /// `load_failed`.
+    pub fn swap_result(&self) -> &'static str {
+        match self {
+            EngineError::Contract(ContractError::Io { .. }) => "file_unreadable",
+            EngineError::Contract(
+                ContractError::Parse { .. } | ContractError::Inconsistent { .. },
+            ) => "contract_invalid",
+            EngineError::Contract(ContractError::HashMismatch { .. }) => "hash_mismatch",
+            EngineError::Contract(ContractError::Mismatch { .. }) => "interface_mismatch",
+            EngineError::Session { .. }
+            | EngineError::LibraryMissing { .. }
+            | EngineError::LibraryNotFound { .. }
+            | EngineError::LibraryConflict { .. }
+            | EngineError::LibraryLoad { .. } => "load_failed",
+        }
+    }
+}
+
+/// Typical values of one feature at three load levels (idle, busy, saturated), by unit.
+fn canary_levels(unit: &str, cell_prbs: f32) -> [f32; 3] {
+    match unit {
+        crate::contract::PRB_UNIT => [0.0, 0.5 * cell_prbs, cell_prbs],
+        "UE" => [0.0, 4.0, 10.0],
+        "CQI" => [0.0, 9.0, 15.0],
+        "kbit/s" => [0.0, 20_000.0, 80_000.0],
+        "byte" => [0.0, 100_000.0, 2_000_000.0],
+        "%" | "percent" => [0.0, 50.0, 100.0],
+        _ => [0.0, 1.0, 10.0],
+    }
+}
+
+/// A fixed canary batch for `contract`'s input: three rows (idle, busy, saturated) whose
+/// every feature holds a typical value of its unit (PRB counts as shares of `cell_prbs`,
+/// UEs, CQI, kbit/s, bytes, percent), repeated over the window (and slices).
+pub fn synthetic_canary(contract: &Contract) -> Vec<f32> {
+    let features = &contract.input.features;
+    let row_len: usize = contract.input.shape[1..]
+        .iter()
+        .map(|d| (*d).max(0) as usize)
+        .product();
+    let cell_prbs = contract.cell_prbs as f32;
+    let mut rows = Vec::with_capacity(3 * row_len);
+    for level in 0..3 {
+        rows.extend((0..row_len).map(|i| {
+            features
+                .get(i % features.len().max(1))
+                .map_or(0.0, |f| canary_levels(&f.unit, cell_prbs)[level])
+        }));
+    }
+    rows
 }
 
 /// Loads the model of `cfg.contract`: hash check, session with one intra-op thread and no
@@ -224,6 +281,7 @@ pub fn load_model(cfg: &ModelConfig) -> Result<LoadedModel, EngineError> {
         session,
         contract,
         provider,
+        config: cfg.clone(),
     })
 }
 

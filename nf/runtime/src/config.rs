@@ -133,6 +133,9 @@ pub struct RuntimeConfig {
     /// each node's RAN function IDs; also each node's E2SM-KPM version and E2SM-RC profile
     /// under `asn1-per` (`[ric.osc]`, `[[ric.nodes]]`).
     pub osc: crate::transport::osc::OscConfig,
+    /// SIGHUP re-reads every model slot's contract and swaps in what changed (the xApp
+    /// binary turns it on; see [`crate::models`]). Off: SIGHUP is left to the caller.
+    pub reload_on_sighup: bool,
 }
 
 impl RuntimeConfig {
@@ -188,6 +191,7 @@ impl RuntimeConfig {
             rc_profile: RcProfile::Oran,
             nodes: Vec::new(),
             osc: crate::transport::osc::OscConfig::default(),
+            reload_on_sighup: false,
         }
     }
 }

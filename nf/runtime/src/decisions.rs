@@ -7,7 +7,9 @@
 //! holds the report's collection time, node, cell, A/B arm and role (acting or
 //! shadow), a digest of the model input window, the model outputs per slice, the quotas
 //! after the guard invariants, what happened to them (`sent`, `hysteresis`,
-//! `rate_limited`, `latency_budget`, `shadow`, ...) and the control's outcome. Wall-clock
+//! `rate_limited`, `latency_budget`, `shadow`, ...), the model that decided (`model`:
+//! contract name and version; absent for a baseline arm, and it changes at a hot swap) and
+//! the control's outcome. Wall-clock
 //! latency is not in it (it differs run to run); with `timings` on it is added as
 //! `latency_us`, and the file is then no longer reproducible.
 //!
@@ -54,6 +56,22 @@ pub struct SliceQuotaEntry {
     pub quota: QuotaEntry,
 }
 
+/// The model that decided (contract name and version).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelRef {
+    pub name: String,
+    pub version: String,
+}
+
+impl From<&nf_infer::ModelId> for ModelRef {
+    fn from(m: &nf_infer::ModelId) -> Self {
+        Self {
+            name: m.name.clone(),
+            version: m.version.clone(),
+        }
+    }
+}
+
 /// One decision.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DecisionRecord {
@@ -70,6 +88,9 @@ pub struct DecisionRecord {
     /// Per slice: S-NSSAI, min, max, dedicated [%].
     pub quotas: Vec<SliceQuotaEntry>,
     pub action: &'static str,
+    /// The model whose outputs these are (absent for a baseline arm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRef>,
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
@@ -245,6 +266,7 @@ mod tests {
             outputs: Vec::new(),
             quotas: DecisionRecord::quotas_of(&[quota]),
             action: "sent",
+            model: None,
             outcome: "accepted".into(),
             latency_us: None,
         };

@@ -8,6 +8,15 @@
 //! | `/ric/v1/health/ready` | 200 when ready (see [`crate::health`]: at least one E2 node subscribed), else 503 with the reason |
 //! | `GET /ric/v1/config` | the xApp's configuration as an O-RAN SC `XappConfigList` (when [`XappEndpoints::config`] is set) |
 //! | `POST /ric/v1/subscriptions/response` | a Subscription Manager notification, validated and handed to [`XappEndpoints::notifications`] (when set) |
+//! | `GET /ric/v1/admin/models` | loopback callers only: the model serving each slot, with its arms (when [`XappEndpoints::models`] is set) |
+//! | `POST /ric/v1/admin/models/{arm}` | loopback callers only: body `{"contract": "/path/new.contract.toml"}`; swaps the arm's model (see [`crate::models`]) and answers the outcome as JSON |
+//!
+//! The admin routes answer `403` to any caller whose TCP peer address is not a loopback
+//! address (IPv4 `127.0.0.0/8`, IPv6 `::1`, or `::ffff:127.x.y.z`), whatever the listen
+//! address: the metrics port may be reachable from the cluster, model swaps must not be. A
+//! swap answers `200` when the new model serves (`swapped` or `unchanged`), `422` when it
+//! was refused (the old model serves; `result` and `detail` say why), `404` for an unknown
+//! arm, `409` for a baseline arm, `400` for a bad body and `503` while the run stops.
 //!
 //! A notification is answered `200` once it is queued for the runtime, `400` with the
 //! reason when its body is refused (too large, not JSON, a field missing or out of range),
@@ -44,15 +53,22 @@ use crate::metrics::{Endpoint, Metrics};
 
 /// Every `endpoint` label of `xapp_http_requests_total` (a refused notification counts as
 /// `subscriptions_response_refused`).
-pub(crate) const ENDPOINTS: [&str; 7] = [
+pub(crate) const ENDPOINTS: [&str; 9] = [
     "metrics",
     "alive",
     "ready",
     "config",
     "subscriptions_response",
     "subscriptions_response_refused",
+    "admin_models",
+    "admin_forbidden",
     "not_found",
 ];
+
+/// Admin routes (loopback callers only).
+const ADMIN_MODELS: &str = "/ric/v1/admin/models";
+/// Largest admin request body [bytes].
+const MAX_ADMIN_BODY: usize = 4096;
 
 /// Where the Subscription Manager's notifications go: a bounded queue the runtime's
 /// transport drains (a full queue answers `503`, so the manager retries).
@@ -65,6 +81,8 @@ pub struct XappEndpoints {
     pub config: Option<Bytes>,
     /// Receiver of `POST /ric/v1/subscriptions/response`; `404` when `None`.
     pub notifications: Option<NotificationSink>,
+    /// The run's model slots, for the admin routes; `404` when `None`.
+    pub models: Option<Arc<crate::models::ModelRegistry>>,
 }
 
 impl XappEndpoints {
@@ -73,6 +91,12 @@ impl XappEndpoints {
     pub fn with_config(mut self, xapp_name: &str, config: serde_json::Value) -> Self {
         let list = nf_osc::xapp_config::config_list(xapp_name, config);
         self.config = Some(Bytes::from(serde_json::to_vec(&list).unwrap_or_default()));
+        self
+    }
+
+    /// Serves the admin routes over `models`.
+    pub fn with_models(mut self, models: Arc<crate::models::ModelRegistry>) -> Self {
+        self.models = Some(models);
         self
     }
 
@@ -220,10 +244,11 @@ async fn serve_connection(
     close: oneshot::Receiver<()>,
 ) {
     let _ = sock.set_nodelay(true);
+    let peer = sock.peer_addr().ok();
     let service = service_fn(move |req| {
         let metrics = metrics.clone();
         let endpoints = endpoints.clone();
-        async move { Ok::<_, Infallible>(respond(&metrics, &endpoints, req).await) }
+        async move { Ok::<_, Infallible>(respond(&metrics, &endpoints, peer, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -242,10 +267,11 @@ async fn serve_connection(
 async fn respond(
     metrics: &Metrics,
     endpoints: &XappEndpoints,
+    peer: Option<SocketAddr>,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let version = req.version();
-    let (endpoint, status, content_type, body) = match xapp_route(endpoints, req).await {
+    let (endpoint, status, content_type, body) = match xapp_route(endpoints, peer, req).await {
         Ok(answer) => answer,
         Err(req) => {
             let (e, s, c, b) = route(metrics, req.method(), req.uri().path());
@@ -312,9 +338,16 @@ const JSON: &str = "application/json";
 /// The O-RAN SC routes of `endpoints`; hands the request back when it is not one of them.
 async fn xapp_route(
     endpoints: &XappEndpoints,
+    peer: Option<SocketAddr>,
     req: Request<Incoming>,
 ) -> Result<Answer, Request<Incoming>> {
     let path = req.uri().path();
+    if path == ADMIN_MODELS || path.starts_with("/ric/v1/admin/models/") {
+        let Some(models) = &endpoints.models else {
+            return Err(req);
+        };
+        return Ok(admin(models, peer, req).await);
+    }
     if path == "/ric/v1/config" {
         let Some(config) = &endpoints.config else {
             return Err(req);
@@ -395,6 +428,137 @@ async fn notification(sink: &NotificationSink, body: Incoming) -> Answer {
             );
             let text = format!("not queued ({reason}); retry\n");
             plain(REFUSED, StatusCode::SERVICE_UNAVAILABLE, &text)
+        }
+    }
+}
+
+/// Whether `peer` is this host's loopback (IPv4-mapped IPv6 loopback included).
+pub fn is_loopback(peer: &SocketAddr) -> bool {
+    match peer.ip() {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+fn json(endpoint: &'static str, status: StatusCode, value: &serde_json::Value) -> Answer {
+    let mut body = serde_json::to_vec(value).unwrap_or_default();
+    body.push(b'\n');
+    (endpoint, status, JSON, Bytes::from(body))
+}
+
+fn admin_error(status: StatusCode, error: &str, detail: String) -> Answer {
+    let value = serde_json::json!({ "error": error, "detail": detail });
+    json("admin_models", status, &value)
+}
+
+/// The admin routes: loopback callers only.
+async fn admin(
+    models: &crate::models::ModelRegistry,
+    peer: Option<SocketAddr>,
+    req: Request<Incoming>,
+) -> Answer {
+    if !peer.as_ref().is_some_and(is_loopback) {
+        let who = peer.map_or_else(|| "unknown".to_owned(), |p| p.ip().to_string());
+        tracing::warn!(peer = %who, path = req.uri().path(), "admin call refused: not a loopback caller");
+        let value = serde_json::json!({
+            "error": "forbidden",
+            "detail": format!("admin calls are served to loopback callers only; {who} is not one"),
+        });
+        return json("admin_forbidden", StatusCode::FORBIDDEN, &value);
+    }
+    let path = req.uri().path().to_owned();
+    if path == ADMIN_MODELS {
+        if req.method() != Method::GET {
+            return plain("admin_models", StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+        }
+        let slots: Vec<_> = models
+            .serving()
+            .into_iter()
+            .enumerate()
+            .map(|(slot, (arms, model))| serde_json::json!({"slot": slot, "arms": arms, "model": model}))
+            .collect();
+        return json(
+            "admin_models",
+            StatusCode::OK,
+            &serde_json::json!({ "models": slots }),
+        );
+    }
+    let arm = &path[ADMIN_MODELS.len() + 1..];
+    if req.method() != Method::POST {
+        return plain("admin_models", StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
+    }
+    if let Err(e) = models.slot_of(arm) {
+        let status = match e {
+            crate::models::AdminError::UnknownArm(_) => StatusCode::NOT_FOUND,
+            crate::models::AdminError::NotAModelArm(_) => StatusCode::CONFLICT,
+        };
+        return admin_error(status, "no_model_arm", e.to_string());
+    }
+    let contract = match admin_body(req.into_body()).await {
+        Ok(c) => c,
+        Err(detail) => return admin_error(StatusCode::BAD_REQUEST, "bad_request", detail),
+    };
+    let outcome = match models.swap_arm(arm, &contract).await {
+        Ok(o) => o,
+        Err(e) => return admin_error(StatusCode::NOT_FOUND, "no_model_arm", e.to_string()),
+    };
+    let status = match outcome.result {
+        "swapped" | "unchanged" => StatusCode::OK,
+        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let value = serde_json::to_value(&outcome).unwrap_or_default();
+    json("admin_models", status, &value)
+}
+
+/// The `contract` path of an admin swap body.
+async fn admin_body(body: Incoming) -> Result<std::path::PathBuf, String> {
+    use hyper::body::Body as _;
+    if body.size_hint().lower() > MAX_ADMIN_BODY as u64 {
+        return Err(format!("body over {MAX_ADMIN_BODY} bytes"));
+    }
+    let bytes = http_body_util::Limited::new(body, MAX_ADMIN_BODY)
+        .collect()
+        .await
+        .map_err(|_| format!("body over {MAX_ADMIN_BODY} bytes or cut"))?
+        .to_bytes();
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        contract: std::path::PathBuf,
+    }
+    let b: Body = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("expected {{\"contract\": \"/path/model.contract.toml\"}}: {e}"))?;
+    if b.contract.as_os_str().is_empty() {
+        return Err("`contract` is empty".into());
+    }
+    Ok(b.contract)
+}
+
+#[cfg(test)]
+mod admin_tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_peers_are_admitted() {
+        for ok in [
+            "127.0.0.1:1",
+            "127.9.9.9:1",
+            "[::1]:1",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            assert!(is_loopback(&ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "10.0.0.5:1",
+            "0.0.0.0:1",
+            "[::]:1",
+            "[::ffff:10.0.0.1]:1",
+            "[fe80::1]:1",
+        ] {
+            assert!(!is_loopback(&bad.parse().unwrap()), "{bad}");
         }
     }
 }

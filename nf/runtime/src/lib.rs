@@ -12,7 +12,9 @@
 //! - [`decisions`]: the reproducible decision log.
 //! - [`trial`]: A/B arms, per-arm KPIs and the trial guard rail.
 //! - [`metrics`]: counters and histograms, Prometheus text exposition.
-//! - [`http`]: the HTTP endpoint: `/metrics` and the RIC health probes, bounded.
+//! - [`models`]: the model slots of a run and hot model swap (SIGHUP, admin call).
+//! - [`http`]: the HTTP endpoint: `/metrics`, the RIC health probes and the admin routes,
+//!   bounded.
 //! - [`health`]: readiness, the per-state E2 node gauges, node tasks given up.
 //! - [`process`]: `process_*` metrics read from `/proc`.
 //! - [`lograte`]: rate limits of repetitive log lines.
@@ -29,6 +31,7 @@ pub mod health;
 pub mod http;
 pub mod lograte;
 pub mod metrics;
+pub mod models;
 mod node;
 pub mod process;
 mod run;

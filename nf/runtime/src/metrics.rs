@@ -135,6 +135,19 @@ pub struct Latencies {
     pub control_rtt: Arc<SharedLatencyHistogram>,
 }
 
+/// Labels of `xapp_model_swaps_total` (a fixed set: [`crate::models::SWAP_RESULTS`]).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SwapResult {
+    pub result: &'static str,
+}
+
+/// Labels of `xapp_model_inferences_total`: the model that answered.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    pub name: String,
+    pub version: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Reason {
     pub reason: &'static str,
@@ -232,6 +245,10 @@ pub struct Metrics {
     /// `xapp_build_info` and `xapp_model_info` (value 1, the labels carry the information).
     pub build_info: Family<BuildLabels, Gauge>,
     pub model_info: Family<InfoLabels, Gauge>,
+    /// Model swap attempts by result (see [`crate::models`]).
+    pub model_swaps: Family<SwapResult, Counter>,
+    /// Inference jobs (one per cell decision) answered, by the model that answered.
+    pub model_inferences: Family<ModelLabels, Counter>,
     /// HTTP requests served, by endpoint.
     pub http_requests: Family<Endpoint, Counter>,
     /// HTTP connections closed to make room under the connection limit.
@@ -289,6 +306,8 @@ impl Metrics {
             nodes_refused: Family::default(),
             build_info: Family::default(),
             model_info: Family::default(),
+            model_swaps: Family::default(),
+            model_inferences: Family::default(),
             http_requests: Family::default(),
             http_shed: Counter::default(),
             http_accept_errors: Counter::default(),
@@ -328,6 +347,9 @@ impl Metrics {
                 drop(family.get_or_create(&Reason { reason }));
             }
         }
+        for result in crate::models::SWAP_RESULTS {
+            drop(self.model_swaps.get_or_create(&SwapResult { result }));
+        }
         for endpoint in crate::http::ENDPOINTS {
             drop(self.http_requests.get_or_create(&Endpoint { endpoint }));
         }
@@ -341,6 +363,41 @@ impl Metrics {
             sha256: sha256.into(),
         };
         self.model_info.get_or_create(&labels).set(1);
+        let labels = ModelLabels {
+            name: name.into(),
+            version: version.into(),
+        };
+        drop(self.model_inferences.get_or_create(&labels));
+    }
+
+    /// Removes `xapp_model_info` of a model no slot serves any more.
+    pub fn model_unloaded(&self, name: &str, version: &str, sha256: &str) {
+        let labels = InfoLabels {
+            name: name.into(),
+            version: version.into(),
+            sha256: sha256.into(),
+        };
+        self.model_info.remove(&labels);
+    }
+
+    /// Counts one model swap attempt by its result.
+    pub fn model_swap(&self, result: &'static str) {
+        self.model_swaps.get_or_create(&SwapResult { result }).inc();
+    }
+
+    /// Reads `xapp_model_swaps_total{result}`.
+    pub fn model_swap_count(&self, result: &'static str) -> u64 {
+        self.model_swaps.get_or_create(&SwapResult { result }).get()
+    }
+
+    /// The counter of inference jobs answered by `model` (resolve once per model, not per
+    /// job).
+    pub fn model_inference_counter(&self, model: &nf_infer::ModelId) -> Counter {
+        let labels = ModelLabels {
+            name: model.name.clone(),
+            version: model.version.clone(),
+        };
+        self.model_inferences.get_or_create(&labels).clone()
     }
 
     fn register_all(&mut self) {
@@ -479,8 +536,18 @@ impl Metrics {
         );
         r.register(
             "model_info",
-            "ONNX models loaded (value 1; contract name, version and model file sha256 as labels)",
+            "ONNX models serving (value 1; contract name, version and model file sha256 as labels; a model swapped out is removed)",
             m.model_info.clone(),
+        );
+        r.register(
+            "model_swaps",
+            "Model swap attempts at run time (SIGHUP or the admin call), by result: swapped, unchanged, or why the new model was refused",
+            m.model_swaps.clone(),
+        );
+        r.register(
+            "model_inferences",
+            "Inference jobs (one per cell decision) answered, by the model (contract name and version) that answered",
+            m.model_inferences.clone(),
         );
         r.register(
             "http_requests",

@@ -12,7 +12,7 @@ use nf_core::features::{FeatureLayout, LayoutError};
 use nf_infer::contract::{Contract, ModelKind};
 use nf_infer::runtime::LoadedModel;
 use nf_infer::worker::WorkerStats;
-use nf_infer::{InferenceHandle, WorkerConfig, spawn_worker};
+use nf_infer::{InferenceHandle, ModelId, WorkerConfig, spawn_worker};
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
@@ -20,6 +20,7 @@ use crate::config::RuntimeConfig;
 use crate::discovery::{discover, within_node_limit};
 use crate::e2::E2Error;
 use crate::metrics::Metrics;
+use crate::models::{ModelRegistry, SlotStart};
 use crate::node::{InferCtx, NodeEvent, NodeTask, ServedPolicy};
 use crate::summary::Summary;
 use crate::supervise::{supervise, wait_shutdown_or_all_dead};
@@ -80,8 +81,9 @@ impl RuntimeError {
     }
 }
 
-/// Waits for SIGTERM, SIGINT or SIGHUP (all of them mean: drain, unsubscribe, summarise)
-/// and returns the signal's name. Pending forever where signals cannot be installed.
+/// Waits for SIGTERM or SIGINT (both mean: drain, unsubscribe, summarise) and returns the
+/// signal's name. Pending forever where signals cannot be installed. (SIGHUP reloads the
+/// models when [`RuntimeConfig::reload_on_sighup`] is on; see [`crate::models`].)
 pub async fn termination_signal() -> &'static str {
     #[cfg(unix)]
     {
@@ -100,7 +102,6 @@ pub async fn termination_signal() -> &'static str {
         tokio::select! {
             _ = wait(SignalKind::terminate()) => "SIGTERM",
             _ = wait(SignalKind::interrupt()) => "SIGINT",
-            _ = wait(SignalKind::hangup()) => "SIGHUP",
         }
     }
     #[cfg(not(unix))]
@@ -128,6 +129,8 @@ fn spawn_inference(
 ) -> Result<(InferenceHandle<InferCtx>, std::thread::JoinHandle<()>), RuntimeError> {
     let columns = model.contract.output_columns();
     let m = metrics.clone();
+    // The inference counter of the model that answered, resolved once per model.
+    let mut counted: Option<(Arc<ModelId>, prometheus_client::metrics::counter::Counter)> = None;
     spawn_worker(
         model,
         WorkerConfig {
@@ -136,10 +139,18 @@ fn spawn_inference(
             keep_warm: cfg.keep_warm,
             one_job_per_run: cfg.reproducible,
         },
-        move |ctx: InferCtx, out| {
+        move |mut ctx: InferCtx, out| {
             if out.first_in_batch {
                 m.batch_rows.observe(out.batch_rows as f64);
             }
+            let known = matches!(&counted, Some((id, _)) if Arc::ptr_eq(id, out.model));
+            if !known {
+                counted = Some((out.model.clone(), m.model_inference_counter(out.model)));
+            }
+            if let Some((_, c)) = &counted {
+                c.inc();
+            }
+            ctx.model = Some(out.model.clone());
             let forecasts = out
                 .values
                 .map(|v| v.chunks_exact(columns).map(|c| [c[0], c[1]]).collect())
@@ -221,6 +232,34 @@ pub async fn run_models(
         }
         endpoints = endpoints.with_notifications(sink);
     }
+    for m in &models {
+        let c = &m.contract;
+        metrics.model_loaded(&c.name, &c.version, &c.sha256);
+    }
+    let mut infer = Vec::new();
+    let mut workers = Vec::new();
+    let mut slots = Vec::new();
+    for model in models {
+        let (config, model_contract) = (model.config.clone(), model.contract.clone());
+        let (h, w) = spawn_inference(model, &cfg, &metrics)?;
+        slots.push(SlotStart {
+            config,
+            contract: model_contract,
+            handle: h.clone(),
+        });
+        infer.push(h);
+        workers.push(w);
+    }
+    let arm_slots = arms
+        .arms
+        .iter()
+        .map(|a| match a.policy {
+            ArmPolicy::Model(i) => (a.name.clone(), Some(i)),
+            ArmPolicy::Baseline(_) => (a.name.clone(), None),
+        })
+        .collect();
+    let registry = Arc::new(ModelRegistry::new(slots, arm_slots, metrics.clone()));
+    endpoints = endpoints.with_models(registry.clone());
     let http = match listener {
         Some(l) => Some(
             crate::http::spawn_with(
@@ -236,17 +275,9 @@ pub async fn run_models(
         ),
         None => None,
     };
-    for m in &models {
-        let c = &m.contract;
-        metrics.model_loaded(&c.name, &c.version, &c.sha256);
-    }
-    let mut infer = Vec::new();
-    let mut workers = Vec::new();
-    for model in models {
-        let (h, w) = spawn_inference(model, &cfg, &metrics)?;
-        infer.push(h);
-        workers.push(w);
-    }
+    let sighup = cfg
+        .reload_on_sighup
+        .then(|| tokio::spawn(crate::models::reload_on_sighup(registry.clone())));
     let worker_stats: Vec<_> = infer.iter().map(|h| h.stats().clone()).collect();
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -261,8 +292,12 @@ pub async fn run_models(
             if let Some(h) = &http {
                 h.abort();
             }
+            if let Some(h) = &sighup {
+                h.abort();
+            }
             transport.stop();
             drop(infer);
+            registry.close();
             join_workers(workers).await;
             return Err(e);
         }
@@ -317,6 +352,10 @@ pub async fn run_models(
         // A node given up is already counted and named in the health state.
         let _ = t.await;
     }
+    if let Some(h) = &sighup {
+        h.abort();
+    }
+    registry.close();
     join_workers(workers).await;
     transport.stop();
     if let Some(log) = &cfg.decision_log {

@@ -53,6 +53,7 @@ fn write_log(path: &Path, cells: u64, ticks: u64, shift: u8) {
                 outputs: Vec::new(),
                 quotas: DecisionRecord::quotas_of(&quotas),
                 action: "sent",
+                model: None,
                 outcome: "accepted".into(),
                 latency_us: None,
             };

@@ -15,7 +15,7 @@ pub const BAD_MODEL: u8 = 78;
 pub const TABLE: &[(u8, &str)] = &[
     (
         OK,
-        "done: a signal (SIGINT, SIGTERM, SIGHUP) or `--duration` ended the run, it drained and unsubscribed; the summary is on stdout. `--check` passed.",
+        "done: a signal (SIGINT, SIGTERM) or `--duration` ended the run, it drained and unsubscribed; the summary is on stdout. `--check` passed.",
     ),
     (
         BAD_CONFIG,

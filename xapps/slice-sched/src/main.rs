@@ -33,7 +33,9 @@ enum LogFormat {
 ///
 /// Connects to an E2 termination speaking the SD-RAN E2T API (onos.e2t.e2.v1beta1), discovers
 /// the E2 nodes and cells, subscribes to periodic KPM reports, and closes the loop until
-/// SIGINT, SIGTERM or SIGHUP (or --duration), then drains, unsubscribes and prints a summary.
+/// SIGINT or SIGTERM (or --duration), then drains, unsubscribes and prints a summary. SIGHUP
+/// reloads the models: each re-reads its contract and a changed model is swapped in after
+/// its checks and a canary batch (see docs/operations.md, "Swapping a model at run time").
 ///
 /// Exit codes: 0 done, 64 config or command line refused, 70 runtime failure, 78 model or
 /// onnxruntime refused (see docs/operations.md).
@@ -52,8 +54,8 @@ struct Cli {
     /// Override the E2T endpoint of the config (`e2t.endpoint`), e.g. http://10.0.0.5:5150.
     #[arg(long, env = "SLICE_XAPP_E2T")]
     e2t: Option<String>,
-    /// Stop after this many seconds, a finite number in [0, 1e9] (default: run until SIGINT,
-    /// SIGTERM or SIGHUP; `inf` is refused: leave the flag out instead).
+    /// Stop after this many seconds, a finite number in [0, 1e9] (default: run until SIGINT
+    /// or SIGTERM; `inf` is refused: leave the flag out instead).
     #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Override or disable (with "off") the Prometheus listen address of the config.
@@ -84,7 +86,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if !secs.is_finite() {
         return Err(format!(
-            "{s:?} is not a duration; leave --duration out to run until SIGINT, SIGTERM or SIGHUP"
+            "{s:?} is not a duration; leave --duration out to run until SIGINT or SIGTERM"
         ));
     }
     if !(0.0..=MAX_DURATION_S).contains(&secs) {
@@ -156,8 +158,9 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// The end of the run: `--duration`, SIGINT, SIGTERM or SIGHUP. Each leads to the same
-/// graceful shutdown: drain in-flight decisions, unsubscribe, print the summary.
+/// The end of the run: `--duration`, SIGINT or SIGTERM. Each leads to the same graceful
+/// shutdown: drain in-flight decisions, unsubscribe, print the summary. (SIGHUP reloads the
+/// models instead: `RuntimeConfig::reload_on_sighup`.)
 async fn shutdown_signal(duration: Option<Duration>) {
     let sleep = async {
         match duration {
@@ -203,6 +206,7 @@ fn apply_metrics_listen(cfg: &mut RuntimeConfig, flag: Option<&str>) -> Result<(
 fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
     let validated = load_config(&cli.config, cli.e2t)?;
     let mut runtime_cfg = validated.runtime;
+    runtime_cfg.reload_on_sighup = true;
     apply_metrics_listen(&mut runtime_cfg, cli.metrics_listen.as_deref())?;
     let models = slice_xapp::load_models(&validated.models)?;
     if cli.check {

@@ -1,7 +1,7 @@
 //! The xApp binary as an operator meets it: real `--help`, a bad config or command line
 //! refused before anything starts (exit 64, every problem named once by its key), a model
 //! or onnxruntime that cannot be used refused (exit 78, naming what and where from),
-//! `--check` on the shipped config from any working directory, and SIGTERM / SIGHUP against
+//! `--check` on the shipped config from any working directory, and SIGTERM / SIGINT against
 //! the real simulator draining, unsubscribing and printing the summary (exit 0).
 
 #![allow(clippy::unwrap_used)]
@@ -352,7 +352,8 @@ fn sigterm_unsubscribes_and_prints_the_summary() {
     signal_drains_unsubscribes_and_prints_the_summary("TERM");
 }
 
+/// SIGINT stops like SIGTERM. (SIGHUP reloads the models instead: `tests/model_swap.rs`.)
 #[test]
-fn sighup_unsubscribes_and_prints_the_summary() {
-    signal_drains_unsubscribes_and_prints_the_summary("HUP");
+fn sigint_unsubscribes_and_prints_the_summary() {
+    signal_drains_unsubscribes_and_prints_the_summary("INT");
 }

@@ -55,6 +55,8 @@ pub(crate) struct InferCtx {
     pub shadow: bool,
     /// Pipeline slot held from submission to the control's outcome (backpressure mode).
     pub permit: Option<OwnedSemaphorePermit>,
+    /// The model that answered (set by the inference worker; `None` for a baseline arm).
+    pub model: Option<Arc<nf_infer::ModelId>>,
 }
 
 /// Events delivered to a node task besides its stream.
@@ -341,6 +343,7 @@ impl<'a> Decide<'a> {
             arm,
             shadow,
             permit,
+            model: None,
         };
         match &t.arms.arms[arm].policy {
             ArmPolicy::Baseline(b) => {

@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use super::NodeTask;
 use super::decide::{Decision, NodeEvent, Verdict};
 use crate::clock::Clock;
-use crate::decisions::{DecisionKey, DecisionLog, DecisionRecord, SliceOutput};
+use crate::decisions::{DecisionKey, DecisionLog, DecisionRecord, ModelRef, SliceOutput};
 use crate::metrics::Metrics;
 use crate::transport::{Completion, Control, ControlOutcome, ControlPath};
 
@@ -160,6 +160,7 @@ impl<'a> Emit<'a> {
                 .collect(),
             quotas: DecisionRecord::quotas_of(&quotas),
             action,
+            model: ctx.model.as_deref().map(ModelRef::from),
             outcome: if action == "sent" { "pending" } else { "none" }.into(),
             latency_us: log
                 .timings

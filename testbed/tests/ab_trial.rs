@@ -416,3 +416,38 @@ fn abtrial_explains_too_few_cells_and_too_many_windows() {
         assert!(!out.join("trial.json").exists());
     }
 }
+
+// ---- issue 9: slice utility as the primary KPI, sweeps, static search ------------------
+
+fn small(design: Design) -> TrialConfig {
+    TrialConfig {
+        design,
+        cells: 8,
+        windows: 120,
+        bootstrap_iterations: 200,
+        ..TrialConfig::default()
+    }
+}
+
+#[test]
+fn an_a_a_sweep_is_significant_at_about_the_nominal_rate() {
+    let (cells, link) = cells();
+    let cfg = small(Design::Switchback { block_ms: 5_000 });
+    let seeds: Vec<u64> = (1..=20).collect();
+    let r = trial::sweep::sweep(&cfg, &cells, &link, &seeds, || {
+        Ok([
+            trial::parse_arm("proportional")?,
+            trial::parse_arm("proportional")?,
+        ])
+    })
+    .unwrap();
+    println!(
+        "A/A: {} of 20 significant, mean relative {:+.4}",
+        r.share_significant * 20.0,
+        r.mean_relative
+    );
+    assert_eq!(r.kpi, Kpi::SliceUtility);
+    assert_eq!(r.seeds.len(), 20);
+    // Nominal 5 %: 4 or more of 20 has probability < 2 %.
+    assert!(r.share_significant <= 0.15, "{}", r.share_significant);
+}

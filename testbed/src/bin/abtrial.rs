@@ -313,7 +313,7 @@ fn twin_cells(
         cell_prbs: t.cell_prbs,
         load: t.load,
     };
-    if !(1.0..=275.0).contains(&t.cell_prbs) || !(t.load > 0.0 && t.load.is_finite()) {
+    if !((1.0..=275.0).contains(&t.cell_prbs) && t.load > 0.0 && t.load.is_finite()) {
         bail!(
             "--cell-prbs must be in 1..=275 and --load > 0 (got {}, {})",
             t.cell_prbs,

@@ -7,6 +7,8 @@
 #     through onnxruntime.
 # Environment: TRACES (default ../shared/traces), PROFILE (cargo profile, default dev),
 # ORACLE_ARGS (extra policy_oracle arguments).
+# Scenario: TWIN's rule of docs/ab-trials.md (fixed before any policy was evaluated): the
+# largest carrier where >= 10 % of the training trial's busy windows contend -> 15 PRB, load x1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRACES=${TRACES:-../shared/traces}
@@ -20,7 +22,7 @@ fi
 start=$(date +%s)
 # shellcheck disable=SC2086
 cargo run --locked --profile "$PROFILE" -q -p testbed --bin policy_oracle -- \
-    --traces "$TRACES" --trial multi-ue-trial2 --cell-prbs 25 --load 2 \
+    --traces "$TRACES" --trial multi-ue-trial2 --cell-prbs 15 --load 1 \
     --window 4 --stride 4 --horizon 8 --levels 1,3,9 --out "$DATA" ${ORACLE_ARGS:-}
 .cache/train-venv/bin/python models/slice_policy/train.py --data "$DATA"
 echo "train-policy: $(( $(date +%s) - start )) s"

@@ -309,6 +309,7 @@ def main():
         fh.write(contract_text(meta, digest, shape))
     metrics = {
         "data": {k: meta[k] for k in ("traces", "slices", "features", "row_shape")},
+        "scenario": meta["scenario"],
         "oracle": meta["oracle"],
         "actions": meta["actions"]["weights"],
         "train": summary(tr),

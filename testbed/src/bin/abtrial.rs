@@ -16,7 +16,7 @@ use nf_core::trial::kpi::{Kpi, UnknownKpi};
 use nf_core::trial::sequential::RailConfig;
 use nf_core::trial::utility::UtilityWeights;
 use testbed::trial::sweep::{search_static, sweep};
-use testbed::trial::{self, Arm, TrialConfig, TrialReport, parse_arm};
+use testbed::trial::{self, TrialConfig, TrialReport, parse_arm};
 use testbed::twin::trials::{
     ClassSource, Classifier, Scenario, TwinError, TwinTrial, apply, contention, labelled_ues,
     load_trial,
@@ -242,7 +242,11 @@ fn print_summary(report: &TrialReport, cfg: &TrialConfig, out: &std::path::Path)
     println!("primary KPI:");
     println!("  {:<20} {}", primary.kpi.name(), primary.verdict.text);
     println!("secondary KPIs:");
-    for e in report.effects.iter().filter(|e| e.kpi != report.primary_kpi) {
+    for e in report
+        .effects
+        .iter()
+        .filter(|e| e.kpi != report.primary_kpi)
+    {
         println!("  {:<20} {}", e.kpi.name(), e.verdict.text);
     }
     match &report.rail {
@@ -309,8 +313,12 @@ fn twin_cells(
         cell_prbs: t.cell_prbs,
         load: t.load,
     };
-    if !(t.cell_prbs >= 1.0 && t.cell_prbs <= 275.0) || !(t.load > 0.0 && t.load.is_finite()) {
-        bail!("--cell-prbs must be in 1..=275 and --load > 0 (got {}, {})", t.cell_prbs, t.load);
+    if !((1.0..=275.0).contains(&t.cell_prbs) && t.load > 0.0 && t.load.is_finite()) {
+        bail!(
+            "--cell-prbs must be in 1..=275 and --load > 0 (got {}, {})",
+            t.cell_prbs,
+            t.load
+        );
     }
     let (mut cells, source) = if t.trials.is_empty() {
         let root = t
@@ -328,7 +336,9 @@ fn twin_cells(
             let classes = class_source(&trial, &traces)?;
             match load_trial(&trial, min_windows.max(1), &classes) {
                 Ok(c) => all.extend(c),
-                Err(TwinError::NoRuns(n)) => bail!("trial {n}: no run of at least {min_windows} windows"),
+                Err(TwinError::NoRuns(n)) => {
+                    bail!("trial {n}: no run of at least {min_windows} windows")
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -421,7 +431,11 @@ fn run_search(t: &TwinArgs, step: u8, out: &std::path::Path) -> anyhow::Result<(
         "trials": t.trials, "scenario": scenario, "weights": t.utility_weights,
     });
     std::fs::write(&path, serde_json::to_string_pretty(&v)? + "\n")?;
-    println!("written: {} (arm: static:{})", path.display(), path.display());
+    println!(
+        "written: {} (arm: static:{})",
+        path.display(),
+        path.display()
+    );
     Ok(())
 }
 
@@ -443,7 +457,13 @@ fn run_contention(t: &TwinArgs) -> anyhow::Result<()> {
     for prbs in [50.0, 25.0, 15.0, 6.0] {
         for load in [1.0, 2.0] {
             let mut cells = base.clone();
-            apply(&mut cells, &Scenario { cell_prbs: prbs, load });
+            apply(
+                &mut cells,
+                &Scenario {
+                    cell_prbs: prbs,
+                    load,
+                },
+            );
             let c = contention(&cells, &link);
             println!(
                 "{prbs:>5}  ×{load}  {:>7}  {:>5}  {:>9}  {:>6.1} %",
@@ -477,7 +497,11 @@ fn run_calibrate(t: &TwinArgs) -> anyhow::Result<()> {
                 h += cal.thp_nmae * cal.windows as f64;
             }
         }
-        println!("{name}  window-weighted  PRB NMAE {:.3}  throughput NMAE {:.3}", p / w, h / w);
+        println!(
+            "{name}  window-weighted  PRB NMAE {:.3}  throughput NMAE {:.3}",
+            p / w,
+            h / w
+        );
     }
     Ok(())
 }

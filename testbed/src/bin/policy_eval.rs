@@ -38,9 +38,11 @@ struct Cli {
     /// Training trial (the static split is searched on it).
     #[arg(long, default_value = "multi-ue-trial2")]
     training: String,
-    #[arg(long, default_value_t = 25.0)]
+    /// Carrier DL PRBs of the scenario (docs/ab-trials.md rule: 15).
+    #[arg(long, default_value_t = 15.0)]
     cell_prbs: f64,
-    #[arg(long, default_value_t = 2.0)]
+    /// Multiplier of the recorded arrivals.
+    #[arg(long, default_value_t = 1.0)]
     load: f64,
     /// Seeds (each draws new start windows for every held-out cell).
     #[arg(long, default_value_t = 20)]

@@ -45,7 +45,14 @@ pub fn grid(ssts: &[u8], step: u8) -> Vec<StaticSplit> {
     let step = step.clamp(1, 100);
     let mut out = Vec::new();
     let mut cur = vec![0u8; ssts.len()];
-    fn rec(i: usize, left: u8, step: u8, ssts: &[u8], cur: &mut Vec<u8>, out: &mut Vec<StaticSplit>) {
+    fn rec(
+        i: usize,
+        left: u8,
+        step: u8,
+        ssts: &[u8],
+        cur: &mut Vec<u8>,
+        out: &mut Vec<StaticSplit>,
+    ) {
         if i == ssts.len() {
             out.push(StaticSplit {
                 min_pct: ssts.iter().copied().zip(cur.iter().copied()).collect(),
@@ -88,7 +95,10 @@ pub fn search_static(
     sched: Scheduler,
     step: u8,
 ) -> StaticSearch {
-    let mut ssts: Vec<u8> = cells.iter().flat_map(|c| c.slices.iter().map(|s| s.sst)).collect();
+    let mut ssts: Vec<u8> = cells
+        .iter()
+        .flat_map(|c| c.slices.iter().map(|s| s.sst))
+        .collect();
     ssts.sort_unstable();
     ssts.dedup();
     let cands = grid(&ssts, step);

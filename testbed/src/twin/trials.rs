@@ -155,11 +155,12 @@ fn holds_metrics(p: &Path) -> Result<bool, TwinError> {
         .any(|f| f.to_string_lossy().ends_with("_metrics.csv")))
 }
 
+/// A class file and the class it names per IMSI.
+pub type ClassFile = (PathBuf, BTreeMap<String, ServiceClass>);
+
 /// Per IMSI, the class named by the cell folder's `output_*.txt` (`None` when there is
 /// no such file).
-pub fn read_classes(
-    cell_dir: &Path,
-) -> Result<Option<(PathBuf, BTreeMap<String, ServiceClass>)>, TwinError> {
+pub fn read_classes(cell_dir: &Path) -> Result<Option<ClassFile>, TwinError> {
     let Some(file) = read_dir(cell_dir)?.into_iter().find(|f| {
         f.file_name()
             .and_then(|n| n.to_str())
@@ -256,9 +257,9 @@ fn reslice(c: &mut TwinCell) {
     c.slices = s;
 }
 
-/// Traffic features of one UE over its present windows: `[log10(mean offered DL kbit/s
-/// + 1), log10((mean UL kbit/s + 1) / (mean offered DL kbit/s + 1)), share of windows
-/// with arrivals above 100 bytes]`: rate, direction and burstiness.
+/// Traffic features of one UE over its present windows: `[log10(mean offered DL kbit/s +
+/// 1), log10((mean UL kbit/s + 1) / (mean offered DL kbit/s + 1)), share of windows with
+/// arrivals above 100 bytes]`: rate, direction and burstiness.
 pub fn traffic(u: &super::UeTrace) -> [f64; 3] {
     let present: Vec<&super::UeWindow> = u.windows.iter().filter(|w| w.present).collect();
     let n = present.len().max(1) as f64;

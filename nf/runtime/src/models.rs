@@ -546,11 +546,13 @@ pub fn interface_diff(old: &Contract, new: &Contract) -> Option<String> {
         };
         differs("slices", slices(old), slices(new))
     })
-    .or_else(|| differs(
-        "input shape",
-        format!("{:?}", &old.input.shape[1..]),
-        format!("{:?}", &new.input.shape[1..]),
-    ))
+    .or_else(|| {
+        differs(
+            "input shape",
+            format!("{:?}", &old.input.shape[1..]),
+            format!("{:?}", &new.input.shape[1..]),
+        )
+    })
     .or_else(|| differs("input features", features(old), features(new)))
     .or_else(|| differs("outputs", outputs(old), outputs(new)))
     .or_else(|| {
@@ -606,15 +608,11 @@ fn policy_canary_check() -> CanaryCheck {
         if per_row == 0 || out.len() != rows * per_row {
             return Err((
                 "model_output_rows",
-                format!(
-                    "{} output values for {rows} rows of {per_row}",
-                    out.len()
-                ),
+                format!("{} output values for {rows} rows of {per_row}", out.len()),
             ));
         }
         for row in out.chunks_exact(per_row) {
-            quotas_from_output(row, &c.slices, &layout)
-                .map_err(|e| (e.reason(), e.to_string()))?;
+            quotas_from_output(row, &c.slices, &layout).map_err(|e| (e.reason(), e.to_string()))?;
         }
         Ok(())
     })

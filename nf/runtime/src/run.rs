@@ -398,9 +398,7 @@ type Policies = Arc<[Option<ServedPolicy>]>;
 /// longest and each model reads its own tail). Returns the contract the
 /// forecasters' rows follow (the first forecaster's, else the first model's) and each
 /// model's slice-policy view.
-fn check_models(
-    models: &[LoadedModel],
-) -> Result<(Contract, Policies), RuntimeError> {
+fn check_models(models: &[LoadedModel]) -> Result<(Contract, Policies), RuntimeError> {
     let Some(first) = models.first() else {
         return Err(RuntimeError::Arms("no model given".into()));
     };

@@ -82,15 +82,15 @@ pub struct DecisionRecord {
     pub cell: String,
     pub arm: String,
     pub role: &'static str,
+    /// The model whose outputs these are (absent for a baseline arm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRef>,
     /// FNV-1a 64 of the model input rows (bits of every float), hex.
     pub digest: String,
     pub outputs: Vec<SliceOutput>,
     /// Per slice: S-NSSAI, min, max, dedicated [%].
     pub quotas: Vec<SliceQuotaEntry>,
     pub action: &'static str,
-    /// The model whose outputs these are (absent for a baseline arm).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<ModelRef>,
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,

@@ -145,17 +145,8 @@ fn cell_dirs(path: &Path, notes: &mut Vec<String>) -> Result<Vec<PathBuf>, EvalE
     if holds_metrics(path)? {
         return Ok(vec![path.to_path_buf()]);
     }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| TraceError::Io {
-            path: path.into(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
     let mut cells = Vec::new();
-    for d in dirs {
+    for d in trace::sub_dirs(path)? {
         if holds_metrics(&d)? {
             cells.push(d);
         } else {

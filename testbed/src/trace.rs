@@ -447,6 +447,11 @@ fn build_run(bins: &BTreeMap<u64, BTreeMap<u32, Acc>>, keys: &[u64]) -> Run {
 
 /// Reads every cell folder under `root` (folders holding `*_metrics.csv`), sorted by name.
 pub fn read_cells(root: &Path) -> Result<Vec<CellTrace>, TraceError> {
+    sub_dirs(root)?.iter().map(|d| read_cell(d)).collect()
+}
+
+/// The folders directly under `root`, sorted by name.
+pub fn sub_dirs(root: &Path) -> Result<Vec<PathBuf>, TraceError> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .map_err(|source| TraceError::Io {
             path: root.into(),
@@ -456,7 +461,7 @@ pub fn read_cells(root: &Path) -> Result<Vec<CellTrace>, TraceError> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    dirs.iter().map(|d| read_cell(d)).collect()
+    Ok(dirs)
 }
 
 /// The trace slice bundled with the repository.

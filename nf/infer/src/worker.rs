@@ -615,22 +615,8 @@ pub fn infer_shaped(
     shape: &[usize],
     row_out: usize,
 ) -> Result<Vec<f32>, String> {
-    let batch =
-        ndarray::ArrayViewD::from_shape(ndarray::IxDyn(shape), buf).map_err(|e| e.to_string())?;
-    let tensor = TensorRef::from_array_view(batch).map_err(|e| e.to_string())?;
-    let outputs = model
-        .session
-        .run(ort::inputs![input => tensor])
-        .map_err(|e| e.to_string())?;
-    let (out_shape, values) = outputs[0]
-        .try_extract_tensor::<f32>()
-        .map_err(|e| e.to_string())?;
-    let per_row: i64 = out_shape.iter().skip(1).product();
-    if out_shape.first().copied() != Some(shape[0] as i64) || per_row as usize != row_out {
-        return Err(format!(
-            "model returned shape {out_shape:?}, expected [{}, ..] with {row_out} values a row",
-            shape[0]
-        ));
-    }
-    Ok(values.to_vec())
+    let (rows, dims) = shape
+        .split_first()
+        .ok_or_else(|| "empty batch shape".to_owned())?;
+    run_batch(model, input, buf, *rows, dims, row_out)
 }

@@ -11,6 +11,7 @@
 //! - [`state`]: per-cell, per-slice rolling windows; duplicate / late / missing handling.
 //! - [`features`]: model input rows built from the windows, in the order a contract names.
 //! - [`policy`]: PRB demand forecasts turned into slice PRB quotas with headroom.
+//! - [`radio`]: UE-level radio telemetry (report style 4) and cell radio distributions.
 //! - [`slice_policy`]: slice-policy model rows (a whole cell) and its quota outputs, checked.
 //! - [`guard`]: guard rails on quotas (bounds, ordering, sums, hysteresis, rate).
 //! - [`latency`]: decision timestamps, the latency budget and HDR percentiles.
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod kpm;
 pub mod latency;
 pub mod policy;
+pub mod radio;
 pub mod slice_policy;
 pub mod state;
 pub mod trial;

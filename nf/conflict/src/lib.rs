@@ -1,0 +1,1 @@
+//! Conflict mitigation between xApps (owner: the conflict work of issue 10).

@@ -1,0 +1,1 @@
+//! The interference xApp (owner: the xApp work of issue 10).

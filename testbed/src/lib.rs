@@ -20,6 +20,7 @@ pub mod hostile;
 pub mod mapping;
 pub mod osc;
 pub mod policy_train;
+pub mod radio;
 pub mod recording;
 pub mod report;
 pub mod sim;

@@ -19,14 +19,17 @@
 //! - [`trial`]: A/B trial designs, arm assignment, effect statistics, sequential guard rail.
 
 pub mod baseline;
+pub mod conflict;
 pub mod e2sm;
 pub mod features;
 pub mod guard;
 pub mod ids;
 pub mod kpm;
 pub mod latency;
+pub mod mobility;
 pub mod policy;
 pub mod radio;
+pub mod radio_features;
 pub mod slice_policy;
 pub mod state;
 pub mod trial;

@@ -24,6 +24,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod conflict;
 pub mod decisions;
 mod discovery;
 pub mod e2;
@@ -31,6 +32,7 @@ pub mod health;
 pub mod http;
 pub mod lograte;
 pub mod metrics;
+pub mod mobility;
 pub mod models;
 mod node;
 pub mod process;

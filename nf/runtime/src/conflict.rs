@@ -1,0 +1,1 @@
+//! (placeholder: the conflict-guidance client of issue 10)

@@ -1,0 +1,1 @@
+//! (placeholder: the interference xApp's node pipeline of issue 10)

@@ -1,0 +1,1 @@
+//! (placeholder: the multi-cell radio twin of issue 10)

@@ -166,7 +166,7 @@ pub enum Guidance {
 }
 
 /// Every deny reason the manager and the client give.
-pub const DENY_REASONS: [&str; 8] = [
+pub const DENY_REASONS: [&str; 9] = [
     "direct_conflict",
     "reserved",
     "yielding",
@@ -175,6 +175,7 @@ pub const DENY_REASONS: [&str; 8] = [
     "invalid_intent",
     "table_full",
     "manager_unavailable",
+    "other",
 ];
 
 /// Kind of a conflict.
@@ -376,7 +377,9 @@ fn check_name(s: &str) -> Result<(), String> {
         return Err(format!("name of 1..={MAX_NAME_BYTES} bytes"));
     }
     if let Some(c) = s.chars().find(|c| !matches!(c, '!'..='~')) {
-        return Err(format!("name holds {c:?} (printable ASCII without spaces only)"));
+        return Err(format!(
+            "name holds {c:?} (printable ASCII without spaces only)"
+        ));
     }
     Ok(())
 }
@@ -874,7 +877,11 @@ impl ConflictManager {
             h.episode = None;
             return None;
         }
-        let before = ep.baseline.iter().find(|(k, _)| k == kpi).map(|(_, v)| *v)?;
+        let before = ep
+            .baseline
+            .iter()
+            .find(|(k, _)| k == kpi)
+            .map(|(_, v)| *v)?;
         let change = (value - before) / before.abs().max(1e-9);
         let (victim, objective) = objectives.iter().find(|(x, o)| {
             ep.actors.contains(x)
@@ -1026,10 +1033,13 @@ mod tests {
         // Still refused during the guard window after the lease (5 s + 2 s).
         assert!(!allowed(&m.propose(6_999, &quota(SLICE, 1)).0));
         // After it, the reservation gives it to the scheduler, not to the holder.
-        assert_eq!(m.propose(7_000, &quota(INTF, 1)).0, Guidance::Deny {
-            reason: "reserved",
-            holder: SLICE.into()
-        });
+        assert_eq!(
+            m.propose(7_000, &quota(INTF, 1)).0,
+            Guidance::Deny {
+                reason: "reserved",
+                holder: SLICE.into()
+            }
+        );
         assert!(allowed(&m.propose(7_001, &quota(SLICE, 1)).0));
         // A lower-priority proposer is refused without a reservation.
         let (g, c) = m.propose(7_002, &quota(INTF, 1));
@@ -1045,9 +1055,7 @@ mod tests {
     #[test]
     fn handovers_of_one_ue_conflict_others_do_not() {
         let mut m = manager(cfg());
-        let ho = |x: &str, ue: u64| {
-            ControlIntent::handover(x, "gnb-1", cell(1), UeId(ue), cell(2))
-        };
+        let ho = |x: &str, ue: u64| ControlIntent::handover(x, "gnb-1", cell(1), UeId(ue), cell(2));
         assert!(allowed(&m.propose(0, &ho(INTF, 7)).0));
         let (g, _) = m.propose(500, &ho(SLICE, 7));
         assert!(!allowed(&g));
@@ -1133,14 +1141,26 @@ mod tests {
         let mut m = manager(cfg());
         let q = quota(SLICE, 1);
         let ho = ControlIntent::handover(INTF, "gnb-1", cell(1), UeId(7), cell(2));
-        assert!(m.report_kpi(0, "gnb-1", cell(1), "DRB.UEThpDl", 10_000.0).is_none());
+        assert!(
+            m.report_kpi(0, "gnb-1", cell(1), "DRB.UEThpDl", 10_000.0)
+                .is_none()
+        );
         m.report_applied(100, &q, true);
         // One actor: no episode.
-        assert!(m.report_kpi(500, "gnb-1", cell(1), "DRB.UEThpDl", 1_000.0).is_none());
-        assert!(m.report_kpi(600, "gnb-1", cell(1), "DRB.UEThpDl", 10_000.0).is_none());
+        assert!(
+            m.report_kpi(500, "gnb-1", cell(1), "DRB.UEThpDl", 1_000.0)
+                .is_none()
+        );
+        assert!(
+            m.report_kpi(600, "gnb-1", cell(1), "DRB.UEThpDl", 10_000.0)
+                .is_none()
+        );
         m.report_applied(1_000, &ho, true);
         // A small move is not a conflict; a 30 % drop of the scheduler's objective is.
-        assert!(m.report_kpi(1_500, "gnb-1", cell(1), "DRB.UEThpDl", 9_000.0).is_none());
+        assert!(
+            m.report_kpi(1_500, "gnb-1", cell(1), "DRB.UEThpDl", 9_000.0)
+                .is_none()
+        );
         let c = m
             .report_kpi(2_000, "gnb-1", cell(1), "DRB.UEThpDl", 7_000.0)
             .expect("implicit");
@@ -1148,12 +1168,18 @@ mod tests {
         assert_eq!(c.xapp, SLICE);
         assert_eq!(c.other, INTF);
         // Counted once per episode.
-        assert!(m.report_kpi(2_500, "gnb-1", cell(1), "DRB.UEThpDl", 5_000.0).is_none());
+        assert!(
+            m.report_kpi(2_500, "gnb-1", cell(1), "DRB.UEThpDl", 5_000.0)
+                .is_none()
+        );
         assert_eq!(m.count(ConflictKind::Implicit), 1);
         // A failed control opens nothing.
         m.report_applied(3_000, &quota(SLICE, 9), false);
         m.report_applied(3_100, &quota(INTF, 9), false);
-        assert!(m.report_kpi(3_200, "gnb-1", cell(9), "DRB.UEThpDl", 1.0).is_none());
+        assert!(
+            m.report_kpi(3_200, "gnb-1", cell(9), "DRB.UEThpDl", 1.0)
+                .is_none()
+        );
     }
 
     #[test]
@@ -1173,10 +1199,13 @@ mod tests {
         );
         let mut bad = ControlIntent::handover(INTF, "gnb-1", cell(1), UeId(7), cell(2));
         bad.ue = None;
-        assert_eq!(m.propose(0, &bad).0, Guidance::Deny {
-            reason: "invalid_intent",
-            holder: String::new()
-        });
+        assert_eq!(
+            m.propose(0, &bad).0,
+            Guidance::Deny {
+                reason: "invalid_intent",
+                holder: String::new()
+            }
+        );
         let mut bad = quota(SLICE, 1);
         bad.node = "gnb\n1".into();
         assert!(!allowed(&m.propose(0, &bad).0));
@@ -1213,7 +1242,11 @@ mod tests {
     fn config_names_the_bad_key() {
         let mut c = cfg();
         c.handover.lease_ms = 0;
-        assert!(c.validate().unwrap_err().contains("parameters.handover.lease_ms"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .contains("parameters.handover.lease_ms")
+        );
         let mut c = cfg();
         c.xapps.insert("bad name".into(), 1);
         assert!(c.validate().unwrap_err().contains("xapps.bad name"));

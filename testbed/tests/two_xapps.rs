@@ -81,9 +81,7 @@ async fn both_xapps_close_their_loops_without_direct_conflicts() {
         .find_map(|w| w.strip_prefix("grpc="))
         .unwrap()
         .to_owned();
-    let conflict = format!(
-        "\n[conflict]\nendpoint = \"http://{grpc}\"\ntimeout_ms = 500\n"
-    );
+    let conflict = format!("\n[conflict]\nendpoint = \"http://{grpc}\"\ntimeout_ms = 500\n");
 
     // The simulator.
     let e2t = format!("127.0.0.1:{}", free_port());
@@ -158,8 +156,14 @@ async fn both_xapps_close_their_loops_without_direct_conflicts() {
         }
         last.insert(key, (app, t));
     }
-    assert!(by_app.get("slice-xapp").copied().unwrap_or(0) > 0, "{by_app:?}");
-    assert!(by_app.get("interference-xapp").copied().unwrap_or(0) > 0, "{by_app:?}");
+    assert!(
+        by_app.get("slice-xapp").copied().unwrap_or(0) > 0,
+        "{by_app:?}"
+    );
+    assert!(
+        by_app.get("interference-xapp").copied().unwrap_or(0) > 0,
+        "{by_app:?}"
+    );
 
     // The manager counted indirect conflicts.
     let mut c = e2_proto::pb::conflict::conflict_guidance_client::ConflictGuidanceClient::connect(

@@ -31,14 +31,31 @@ fn help_and_bad_config() {
         assert!(help.contains(flag), "{flag} missing from\n{help}");
     }
     let d = tmp("bad");
-    let cfg = write(&d, "bad.toml", "[xapps]\nslice-xapp = 1\n[indirect]\npolicy = \"maybe\"\n");
-    let out = Command::new(BIN).args(["--config"]).arg(&cfg).output().unwrap();
+    let cfg = write(
+        &d,
+        "bad.toml",
+        "[xapps]\nslice-xapp = 1\n[indirect]\npolicy = \"maybe\"\n",
+    );
+    let out = Command::new(BIN)
+        .args(["--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("policy") && err.contains("bad.toml"), "{err}");
     let cfg = write(&d, "good.toml", "[xapps]\nslice-xapp = 1\n");
-    let out = Command::new(BIN).arg("--check").arg("--config").arg(&cfg).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("--check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Kills the child however the test ends.
@@ -54,15 +71,21 @@ impl Drop for Killed {
 #[tokio::test]
 async fn serves_guidance() {
     let d = tmp("serve");
-    let cfg = write(&d, "m.toml", "[xapps]\nslice-xapp = 10\ninterference-xapp = 5\n");
-    let mut child = Killed(Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let cfg = write(
+        &d,
+        "m.toml",
+        "[xapps]\nslice-xapp = 10\ninterference-xapp = 5\n",
+    );
+    let mut child = Killed(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
@@ -72,9 +95,10 @@ async fn serves_guidance() {
         .find_map(|w| w.strip_prefix("grpc="))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    let mut c = pb::conflict_guidance_client::ConflictGuidanceClient::connect(format!("http://{grpc}"))
-        .await
-        .unwrap();
+    let mut c =
+        pb::conflict_guidance_client::ConflictGuidanceClient::connect(format!("http://{grpc}"))
+            .await
+            .unwrap();
     for (xapp, prio) in [("slice-xapp", 10), ("interference-xapp", 5)] {
         let r = c
             .register(pb::RegisterRequest {
@@ -107,9 +131,16 @@ async fn serves_guidance() {
             ..Default::default()
         }),
     };
-    let a = c.propose(intent("interference-xapp")).await.unwrap().into_inner();
+    let a = c
+        .propose(intent("interference-xapp"))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(a.allow && a.lease_ms == 5_000);
     let b = c.propose(intent("slice-xapp")).await.unwrap().into_inner();
     assert!(!b.allow);
-    assert_eq!((b.reason.as_str(), b.holder.as_str()), ("direct_conflict", "interference-xapp"));
+    assert_eq!(
+        (b.reason.as_str(), b.holder.as_str()),
+        ("direct_conflict", "interference-xapp")
+    );
 }

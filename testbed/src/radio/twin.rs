@@ -29,9 +29,9 @@
 //!   fixed-point sweeps (interference depends on the neighbours' load and vice versa).
 //! - **UE throughput** (the trial's metric, user-perceived throughput while downloading,
 //!   processor sharing): `r · max(0.05, 1 − (u − τ)/cap)` where `r = cap · prbs ·
-//!   rate_per_prb` (the rate it gets alone); in an overloaded cell every UE gets
-//!   `offered · cap / (background + Σ τ)`. A handover costs `interruption_ms` (default 50 ms)
-//!   of that second's throughput.
+//!   rate_per_prb` (the rate it gets alone); in an overloaded cell every UE and the background
+//!   get equal shares of the PRB-time (water-filling level `λ`): `r · λ / cap`. A handover costs
+//!   `interruption_ms` (default 50 ms) //!   of that second's throughput.
 //! - **Handover**: the UE's serving cell changes, its load moves with it, the old serving
 //!   cell becomes an interferer. A network handover of the recording (serving `CellID`
 //!   changes) swaps `a` and `b` and moves the UE to the new `a` in every arm.
@@ -545,6 +545,24 @@ impl RadioTwin {
             }
         }
         self.load = load;
+        // Water-filling level of every overloaded cell: the background and each UE are
+        // served up to an equal share of the cell's PRB-time.
+        let mut level = vec![0.0f32; n];
+        for c in 0..n {
+            if demand[c] > self.cap[c] {
+                let mut d: Vec<f32> = std::iter::once(self.background[c])
+                    .chain(
+                        self.ues
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, u)| u.serving == c)
+                            .map(|(i, _)| tau[i]),
+                    )
+                    .filter(|v| *v > 0.0)
+                    .collect();
+                level[c] = water_level(&mut d, self.cap[c]);
+            }
+        }
         let t = self.now_ms;
         let mut ue_reports: Vec<UeLevelReport> = self
             .cell_ids
@@ -566,7 +584,8 @@ impl RadioTwin {
             let mut upt = if demand[s] <= cap {
                 r_kbps * (1.0 - (self.load[s] - tau[i]) / cap).max(0.05)
             } else {
-                u.offered_kbps * cap / demand[s]
+                // Overloaded: equal time shares (water-filling), this UE's share of `cap`.
+                r_kbps * level[s].min(cap) / cap
             };
             if u.interrupted {
                 upt *= 1.0 - self.cfg.interruption_ms as f32 / 1000.0;
@@ -637,6 +656,20 @@ impl RadioTwin {
         let v = g_c - 10.0 * (12.0 * rssi_per_re).log10();
         v.clamp(range::RSRQ_DB.0, range::RSRQ_DB.1)
     }
+}
+
+/// Water-filling: the level `λ` with `Σ min(d_i, λ) = capacity` (`d` sorted in place).
+pub fn water_level(d: &mut [f32], capacity: f32) -> f32 {
+    d.sort_by(f32::total_cmp);
+    let mut left = capacity;
+    for (k, &v) in d.iter().enumerate() {
+        let share = left / (d.len() - k) as f32;
+        if v >= share {
+            return share;
+        }
+        left -= v;
+    }
+    f32::INFINITY
 }
 
 /// Wideband CQI from SINR (4-bit table 1 of TS 38.214, ≈ 1.9 dB per step from −6 dB).

@@ -31,7 +31,7 @@
 //!   processor sharing): `r · max(0.05, 1 − (u − τ)/cap)` where `r = cap · prbs ·
 //!   rate_per_prb` (the rate it gets alone); in an overloaded cell every UE and the background
 //!   get equal shares of the PRB-time (water-filling level `λ`): `r · λ / cap`. A handover costs
-//!   `interruption_ms` (default 50 ms) //!   of that second's throughput.
+//!   `interruption_ms` (default 50 ms) of that second's throughput.
 //! - **Handover**: the UE's serving cell changes, its load moves with it, the old serving
 //!   cell becomes an interferer. A network handover of the recording (serving `CellID`
 //!   changes) swaps `a` and `b` and moves the UE to the new `a` in every arm.

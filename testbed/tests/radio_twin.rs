@@ -2,6 +2,8 @@
 //! calibration error on held-out recordings, and a short trial through the real model.
 //! Skips (with a printed line) without `../shared/traces/ucc5g`.
 
+#![allow(clippy::unwrap_used)] // test assertions
+
 use std::path::Path;
 use std::sync::OnceLock;
 

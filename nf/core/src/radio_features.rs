@@ -66,6 +66,9 @@ impl RowError {
     }
 }
 
+/// Reads one serving measurement of a report.
+type Getter = fn(&UeRadio) -> Option<f32>;
+
 /// Writes one row (`WINDOW * FEATURES` values) from the UE's reports, oldest first
 /// (`window.len() >= WINDOW`; the last `WINDOW` are used). `out` must hold at least
 /// `WINDOW * FEATURES` values.
@@ -97,7 +100,7 @@ pub fn write_row(window: &[UeRadio], out: &mut [f32]) -> Result<(), RowError> {
             measurement: ue_meas::SS_SINR,
         });
     }
-    let serving: [(&'static str, fn(&UeRadio) -> Option<f32>); 5] = [
+    let serving: [(&'static str, Getter); 5] = [
         (ue_meas::SS_RSRP, |u| u.rsrp_dbm),
         (ue_meas::SS_RSRQ, |u| u.rsrq_db),
         (ue_meas::SS_SINR, |u| u.sinr_db),

@@ -512,7 +512,7 @@ pub fn read_recording_with(
             }
         };
         let mode = field(mode_col).to_owned();
-        let radio_row = f.radio_modes.iter().any(|m| *m == mode);
+        let radio_row = f.radio_modes.contains(&mode);
         // Parse every mapped value first: a non-number refuses the whole row.
         let mut values: [Option<f32>; ue_meas::ALL.len()] = [None; ue_meas::ALL.len()];
         let mut bad = None;

@@ -518,4 +518,43 @@ mod tests {
         ));
         assert!(decode_quota_control(&[0xff; 4], &m).is_err());
     }
+
+    #[test]
+    fn handover_round_trip_and_refusals() {
+        use nf_core::radio::UeId;
+        let target = CellId::new([0x00, 0xf1, 0x10], 0x19b1);
+        let (h, m) = encode_handover_control(UeId(UeId::MAX), &target);
+        assert_eq!(
+            decode_handover_control(&h, &m).unwrap(),
+            (UeId(UeId::MAX), target)
+        );
+        // A quota control is not a handover, nor the other way round.
+        let (qh, qm) = encode_quota_control(&target, &[]);
+        assert_eq!(
+            decode_handover_control(&qh, &qm).unwrap_err().kind(),
+            "unexpected_action"
+        );
+        assert!(matches!(
+            decode_quota_control(&h, &m),
+            Err(RcError::Unsupported {
+                style: 3,
+                action: 1
+            })
+        ));
+        let (big, _) = encode_handover_control(UeId(UeId::MAX + 1), &target);
+        assert_eq!(
+            decode_handover_control(&big, &m).unwrap_err().kind(),
+            "invalid_id"
+        );
+        let bad_cell = CellId::new([0x00, 0xf1, 0x10], CellId::MAX_NCI + 1);
+        let (h2, m2) = encode_handover_control(UeId(1), &bad_cell);
+        assert_eq!(
+            decode_handover_control(&h2, &m2).unwrap_err().kind(),
+            "invalid_id"
+        );
+        assert_eq!(
+            decode_handover_control(&h, &[0xff; 3]).unwrap_err().kind(),
+            "malformed"
+        );
+    }
 }

@@ -158,11 +158,24 @@ fn aper_encode<T: rasn::Encode>(v: &T) -> Vec<u8> {
     rasn::aper::encode(v).unwrap_or_default()
 }
 
+/// Decodes under `catch_unwind`, like `crate::decode`: a rasn panic on hostile input is
+/// counted (`crate::decode::caught_panics`) and becomes `malformed`, never a crash.
 fn aper_decode<T: rasn::Decode>(bytes: &[u8], what: &'static str) -> Result<T, KpmAperError> {
-    rasn::aper::decode(bytes).map_err(|e| KpmAperError::Malformed {
-        what,
-        reason: e.to_string(),
-    })
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rasn::aper::decode::<T>(bytes)
+    })) {
+        Ok(r) => r.map_err(|e| KpmAperError::Malformed {
+            what,
+            reason: e.to_string(),
+        }),
+        Err(_) => {
+            crate::decode::count_caught_panic();
+            Err(KpmAperError::Malformed {
+                what,
+                reason: "the decoder panicked on this input (caught)".into(),
+            })
+        }
+    }
 }
 
 /// [`printable`] for the other codecs of this crate.

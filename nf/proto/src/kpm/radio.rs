@@ -455,3 +455,169 @@ pub fn decode_cell_radio_indication(
     )?;
     Ok((c, notes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nf_core::radio::{Neighbour, UeRadio};
+
+    const PLMN: [u8; 3] = [0x00, 0xf1, 0x10];
+
+    fn cell() -> CellInfo {
+        CellInfo {
+            cell: CellId::new(PLMN, 0x19b1),
+            slices: vec![],
+            prb_total_dl: 106,
+        }
+    }
+
+    fn ue(id: u64) -> UeRadio {
+        UeRadio {
+            ue: UeId(id),
+            rsrp_dbm: Some(-85.5),
+            rsrq_db: Some(-11.25),
+            sinr_db: Some(7.5),
+            cqi: Some(9.0),
+            thp_dl_kbps: Some(12_345.5),
+            prb_used_dl: Some(17.0),
+            neighbour: Some(Neighbour {
+                cell: CellId::new(PLMN, CellId::MAX_NCI),
+                rsrp_dbm: -88.0,
+                rsrq_db: Some(-14.5),
+            }),
+        }
+    }
+
+    fn report() -> UeLevelReport {
+        let mut sparse = UeRadio::empty(UeId(UeId::MAX));
+        sparse.rsrp_dbm = Some(-120.0);
+        sparse.sinr_db = Some(-3.0);
+        UeLevelReport {
+            cell: cell().cell,
+            collection_start_ms: 1_700_000_001_000,
+            granularity_ms: 1000,
+            ues: vec![ue(7), sparse],
+        }
+    }
+
+    #[test]
+    fn ue_level_round_trip_and_per_ue_refusals() {
+        let (h, m) = encode_ue_indication(&report());
+        let (back, notes) = decode_ue_indication(&h, &m, &Limits::default()).unwrap();
+        assert_eq!(back, report());
+        assert!(notes.dropped.is_empty());
+        assert_eq!(notes.values.no_values, 7);
+
+        let mut r = report();
+        let mut hot = ue(9);
+        hot.cqi = Some(16.0);
+        r.ues.extend([hot, ue(7)]);
+        let (h, m) = encode_ue_indication(&r);
+        // A UE ID over 40 bits, written by hand.
+        let mut msg = pb::IndicationMessage::decode(m.as_slice()).unwrap();
+        if let Some(pb::indication_message::Format::Format3(f)) = &mut msg.format {
+            let mut big = f.ue_meas_reports[0].clone();
+            big.ue_id = Some(pb::UeId {
+                amf_ue_ngap_id: UeId::MAX + 1,
+                guami: vec![0; 6],
+            });
+            f.ue_meas_reports.push(big);
+        }
+        let (back, notes) =
+            decode_ue_indication(&h, &msg.encode_to_vec(), &Limits::default()).unwrap();
+        assert_eq!(back.ues, report().ues);
+        let reasons: Vec<&str> = notes.dropped.iter().map(|d| d.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                ue_drop::IMPOSSIBLE_VALUE,
+                ue_drop::DUPLICATE_UE,
+                ue_drop::UNSUPPORTED_UE_ID
+            ]
+        );
+        assert!(notes.dropped[0].detail.contains(ue_meas::WB_CQI));
+
+        let mut many = report();
+        many.ues = (0..=MAX_UES_PER_REPORT as u64).map(ue).collect();
+        let (h, m) = encode_ue_indication(&many);
+        let roomy = Limits {
+            max_payload_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        assert_eq!(
+            decode_ue_indication(&h, &m, &roomy).unwrap_err().kind(),
+            "too_many"
+        );
+        assert_eq!(
+            decode_ue_indication(&h, &m, &Limits::default())
+                .unwrap_err()
+                .kind(),
+            "oversize"
+        );
+        assert_eq!(
+            decode_ue_indication(&h, &[0xff, 0xff], &Limits::default())
+                .unwrap_err()
+                .kind(),
+            "malformed"
+        );
+    }
+
+    #[test]
+    fn cell_radio_round_trip_and_impossible_values() {
+        let mut c = CellRadio {
+            cell: cell().cell,
+            collection_start_ms: 1_700_000_002_000,
+            granularity_ms: 1000,
+            prb_used_dl: Some(63.5),
+            prb_avail_dl: Some(106.0),
+            cqi_bins: [3; 16],
+            rsrp_bins: [0; 16],
+        };
+        c.rsrp_bins[4] = 11;
+        let (h, m) = encode_cell_radio_indication(&c);
+        let (back, notes) = decode_cell_radio_indication(&h, &m, &Limits::default()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(notes, DecodeNotes::default());
+        c.prb_avail_dl = Some(-1.0);
+        let (h, m) = encode_cell_radio_indication(&c);
+        let e = decode_cell_radio_indication(&h, &m, &Limits::default()).unwrap_err();
+        assert_eq!(e.kind(), "impossible_value");
+        assert!(e.to_string().contains("RRU.PrbAvailDl"), "{e}");
+    }
+
+    #[test]
+    fn action_definitions_are_told_apart() {
+        let ue_def = encode_ue_action_definition(&cell(), 1000);
+        let a = decode_ue_action_definition(&ue_def).unwrap();
+        assert_eq!(a.cell, cell().cell);
+        assert_eq!(a.measurements, ue_meas::ALL.map(str::to_owned).to_vec());
+        assert_eq!(a.conditions, ["rSRP present"]);
+        assert_eq!(
+            classify_action_definition(&ue_def).unwrap(),
+            ActionKind::UeLevel(a)
+        );
+        let radio = encode_cell_radio_action_definition(&cell(), 500);
+        assert_eq!(
+            classify_action_definition(&radio).unwrap(),
+            ActionKind::CellRadio {
+                cell: cell().cell,
+                granularity_ms: 500
+            }
+        );
+        let mut sliced = cell();
+        sliced.slices = vec![nf_core::Snssai::new(1, None)];
+        let slice = super::super::encode_action_definition(&sliced, 250);
+        assert_eq!(
+            classify_action_definition(&slice).unwrap(),
+            ActionKind::SliceMeasurement {
+                cell: cell().cell,
+                granularity_ms: 250
+            }
+        );
+        assert!(super::super::decode_action_definition(&ue_def).is_err());
+        assert_eq!(
+            decode_ue_action_definition(&radio).unwrap_err().kind(),
+            "invalid_id"
+        );
+    }
+}

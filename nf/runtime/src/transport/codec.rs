@@ -590,4 +590,139 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), "oversize");
     }
+
+    fn radio_report() -> UeLevelReport {
+        let mut u = nf_core::radio::UeRadio::empty(UeId(77));
+        u.rsrp_dbm = Some(-90.5);
+        u.sinr_db = Some(4.0);
+        u.cqi = Some(8.0);
+        u.neighbour = Some(nf_core::radio::Neighbour {
+            cell: CellId::new([0x00, 0xf1, 0x10], 8),
+            rsrp_dbm: -93.0,
+            rsrq_db: None,
+        });
+        UeLevelReport {
+            cell: cell().cell,
+            collection_start_ms: 1_700_000_003_000,
+            granularity_ms: 1000,
+            ues: vec![u],
+        }
+    }
+
+    fn all_codecs() -> Vec<E2smCodec> {
+        let mut v = vec![E2smCodec::Proto];
+        v.extend(
+            KpmVersion::ALL
+                .map(|k| E2smCodec::Asn1Per(Asn1Per::new(k, RcProfile::Srsran)))
+                .into_iter(),
+        );
+        v
+    }
+
+    #[test]
+    fn ue_level_and_cell_radio_flow_through_both_encodings() {
+        let scope = IndicationScope {
+            cell: cell().cell,
+            granularity_ms: 1000,
+        };
+        let radio = CellRadio {
+            cell: cell().cell,
+            collection_start_ms: 1_700_000_003_000,
+            granularity_ms: 1000,
+            prb_used_dl: Some(40.0),
+            prb_avail_dl: Some(106.0),
+            cqi_bins: [1; 16],
+            rsrp_bins: [2; 16],
+        };
+        for codec in all_codecs() {
+            let (def, rdef, (h, m), (rh, rm)) = match &codec {
+                E2smCodec::Proto => {
+                    let def = codec.encode_ue_action_definition(&cell(), 1000).unwrap();
+                    let a = kpm::radio::decode_ue_action_definition(&def).unwrap();
+                    assert_eq!(a.cell, cell().cell);
+                    let rdef = codec
+                        .encode_cell_radio_action_definition(&cell(), 1000)
+                        .unwrap();
+                    (
+                        def,
+                        rdef,
+                        kpm::radio::encode_ue_indication(&radio_report()),
+                        kpm::radio::encode_cell_radio_indication(&radio),
+                    )
+                }
+                E2smCodec::Asn1Per(c) => {
+                    let def = codec.encode_ue_action_definition(&cell(), 1000).unwrap();
+                    let a = e2_asn1::kpm::radio::decode_ue_action_definition(&def, c.kpm).unwrap();
+                    assert_eq!(a.cell, cell().cell);
+                    let rdef = codec
+                        .encode_cell_radio_action_definition(&cell(), 1000)
+                        .unwrap();
+                    (
+                        def,
+                        rdef,
+                        e2_asn1::kpm::radio::encode_ue_indication(&radio_report(), c.kpm),
+                        e2_asn1::kpm::radio::encode_cell_radio_indication(&radio, c.kpm),
+                    )
+                }
+            };
+            assert!(!def.is_empty() && !rdef.is_empty());
+            let r = codec
+                .decode_ue_indication(&h, &m, &Limits::default(), Some(scope))
+                .unwrap_or_else(|e| panic!("{codec:?}: {e}"));
+            assert_eq!(r, radio_report(), "{codec:?}");
+            let c = codec
+                .decode_cell_radio_indication(&rh, &rm, &Limits::default(), Some(scope))
+                .unwrap();
+            assert_eq!(c, radio, "{codec:?}");
+            // A slice indication is not a UE-level one: refused with a bounded label.
+            let e = codec
+                .decode_ue_indication(&rh, &rm, &Limits::default(), Some(scope))
+                .unwrap_err();
+            assert_eq!(e.kind(), "missing_field", "{codec:?}");
+            let mut bad = radio.clone();
+            bad.prb_used_dl = Some(1e6);
+            let (bh, bm) = match &codec {
+                E2smCodec::Proto => kpm::radio::encode_cell_radio_indication(&bad),
+                E2smCodec::Asn1Per(c) => {
+                    e2_asn1::kpm::radio::encode_cell_radio_indication(&bad, c.kpm)
+                }
+            };
+            let e = codec
+                .decode_cell_radio_indication(&bh, &bm, &Limits::default(), Some(scope))
+                .unwrap_err();
+            assert_eq!(e.kind(), "impossible_value");
+            assert!(RADIO_REJECT_REASONS.contains(&e.kind()));
+            if let E2smCodec::Asn1Per(_) = codec {
+                let e = codec
+                    .decode_ue_indication(&h, &m, &Limits::default(), None)
+                    .unwrap_err();
+                assert_eq!(e.kind(), "unknown_action");
+            }
+        }
+    }
+
+    #[test]
+    fn handover_controls_carry_the_ue_and_target_in_both_encodings() {
+        let target = CellId::new([0x00, 0xf1, 0x10], 8);
+        for codec in all_codecs() {
+            let (h, m) = codec.encode_handover_control(UeId(77), &target).unwrap();
+            let back = match &codec {
+                E2smCodec::Proto => e2_proto::rc::decode_handover_control(&h, &m).unwrap(),
+                E2smCodec::Asn1Per(_) => e2_asn1::rc::decode_ue_handover(&h, &m).unwrap(),
+            };
+            assert_eq!(back, (UeId(77), target), "{codec:?}");
+            let e = codec
+                .encode_handover_control(UeId(UeId::MAX + 1), &target)
+                .unwrap_err();
+            assert!(RC_LABELS.contains(&e.kind()), "{e:?}");
+        }
+        let c = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, RcProfile::Srsran));
+        let e = c
+            .encode_handover_control(
+                UeId(1),
+                &CellId::new([0x00, 0xf1, 0x10], CellId::MAX_NCI + 1),
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), "rc_out_of_range");
+    }
 }

@@ -611,11 +611,7 @@ mod tests {
 
     fn all_codecs() -> Vec<E2smCodec> {
         let mut v = vec![E2smCodec::Proto];
-        v.extend(
-            KpmVersion::ALL
-                .map(|k| E2smCodec::Asn1Per(Asn1Per::new(k, RcProfile::Srsran)))
-                .into_iter(),
-        );
+        v.extend(KpmVersion::ALL.map(|k| E2smCodec::Asn1Per(Asn1Per::new(k, RcProfile::Srsran))));
         v
     }
 

@@ -553,7 +553,8 @@ fn the_radio_domain_decoders_survive_mutated_inputs() {
         buf.clear();
         buf.extend_from_slice(&seeds[rng.random_range(0..seeds.len())]);
         if n % 10 != 0 {
-            mutate(&mut rng, &mut buf, &all[rng.random_range(0..all.len())]);
+            let other = rng.random_range(0..all.len());
+            mutate(&mut rng, &mut buf, &all[other]);
         }
         let base = LIVE.load(Relaxed);
         PEAK.store(base, Relaxed);

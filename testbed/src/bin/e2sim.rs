@@ -109,13 +109,29 @@ struct Cli {
     /// osc-rmr: E2 manager REST address (`GET /v1/nodeb/...`).
     #[arg(long, default_value = "127.0.0.1:3800")]
     e2mgr_listen: std::net::SocketAddr,
-    /// osc-rmr: node numbers (0-based) speaking E2SM-KPM v02.03; the others v03.00.
+    /// Node numbers (0-based) speaking E2SM-KPM v02.03 in APER (osc-rmr, and sdran-grpc
+    /// subscribers asking for ASN1_PER); the others v03.00.
     #[arg(long, value_delimiter = ',')]
     kpm_v2_nodes: Vec<usize>,
-    /// osc-rmr: E2SM-RC RAN parameter-ID profile (oran, srsran, flexric), for every node
-    /// (`srsran`) or one (`1=flexric`); repeatable. Default: srsran.
+    /// E2SM-RC RAN parameter-ID profile (oran, srsran, flexric) of APER controls (osc-rmr,
+    /// and sdran-grpc requests in ASN1_PER), for every node (`srsran`) or one
+    /// (`1=flexric`); repeatable. Default: srsran.
     #[arg(long, value_parser = parse_rc_profile)]
     rc_profile: Vec<RcProfileArg>,
+    /// sdran-grpc: answer `ListE2NodeConnections` with UNIMPLEMENTED, as current onos-e2t
+    /// does (xApps then serve their configured `[[ric.nodes]]`). Needed by xApps speaking
+    /// ASN1_PER: a standard KPM RAN function description names no cells.
+    #[arg(long)]
+    no_node_list: bool,
+    /// Write the run's statistics as JSON to this file at exit: counters, every control
+    /// received with its sender's app id (`controls`), and `direct_conflicts` (controls
+    /// from different app ids on the same node / cell / RC parameter, for a handover the
+    /// same UE, within `--conflict-window-ms`).
+    #[arg(long)]
+    stats_out: Option<PathBuf>,
+    /// Window of the direct-conflict count [ms].
+    #[arg(long, default_value_t = 1000)]
+    conflict_window_ms: u64,
     /// Write every endpoint (ports, RAN names, RAN function IDs) as JSON to this file.
     #[arg(long)]
     endpoints_file: Option<PathBuf>,
@@ -149,8 +165,29 @@ async fn main() -> anyhow::Result<()> {
             oversize_every: 0,
         },
         meas_info_in_indications: cli.meas_info,
+        list_nodes: !cli.no_node_list,
+        kpm_v2_nodes: cli.kpm_v2_nodes.clone(),
         ..SimConfig::default()
     };
+    let mut cfg = cfg;
+    for a in &cli.rc_profile {
+        match a.node {
+            Some(n) => cfg.rc_profiles.push((n, a.profile)),
+            None => cfg.rc_profile = a.profile,
+        }
+    }
+    if let Some(&n) = cfg.kpm_v2_nodes.iter().find(|&&n| n >= cfg.nodes) {
+        anyhow::bail!(
+            "--kpm-v2-nodes: node {n} does not exist (the simulator has {} nodes)",
+            cfg.nodes
+        );
+    }
+    if let Some((n, _)) = cfg.rc_profiles.iter().find(|(n, _)| *n >= cfg.nodes) {
+        anyhow::bail!(
+            "--rc-profile: node {n} does not exist (the simulator has {} nodes)",
+            cfg.nodes
+        );
+    }
     let sim = Sim::new(cfg, traces);
     let served = match cli.ric {
         Ric::SdranGrpc => serve_sdran(&cli, sim.clone()).await?,
@@ -220,9 +257,49 @@ async fn main() -> anyhow::Result<()> {
             rtt.p50_us, rtt.p99_us, rtt.max_us, rtt.count
         );
     }
-    if let Some((refused, dropped)) = osc_counts {
-        println!("  refused by reason (o-ran sc)  {}", by_reason(&refused));
-        println!("  not sent by reason (o-ran sc) {}", by_reason(&dropped));
+    let log = sim.control_log();
+    let conflicts = sim.direct_conflicts(cli.conflict_window_ms);
+    let mut apps: Vec<&str> = log.iter().map(|r| r.app_id.as_str()).collect();
+    apps.sort_unstable();
+    apps.dedup();
+    println!(
+        "  controls by app id          {}",
+        if apps.is_empty() {
+            "none".to_owned()
+        } else {
+            apps.iter()
+                .map(|a| format!("{a} {}", log.iter().filter(|r| r.app_id == *a).count()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    println!(
+        "  direct conflicts            {conflicts} (window {} ms)",
+        cli.conflict_window_ms
+    );
+    if let Some((refused, dropped)) = &osc_counts {
+        println!("  refused by reason (o-ran sc)  {}", by_reason(refused));
+        println!("  not sent by reason (o-ran sc) {}", by_reason(dropped));
+    }
+    if let Some(p) = &cli.stats_out {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let v = serde_json::json!({
+            "nodes": sim.nodes.len(),
+            "cells": sim.cell_count(),
+            "subscriptions": load(&s.subscriptions),
+            "unsubscriptions": load(&s.unsubscriptions),
+            "indications_sent": load(&s.indications_sent),
+            "indications_dropped": load(&s.indications_dropped),
+            "controls_received": load(&s.controls_received),
+            "controls_accepted": load(&s.controls_accepted),
+            "controls_rejected": load(&s.controls_rejected),
+            "conflict_window_ms": cli.conflict_window_ms,
+            "direct_conflicts": conflicts,
+            "control_log_dropped": sim.control_log_dropped(),
+            "controls": log.iter().map(testbed::sim::ControlRecord::to_json).collect::<Vec<_>>(),
+        });
+        std::fs::write(p, serde_json::to_vec_pretty(&v)?)
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! sequence); a control that echoes it gives the indication→control round trip, measured
 //! on the simulator's own clock.
 
+mod control_log;
 pub mod osc;
 mod replay;
 pub(crate) mod service;
@@ -19,6 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use e2_asn1::kpm::KpmVersion;
+use e2_asn1::rc::RcProfile;
 use e2_proto::cause::E2Cause;
 use e2_proto::kpm::CellInfo;
 use e2_proto::record::{
@@ -33,6 +36,7 @@ use tokio::sync::watch;
 
 use crate::trace::CellTrace;
 
+pub use control_log::{ControlParameter, ControlRecord};
 pub use service::serve;
 
 /// PLMN of the simulated network: MCC 001, MNC 01 (test network).
@@ -96,6 +100,13 @@ pub struct SimConfig {
     /// Serve `E2TAdminService.ListE2NodeConnections` (off: `UNIMPLEMENTED`, like current
     /// onos-e2t, which leaves discovery to onos-topo).
     pub list_nodes: bool,
+    /// Node numbers speaking E2SM-KPM v02.03 under `ASN1_PER` (the others v03.00).
+    pub kpm_v2_nodes: Vec<usize>,
+    /// E2SM-RC RAN parameter-ID profile of every node under `ASN1_PER` (srsRAN's by
+    /// default, as the O-RAN SC face), unless overridden in `rc_profiles`.
+    pub rc_profile: RcProfile,
+    /// Per-node RC profile overrides (node number, profile).
+    pub rc_profiles: Vec<(usize, RcProfile)>,
 }
 
 impl Default for SimConfig {
@@ -116,6 +127,9 @@ impl Default for SimConfig {
             total_cells: None,
             late_after_ns: 0,
             list_nodes: true,
+            kpm_v2_nodes: Vec::new(),
+            rc_profile: RcProfile::Srsran,
+            rc_profiles: Vec::new(),
         }
     }
 }
@@ -154,6 +168,8 @@ pub struct SimNode {
 #[derive(Debug, Default)]
 pub struct SimStats {
     pub subscriptions: AtomicU64,
+    /// Of those, gRPC subscriptions with ASN1_PER payloads.
+    pub aper_subscriptions: AtomicU64,
     pub unsubscriptions: AtomicU64,
     pub indications_sent: AtomicU64,
     pub indications_dropped: AtomicU64,
@@ -206,6 +222,8 @@ pub struct Sim {
     subs: Mutex<HashMap<(String, String, String), watch::Sender<bool>>>,
     tap: Mutex<Option<Tap>>,
     shutdown: watch::Sender<bool>,
+    /// Every control received with its sender (bounded, oldest dropped and counted).
+    control_log: Mutex<control_log::ControlLog>,
 }
 
 impl Sim {
@@ -283,6 +301,7 @@ impl Sim {
             cell_index,
             tap: Mutex::new(None),
             shutdown: watch::channel(false).0,
+            control_log: Mutex::new(control_log::ControlLog::default()),
         })
     }
 
@@ -515,6 +534,84 @@ impl Sim {
             e.accepted += 1;
             e.last = quotas.iter().map(SliceQuota::from_wire).collect();
         }
+    }
+
+    /// The cells an `ASN1_PER` slice quota control applies to (E2SM-RC names no cell): the
+    /// one whose indication its call process id echoes, or every cell of node number
+    /// `node` (a node-wide policy).
+    pub(crate) fn control_targets(
+        &self,
+        node: usize,
+        call_process_id: Option<&[u8]>,
+    ) -> Vec<CellId> {
+        let cells = &self.nodes[node].cells;
+        let echoed = call_process_id
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            .map(|b| (u64::from_be_bytes(b) >> 32) as usize)
+            .and_then(|idx| cells.iter().find(|c| c.index == idx));
+        match echoed {
+            Some(c) => vec![c.info.cell],
+            None => cells.iter().map(|c| c.info.cell).collect(),
+        }
+    }
+
+    /// The E2SM-KPM version node number `node` speaks under `ASN1_PER`.
+    pub fn kpm_version(&self, node: usize) -> KpmVersion {
+        if self.cfg.kpm_v2_nodes.contains(&node) {
+            KpmVersion::V2_03
+        } else {
+            KpmVersion::V3_00
+        }
+    }
+
+    /// The E2SM-RC RAN parameter-ID profile of node number `node` under `ASN1_PER`.
+    pub fn rc_profile(&self, node: usize) -> RcProfile {
+        self.cfg
+            .rc_profiles
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == node)
+            .map_or(self.cfg.rc_profile, |(_, p)| *p)
+    }
+
+    /// Logs one control received (whoever sent it, accepted or not); `t_ms` is set here
+    /// (milliseconds since the simulator started).
+    pub(crate) fn log_control(&self, mut record: ControlRecord) {
+        record.t_ms = self.origin.elapsed().as_millis() as u64;
+        tracing::info!(
+            app_id = %record.app_id,
+            node = %record.node,
+            cells = ?record.cells.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ue = ?record.ue.map(|u| u.0),
+            parameter = record.parameter.map_or("undecodable", ControlParameter::label),
+            value = %record.value,
+            accepted = record.accepted,
+            cause = record.cause.unwrap_or(""),
+            "control received"
+        );
+        if let Ok(mut log) = self.control_log.lock() {
+            log.push(record);
+        }
+    }
+
+    /// The controls received so far, oldest first (at most [`control_log::MAX_ENTRIES`]).
+    pub fn control_log(&self) -> Vec<ControlRecord> {
+        self.control_log
+            .lock()
+            .map(|l| l.entries().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Controls that reached a node while another app's control on the same node, cell and
+    /// RAN parameter (for a handover: the same UE) was less than `window_ms` old: direct
+    /// conflicts (see [`control_log::direct_conflicts`]).
+    pub fn direct_conflicts(&self, window_ms: u64) -> u64 {
+        control_log::direct_conflicts(&self.control_log(), window_ms)
+    }
+
+    /// Log entries dropped because the control log was full.
+    pub fn control_log_dropped(&self) -> u64 {
+        self.control_log.lock().map_or(0, |l| l.dropped())
     }
 
     /// Number of cells.

@@ -2,11 +2,15 @@
 //! handed to a [`ReportSink`] that encodes and sends it the way its RIC expects
 //! ([`GrpcSink`]: SD-RAN E2T gRPC with PROTO payloads; `osc::OscSink`: RMR with APER).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use e2_proto::pb::e2t::{Indication, ResponseHeaders, SubscribeResponse, subscribe_response};
+use e2_asn1::kpm::KpmVersion;
+use e2_proto::pb::e2t::{
+    Encoding, Indication, ResponseHeaders, SubscribeResponse, subscribe_response,
+};
 use e2_proto::record::{RecordedIndication, record_entry};
 use nf_core::{CellId, KpmReport, Meas, MeasVec, Snssai};
 use tokio::sync::{mpsc, watch};
@@ -72,15 +76,24 @@ pub(crate) trait ReportSink: Send + 'static {
     ) -> impl Future<Output = Delivery> + Send;
 }
 
-/// The SD-RAN E2T sink: PROTO indications on the subscription's gRPC stream.
+/// The SD-RAN E2T sink: indications on the subscription's gRPC stream, E2SM payloads in
+/// the encoding the subscriber asked for (PROTO, or ASN1_PER with the node's KPM version),
+/// each carrying the RIC action ID it reports on.
 pub(crate) struct GrpcSink {
     pub tx: mpsc::Sender<Result<SubscribeResponse, tonic::Status>>,
+    pub encoding: Encoding,
+    pub kpm: KpmVersion,
+    /// Global cell index → RIC action ID.
+    pub actions: HashMap<usize, u8>,
 }
 
 impl ReportSink for GrpcSink {
     async fn emit(&mut self, sim: &Sim, r: Report, wait: bool) -> Delivery {
-        let (header, mut payload) =
-            e2_proto::kpm::encode_indication(&r.report, sim.cfg.meas_info_in_indications);
+        let meas_info = sim.cfg.meas_info_in_indications;
+        let (header, mut payload) = match self.encoding {
+            Encoding::Asn1Per => e2_asn1::kpm::encode_indication(&r.report, meas_info, self.kpm),
+            _ => e2_proto::kpm::encode_indication(&r.report, meas_info),
+        };
         if let Some(f) = r.fault {
             payload = f.bytes();
         }
@@ -94,11 +107,14 @@ impl ReportSink for GrpcSink {
             }),
         );
         let msg = SubscribeResponse {
-            headers: Some(ResponseHeaders { encoding: 0 }),
+            headers: Some(ResponseHeaders {
+                encoding: self.encoding as i32,
+            }),
             message: Some(subscribe_response::Message::Indication(Indication {
                 header,
                 payload,
                 call_process_id,
+                action_id: self.actions.get(&r.cell_index).map(|&a| u32::from(a)),
             })),
         };
         let sent = if wait {

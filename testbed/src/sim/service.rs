@@ -32,8 +32,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Code, Request, Response, Status, Streaming};
 
+use nf_core::policy::SliceQuota;
+
+use super::osc::{Refusal, rc_refusal};
 use super::replay::{GrpcSink, Replay};
-use super::{MAX_MESSAGE_BYTES, Sim};
+use super::{ControlParameter, ControlRecord, MAX_MESSAGE_BYTES, Sim};
 
 pub(crate) type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
@@ -97,14 +100,15 @@ pub const KPM_SERVICE_MODEL: &str = "oran-e2sm-kpm";
 /// Service model of RC controls, named as onos-e2t registers it.
 pub const RC_SERVICE_MODEL: &str = "oran-e2sm-rc";
 
-/// Refuses a request for another service model than `name` (an absent one too unless
-/// `optional`: probes of the control path send none), or with E2SM payloads in another
-/// encoding than the simulator's protobuf ones.
+/// The E2SM encoding a request's `Encoding` header names, after refusing a request for
+/// another service model than `name` (an absent one too unless `optional`: probes of the
+/// control path send none) or in an encoding the simulator does not speak (`ASN1_XER`,
+/// unknown values).
 fn check_headers(
     headers: Option<&RequestHeaders>,
     name: &str,
     optional: bool,
-) -> Result<(), Status> {
+) -> Result<Encoding, Status> {
     let h = headers.cloned().unwrap_or_default();
     let sm = h.service_model.as_ref().map(|s| s.name.as_str());
     if sm != Some(name) && !(optional && sm.is_none()) {
@@ -113,14 +117,19 @@ fn check_headers(
             format!("service model {sm:?} is not offered: this request needs {name}"),
         ));
     }
-    if h.encoding != Encoding::Proto as i32 {
-        let got = Encoding::try_from(h.encoding).map_or("unknown", |e| e.as_str_name());
-        return Err(E2Cause::TransferSyntaxError.status(
-            Code::InvalidArgument,
-            format!("encoding {got} is not offered: the simulator speaks PROTO payloads"),
-        ));
+    match Encoding::try_from(h.encoding) {
+        Ok(e @ (Encoding::Proto | Encoding::Asn1Per)) => Ok(e),
+        other => {
+            let got = other.map_or("unknown", |e| e.as_str_name());
+            Err(E2Cause::TransferSyntaxError.status(
+                Code::InvalidArgument,
+                format!(
+                    "encoding {got} ({}) is not offered: the simulator speaks PROTO and ASN1_PER payloads",
+                    h.encoding
+                ),
+            ))
+        }
     }
-    Ok(())
 }
 
 fn bad(cause: E2Cause, msg: impl std::fmt::Display) -> Status {
@@ -178,6 +187,81 @@ impl E2tAdminService for Svc {
     }
 }
 
+/// One action of a subscription, decoded and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SubAction {
+    /// Index into the node's cells.
+    pub cell: usize,
+    /// RIC action ID (E2AP 0..255).
+    pub id: u8,
+}
+
+/// Decodes and checks every action of a KPM subscription under `encoding`: a report action
+/// with an action ID in 0..255 and a definition of one of the node's cells.
+fn sub_actions(
+    sim: &Sim,
+    node: usize,
+    encoding: Encoding,
+    actions: &[e2_proto::pb::e2t::Action],
+) -> Result<Vec<SubAction>, Status> {
+    let version = sim.kpm_version(node);
+    let mut out: Vec<SubAction> = Vec::with_capacity(actions.len());
+    for a in actions {
+        let id = u8::try_from(a.id).map_err(|_| {
+            bad(
+                E2Cause::ActionNotSupported,
+                format!("action {}: RIC action ID outside 0..255", a.id),
+            )
+        })?;
+        if out.iter().any(|o| o.id == id) {
+            return Err(bad(
+                E2Cause::ActionNotSupported,
+                format!("action {id}: action ID used twice"),
+            ));
+        }
+        if a.r#type != e2_proto::pb::e2t::ActionType::Report as i32 {
+            return Err(bad(
+                E2Cause::ActionNotSupported,
+                format!("action {id}: only report actions are supported"),
+            ));
+        }
+        let cell = match encoding {
+            Encoding::Asn1Per => e2_asn1::kpm::decode_action_definition(&a.payload, version)
+                .map(|(cell, _)| cell)
+                .map_err(|e| {
+                    bad(
+                        E2Cause::ActionNotSupported,
+                        format!("action {id}: E2SM-KPM {version}: {e}"),
+                    )
+                })?,
+            _ => kpm::decode_action_definition(&a.payload)
+                .map(|(cell, _)| cell)
+                .map_err(|e| bad(E2Cause::ActionNotSupported, format!("action {id}: {e}")))?,
+        };
+        let idx = sim.nodes[node]
+            .cells
+            .iter()
+            .position(|c| c.info.cell == cell)
+            .ok_or_else(|| {
+                bad(
+                    E2Cause::ActionNotSupported,
+                    format!(
+                        "action {id}: cell {cell} is not on node {}",
+                        sim.nodes[node].id
+                    ),
+                )
+            })?;
+        out.push(SubAction { cell: idx, id });
+    }
+    if out.is_empty() {
+        return Err(bad(
+            E2Cause::ActionNotSupported,
+            "subscription has no actions",
+        ));
+    }
+    Ok(out)
+}
+
 #[tonic::async_trait]
 impl SubscriptionService for Svc {
     type SubscribeStream = BoxStream<SubscribeResponse>;
@@ -189,43 +273,40 @@ impl SubscriptionService for Svc {
         let sim = &self.0;
         let req = req.into_inner();
         let node = node_index(sim, req.headers.as_ref())?;
-        check_headers(req.headers.as_ref(), KPM_SERVICE_MODEL, false)?;
+        let encoding = check_headers(req.headers.as_ref(), KPM_SERVICE_MODEL, false)?;
         let headers = req.headers.unwrap_or_default();
         let spec = req.subscription.unwrap_or_default();
-        let period = kpm::decode_event_trigger(&spec.event_trigger.unwrap_or_default().payload)
-            .map_err(|e| bad(E2Cause::TransferSyntaxError, format!("event trigger: {e}")))?;
-        let mut cells = Vec::new();
-        for a in &spec.actions {
-            let (cell, _) = kpm::decode_action_definition(&a.payload)
-                .map_err(|e| bad(E2Cause::ActionNotSupported, format!("action {}: {e}", a.id)))?;
-            let idx = sim.nodes[node]
-                .cells
-                .iter()
-                .position(|c| c.info.cell == cell)
-                .ok_or_else(|| {
+        let version = sim.kpm_version(node);
+        let trigger = spec.event_trigger.unwrap_or_default().payload;
+        let period = match encoding {
+            Encoding::Asn1Per => {
+                e2_asn1::kpm::decode_event_trigger(&trigger, version).map_err(|e| {
                     bad(
-                        E2Cause::ActionNotSupported,
-                        format!(
-                            "action {}: cell {cell} is not on node {}",
-                            a.id, sim.nodes[node].id
-                        ),
+                        E2Cause::TransferSyntaxError,
+                        format!("event trigger: E2SM-KPM {version}: {e}"),
                     )
-                })?;
-            cells.push(idx);
-        }
-        if cells.is_empty() {
+                })?
+            }
+            _ => kpm::decode_event_trigger(&trigger)
+                .map_err(|e| bad(E2Cause::TransferSyntaxError, format!("event trigger: {e}")))?,
+        };
+        if period == 0 {
             return Err(bad(
                 E2Cause::ActionNotSupported,
-                "subscription has no actions",
+                "event trigger: reporting period 0",
             ));
         }
+        let actions = sub_actions(sim, node, encoding, &spec.actions)?;
+        let cells: Vec<usize> = actions.iter().map(|a| a.cell).collect();
         let (tx, rx) = mpsc::channel(sim.cfg.stream_queue.max(cells.len() * 2));
         let channel_id = format!(
             "{}:{}:{}",
             headers.app_id, sim.nodes[node].id, req.transaction_id
         );
         let ack = SubscribeResponse {
-            headers: Some(ResponseHeaders { encoding: 0 }),
+            headers: Some(ResponseHeaders {
+                encoding: encoding as i32,
+            }),
             message: Some(subscribe_response::Message::Ack(Acknowledgement {
                 channel_id,
             })),
@@ -243,14 +324,27 @@ impl SubscriptionService for Svc {
             }
         }
         sim.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(node = %sim.nodes[node].id, cells = cells.len(), period_ms = period, "subscription opened");
+        if encoding == Encoding::Asn1Per {
+            sim.stats.aper_subscriptions.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::info!(node = %sim.nodes[node].id, app_id = %headers.app_id, cells = cells.len(), period_ms = period, encoding = encoding.as_str_name(), "subscription opened");
+        let node_cells = &sim.nodes[node].cells;
+        let sink = GrpcSink {
+            tx,
+            encoding,
+            kpm: version,
+            actions: actions
+                .iter()
+                .map(|a| (node_cells[a.cell].index, a.id))
+                .collect(),
+        };
         tokio::spawn(
             Replay {
                 sim: sim.clone(),
                 node,
                 cells,
                 period_ms: period,
-                sink: GrpcSink { tx },
+                sink,
                 unsubscribed: unsub_rx,
             }
             .run(),
@@ -343,40 +437,138 @@ impl ControlStreamService for Svc {
 }
 
 impl Svc {
-    /// Applies one control, whichever gRPC service brought it, and keeps the statistics.
+    /// Applies one control, whichever gRPC service brought it, keeps the statistics and
+    /// logs it with its sender's `app_id`.
     fn handle_control(&self, req: &ControlRequest) -> Result<ControlResponse, Status> {
         let sim = &self.0;
-        let result = self.apply(req);
         let node = node_index(sim, req.headers.as_ref()).ok();
+        let mut record = ControlRecord {
+            t_ms: 0,
+            app_id: req
+                .headers
+                .as_ref()
+                .map(|h| h.app_id.clone())
+                .unwrap_or_default(),
+            node: node.map(|n| sim.nodes[n].id.clone()).unwrap_or_default(),
+            cells: Vec::new(),
+            ue: None,
+            parameter: None,
+            value: String::new(),
+            accepted: false,
+            cause: None,
+        };
+        let result = self.apply(req, &mut record);
         let msg = req.message.clone().unwrap_or_default();
         let outcome = match &result {
             Ok(_) => Ok(()),
             Err(s) => Err((E2Cause::of_status(s), s.message().to_owned())),
         };
+        record.accepted = outcome.is_ok();
+        record.cause = outcome.as_ref().err().map(|(c, _)| c.label());
+        sim.log_control(record);
         sim.account_control(node, msg.header, msg.payload, &req.call_process_id, outcome);
         result
     }
 
-    fn apply(&self, req: &ControlRequest) -> Result<ControlResponse, Status> {
+    /// Decodes (in the request's encoding) and applies one control; what it names goes
+    /// into `record` as soon as it is known.
+    fn apply(
+        &self,
+        req: &ControlRequest,
+        record: &mut ControlRecord,
+    ) -> Result<ControlResponse, Status> {
         let sim = &self.0;
         let node = node_index(sim, req.headers.as_ref())?;
-        check_headers(req.headers.as_ref(), RC_SERVICE_MODEL, true)?;
+        let encoding = check_headers(req.headers.as_ref(), RC_SERVICE_MODEL, true)?;
         let msg = req.message.clone().unwrap_or_default();
-        let ctl = rc::decode_quota_control(&msg.header, &msg.payload).map_err(|e| match e {
-            rc::RcError::Unsupported { .. } => bad(E2Cause::ActionNotSupported, e),
-            rc::RcError::Payload(_) => bad(E2Cause::TransferSyntaxError, e),
-            rc::RcError::Parameter { .. } => bad(E2Cause::ControlMessageInvalid, e),
-        })?;
-        sim.apply_quotas(node, &ctl.cell, &ctl.quotas)
-            .map_err(|(cause, msg)| bad(cause, msg))?;
-        let applied = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let outcome = match encoding {
+            Encoding::Asn1Per => self.apply_aper(node, req, &msg.header, &msg.payload, record)?,
+            _ => {
+                let ctl =
+                    rc::decode_quota_control(&msg.header, &msg.payload).map_err(|e| match e {
+                        rc::RcError::Unsupported { .. } => bad(E2Cause::ActionNotSupported, e),
+                        rc::RcError::Payload(_) => bad(E2Cause::TransferSyntaxError, e),
+                        rc::RcError::Parameter { .. } => bad(E2Cause::ControlMessageInvalid, e),
+                    })?;
+                record.parameter = Some(ControlParameter::SlicePrbQuota);
+                record.cells = vec![ctl.cell];
+                record.value = quota_value(&ctl.quotas);
+                sim.apply_quotas(node, &ctl.cell, &ctl.quotas)
+                    .map_err(|(cause, msg)| bad(cause, msg))?;
+                let applied = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                rc::encode_outcome(&ctl.cell, &ctl.quotas, applied)
+            }
+        };
         Ok(ControlResponse {
-            headers: Some(ResponseHeaders { encoding: 0 }),
-            outcome: Some(ControlOutcome {
-                payload: rc::encode_outcome(&ctl.cell, &ctl.quotas, applied),
+            headers: Some(ResponseHeaders {
+                encoding: encoding as i32,
             }),
+            outcome: Some(ControlOutcome { payload: outcome }),
         })
     }
+
+    /// An `ASN1_PER` E2SM-RC control with the node's RAN parameter-ID profile: style 2
+    /// action 6 (slice PRB quota; the cell is the one whose indication the call process id
+    /// echoes, else every cell of the node). Returns the E2SM-RC control outcome.
+    fn apply_aper(
+        &self,
+        node: usize,
+        req: &ControlRequest,
+        header: &[u8],
+        message: &[u8],
+        record: &mut ControlRecord,
+    ) -> Result<Vec<u8>, Status> {
+        let sim = &self.0;
+        let refuse = |(cause, msg, _): Refusal| bad(cause, msg);
+        let h = e2_asn1::rc::decode_control_header(header).map_err(|e| refuse(rc_refusal(&e)))?;
+        match (h.style, h.action) {
+            (e2_asn1::rc::STYLE_RADIO_RESOURCE_ALLOCATION, e2_asn1::rc::ACTION_SLICE_PRB_QUOTA) => {
+                let profile = sim.rc_profile(node);
+                record.parameter = Some(ControlParameter::SlicePrbQuota);
+                let ctl = e2_asn1::rc::decode_quota_control(profile, header, message)
+                    .map_err(|e| refuse(rc_refusal(&e)))?;
+                let targets = sim.control_targets(node, Some(&req.call_process_id));
+                record.cells.clone_from(&targets);
+                record.value = quota_value(&ctl.quotas);
+                if ctl.plmn != super::PLMN {
+                    return Err(bad(
+                        E2Cause::ControlMessageInvalid,
+                        format!("PLMN {:02x?} is not the node's", ctl.plmn),
+                    ));
+                }
+                for cell in &targets {
+                    sim.apply_quotas(node, cell, &ctl.quotas)
+                        .map_err(|(cause, msg)| bad(cause, msg))?;
+                }
+                let quotas: Vec<SliceQuota> =
+                    ctl.quotas.iter().map(SliceQuota::from_wire).collect();
+                e2_asn1::rc::encode_control_outcome(&e2_asn1::rc::quota_outcome_items(
+                    profile, &quotas,
+                ))
+                .map_err(|e| bad(E2Cause::Unspecified, e))
+            }
+            (e2_asn1::rc::STYLE_CONNECTED_MODE_MOBILITY, e2_asn1::rc::ACTION_HANDOVER) => {
+                record.parameter = Some(ControlParameter::Handover);
+                Err(bad(
+                    E2Cause::ActionNotSupported,
+                    "E2SM-RC style 3 action 1 (handover) is offered in radio mode only",
+                ))
+            }
+            (style, action) => Err(bad(
+                E2Cause::ActionNotSupported,
+                format!("E2SM-RC style {style} action {action} is not offered by this node"),
+            )),
+        }
+    }
+}
+
+/// A quota list as the control log shows it: `slice min..max/dedicated %`.
+fn quota_value(quotas: &[nf_core::policy::WireQuota]) -> String {
+    quotas
+        .iter()
+        .map(|(s, min, max, ded)| format!("{s} {min}..{max}/{ded}%"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

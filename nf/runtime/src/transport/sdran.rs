@@ -127,7 +127,9 @@ impl Indications {
                         header: ind.header,
                         message: ind.payload,
                         call_process_id: ind.call_process_id,
-                        action_id: None,
+                        // An action ID past E2AP's 0..255 names no action: the codec
+                        // then refuses the indication as `unknown_action` (APER).
+                        action_id: ind.action_id.and_then(|a| u8::try_from(a).ok()),
                     })
                 }
                 Some(subscribe_response::Message::Ack(ack)) => {

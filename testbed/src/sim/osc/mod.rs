@@ -36,7 +36,6 @@ use e2_asn1::kpm::{self, KpmVersion};
 use e2_asn1::rc::{self, RcAperError, RcProfile};
 use e2_proto::cause::E2Cause;
 use e2_proto::record::{RecordedIndication, record_entry};
-use nf_core::CellId;
 use nf_core::policy::SliceQuota;
 use nf_osc::submgr::{ActionToBeSetup, ActionType, ErrorSource};
 use nf_rmr::mtype::{RIC_CONTROL_ACK, RIC_CONTROL_FAILURE, RIC_CONTROL_REQ, RIC_INDICATION};
@@ -277,7 +276,7 @@ fn nodes_of(sim: &Sim, cfg: &OscConfig) -> Result<Vec<OscNode>, OscError> {
 }
 
 /// What a refused control is answered with: cause, message, metric reason.
-type Refusal = (E2Cause, String, &'static str);
+pub(crate) type Refusal = (E2Cause, String, &'static str);
 
 /// The IEs of a RICcontrolRequest.
 #[derive(Debug)]
@@ -348,7 +347,7 @@ fn control_request(payload: &[u8]) -> Result<ControlRequest, Refusal> {
     }
 }
 
-fn rc_refusal(e: &RcAperError) -> Refusal {
+pub(crate) fn rc_refusal(e: &RcAperError) -> Refusal {
     let cause = match e {
         RcAperError::Decode { .. }
         | RcAperError::Encode { .. }
@@ -462,13 +461,30 @@ impl E2t {
             return;
         }
         let node = self.node_of(&m.meid);
+        // O-RAN SC requests carry no app id: the sender's RMR source stands for it.
+        let mut record = crate::sim::ControlRecord {
+            t_ms: 0,
+            app_id: m.src.clone(),
+            node: node
+                .map(|n| self.sim.nodes[n].id.clone())
+                .unwrap_or_default(),
+            cells: Vec::new(),
+            ue: None,
+            parameter: None,
+            value: String::new(),
+            accepted: false,
+            cause: None,
+        };
         let (req, result) = match control_request(&m.payload) {
             Ok(req) => {
-                let result = self.apply_control(node, &m.meid, &req);
+                let result = self.apply_control(node, &m.meid, &req, &mut record);
                 (Some(req), result)
             }
             Err(refusal) => (None, Err(refusal)),
         };
+        record.accepted = result.is_ok();
+        record.cause = result.as_ref().err().map(|(c, ..)| c.label());
+        self.sim.log_control(record);
         if let Err((_, msg, reason)) = &result {
             self.refused.count(reason);
             tracing::debug!(reason, cause = %msg, meid = %m.meid, "control refused");
@@ -499,6 +515,7 @@ impl E2t {
         node: Option<usize>,
         meid: &str,
         req: &ControlRequest,
+        record: &mut crate::sim::ControlRecord,
     ) -> Result<Vec<u8>, Refusal> {
         let n = node.ok_or_else(|| {
             (
@@ -520,6 +537,15 @@ impl E2t {
         let profile = self.nodes[n].rc;
         let ctl = rc::decode_quota_control(profile, &req.header, &req.message)
             .map_err(|e| rc_refusal(&e))?;
+        record.parameter = Some(crate::sim::ControlParameter::SlicePrbQuota);
+        record.value = ctl
+            .quotas
+            .iter()
+            .map(|(s, min, max, ded)| format!("{s} {min}..{max}/{ded}%"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let targets = self.sim.control_targets(n, req.call_process_id.as_deref());
+        record.cells.clone_from(&targets);
         if ctl.plmn != PLMN {
             return Err((
                 E2Cause::ControlMessageInvalid,
@@ -527,7 +553,7 @@ impl E2t {
                 "wrong_plmn",
             ));
         }
-        for cell in self.targets(n, req.call_process_id.as_deref()) {
+        for cell in targets {
             self.sim
                 .apply_quotas(n, &cell, &ctl.quotas)
                 .map_err(|(c, msg)| (c, msg, "quota_refused"))?;
@@ -535,20 +561,6 @@ impl E2t {
         let quotas: Vec<SliceQuota> = ctl.quotas.iter().map(SliceQuota::from_wire).collect();
         rc::encode_control_outcome(&rc::quota_outcome_items(profile, &quotas))
             .map_err(|e| (E2Cause::Unspecified, e.to_string(), "outcome_encode"))
-    }
-
-    /// The cells a control applies to: the one whose indication its call process id
-    /// echoes, or every cell of the node (E2SM-RC names no cell: a node-wide policy).
-    fn targets(&self, node: usize, call_process_id: Option<&[u8]>) -> Vec<CellId> {
-        let cells = &self.sim.nodes[node].cells;
-        let echoed = call_process_id
-            .and_then(|c| <[u8; 8]>::try_from(c).ok())
-            .map(|b| (u64::from_be_bytes(b) >> 32) as usize)
-            .and_then(|idx| cells.iter().find(|c| c.index == idx));
-        match echoed {
-            Some(c) => vec![c.info.cell],
-            None => cells.iter().map(|c| c.info.cell).collect(),
-        }
     }
 
     /// Sends the acknowledge (unless `noAck` was asked) or the failure back to the sender.

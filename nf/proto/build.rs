@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "e2sm/rc/v1/rc.proto",
     "airan/e2t/v1/control_stream.proto",
     "airan/record/v1/record.proto",
+    "airan/conflict/v1/conflict.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

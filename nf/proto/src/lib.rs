@@ -61,7 +61,14 @@ pub mod pb {
                 tonic::include_proto!("airan.record.v1");
             }
         }
+        pub mod conflict {
+            pub mod v1 {
+                tonic::include_proto!("airan.conflict.v1");
+            }
+        }
     }
+    /// `airan.conflict.v1`: conflict guidance between xApps.
+    pub use airan::conflict::v1 as conflict;
     /// `airan.e2t.v1`: the bidirectional control stream extension.
     pub use airan::e2t::v1 as stream;
     /// `airan.record.v1`: the session recording format.

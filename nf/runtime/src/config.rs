@@ -136,6 +136,9 @@ pub struct RuntimeConfig {
     /// SIGHUP re-reads every model slot's contract and swaps in what changed (the xApp
     /// binary turns it on; see [`crate::models`]). Off: SIGHUP is left to the caller.
     pub reload_on_sighup: bool,
+    /// The conflict-guidance client asked before every control (`[conflict]`); `None`:
+    /// controls are sent without asking.
+    pub conflict: Option<Arc<crate::conflict::Gate>>,
 }
 
 impl RuntimeConfig {
@@ -192,6 +195,7 @@ impl RuntimeConfig {
             nodes: Vec::new(),
             osc: crate::transport::osc::OscConfig::default(),
             reload_on_sighup: false,
+            conflict: None,
         }
     }
 }

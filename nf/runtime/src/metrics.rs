@@ -148,6 +148,12 @@ pub struct ModelLabels {
     pub version: String,
 }
 
+/// Labels of `xapp_conflict_guidance_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Reason {
     pub reason: &'static str,
@@ -267,6 +273,9 @@ pub struct Metrics {
     pub rmr_dropped: Family<Reason, Counter>,
     /// Subscription Manager failures (osc-rmr), by reason.
     pub submgr_failures: Family<Reason, Counter>,
+    /// Conflict-manager guidance asked before controls, by result
+    /// ([`crate::conflict::GUIDANCE_RESULTS`]).
+    pub conflict_guidance: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -317,6 +326,7 @@ impl Metrics {
             e2_failures: Family::default(),
             rmr_dropped: Family::default(),
             submgr_failures: Family::default(),
+            conflict_guidance: Family::default(),
         };
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
@@ -352,6 +362,12 @@ impl Metrics {
         }
         for endpoint in crate::http::ENDPOINTS {
             drop(self.http_requests.get_or_create(&Endpoint { endpoint }));
+        }
+        for result in crate::conflict::GUIDANCE_RESULTS {
+            drop(
+                self.conflict_guidance
+                    .get_or_create(&ResultLabel { result }),
+            );
         }
     }
 
@@ -578,6 +594,11 @@ impl Metrics {
             "submgr_failures",
             "Subscription Manager calls failed and subscriptions not activated, by reason",
             m.submgr_failures.clone(),
+        );
+        r.register(
+            "conflict_guidance",
+            "Conflict-manager guidance before controls, by result (allow, allow_cached, deny, unavailable_denied, unavailable_allowed)",
+            m.conflict_guidance.clone(),
         );
     }
 

@@ -94,6 +94,7 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "duplicate_slice",
     "control_encode_failed",
     "indication_queue_full",
+    "conflict_denied",
 ];
 /// Reasons a decoded indication does not reach the cell table.
 pub(crate) const NOT_INGESTED_REASONS: &[&str] =

@@ -43,7 +43,35 @@ pub struct FileConfig {
     pub metrics: MetricsSection,
     pub decision_log: Option<DecisionLogSection>,
     pub trial: Option<TrialSection>,
+    /// Conflict guidance between xApps (`docs/conflicts.md`); absent: no manager is asked.
+    pub conflict: Option<ConflictSection>,
 }
+
+/// `[conflict]`: ask a conflict manager (`conflict-mgr`) before every control.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConflictSection {
+    /// gRPC endpoint of the manager, `http://host:port`.
+    pub endpoint: String,
+    /// The xApp's name at the manager (default: `e2t.app_id`).
+    pub xapp: Option<String>,
+    /// Longest wait for guidance [ms]; the decision waits that long at most.
+    #[serde(default = "default_conflict_timeout_ms")]
+    pub timeout_ms: u64,
+    /// `deny` (default: the control is dropped when the manager does not answer) or `allow`.
+    #[serde(default)]
+    pub on_unavailable: nf_runtime::conflict::OnUnavailable,
+    /// KPIs the xApp's decisions read, told to the manager (indirect conflicts); default:
+    /// `RRU.PrbUsedDl`, `DRB.UEThpDl`, `RRU.PrbAvailDl`.
+    pub consumes: Option<Vec<String>>,
+}
+
+fn default_conflict_timeout_ms() -> u64 {
+    100
+}
+
+/// Bounds of `conflict.timeout_ms`.
+pub const CONFLICT_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=10_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -292,6 +320,9 @@ pub struct Validated {
     /// Every model to load, in the order arms refer to them (the first is `[model]`'s).
     pub models: Vec<ModelConfig>,
     pub decision_log: Option<DecisionLogSection>,
+    /// The conflict-guidance client's configuration (`[conflict]`), if any: the binary
+    /// builds the [`nf_runtime::conflict::Gate`] once its metrics exist.
+    pub conflict: Option<nf_runtime::conflict::GateConfig>,
 }
 
 /// Why an E2T endpoint is refused (`None`: accepted). The xApp speaks cleartext HTTP/2 only.
@@ -370,6 +401,10 @@ impl FileConfig {
         if let Some(d) = &self.decision_log {
             p.int(&b::HOLD_MS, d.hold_ms);
         }
+        let conflict = self
+            .conflict
+            .as_ref()
+            .map(|c| conflict_gate(c, &self.e2t.app_id, &mut p));
         let mut runtime = self.runtime();
         runtime.transport = ric.transport;
         runtime.encoding = ric.encoding;
@@ -435,6 +470,7 @@ impl FileConfig {
             model,
             models,
             decision_log,
+            conflict,
         })
     }
 
@@ -488,6 +524,64 @@ impl FileConfig {
         r.reproducible = m.reproducible;
         r
     }
+}
+
+/// The gate configuration of `[conflict]` (problems named and collected).
+fn conflict_gate(
+    c: &ConflictSection,
+    app_id: &str,
+    p: &mut Problems,
+) -> nf_runtime::conflict::GateConfig {
+    if let Some(rule) = endpoint_problem(&c.endpoint) {
+        p.rule(
+            false,
+            "conflict.endpoint",
+            format!("{:?}", c.endpoint),
+            rule,
+        );
+    }
+    p.rule(
+        CONFLICT_TIMEOUT_MS.contains(&c.timeout_ms),
+        "conflict.timeout_ms",
+        c.timeout_ms,
+        format!(
+            "must be in {}..={}",
+            CONFLICT_TIMEOUT_MS.start(),
+            CONFLICT_TIMEOUT_MS.end()
+        ),
+    );
+    let xapp = c.xapp.clone().unwrap_or_else(|| app_id.to_owned());
+    let printable = !xapp.is_empty()
+        && xapp.len() <= nf_core::conflict::MAX_NAME_BYTES
+        && xapp.chars().all(|ch| matches!(ch, '!'..='~'));
+    p.rule(
+        printable,
+        "conflict.xapp",
+        format!("{xapp:?}"),
+        "must be 1..=128 printable ASCII characters without spaces",
+    );
+    let consumes = c.consumes.clone().unwrap_or_else(|| {
+        vec![
+            "RRU.PrbUsedDl".to_owned(),
+            "DRB.UEThpDl".to_owned(),
+            "RRU.PrbAvailDl".to_owned(),
+        ]
+    });
+    p.rule(
+        consumes.len() <= nf_core::conflict::MAX_KPIS,
+        "conflict.consumes",
+        consumes.len(),
+        format!("at most {} KPIs", nf_core::conflict::MAX_KPIS),
+    );
+    let mut g = nf_runtime::conflict::GateConfig::new(c.endpoint.clone(), xapp);
+    g.timeout = Duration::from_millis(c.timeout_ms);
+    g.on_unavailable = c.on_unavailable;
+    g.consumes = consumes;
+    g.objectives = vec![nf_core::conflict::Objective {
+        kpi: "DRB.UEThpDl".to_owned(),
+        higher_is_better: true,
+    }];
+    g
 }
 
 /// Narrows a value validation bounds (integers are read as `u64` so that an out-of-range
@@ -793,6 +887,32 @@ mod tests {
 
     fn keys(text: &str) -> Vec<String> {
         problems(text).into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn conflict_section_is_validated_and_optional() {
+        assert!(validate(&demo()).unwrap().conflict.is_none());
+        let ok = format!(
+            "{}\n[conflict]\nendpoint = \"http://127.0.0.1:7070\"\non_unavailable = \"allow\"\n",
+            demo()
+        );
+        let g = validate(&ok).unwrap().conflict.unwrap();
+        assert_eq!(g.on_unavailable, nf_runtime::conflict::OnUnavailable::Allow);
+        assert_eq!(g.timeout, Duration::from_millis(100));
+        assert!(g.consumes.iter().any(|k| k == "RRU.PrbUsedDl"));
+        let bad = format!(
+            "{}\n[conflict]\nendpoint = \"nowhere\"\ntimeout_ms = 0\nxapp = \"a b\"\n",
+            demo()
+        );
+        let k = keys(&bad);
+        for key in ["conflict.endpoint", "conflict.timeout_ms", "conflict.xapp"] {
+            assert!(k.iter().any(|x| x == key), "{key} not in {k:?}");
+        }
+        let unknown = format!(
+            "{}\n[conflict]\nendpoint = \"http://127.0.0.1:7070\"\npriority = 3\n",
+            demo()
+        );
+        assert!(matches!(validate(&unknown), Err(ConfigError::Parse { .. })));
     }
 
     const TRIAL: &str = r#"

@@ -205,6 +205,7 @@ fn apply_metrics_listen(cfg: &mut RuntimeConfig, flag: Option<&str>) -> Result<(
 /// Everything from the parsed command line to the end of the run; the summary on success.
 fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
     let validated = load_config(&cli.config, cli.e2t)?;
+    let conflict = validated.conflict;
     let mut runtime_cfg = validated.runtime;
     runtime_cfg.reload_on_sighup = true;
     apply_metrics_listen(&mut runtime_cfg, cli.metrics_listen.as_deref())?;
@@ -231,6 +232,10 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
         .build()
         .map_err(Stop::Tokio)?;
     let metrics = Arc::new(nf_runtime::metrics::Metrics::new());
+    if let Some(gate) = conflict {
+        tracing::info!(endpoint = %gate.endpoint, xapp = %gate.xapp, on_unavailable = ?gate.on_unavailable, "controls ask the conflict manager first");
+        runtime_cfg.conflict = Some(Arc::new(nf_runtime::conflict::Gate::new(gate, &metrics)));
+    }
     let summary = rt.block_on(nf_runtime::run_models(
         runtime_cfg,
         models,

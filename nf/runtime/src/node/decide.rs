@@ -69,6 +69,8 @@ pub(crate) enum NodeEvent {
     },
     /// A control to `cell` failed; forget what it was last sent.
     ControlFailed(CellId),
+    /// The conflict manager's guidance on a decision held for it (see `emit`).
+    Guided(Box<super::emit::Guided>),
 }
 
 /// What happens to a guarded decision.

@@ -2,6 +2,13 @@
 //! codec, sends it on the node's [`ControlPath`], records its outcome (accepted with the
 //! indication→outcome time, or failed with its cause label, which also tells the node to
 //! make the guard rails forget the cell's last quota), and writes the decision log line.
+//!
+//! With a conflict gate ([`crate::conflict::Gate`]) a decision to send is first held for
+//! the manager's guidance: a task asks (bounded by the gate's timeout) and hands the answer
+//! back to the node as [`NodeEvent::Guided`], which comes here again ([`Emit::guided`]):
+//! `Allow` sends it, `Deny` drops it (`xapp_decisions_dropped_total{reason="conflict_denied"}`,
+//! decision log action `conflict_denied`). The pipeline slot travels with the held decision,
+//! so backpressure and drain see it. Each control's outcome is reported to the manager.
 
 use std::sync::Arc;
 
@@ -11,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use super::NodeTask;
 use super::decide::{Decision, NodeEvent, Verdict};
 use crate::clock::Clock;
+use crate::conflict::{ControlIntent, Gate, Guidance};
 use crate::decisions::{DecisionKey, DecisionLog, DecisionRecord, ModelRef, SliceOutput};
 use crate::metrics::Metrics;
 use crate::transport::{Completion, Control, ControlOutcome, ControlPath};
@@ -23,10 +31,15 @@ struct Outcomes {
     clock: Clock,
     node: Arc<str>,
     log: Option<Arc<DecisionLog>>,
+    /// The intent to report to the conflict manager once the outcome is known.
+    applied: Option<(Arc<Gate>, ControlIntent)>,
 }
 
 impl Outcomes {
     fn record(&self, key: &DecisionKey, arrival_ns: u64, outcome: ControlOutcome) {
+        if let Some((gate, intent)) = &self.applied {
+            gate.report_applied(intent, matches!(outcome, ControlOutcome::Ack { .. }));
+        }
         match outcome {
             ControlOutcome::Ack { .. } => self.accepted(key, arrival_ns),
             ControlOutcome::Failure { cause, detail } => self.failed(key, cause, &detail),
@@ -67,8 +80,10 @@ impl Outcomes {
         key: DecisionKey,
         arrival_ns: u64,
         permit: OwnedSemaphorePermit,
+        applied: Option<(Arc<Gate>, ControlIntent)>,
     ) -> Completion {
-        let outcomes = self.clone();
+        let mut outcomes = self.clone();
+        outcomes.applied = applied;
         Box::new(move |outcome| {
             outcomes.record(&key, arrival_ns, outcome);
             drop(permit);
@@ -97,6 +112,7 @@ impl<'a> Emit<'a> {
                 clock: task.clock,
                 node: task.node.id.as_str().into(),
                 log: task.log.clone(),
+                applied: None,
             },
         }
     }
@@ -116,8 +132,75 @@ impl<'a> Emit<'a> {
         self.path.sweep();
     }
 
-    /// Sends (or holds) one decision and logs it.
+    /// Sends (or holds) one decision and logs it; with a conflict gate, a decision to send
+    /// first waits for the manager's guidance (answered as [`NodeEvent::Guided`]).
     pub fn emit(&mut self, d: Decision) {
+        if let (Verdict::Send(_), Some(gate)) = (&d.verdict, &self.task.cfg.conflict) {
+            self.ask(gate.clone(), d);
+            return;
+        }
+        self.dispatch(d, None);
+    }
+
+    /// Holds `d` in a task until the gate answers; the answer comes back to the node.
+    fn ask(&mut self, gate: Arc<Gate>, d: Decision) {
+        let intent = ControlIntent::slice_quota(
+            gate.config().xapp.clone(),
+            self.task.node.id.as_str(),
+            d.ctx.cell,
+            quota_value(&d.quotas),
+        );
+        let events = self.outcomes.events.clone();
+        tokio::spawn(async move {
+            let guidance = gate.ask(intent.clone()).await;
+            let guided = Guided {
+                decision: d,
+                intent,
+                guidance,
+            };
+            // A node that stopped reading its events drops the decision with its slot.
+            let _ = events.send(NodeEvent::Guided(Box::new(guided))).await;
+        });
+    }
+
+    /// A held decision's guidance: sends it on `Allow`; on `Deny` drops it (counted) and
+    /// returns the cell, whose last quota the guard must forget.
+    pub fn guided(&mut self, g: Guided) -> Option<CellId> {
+        let Guided {
+            decision,
+            intent,
+            guidance,
+        } = g;
+        match guidance {
+            Guidance::Allow { .. } => {
+                let gate = self.task.cfg.conflict.clone();
+                self.dispatch(decision, gate.map(|g| (g, intent)));
+                None
+            }
+            Guidance::Deny { reason, holder } => {
+                let t = self.task;
+                let cell = decision.ctx.cell;
+                Metrics::inc(&t.metrics.dropped, "conflict_denied");
+                if let Some(suppressed) = t.metrics.control_failed_log.admit(t.clock.now_ns()) {
+                    tracing::info!(e2_node = %t.node.id, %cell, reason, %holder, suppressed, "control denied by the conflict manager: not sent");
+                }
+                let Decision {
+                    mut ctx,
+                    key,
+                    quotas,
+                    forecasts,
+                    verdict,
+                } = decision;
+                drop(verdict); // frees the pipeline slot
+                self.log(&mut ctx, key, &quotas, &forecasts, "conflict_denied");
+                Some(cell)
+            }
+        }
+    }
+
+    /// Sends (or holds) one decision and logs it; `applied`: the gate to report the
+    /// outcome to.
+    fn dispatch(&mut self, d: Decision, applied: Option<(Arc<Gate>, ControlIntent)>) {
         let Decision {
             mut ctx,
             key,
@@ -136,9 +219,22 @@ impl<'a> Emit<'a> {
                     &quotas,
                     call_process_id,
                     permit,
+                    applied,
                 )
             }
         };
+        self.log(&mut ctx, key, &quotas, &forecasts, action);
+    }
+
+    /// Writes the decision log line, when a log is kept.
+    fn log(
+        &self,
+        ctx: &mut super::InferCtx,
+        key: DecisionKey,
+        quotas: &[nf_core::policy::SliceQuota],
+        forecasts: &[nf_core::policy::Forecast],
+        action: &'static str,
+    ) {
         let t = self.task;
         // The log line is built only when a decision log is kept.
         let Some(log) = &t.log else { return };
@@ -158,7 +254,7 @@ impl<'a> Emit<'a> {
                     p90: f.p90_prb,
                 })
                 .collect(),
-            quotas: DecisionRecord::quotas_of(&quotas),
+            quotas: DecisionRecord::quotas_of(quotas),
             action,
             model: ctx.model.as_deref().map(ModelRef::from),
             outcome: if action == "sent" { "pending" } else { "none" }.into(),
@@ -179,6 +275,7 @@ impl<'a> Emit<'a> {
         quotas: &[nf_core::policy::SliceQuota],
         call_process_id: Vec<u8>,
         permit: OwnedSemaphorePermit,
+        applied: Option<(Arc<Gate>, ControlIntent)>,
     ) -> &'static str {
         let t = self.task;
         let cell = key.2;
@@ -202,8 +299,33 @@ impl<'a> Emit<'a> {
             message,
             call_process_id,
         };
-        let done = self.outcomes.completion(key.clone(), arrival_ns, permit);
+        let done = self
+            .outcomes
+            .completion(key.clone(), arrival_ns, permit, applied);
         self.path.send(control, done);
         "sent"
     }
+}
+
+/// A decision held for the conflict manager's guidance, with the intent asked about.
+#[derive(Debug)]
+pub(crate) struct Guided {
+    decision: Decision,
+    intent: ControlIntent,
+    guidance: Guidance,
+}
+
+/// The quotas as a short human-readable value for the manager's logs.
+fn quota_value(quotas: &[nf_core::policy::SliceQuota]) -> String {
+    let mut out = String::new();
+    for q in quotas.iter().take(8) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!(
+            "{}:{}/{}/{}",
+            q.snssai, q.dedicated_ratio, q.min_ratio, q.max_ratio
+        ));
+    }
+    out
 }

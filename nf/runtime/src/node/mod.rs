@@ -7,6 +7,11 @@
 //!                              NodeEvent::ControlFailed ◀── control outcome ◀─────────────┘
 //! ```
 //!
+//! With a conflict manager (`RuntimeConfig::conflict`), emit asks it before sending: the
+//! decision waits in a task for the guidance, which comes back as `NodeEvent::Guided` and is
+//! handed to emit again (sent on `Allow`; dropped, counted `conflict_denied` and forgotten
+//! by the guard on `Deny`).
+//!
 //! - this module: connection handling. It subscribes through the [`RicTransport`], reads
 //!   the [`IndicationStream`](crate::transport::IndicationStream) and the node's event queue,
 //!   hands each stage's output to the next, and on a stream loss, or a stream silent for
@@ -102,6 +107,13 @@ impl Stages<'_> {
     fn on_event(&mut self, ev: NodeEvent) {
         match ev {
             NodeEvent::ControlFailed(cell) => self.decide.forget(cell),
+            NodeEvent::Guided(g) => {
+                // A denied quota never reached the cell: the guard forgets it, so the next
+                // decision is not compared with it.
+                if let Some(cell) = self.emit.guided(*g) {
+                    self.decide.forget(cell);
+                }
+            }
             NodeEvent::Inferred { ctx, forecasts } => {
                 if let Some(d) = self.decide.inferred(ctx, forecasts) {
                     self.emit.emit(d);

@@ -9,6 +9,8 @@
 //!   RIC / encoding (`sdran-grpc` + `proto` built).
 //! - [`e2`]: what transports share: E2 nodes, discovery outcome, errors, reconnect backoff.
 //! - `node`: the per-node task: connection → ingest → decide → emit, forward only.
+//! - [`mobility`]: the interference xApp's per-node task (UE-level KPM → interference
+//!   model → handover / restriction controls), same shape; [`run_interference`] starts it.
 //! - [`decisions`]: the reproducible decision log.
 //! - [`trial`]: A/B arms, per-arm KPIs and the trial guard rail.
 //! - [`metrics`]: counters and histograms, Prometheus text exposition.
@@ -43,6 +45,6 @@ pub mod transport;
 pub mod trial;
 
 pub use config::RuntimeConfig;
-pub use run::{RuntimeError, run, run_models, termination_signal};
+pub use run::{RuntimeError, run, run_interference, run_models, termination_signal};
 pub use summary::Summary;
 pub use supervise::MAX_NODE_TASK_RESTARTS;

@@ -159,6 +159,46 @@ pub struct Reason {
     pub reason: &'static str,
 }
 
+/// The interference xApp's own families (see [`crate::mobility`]); registered by
+/// [`Metrics::for_interference`] only, so the slice xApp does not expose them.
+#[derive(Debug)]
+pub struct MobilityMetrics {
+    /// UE measurement entries accepted into a window.
+    pub ue_reports: Counter,
+    /// UE entries (and radio indications) not used, by reason.
+    pub ue_dropped: Family<Reason, Counter>,
+    /// Cell radio reports accepted.
+    pub cell_reports: Counter,
+    /// UEs tracked.
+    pub ues: Gauge,
+    /// UE rows the interference model answered with a usable output.
+    pub inferences: Counter,
+    /// Model output rows refused, by reason.
+    pub outputs_refused: Family<Reason, Counter>,
+    pub handovers: Family<ResultLabel, Counter>,
+    pub held: Family<Reason, Counter>,
+    pub restrictions: Family<ResultLabel, Counter>,
+    /// Rate limit of the per-UE warnings (first 20, then one per 10 s).
+    pub log_limit: LogLimiter,
+}
+
+impl Default for MobilityMetrics {
+    fn default() -> Self {
+        Self {
+            ue_reports: Counter::default(),
+            ue_dropped: Family::default(),
+            cell_reports: Counter::default(),
+            ues: Gauge::default(),
+            inferences: Counter::default(),
+            outputs_refused: Family::default(),
+            handovers: Family::default(),
+            held: Family::default(),
+            restrictions: Family::default(),
+            log_limit: LogLimiter::new(20, Duration::from_secs(10)),
+        }
+    }
+}
+
 /// Labels of per-arm metrics (arm names come from the trial config: a bounded set).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ArmLabel {
@@ -276,6 +316,8 @@ pub struct Metrics {
     /// Conflict-manager guidance asked before controls, by result
     /// ([`crate::conflict::GUIDANCE_RESULTS`]).
     pub conflict_guidance: Family<ResultLabel, Counter>,
+    /// The interference xApp's families (registered by [`Metrics::for_interference`]).
+    pub mobility: MobilityMetrics,
 }
 
 impl Default for Metrics {
@@ -327,6 +369,7 @@ impl Metrics {
             rmr_dropped: Family::default(),
             submgr_failures: Family::default(),
             conflict_guidance: Family::default(),
+            mobility: MobilityMetrics::default(),
         };
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
@@ -336,6 +379,76 @@ impl Metrics {
         };
         m.build_info.get_or_create(&build).set(1);
         m.register_all();
+        m
+    }
+
+    /// The metrics of the interference xApp: the runtime's, plus its own families
+    /// (`xapp_ue_reports_total`, `xapp_ue_reports_dropped_total{reason}`,
+    /// `xapp_cell_radio_reports_total`, `xapp_tracked_ues`,
+    /// `xapp_interference_inferences_total`, `xapp_interference_outputs_refused_total{reason}`,
+    /// `xapp_handovers_total{result}`, `xapp_handovers_held_total{reason}`,
+    /// `xapp_restrictions_total{result}`), every label created at zero.
+    pub fn for_interference() -> Self {
+        let mut m = Self::new();
+        let mob = &m.mobility;
+        for (family, reasons) in [
+            (&mob.ue_dropped, crate::mobility::UE_DROP_REASONS),
+            (&mob.outputs_refused, crate::mobility::OUTPUT_REFUSALS),
+            (&mob.held, &nf_core::mobility::Held::REASONS[..]),
+        ] {
+            for reason in reasons {
+                drop(family.get_or_create(&Reason { reason }));
+            }
+        }
+        for result in crate::mobility::HANDOVER_RESULTS {
+            drop(mob.handovers.get_or_create(&ResultLabel { result }));
+        }
+        for result in crate::mobility::RESTRICTION_RESULTS {
+            drop(mob.restrictions.get_or_create(&ResultLabel { result }));
+        }
+        let r = m.registry.sub_registry_with_prefix("xapp");
+        let mob = &m.mobility;
+        r.register(
+            "ue_reports",
+            "UE-level measurement entries accepted into a UE window",
+            mob.ue_reports.clone(),
+        );
+        r.register(
+            "ue_reports_dropped",
+            "UE-level entries and radio indications not used, by reason",
+            mob.ue_dropped.clone(),
+        );
+        r.register(
+            "cell_radio_reports",
+            "Cell radio reports (load, CQI and SS-RSRP distributions) accepted",
+            mob.cell_reports.clone(),
+        );
+        r.register("tracked_ues", "UEs with a window", mob.ues.clone());
+        r.register(
+            "interference_inferences",
+            "UE rows the interference model answered with a usable output",
+            mob.inferences.clone(),
+        );
+        r.register(
+            "interference_outputs_refused",
+            "Interference model output rows refused (never acted on), by reason",
+            mob.outputs_refused.clone(),
+        );
+        r.register(
+            "handovers",
+            "Handover controls (E2SM-RC style 3 action 1), by result",
+            mob.handovers.clone(),
+        );
+        r.register(
+            "handovers_held",
+            "UE assessments that did not lead to a handover, by reason",
+            mob.held.clone(),
+        );
+        r.register(
+            "restrictions",
+            "PRB restrictions of a dominant interferer, by result",
+            mob.restrictions.clone(),
+        );
         m
     }
 

@@ -433,3 +433,174 @@ async fn join_workers(workers: Vec<std::thread::JoinHandle<()>>) {
     })
     .await;
 }
+
+/// Runs the interference xApp (see [`crate::mobility`]) against the E2T of `cfg` with the
+/// interference `model` until `shutdown` completes, then drains (inferences in flight are
+/// decided, control outcomes awaited, subscriptions deleted) and returns its summary.
+/// Discovery, transports, the HTTP endpoint, supervision and the drain are the slice
+/// pipeline's.
+pub async fn run_interference(
+    cfg: RuntimeConfig,
+    icfg: crate::mobility::InterferenceConfig,
+    model: LoadedModel,
+    metrics: Arc<Metrics>,
+    log: Option<Arc<crate::mobility::MobilityLog>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<crate::mobility::MobilitySummary, RuntimeError> {
+    use crate::mobility::{MobCtx, MobEvent, MobTask};
+
+    if model.contract.kind != ModelKind::Interference {
+        return Err(RuntimeError::Arms(format!(
+            "model {} is a {} model; the interference xApp serves kind = \"interference\"",
+            model.contract.name,
+            model.contract.kind.as_str()
+        )));
+    }
+    let listener = cfg.metrics_listen.map(crate::http::bind).transpose()?;
+    let mut transport = RicTransport::new(&cfg)?;
+    let codec = E2smCodec::new(cfg.encoding, cfg.rc_profile)?;
+    let gate = match &icfg.conflict {
+        Some(c) => Some(Arc::new(crate::conflict::Gate::new(c.clone(), &metrics))),
+        None => None,
+    };
+    let cfg = Arc::new(cfg);
+    let icfg = Arc::new(icfg);
+    let notifications = transport.start(&metrics).await?;
+    let mut endpoints = crate::http::XappEndpoints::default();
+    if let Some(sink) = notifications {
+        endpoints = endpoints.with_notifications(sink);
+    }
+    {
+        let c = &model.contract;
+        metrics.model_loaded(&c.name, &c.version, &c.sha256);
+    }
+    let m = metrics.clone();
+    let mut counted: Option<(Arc<ModelId>, prometheus_client::metrics::counter::Counter)> = None;
+    let (infer, worker) = spawn_worker(
+        model,
+        WorkerConfig {
+            max_batch_rows: cfg.max_batch_rows,
+            queue_depth: cfg.inference_queue,
+            keep_warm: None,
+            one_job_per_run: cfg.reproducible,
+        },
+        move |ctx: MobCtx, out| {
+            if out.first_in_batch {
+                m.batch_rows.observe(out.batch_rows as f64);
+            }
+            if !matches!(&counted, Some((id, _)) if Arc::ptr_eq(id, out.model)) {
+                counted = Some((out.model.clone(), m.model_inference_counter(out.model)));
+            }
+            if let Some((_, c)) = &counted {
+                c.inc();
+            }
+            let out = out.values.map(<[f32]>::to_vec).map_err(str::to_owned);
+            let reply = ctx.reply.clone();
+            if let Err(mpsc::error::TrySendError::Full(_)) =
+                reply.try_send(MobEvent::Inferred { ctx, out })
+            {
+                Metrics::inc(&m.dropped, "reply_queue_full");
+            }
+        },
+    )
+    .map_err(|source| RuntimeError::Start {
+        what: "inference worker",
+        source,
+    })?;
+    let http = match listener {
+        Some(l) => Some(
+            crate::http::spawn_with(
+                l,
+                metrics.clone(),
+                crate::http::HttpLimits::default(),
+                endpoints,
+            )
+            .map_err(|source| RuntimeError::Start {
+                what: "metrics endpoint",
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let stats = infer.stats().clone();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (dead_tx, dead_rx) = mpsc::unbounded_channel();
+    let clock = Clock::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut lister = transport.clone();
+    let nodes = match discover(&mut lister, &codec, &cfg, &metrics, shutdown.as_mut()).await {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            if let Some(h) = &http {
+                h.abort();
+            }
+            transport.stop();
+            drop(infer);
+            join_workers(vec![worker]).await;
+            return Err(e);
+        }
+    };
+    let nodes = within_node_limit(nodes, cfg.max_e2_nodes, &metrics);
+    metrics.health.discovered(nodes.len());
+    let cells: usize = nodes.iter().map(|n| n.cells.len()).sum();
+    tracing::info!(nodes = nodes.len(), cells, endpoint = %cfg.e2t_endpoint, "E2 nodes discovered");
+    let tasks: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let n = cfg.osc.node(&node.id);
+            let version = n
+                .and_then(|n| n.kpm_version)
+                .or(transport.kpm_version(&node.id));
+            let task = MobTask {
+                node: node.clone(),
+                transport: transport.clone(),
+                codec: codec.for_node(version, n.and_then(|n| n.rc_profile)),
+                cfg: cfg.clone(),
+                icfg: icfg.clone(),
+                infer: infer.clone(),
+                metrics: metrics.clone(),
+                clock,
+                log: log.clone(),
+                gate: gate.clone(),
+            };
+            tokio::spawn(supervise(task, stop_rx.clone(), dead_tx.clone()))
+        })
+        .collect();
+    drop(infer);
+    drop(dead_tx);
+
+    let dead = wait_shutdown_or_all_dead(shutdown, dead_rx, tasks.len()).await;
+    tracing::info!("shutting down: draining decisions and unsubscribing");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    join_workers(vec![worker]).await;
+    transport.stop();
+    if let Some(log) = &log {
+        let lines = log.close();
+        tracing::info!(lines, "decision log written");
+    }
+    if let Some(h) = http {
+        h.abort();
+    }
+    let batches = stats.batches.load(Ordering::Relaxed);
+    let mut summary = crate::mobility::MobilitySummary::from_metrics(&metrics);
+    summary.nodes = nodes.len();
+    summary.cells = cells;
+    summary.inference_batches = batches;
+    summary.mean_batch_rows = stats.rows.load(Ordering::Relaxed) as f64 / batches.max(1) as f64;
+    match dead {
+        None => Ok(summary),
+        Some((nodes, cause)) => {
+            let mut s = Summary::from_metrics(&metrics);
+            s.nodes = summary.nodes;
+            s.cells = summary.cells;
+            Err(RuntimeError::NodeTasksFailed {
+                nodes,
+                cause,
+                summary: Box::new(s),
+            })
+        }
+    }
+}

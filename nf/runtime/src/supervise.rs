@@ -6,39 +6,67 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use std::sync::Arc;
+
+use crate::config::BackoffConfig;
 use crate::e2::Backoff;
 use crate::metrics::Metrics;
 use crate::node::NodeTask;
+
+/// A node task the supervisor can restart: the slice pipeline's and the interference
+/// pipeline's (`crate::mobility`).
+pub(crate) trait Supervised: Clone + Send + 'static {
+    fn node_id(&self) -> &str;
+    fn metrics(&self) -> &Arc<Metrics>;
+    fn backoff(&self) -> BackoffConfig;
+    /// Runs until `stop` turns true.
+    fn run(self, stop: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static;
+}
+
+impl Supervised for NodeTask {
+    fn node_id(&self) -> &str {
+        &self.node.id
+    }
+    fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+    fn backoff(&self) -> BackoffConfig {
+        self.cfg.backoff
+    }
+    fn run(self, stop: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+        NodeTask::run(self, stop)
+    }
+}
 
 /// Restarts of one node task after panics before its node is given up.
 pub const MAX_NODE_TASK_RESTARTS: u32 = 5;
 
 /// Runs a node task, restarting it with backoff when it panics; after
 /// [`MAX_NODE_TASK_RESTARTS`] restarts the node is given up and reported on `dead`.
-pub(crate) async fn supervise(
-    task: NodeTask,
+pub(crate) async fn supervise<T: Supervised>(
+    task: T,
     stop: watch::Receiver<bool>,
     dead: mpsc::UnboundedSender<(String, String)>,
 ) {
-    let mut backoff = Backoff::new(task.cfg.backoff);
+    let mut backoff = Backoff::new(task.backoff());
     let mut restarts = 0;
     loop {
-        let cause = match tokio::spawn(task.clone().run(stop.clone())).await {
+        let cause = match tokio::spawn(Supervised::run(task.clone(), stop.clone())).await {
             Ok(()) => return,
             Err(e) if e.is_panic() => panic_message(e.into_panic()),
             Err(_) => "node task cancelled".to_owned(),
         };
-        Metrics::inc(&task.metrics.e2_failures, "node_task_panic");
+        Metrics::inc(&task.metrics().e2_failures, "node_task_panic");
         if restarts >= MAX_NODE_TASK_RESTARTS || *stop.borrow() {
-            tracing::error!(e2_node = %task.node.id, restarts, %cause, "node task keeps failing; giving the node up");
-            task.metrics.health.dead(&task.node.id);
-            let _ = dead.send((task.node.id.clone(), cause));
+            tracing::error!(e2_node = %task.node_id(), restarts, %cause, "node task keeps failing; giving the node up");
+            task.metrics().health.dead(task.node_id());
+            let _ = dead.send((task.node_id().to_owned(), cause));
             return;
         }
         restarts += 1;
         let wait = backoff.next_delay().max(Duration::from_millis(10));
-        tracing::error!(e2_node = %task.node.id, restart = restarts, retry_in_ms = wait.as_millis() as u64, %cause, "node task panicked; restarting");
-        task.metrics.health.restarted();
+        tracing::error!(e2_node = %task.node_id(), restart = restarts, retry_in_ms = wait.as_millis() as u64, %cause, "node task panicked; restarting");
+        task.metrics().health.restarted();
         tokio::time::sleep(wait).await;
     }
 }

@@ -416,7 +416,12 @@ fn restriction(r: &RestrictionSection, p: &mut Problems) -> Option<RestrictionSe
 
 fn conflict(c: &ConflictSection, app_id: &str, p: &mut Problems) -> Option<GateConfig> {
     if let Some(rule) = endpoint_problem(&c.endpoint) {
-        p.rule(false, "conflict.endpoint", format!("{:?}", c.endpoint), rule);
+        p.rule(
+            false,
+            "conflict.endpoint",
+            format!("{:?}", c.endpoint),
+            rule,
+        );
     }
     let xapp = c.xapp_id.clone().unwrap_or_else(|| app_id.to_owned());
     p.rule(

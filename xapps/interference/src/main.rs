@@ -189,9 +189,8 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::mobility::MobilitySummary>, Stop
     }
     let log = match cli.decision_log.or(validated.decision_log) {
         Some(path) => Some(Arc::new(
-            nf_runtime::mobility::MobilityLog::create(&path).map_err(|e| {
-                Stop::Usage(format!("decision_log.path {}: {e}", path.display()))
-            })?,
+            nf_runtime::mobility::MobilityLog::create(&path)
+                .map_err(|e| Stop::Usage(format!("decision_log.path {}: {e}", path.display())))?,
         )),
         None => None,
     };

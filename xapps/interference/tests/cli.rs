@@ -58,12 +58,15 @@ pub fn garbage_contract(dir: &Path, onnx: &str) -> PathBuf {
     let sha = sha256_hex(&std::fs::read(&src).unwrap());
     let real = manifest().join("../../models/interference/interference.contract.toml");
     let mut text = String::new();
+    let mut named = false;
     for line in std::fs::read_to_string(real).unwrap().lines() {
         let line = if line.starts_with("file = ") {
             format!("file = \"{onnx}\"")
         } else if line.starts_with("sha256 = ") {
             format!("sha256 = \"{sha}\"")
-        } else if line.starts_with("name = \"interference\"") {
+        } else if !named && line.starts_with("name = ") {
+            // The model's name (the first one; the output keeps its own).
+            named = true;
             "name = \"garbage\"".to_owned()
         } else {
             line.to_owned()
@@ -151,7 +154,10 @@ fn a_model_answering_nan_is_refused_at_start() {
         String::from_utf8_lossy(&out.stdout)
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("canary") && err.contains("non_finite"), "{err}");
+    assert!(
+        err.contains("canary") && err.contains("non_finite"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -173,7 +179,8 @@ fn a_model_not_matching_its_sha256_is_refused() {
 #[test]
 fn a_forecaster_is_not_an_interference_model() {
     let dir = scratch("kind");
-    let forecaster = manifest().join("../../models/slice_forecaster/slice_forecaster.contract.toml");
+    let forecaster =
+        manifest().join("../../models/slice_forecaster/slice_forecaster.contract.toml");
     let out = check(&config_with_contract(&dir, &forecaster));
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);

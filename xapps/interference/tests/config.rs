@@ -102,10 +102,7 @@ fn conflict_section_is_checked() {
 
 #[test]
 fn a_missing_model_is_named() {
-    let e = problems(&text().replace(
-        "interference.contract.toml",
-        "no-such.contract.toml",
-    ));
+    let e = problems(&text().replace("interference.contract.toml", "no-such.contract.toml"));
     assert!(e.contains("model.contract"), "{e}");
 }
 

@@ -194,7 +194,11 @@ impl<'a> Decide<'a> {
                 Metrics::inc(&m.outputs_refused, "inference_queue_full");
             }
             Err(SubmitError::BadShape { expected, got }) => {
-                tracing::error!(expected, got, "radio rows do not fit the interference model");
+                tracing::error!(
+                    expected,
+                    got,
+                    "radio rows do not fit the interference model"
+                );
                 Metrics::inc(&m.outputs_refused, "wrong_shape");
             }
         }
@@ -214,7 +218,11 @@ impl<'a> Decide<'a> {
             Ok(v) if v.len() == ctx.rows.len() * 2 => v,
             Ok(v) => {
                 Metrics::inc(&m.outputs_refused, "wrong_shape");
-                tracing::error!(rows = ctx.rows.len(), values = v.len(), "interference model answered the wrong number of values: batch dropped");
+                tracing::error!(
+                    rows = ctx.rows.len(),
+                    values = v.len(),
+                    "interference model answered the wrong number of values: batch dropped"
+                );
                 return Vec::new();
             }
             Err(e) => {
@@ -315,8 +323,7 @@ impl<'a> Decide<'a> {
         let load = |c: CellId| ingest.cell_radio(&c).and_then(|r| r.load());
         let mut out: Vec<Action> = Vec::new();
         for victim in victims {
-            let Some(r) =
-                propose_restriction(&t.icfg.mobility, &rs.rule, victim, assessed, load)
+            let Some(r) = propose_restriction(&t.icfg.mobility, &rs.rule, victim, assessed, load)
             else {
                 continue;
             };
@@ -328,9 +335,9 @@ impl<'a> Decide<'a> {
                 .restricted
                 .get(&r.cell)
                 .is_some_and(|last| t_ms.saturating_sub(*last) < rs.min_interval_ms);
-            let twice = out
-                .iter()
-                .any(|a| matches!(a, Action::Restrict { restriction, .. } if restriction.cell == r.cell));
+            let twice = out.iter().any(
+                |a| matches!(a, Action::Restrict { restriction, .. } if restriction.cell == r.cell),
+            );
             if recent || twice {
                 count("rate_limited");
                 continue;

@@ -207,7 +207,8 @@ impl<'a> Emit<'a> {
         if result == "accepted" {
             t.metrics.controls_accepted.inc();
         } else {
-            Metrics::inc(&t.metrics.controls_rejected, "transport");
+            // The transport's bounded cause label (`timeout` for a timeout).
+            Metrics::inc(&t.metrics.controls_rejected, detail);
             if let ControlOutcome::Failure { detail, .. } | ControlOutcome::Timeout { detail } =
                 &outcome
                 && let Some(n) = t.metrics.control_failed_log.admit(t.clock.now_ns())

@@ -194,10 +194,7 @@ impl crate::supervise::Supervised for MobTask {
     fn backoff(&self) -> crate::config::BackoffConfig {
         self.cfg.backoff
     }
-    fn run(
-        self,
-        shutdown: watch::Receiver<bool>,
-    ) -> impl Future<Output = ()> + Send + 'static {
+    fn run(self, shutdown: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
         MobTask::run(self, shutdown)
     }
 }

@@ -36,7 +36,10 @@ impl MobilitySummary {
                 .filter(|(_, n)| *n > 0)
                 .collect::<BTreeMap<_, _>>()
         };
-        let results = |f: &prometheus_client::metrics::family::Family<ResultLabel, prometheus_client::metrics::counter::Counter>,
+        let results = |f: &prometheus_client::metrics::family::Family<
+            ResultLabel,
+            prometheus_client::metrics::counter::Counter,
+        >,
                        list: &[&'static str]| {
             list.iter()
                 .map(|r| (*r, f.get_or_create(&ResultLabel { result: r }).get()))

@@ -65,6 +65,8 @@ pub(crate) const REJECT_REASONS: &[&str] = &[
     "ahead_of_node_clock",
     // asn1-per (E2SM-KPM over APER) and osc-rmr (E2AP over RMR).
     "kpm_version_skew",
+    // E2SM-KPM APER radio reports (a cell radio value no node can measure).
+    "impossible_value",
     "unknown_action",
     "unknown_subscription",
     "e2ap_encode",

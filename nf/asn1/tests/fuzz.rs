@@ -204,7 +204,8 @@ fn seeds(rng: &mut StdRng) -> Vec<Vec<Vec<u8>>> {
     s
 }
 
-/// Format-3 / format-4 / cell radio seeds of the raw decoders (used by the radio test).
+/// Format-3 / format-4 / cell radio seeds of the raw KPM decoders. NOT YET in `seeds`: the
+/// raw `decode_kpm_v4_indication_message` (no pre-check) reaches 2.6 MB on them.
 #[allow(dead_code)]
 fn radio_seeds(rng: &mut StdRng, s: &mut [Vec<Vec<u8>>]) {
     for (v, name) in [
@@ -281,6 +282,20 @@ fn mutate(rng: &mut StdRng, buf: &mut Vec<u8>, other: &[u8]) {
     }
 }
 
+/// A count from the environment (`_` separators allowed), `default` when unset. A value
+/// that does not parse stops the test: silently running the default count instead would
+/// report a run that never happened.
+fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Err(_) => default,
+        Ok(v) => v
+            .trim()
+            .replace('_', "")
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={v:?} is not a count: {e}")),
+    }
+}
+
 #[derive(Default)]
 struct Worst {
     time: Duration,
@@ -299,14 +314,8 @@ fn retime(decode: AnyDecoder, input: &[u8]) -> Duration {
 
 #[test]
 fn every_network_decoder_survives_ten_million_mutated_inputs() {
-    let total: u64 = std::env::var("E2_FUZZ_INPUTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
-    let seed: u64 = std::env::var("E2_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_e2a9);
+    let total: u64 = env_u64("E2_FUZZ_INPUTS", 10_000_000);
+    let seed: u64 = env_u64("E2_FUZZ_SEED", 0x5eed_e2a9);
     let mut rng = StdRng::seed_from_u64(seed);
     let corpus = seeds(&mut rng);
     let all: Vec<&Vec<u8>> = corpus.iter().flatten().collect();
@@ -489,25 +498,22 @@ mod radio {
     }
 }
 
-/// KNOWN FAILURE, ignored until fixed (issue 10 codec report): on this project's 2-core box
-/// with 200,000 inputs the peak heap growth of one `decode_ue_indication` reached 5.8 MB
-/// (bound 1 MiB): rasn materialises a mutated measurement-info / label list of a format-3
-/// message as thousands of full `MeasurementLabel` structs; the same seeds added to the main
-/// test above pushed `decode_kpm_v4_indication_message` to 2.6 MB, so they are kept out of it
-/// (`radio_seeds`). Also to explain: every v02.03 `decode_ue_indication` input was accepted.
+/// The domain decoders of the interference xApp's telemetry and handover control, with
+/// the bounds of the test above. `E2_FUZZ_RADIO_INPUTS` inputs (default 400,000).
+/// KNOWN FAILURE, still ignored: indication messages are now pre-checked
+/// (`kpm::prescan`, UE-level decode no longer over the bound), but
+/// `decode_ue_action_definition` v04.00 (format 4 / format-1 label lists) still grows the
+/// heap by 3.1 MB at 200,000 inputs: the action definition needs the same pre-check.
 /// Run: `cargo test -p e2-asn1 --test fuzz -- --ignored the_radio`.
 #[test]
-#[ignore = "known failure: heap growth over 1 MiB on mutated format-3 label lists (see doc)"]
+#[ignore = "known failure: action definition format 4 heap growth over 1 MiB (see doc)"]
 fn the_radio_domain_decoders_survive_mutated_inputs() {
     use e2_asn1::kpm::IndicationScope;
     use e2_asn1::kpm::radio::{
         decode_cell_radio_indication, decode_ue_action_definition, decode_ue_indication,
     };
     use nf_core::e2sm::Limits;
-    let total: u64 = std::env::var("E2_FUZZ_RADIO_INPUTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(400_000);
+    let total: u64 = env_u64("E2_FUZZ_RADIO_INPUTS", 400_000);
     let mut rng = StdRng::seed_from_u64(0x5eed_0a10);
     let scope = IndicationScope {
         cell: radio::cell_info().cell,
@@ -565,7 +571,9 @@ fn the_radio_domain_decoders_survive_mutated_inputs() {
         let (name, decode, seeds) = &targets[idx];
         buf.clear();
         buf.extend_from_slice(&seeds[rng.random_range(0..seeds.len())]);
-        if n % 10 != 0 {
+        // One input in ten goes unmutated, drawn at random: a fixed `n % 10` would pick the
+        // same target every time (there are ten), which then never saw a mutated input.
+        if !rng.random_ratio(1, 10) {
             let other = rng.random_range(0..all.len());
             mutate(&mut rng, &mut buf, &all[other]);
         }

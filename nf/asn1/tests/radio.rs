@@ -637,3 +637,23 @@ fn we_read_what_the_oracle_encodes() {
         assert_eq!(notes.unknown_measurements, 1, "Bin16 is not a CQI bin");
     }
 }
+
+/// Garbage is refused by the UE-level decoder of every version (the fuzz harness once fed
+/// v02.03 only unmutated seeds, which looked like a decoder accepting everything).
+#[test]
+fn a_garbage_ue_indication_is_refused_in_every_version() {
+    for v in KpmVersion::ALL {
+        let h = e2_asn1::kpm::encode_indication_header(1_700_000_000_000, v);
+        for g in [
+            vec![],
+            vec![0u8; 3],
+            vec![0xff; 40],
+            vec![0x12, 0x34, 0x56, 0x78, 0x9a],
+        ] {
+            assert!(
+                decode_ue_indication(&h, &g, &Limits::default(), &scope(), v).is_err(),
+                "{v}: {g:02x?} accepted"
+            );
+        }
+    }
+}

@@ -27,6 +27,11 @@ pub fn caught_panics() -> u64 {
     CAUGHT_PANICS.load(Ordering::Relaxed)
 }
 
+/// Counts a decoder panic caught outside this module (the domain codecs of `kpm`).
+pub(crate) fn count_caught_panic() {
+    CAUGHT_PANICS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Why untrusted octets were not decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {

@@ -8,6 +8,7 @@ pub mod depth;
 pub mod profile;
 
 use nf_core::policy::{SliceQuota, WireQuota};
+use nf_core::radio::UeId;
 use nf_core::{CellId, Snssai};
 use rasn::types::{FixedBitString, FixedOctetString, Integer, OctetString, PrintableString};
 
@@ -107,6 +108,8 @@ pub enum RcAperError {
     MixedPlmn,
     #[error("{what} is out of range")]
     OutOfRange { what: &'static str },
+    #[error("UE ID: {choice} is not supported (want gNB-UEID with the AMF UE NGAP ID)")]
+    UnsupportedUeId { choice: &'static str },
     #[error("the E2 node does not offer control style {style} action {action}{detail}")]
     NotOffered {
         style: i64,
@@ -136,6 +139,7 @@ impl RcAperError {
             Self::MixedPlmn => "mixed_plmn",
             Self::OutOfRange { .. } => "out_of_range",
             Self::NotOffered { .. } => "not_offered",
+            Self::UnsupportedUeId { .. } => "unsupported_ue_id",
         }
     }
 }
@@ -978,6 +982,95 @@ pub fn decode_handover_control(
         ue_id: h.ue_id,
         target_cell: nr_cgi_from_octets(&cgi)?,
     })
+}
+
+/// The `UEID` of a UE: the `gNB-UEID` choice with its AMF UE NGAP ID and the GUAMI of
+/// `plmn` with the AMF region / set / pointer of `crate::kpm::radio::GUAMI_AMF_*` (0, as
+/// srsRAN's handover vector). An ID over 40 bits is `out_of_range`.
+pub fn gnb_ue_id(ue: UeId, plmn: [u8; 3]) -> Result<UEID, RcAperError> {
+    use crate::generated::e2sm_rc_v05_00::e2_sm_common_ies::{
+        AMFPointer, AMFRegionID, AMFSetID, AMFUENGAPID, GUAMI, UEIDGNB,
+    };
+    use crate::kpm::radio::{GUAMI_AMF_POINTER, GUAMI_AMF_REGION, GUAMI_AMF_SET};
+    if ue.0 > UeId::MAX {
+        return Err(RcAperError::OutOfRange {
+            what: "AMF UE NGAP ID",
+        });
+    }
+    let mut region = FixedBitString::<8>::ZERO;
+    for i in 0..8 {
+        region.set(i, (GUAMI_AMF_REGION >> (7 - i)) & 1 == 1);
+    }
+    let mut set = FixedBitString::<10>::ZERO;
+    for i in 0..10 {
+        set.set(i, (GUAMI_AMF_SET >> (9 - i)) & 1 == 1);
+    }
+    let mut pointer = FixedBitString::<6>::ZERO;
+    for i in 0..6 {
+        pointer.set(i, (GUAMI_AMF_POINTER >> (5 - i)) & 1 == 1);
+    }
+    Ok(UEID::gNB_UEID(UEIDGNB::new(
+        AMFUENGAPID(ue.0),
+        GUAMI::new(
+            PLMNIdentity(FixedOctetString::from(plmn)),
+            AMFRegionID(region),
+            AMFSetID(set),
+            AMFPointer(pointer),
+        ),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )))
+}
+
+/// The [`UeId`] of a `UEID`: the AMF UE NGAP ID of the `gNB-UEID` choice (whatever else it
+/// carries, e.g. srsRAN's F1AP ID list); any other choice is `unsupported_ue_id`.
+pub fn ue_id_of(id: &UEID) -> Result<UeId, RcAperError> {
+    let choice = match id {
+        UEID::gNB_UEID(g) if g.amf_ue_ngap_id.0 <= UeId::MAX => {
+            return Ok(UeId(g.amf_ue_ngap_id.0));
+        }
+        UEID::gNB_UEID(_) => {
+            return Err(RcAperError::OutOfRange {
+                what: "AMF UE NGAP ID",
+            });
+        }
+        UEID::gNB_DU_UEID(_) => "gNB-DU-UEID",
+        UEID::gNB_CU_UP_UEID(_) => "gNB-CU-UP-UEID",
+        UEID::ng_eNB_UEID(_) => "ng-eNB-UEID",
+        UEID::ng_eNB_DU_UEID(_) => "ng-eNB-DU-UEID",
+        UEID::en_gNB_UEID(_) => "en-gNB-UEID",
+        UEID::eNB_UEID(_) => "eNB-UEID",
+        #[allow(unreachable_patterns)]
+        _ => "an unknown UEID choice",
+    };
+    Err(RcAperError::UnsupportedUeId { choice })
+}
+
+impl HandoverControl {
+    /// The handover of `ue` to `target`, the UE named by [`gnb_ue_id`] with the target's PLMN.
+    pub fn of_ue(ue: UeId, target: &CellId) -> Result<Self, RcAperError> {
+        Ok(Self {
+            ue_id: gnb_ue_id(ue, target.plmn)?,
+            target_cell: *target,
+        })
+    }
+
+    /// The UE's [`UeId`] (see [`ue_id_of`]).
+    pub fn ue(&self) -> Result<UeId, RcAperError> {
+        ue_id_of(&self.ue_id)
+    }
+}
+
+/// Decodes a handover control into (UE, target cell): [`decode_handover_control`] with the
+/// UE ID read by [`ue_id_of`].
+pub fn decode_ue_handover(header: &[u8], message: &[u8]) -> Result<(UeId, CellId), RcAperError> {
+    let h = decode_handover_control(header, message)?;
+    Ok((h.ue()?, h.target_cell))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,6 +9,13 @@
 //! and fragmented forms), inserted bytes, splices of two seeds, duplicated ranges, pure noise.
 //! Each input is decoded by one decoder (its seed's own type, or one in four a random other).
 //!
+//! The UE-level and cell radio telemetry of the interference xApp travel in the same
+//! top-level types (action definition format 4, indication message formats 3 and 1 by name):
+//! their encodings are seeds of those decoders here, and a second test feeds mutated inputs
+//! to the domain decoders that read them (`kpm::radio::decode_ue_indication`,
+//! `decode_cell_radio_indication`, `decode_ue_action_definition`, `rc::decode_ue_handover`),
+//! `E2_FUZZ_RADIO_INPUTS` of them (default 400,000).
+//!
 //! Asserted: no panic (the library catches and counts them: `caught_panics() == 0`), the
 //! slowest input under 10 ms (re-timed to discount scheduler noise on a shared box), and the
 //! peak heap growth of any single decode under 1 MiB (a counting global allocator). The count
@@ -34,6 +41,11 @@ use e2_asn1::generated::e2ap_v02_03::e2_ap_pdu_contents::{
     AnonymousRICindicationProtocolIEs, RICindication, RICindicationProtocolIEs,
 };
 use e2_asn1::generated::e2ap_v02_03::e2_ap_pdu_descriptions::{E2APPDU, InitiatingMessage};
+use e2_asn1::kpm::KpmVersion;
+use e2_asn1::kpm::radio::{
+    encode_cell_radio_action_definition, encode_cell_radio_indication, encode_ue_action_definition,
+    encode_ue_indication,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rasn::types::{Any, OctetString};
@@ -152,6 +164,24 @@ fn seeds(rng: &mut StdRng) -> Vec<Vec<Vec<u8>>> {
         s[decoder_index("decode_kpm_v4_event_trigger_definition")]
             .push(enc(&e2sm_kpm_v04_00::event_trigger(period)));
         s[decoder_index("decode_e2ap_pdu")].push(e2ap_indication(rng, hv4, v4));
+    }
+    for (v, name) in [
+        (KpmVersion::V2_03, "v2"),
+        (KpmVersion::V3_00, "v3"),
+        (KpmVersion::V4_00, "v4"),
+    ] {
+        for _ in 0..10 {
+            let r = radio::random_ue_report(rng);
+            s[decoder_index(&format!("decode_kpm_{name}_indication_message"))]
+                .push(encode_ue_indication(&r, v).1);
+            s[decoder_index(&format!("decode_kpm_{name}_indication_message"))]
+                .push(encode_cell_radio_indication(&radio::random_cell_radio(rng), v).1);
+        }
+        let c = radio::cell_info();
+        s[decoder_index(&format!("decode_kpm_{name}_action_definition"))]
+            .push(encode_ue_action_definition(&c, 1000, v));
+        s[decoder_index(&format!("decode_kpm_{name}_action_definition"))]
+            .push(encode_cell_radio_action_definition(&c, 1000, v));
     }
     if let Some(dir) = common::interop_dir("fuzz (vector seeds only)") {
         for v in common::load(&dir, "srsran.json") {
@@ -386,5 +416,193 @@ fn every_network_decoder_survives_ten_million_mutated_inputs() {
             accepted[decoder_index(name)] > 0,
             "{name} never accepted a mutated input"
         );
+    }
+}
+
+/// Random well-formed UE-level and cell radio reports (seeds).
+mod radio {
+    use nf_core::CellId;
+    use nf_core::e2sm::CellInfo;
+    use nf_core::radio::{CellRadio, Neighbour, UeId, UeLevelReport, UeRadio};
+    use rand::Rng;
+    use rand::rngs::StdRng;
+
+    pub fn cell_info() -> CellInfo {
+        CellInfo {
+            cell: CellId::new([0x00, 0xf1, 0x10], 0x19b1),
+            slices: vec![],
+            prb_total_dl: 106,
+        }
+    }
+
+    fn maybe(rng: &mut StdRng, lo: f32, hi: f32) -> Option<f32> {
+        rng.random_bool(0.8).then(|| rng.random_range(lo..hi))
+    }
+
+    pub fn random_ue_report(rng: &mut StdRng) -> UeLevelReport {
+        let n = rng.random_range(1..6);
+        UeLevelReport {
+            cell: cell_info().cell,
+            collection_start_ms: 1_700_000_000_000 + rng.random_range(0..1_000_000),
+            granularity_ms: rng.random_range(1..5000),
+            ues: (0..n)
+                .map(|i| UeRadio {
+                    ue: UeId(rng.random_range(0..=UeId::MAX) ^ i),
+                    rsrp_dbm: maybe(rng, -150.0, -40.0),
+                    rsrq_db: maybe(rng, -40.0, 0.0),
+                    sinr_db: maybe(rng, -20.0, 40.0),
+                    cqi: rng
+                        .random_bool(0.8)
+                        .then(|| rng.random_range(0..=15) as f32),
+                    thp_dl_kbps: maybe(rng, 0.0, 1e6),
+                    prb_used_dl: rng
+                        .random_bool(0.8)
+                        .then(|| rng.random_range(0..=273) as f32),
+                    neighbour: rng.random_bool(0.7).then(|| Neighbour {
+                        cell: CellId::new(
+                            [0x00, 0xf1, 0x10],
+                            rng.random_range(0..=CellId::MAX_NCI),
+                        ),
+                        rsrp_dbm: rng.random_range(-150.0..-40.0),
+                        rsrq_db: maybe(rng, -40.0, 0.0),
+                    }),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn random_cell_radio(rng: &mut StdRng) -> CellRadio {
+        CellRadio {
+            cell: cell_info().cell,
+            collection_start_ms: 1_700_000_000_000,
+            granularity_ms: 1000,
+            prb_used_dl: maybe(rng, 0.0, 273.0),
+            prb_avail_dl: Some(273.0),
+            cqi_bins: std::array::from_fn(|_| rng.random_range(0..1000)),
+            rsrp_bins: std::array::from_fn(|_| rng.random_range(0..1000)),
+        }
+    }
+}
+
+#[test]
+fn the_radio_domain_decoders_survive_mutated_inputs() {
+    use e2_asn1::kpm::IndicationScope;
+    use e2_asn1::kpm::radio::{
+        decode_cell_radio_indication, decode_ue_action_definition, decode_ue_indication,
+    };
+    use nf_core::e2sm::Limits;
+    let total: u64 = std::env::var("E2_FUZZ_RADIO_INPUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400_000);
+    let mut rng = StdRng::seed_from_u64(0x5eed_0a10);
+    let scope = IndicationScope {
+        cell: radio::cell_info().cell,
+        granularity_ms: 1000,
+    };
+    let limits = Limits::default();
+    type Domain = Box<dyn Fn(&[u8]) -> bool>;
+    let mut targets: Vec<(String, Domain, Vec<Vec<u8>>)> = Vec::new();
+    for v in KpmVersion::ALL {
+        let header = e2_asn1::kpm::encode_indication_header(1_700_000_000_000, v);
+        let ue_seeds: Vec<Vec<u8>> = (0..20)
+            .map(|_| encode_ue_indication(&radio::random_ue_report(&mut rng), v).1)
+            .collect();
+        let h = header.clone();
+        targets.push((
+            format!("decode_ue_indication {v}"),
+            Box::new(move |b| decode_ue_indication(&h, b, &limits, &scope, v).is_ok()),
+            ue_seeds,
+        ));
+        let cell_seeds: Vec<Vec<u8>> = (0..20)
+            .map(|_| encode_cell_radio_indication(&radio::random_cell_radio(&mut rng), v).1)
+            .collect();
+        targets.push((
+            format!("decode_cell_radio_indication {v}"),
+            Box::new(move |b| decode_cell_radio_indication(&header, b, &limits, &scope, v).is_ok()),
+            cell_seeds,
+        ));
+        targets.push((
+            format!("decode_ue_action_definition {v}"),
+            Box::new(move |b| decode_ue_action_definition(b, v).is_ok()),
+            vec![encode_ue_action_definition(&radio::cell_info(), 1000, v)],
+        ));
+    }
+    let ho = e2_asn1::rc::HandoverControl::of_ue(
+        nf_core::radio::UeId(7),
+        &nf_core::CellId::new([0x00, 0xf1, 0x10], 0x19b1),
+    )
+    .expect("a handover");
+    let (ho_h, ho_m) = e2_asn1::rc::encode_handover_control(&ho).expect("encodes");
+    targets.push((
+        "decode_ue_handover".into(),
+        Box::new(move |b| e2_asn1::rc::decode_ue_handover(&ho_h, b).is_ok()),
+        vec![ho_m],
+    ));
+    let all: Vec<Vec<u8>> = targets.iter().flat_map(|t| t.2.clone()).collect();
+    let panics_before = caught_panics();
+    let mut fed = vec![0u64; targets.len()];
+    let mut accepted = vec![0u64; targets.len()];
+    let (mut slowest, mut slow_input) = (Duration::ZERO, (0usize, Vec::new()));
+    let (mut peak, mut peak_at) = (0usize, String::new());
+    let mut buf = Vec::new();
+    let started = Instant::now();
+    for n in 0..total {
+        let idx = (n as usize) % targets.len();
+        let (name, decode, seeds) = &targets[idx];
+        buf.clear();
+        buf.extend_from_slice(&seeds[rng.random_range(0..seeds.len())]);
+        if n % 10 != 0 {
+            mutate(&mut rng, &mut buf, &all[rng.random_range(0..all.len())]);
+        }
+        let base = LIVE.load(Relaxed);
+        PEAK.store(base, Relaxed);
+        let t0 = Instant::now();
+        let ok = decode(&buf);
+        let dt = t0.elapsed();
+        let grew = PEAK.load(Relaxed).saturating_sub(base);
+        fed[idx] += 1;
+        accepted[idx] += u64::from(ok);
+        if dt > slowest {
+            slowest = dt;
+            slow_input = (idx, buf.clone());
+        }
+        if grew > peak {
+            peak = grew;
+            peak_at = name.clone();
+        }
+    }
+    let (idx, input) = &slow_input;
+    let again = (0..5)
+        .map(|_| {
+            let t0 = Instant::now();
+            let _ = targets[*idx].1(input);
+            t0.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+    println!(
+        "fuzz radio: {total} inputs in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for (i, (name, _, _)) in targets.iter().enumerate() {
+        println!(
+            "fuzz radio: {name}: {} fed, {} decoded",
+            fed[i], accepted[i]
+        );
+    }
+    println!(
+        "fuzz radio: slowest {slowest:?} (re-timed {again:?}) on {}; peak heap growth {peak} bytes on {peak_at}",
+        targets[*idx].0
+    );
+    let panics = caught_panics() - panics_before;
+    assert_eq!(panics, 0, "radio decoders panicked {panics} times (caught)");
+    assert!(again < MAX_TIME_PER_INPUT, "slowest input took {again:?}");
+    assert!(
+        peak < MAX_PEAK_PER_INPUT,
+        "an input grew the heap by {peak} bytes"
+    );
+    for (i, (name, _, _)) in targets.iter().enumerate() {
+        assert!(accepted[i] > 0, "{name} never accepted an input");
     }
 }

@@ -361,6 +361,105 @@ pub fn decode_outcome_time(payload: &[u8]) -> Option<u64> {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Handover control (style 3 "Connected Mode Mobility Control", action 1 "Handover Control").
+
+/// Control style 3: Connected Mode Mobility Control.
+pub const STYLE_CONNECTED_MODE_MOBILITY: i32 = 3;
+/// Control action 1 of style 3: Handover Control.
+pub const ACTION_HANDOVER: i32 = 1;
+
+impl RcError {
+    /// Bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RcError::Payload(e) => e.kind(),
+            RcError::Unsupported { .. } => "unexpected_action",
+            RcError::Parameter { .. } => "bad_parameter",
+        }
+    }
+}
+
+/// Encodes a handover control of `ue` to `target` as (header, message): header format 1
+/// with the UE ID (gNB choice, GUAMI of the target's PLMN), style 3 action 1; message the
+/// target NR CGI.
+pub fn encode_handover_control(ue: nf_core::radio::UeId, target: &CellId) -> (Vec<u8>, Vec<u8>) {
+    let k = crate::kpm::radio::ue_id_to_pb(ue, target.plmn);
+    let header = pb::ControlHeader {
+        format: Some(pb::control_header::Format::Format1(
+            pb::ControlHeaderFormat1 {
+                ue_id: Some(pb::UeId {
+                    amf_ue_ngap_id: k.amf_ue_ngap_id,
+                    guami: k.guami,
+                }),
+                ric_style_type: STYLE_CONNECTED_MODE_MOBILITY,
+                ric_control_action_id: ACTION_HANDOVER,
+                target_cell: None,
+            },
+        )),
+    }
+    .encode_to_vec();
+    let message = pb::ControlMessage {
+        format: Some(pb::control_message::Format::Handover(pb::HandoverControl {
+            target_nr_cgi: Some(pb::CellGlobalId {
+                plmn_id: target.plmn.to_vec(),
+                nr_cell_id: target.nci,
+            }),
+        })),
+    }
+    .encode_to_vec();
+    (header, message)
+}
+
+/// Decodes a handover control into (UE, target cell). Another style/action is
+/// `Unsupported`; a missing or over-40-bit UE ID, or a bad target cell, is refused by name.
+pub fn decode_handover_control(
+    header: &[u8],
+    message: &[u8],
+) -> Result<(nf_core::radio::UeId, CellId), RcError> {
+    let limit = crate::kpm::Limits::default().max_payload_bytes;
+    if let Some(len) = [header.len(), message.len()]
+        .into_iter()
+        .find(|l| *l > limit)
+    {
+        return Err(KpmError::Oversize { len, limit }.into());
+    }
+    let h = pb::ControlHeader::decode(header).map_err(|source| KpmError::Malformed {
+        what: "control header",
+        source,
+    })?;
+    let Some(pb::control_header::Format::Format1(h)) = h.format else {
+        return Err(KpmError::Missing("control header format 1").into());
+    };
+    if h.ric_style_type != STYLE_CONNECTED_MODE_MOBILITY
+        || h.ric_control_action_id != ACTION_HANDOVER
+    {
+        return Err(RcError::Unsupported {
+            style: h.ric_style_type,
+            action: h.ric_control_action_id,
+        });
+    }
+    let id = h.ue_id.map(|u| crate::pb::kpm::UeId {
+        amf_ue_ngap_id: u.amf_ue_ngap_id,
+        guami: u.guami,
+    });
+    let ue = crate::kpm::radio::ue_id_from_pb(id.as_ref()).map_err(|_| {
+        KpmError::Invalid("UE ID (want a 40-bit AMF UE NGAP ID and a 6-byte GUAMI)")
+    })?;
+    let m = pb::ControlMessage::decode(message).map_err(|source| KpmError::Malformed {
+        what: "control message",
+        source,
+    })?;
+    let Some(pb::control_message::Format::Handover(m)) = m.format else {
+        return Err(KpmError::Missing("handover control message").into());
+    };
+    let target = m.target_nr_cgi.map(|c| crate::pb::kpm::CellGlobalId {
+        plmn_id: c.plmn_id,
+        nr_cell_id: c.nr_cell_id,
+    });
+    Ok((ue, cell_from_pb(target.as_ref())?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +517,44 @@ mod tests {
             })
         ));
         assert!(decode_quota_control(&[0xff; 4], &m).is_err());
+    }
+
+    #[test]
+    fn handover_round_trip_and_refusals() {
+        use nf_core::radio::UeId;
+        let target = CellId::new([0x00, 0xf1, 0x10], 0x19b1);
+        let (h, m) = encode_handover_control(UeId(UeId::MAX), &target);
+        assert_eq!(
+            decode_handover_control(&h, &m).unwrap(),
+            (UeId(UeId::MAX), target)
+        );
+        // A quota control is not a handover, nor the other way round.
+        let (qh, qm) = encode_quota_control(&target, &[]);
+        assert_eq!(
+            decode_handover_control(&qh, &qm).unwrap_err().kind(),
+            "unexpected_action"
+        );
+        assert!(matches!(
+            decode_quota_control(&h, &m),
+            Err(RcError::Unsupported {
+                style: 3,
+                action: 1
+            })
+        ));
+        let (big, _) = encode_handover_control(UeId(UeId::MAX + 1), &target);
+        assert_eq!(
+            decode_handover_control(&big, &m).unwrap_err().kind(),
+            "invalid_id"
+        );
+        let bad_cell = CellId::new([0x00, 0xf1, 0x10], CellId::MAX_NCI + 1);
+        let (h2, m2) = encode_handover_control(UeId(1), &bad_cell);
+        assert_eq!(
+            decode_handover_control(&h2, &m2).unwrap_err().kind(),
+            "invalid_id"
+        );
+        assert_eq!(
+            decode_handover_control(&h, &[0xff; 3]).unwrap_err().kind(),
+            "malformed"
+        );
     }
 }

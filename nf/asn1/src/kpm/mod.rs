@@ -18,6 +18,7 @@
 //! [`VersionSource::Default`]: the first indication header then shows which `TimeStamp` size
 //! the node really uses ([`header_timestamp_version`]), and a skew is reported, not guessed.
 
+pub mod radio;
 mod versioned;
 
 use nf_core::e2sm::{
@@ -117,6 +118,9 @@ pub enum KpmAperError {
         announced: KpmVersion,
         observed_octets: usize,
     },
+    /// A value no node can report (e.g. a PRB count over 275), naming the measurement.
+    #[error("impossible value: {detail}")]
+    Value { measurement: String, detail: String },
 }
 
 impl KpmAperError {
@@ -130,11 +134,12 @@ impl KpmAperError {
             KpmAperError::TooMany { .. } => "too_many",
             KpmAperError::Invalid(_) => "invalid_id",
             KpmAperError::VersionSkew { .. } => "kpm_version_skew",
+            KpmAperError::Value { .. } => "impossible_value",
         }
     }
 
     /// Every [`Self::kind`], to pre-create counters at zero.
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 8] = [
         "oversize",
         "malformed",
         "missing_field",
@@ -142,6 +147,7 @@ impl KpmAperError {
         "too_many",
         "invalid_id",
         "kpm_version_skew",
+        "impossible_value",
     ];
 }
 
@@ -152,11 +158,24 @@ fn aper_encode<T: rasn::Encode>(v: &T) -> Vec<u8> {
     rasn::aper::encode(v).unwrap_or_default()
 }
 
+/// Decodes under `catch_unwind`, like `crate::decode`: a rasn panic on hostile input is
+/// counted (`crate::decode::caught_panics`) and becomes `malformed`, never a crash.
 fn aper_decode<T: rasn::Decode>(bytes: &[u8], what: &'static str) -> Result<T, KpmAperError> {
-    rasn::aper::decode(bytes).map_err(|e| KpmAperError::Malformed {
-        what,
-        reason: e.to_string(),
-    })
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rasn::aper::decode::<T>(bytes)
+    })) {
+        Ok(r) => r.map_err(|e| KpmAperError::Malformed {
+            what,
+            reason: e.to_string(),
+        }),
+        Err(_) => {
+            crate::decode::count_caught_panic();
+            Err(KpmAperError::Malformed {
+                what,
+                reason: "the decoder panicked on this input (caught)".into(),
+            })
+        }
+    }
 }
 
 /// [`printable`] for the other codecs of this crate.
@@ -660,19 +679,36 @@ fn put(
 /// that second, capped below the next second.
 #[derive(Debug, Default)]
 pub struct V2Sequencer {
-    last: std::collections::HashMap<CellId, (u64, u32)>,
+    last: std::collections::HashMap<(CellId, u8), (u64, u32)>,
 }
 
 impl V2Sequencer {
     /// Places `report` (decoded from a v02.03 header: whole seconds) within its second.
     pub fn place(&mut self, report: &mut KpmReport) {
-        let second = report.collection_start_ms / 1000;
-        let n = match self.last.get(&report.cell) {
+        report.collection_start_ms = self.place_at(
+            report.cell,
+            report.collection_start_ms,
+            report.granularity_ms,
+            0,
+        );
+    }
+
+    /// The placed collection start of a report of `cell` in `stream` (each report kind of
+    /// a cell, e.g. slice / UE-level / cell radio, is its own stream; the slice report is 0).
+    pub fn place_at(
+        &mut self,
+        cell: CellId,
+        collection_start_ms: u64,
+        granularity_ms: u32,
+        stream: u8,
+    ) -> u64 {
+        let second = collection_start_ms / 1000;
+        let n = match self.last.get(&(cell, stream)) {
             Some((s, n)) if *s == second => n + 1,
             _ => 0,
         };
-        self.last.insert(report.cell, (second, n));
-        let offset = u64::from(n) * u64::from(report.granularity_ms.max(1));
-        report.collection_start_ms = second * 1000 + offset.min(999);
+        self.last.insert((cell, stream), (second, n));
+        let offset = u64::from(n) * u64::from(granularity_ms.max(1));
+        second * 1000 + offset.min(999)
     }
 }

@@ -8,7 +8,8 @@ macro_rules! kpm_codec {
         $name:ident, $gen:ident, timestamp = $ts:literal,
         label_ext = { $($lext:ident),* },
         info_ext = { $($iext:ident),* },
-        record_ext = { $($rext:tt)* }
+        record_ext = { $($rext:tt)* },
+        ueid_ext = { $($uext:ident),* }
     ) => {
         pub(crate) mod $name {
             use rasn::prelude::*;
@@ -21,6 +22,7 @@ macro_rules! kpm_codec {
                 ActionInfo, KpmAperError, Message, RanFunction, Record, ReportStyle, Slot,
                 NodeName, aper_decode, aper_encode, printable,
             };
+            use crate::kpm::radio::{AnyAction, NamedMessage, UeEntry, UeIdError};
 
             /// Octets of this version's `TimeStamp`.
             pub(crate) const TIMESTAMP_OCTETS: usize = $ts;
@@ -367,6 +369,294 @@ macro_rules! kpm_codec {
                     granularity_ms: f.granul_period.map(|g| g.0),
                 })
             }
+
+            // ---- UE-level (style 4) and cell radio (style 1 by name) ---------------------
+
+            fn info_list_names(names: &[&str]) -> k::MeasurementInfoList {
+                k::MeasurementInfoList(
+                    names
+                        .iter()
+                        .map(|n| k::MeasurementInfoItem {
+                            meas_type: k::MeasurementType::measName(k::MeasurementTypeName(
+                                printable(n),
+                            )),
+                            label_info_list: k::LabelInfoList(vec![label(None)]),
+                            $($iext: None,)*
+                        })
+                        .collect(),
+                )
+            }
+
+            /// Each info entry's name (`None` for a measurement given by ID).
+            fn names_of(list: &k::MeasurementInfoList) -> Vec<Option<String>> {
+                list.0
+                    .iter()
+                    .map(|item| match &item.meas_type {
+                        k::MeasurementType::measName(n) => {
+                            Some(String::from_utf8_lossy(n.0.as_bytes()).into_owned())
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            }
+
+            fn format1(names: &[&str], cell: Option<&CellId>, granularity_ms: u32) -> k::E2SMKPMActionDefinitionFormat1 {
+                k::E2SMKPMActionDefinitionFormat1 {
+                    meas_info_list: info_list_names(names),
+                    granul_period: k::GranularityPeriod(granularity_ms.max(1)),
+                    cell_global_id: cell.map(cgi),
+                    dist_meas_bin_range_info: None,
+                }
+            }
+
+            /// Action definition format 1 asking for `names`, each without label.
+            pub(crate) fn encode_named_action_definition(
+                style: i32,
+                cell: &CellId,
+                names: &[&str],
+                granularity_ms: u32,
+            ) -> Vec<u8> {
+                aper_encode(&k::E2SMKPMActionDefinition {
+                    ric_style_type: c::RICStyleType(style.into()),
+                    action_definition_formats:
+                        k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format1(
+                            format1(names, Some(cell), granularity_ms),
+                        ),
+                })
+            }
+
+            /// Action definition format 4 (report style 4): the single matching condition
+            /// `rSRP present`, subscription info = format 1 with `names` and the cell.
+            pub(crate) fn encode_ue_action_definition(
+                style: i32,
+                cell: &CellId,
+                names: &[&str],
+                granularity_ms: u32,
+            ) -> Vec<u8> {
+                let cond = k::MatchingUeCondPerSubItem {
+                    test_cond_info: k::TestCondInfo {
+                        test_type: k::TestCondType::rSRP(k::TestCondTypeRSRP::R_true),
+                        test_expr: Some(k::TestCondExpression::present),
+                        test_value: None,
+                    },
+                    logical_or: None,
+                };
+                aper_encode(&k::E2SMKPMActionDefinition {
+                    ric_style_type: c::RICStyleType(style.into()),
+                    action_definition_formats:
+                        k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format4(
+                            k::E2SMKPMActionDefinitionFormat4 {
+                                matching_ue_cond_list: k::MatchingUeCondPerSubList(vec![cond]),
+                                subscription_info: format1(names, Some(cell), granularity_ms),
+                            },
+                        ),
+                })
+            }
+
+            fn cond_text(t: &k::TestCondInfo) -> String {
+                let ty = match &t.test_type {
+                    k::TestCondType::gBR(_) => "gBR",
+                    k::TestCondType::aMBR(_) => "aMBR",
+                    k::TestCondType::isStat(_) => "isStat",
+                    k::TestCondType::isCatM(_) => "isCatM",
+                    k::TestCondType::rSRP(_) => "rSRP",
+                    k::TestCondType::rSRQ(_) => "rSRQ",
+                    k::TestCondType::ul_rSRP(_) => "ul-rSRP",
+                    k::TestCondType::cQI(_) => "cQI",
+                    k::TestCondType::fiveQI(_) => "fiveQI",
+                    k::TestCondType::qCI(_) => "qCI",
+                    k::TestCondType::sNSSAI(_) => "sNSSAI",
+                    #[allow(unreachable_patterns)]
+                    _ => "other",
+                };
+                let expr = match t.test_expr {
+                    Some(k::TestCondExpression::equal) => " equal",
+                    Some(k::TestCondExpression::greaterthan) => " greaterthan",
+                    Some(k::TestCondExpression::lessthan) => " lessthan",
+                    Some(k::TestCondExpression::contains) => " contains",
+                    Some(k::TestCondExpression::present) => " present",
+                    #[allow(unreachable_patterns)]
+                    Some(_) => " other",
+                    None => "",
+                };
+                let value = if t.test_value.is_some() { " <value>" } else { "" };
+                format!("{ty}{expr}{value}")
+            }
+
+            /// Any action definition of format 1 or 4, by name.
+            pub(crate) fn decode_any_action(bytes: &[u8]) -> Result<AnyAction, KpmAperError> {
+                let a: k::E2SMKPMActionDefinition = aper_decode(bytes, "action definition")?;
+                let style = i32::try_from(&a.ric_style_type.0)
+                    .map_err(|_| KpmAperError::Invalid("report style"))?;
+                let (format, f, conditions) = match a.action_definition_formats {
+                    k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format1(f) => {
+                        (1, f, Vec::new())
+                    }
+                    k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format4(f) => {
+                        let conds = f
+                            .matching_ue_cond_list
+                            .0
+                            .iter()
+                            .map(|c| cond_text(&c.test_cond_info))
+                            .collect();
+                        (4, f.subscription_info, conds)
+                    }
+                    _ => return Err(KpmAperError::Missing("action definition format 1 or 4")),
+                };
+                Ok(AnyAction {
+                    style,
+                    format,
+                    cell: f.cell_global_id.as_ref().map(cell_of).transpose()?,
+                    granularity_ms: f.granul_period.0,
+                    names: names_of(&f.meas_info_list),
+                    conditions,
+                })
+            }
+
+            fn msg_format1(
+                records: &[Record],
+                names: Option<&[&str]>,
+                granularity_ms: u32,
+            ) -> k::E2SMKPMIndicationMessageFormat1 {
+                k::E2SMKPMIndicationMessageFormat1 {
+                    meas_data: k::MeasurementData(vec![k::MeasurementDataItem {
+                        meas_record: k::MeasurementRecord(records.iter().map(|r| item(*r)).collect()),
+                        incomplete_flag: None,
+                    }]),
+                    meas_info_list: names.map(info_list_names),
+                    granul_period: Some(k::GranularityPeriod(granularity_ms.max(1))),
+                }
+            }
+
+            fn named_of(f: &k::E2SMKPMIndicationMessageFormat1) -> Result<NamedMessage, KpmAperError> {
+                let data = f
+                    .meas_data
+                    .0
+                    .last()
+                    .ok_or(KpmAperError::Missing("measurement data"))?;
+                Ok(NamedMessage {
+                    names: f.meas_info_list.as_ref().map(names_of),
+                    records: data.meas_record.0.iter().map(record).collect(),
+                    granularity_ms: f.granul_period.as_ref().map(|g| g.0),
+                })
+            }
+
+            /// Indication message format 1 with records named by `names`.
+            pub(crate) fn encode_named_message(
+                records: &[Record],
+                names: Option<&[&str]>,
+                granularity_ms: u32,
+            ) -> Vec<u8> {
+                aper_encode(&k::E2SMKPMIndicationMessage {
+                    indication_message_formats:
+                        k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(
+                            msg_format1(records, names, granularity_ms),
+                        ),
+                })
+            }
+
+            pub(crate) fn decode_named_message(bytes: &[u8]) -> Result<NamedMessage, KpmAperError> {
+                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f) =
+                    m.indication_message_formats
+                else {
+                    return Err(KpmAperError::Missing("indication message format 1"));
+                };
+                named_of(&f)
+            }
+
+            /// `UEID` gNB choice: the AMF UE NGAP ID with the GUAMI of `plmn` and the AMF
+            /// region / set / pointer constants of [`crate::kpm::radio::GUAMI_AMF_REGION`].
+            pub(crate) fn ue_id(amf_ue_ngap_id: u64, plmn: [u8; 3]) -> c::UEID {
+                let mut region = FixedBitString::<8>::ZERO;
+                for i in 0..8 {
+                    region.set(i, (crate::kpm::radio::GUAMI_AMF_REGION >> (7 - i)) & 1 == 1);
+                }
+                let mut set = FixedBitString::<10>::ZERO;
+                for i in 0..10 {
+                    set.set(i, (crate::kpm::radio::GUAMI_AMF_SET >> (9 - i)) & 1 == 1);
+                }
+                let mut pointer = FixedBitString::<6>::ZERO;
+                for i in 0..6 {
+                    pointer.set(i, (crate::kpm::radio::GUAMI_AMF_POINTER >> (5 - i)) & 1 == 1);
+                }
+                c::UEID::gNB_UEID(c::UEIDGNB {
+                    amf_ue_ngap_id: c::AMFUENGAPID(amf_ue_ngap_id),
+                    guami: c::GUAMI {
+                        p_lmnidentity: c::PLMNIdentity(FixedOctetString::from(plmn)),
+                        a_mfregion_id: c::AMFRegionID(region),
+                        a_mfset_id: c::AMFSetID(set),
+                        a_mfpointer: c::AMFPointer(pointer),
+                    },
+                    g_nb_cu_ue_f1_ap_id_list: None,
+                    g_nb_cu_cp_ue_e1_ap_id_list: None,
+                    ran_ueid: None,
+                    m_ng_ran_ue_xn_ap_id: None,
+                    global_gnb_id: None,
+                    $($uext: None,)*
+                })
+            }
+
+            fn amf_ue_id_of(id: &c::UEID) -> Result<u64, UeIdError> {
+                match id {
+                    c::UEID::gNB_UEID(g) => Ok(g.amf_ue_ngap_id.0),
+                    c::UEID::gNB_DU_UEID(_) => Err(UeIdError("gNB-DU-UEID")),
+                    c::UEID::gNB_CU_UP_UEID(_) => Err(UeIdError("gNB-CU-UP-UEID")),
+                    c::UEID::ng_eNB_UEID(_) => Err(UeIdError("ng-eNB-UEID")),
+                    c::UEID::ng_eNB_DU_UEID(_) => Err(UeIdError("ng-eNB-DU-UEID")),
+                    c::UEID::en_gNB_UEID(_) => Err(UeIdError("en-gNB-UEID")),
+                    c::UEID::eNB_UEID(_) => Err(UeIdError("eNB-UEID")),
+                    #[allow(unreachable_patterns)]
+                    _ => Err(UeIdError("an unknown UEID choice")),
+                }
+            }
+
+            /// Indication message format 3: one format-1 report per UE. `None` when there
+            /// is no UE (the list is `SIZE(1..maxnoofUEMeasReport)`).
+            pub(crate) fn encode_ue_message(
+                ues: &[(u64, Vec<Record>)],
+                plmn: [u8; 3],
+                names: &[&str],
+                granularity_ms: u32,
+            ) -> Option<Vec<u8>> {
+                if ues.is_empty() {
+                    return None;
+                }
+                let list = ues
+                    .iter()
+                    .map(|(ue, records)| k::UEMeasurementReportItem {
+                        ue_id: ue_id(*ue, plmn),
+                        meas_report: msg_format1(records, Some(names), granularity_ms),
+                    })
+                    .collect();
+                Some(aper_encode(&k::E2SMKPMIndicationMessage {
+                    indication_message_formats:
+                        k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format3(
+                            k::E2SMKPMIndicationMessageFormat3 {
+                                ue_meas_report_list: k::UEMeasurementReportList(list),
+                            },
+                        ),
+                }))
+            }
+
+            pub(crate) fn decode_ue_message(bytes: &[u8]) -> Result<Vec<UeEntry>, KpmAperError> {
+                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format3(f) =
+                    m.indication_message_formats
+                else {
+                    return Err(KpmAperError::Missing("indication message format 3"));
+                };
+                f.ue_meas_report_list
+                    .0
+                    .iter()
+                    .map(|u| {
+                        Ok(UeEntry {
+                            ue: amf_ue_id_of(&u.ue_id),
+                            report: named_of(&u.meas_report)?,
+                        })
+                    })
+                    .collect()
+            }
         }
     };
 }
@@ -377,7 +667,8 @@ kpm_codec!(
     timestamp = 4,
     label_ext = {},
     info_ext = {},
-    record_ext = {}
+    record_ext = {},
+    ueid_ext = { global_ng_rannode_id }
 );
 kpm_codec!(
     v3,
@@ -385,7 +676,8 @@ kpm_codec!(
     timestamp = 8,
     label_ext = {},
     info_ext = {},
-    record_ext = {}
+    record_ext = {},
+    ueid_ext = { global_ng_rannode_id }
 );
 kpm_codec!(
     v4,
@@ -393,5 +685,6 @@ kpm_codec!(
     timestamp = 8,
     label_ext = { cell_global_id, beam_id },
     info_ext = { match_cond_report_list },
-    record_ext = { k::MeasurementRecordItem::notSatisfied(()) => Record::NotSatisfied, }
+    record_ext = { k::MeasurementRecordItem::notSatisfied(()) => Record::NotSatisfied, },
+    ueid_ext = { global_ng_rannode_id, cell_rnti }
 );

@@ -8,6 +8,7 @@
 //! interpreted at all is rejected.
 
 mod indication;
+pub mod radio;
 
 use nf_core::{CellId, Meas, Snssai};
 use prost::Message;
@@ -224,7 +225,9 @@ pub fn decode_action_definition(bytes: &[u8]) -> Result<(CellId, u32), KpmError>
             cell_from_pb(f.cell_global_id.as_ref())?,
             f.granularity_period_ms,
         )),
-        None => Err(KpmError::Missing("action definition format 1")),
+        Some(pb::action_definition::Format::Format4(_)) | None => {
+            Err(KpmError::Missing("action definition format 1"))
+        }
     }
 }
 

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 
 use e2_asn1::kpm::{IndicationScope, KpmVersion, V2Sequencer};
 use e2_proto::kpm::{self, CellInfo, DecodeNotes, Layouts, Limits};
+use nf_core::e2sm::UeDecodeNotes;
 use nf_core::policy::SliceQuota;
+use nf_core::radio::{CellRadio, UeId, UeLevelReport};
 use nf_core::{CellId, KpmReport};
 
 use super::{RcProfile, TransportError, WireEncoding};
@@ -77,9 +79,18 @@ fn rc_label(e: &e2_asn1::rc::RcAperError) -> &'static str {
         .unwrap_or("rc_encode")
 }
 
+impl From<e2_proto::kpm::radio::CellRadioDecodeError> for CodecError {
+    fn from(e: e2_proto::kpm::radio::CellRadioDecodeError) -> Self {
+        Self {
+            kind: e.kind(),
+            detail: e.to_string(),
+        }
+    }
+}
+
 /// Labels of E2SM-RC codec failures (`xapp_dropped_total` counts the control as
 /// `control_encode_failed`; these name it in the log).
-pub const RC_LABELS: [&str; 17] = [
+pub const RC_LABELS: [&str; 18] = [
     "rc_decode",
     "rc_encode",
     "rc_too_long",
@@ -97,11 +108,29 @@ pub const RC_LABELS: [&str; 17] = [
     "rc_mixed_plmn",
     "rc_out_of_range",
     "rc_not_offered",
+    "rc_unsupported_ue_id",
 ];
 
 /// Labels the `asn1-per` codec gives refused indications besides
 /// [`e2_asn1::kpm::KpmAperError::KINDS`] (all in `xapp_rejected_total{reason}`).
 pub const ASN1_PER_REJECT_REASONS: [&str; 1] = ["unknown_action"];
+
+/// Labels of refused UE-level and cell radio indications besides the KPM kinds
+/// (`KpmAperError::KINDS`, which include `impossible_value`): `unknown_action` as above.
+/// Dropped UE entries inside an accepted report carry `nf_core::e2sm::ue_drop::ALL`.
+pub const RADIO_REJECT_REASONS: [&str; 2] = ["unknown_action", "impossible_value"];
+
+fn no_scope() -> CodecError {
+    CodecError {
+        kind: "unknown_action",
+        detail: "indication of no subscribed action (the cell is unknown)".into(),
+    }
+}
+
+/// Sequencer streams of a v02.03 node besides the slice report (0): each report kind of a
+/// cell is spread within its second on its own.
+const SEQ_UE: u8 = 1;
+const SEQ_CELL_RADIO: u8 = 2;
 
 /// The `asn1-per` codec of one E2 node.
 #[derive(Clone, Debug)]
@@ -232,6 +261,153 @@ impl E2smCodec {
                 cell.plmn,
                 quotas,
             )?),
+        }
+    }
+
+    /// KPM report style 4 action definition (format 4 under APER: the matching condition
+    /// `rSRP present`, which every UE that reports an SS-RSRP meets; subscription info =
+    /// `ue_meas::ALL` and the cell's CGI).
+    pub fn encode_ue_action_definition(
+        &self,
+        cell: &CellInfo,
+        period_ms: u32,
+    ) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Self::Proto => Ok(kpm::radio::encode_ue_action_definition(cell, period_ms)),
+            Self::Asn1Per(c) => Ok(e2_asn1::kpm::radio::encode_ue_action_definition(
+                cell, period_ms, c.kpm,
+            )),
+        }
+    }
+
+    /// Report style 1 action definition of the cell radio report (`cell_meas` names).
+    pub fn encode_cell_radio_action_definition(
+        &self,
+        cell: &CellInfo,
+        period_ms: u32,
+    ) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Self::Proto => Ok(kpm::radio::encode_cell_radio_action_definition(
+                cell, period_ms,
+            )),
+            Self::Asn1Per(c) => Ok(e2_asn1::kpm::radio::encode_cell_radio_action_definition(
+                cell, period_ms, c.kpm,
+            )),
+        }
+    }
+
+    /// A UE-level indication (message format 3 under APER). `scope` as
+    /// [`Self::decode_indication`] (needed under `asn1-per`). UE entries dropped inside an
+    /// accepted report are lost here: use [`Self::decode_ue_indication_with_notes`] to count
+    /// them.
+    pub fn decode_ue_indication(
+        &self,
+        header: &[u8],
+        message: &[u8],
+        limits: &Limits,
+        scope: Option<IndicationScope>,
+    ) -> Result<UeLevelReport, CodecError> {
+        self.decode_ue_indication_with_notes(header, message, limits, scope)
+            .map(|(r, _)| r)
+    }
+
+    /// [`Self::decode_ue_indication`] with the notes: unknown names, `noValue` records and
+    /// every dropped UE entry with its bounded reason (`nf_core::e2sm::ue_drop::ALL`).
+    pub fn decode_ue_indication_with_notes(
+        &self,
+        header: &[u8],
+        message: &[u8],
+        limits: &Limits,
+        scope: Option<IndicationScope>,
+    ) -> Result<(UeLevelReport, UeDecodeNotes), CodecError> {
+        match self {
+            Self::Proto => Ok(kpm::radio::decode_ue_indication(header, message, limits)?),
+            Self::Asn1Per(c) => {
+                let scope = scope.ok_or_else(no_scope)?;
+                let (mut report, notes) = e2_asn1::kpm::radio::decode_ue_indication(
+                    header, message, limits, &scope, c.kpm,
+                )?;
+                if let Some(seq) = &c.sequencer
+                    && let Ok(mut seq) = seq.lock()
+                {
+                    report.collection_start_ms = seq.place_at(
+                        report.cell,
+                        report.collection_start_ms,
+                        report.granularity_ms,
+                        SEQ_UE,
+                    );
+                }
+                Ok((report, notes))
+            }
+        }
+    }
+
+    /// A cell radio indication (style 1, message format 1 by name). Unknown names and
+    /// `noValue` records are counted in the notes; an impossible value refuses the report
+    /// (`impossible_value`).
+    pub fn decode_cell_radio_indication(
+        &self,
+        header: &[u8],
+        message: &[u8],
+        limits: &Limits,
+        scope: Option<IndicationScope>,
+    ) -> Result<CellRadio, CodecError> {
+        self.decode_cell_radio_indication_with_notes(header, message, limits, scope)
+            .map(|(r, _)| r)
+    }
+
+    /// [`Self::decode_cell_radio_indication`] with the notes.
+    pub fn decode_cell_radio_indication_with_notes(
+        &self,
+        header: &[u8],
+        message: &[u8],
+        limits: &Limits,
+        scope: Option<IndicationScope>,
+    ) -> Result<(CellRadio, DecodeNotes), CodecError> {
+        match self {
+            Self::Proto => Ok(kpm::radio::decode_cell_radio_indication(
+                header, message, limits,
+            )?),
+            Self::Asn1Per(c) => {
+                let scope = scope.ok_or_else(no_scope)?;
+                let (mut report, notes) = e2_asn1::kpm::radio::decode_cell_radio_indication(
+                    header, message, limits, &scope, c.kpm,
+                )?;
+                if let Some(seq) = &c.sequencer
+                    && let Ok(mut seq) = seq.lock()
+                {
+                    report.collection_start_ms = seq.place_at(
+                        report.cell,
+                        report.collection_start_ms,
+                        report.granularity_ms,
+                        SEQ_CELL_RADIO,
+                    );
+                }
+                Ok((report, notes))
+            }
+        }
+    }
+
+    /// E2SM-RC style 3 action 1 handover of `ue` to `target`: (header, message). Under
+    /// `asn1-per` the header's UE ID is the gNB choice with the AMF UE NGAP ID (GUAMI of the
+    /// target's PLMN) and the message Target Primary Cell ID / Target Cell / NR Cell / NR CGI.
+    pub fn encode_handover_control(
+        &self,
+        ue: UeId,
+        target: &CellId,
+    ) -> Result<(Vec<u8>, Vec<u8>), CodecError> {
+        if ue.0 > UeId::MAX {
+            return Err(CodecError {
+                kind: "rc_out_of_range",
+                detail: format!("{ue}: AMF UE NGAP ID exceeds 40 bits"),
+            });
+        }
+        match self {
+            Self::Proto => Ok(e2_proto::rc::encode_handover_control(ue, target)),
+            Self::Asn1Per(_) => {
+                let h = e2_asn1::rc::HandoverControl::of_ue(ue, target)?;
+                Ok(e2_asn1::rc::encode_handover_control(&h)?)
+            }
         }
     }
 
@@ -413,5 +589,136 @@ mod tests {
             .decode_indication(&[0; 5], &[], &limits, None, None)
             .unwrap_err();
         assert_eq!(e.kind(), "oversize");
+    }
+
+    fn radio_report() -> UeLevelReport {
+        let mut u = nf_core::radio::UeRadio::empty(UeId(77));
+        u.rsrp_dbm = Some(-90.5);
+        u.sinr_db = Some(4.0);
+        u.cqi = Some(8.0);
+        u.neighbour = Some(nf_core::radio::Neighbour {
+            cell: CellId::new([0x00, 0xf1, 0x10], 8),
+            rsrp_dbm: -93.0,
+            rsrq_db: None,
+        });
+        UeLevelReport {
+            cell: cell().cell,
+            collection_start_ms: 1_700_000_003_000,
+            granularity_ms: 1000,
+            ues: vec![u],
+        }
+    }
+
+    fn all_codecs() -> Vec<E2smCodec> {
+        let mut v = vec![E2smCodec::Proto];
+        v.extend(KpmVersion::ALL.map(|k| E2smCodec::Asn1Per(Asn1Per::new(k, RcProfile::Srsran))));
+        v
+    }
+
+    #[test]
+    fn ue_level_and_cell_radio_flow_through_both_encodings() {
+        let scope = IndicationScope {
+            cell: cell().cell,
+            granularity_ms: 1000,
+        };
+        let radio = CellRadio {
+            cell: cell().cell,
+            collection_start_ms: 1_700_000_003_000,
+            granularity_ms: 1000,
+            prb_used_dl: Some(40.0),
+            prb_avail_dl: Some(106.0),
+            cqi_bins: [1; 16],
+            rsrp_bins: [2; 16],
+        };
+        for codec in all_codecs() {
+            let (def, rdef, (h, m), (rh, rm)) = match &codec {
+                E2smCodec::Proto => {
+                    let def = codec.encode_ue_action_definition(&cell(), 1000).unwrap();
+                    let a = kpm::radio::decode_ue_action_definition(&def).unwrap();
+                    assert_eq!(a.cell, cell().cell);
+                    let rdef = codec
+                        .encode_cell_radio_action_definition(&cell(), 1000)
+                        .unwrap();
+                    (
+                        def,
+                        rdef,
+                        kpm::radio::encode_ue_indication(&radio_report()),
+                        kpm::radio::encode_cell_radio_indication(&radio),
+                    )
+                }
+                E2smCodec::Asn1Per(c) => {
+                    let def = codec.encode_ue_action_definition(&cell(), 1000).unwrap();
+                    let a = e2_asn1::kpm::radio::decode_ue_action_definition(&def, c.kpm).unwrap();
+                    assert_eq!(a.cell, cell().cell);
+                    let rdef = codec
+                        .encode_cell_radio_action_definition(&cell(), 1000)
+                        .unwrap();
+                    (
+                        def,
+                        rdef,
+                        e2_asn1::kpm::radio::encode_ue_indication(&radio_report(), c.kpm),
+                        e2_asn1::kpm::radio::encode_cell_radio_indication(&radio, c.kpm),
+                    )
+                }
+            };
+            assert!(!def.is_empty() && !rdef.is_empty());
+            let r = codec
+                .decode_ue_indication(&h, &m, &Limits::default(), Some(scope))
+                .unwrap_or_else(|e| panic!("{codec:?}: {e}"));
+            assert_eq!(r, radio_report(), "{codec:?}");
+            let c = codec
+                .decode_cell_radio_indication(&rh, &rm, &Limits::default(), Some(scope))
+                .unwrap();
+            assert_eq!(c, radio, "{codec:?}");
+            // A slice indication is not a UE-level one: refused with a bounded label.
+            let e = codec
+                .decode_ue_indication(&rh, &rm, &Limits::default(), Some(scope))
+                .unwrap_err();
+            assert_eq!(e.kind(), "missing_field", "{codec:?}");
+            let mut bad = radio.clone();
+            bad.prb_used_dl = Some(1e6);
+            let (bh, bm) = match &codec {
+                E2smCodec::Proto => kpm::radio::encode_cell_radio_indication(&bad),
+                E2smCodec::Asn1Per(c) => {
+                    e2_asn1::kpm::radio::encode_cell_radio_indication(&bad, c.kpm)
+                }
+            };
+            let e = codec
+                .decode_cell_radio_indication(&bh, &bm, &Limits::default(), Some(scope))
+                .unwrap_err();
+            assert_eq!(e.kind(), "impossible_value");
+            assert!(RADIO_REJECT_REASONS.contains(&e.kind()));
+            if let E2smCodec::Asn1Per(_) = codec {
+                let e = codec
+                    .decode_ue_indication(&h, &m, &Limits::default(), None)
+                    .unwrap_err();
+                assert_eq!(e.kind(), "unknown_action");
+            }
+        }
+    }
+
+    #[test]
+    fn handover_controls_carry_the_ue_and_target_in_both_encodings() {
+        let target = CellId::new([0x00, 0xf1, 0x10], 8);
+        for codec in all_codecs() {
+            let (h, m) = codec.encode_handover_control(UeId(77), &target).unwrap();
+            let back = match &codec {
+                E2smCodec::Proto => e2_proto::rc::decode_handover_control(&h, &m).unwrap(),
+                E2smCodec::Asn1Per(_) => e2_asn1::rc::decode_ue_handover(&h, &m).unwrap(),
+            };
+            assert_eq!(back, (UeId(77), target), "{codec:?}");
+            let e = codec
+                .encode_handover_control(UeId(UeId::MAX + 1), &target)
+                .unwrap_err();
+            assert!(RC_LABELS.contains(&e.kind()), "{e:?}");
+        }
+        let c = E2smCodec::Asn1Per(Asn1Per::new(KpmVersion::V3_00, RcProfile::Srsran));
+        let e = c
+            .encode_handover_control(
+                UeId(1),
+                &CellId::new([0x00, 0xf1, 0x10], CellId::MAX_NCI + 1),
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), "rc_out_of_range");
     }
 }

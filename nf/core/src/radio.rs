@@ -167,8 +167,16 @@ impl UeRadio {
         chk(ue_meas::SS_RSRQ, self.rsrq_db, range::RSRQ_DB)?;
         chk(ue_meas::SS_SINR, self.sinr_db, range::SINR_DB)?;
         chk(ue_meas::WB_CQI, self.cqi, range::CQI)?;
-        chk(ue_meas::UE_THP_DL, self.thp_dl_kbps, (0.0, crate::kpm::MAX_THP_KBPS))?;
-        chk(ue_meas::PRB_USED_DL, self.prb_used_dl, (0.0, crate::kpm::MAX_PRBS))?;
+        chk(
+            ue_meas::UE_THP_DL,
+            self.thp_dl_kbps,
+            (0.0, crate::kpm::MAX_THP_KBPS),
+        )?;
+        chk(
+            ue_meas::PRB_USED_DL,
+            self.prb_used_dl,
+            (0.0, crate::kpm::MAX_PRBS),
+        )?;
         if let Some(n) = self.neighbour {
             chk(ue_meas::NBR_SS_RSRP, Some(n.rsrp_dbm), range::RSRP_DBM)?;
             chk(ue_meas::NBR_SS_RSRQ, n.rsrq_db, range::RSRQ_DB)?;

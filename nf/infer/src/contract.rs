@@ -14,7 +14,10 @@
 //! `[batch, window, features]`, and forecasts its PRB demand; `kind = "slice_policy"` reads
 //! a whole cell, `[batch, slices, window, features]` with the slices in the order of the
 //! contract's `slices` list (S-NSSAIs as `SST` or `SST-SD`, SD in hex), and outputs quotas
-//! `[batch, slices, columns]`.
+//! `[batch, slices, columns]`; `kind = "interference"` reads one UE's radio window,
+//! exactly `[batch, 5, 8]` with the features of `nf_core::radio_features::FEATURE_NAMES`,
+//! and outputs `[batch, 2]` (`loss_db`, `p_limited`); it reads no PRB counts, so it has no
+//! `cell_prbs`.
 
 use std::path::{Path, PathBuf};
 
@@ -78,6 +81,11 @@ pub enum ModelKind {
     /// Per-cell slice quotas: input `[batch, slices, window, features]`, output
     /// `[batch, slices, columns]`.
     SlicePolicy,
+    /// Per-UE interference estimate: input `[batch, window, features]` exactly
+    /// `[-1, nf_core::radio_features::WINDOW, FEATURES]` with the features of
+    /// `nf_core::radio_features::FEATURE_NAMES` in order, output `[batch, 2]` with columns
+    /// `loss_db`, `p_limited`; no slices, no `cell_prbs` (no PRB inputs).
+    Interference,
 }
 
 impl ModelKind {
@@ -86,6 +94,7 @@ impl ModelKind {
         match self {
             ModelKind::Forecaster => "forecaster",
             ModelKind::SlicePolicy => "slice_policy",
+            ModelKind::Interference => "interference",
         }
     }
 }
@@ -97,6 +106,9 @@ fn snssai_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Snssai>, D::Error>
         .map(|n| n.parse::<Snssai>().map_err(serde::de::Error::custom))
         .collect()
 }
+
+/// Output columns of an interference model, in order.
+pub const INTERFERENCE_COLUMNS: [&str; 2] = ["loss_db", "p_limited"];
 
 /// Unit that marks an input feature as a PRB count.
 pub const PRB_UNIT: &str = "PRB";
@@ -119,6 +131,9 @@ pub struct Contract {
     pub sha256: String,
     pub report_period_ms: u32,
     /// DL PRBs of the cells the model was trained on; also the ceiling of its outputs.
+    /// Required (non-zero) for forecasters and slice policies; absent (0) for an
+    /// interference model, which reads no PRB counts.
+    #[serde(default)]
     pub cell_prbs: u32,
     /// Serving other cell sizes (see the module docs).
     #[serde(default)]
@@ -207,8 +222,8 @@ impl Contract {
                 self.input.dtype
             )));
         }
-        if self.cell_prbs == 0 {
-            return Err(bad("cell_prbs is 0".into()));
+        if self.cell_prbs == 0 && self.kind != ModelKind::Interference {
+            return Err(bad("cell_prbs is 0 or absent".into()));
         }
         let Some(out) = self.outputs.first() else {
             return Err(bad("no outputs".into()));
@@ -221,6 +236,12 @@ impl Contract {
                 out.shape.len() == 3
                     && out.shape[1] as usize == self.slices.len()
                     && out.shape[2] as usize == out.columns.len()
+            }
+            ModelKind::Interference => {
+                out.shape.len() == 2
+                    && out.shape[1] == 2
+                    && out.columns == INTERFERENCE_COLUMNS
+                    && self.outputs.len() == 1
             }
         };
         if !out_ok {
@@ -265,12 +286,35 @@ impl Contract {
                 }
                 Ok((*window, *features))
             }
+            (ModelKind::Interference, [_, window, features]) => {
+                use nf_core::radio_features::{FEATURE_NAMES, FEATURES, WINDOW};
+                if !self.slices.is_empty() {
+                    return Err(bad("an interference contract lists slices".into()));
+                }
+                if *window != WINDOW as i64 || *features != FEATURES as i64 {
+                    return Err(bad(format!(
+                        "input shape {:?} is not [batch, {WINDOW}, {FEATURES}] (nf_core::radio_features)",
+                        self.input.shape
+                    )));
+                }
+                let names = self.feature_names();
+                if names != FEATURE_NAMES {
+                    return Err(bad(format!(
+                        "input features {names:?} are not {FEATURE_NAMES:?} in that order"
+                    )));
+                }
+                Ok((*window, *features))
+            }
             (ModelKind::Forecaster, _) => Err(bad(format!(
                 "input shape {:?} is not [batch, window, features]",
                 self.input.shape
             ))),
             (ModelKind::SlicePolicy, _) => Err(bad(format!(
                 "input shape {:?} is not [batch, slices, window, features]",
+                self.input.shape
+            ))),
+            (ModelKind::Interference, _) => Err(bad(format!(
+                "input shape {:?} is not [batch, window, features]",
                 self.input.shape
             ))),
         }

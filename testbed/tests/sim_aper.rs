@@ -200,7 +200,7 @@ async fn two_apps_get_their_own_streams_in_their_own_encoding_and_end_independen
     sim.stop().await;
 }
 
-fn quotas(max: u32) -> Vec<SliceQuota> {
+fn quotas(max: u8) -> Vec<SliceQuota> {
     vec![SliceQuota {
         snssai: nf_core::Snssai::new(1, Some(1)),
         min_ratio: 10,

@@ -122,6 +122,8 @@ async fn two_apps_get_their_own_streams_in_their_own_encoding_and_end_independen
         nodes: 1,
         cells_per_node: 3,
         speed: 10.0,
+        // Decoded here without the subscription's layouts.
+        meas_info_in_indications: true,
         ..SimConfig::default()
     })
     .await;

@@ -172,6 +172,8 @@ pub fn slice_report(cell: &CellRadio, ues: Option<&UeLevelReport>) -> KpmReport 
 pub(crate) struct FeedAction {
     /// Index into the node's cells.
     pub cell: usize,
+    /// RIC action ID the indications carry.
+    pub id: u8,
     pub kind: ActionKind,
 }
 
@@ -226,6 +228,7 @@ impl<S: ReportSink> Feed<S> {
                     call_process_id: cpid.to_be_bytes(),
                     seq,
                     fault: None,
+                    action_id: Some(a.id),
                 };
                 match self.sink.emit(&self.sim, report, false).await {
                     Delivery::Sent => {

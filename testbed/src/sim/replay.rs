@@ -52,6 +52,9 @@ pub(crate) struct Report {
     /// Report number of this cell within the subscription.
     pub seq: u64,
     pub fault: Option<PayloadFault>,
+    /// The RIC action it reports on, when the cell alone does not say (radio mode: several
+    /// actions per cell); `None`: the sink's cell → action map.
+    pub action_id: Option<u8>,
 }
 
 /// What one indication reports.
@@ -134,7 +137,10 @@ impl ReportSink for GrpcSink {
                 header,
                 payload,
                 call_process_id,
-                action_id: self.actions.get(&r.cell_index).map(|&a| u32::from(a)),
+                action_id: r
+                    .action_id
+                    .or_else(|| self.actions.get(&r.cell_index).copied())
+                    .map(u32::from),
             })),
         };
         let sent = if wait {
@@ -348,6 +354,7 @@ impl<S: ReportSink> Replay<S> {
             call_process_id: cpid.to_be_bytes(),
             seq,
             fault,
+            action_id: None,
         }
     }
 }

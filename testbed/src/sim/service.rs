@@ -379,6 +379,7 @@ impl SubscriptionService for Svc {
                         .iter()
                         .map(|a| FeedAction {
                             cell: a.cell,
+                            id: a.id,
                             kind: a.kind,
                         })
                         .collect(),

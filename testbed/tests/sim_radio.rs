@@ -76,7 +76,12 @@ fn headers(app: &str, node: &str, sm: &str, encoding: Encoding) -> RequestHeader
 
 /// Subscribes `app` to node `n`: per cell of the node a UE-level action (ID 2c) and a cell
 /// radio action (ID 2c+1).
-async fn subscribe(sim: &RunningSim, app: &str, n: usize, enc: Encoding) -> Streaming<SubscribeResponse> {
+async fn subscribe(
+    sim: &RunningSim,
+    app: &str,
+    n: usize,
+    enc: Encoding,
+) -> Streaming<SubscribeResponse> {
     let node = &sim.sim.nodes[n];
     let v = sim.sim.kpm_version(n);
     let aper = enc == Encoding::Asn1Per;
@@ -130,10 +135,19 @@ enum Got {
 }
 
 /// The next indication decoded with the codec of `enc`.
-async fn next(sim: &RunningSim, n: usize, enc: Encoding, s: &mut Streaming<SubscribeResponse>) -> Got {
+async fn next(
+    sim: &RunningSim,
+    n: usize,
+    enc: Encoding,
+    s: &mut Streaming<SubscribeResponse>,
+) -> Got {
     let limits = e2_proto::kpm::Limits::default();
     loop {
-        let m = tokio::time::timeout(LIMIT, s.message()).await.unwrap().unwrap().unwrap();
+        let m = tokio::time::timeout(LIMIT, s.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         let Some(subscribe_response::Message::Indication(i)) = m.message else {
             continue;
         };
@@ -146,15 +160,27 @@ async fn next(sim: &RunningSim, n: usize, enc: Encoding, s: &mut Streaming<Subsc
         let ue_level = action % 2 == 0;
         return match (enc, ue_level) {
             (Encoding::Asn1Per, true) => Got::Ue(
-                e2_asn1::kpm::radio::decode_ue_indication(&i.header, &i.payload, &limits, &scope, KpmVersion::V3_00)
-                    .unwrap()
-                    .0,
+                e2_asn1::kpm::radio::decode_ue_indication(
+                    &i.header,
+                    &i.payload,
+                    &limits,
+                    &scope,
+                    KpmVersion::V3_00,
+                )
+                .unwrap()
+                .0,
             ),
             (Encoding::Asn1Per, false) => Got::Cell(
-                e2_asn1::kpm::radio::decode_cell_radio_indication(&i.header, &i.payload, &limits, &scope, KpmVersion::V3_00)
-                    .unwrap()
-                    .0
-                    .cell,
+                e2_asn1::kpm::radio::decode_cell_radio_indication(
+                    &i.header,
+                    &i.payload,
+                    &limits,
+                    &scope,
+                    KpmVersion::V3_00,
+                )
+                .unwrap()
+                .0
+                .cell,
             ),
             (_, true) => Got::Ue(
                 e2_proto::kpm::radio::decode_ue_indication(&i.header, &i.payload, &limits)
@@ -171,7 +197,12 @@ async fn next(sim: &RunningSim, n: usize, enc: Encoding, s: &mut Streaming<Subsc
     }
 }
 
-async fn handover(sim: &RunningSim, n: usize, ue: UeId, target: CellId) -> Result<(), tonic::Status> {
+async fn handover(
+    sim: &RunningSim,
+    n: usize,
+    ue: UeId,
+    target: CellId,
+) -> Result<(), tonic::Status> {
     let h = e2_asn1::rc::HandoverControl::of_ue(ue, &target).unwrap();
     let (header, payload) = e2_asn1::rc::encode_handover_control(&h).unwrap();
     let mut client = ControlServiceClient::connect(format!("http://{}", sim.addr))
@@ -179,7 +210,12 @@ async fn handover(sim: &RunningSim, n: usize, ue: UeId, target: CellId) -> Resul
         .unwrap();
     client
         .control(ControlRequest {
-            headers: Some(headers("interference-xapp", &sim.sim.nodes[n].id, "oran-e2sm-rc", Encoding::Asn1Per)),
+            headers: Some(headers(
+                "interference-xapp",
+                &sim.sim.nodes[n].id,
+                "oran-e2sm-rc",
+                Encoding::Asn1Per,
+            )),
             message: Some(ControlMessage { header, payload }),
             call_process_id: Vec::new(),
         })
@@ -190,7 +226,12 @@ async fn handover(sim: &RunningSim, n: usize, ue: UeId, target: CellId) -> Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn radio_mode_reports_decode_in_both_encodings_and_a_handover_moves_the_ue() {
     let Some(sim) = start().await else { return };
-    let all_cells: Vec<CellId> = sim.sim.nodes.iter().flat_map(|n| n.cells.iter().map(|c| c.info.cell)).collect();
+    let all_cells: Vec<CellId> = sim
+        .sim
+        .nodes
+        .iter()
+        .flat_map(|n| n.cells.iter().map(|c| c.info.cell))
+        .collect();
     let mut aper = subscribe(&sim, "interference-xapp", 0, Encoding::Asn1Per).await;
     let mut proto = subscribe(&sim, "other-app", 0, Encoding::Proto).await;
     let node0: HashSet<CellId> = sim.sim.nodes[0].cells.iter().map(|c| c.info.cell).collect();
@@ -239,15 +280,29 @@ async fn radio_mode_reports_decode_in_both_encodings_and_a_handover_moves_the_ue
     assert!(seen_on_target, "{ue} never reported from {target}");
     // Refusals: an unknown UE, a target the twin does not know, a UE of another node.
     let e = handover(&sim, 0, UeId(999_999), target).await.unwrap_err();
-    assert_eq!(E2Cause::of_status(&e), E2Cause::ControlMessageInvalid, "{e:?}");
+    assert_eq!(
+        E2Cause::of_status(&e),
+        E2Cause::ControlMessageInvalid,
+        "{e:?}"
+    );
     let stranger = CellId::new(all_cells[0].plmn, 0x3_ffff);
     let e = handover(&sim, 1, ue, stranger).await.unwrap_err();
-    assert_eq!(E2Cause::of_status(&e), E2Cause::ControlMessageInvalid, "{e:?}");
+    assert_eq!(
+        E2Cause::of_status(&e),
+        E2Cause::ControlMessageInvalid,
+        "{e:?}"
+    );
     let e = handover(&sim, 0, ue, all_cells[0]).await.unwrap_err();
-    assert_eq!(E2Cause::of_status(&e), E2Cause::ControlMessageInvalid, "{e:?} (served by node 1 now)");
+    assert_eq!(
+        E2Cause::of_status(&e),
+        E2Cause::ControlMessageInvalid,
+        "{e:?} (served by node 1 now)"
+    );
     let log = sim.sim.control_log();
     assert_eq!(log.len(), 4);
-    assert!(log.iter().all(|r| r.app_id == "interference-xapp" && r.parameter == Some(ControlParameter::Handover)));
+    assert!(log.iter().all(
+        |r| r.app_id == "interference-xapp" && r.parameter == Some(ControlParameter::Handover)
+    ));
     assert!(log[0].accepted && log[0].ue == Some(ue) && !log[1].accepted);
     let radio = sim.sim.radio.as_ref().unwrap();
     assert_eq!(radio.handovers_applied.load(Ordering::Relaxed), 1);

@@ -224,7 +224,12 @@ async fn main() -> anyhow::Result<()> {
                 .validate()
                 .map_err(|e| anyhow::anyhow!("--radio-cells / twin: {e}"))?;
             let twin = testbed::radio::RadioTwin::new(&recordings, &twin_cfg);
-            tracing::info!(recordings = recordings.len(), cells = cli.radio_cells, seed = cli.seed, "radio mode: twin built");
+            tracing::info!(
+                recordings = recordings.len(),
+                cells = cli.radio_cells,
+                seed = cli.seed,
+                "radio mode: twin built"
+            );
             Sim::new_radio(cfg, twin)
         }
         None => {

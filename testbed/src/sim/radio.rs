@@ -315,9 +315,9 @@ impl Sim {
                 radio.handovers_applied.fetch_add(1, Ordering::Relaxed);
                 Ok(source)
             }
-            Err(HandoverRefusal::UnknownCell(c)) => {
-                refused(format!("target {c} is not a neighbour cell this node knows"))
-            }
+            Err(HandoverRefusal::UnknownCell(c)) => refused(format!(
+                "target {c} is not a neighbour cell this node knows"
+            )),
             Err(e) => refused(e.to_string()),
         }
     }

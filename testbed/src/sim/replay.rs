@@ -108,7 +108,9 @@ impl ReportSink for GrpcSink {
         let (header, mut payload) = match (&r.payload, aper) {
             (Payload::Slice(k), true) => e2_asn1::kpm::encode_indication(k, meas_info, self.kpm),
             (Payload::Slice(k), false) => e2_proto::kpm::encode_indication(k, meas_info),
-            (Payload::CellRadio(c), true) => e2_asn1::kpm::radio::encode_cell_radio_indication(c, self.kpm),
+            (Payload::CellRadio(c), true) => {
+                e2_asn1::kpm::radio::encode_cell_radio_indication(c, self.kpm)
+            }
             (Payload::CellRadio(c), false) => e2_proto::kpm::radio::encode_cell_radio_indication(c),
             (Payload::Ue(u), true) => e2_asn1::kpm::radio::encode_ue_indication(u, self.kpm),
             (Payload::Ue(u), false) => e2_proto::kpm::radio::encode_ue_indication(u),

@@ -16,6 +16,13 @@ use testbed::sim::osc::{OscConfig, OscRic};
 use testbed::sim::{Faults, RunningSim, Sim, SimConfig};
 use testbed::trace;
 
+/// Which recordings drive the radio twin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum RadioRecordings {
+    All,
+    HeldOut,
+}
+
 /// Which RIC the simulator plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Ric {
@@ -129,6 +136,22 @@ struct Cli {
     /// same UE, within `--conflict-window-ms`).
     #[arg(long)]
     stats_out: Option<PathBuf>,
+    /// Radio mode: drive the multi-cell radio twin from the operator traces under this
+    /// folder (`ucc5g` schema) instead of replaying slice traces: UE-level (style 4) and
+    /// cell radio (style 1) reports, slice-level reports derived from the cells' load,
+    /// handover (RC style 3 action 1) and PRB quota controls applied to the twin.
+    #[arg(long)]
+    radio: Option<PathBuf>,
+    /// Radio mode: cells of the twin (spread over --nodes).
+    #[arg(long, default_value_t = 4)]
+    radio_cells: usize,
+    /// Radio mode: seed of the twin (UE placement, start offsets, background load).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Radio mode: every recording drives UEs (`all`), or only the held-out ones the
+    /// interference model never saw in training (`held-out`).
+    #[arg(long, value_enum, default_value = "held-out")]
+    radio_recordings: RadioRecordings,
     /// Window of the direct-conflict count [ms].
     #[arg(long, default_value_t = 1000)]
     conflict_window_ms: u64,
@@ -147,14 +170,6 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let root = cli.traces.clone().unwrap_or_else(trace::bundled_root);
-    let traces = trace::read_cells(&root)
-        .with_context(|| format!("reading traces under {}", root.display()))?;
-    anyhow::ensure!(
-        !traces.is_empty(),
-        "no trace cells under {}",
-        root.display()
-    );
     let cfg = SimConfig {
         nodes: cli.nodes,
         cells_per_node: cli.cells_per_node,
@@ -188,7 +203,47 @@ async fn main() -> anyhow::Result<()> {
             cfg.nodes
         );
     }
-    let sim = Sim::new(cfg, traces);
+    let sim = match &cli.radio {
+        Some(dir) => {
+            let mut recordings = testbed::radio::trace::read_all(dir)
+                .with_context(|| format!("reading ucc5g recordings under {}", dir.display()))?;
+            if cli.radio_recordings == RadioRecordings::HeldOut {
+                recordings.retain(|r| testbed::radio::trace::is_test_recording(&r.name));
+            }
+            anyhow::ensure!(
+                !recordings.is_empty(),
+                "no usable recording under {}",
+                dir.display()
+            );
+            let twin_cfg = testbed::radio::TwinConfig {
+                cells: cli.radio_cells,
+                seed: cli.seed,
+                ..testbed::radio::TwinConfig::default()
+            };
+            twin_cfg
+                .validate()
+                .map_err(|e| anyhow::anyhow!("--radio-cells / twin: {e}"))?;
+            let twin = testbed::radio::RadioTwin::new(&recordings, &twin_cfg);
+            tracing::info!(
+                recordings = recordings.len(),
+                cells = cli.radio_cells,
+                seed = cli.seed,
+                "radio mode: twin built"
+            );
+            Sim::new_radio(cfg, twin)
+        }
+        None => {
+            let root = cli.traces.clone().unwrap_or_else(trace::bundled_root);
+            let traces = trace::read_cells(&root)
+                .with_context(|| format!("reading traces under {}", root.display()))?;
+            anyhow::ensure!(
+                !traces.is_empty(),
+                "no trace cells under {}",
+                root.display()
+            );
+            Sim::new(cfg, traces)
+        }
+    };
     let served = match cli.ric {
         Ric::SdranGrpc => serve_sdran(&cli, sim.clone()).await?,
         Ric::OscRmr => serve_osc(&cli, sim.clone()).await?,
@@ -277,6 +332,15 @@ async fn main() -> anyhow::Result<()> {
         "  direct conflicts            {conflicts} (window {} ms)",
         cli.conflict_window_ms
     );
+    if let Some(r) = &sim.radio {
+        println!(
+            "  radio twin steps / handovers applied / refused / PRB restrictions   {} / {} / {} / {}",
+            r.steps.load(Ordering::Relaxed),
+            r.handovers_applied.load(Ordering::Relaxed),
+            r.handovers_refused.load(Ordering::Relaxed),
+            r.restrictions.load(Ordering::Relaxed)
+        );
+    }
     if let Some((refused, dropped)) = &osc_counts {
         println!("  refused by reason (o-ran sc)  {}", by_reason(refused));
         println!("  not sent by reason (o-ran sc) {}", by_reason(dropped));
@@ -296,6 +360,12 @@ async fn main() -> anyhow::Result<()> {
             "conflict_window_ms": cli.conflict_window_ms,
             "direct_conflicts": conflicts,
             "control_log_dropped": sim.control_log_dropped(),
+            "radio": sim.radio.as_ref().map(|r| serde_json::json!({
+                "steps": load(&r.steps),
+                "handovers_applied": load(&r.handovers_applied),
+                "handovers_refused": load(&r.handovers_refused),
+                "restrictions": load(&r.restrictions),
+            })),
             "controls": log.iter().map(testbed::sim::ControlRecord::to_json).collect::<Vec<_>>(),
         });
         std::fs::write(p, serde_json::to_vec_pretty(&v)?)

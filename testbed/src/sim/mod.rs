@@ -11,6 +11,7 @@
 
 mod control_log;
 pub mod osc;
+pub mod radio;
 mod replay;
 pub(crate) mod service;
 
@@ -224,6 +225,8 @@ pub struct Sim {
     shutdown: watch::Sender<bool>,
     /// Every control received with its sender (bounded, oldest dropped and counted).
     control_log: Mutex<control_log::ControlLog>,
+    /// Radio mode: the twin behind the cells.
+    pub radio: Option<radio::Radio>,
 }
 
 impl Sim {
@@ -302,6 +305,73 @@ impl Sim {
             tap: Mutex::new(None),
             shutdown: watch::channel(false).0,
             control_log: Mutex::new(control_log::ControlLog::default()),
+            radio: None,
+        })
+    }
+
+    /// Radio mode: the cells of `twin` (one eMBB slice each, the twin's PRBs) spread over
+    /// `cfg.nodes` nodes (`cells_per_node` and `total_cells` are ignored), the twin stepped
+    /// once per second of twin time while the simulator serves.
+    pub fn new_radio(mut cfg: SimConfig, twin: crate::radio::RadioTwin) -> Arc<Self> {
+        let cells = twin.cells().to_vec();
+        let prbs = twin.config().prbs;
+        cfg.total_cells = Some(cells.len());
+        cfg.play_once = false;
+        let counts = cells_per_node(&cfg);
+        let mut next = cells.iter();
+        let mut index = 0;
+        let nodes: Vec<SimNode> = counts
+            .iter()
+            .enumerate()
+            .map(|(n, &count)| SimNode {
+                id: format!("e2:4/{:x}", 0xe0000 + n),
+                cells: next
+                    .by_ref()
+                    .take(count)
+                    .map(|&cell| {
+                        index += 1;
+                        SimCell {
+                            index: index - 1,
+                            info: CellInfo {
+                                cell,
+                                slices: vec![radio::EMBB],
+                                prb_total_dl: prbs,
+                            },
+                            trace: 0,
+                            offset: 0,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let total = cells.len();
+        let cell_index = nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(n, node)| {
+                node.cells
+                    .iter()
+                    .enumerate()
+                    .map(move |(c, cell)| (cell.info.cell, (n, c)))
+            })
+            .collect();
+        Arc::new(Self {
+            cfg,
+            nodes,
+            windows: vec![Vec::new()],
+            time_shift_ms: vec![0],
+            stats: SimStats::default(),
+            origin: Instant::now(),
+            sends: (0..total).map(|_| AtomicU64::new(0)).collect(),
+            outstanding: (0..total).map(|_| Mutex::new(VecDeque::new())).collect(),
+            rtt: Mutex::new(LatencyHistogram::new()),
+            controls: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashMap::new()),
+            cell_index,
+            tap: Mutex::new(None),
+            shutdown: watch::channel(false).0,
+            control_log: Mutex::new(control_log::ControlLog::default()),
+            radio: Some(radio::Radio::new(twin)),
         })
     }
 
@@ -652,6 +722,9 @@ impl RunningSim {
         let addr = listener.local_addr()?;
         sim.shutdown.send_replace(false);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        if sim.radio.is_some() {
+            tokio::spawn(radio::drive(sim.clone()));
+        }
         let join = tokio::spawn(serve(sim.clone(), listener, async move {
             let _ = rx.await;
         }));

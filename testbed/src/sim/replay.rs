@@ -46,12 +46,26 @@ pub(crate) struct Report {
     pub cell_index: usize,
     /// The cell's global identity.
     pub cell: CellId,
-    pub report: KpmReport,
+    pub payload: Payload,
     /// (cell index, send number): what a control echoes for its round trip.
     pub call_process_id: [u8; 8],
     /// Report number of this cell within the subscription.
     pub seq: u64,
     pub fault: Option<PayloadFault>,
+    /// The RIC action it reports on, when the cell alone does not say (radio mode: several
+    /// actions per cell); `None`: the sink's cell → action map.
+    pub action_id: Option<u8>,
+}
+
+/// What one indication reports.
+#[derive(Clone, Debug)]
+pub(crate) enum Payload {
+    /// Report style 1, slice measurements (message format 1).
+    Slice(KpmReport),
+    /// Report style 1, the cell radio report (radio mode).
+    CellRadio(nf_core::radio::CellRadio),
+    /// Report style 4, UE-level (message format 3; radio mode).
+    Ue(nf_core::radio::UeLevelReport),
 }
 
 /// What became of a report handed to a sink.
@@ -90,10 +104,21 @@ pub(crate) struct GrpcSink {
 impl ReportSink for GrpcSink {
     async fn emit(&mut self, sim: &Sim, r: Report, wait: bool) -> Delivery {
         let meas_info = sim.cfg.meas_info_in_indications;
-        let (header, mut payload) = match self.encoding {
-            Encoding::Asn1Per => e2_asn1::kpm::encode_indication(&r.report, meas_info, self.kpm),
-            _ => e2_proto::kpm::encode_indication(&r.report, meas_info),
+        let aper = self.encoding == Encoding::Asn1Per;
+        let (header, mut payload) = match (&r.payload, aper) {
+            (Payload::Slice(k), true) => e2_asn1::kpm::encode_indication(k, meas_info, self.kpm),
+            (Payload::Slice(k), false) => e2_proto::kpm::encode_indication(k, meas_info),
+            (Payload::CellRadio(c), true) => {
+                e2_asn1::kpm::radio::encode_cell_radio_indication(c, self.kpm)
+            }
+            (Payload::CellRadio(c), false) => e2_proto::kpm::radio::encode_cell_radio_indication(c),
+            (Payload::Ue(u), true) => e2_asn1::kpm::radio::encode_ue_indication(u, self.kpm),
+            (Payload::Ue(u), false) => e2_proto::kpm::radio::encode_ue_indication(u),
         };
+        if payload.is_empty() {
+            // Nothing the encoding can carry (e.g. no UE ID fits): not sent, counted.
+            return Delivery::Dropped;
+        }
         if let Some(f) = r.fault {
             payload = f.bytes();
         }
@@ -114,7 +139,10 @@ impl ReportSink for GrpcSink {
                 header,
                 payload,
                 call_process_id,
-                action_id: self.actions.get(&r.cell_index).map(|&a| u32::from(a)),
+                action_id: r
+                    .action_id
+                    .or_else(|| self.actions.get(&r.cell_index).copied())
+                    .map(u32::from),
             })),
         };
         let sent = if wait {
@@ -164,7 +192,7 @@ pub(super) struct Replay<S> {
     pub unsubscribed: watch::Receiver<bool>,
 }
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -324,10 +352,11 @@ impl<S: ReportSink> Replay<S> {
             node: self.node,
             cell_index: cell.index,
             cell: cell.info.cell,
-            report,
+            payload: Payload::Slice(report),
             call_process_id: cpid.to_be_bytes(),
             seq,
             fault,
+            action_id: None,
         }
     }
 }

@@ -35,6 +35,7 @@ use tonic::{Code, Request, Response, Status, Streaming};
 use nf_core::policy::SliceQuota;
 
 use super::osc::{Refusal, rc_refusal};
+use super::radio::{ActionKind, Feed, FeedAction};
 use super::replay::{GrpcSink, Replay};
 use super::{ControlParameter, ControlRecord, MAX_MESSAGE_BYTES, Sim};
 
@@ -194,6 +195,7 @@ pub(crate) struct SubAction {
     pub cell: usize,
     /// RIC action ID (E2AP 0..255).
     pub id: u8,
+    pub kind: ActionKind,
 }
 
 /// Decodes and checks every action of a KPM subscription under `encoding`: a report action
@@ -225,19 +227,45 @@ fn sub_actions(
                 format!("action {id}: only report actions are supported"),
             ));
         }
-        let cell = match encoding {
-            Encoding::Asn1Per => e2_asn1::kpm::decode_action_definition(&a.payload, version)
-                .map(|(cell, _)| cell)
-                .map_err(|e| {
-                    bad(
-                        E2Cause::ActionNotSupported,
-                        format!("action {id}: E2SM-KPM {version}: {e}"),
-                    )
-                })?,
-            _ => kpm::decode_action_definition(&a.payload)
-                .map(|(cell, _)| cell)
-                .map_err(|e| bad(E2Cause::ActionNotSupported, format!("action {id}: {e}")))?,
+        let (cell, kind) = match encoding {
+            Encoding::Asn1Per => {
+                use e2_asn1::kpm::radio::ActionKind as K;
+                match e2_asn1::kpm::radio::classify_action_definition(&a.payload, version) {
+                    Ok(K::SliceMeasurement { cell, .. }) => (cell, ActionKind::Slice),
+                    Ok(K::CellRadio { cell, .. }) => (cell, ActionKind::CellRadio),
+                    Ok(K::UeLevel(u)) => (u.cell, ActionKind::UeLevel),
+                    Err(e) => {
+                        return Err(bad(
+                            E2Cause::ActionNotSupported,
+                            format!("action {id}: E2SM-KPM {version}: {e}"),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                use e2_proto::kpm::radio::ActionKind as K;
+                match e2_proto::kpm::radio::classify_action_definition(&a.payload) {
+                    Ok(K::SliceMeasurement { cell, .. }) => (cell, ActionKind::Slice),
+                    Ok(K::CellRadio { cell, .. }) => (cell, ActionKind::CellRadio),
+                    Ok(K::UeLevel(u)) => (u.cell, ActionKind::UeLevel),
+                    Err(e) => {
+                        return Err(bad(
+                            E2Cause::ActionNotSupported,
+                            format!("action {id}: {e}"),
+                        ));
+                    }
+                }
+            }
         };
+        if kind != ActionKind::Slice && sim.radio.is_none() {
+            return Err(bad(
+                E2Cause::ActionNotSupported,
+                format!(
+                    "action {id}: {} reports are served in radio mode only (e2sim --radio)",
+                    kind.label()
+                ),
+            ));
+        }
         let idx = sim.nodes[node]
             .cells
             .iter()
@@ -251,7 +279,11 @@ fn sub_actions(
                     ),
                 )
             })?;
-        out.push(SubAction { cell: idx, id });
+        out.push(SubAction {
+            cell: idx,
+            id,
+            kind,
+        });
     }
     if out.is_empty() {
         return Err(bad(
@@ -338,17 +370,38 @@ impl SubscriptionService for Svc {
                 .map(|a| (node_cells[a.cell].index, a.id))
                 .collect(),
         };
-        tokio::spawn(
-            Replay {
-                sim: sim.clone(),
-                node,
-                cells,
-                period_ms: period,
-                sink,
-                unsubscribed: unsub_rx,
-            }
-            .run(),
-        );
+        if sim.radio.is_some() {
+            tokio::spawn(
+                Feed {
+                    sim: sim.clone(),
+                    node,
+                    actions: actions
+                        .iter()
+                        .map(|a| FeedAction {
+                            cell: a.cell,
+                            id: a.id,
+                            kind: a.kind,
+                        })
+                        .collect(),
+                    period_ms: period,
+                    sink,
+                    unsubscribed: unsub_rx,
+                }
+                .run(),
+            );
+        } else {
+            tokio::spawn(
+                Replay {
+                    sim: sim.clone(),
+                    node,
+                    cells,
+                    period_ms: period,
+                    sink,
+                    unsubscribed: unsub_rx,
+                }
+                .run(),
+            );
+        }
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
@@ -483,6 +536,13 @@ impl Svc {
         let msg = req.message.clone().unwrap_or_default();
         let outcome = match encoding {
             Encoding::Asn1Per => self.apply_aper(node, req, &msg.header, &msg.payload, record)?,
+            _ if rc::decode_handover_control(&msg.header, &msg.payload).is_ok() => {
+                let (ue, target) = rc::decode_handover_control(&msg.header, &msg.payload)
+                    .map_err(|e| bad(E2Cause::ControlMessageInvalid, e))?;
+                record.parameter = Some(ControlParameter::Handover);
+                self.handover(node, ue, target, record)?;
+                Vec::new()
+            }
             _ => {
                 let ctl =
                     rc::decode_quota_control(&msg.header, &msg.payload).map_err(|e| match e {
@@ -495,6 +555,7 @@ impl Svc {
                 record.value = quota_value(&ctl.quotas);
                 sim.apply_quotas(node, &ctl.cell, &ctl.quotas)
                     .map_err(|(cause, msg)| bad(cause, msg))?;
+                sim.restrict_radio(&ctl.cell, &ctl.quotas);
                 let applied = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
@@ -541,6 +602,7 @@ impl Svc {
                 for cell in &targets {
                     sim.apply_quotas(node, cell, &ctl.quotas)
                         .map_err(|(cause, msg)| bad(cause, msg))?;
+                    sim.restrict_radio(cell, &ctl.quotas);
                 }
                 let quotas: Vec<SliceQuota> =
                     ctl.quotas.iter().map(SliceQuota::from_wire).collect();
@@ -551,16 +613,44 @@ impl Svc {
             }
             (e2_asn1::rc::STYLE_CONNECTED_MODE_MOBILITY, e2_asn1::rc::ACTION_HANDOVER) => {
                 record.parameter = Some(ControlParameter::Handover);
-                Err(bad(
-                    E2Cause::ActionNotSupported,
-                    "E2SM-RC style 3 action 1 (handover) is offered in radio mode only",
-                ))
+                if sim.radio.is_none() {
+                    return Err(bad(
+                        E2Cause::ActionNotSupported,
+                        "E2SM-RC style 3 action 1 (handover) is offered in radio mode only",
+                    ));
+                }
+                let (ue, target) = e2_asn1::rc::decode_ue_handover(header, message)
+                    .map_err(|e| refuse(rc_refusal(&e)))?;
+                self.handover(node, ue, target, record)?;
+                // A handover has no RAN parameters to report back: no outcome.
+                Ok(Vec::new())
             }
             (style, action) => Err(bad(
                 E2Cause::ActionNotSupported,
                 format!("E2SM-RC style {style} action {action} is not offered by this node"),
             )),
         }
+    }
+}
+
+impl Svc {
+    /// A handover control (either encoding) applied to the twin; logged in `record`.
+    fn handover(
+        &self,
+        node: usize,
+        ue: nf_core::radio::UeId,
+        target: nf_core::CellId,
+        record: &mut ControlRecord,
+    ) -> Result<(), Status> {
+        record.ue = Some(ue);
+        record.value = format!("{ue} -> {target}");
+        if let Some(source) = self.0.radio.as_ref().and_then(|r| r.serving(ue)) {
+            record.cells = vec![source];
+        }
+        self.0
+            .apply_handover(node, ue, target)
+            .map(|_| ())
+            .map_err(|(cause, msg)| bad(cause, msg))
     }
 }
 

@@ -42,7 +42,7 @@ use nf_rmr::mtype::{RIC_CONTROL_ACK, RIC_CONTROL_FAILURE, RIC_CONTROL_REQ, RIC_I
 use nf_rmr::{Message, RmrConfig, RmrEndpoint, RouteTable};
 use tokio::sync::{mpsc, watch};
 
-use super::replay::{Delivery, Replay, Report, ReportSink};
+use super::replay::{Delivery, Payload, Replay, Report, ReportSink};
 use super::{PLMN, Sim};
 use crate::osc::submgr::{Cause, E2Side, SubMgrServer, SubMgrServerConfig};
 
@@ -741,7 +741,11 @@ impl ReportSink for OscSink {
     async fn emit(&mut self, sim: &Sim, r: Report, _wait: bool) -> Delivery {
         let e2t = &self.e2t;
         let node = &e2t.nodes[self.node];
-        let (header, mut message) = kpm::encode_indication(&r.report, e2t.meas_info, node.kpm);
+        let (header, mut message) = match &r.payload {
+            Payload::Slice(k) => kpm::encode_indication(k, e2t.meas_info, node.kpm),
+            Payload::CellRadio(c) => kpm::radio::encode_cell_radio_indication(c, node.kpm),
+            Payload::Ue(u) => kpm::radio::encode_ue_indication(u, node.kpm),
+        };
         if let Some(f) = r.fault {
             message = f.bytes();
         }

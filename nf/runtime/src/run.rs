@@ -260,21 +260,7 @@ pub async fn run_models(
         .collect();
     let registry = Arc::new(ModelRegistry::new(slots, arm_slots, metrics.clone()));
     endpoints = endpoints.with_models(registry.clone());
-    let http = match listener {
-        Some(l) => Some(
-            crate::http::spawn_with(
-                l,
-                metrics.clone(),
-                crate::http::HttpLimits::default(),
-                endpoints,
-            )
-            .map_err(|source| RuntimeError::Start {
-                what: "metrics endpoint",
-                source,
-            })?,
-        ),
-        None => None,
-    };
+    let http = spawn_http(listener, &metrics, endpoints)?;
     let sighup = cfg
         .reload_on_sighup
         .then(|| tokio::spawn(crate::models::reload_on_sighup(registry.clone())));
@@ -507,21 +493,7 @@ pub async fn run_interference(
         what: "inference worker",
         source,
     })?;
-    let http = match listener {
-        Some(l) => Some(
-            crate::http::spawn_with(
-                l,
-                metrics.clone(),
-                crate::http::HttpLimits::default(),
-                endpoints,
-            )
-            .map_err(|source| RuntimeError::Start {
-                what: "metrics endpoint",
-                source,
-            })?,
-        ),
-        None => None,
-    };
+    let http = spawn_http(listener, &metrics, endpoints)?;
     let stats = infer.stats().clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (dead_tx, dead_rx) = mpsc::unbounded_channel();
@@ -603,4 +575,26 @@ pub async fn run_interference(
             })
         }
     }
+}
+
+/// Serves metrics, health and the xApp endpoints on `listener`, if one was given.
+fn spawn_http(
+    listener: Option<std::net::TcpListener>,
+    metrics: &Arc<Metrics>,
+    endpoints: crate::http::XappEndpoints,
+) -> Result<Option<tokio::task::JoinHandle<()>>, RuntimeError> {
+    listener
+        .map(|l| {
+            crate::http::spawn_with(
+                l,
+                metrics.clone(),
+                crate::http::HttpLimits::default(),
+                endpoints,
+            )
+            .map_err(|source| RuntimeError::Start {
+                what: "metrics endpoint",
+                source,
+            })
+        })
+        .transpose()
 }

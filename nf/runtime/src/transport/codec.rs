@@ -144,6 +144,18 @@ pub struct Asn1Per {
 }
 
 impl Asn1Per {
+    /// Under E2SM-KPM v02.03 (whose header time is seconds) the collection start a report
+    /// of `kind` is placed at by the node's sequencer; otherwise `start_ms` unchanged.
+    fn place(&self, cell: nf_core::CellId, start_ms: u64, granularity_ms: u32, kind: u8) -> u64 {
+        match &self.sequencer {
+            Some(seq) => match seq.lock() {
+                Ok(mut seq) => seq.place_at(cell, start_ms, granularity_ms, kind),
+                Err(_) => start_ms,
+            },
+            None => start_ms,
+        }
+    }
+
     /// The codec of a node speaking E2SM-KPM `kpm` and the RC profile `profile`.
     pub fn new(kpm: KpmVersion, profile: RcProfile) -> Self {
         Self {
@@ -327,16 +339,12 @@ impl E2smCodec {
                 let (mut report, notes) = e2_asn1::kpm::radio::decode_ue_indication(
                     header, message, limits, &scope, c.kpm,
                 )?;
-                if let Some(seq) = &c.sequencer
-                    && let Ok(mut seq) = seq.lock()
-                {
-                    report.collection_start_ms = seq.place_at(
-                        report.cell,
-                        report.collection_start_ms,
-                        report.granularity_ms,
-                        SEQ_UE,
-                    );
-                }
+                report.collection_start_ms = c.place(
+                    report.cell,
+                    report.collection_start_ms,
+                    report.granularity_ms,
+                    SEQ_UE,
+                );
                 Ok((report, notes))
             }
         }
@@ -373,16 +381,12 @@ impl E2smCodec {
                 let (mut report, notes) = e2_asn1::kpm::radio::decode_cell_radio_indication(
                     header, message, limits, &scope, c.kpm,
                 )?;
-                if let Some(seq) = &c.sequencer
-                    && let Ok(mut seq) = seq.lock()
-                {
-                    report.collection_start_ms = seq.place_at(
-                        report.cell,
-                        report.collection_start_ms,
-                        report.granularity_ms,
-                        SEQ_CELL_RADIO,
-                    );
-                }
+                report.collection_start_ms = c.place(
+                    report.cell,
+                    report.collection_start_ms,
+                    report.granularity_ms,
+                    SEQ_CELL_RADIO,
+                );
                 Ok((report, notes))
             }
         }

@@ -15,11 +15,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::xapp_proc::{XappProcess, repo, ric_nodes};
 use common::*;
 use e2_asn1::kpm::{IndicationScope, KpmVersion};
 use e2_asn1::rc::RcProfile;
@@ -396,25 +395,6 @@ async fn aper_controls_are_applied_logged_by_app_and_direct_conflicts_counted() 
     sim.stop().await;
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn xapp_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("SLICE_XAPP_BIN") {
-        return p.into();
-    }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
-    let bin = target.join("debug/slice-xapp");
-    assert!(
-        bin.is_file(),
-        "{} missing: build it first with `cargo build -p slice-xapp --locked`",
-        bin.display()
-    );
-    bin
-}
-
 /// The demo config with `[ric]` = sdran-grpc + asn1-per (srsRAN RC profile) and the
 /// simulator's nodes and cells in `[[ric.nodes]]` (an APER KPM RAN function names none).
 fn aper_config(sim: &RunningSim) -> String {
@@ -432,18 +412,7 @@ fn aper_config(sim: &RunningSim) -> String {
     text.push_str(
         "\n[ric]\ntransport = \"sdran-grpc\"\nencoding = \"asn1-per\"\nrc_profile = \"srsran\"\n",
     );
-    for n in &sim.sim.nodes {
-        text.push_str(&format!("\n[[ric.nodes]]\nid = \"{}\"\n", n.id));
-        for c in &n.cells {
-            let slices: Vec<String> = c.info.slices.iter().map(|s| format!("\"{s}\"")).collect();
-            text.push_str(&format!(
-                "[[ric.nodes.cells]]\nplmn = \"00f110\"\nnci = {}\nslices = [{}]\nprbs = {}\n",
-                c.info.cell.nci,
-                slices.join(", "),
-                c.info.prb_total_dl
-            ));
-        }
-    }
+    text.push_str(&ric_nodes(sim));
     text
 }
 
@@ -456,43 +425,19 @@ async fn slice_xapp_closes_its_loop_over_aper_on_the_grpc_e2t() {
         ..SimConfig::default()
     })
     .await;
-    let dir = std::env::temp_dir().join(format!("sim-aper-xapp-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("xapp.toml");
-    std::fs::write(&config, aper_config(&sim)).unwrap();
-    let mut child = Command::new(xapp_bin())
-        .current_dir(repo())
-        .args(["--config", config.to_str().unwrap()])
-        .args(["--e2t", &format!("http://{}", sim.addr)])
-        .args(["--metrics-listen", "off", "--worker-threads", "2"])
-        .env("RUST_LOG", "info")
-        .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
-        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = || std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+    let xapp = XappProcess::start("slice-xapp", "sim-aper-xapp", &sim, &aper_config(&sim));
     let accepted = || sim.sim.stats.controls_accepted.load(Ordering::Relaxed);
     let ok = wait_for(Duration::from_secs(40), || accepted() >= 8).await;
     if !ok {
-        let _ = child.kill();
         panic!(
             "slice-xapp closed no loop over ASN1_PER ({} accepted, {} rejected):\n{}",
             accepted(),
             sim.sim.stats.controls_rejected.load(Ordering::Relaxed),
-            stderr()
+            xapp.stderr()
         );
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success(), "exit {exit}:\n{}", stderr());
+    let (exit, _, stderr) = xapp.stop().await;
+    assert!(exit.success(), "exit {exit}:\n{stderr}");
     let log = sim.sim.control_log();
     assert!(!log.is_empty());
     assert!(

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
+pub mod xapp_proc;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -136,7 +136,7 @@ pub struct ConflictSection {
     /// gRPC endpoint of `conflict-mgr`, `http://host:port`.
     pub endpoint: String,
     /// This xApp's name in the guidance (default: `e2t.app_id`).
-    pub xapp_id: Option<String>,
+    pub xapp: Option<String>,
     /// Longest wait for guidance [ms]; past it `on_unavailable` decides.
     #[serde(default = "default_conflict_timeout_ms")]
     pub timeout_ms: u64,
@@ -423,10 +423,10 @@ fn conflict(c: &ConflictSection, app_id: &str, p: &mut Problems) -> Option<GateC
             rule,
         );
     }
-    let xapp = c.xapp_id.clone().unwrap_or_else(|| app_id.to_owned());
+    let xapp = c.xapp.clone().unwrap_or_else(|| app_id.to_owned());
     p.rule(
         !xapp.is_empty() && xapp.len() <= 64,
-        "conflict.xapp_id",
+        "conflict.xapp",
         format!("{xapp:?}"),
         "must be 1..=64 characters",
     );

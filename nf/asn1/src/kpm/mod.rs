@@ -18,6 +18,7 @@
 //! [`VersionSource::Default`]: the first indication header then shows which `TimeStamp` size
 //! the node really uses ([`header_timestamp_version`]), and a skew is reported, not guessed.
 
+mod prescan;
 pub mod radio;
 mod versioned;
 

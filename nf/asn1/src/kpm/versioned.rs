@@ -9,7 +9,9 @@ macro_rules! kpm_codec {
         label_ext = { $($lext:ident),* },
         info_ext = { $($iext:ident),* },
         record_ext = { $($rext:tt)* },
-        ueid_ext = { $($uext:ident),* }
+        ueid_ext = { $($uext:ident),* },
+        scan_info_ext = { $($scan_iext:tt)* },
+        scan_defs = { $($scan_defs:tt)* }
     ) => {
         pub(crate) mod $name {
             use rasn::prelude::*;
@@ -312,6 +314,91 @@ macro_rules! kpm_codec {
                 Ok(*f.collet_start_time.0)
             }
 
+            /// Mirrors of the indication message types with [`Skip`] list elements, for
+            /// the allocation pre-check of `crate::kpm::prescan` (same tags, constraints
+            /// and extension markers as the generated types they mirror).
+            #[allow(dead_code)]
+            mod scan {
+                use rasn::prelude::*;
+
+                use super::{c, k};
+                use crate::kpm::prescan::{Refused, Skip};
+
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                pub(crate) struct Message {
+                    formats: Formats,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(choice, automatic_tags)]
+                #[non_exhaustive]
+                enum Formats {
+                    Format1(Format1),
+                    Format2(Refused),
+                    #[rasn(extension_addition)]
+                    Format3(Format3),
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Format1 {
+                    meas_data: Data,
+                    meas_info_list: Option<InfoList>,
+                    granul_period: Option<k::GranularityPeriod>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct Data(Vec<Skip<DataItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct DataItem {
+                    meas_record: Records,
+                    incomplete_flag: Option<k::MeasurementDataItemIncompleteFlag>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=2147483647"))]
+                struct Records(Vec<Skip<k::MeasurementRecordItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct InfoList(Vec<Skip<InfoItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct InfoItem {
+                    meas_type: k::MeasurementType,
+                    label_info_list: Labels,
+                    $($scan_iext)*
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=2147483647"))]
+                struct Labels(Vec<Skip<k::LabelInfoItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Format3 {
+                    ue_meas_report_list: Ues,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct Ues(Vec<Skip<UeItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct UeItem {
+                    ue_id: c::UEID,
+                    meas_report: Format1,
+                }
+                $($scan_defs)*
+            }
+
+            /// Decodes an indication message, after the allocation pre-check.
+            fn decode_indication_message(bytes: &[u8]) -> Result<k::E2SMKPMIndicationMessage, KpmAperError> {
+                crate::kpm::prescan::check::<scan::Message>(bytes)?;
+                aper_decode(bytes, "indication message")
+            }
+
             fn item(r: Record) -> k::MeasurementRecordItem {
                 match r {
                     Record::Integer(i) => k::MeasurementRecordItem::integer(i),
@@ -352,7 +439,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_message(bytes: &[u8]) -> Result<Message, KpmAperError> {
-                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let m = decode_indication_message(bytes)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f) =
                     m.indication_message_formats
                 else {
@@ -556,7 +643,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_named_message(bytes: &[u8]) -> Result<NamedMessage, KpmAperError> {
-                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let m = decode_indication_message(bytes)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f) =
                     m.indication_message_formats
                 else {
@@ -640,7 +727,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_ue_message(bytes: &[u8]) -> Result<Vec<UeEntry>, KpmAperError> {
-                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let m = decode_indication_message(bytes)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format3(f) =
                     m.indication_message_formats
                 else {
@@ -668,7 +755,9 @@ kpm_codec!(
     label_ext = {},
     info_ext = {},
     record_ext = {},
-    ueid_ext = { global_ng_rannode_id }
+    ueid_ext = { global_ng_rannode_id },
+    scan_info_ext = {},
+    scan_defs = {}
 );
 kpm_codec!(
     v3,
@@ -677,7 +766,9 @@ kpm_codec!(
     label_ext = {},
     info_ext = {},
     record_ext = {},
-    ueid_ext = { global_ng_rannode_id }
+    ueid_ext = { global_ng_rannode_id },
+    scan_info_ext = {},
+    scan_defs = {}
 );
 kpm_codec!(
     v4,
@@ -686,5 +777,14 @@ kpm_codec!(
     label_ext = { cell_global_id, beam_id },
     info_ext = { match_cond_report_list },
     record_ext = { k::MeasurementRecordItem::notSatisfied(()) => Record::NotSatisfied, },
-    ueid_ext = { global_ng_rannode_id, cell_rnti }
+    ueid_ext = { global_ng_rannode_id, cell_rnti },
+    scan_info_ext = {
+        #[rasn(extension_addition)]
+        match_cond_report_list: Option<MatchConds>,
+    },
+    scan_defs = {
+        #[derive(AsnType, Decode)]
+        #[rasn(delegate, size("1..=32768"))]
+        struct MatchConds(Vec<Skip<k::MatchCondReportItem>>);
+    }
 );

@@ -195,6 +195,7 @@ fn seeds(rng: &mut StdRng) -> Vec<Vec<Vec<u8>>> {
             }
         }
     }
+    radio_seeds(rng, &mut s);
     // Decoders with no well-formed seed of their own start from noise and borrowed seeds.
     for list in &mut s {
         if list.is_empty() {
@@ -204,9 +205,9 @@ fn seeds(rng: &mut StdRng) -> Vec<Vec<Vec<u8>>> {
     s
 }
 
-/// Format-3 / format-4 / cell radio seeds of the raw KPM decoders. NOT YET in `seeds`: the
-/// raw `decode_kpm_v4_indication_message` (no pre-check) reaches 2.6 MB on them.
-#[allow(dead_code)]
+/// Format-3 / format-4 / cell radio seeds of the raw KPM decoders. Their mutated label and
+/// UE lists once grew the heap by 2.6 MB in `decode_kpm_v4_indication_message`; the raw KPM
+/// decoders now refuse lists over `e2_asn1::kpm::MAX_DECODED_BYTES` before allocating them.
 fn radio_seeds(rng: &mut StdRng, s: &mut [Vec<Vec<u8>>]) {
     for (v, name) in [
         (KpmVersion::V2_03, "v2"),
@@ -500,13 +501,11 @@ mod radio {
 
 /// The domain decoders of the interference xApp's telemetry and handover control, with
 /// the bounds of the test above. `E2_FUZZ_RADIO_INPUTS` inputs (default 400,000).
-/// KNOWN FAILURE, still ignored: indication messages are now pre-checked
-/// (`kpm::prescan`, UE-level decode no longer over the bound), but
-/// `decode_ue_action_definition` v04.00 (format 4 / format-1 label lists) still grows the
-/// heap by 3.1 MB at 200,000 inputs: the action definition needs the same pre-check.
-/// Run: `cargo test -p e2-asn1 --test fuzz -- --ignored the_radio`.
+/// Mutated length determinants in front of format-3 label and UE lists and of format-4
+/// subscription info once grew the heap by up to 5.8 MB per input: indication messages and
+/// action definitions are now pre-scanned without allocating their lists
+/// (`e2_asn1::kpm::MAX_DECODED_BYTES`), so one decode stays under the 1 MiB bound here.
 #[test]
-#[ignore = "known failure: action definition format 4 heap growth over 1 MiB (see doc)"]
 fn the_radio_domain_decoders_survive_mutated_inputs() {
     use e2_asn1::kpm::IndicationScope;
     use e2_asn1::kpm::radio::{

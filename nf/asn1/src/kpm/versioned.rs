@@ -25,6 +25,7 @@ macro_rules! kpm_codec {
                 NodeName, aper_decode, aper_encode, printable,
             };
             use crate::kpm::radio::{AnyAction, NamedMessage, UeEntry, UeIdError};
+            use nf_core::e2sm::MAX_UES_PER_REPORT;
 
             /// Octets of this version's `TimeStamp`.
             pub(crate) const TIMESTAMP_OCTETS: usize = $ts;
@@ -262,7 +263,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_action_definition(bytes: &[u8]) -> Result<ActionInfo, KpmAperError> {
-                let a: k::E2SMKPMActionDefinition = aper_decode(bytes, "action definition")?;
+                let a = decode_action(bytes)?;
                 let style = i32::try_from(&a.ric_style_type.0)
                     .map_err(|_| KpmAperError::Invalid("report style"))?;
                 let k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format1(f) =
@@ -314,15 +315,21 @@ macro_rules! kpm_codec {
                 Ok(*f.collet_start_time.0)
             }
 
-            /// Mirrors of the indication message types with [`Skip`] list elements, for
-            /// the allocation pre-check of `crate::kpm::prescan` (same tags, constraints
-            /// and extension markers as the generated types they mirror).
+            /// Mirrors of the indication message and action definition types whose list
+            /// elements are [`Skip`]s, for the allocation pre-check of `crate::kpm::prescan`.
+            /// Each mirrors one generated type of `$gen` field for field: the same automatic
+            /// tags, size constraints, optional fields and extension markers (`non_exhaustive`
+            /// = `...`, `extension_addition` after it), so it accepts exactly the encodings
+            /// the real type accepts (checked by the `mirrors_accept_what_the_real_types_accept`
+            /// tests). Leaf elements are skipped as the real type itself.
             #[allow(dead_code)]
-            mod scan {
+            pub(crate) mod scan {
                 use rasn::prelude::*;
 
                 use super::{c, k};
-                use crate::kpm::prescan::{Refused, Skip};
+                use crate::kpm::prescan::{Skip, SkipUe};
+
+                // ---- E2SM-KPM-IndicationMessage ----------------------------------------
 
                 #[derive(AsnType, Decode)]
                 #[rasn(automatic_tags)]
@@ -335,7 +342,7 @@ macro_rules! kpm_codec {
                 #[non_exhaustive]
                 enum Formats {
                     Format1(Format1),
-                    Format2(Refused),
+                    Format2(Format2),
                     #[rasn(extension_addition)]
                     Format3(Format3),
                 }
@@ -349,7 +356,7 @@ macro_rules! kpm_codec {
                 }
                 #[derive(AsnType, Decode)]
                 #[rasn(delegate, size("1..=65535"))]
-                struct Data(Vec<Skip<DataItem>>);
+                struct Data(Vec<Skip<DataItem, k::MeasurementDataItem>>);
                 #[derive(AsnType, Decode)]
                 #[rasn(automatic_tags)]
                 #[non_exhaustive]
@@ -362,7 +369,7 @@ macro_rules! kpm_codec {
                 struct Records(Vec<Skip<k::MeasurementRecordItem>>);
                 #[derive(AsnType, Decode)]
                 #[rasn(delegate, size("1..=65535"))]
-                struct InfoList(Vec<Skip<InfoItem>>);
+                struct InfoList(Vec<Skip<InfoItem, k::MeasurementInfoItem>>);
                 #[derive(AsnType, Decode)]
                 #[rasn(automatic_tags)]
                 #[non_exhaustive]
@@ -377,12 +384,58 @@ macro_rules! kpm_codec {
                 #[derive(AsnType, Decode)]
                 #[rasn(automatic_tags)]
                 #[non_exhaustive]
+                struct Format2 {
+                    meas_data: Data,
+                    meas_cond_ueid_list: CondUeids,
+                    granul_period: Option<k::GranularityPeriod>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct CondUeids(Vec<Skip<CondUeidItem, k::MeasurementCondUEidItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct CondUeidItem {
+                    meas_type: k::MeasurementType,
+                    matching_cond: Conds,
+                    matching_ueid_list: Option<Ueids>,
+                    #[rasn(extension_addition)]
+                    matching_ueid_per_gp: Option<PerGp>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=32768"))]
+                struct Conds(Vec<Skip<k::MatchingCondItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct Ueids(Vec<Skip<k::MatchingUEidItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct PerGp(Vec<Skip<PerGpItem, k::MatchingUEidPerGPItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct PerGpItem {
+                    matched_per_gp: Matched,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(choice, automatic_tags)]
+                #[non_exhaustive]
+                enum Matched {
+                    NoUeMatched(k::MatchingUEidPerGPItemMatchedPerGPNoUEmatched),
+                    OneOrMoreUeMatched(UeidsPerGp),
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct UeidsPerGp(Vec<Skip<k::MatchingUEidItemPerGP>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
                 struct Format3 {
                     ue_meas_report_list: Ues,
                 }
                 #[derive(AsnType, Decode)]
                 #[rasn(delegate, size("1..=65535"))]
-                struct Ues(Vec<Skip<UeItem>>);
+                struct Ues(Vec<SkipUe<UeItem, k::UEMeasurementReportItem>>);
                 #[derive(AsnType, Decode)]
                 #[rasn(automatic_tags)]
                 #[non_exhaustive]
@@ -390,13 +443,151 @@ macro_rules! kpm_codec {
                     ue_id: c::UEID,
                     meas_report: Format1,
                 }
+
+                // ---- E2SM-KPM-ActionDefinition -----------------------------------------
+
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                pub(crate) struct Action {
+                    ric_style_type: c::RICStyleType,
+                    formats: ActionFormats,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(choice, automatic_tags)]
+                #[non_exhaustive]
+                enum ActionFormats {
+                    Format1(Action1),
+                    Format2(Action2),
+                    Format3(Action3),
+                    #[rasn(extension_addition)]
+                    Format4(Action4),
+                    #[rasn(extension_addition)]
+                    Format5(Action5),
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action1 {
+                    meas_info_list: InfoList,
+                    granul_period: k::GranularityPeriod,
+                    cell_global_id: Option<c::CGI>,
+                    #[rasn(extension_addition)]
+                    dist_meas_bin_range_info: Option<DistList>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct DistList(Vec<Skip<DistItem, k::DistMeasurementBinRangeItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct DistItem {
+                    meas_type: k::MeasurementType,
+                    bin_range_def: BinRanges,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct BinRanges {
+                    bin_range_list_x: Bins,
+                    bin_range_list_y: Option<Bins>,
+                    bin_range_list_z: Option<Bins>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct Bins(Vec<Skip<k::BinRangeItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action2 {
+                    ue_id: c::UEID,
+                    subscript_info: Action1,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action3 {
+                    meas_cond_list: CondList,
+                    granul_period: k::GranularityPeriod,
+                    cell_global_id: Option<c::CGI>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct CondList(Vec<Skip<CondItem, k::MeasurementCondItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct CondItem {
+                    meas_type: k::MeasurementType,
+                    matching_cond: Conds,
+                    #[rasn(extension_addition)]
+                    bin_range_def: Option<BinRanges>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action4 {
+                    matching_ue_cond_list: UeConds,
+                    subscription_info: Action1,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=32768"))]
+                struct UeConds(Vec<Skip<k::MatchingUeCondPerSubItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action5 {
+                    matching_ueid_list: SubUeids,
+                    subscription_info: Action1,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("2..=65535"))]
+                struct SubUeids(Vec<Skip<k::MatchingUEidPerSubItem>>);
                 $($scan_defs)*
             }
 
-            /// Decodes an indication message, after the allocation pre-check.
-            fn decode_indication_message(bytes: &[u8]) -> Result<k::E2SMKPMIndicationMessage, KpmAperError> {
-                crate::kpm::prescan::check::<scan::Message>(bytes)?;
+            /// The pre-check of an indication message (see `crate::kpm::prescan`): its tally
+            /// and the octets left after it.
+            pub(crate) fn scan_indication_message(
+                bytes: &[u8],
+            ) -> Result<(crate::kpm::prescan::Tally, usize), crate::kpm::prescan::ScanFailure> {
+                crate::kpm::prescan::scan::<scan::Message>(bytes)
+            }
+
+            /// The pre-check of an action definition (see `crate::kpm::prescan`).
+            pub(crate) fn scan_action_definition(
+                bytes: &[u8],
+            ) -> Result<(crate::kpm::prescan::Tally, usize), crate::kpm::prescan::ScanFailure> {
+                crate::kpm::prescan::scan::<scan::Action>(bytes)
+            }
+
+            /// Decodes an indication message once its pre-check passed: at most
+            /// `max_ues` UEs in a format-3 list (`TooMany`, counted exactly), then the byte
+            /// bound of the decoded lists.
+            fn decode_indication_message(
+                bytes: &[u8],
+                max_ues: usize,
+            ) -> Result<k::E2SMKPMIndicationMessage, KpmAperError> {
+                let (tally, _) = scan_indication_message(bytes)
+                    .map_err(|e| e.into_kpm("indication message"))?;
+                if tally.ues > max_ues {
+                    return Err(KpmAperError::TooMany {
+                        what: "UEs",
+                        count: tally.ues,
+                        limit: max_ues,
+                    });
+                }
+                tally.check_bytes()?;
                 aper_decode(bytes, "indication message")
+            }
+
+            /// Decodes an action definition once its pre-check passed.
+            fn decode_action(bytes: &[u8]) -> Result<k::E2SMKPMActionDefinition, KpmAperError> {
+                scan_action_definition(bytes)
+                    .map_err(|e| e.into_kpm("action definition"))?
+                    .0
+                    .check_bytes()?;
+                aper_decode(bytes, "action definition")
             }
 
             fn item(r: Record) -> k::MeasurementRecordItem {
@@ -439,7 +630,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_message(bytes: &[u8]) -> Result<Message, KpmAperError> {
-                let m = decode_indication_message(bytes)?;
+                let m = decode_indication_message(bytes, usize::MAX)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f) =
                     m.indication_message_formats
                 else {
@@ -572,7 +763,7 @@ macro_rules! kpm_codec {
 
             /// Any action definition of format 1 or 4, by name.
             pub(crate) fn decode_any_action(bytes: &[u8]) -> Result<AnyAction, KpmAperError> {
-                let a: k::E2SMKPMActionDefinition = aper_decode(bytes, "action definition")?;
+                let a = decode_action(bytes)?;
                 let style = i32::try_from(&a.ric_style_type.0)
                     .map_err(|_| KpmAperError::Invalid("report style"))?;
                 let (format, f, conditions) = match a.action_definition_formats {
@@ -643,7 +834,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_named_message(bytes: &[u8]) -> Result<NamedMessage, KpmAperError> {
-                let m = decode_indication_message(bytes)?;
+                let m = decode_indication_message(bytes, usize::MAX)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f) =
                     m.indication_message_formats
                 else {
@@ -727,7 +918,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_ue_message(bytes: &[u8]) -> Result<Vec<UeEntry>, KpmAperError> {
-                let m = decode_indication_message(bytes)?;
+                let m = decode_indication_message(bytes, MAX_UES_PER_REPORT)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format3(f) =
                     m.indication_message_formats
                 else {

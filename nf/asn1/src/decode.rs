@@ -7,7 +7,7 @@
 //!
 //! Guards, in order: an input over [`MAX_INPUT_OCTETS`] is refused before decoding; an
 //! E2SM-KPM indication message or action definition whose lists would take more than
-//! [`MAX_DECODED_BYTES`] decoded is refused after a pre-scan that allocates nothing for
+//! [`crate::kpm::MAX_DECODED_BYTES`] decoded is refused after a pre-scan that allocates nothing for
 //! them ([`DecodeError::TooLarge`], see `crate::kpm::prescan`); the rasn decoder runs under `std::panic::catch_unwind` as a last resort, and a caught panic is
 //! counted ([`caught_panics`]) and returned as [`DecodeError::Panicked`], never propagated.
 //! Every error names the type being decoded and carries a bounded [`DecodeError::kind`]
@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::generated::e2ap_v02_03::e2_ap_pdu_descriptions::E2APPDU;
 use crate::generated::{e2sm_kpm_v02_03, e2sm_kpm_v03_00, e2sm_kpm_v04_00, e2sm_rc_v05_00};
-use crate::kpm::MAX_DECODED_BYTES;
 use crate::kpm::prescan::{ScanFailure, Tally};
 
 /// Largest payload any decoder here accepts (an RMR message is bounded well below this).
@@ -48,13 +47,16 @@ pub enum DecodeError {
     /// The octets are not a valid aligned-PER encoding of the type.
     #[error("{what}: invalid aligned PER: {detail}")]
     Aper { what: &'static str, detail: String },
-    /// Its lists would take more than `crate::kpm::MAX_DECODED_BYTES` in memory (E2SM-KPM
-    /// indication messages and action definitions, checked before decoding).
-    #[error(
-        "{what}: its lists would take {bytes} bytes decoded, over the {} limit",
-        crate::kpm::MAX_DECODED_BYTES
-    )]
-    TooLarge { what: &'static str, bytes: usize },
+    /// Its lists would take more than `limit` bytes in memory
+    /// (`crate::kpm::decoded_bytes_limit` of the input's size, at most
+    /// [`crate::kpm::MAX_DECODED_BYTES`]): E2SM-KPM indication messages and action definitions, checked
+    /// before decoding.
+    #[error("{what}: its lists would take {bytes} bytes decoded, over the limit of {limit}")]
+    TooLarge {
+        what: &'static str,
+        bytes: usize,
+        limit: usize,
+    },
     /// The underlying decoder panicked; the panic was caught and counted.
     #[error("{what}: decoder panicked on this input")]
     Panicked { what: &'static str },
@@ -121,10 +123,11 @@ fn prechecked(
         ScanFailure::Invalid(detail) => DecodeError::Aper { what, detail },
         ScanFailure::Panicked => DecodeError::Panicked { what },
     })?;
-    if tally.bytes > MAX_DECODED_BYTES {
+    if tally.bytes > tally.limit {
         return Err(DecodeError::TooLarge {
             what,
             bytes: tally.bytes,
+            limit: tally.limit,
         });
     }
     Ok(())

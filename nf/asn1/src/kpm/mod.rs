@@ -22,7 +22,9 @@ pub(crate) mod prescan;
 pub mod radio;
 mod versioned;
 
-pub use prescan::MAX_DECODED_BYTES;
+pub use prescan::{
+    DECODED_BYTES_PER_OCTET, MAX_DECODED_BYTES, MIN_DECODED_BYTES, decoded_bytes_limit,
+};
 
 /// The allocation pre-checks of each version, for the raw decoders of `crate::decode`.
 pub(crate) mod scans {

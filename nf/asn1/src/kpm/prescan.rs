@@ -10,7 +10,8 @@
 //! allocates, so the claimed counts cost nothing; each element adds its size in the real
 //! types to a [`Tally`]. The scan always runs to the end of the input (its memory does not
 //! depend on the counts), so the tally is exact and the caller can name the real cause: too
-//! many UEs ([`Tally::ues`]) or too many bytes of lists ([`Tally::check_bytes`]). Only a
+//! many UEs ([`Tally::ues`]) or too many bytes of lists for the input's size
+//! ([`Tally::check_bytes`], [`decoded_bytes_limit`]). Only a
 //! message within the bounds reaches the real decode, where every count is then a real one.
 
 use std::cell::Cell;
@@ -26,23 +27,40 @@ use super::KpmAperError;
 /// legitimate UE-level report under the default payload limit) takes about 0.84 MiB.
 pub const MAX_DECODED_BYTES: usize = 1 << 20;
 
+/// Bytes of decoded lists allowed per input octet, under [`MAX_DECODED_BYTES`]: legitimate
+/// reports take about 13 (a name, an empty label and a record: some 23 octets on the wire,
+/// 370 bytes decoded), so a small hostile input cannot claim the whole budget.
+pub const DECODED_BYTES_PER_OCTET: usize = 24;
+
+/// Lists of this many bytes are always allowed (a short message of `noValue` records takes
+/// 43 bytes decoded per octet, but never much in all).
+pub const MIN_DECODED_BYTES: usize = 64 << 10;
+
+/// The list bytes allowed for an input of `len` octets.
+pub fn decoded_bytes_limit(len: usize) -> usize {
+    len.saturating_mul(DECODED_BYTES_PER_OCTET)
+        .clamp(MIN_DECODED_BYTES, MAX_DECODED_BYTES)
+}
+
 /// What one scan found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Tally {
     /// Bytes the list elements take in the real types.
     pub(crate) bytes: usize,
+    /// Their limit for this input ([`decoded_bytes_limit`]).
+    pub(crate) limit: usize,
     /// Entries of the UE measurement report list (indication message format 3).
     pub(crate) ues: usize,
 }
 
 impl Tally {
-    /// The list bytes against [`MAX_DECODED_BYTES`].
+    /// The list bytes against their limit.
     pub(crate) fn check_bytes(self) -> Result<(), KpmAperError> {
-        if self.bytes > MAX_DECODED_BYTES {
+        if self.bytes > self.limit {
             return Err(KpmAperError::TooMany {
                 what: "bytes of decoded list elements",
                 count: self.bytes,
-                limit: MAX_DECODED_BYTES,
+                limit: self.limit,
             });
         }
         Ok(())
@@ -50,7 +68,7 @@ impl Tally {
 }
 
 thread_local! {
-    static TALLY: Cell<Tally> = const { Cell::new(Tally { bytes: 0, ues: 0 }) };
+    static TALLY: Cell<Tally> = const { Cell::new(Tally { bytes: 0, limit: 0, ues: 0 }) };
 }
 
 /// A list element decoded as `T` and dropped, counted as `size_of::<R>()` bytes: `R` is the
@@ -153,7 +171,8 @@ impl ScanFailure {
 pub(crate) fn scan<M: Decode>(bytes: &[u8]) -> Result<(Tally, usize), ScanFailure> {
     TALLY.with(|t| t.set(Tally::default()));
     let r = std::panic::catch_unwind(|| rasn::aper::decode_with_remainder::<M>(bytes));
-    let tally = TALLY.with(|t| t.replace(Tally::default()));
+    let mut tally = TALLY.with(|t| t.replace(Tally::default()));
+    tally.limit = decoded_bytes_limit(bytes.len());
     match r {
         Ok(Ok((_, rest))) => Ok((tally, rest.len())),
         Ok(Err(e)) => Err(ScanFailure::Invalid(e.to_string())),
@@ -174,7 +193,7 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
-    use super::{MAX_DECODED_BYTES, Tally};
+    use super::Tally;
     use crate::kpm::Record;
     use crate::kpm::versioned::{v2, v3, v4};
 
@@ -280,12 +299,12 @@ mod tests {
                 for m in &messages {
                     let t = agree::<k::E2SMKPMIndicationMessage>($v::scan_indication_message, m)
                         .expect("a valid message scans");
-                    assert!(t.bytes > 0 && t.bytes < MAX_DECODED_BYTES);
+                    t.check_bytes().expect("a valid value is within the bound");
                 }
                 for a in &actions {
                     let t = agree::<k::E2SMKPMActionDefinition>($v::scan_action_definition, a)
                         .expect("a valid action definition scans");
-                    assert!(t.bytes > 0 && t.bytes < MAX_DECODED_BYTES);
+                    t.check_bytes().expect("a valid value is within the bound");
                 }
                 // Mutations reach the other formats too (a flipped choice index), and
                 // extension additions, truncated and stretched lists.

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::generated::e2ap_v02_03::e2_ap_pdu_descriptions::E2APPDU;
 use crate::generated::{e2sm_kpm_v02_03, e2sm_kpm_v03_00, e2sm_kpm_v04_00, e2sm_rc_v05_00};
-use crate::kpm::prescan::{ScanFailure, Tally};
+use crate::kpm::prescan::{ScanFailure, ScanFn};
 
 /// Largest payload any decoder here accepts (an RMR message is bounded well below this).
 pub const MAX_INPUT_OCTETS: usize = 1 << 20;
@@ -111,11 +111,7 @@ fn guarded<T: rasn::Decode>(what: &'static str, input: &[u8]) -> Result<T, Decod
 
 /// The allocation pre-check of the E2SM-KPM types with large list elements
 /// (`crate::kpm::prescan`), as a [`DecodeError`].
-fn prechecked(
-    what: &'static str,
-    input: &[u8],
-    scan: fn(&[u8]) -> Result<(Tally, usize), ScanFailure>,
-) -> Result<(), DecodeError> {
+fn prechecked(what: &'static str, input: &[u8], scan: ScanFn) -> Result<(), DecodeError> {
     if input.is_empty() || input.len() > MAX_INPUT_OCTETS {
         return Ok(()); // refused with its own reason by `guarded`
     }

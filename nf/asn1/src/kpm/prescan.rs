@@ -145,6 +145,9 @@ macro_rules! skip_decode {
 skip_decode!(Skip, 0);
 skip_decode!(SkipUe, 1);
 
+/// A pre-check: the tally and the octets left after the value, or why it is invalid.
+pub(crate) type ScanFn = fn(&[u8]) -> Result<(Tally, usize), ScanFailure>;
+
 /// Why a scan found no valid encoding.
 #[derive(Debug)]
 pub(crate) enum ScanFailure {
@@ -231,10 +234,7 @@ mod tests {
     }
 
     /// Compares a mirror scan with the real decode on `bytes`; returns the tally.
-    fn agree<R: rasn::Decode>(
-        scan: fn(&[u8]) -> Result<(Tally, usize), super::ScanFailure>,
-        bytes: &[u8],
-    ) -> Option<Tally> {
+    fn agree<R: rasn::Decode>(scan: super::ScanFn, bytes: &[u8]) -> Option<Tally> {
         let real = rasn::aper::decode_with_remainder::<R>(bytes).map(|(_, rest)| rest.len());
         let mirror = scan(bytes);
         match (&real, &mirror) {

@@ -5,8 +5,10 @@
 //! answers with. They are plain `pub fn`s so the rasn decoding code is monomorphised once,
 //! here, with this crate's optimisation level, rather than in every caller.
 //!
-//! Guards, in order: an input over [`MAX_INPUT_OCTETS`] is refused before decoding; the
-//! rasn decoder runs under `std::panic::catch_unwind` as a last resort, and a caught panic is
+//! Guards, in order: an input over [`MAX_INPUT_OCTETS`] is refused before decoding; an
+//! E2SM-KPM indication message or action definition whose lists would take more than
+//! [`crate::kpm::MAX_DECODED_BYTES`] decoded is refused after a pre-scan that allocates nothing for
+//! them ([`DecodeError::TooLarge`], see `crate::kpm::prescan`); the rasn decoder runs under `std::panic::catch_unwind` as a last resort, and a caught panic is
 //! counted ([`caught_panics`]) and returned as [`DecodeError::Panicked`], never propagated.
 //! Every error names the type being decoded and carries a bounded [`DecodeError::kind`]
 //! label for metrics.
@@ -16,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::generated::e2ap_v02_03::e2_ap_pdu_descriptions::E2APPDU;
 use crate::generated::{e2sm_kpm_v02_03, e2sm_kpm_v03_00, e2sm_kpm_v04_00, e2sm_rc_v05_00};
+use crate::kpm::prescan::{ScanFailure, ScanFn};
 
 /// Largest payload any decoder here accepts (an RMR message is bounded well below this).
 pub const MAX_INPUT_OCTETS: usize = 1 << 20;
@@ -44,6 +47,16 @@ pub enum DecodeError {
     /// The octets are not a valid aligned-PER encoding of the type.
     #[error("{what}: invalid aligned PER: {detail}")]
     Aper { what: &'static str, detail: String },
+    /// Its lists would take more than `limit` bytes in memory
+    /// (`crate::kpm::decoded_bytes_limit` of the input's size, at most
+    /// [`crate::kpm::MAX_DECODED_BYTES`]): E2SM-KPM indication messages and action definitions, checked
+    /// before decoding.
+    #[error("{what}: its lists would take {bytes} bytes decoded, over the limit of {limit}")]
+    TooLarge {
+        what: &'static str,
+        bytes: usize,
+        limit: usize,
+    },
     /// The underlying decoder panicked; the panic was caught and counted.
     #[error("{what}: decoder panicked on this input")]
     Panicked { what: &'static str },
@@ -56,6 +69,7 @@ impl DecodeError {
             Self::Empty { .. } => "empty",
             Self::TooLong { .. } => "too_long",
             Self::Aper { .. } => "invalid_aper",
+            Self::TooLarge { .. } => "too_large",
             Self::Panicked { .. } => "decoder_panic",
         }
     }
@@ -66,6 +80,7 @@ impl DecodeError {
             Self::Empty { what }
             | Self::TooLong { what, .. }
             | Self::Aper { what, .. }
+            | Self::TooLarge { what, .. }
             | Self::Panicked { what } => what,
         }
     }
@@ -94,11 +109,32 @@ fn guarded<T: rasn::Decode>(what: &'static str, input: &[u8]) -> Result<T, Decod
     }
 }
 
+/// The allocation pre-check of the E2SM-KPM types with large list elements
+/// (`crate::kpm::prescan`), as a [`DecodeError`].
+fn prechecked(what: &'static str, input: &[u8], scan: ScanFn) -> Result<(), DecodeError> {
+    if input.is_empty() || input.len() > MAX_INPUT_OCTETS {
+        return Ok(()); // refused with its own reason by `guarded`
+    }
+    let (tally, _) = scan(input).map_err(|e| match e {
+        ScanFailure::Invalid(detail) => DecodeError::Aper { what, detail },
+        ScanFailure::Panicked => DecodeError::Panicked { what },
+    })?;
+    if tally.bytes > tally.limit {
+        return Err(DecodeError::TooLarge {
+            what,
+            bytes: tally.bytes,
+            limit: tally.limit,
+        });
+    }
+    Ok(())
+}
+
 macro_rules! decoders {
-    ($($(#[$doc:meta])* $name:ident => $ty:ty, $asn:literal;)*) => {
+    ($($(#[$doc:meta])* $name:ident => $ty:ty, $asn:literal $(, precheck $scan:path)?;)*) => {
         $(
             $(#[$doc])*
             pub fn $name(input: &[u8]) -> Result<$ty, DecodeError> {
+                $(prechecked($asn, input, $scan)?;)?
                 guarded::<$ty>($asn, input)
             }
         )*
@@ -112,33 +148,33 @@ decoders! {
     /// E2SM-KPM v02.03 `E2SM-KPM-EventTriggerDefinition`.
     decode_kpm_v2_event_trigger_definition => e2sm_kpm_v02_03::e2_sm_kpm_ies::E2SMKPMEventTriggerDefinition, "E2SM-KPM-EventTriggerDefinition (v02.03)";
     /// E2SM-KPM v02.03 `E2SM-KPM-ActionDefinition`.
-    decode_kpm_v2_action_definition => e2sm_kpm_v02_03::e2_sm_kpm_ies::E2SMKPMActionDefinition, "E2SM-KPM-ActionDefinition (v02.03)";
+    decode_kpm_v2_action_definition => e2sm_kpm_v02_03::e2_sm_kpm_ies::E2SMKPMActionDefinition, "E2SM-KPM-ActionDefinition (v02.03)", precheck crate::kpm::scans::v2_action_definition;
     /// E2SM-KPM v02.03 `E2SM-KPM-IndicationHeader`.
     decode_kpm_v2_indication_header => e2sm_kpm_v02_03::e2_sm_kpm_ies::E2SMKPMIndicationHeader, "E2SM-KPM-IndicationHeader (v02.03)";
     /// E2SM-KPM v02.03 `E2SM-KPM-IndicationMessage`.
-    decode_kpm_v2_indication_message => e2sm_kpm_v02_03::e2_sm_kpm_ies::E2SMKPMIndicationMessage, "E2SM-KPM-IndicationMessage (v02.03)";
+    decode_kpm_v2_indication_message => e2sm_kpm_v02_03::e2_sm_kpm_ies::E2SMKPMIndicationMessage, "E2SM-KPM-IndicationMessage (v02.03)", precheck crate::kpm::scans::v2_indication_message;
     /// E2SM-KPM v02.03 `E2SM-KPM-RANfunction-Description`.
     decode_kpm_v2_ran_function_description => e2sm_kpm_v02_03::e2_sm_kpm_ies::E2SMKPMRANfunctionDescription, "E2SM-KPM-RANfunction-Description (v02.03)";
 
     /// E2SM-KPM v03.00 `E2SM-KPM-EventTriggerDefinition`.
     decode_kpm_v3_event_trigger_definition => e2sm_kpm_v03_00::e2_sm_kpm_ies::E2SMKPMEventTriggerDefinition, "E2SM-KPM-EventTriggerDefinition (v03.00)";
     /// E2SM-KPM v03.00 `E2SM-KPM-ActionDefinition`.
-    decode_kpm_v3_action_definition => e2sm_kpm_v03_00::e2_sm_kpm_ies::E2SMKPMActionDefinition, "E2SM-KPM-ActionDefinition (v03.00)";
+    decode_kpm_v3_action_definition => e2sm_kpm_v03_00::e2_sm_kpm_ies::E2SMKPMActionDefinition, "E2SM-KPM-ActionDefinition (v03.00)", precheck crate::kpm::scans::v3_action_definition;
     /// E2SM-KPM v03.00 `E2SM-KPM-IndicationHeader`.
     decode_kpm_v3_indication_header => e2sm_kpm_v03_00::e2_sm_kpm_ies::E2SMKPMIndicationHeader, "E2SM-KPM-IndicationHeader (v03.00)";
     /// E2SM-KPM v03.00 `E2SM-KPM-IndicationMessage`.
-    decode_kpm_v3_indication_message => e2sm_kpm_v03_00::e2_sm_kpm_ies::E2SMKPMIndicationMessage, "E2SM-KPM-IndicationMessage (v03.00)";
+    decode_kpm_v3_indication_message => e2sm_kpm_v03_00::e2_sm_kpm_ies::E2SMKPMIndicationMessage, "E2SM-KPM-IndicationMessage (v03.00)", precheck crate::kpm::scans::v3_indication_message;
     /// E2SM-KPM v03.00 `E2SM-KPM-RANfunction-Description`.
     decode_kpm_v3_ran_function_description => e2sm_kpm_v03_00::e2_sm_kpm_ies::E2SMKPMRANfunctionDescription, "E2SM-KPM-RANfunction-Description (v03.00)";
 
     /// E2SM-KPM v04.00 `E2SM-KPM-EventTriggerDefinition`.
     decode_kpm_v4_event_trigger_definition => e2sm_kpm_v04_00::e2_sm_kpm_ies::E2SMKPMEventTriggerDefinition, "E2SM-KPM-EventTriggerDefinition (v04.00)";
     /// E2SM-KPM v04.00 `E2SM-KPM-ActionDefinition`.
-    decode_kpm_v4_action_definition => e2sm_kpm_v04_00::e2_sm_kpm_ies::E2SMKPMActionDefinition, "E2SM-KPM-ActionDefinition (v04.00)";
+    decode_kpm_v4_action_definition => e2sm_kpm_v04_00::e2_sm_kpm_ies::E2SMKPMActionDefinition, "E2SM-KPM-ActionDefinition (v04.00)", precheck crate::kpm::scans::v4_action_definition;
     /// E2SM-KPM v04.00 `E2SM-KPM-IndicationHeader`.
     decode_kpm_v4_indication_header => e2sm_kpm_v04_00::e2_sm_kpm_ies::E2SMKPMIndicationHeader, "E2SM-KPM-IndicationHeader (v04.00)";
     /// E2SM-KPM v04.00 `E2SM-KPM-IndicationMessage`.
-    decode_kpm_v4_indication_message => e2sm_kpm_v04_00::e2_sm_kpm_ies::E2SMKPMIndicationMessage, "E2SM-KPM-IndicationMessage (v04.00)";
+    decode_kpm_v4_indication_message => e2sm_kpm_v04_00::e2_sm_kpm_ies::E2SMKPMIndicationMessage, "E2SM-KPM-IndicationMessage (v04.00)", precheck crate::kpm::scans::v4_indication_message;
     /// E2SM-KPM v04.00 `E2SM-KPM-RANfunction-Description`.
     decode_kpm_v4_ran_function_description => e2sm_kpm_v04_00::e2_sm_kpm_ies::E2SMKPMRANfunctionDescription, "E2SM-KPM-RANfunction-Description (v04.00)";
 

@@ -18,8 +18,29 @@
 //! [`VersionSource::Default`]: the first indication header then shows which `TimeStamp` size
 //! the node really uses ([`header_timestamp_version`]), and a skew is reported, not guessed.
 
+pub(crate) mod prescan;
 pub mod radio;
 mod versioned;
+
+pub use prescan::{
+    DECODED_BYTES_PER_OCTET, MAX_DECODED_BYTES, MIN_DECODED_BYTES, decoded_bytes_limit,
+};
+
+/// The allocation pre-checks of each version, for the raw decoders of `crate::decode`.
+pub(crate) mod scans {
+    pub(crate) use super::versioned::v2::{
+        scan_action_definition as v2_action_definition,
+        scan_indication_message as v2_indication_message,
+    };
+    pub(crate) use super::versioned::v3::{
+        scan_action_definition as v3_action_definition,
+        scan_indication_message as v3_indication_message,
+    };
+    pub(crate) use super::versioned::v4::{
+        scan_action_definition as v4_action_definition,
+        scan_indication_message as v4_indication_message,
+    };
+}
 
 use nf_core::e2sm::{
     CellInfo, DecodeNotes, Layouts, Limits, MAX_SLICES, REPORT_STYLE_NODE_MEASUREMENT, Slot,

@@ -267,7 +267,9 @@ fn check_size(header: &[u8], message: &[u8], limits: &Limits) -> Result<(), KpmA
 /// Decodes a UE-level indication (header format 1, message format 3). The serving cell and
 /// the default granularity come from `scope` (format 3 names no cell). Bounds: payload size
 /// and measurements per UE from `limits`, at most [`MAX_UES_PER_REPORT`] UEs (else the
-/// whole report is `too_many`). Per UE: a `UEID` other than gNB, a record count that
+/// whole report is `too_many`, counted by the allocation pre-scan before any UE list is
+/// decoded, and named so even when the lists would also exceed
+/// [`super::MAX_DECODED_BYTES`]). Per UE: a `UEID` other than gNB, a record count that
 /// disagrees with the names, a repeated name or an impossible value (`UeRadio::check`)
 /// drops that UE with its reason in the notes, the rest kept; a repeated UE keeps the first.
 /// Unknown names are skipped and counted; vendor-specific `VS.Nbr1.*` are read. A UE report

@@ -9,7 +9,9 @@ macro_rules! kpm_codec {
         label_ext = { $($lext:ident),* },
         info_ext = { $($iext:ident),* },
         record_ext = { $($rext:tt)* },
-        ueid_ext = { $($uext:ident),* }
+        ueid_ext = { $($uext:ident),* },
+        scan_info_ext = { $($scan_iext:tt)* },
+        scan_defs = { $($scan_defs:tt)* }
     ) => {
         pub(crate) mod $name {
             use rasn::prelude::*;
@@ -23,6 +25,7 @@ macro_rules! kpm_codec {
                 NodeName, aper_decode, aper_encode, printable,
             };
             use crate::kpm::radio::{AnyAction, NamedMessage, UeEntry, UeIdError};
+            use nf_core::e2sm::MAX_UES_PER_REPORT;
 
             /// Octets of this version's `TimeStamp`.
             pub(crate) const TIMESTAMP_OCTETS: usize = $ts;
@@ -260,7 +263,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_action_definition(bytes: &[u8]) -> Result<ActionInfo, KpmAperError> {
-                let a: k::E2SMKPMActionDefinition = aper_decode(bytes, "action definition")?;
+                let a = decode_action(bytes)?;
                 let style = i32::try_from(&a.ric_style_type.0)
                     .map_err(|_| KpmAperError::Invalid("report style"))?;
                 let k::E2SMKPMActionDefinitionActionDefinitionFormats::actionDefinition_Format1(f) =
@@ -312,6 +315,281 @@ macro_rules! kpm_codec {
                 Ok(*f.collet_start_time.0)
             }
 
+            /// Mirrors of the indication message and action definition types whose list
+            /// elements are [`Skip`]s, for the allocation pre-check of `crate::kpm::prescan`.
+            /// Each mirrors one generated type of `$gen` field for field: the same automatic
+            /// tags, size constraints, optional fields and extension markers (`non_exhaustive`
+            /// = `...`, `extension_addition` after it), so it accepts exactly the encodings
+            /// the real type accepts (checked by the `mirrors_accept_what_the_real_types_accept`
+            /// tests). Leaf elements are skipped as the real type itself.
+            #[allow(dead_code)]
+            pub(crate) mod scan {
+                use rasn::prelude::*;
+
+                use super::{c, k};
+                use crate::kpm::prescan::{Skip, SkipUe};
+
+                // ---- E2SM-KPM-IndicationMessage ----------------------------------------
+
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                pub(crate) struct Message {
+                    formats: Formats,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(choice, automatic_tags)]
+                #[non_exhaustive]
+                enum Formats {
+                    Format1(Format1),
+                    Format2(Format2),
+                    #[rasn(extension_addition)]
+                    Format3(Format3),
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Format1 {
+                    meas_data: Data,
+                    meas_info_list: Option<InfoList>,
+                    granul_period: Option<k::GranularityPeriod>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct Data(Vec<Skip<DataItem, k::MeasurementDataItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct DataItem {
+                    meas_record: Records,
+                    incomplete_flag: Option<k::MeasurementDataItemIncompleteFlag>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=2147483647"))]
+                struct Records(Vec<Skip<k::MeasurementRecordItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct InfoList(Vec<Skip<InfoItem, k::MeasurementInfoItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct InfoItem {
+                    meas_type: k::MeasurementType,
+                    label_info_list: Labels,
+                    $($scan_iext)*
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=2147483647"))]
+                struct Labels(Vec<Skip<k::LabelInfoItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Format2 {
+                    meas_data: Data,
+                    meas_cond_ueid_list: CondUeids,
+                    granul_period: Option<k::GranularityPeriod>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct CondUeids(Vec<Skip<CondUeidItem, k::MeasurementCondUEidItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct CondUeidItem {
+                    meas_type: k::MeasurementType,
+                    matching_cond: Conds,
+                    matching_ueid_list: Option<Ueids>,
+                    #[rasn(extension_addition)]
+                    matching_ueid_per_gp: Option<PerGp>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=32768"))]
+                struct Conds(Vec<Skip<k::MatchingCondItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct Ueids(Vec<Skip<k::MatchingUEidItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct PerGp(Vec<Skip<PerGpItem, k::MatchingUEidPerGPItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct PerGpItem {
+                    matched_per_gp: Matched,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(choice, automatic_tags)]
+                #[non_exhaustive]
+                enum Matched {
+                    NoUeMatched(k::MatchingUEidPerGPItemMatchedPerGPNoUEmatched),
+                    OneOrMoreUeMatched(UeidsPerGp),
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct UeidsPerGp(Vec<Skip<k::MatchingUEidItemPerGP>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Format3 {
+                    ue_meas_report_list: Ues,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct Ues(Vec<SkipUe<UeItem, k::UEMeasurementReportItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct UeItem {
+                    ue_id: c::UEID,
+                    meas_report: Format1,
+                }
+
+                // ---- E2SM-KPM-ActionDefinition -----------------------------------------
+
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                pub(crate) struct Action {
+                    ric_style_type: c::RICStyleType,
+                    formats: ActionFormats,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(choice, automatic_tags)]
+                #[non_exhaustive]
+                enum ActionFormats {
+                    Format1(Action1),
+                    Format2(Action2),
+                    Format3(Action3),
+                    #[rasn(extension_addition)]
+                    Format4(Action4),
+                    #[rasn(extension_addition)]
+                    Format5(Action5),
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action1 {
+                    meas_info_list: InfoList,
+                    granul_period: k::GranularityPeriod,
+                    cell_global_id: Option<c::CGI>,
+                    #[rasn(extension_addition)]
+                    dist_meas_bin_range_info: Option<DistList>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct DistList(Vec<Skip<DistItem, k::DistMeasurementBinRangeItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct DistItem {
+                    meas_type: k::MeasurementType,
+                    bin_range_def: BinRanges,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct BinRanges {
+                    bin_range_list_x: Bins,
+                    bin_range_list_y: Option<Bins>,
+                    bin_range_list_z: Option<Bins>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct Bins(Vec<Skip<k::BinRangeItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action2 {
+                    ue_id: c::UEID,
+                    subscript_info: Action1,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action3 {
+                    meas_cond_list: CondList,
+                    granul_period: k::GranularityPeriod,
+                    cell_global_id: Option<c::CGI>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=65535"))]
+                struct CondList(Vec<Skip<CondItem, k::MeasurementCondItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct CondItem {
+                    meas_type: k::MeasurementType,
+                    matching_cond: Conds,
+                    #[rasn(extension_addition)]
+                    bin_range_def: Option<BinRanges>,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action4 {
+                    matching_ue_cond_list: UeConds,
+                    subscription_info: Action1,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("1..=32768"))]
+                struct UeConds(Vec<Skip<k::MatchingUeCondPerSubItem>>);
+                #[derive(AsnType, Decode)]
+                #[rasn(automatic_tags)]
+                #[non_exhaustive]
+                struct Action5 {
+                    matching_ueid_list: SubUeids,
+                    subscription_info: Action1,
+                }
+                #[derive(AsnType, Decode)]
+                #[rasn(delegate, size("2..=65535"))]
+                struct SubUeids(Vec<Skip<k::MatchingUEidPerSubItem>>);
+                $($scan_defs)*
+            }
+
+            /// The pre-check of an indication message (see `crate::kpm::prescan`): its tally
+            /// and the octets left after it.
+            pub(crate) fn scan_indication_message(
+                bytes: &[u8],
+            ) -> Result<(crate::kpm::prescan::Tally, usize), crate::kpm::prescan::ScanFailure> {
+                crate::kpm::prescan::scan::<scan::Message>(bytes)
+            }
+
+            /// The pre-check of an action definition (see `crate::kpm::prescan`).
+            pub(crate) fn scan_action_definition(
+                bytes: &[u8],
+            ) -> Result<(crate::kpm::prescan::Tally, usize), crate::kpm::prescan::ScanFailure> {
+                crate::kpm::prescan::scan::<scan::Action>(bytes)
+            }
+
+            /// Decodes an indication message once its pre-check passed: at most
+            /// `max_ues` UEs in a format-3 list (`TooMany`, counted exactly), then the byte
+            /// bound of the decoded lists.
+            fn decode_indication_message(
+                bytes: &[u8],
+                max_ues: usize,
+            ) -> Result<k::E2SMKPMIndicationMessage, KpmAperError> {
+                let (tally, _) = scan_indication_message(bytes)
+                    .map_err(|e| e.into_kpm("indication message"))?;
+                if tally.ues > max_ues {
+                    return Err(KpmAperError::TooMany {
+                        what: "UEs",
+                        count: tally.ues,
+                        limit: max_ues,
+                    });
+                }
+                tally.check_bytes()?;
+                aper_decode(bytes, "indication message")
+            }
+
+            /// Decodes an action definition once its pre-check passed.
+            fn decode_action(bytes: &[u8]) -> Result<k::E2SMKPMActionDefinition, KpmAperError> {
+                scan_action_definition(bytes)
+                    .map_err(|e| e.into_kpm("action definition"))?
+                    .0
+                    .check_bytes()?;
+                aper_decode(bytes, "action definition")
+            }
+
             fn item(r: Record) -> k::MeasurementRecordItem {
                 match r {
                     Record::Integer(i) => k::MeasurementRecordItem::integer(i),
@@ -352,7 +630,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_message(bytes: &[u8]) -> Result<Message, KpmAperError> {
-                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let m = decode_indication_message(bytes, usize::MAX)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f) =
                     m.indication_message_formats
                 else {
@@ -485,7 +763,7 @@ macro_rules! kpm_codec {
 
             /// Any action definition of format 1 or 4, by name.
             pub(crate) fn decode_any_action(bytes: &[u8]) -> Result<AnyAction, KpmAperError> {
-                let a: k::E2SMKPMActionDefinition = aper_decode(bytes, "action definition")?;
+                let a = decode_action(bytes)?;
                 let style = i32::try_from(&a.ric_style_type.0)
                     .map_err(|_| KpmAperError::Invalid("report style"))?;
                 let (format, f, conditions) = match a.action_definition_formats {
@@ -556,7 +834,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_named_message(bytes: &[u8]) -> Result<NamedMessage, KpmAperError> {
-                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let m = decode_indication_message(bytes, usize::MAX)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format1(f) =
                     m.indication_message_formats
                 else {
@@ -640,7 +918,7 @@ macro_rules! kpm_codec {
             }
 
             pub(crate) fn decode_ue_message(bytes: &[u8]) -> Result<Vec<UeEntry>, KpmAperError> {
-                let m: k::E2SMKPMIndicationMessage = aper_decode(bytes, "indication message")?;
+                let m = decode_indication_message(bytes, MAX_UES_PER_REPORT)?;
                 let k::E2SMKPMIndicationMessageIndicationMessageFormats::indicationMessage_Format3(f) =
                     m.indication_message_formats
                 else {
@@ -668,7 +946,9 @@ kpm_codec!(
     label_ext = {},
     info_ext = {},
     record_ext = {},
-    ueid_ext = { global_ng_rannode_id }
+    ueid_ext = { global_ng_rannode_id },
+    scan_info_ext = {},
+    scan_defs = {}
 );
 kpm_codec!(
     v3,
@@ -677,7 +957,9 @@ kpm_codec!(
     label_ext = {},
     info_ext = {},
     record_ext = {},
-    ueid_ext = { global_ng_rannode_id }
+    ueid_ext = { global_ng_rannode_id },
+    scan_info_ext = {},
+    scan_defs = {}
 );
 kpm_codec!(
     v4,
@@ -686,5 +968,14 @@ kpm_codec!(
     label_ext = { cell_global_id, beam_id },
     info_ext = { match_cond_report_list },
     record_ext = { k::MeasurementRecordItem::notSatisfied(()) => Record::NotSatisfied, },
-    ueid_ext = { global_ng_rannode_id, cell_rnti }
+    ueid_ext = { global_ng_rannode_id, cell_rnti },
+    scan_info_ext = {
+        #[rasn(extension_addition)]
+        match_cond_report_list: Option<MatchConds>,
+    },
+    scan_defs = {
+        #[derive(AsnType, Decode)]
+        #[rasn(delegate, size("1..=32768"))]
+        struct MatchConds(Vec<Skip<k::MatchCondReportItem>>);
+    }
 );

@@ -354,12 +354,12 @@ async fn two_xapps_with_the_conflict_manager_send_no_direct_conflict_to_the_node
     );
     // Both loops close, and the interference xApp asked for a quota the scheduler held.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let counts = loop {
+    loop {
         let both = accepted(&sim, "slice-xapp", ControlParameter::SlicePrbQuota) > 0
             && accepted(&sim, "interference-xapp", ControlParameter::Handover) > 0;
         let counts = manager_counts(&endpoint).await;
         if both && count_of(&counts, "direct") > 0 && count_of(&counts, "indirect") > 0 {
-            break counts;
+            break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -370,7 +370,7 @@ async fn two_xapps_with_the_conflict_manager_send_no_direct_conflict_to_the_node
             intf.stderr()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    }
     // Both keep running a while longer (100 s of twin time) before the node's log is judged.
     tokio::time::sleep(Duration::from_secs(10)).await;
     let counts = manager_counts(&endpoint).await;

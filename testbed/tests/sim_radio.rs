@@ -157,7 +157,7 @@ async fn next(
             cell,
             granularity_ms: PERIOD_MS,
         };
-        let ue_level = action % 2 == 0;
+        let ue_level = action.is_multiple_of(2);
         return match (enc, ue_level) {
             (Encoding::Asn1Per, true) => Got::Ue(
                 e2_asn1::kpm::radio::decode_ue_indication(

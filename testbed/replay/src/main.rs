@@ -236,10 +236,22 @@ fn replay_config(
     let mut cfg = validated.runtime;
     let late_after_ns = cfg.budget.budget_ns;
     cfg.metrics_listen = None;
+    // A replay's log is this replay's alone (it is compared byte for byte with others'):
+    // start it afresh, never rotated.
+    let log_path = a.out.join("decisions.jsonl");
+    match std::fs::remove_file(&log_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(anyhow::anyhow!("{}: {e}", log_path.display())),
+    }
     cfg.decision_log = Some(slice_xapp::open_decision_log(
-        &a.out.join("decisions.jsonl"),
+        &log_path,
         REPLAY_LOG_HOLD_MS,
         false,
+        nf_runtime::logfile::Rotation {
+            max_bytes: u64::MAX,
+            keep: 1,
+        },
     )?);
     cfg.reproducible = true;
     cfg.report_period_ms = period_ms;

@@ -156,7 +156,22 @@ fn default_on_unavailable() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionLogSection {
+    /// JSON-lines file, appended to (never truncated) and rotated by size.
     pub path: PathBuf,
+    /// Rotated past this size [bytes]; the slice-scheduling xApp's bounds.
+    #[serde(default = "default_log_max_bytes")]
+    pub max_bytes: u64,
+    /// Rotated files kept.
+    #[serde(default = "default_log_keep")]
+    pub keep: u64,
+}
+
+fn default_log_max_bytes() -> u64 {
+    nf_runtime::logfile::Rotation::default().max_bytes
+}
+
+fn default_log_keep() -> u64 {
+    nf_runtime::logfile::Rotation::default().keep as u64
 }
 
 /// The validated configuration.
@@ -166,6 +181,9 @@ pub struct Validated {
     pub model: ModelConfig,
     pub interference: InterferenceConfig,
     pub decision_log: Option<PathBuf>,
+    /// Rotation of the decision log (defaults when `[decision_log]` is absent and
+    /// `--decision-log` names the file).
+    pub decision_log_rotation: nf_runtime::logfile::Rotation,
 }
 
 const fn int(key: &'static str, min: u64, max: u64, unit: &'static str) -> Bound {
@@ -244,6 +262,10 @@ impl FileConfig {
         let mut p = Problems::default();
         check_e2t(&self.e2t, &mut p);
         let ric = self.ric.check(&mut p);
+        if let Some(d) = &self.decision_log {
+            p.int(&sb::LOG_MAX_BYTES, d.max_bytes);
+            p.int(&sb::LOG_KEEP, d.keep);
+        }
         let m = &self.model;
         let contract = base.join(&m.contract);
         p.file("model.contract", &m.contract, &contract);
@@ -334,6 +356,13 @@ impl FileConfig {
                 providers: m.providers.clone(),
             },
             interference,
+            decision_log_rotation: self
+                .decision_log
+                .as_ref()
+                .map_or_else(Default::default, |d| nf_runtime::logfile::Rotation {
+                    max_bytes: d.max_bytes,
+                    keep: usize::try_from(d.keep).unwrap_or(1),
+                }),
             decision_log: self.decision_log.map(|d| base.join(d.path)),
         })
     }

@@ -189,7 +189,7 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::mobility::MobilitySummary>, Stop
     }
     let log = match cli.decision_log.or(validated.decision_log) {
         Some(path) => Some(Arc::new(
-            nf_runtime::mobility::MobilityLog::create(&path)
+            nf_runtime::mobility::MobilityLog::open(&path, validated.decision_log_rotation)
                 .map_err(|e| Stop::Usage(format!("decision_log.path {}: {e}", path.display())))?,
         )),
         None => None,

@@ -76,8 +76,14 @@ pub const CONFLICT_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=10_000;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionLogSection {
-    /// JSON-lines file, created or truncated.
+    /// JSON-lines file, appended to (never truncated) and rotated by size.
     pub path: PathBuf,
+    /// Rotated past this size [bytes].
+    #[serde(default = "default_log_max_bytes")]
+    pub max_bytes: u64,
+    /// Rotated files kept (`PATH.1` … `PATH.keep`).
+    #[serde(default = "default_log_keep")]
+    pub keep: u64,
     /// Add wall-clock latency to each line (the file is then not reproducible).
     #[serde(default)]
     pub timings: bool,
@@ -88,6 +94,24 @@ pub struct DecisionLogSection {
 
 fn default_hold_ms() -> u64 {
     10_000
+}
+
+fn default_log_max_bytes() -> u64 {
+    nf_runtime::logfile::Rotation::default().max_bytes
+}
+
+fn default_log_keep() -> u64 {
+    nf_runtime::logfile::Rotation::default().keep as u64
+}
+
+impl DecisionLogSection {
+    /// The rotation the keys ask for (bounds checked by `validate`).
+    pub fn rotation(&self) -> nf_runtime::logfile::Rotation {
+        nf_runtime::logfile::Rotation {
+            max_bytes: self.max_bytes,
+            keep: usize::try_from(self.keep).unwrap_or(1),
+        }
+    }
 }
 
 /// An A/B trial: two arms, a design and an optional guard rail.
@@ -400,6 +424,8 @@ impl FileConfig {
         check_guard(&self.guard, &mut p);
         if let Some(d) = &self.decision_log {
             p.int(&b::HOLD_MS, d.hold_ms);
+            p.int(&b::LOG_MAX_BYTES, d.max_bytes);
+            p.int(&b::LOG_KEEP, d.keep);
         }
         let conflict = self
             .conflict

@@ -5,7 +5,6 @@
 pub mod config;
 pub mod exit;
 
-use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -45,19 +44,14 @@ fn load_one(m: &ModelConfig) -> Result<LoadedModel, LoadError> {
     Ok(model)
 }
 
-/// Creates (truncates) the decision log at `path`.
+/// Opens the decision log at `path` for appending, rotated by `rotation`: a restart never
+/// truncates it (`nf_runtime::logfile`).
 pub fn open_decision_log(
     path: &Path,
     hold_ms: u64,
     timings: bool,
+    rotation: nf_runtime::logfile::Rotation,
 ) -> std::io::Result<Arc<DecisionLog>> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = std::fs::File::create(path)?;
-    Ok(Arc::new(DecisionLog::new(
-        Box::new(BufWriter::new(file)),
-        hold_ms,
-        timings,
-    )))
+    let out = nf_runtime::logfile::open_appending(path, rotation)?;
+    Ok(Arc::new(DecisionLog::new(out, hold_ms, timings)))
 }

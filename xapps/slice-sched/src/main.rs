@@ -219,7 +219,7 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
         return Ok(None);
     }
     if let Some(d) = &validated.decision_log {
-        let log = slice_xapp::open_decision_log(&d.path, d.hold_ms, d.timings)
+        let log = slice_xapp::open_decision_log(&d.path, d.hold_ms, d.timings, d.rotation())
             .map_err(|e| Stop::Usage(format!("decision_log.path {}: {e}", d.path.display())))?;
         runtime_cfg.decision_log = Some(log);
     }

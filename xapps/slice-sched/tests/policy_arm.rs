@@ -228,8 +228,11 @@ async fn a_trial_serves_each_cell_from_its_own_arm_model() {
         cells.len()
     );
     let log_path = std::env::temp_dir().join(format!("policy-arm-{}.jsonl", std::process::id()));
+    // The log is appended to: start from none.
+    let _ = std::fs::remove_file(&log_path);
     let mut cfg = xapp_config(sim.addr);
-    cfg.decision_log = Some(slice_xapp::open_decision_log(&log_path, 2_000, false).unwrap());
+    cfg.decision_log =
+        Some(slice_xapp::open_decision_log(&log_path, 2_000, false, Default::default()).unwrap());
     cfg.trial = Some(TrialSpec {
         assignment,
         arms: [arm("forecaster", 0), arm("slice-policy", 1)],

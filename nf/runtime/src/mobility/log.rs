@@ -52,13 +52,13 @@ impl MobilityLog {
         }
     }
 
-    /// Creates (truncates) the log file at `path`.
-    pub fn create(path: &std::path::Path) -> std::io::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = std::fs::File::create(path)?;
-        Ok(Self::new(Box::new(std::io::BufWriter::new(file))))
+    /// Opens the log file at `path` for appending, rotated by `rotation`
+    /// ([`crate::logfile`]): a restart never truncates it.
+    pub fn open(
+        path: &std::path::Path,
+        rotation: crate::logfile::Rotation,
+    ) -> std::io::Result<Self> {
+        Ok(Self::new(crate::logfile::open_appending(path, rotation)?))
     }
 
     /// Writes one line (a write error is logged once per call, never fatal).

@@ -192,6 +192,12 @@ pub const MAX_INFLIGHT_CONTROLS: Bound = also(
     "per E2 node",
 );
 pub const HOLD_MS: Bound = int("decision_log.hold_ms", 0, 3_600_000, "ms");
+/// The decision log is rotated past this size (1 MiB .. 1 TiB).
+pub const LOG_MAX_BYTES: Bound = int("decision_log.max_bytes", 1 << 20, 1 << 40, "bytes");
+pub const LOG_KEEP: Bound = also(
+    int("decision_log.keep", 1, 1000, "files"),
+    "rotated files kept",
+);
 pub const TREATMENT_SHARE: Bound = real("trial.treatment_share", 0.0, 1.0, "");
 pub const BLOCK_S: Bound = int("trial.block_s", 1, 86_400, "s");
 pub const ARM_HEADROOM: Bound = also(
@@ -267,6 +273,8 @@ pub const BOUNDS: &[Bound] = &[
     LATENCY_BUDGET_MS,
     MAX_INFLIGHT_CONTROLS,
     HOLD_MS,
+    LOG_MAX_BYTES,
+    LOG_KEEP,
     TREATMENT_SHARE,
     BLOCK_S,
     ARM_HEADROOM,

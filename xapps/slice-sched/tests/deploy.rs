@@ -8,6 +8,12 @@
 //!   exist, resources, non-root, a disruption budget per workload, the ServiceMonitor
 //!   selecting exactly the three metrics Services, and the TOML of each ConfigMap agreeing
 //!   with the ports (the slice xApp's own config validation run on its TOML);
+//! - the Helm chart `helm/airan-xapps`: `helm lint --strict` and `helm template` for both RIC
+//!   flavours, every object validated like the kustomize output, the same checks as above,
+//!   and the objects equal to the matching overlay's (Helm's own labels and the ConfigMaps'
+//!   hash suffixes aside); the chart's config files byte-identical to the kustomize ones;
+//!   the values (images, replicas, resources, configs, namespace, certificate Secret,
+//!   ServiceMonitor) reaching the objects;
 //! - `monitoring/alerts.rules.yaml` by `promtool check rules` (Debian's `prometheus`);
 //! - `monitoring/grafana-dashboard.json` and the alert rules naming only metrics the
 //!   binaries export (the xApps' registries encoded here, the conflict manager's read from
@@ -17,9 +23,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::Command;
+use std::process::Stdio;
 
 use serde_json::Value;
 
@@ -37,6 +45,7 @@ fn deploy() -> PathBuf {
 struct Tools {
     validate: PathBuf,
     kubectl: PathBuf,
+    helm: PathBuf,
     python: PathBuf,
 }
 
@@ -70,6 +79,7 @@ fn tools() -> Tools {
     Tools {
         validate,
         kubectl: get("kubectl"),
+        helm: get("helm"),
         python,
     }
 }
@@ -88,44 +98,53 @@ fn run(cmd: &mut Command, what: &str) -> String {
 }
 
 /// YAML (one or more documents) to JSON values, by the venv's PyYAML.
-fn yaml_docs(tools: &Tools, path: &Path) -> Vec<Value> {
-    let json = run(
-        Command::new(&tools.python)
-            .args([
-                "-c",
-                "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))",
-            ])
-            .arg(path),
-        &format!("parse {}", path.display()),
+fn yaml_docs(tools: &Tools, yaml: &str) -> Vec<Value> {
+    let mut child = Command::new(&tools.python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the venv's python");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "YAML does not parse: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    match serde_json::from_str(&json).unwrap() {
+    match serde_json::from_slice(&out.stdout).unwrap() {
         Value::Array(docs) => docs,
         other => panic!("{other}"),
     }
 }
 
-/// Renders one kustomization, validates it, and returns its objects.
-fn render(tools: &Tools, dir: &str) -> Vec<Value> {
-    let path = deploy().join("kubernetes").join(dir);
-    let yaml = run(
-        Command::new(&tools.kubectl).arg("kustomize").arg(&path),
-        &format!("kubectl kustomize {dir}"),
-    );
+/// Validates rendered YAML (strict, against the Kubernetes schemas) and returns its objects.
+fn validated(tools: &Tools, what: &str, yaml: &str) -> Vec<Value> {
     let out = std::env::temp_dir().join(format!(
         "airan-deploy-{}-{}.yaml",
-        dir.replace('/', "-"),
+        what.replace(['/', ' ', '='], "-"),
         std::process::id()
     ));
-    std::fs::write(&out, &yaml).unwrap();
+    std::fs::write(&out, yaml).unwrap();
     let report = run(
         Command::new(&tools.validate)
             .args(["--strict", "--kubernetes-version", KUBERNETES_VERSION])
             .arg(&out),
-        &format!("kubernetes-validate of {dir}"),
+        &format!("kubernetes-validate of {what}"),
     );
-    let docs = yaml_docs(tools, &out);
     std::fs::remove_file(&out).ok();
-    // Every object but the ServiceMonitor (a CRD: checked below) passed the schemas.
+    let docs = yaml_docs(tools, yaml);
+    // Every object but the ServiceMonitor (a CRD: checked by check_monitor) passed the
+    // schemas.
     for doc in &docs {
         let kind = doc["kind"].as_str().unwrap();
         if kind == "ServiceMonitor" {
@@ -135,10 +154,24 @@ fn render(tools: &Tools, dir: &str) -> Vec<Value> {
         let needle = format!("passed for resource {}/{name}", kind.to_lowercase());
         assert!(
             report.contains(&needle),
-            "{dir}: {needle} missing:\n{report}"
+            "{what}: {needle} missing:\n{report}"
         );
     }
     docs
+}
+
+/// One kustomization rendered by kubectl.
+fn kustomize(tools: &Tools, dir: &str) -> String {
+    let path = deploy().join("kubernetes").join(dir);
+    run(
+        Command::new(&tools.kubectl).arg("kustomize").arg(&path),
+        &format!("kubectl kustomize {dir}"),
+    )
+}
+
+/// Renders one kustomization, validates it, and returns its objects.
+fn render(tools: &Tools, dir: &str) -> Vec<Value> {
+    validated(tools, dir, &kustomize(tools, dir))
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -346,48 +379,315 @@ fn slice_config_is_accepted(overlay: &str, cm: &Value) {
     }
 }
 
+/// The checks every rendering of the default settings passes, kustomize's or Helm's:
+/// ServiceMonitor, workloads, namespace, and on O-RAN SC the RMR ports.
+fn check_objects(what: &str, docs: &[Value], namespace: Option<&str>, rmr: bool) {
+    check_monitor(what, docs);
+    for workload in WORKLOADS {
+        check_workload(what, docs, workload);
+    }
+    for doc in docs {
+        assert_eq!(
+            doc["metadata"]["namespace"].as_str(),
+            namespace,
+            "{what}: {}",
+            doc["metadata"]["name"]
+        );
+    }
+    // RMR data and route ports on both xApps (and on O-RAN SC only).
+    for (kind, name) in [
+        ("StatefulSet", "slice-xapp"),
+        ("Deployment", "interference-xapp"),
+    ] {
+        let c = &find(docs, kind, name)["spec"]["template"]["spec"]["containers"][0];
+        let ports: Vec<u64> = c["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["containerPort"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            ports.contains(&4560) && ports.contains(&4561),
+            rmr,
+            "{what}: {name}: {ports:?}"
+        );
+    }
+}
+
 #[test]
 fn kustomizations_render_validate_and_agree() {
     let tools = tools();
-    for dir in ["base", "overlays/oran-sc", "overlays/sd-ran"] {
+    for (dir, namespace) in [
+        ("base", None),
+        ("overlays/oran-sc", Some("ricxapp")),
+        ("overlays/sd-ran", Some("sd-ran")),
+    ] {
         let docs = render(&tools, dir);
-        check_monitor(dir, &docs);
-        for workload in WORKLOADS {
-            check_workload(dir, &docs, workload);
+        check_objects(dir, &docs, namespace, dir == "overlays/oran-sc");
+    }
+}
+
+fn chart() -> PathBuf {
+    deploy().join("helm/airan-xapps")
+}
+
+/// The chart's RIC flavours: (ric.flavour, namespace, the overlay rendering the same).
+const FLAVOURS: [(&str, &str, &str); 2] = [
+    ("oran-sc", "ricxapp", "overlays/oran-sc"),
+    ("sd-ran", "sd-ran", "overlays/sd-ran"),
+];
+
+/// The chart's config files and the kustomize files they copy (Helm reads no file outside
+/// the chart's folder).
+const CHART_FILES: [(&str, &str); 7] = [
+    ("conflict-mgr.toml", "base/config/conflict-mgr.toml"),
+    (
+        "oran-sc/slice-xapp.toml",
+        "overlays/oran-sc/slice-xapp.toml",
+    ),
+    ("oran-sc/slice-xapp.rt", "overlays/oran-sc/slice-xapp.rt"),
+    (
+        "oran-sc/interference-xapp.toml",
+        "overlays/oran-sc/interference-xapp.toml",
+    ),
+    (
+        "oran-sc/interference-xapp.rt",
+        "overlays/oran-sc/interference-xapp.rt",
+    ),
+    ("sd-ran/slice-xapp.toml", "overlays/sd-ran/slice-xapp.toml"),
+    (
+        "sd-ran/interference-xapp.toml",
+        "overlays/sd-ran/interference-xapp.toml",
+    ),
+];
+
+fn helm(tools: &Tools, args: &[&str]) -> String {
+    run(
+        Command::new(&tools.helm).args(args),
+        &format!("helm {}", args.join(" ")),
+    )
+}
+
+/// `helm template` of the chart with the given flavour and further arguments.
+fn helm_template(tools: &Tools, flavour: &str, namespace: &str, extra: &[&str]) -> String {
+    let chart = chart();
+    let flavour = format!("ric.flavour={flavour}");
+    let mut args = vec![
+        "template",
+        "airan",
+        chart.to_str().unwrap(),
+        "--namespace",
+        namespace,
+        "--set",
+        &flavour,
+    ];
+    args.extend_from_slice(extra);
+    helm(tools, &args)
+}
+
+/// Objects by kind and name, without what only Helm adds (its chart, manager and release
+/// labels) and with the ConfigMap hash suffixes cut (kustomize's and the chart's hash
+/// different bytes), so that a Helm rendering and a kustomize one compare equal.
+fn comparable(docs: &[Value]) -> BTreeMap<(String, String), Value> {
+    let helm_only = [
+        "helm.sh/chart",
+        "app.kubernetes.io/managed-by",
+        "app.kubernetes.io/instance",
+    ];
+    let mut out = BTreeMap::new();
+    for doc in docs {
+        let mut doc = doc.clone();
+        for pointer in ["/metadata/labels", "/spec/template/metadata/labels"] {
+            if let Some(labels) = doc.pointer_mut(pointer).and_then(Value::as_object_mut) {
+                for key in helm_only {
+                    labels.remove(key);
+                }
+            }
         }
-        let expected_ns = match dir {
-            "overlays/oran-sc" => Some("ricxapp"),
-            "overlays/sd-ran" => Some("sd-ran"),
-            _ => None,
+        let cut = |name: &mut Value| {
+            let s = name.as_str().unwrap();
+            let (stem, hash) = s.rsplit_once('-').unwrap();
+            assert!(stem.ends_with("-config") && hash.len() == 10, "{s}");
+            *name = Value::from(stem);
         };
-        for doc in &docs {
-            assert_eq!(
-                doc["metadata"]["namespace"].as_str(),
-                expected_ns,
-                "{dir}: {}",
-                doc["metadata"]["name"]
-            );
+        if doc["kind"] == "ConfigMap" {
+            cut(&mut doc["metadata"]["name"]);
         }
-        if dir == "overlays/oran-sc" {
-            // RMR data and route ports on both xApps.
-            for (kind, name) in [
-                ("StatefulSet", "slice-xapp"),
-                ("Deployment", "interference-xapp"),
-            ] {
-                let c = &find(&docs, kind, name)["spec"]["template"]["spec"]["containers"][0];
-                let ports: Vec<u64> = c["ports"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["containerPort"].as_u64().unwrap())
-                    .collect();
-                assert!(
-                    ports.contains(&4560) && ports.contains(&4561),
-                    "{name}: {ports:?}"
-                );
+        if let Some(volumes) = doc
+            .pointer_mut("/spec/template/spec/volumes")
+            .and_then(Value::as_array_mut)
+        {
+            for v in volumes.iter_mut().filter(|v| v["configMap"].is_object()) {
+                cut(&mut v["configMap"]["name"]);
+            }
+        }
+        let key = (
+            doc["kind"].as_str().unwrap().to_owned(),
+            doc["metadata"]["name"].as_str().unwrap().to_owned(),
+        );
+        assert!(out.insert(key.clone(), doc).is_none(), "{key:?} twice");
+    }
+    out
+}
+
+#[test]
+fn helm_chart_files_are_the_kustomize_files() {
+    let files = chart().join("files");
+    for (copy, original) in CHART_FILES {
+        let copy_path = files.join(copy);
+        let original_path = deploy().join("kubernetes").join(original);
+        assert!(
+            std::fs::read(&copy_path).unwrap() == std::fs::read(&original_path).unwrap(),
+            "{} differs from {}: copy the kustomize file over the chart's",
+            copy_path.display(),
+            original_path.display()
+        );
+    }
+    // And no other file there, which nothing would keep in step.
+    let mut found = BTreeSet::new();
+    let mut dirs = vec![files.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let rel = path.strip_prefix(&files).unwrap();
+                found.insert(rel.to_str().unwrap().to_owned());
             }
         }
     }
+    let expected: BTreeSet<String> = CHART_FILES.iter().map(|(c, _)| (*c).to_owned()).collect();
+    assert_eq!(found, expected, "files under {}", files.display());
+}
+
+#[test]
+fn helm_chart_lints_renders_and_matches_the_overlays() {
+    let tools = tools();
+    let chart = chart();
+    for (flavour, namespace, overlay) in FLAVOURS {
+        let what = format!("helm {flavour}");
+        let set = format!("ric.flavour={flavour}");
+        let lint = helm(
+            &tools,
+            &["lint", "--strict", "--set", &set, chart.to_str().unwrap()],
+        );
+        assert!(lint.contains("0 chart(s) failed"), "{lint}");
+        let docs = validated(
+            &tools,
+            &what,
+            &helm_template(&tools, flavour, namespace, &[]),
+        );
+        check_objects(&what, &docs, Some(namespace), flavour == "oran-sc");
+        // The same objects as the overlay's.
+        let chart_objects = comparable(&docs);
+        let overlay_objects = comparable(&yaml_docs(&tools, &kustomize(&tools, overlay)));
+        assert_eq!(
+            chart_objects.keys().collect::<Vec<_>>(),
+            overlay_objects.keys().collect::<Vec<_>>(),
+            "{what}: objects differ from {overlay}'s"
+        );
+        for (key, object) in &chart_objects {
+            assert_eq!(
+                object, &overlay_objects[key],
+                "{what}: {key:?} differs from {overlay}'s"
+            );
+        }
+    }
+}
+
+#[test]
+fn helm_chart_values_reach_the_objects() {
+    let tools = tools();
+    let own_config = deploy().join("kubernetes/base/config/slice-xapp.toml");
+    let set_file = format!("sliceXapp.config={}", own_config.to_str().unwrap());
+    let yaml = helm_template(
+        &tools,
+        "sd-ran",
+        "ran",
+        &[
+            "--set",
+            "namespaceOverride=ran",
+            "--set",
+            "sliceXapp.image.repository=registry.example/airan/slice-xapp",
+            "--set",
+            "sliceXapp.image.tag=1.2.3",
+            "--set",
+            "interferenceXapp.replicas=0",
+            "--set",
+            "conflictMgr.resources.limits.memory=512Mi",
+            "--set",
+            "tls.secretName=ran-tls",
+            "--set",
+            "serviceMonitor.labels.release=prometheus",
+            "--set-file",
+            &set_file,
+        ],
+    );
+    let what = "helm sd-ran with values";
+    let docs = validated(&tools, what, &yaml);
+    for doc in &docs {
+        assert_eq!(doc["metadata"]["namespace"], "ran", "{what}");
+    }
+    let slice = find(&docs, "StatefulSet", "slice-xapp");
+    assert_eq!(
+        slice["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example/airan/slice-xapp:1.2.3"
+    );
+    let cm = mounted_config(&docs, &slice["spec"]["template"]);
+    assert_eq!(
+        cm["data"]["slice-xapp.toml"],
+        std::fs::read_to_string(&own_config).unwrap()
+    );
+    slice_config_is_accepted(what, cm);
+    assert_eq!(
+        find(&docs, "Deployment", "interference-xapp")["spec"]["replicas"],
+        0
+    );
+    let mgr = find(&docs, "Deployment", "conflict-mgr");
+    assert_eq!(
+        mgr["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+        "512Mi"
+    );
+    for (kind, name) in [
+        ("StatefulSet", "slice-xapp"),
+        ("Deployment", "interference-xapp"),
+    ] {
+        let volumes = &find(&docs, kind, name)["spec"]["template"]["spec"]["volumes"];
+        let tls = volumes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "tls")
+            .unwrap();
+        assert_eq!(tls["secret"]["secretName"], "ran-tls", "{name}");
+    }
+    let monitor = find(&docs, "ServiceMonitor", "airan-xapps");
+    assert_eq!(monitor["metadata"]["labels"]["release"], "prometheus");
+    check_monitor(what, &docs);
+
+    // Without the Prometheus Operator: no ServiceMonitor.
+    let yaml = helm_template(
+        &tools,
+        "oran-sc",
+        "ricxapp",
+        &["--set", "serviceMonitor.enabled=false"],
+    );
+    let docs = yaml_docs(&tools, &yaml);
+    assert!(docs.iter().all(|d| d["kind"] != "ServiceMonitor"));
+    assert_eq!(docs.len(), 13, "{yaml}");
+
+    // A RIC the chart does not know is refused by the values schema.
+    let out = Command::new(&tools.helm)
+        .args(["template", "airan", chart().to_str().unwrap()])
+        .args(["--set", "ric.flavour=flexric"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("ric.flavour"),
+        "{stderr}"
+    );
 }
 
 #[test]

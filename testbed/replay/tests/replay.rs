@@ -56,7 +56,24 @@ fn same_trace_model_and_config_give_a_byte_identical_decision_log() {
         std::fs::read(a.join("decisions.jsonl")).unwrap(),
         std::fs::read(b.join("decisions.jsonl")).unwrap(),
     );
-    assert_eq!(la, lb, "decision logs differ");
+    if la != lb {
+        // Name the first line that differs (the whole files would drown the report).
+        let (ta, tb) = (String::from_utf8_lossy(&la), String::from_utf8_lossy(&lb));
+        let (mut a_lines, mut b_lines) = (ta.lines(), tb.lines());
+        let mut n = 0;
+        let (x, y) = loop {
+            n += 1;
+            match (a_lines.next(), b_lines.next()) {
+                (Some(x), Some(y)) if x == y => continue,
+                (x, y) => break (x, y),
+            }
+        };
+        panic!(
+            "decision logs differ ({} and {} lines); first difference at line {n}:\n  a: {x:?}\n  b: {y:?}",
+            ta.lines().count(),
+            tb.lines().count()
+        );
+    }
     let s = summary(&a);
     // Both bundled cells, every window played and decided (the first 7 fill the window).
     assert_eq!(s["indications_sent"], s["windows"]);

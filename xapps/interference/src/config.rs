@@ -14,7 +14,6 @@ use std::time::Duration;
 use nf_core::mobility::{MobilityConfig, RestrictionConfig};
 use nf_infer::{ModelConfig, Provider};
 use nf_runtime::RuntimeConfig;
-use nf_runtime::config::BackoffConfig;
 use nf_runtime::conflict::{GateConfig, OnUnavailable};
 use nf_runtime::mobility::{InterferenceConfig, RestrictionSettings};
 use serde::Deserialize;
@@ -260,7 +259,7 @@ impl FileConfig {
     /// reported, not the first only.
     pub fn validate(self, base: &Path) -> Result<Validated, ConfigError> {
         let mut p = Problems::default();
-        check_e2t(&self.e2t, &mut p);
+        self.e2t.check(&mut p);
         let ric = self.ric.check(&mut p);
         if let Some(d) = &self.decision_log {
             p.int(&sb::LOG_MAX_BYTES, d.max_bytes);
@@ -294,26 +293,12 @@ impl FileConfig {
             .as_ref()
             .and_then(|c| conflict(c, &self.e2t.app_id, &mut p));
 
-        let mut runtime = RuntimeConfig::local(self.e2t.endpoint.clone());
-        let e = &self.e2t;
-        runtime.app_id = e.app_id.clone();
-        runtime.app_instance_id = e.app_instance_id.clone();
-        runtime.report_period_ms = u32::try_from(e.report_period_ms).unwrap_or_default();
+        let mut runtime = self.e2t.runtime();
         runtime.stale_after_ms = s.stale_after_ms;
-        runtime.late_after_ms = e.report_period_ms;
-        runtime.max_message_bytes = e.max_message_bytes;
+        runtime.late_after_ms = self.e2t.report_period_ms;
         runtime.limits.max_payload_bytes = usize::try_from(s.max_payload_bytes).unwrap_or(0);
-        runtime.backoff = BackoffConfig {
-            initial: Duration::from_millis(e.reconnect_initial_ms),
-            max: Duration::from_millis(e.reconnect_max_ms),
-        };
         runtime.max_batch_rows = usize::try_from(m.max_batch_rows).unwrap_or(1);
         runtime.inference_queue = usize::try_from(m.queue_depth).unwrap_or(1);
-        runtime.control_timeout = Duration::from_millis(e.control_timeout_ms);
-        runtime.control_transport = e.control_transport;
-        runtime.silent_periods = u32::try_from(e.silent_periods).unwrap_or_default();
-        runtime.max_e2_nodes = usize::try_from(e.max_e2_nodes).unwrap_or(1);
-        runtime.discovery_timeout = Duration::from_millis(e.discovery_timeout_ms);
         runtime.metrics_listen = self.metrics.listen;
         runtime.transport = ric.transport;
         runtime.encoding = ric.encoding;
@@ -366,41 +351,6 @@ impl FileConfig {
             decision_log: self.decision_log.map(|d| base.join(d.path)),
         })
     }
-}
-
-/// `[e2t]`, checked against the slice-scheduling xApp's bounds.
-fn check_e2t(e: &E2tSection, p: &mut Problems) {
-    if let Some(rule) = endpoint_problem(&e.endpoint) {
-        let key = match e.endpoint_from {
-            Some(from) => format!("e2t.endpoint (from {from})"),
-            None => "e2t.endpoint".to_owned(),
-        };
-        p.rule(false, key, format!("{:?}", e.endpoint), rule);
-    }
-    let empty = "must not be empty";
-    p.rule(!e.app_id.is_empty(), "e2t.app_id", "\"\"", empty);
-    p.rule(
-        !e.app_instance_id.is_empty(),
-        "e2t.app_instance_id",
-        "\"\"",
-        empty,
-    );
-    p.int(&sb::REPORT_PERIOD_MS, e.report_period_ms);
-    p.int(&sb::MAX_MESSAGE_BYTES, e.max_message_bytes);
-    let initial_ok = p.int(&sb::RECONNECT_INITIAL_MS, e.reconnect_initial_ms);
-    if p.int(&sb::RECONNECT_MAX_MS, e.reconnect_max_ms) && initial_ok {
-        let ok = e.reconnect_max_ms >= e.reconnect_initial_ms;
-        p.relation(
-            &sb::RECONNECT_MAX_MS,
-            ok,
-            e.reconnect_max_ms,
-            e.reconnect_initial_ms,
-        );
-    }
-    p.int(&sb::CONTROL_TIMEOUT_MS, e.control_timeout_ms);
-    p.int(&sb::SILENT_PERIODS, e.silent_periods);
-    p.int(&sb::MAX_E2_NODES, e.max_e2_nodes);
-    p.int(&sb::DISCOVERY_TIMEOUT_MS, e.discovery_timeout_ms);
 }
 
 /// A core `validate` message (`section.key = value must …`) as a named problem.

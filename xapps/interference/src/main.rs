@@ -14,19 +14,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use interference_xapp::config::{ConfigError, FileConfig, Validated};
 use interference_xapp::exit;
-use tracing_subscriber::EnvFilter;
-
-/// The longest `--duration` accepted [s].
-const MAX_DURATION_S: f64 = 1e9;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
+use slice_xapp::cli::{LogFormat, default_workers, init_logging, parse_duration};
 
 /// Interference xApp: UE-level KPM in, ONNX interference model, E2SM-RC handovers out.
 ///
@@ -83,22 +74,6 @@ struct Cli {
     check: bool,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !secs.is_finite() {
-        return Err(format!(
-            "{s:?} is not a duration; leave --duration out to run until SIGINT or SIGTERM"
-        ));
-    }
-    if !(0.0..=MAX_DURATION_S).contains(&secs) {
-        return Err(format!("must be in [0, {MAX_DURATION_S}] seconds"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 #[derive(Debug, thiserror::Error)]
 enum Stop {
     #[error(transparent)]
@@ -122,23 +97,6 @@ impl Stop {
             Stop::Model(_) => exit::BAD_MODEL,
             Stop::Runtime(_) | Stop::Tokio(_) => exit::RUNTIME,
         }
-    }
-}
-
-fn default_workers() -> u16 {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    cores.saturating_sub(1).clamp(1, 256) as u16
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,ort=warn,h2=warn,tower=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }
 
@@ -249,14 +207,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_are_finite_and_bounded() {
-        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
-        for bad in ["inf", "nan", "-1", "1e10", "x"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn every_stop_has_a_documented_exit_code() {

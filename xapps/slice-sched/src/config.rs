@@ -416,7 +416,7 @@ impl FileConfig {
     /// first only.
     pub fn validate(self, base: &Path) -> Result<Validated, ConfigError> {
         let mut p = Problems::default();
-        check_e2t(&self.e2t, &mut p);
+        self.e2t.check(&mut p);
         let ric = self.ric.check(&mut p);
         check_model(&self.model, base, &mut p);
         check_state(&self.state, &self.e2t, &mut p);
@@ -509,10 +509,7 @@ impl FileConfig {
             &self.policy,
             &self.guard,
         );
-        let mut r = RuntimeConfig::local(e.endpoint.clone());
-        r.app_id = e.app_id.clone();
-        r.app_instance_id = e.app_instance_id.clone();
-        r.report_period_ms = narrow(e.report_period_ms);
+        let mut r = e.runtime();
         r.stale_after_ms = s.stale_after_ms;
         r.late_after_ms = s.late_after_ms;
         r.max_cells_per_node = s.max_cells_per_node;
@@ -530,21 +527,11 @@ impl FileConfig {
         r.max_ahead_ms = s.max_ahead_ms;
         r.missing_inputs = m.missing_inputs;
         r.limits.max_payload_bytes = s.max_payload_bytes;
-        r.max_message_bytes = e.max_message_bytes;
-        r.backoff = BackoffConfig {
-            initial: Duration::from_millis(e.reconnect_initial_ms),
-            max: Duration::from_millis(e.reconnect_max_ms),
-        };
         r.max_batch_rows = m.max_batch_rows;
         r.inference_queue = m.queue_depth;
         r.keep_warm = (m.keep_warm_ms > 0.0 && m.keep_warm_ms.is_finite())
             .then(|| Duration::from_secs_f64(m.keep_warm_ms / 1000.0));
         r.max_inflight_controls = g.max_inflight_controls;
-        r.control_timeout = Duration::from_millis(e.control_timeout_ms);
-        r.control_transport = e.control_transport;
-        r.silent_periods = narrow(e.silent_periods);
-        r.max_e2_nodes = narrow(e.max_e2_nodes);
-        r.discovery_timeout = Duration::from_millis(e.discovery_timeout_ms);
         r.metrics_listen = self.metrics.listen;
         r.overload = s.overload;
         r.reproducible = m.reproducible;
@@ -618,34 +605,57 @@ fn narrow<T: TryFrom<u64> + Default>(v: u64) -> T {
     T::try_from(v).unwrap_or_default()
 }
 
-fn check_e2t(e: &E2tSection, p: &mut Problems) {
-    if let Some(rule) = endpoint_problem(&e.endpoint) {
-        let key = match e.endpoint_from {
-            Some(from) => format!("e2t.endpoint (from {from})"),
-            None => "e2t.endpoint".to_owned(),
+impl E2tSection {
+    /// Checks `[e2t]` (both xApps' section), naming every problem.
+    pub fn check(&self, p: &mut Problems) {
+        let e = self;
+        if let Some(rule) = endpoint_problem(&e.endpoint) {
+            let key = match e.endpoint_from {
+                Some(from) => format!("e2t.endpoint (from {from})"),
+                None => "e2t.endpoint".to_owned(),
+            };
+            p.rule(false, key, format!("{:?}", e.endpoint), rule);
+        }
+        let empty = "must not be empty";
+        p.rule(!e.app_id.is_empty(), "e2t.app_id", "\"\"", empty);
+        let instance_ok = !e.app_instance_id.is_empty();
+        p.rule(instance_ok, "e2t.app_instance_id", "\"\"", empty);
+        p.int(&b::REPORT_PERIOD_MS, e.report_period_ms);
+        p.int(&b::MAX_MESSAGE_BYTES, e.max_message_bytes);
+        let initial_ok = p.int(&b::RECONNECT_INITIAL_MS, e.reconnect_initial_ms);
+        if p.int(&b::RECONNECT_MAX_MS, e.reconnect_max_ms) && initial_ok {
+            let ok = e.reconnect_max_ms >= e.reconnect_initial_ms;
+            p.relation(
+                &b::RECONNECT_MAX_MS,
+                ok,
+                e.reconnect_max_ms,
+                e.reconnect_initial_ms,
+            );
+        }
+        p.int(&b::CONTROL_TIMEOUT_MS, e.control_timeout_ms);
+        p.int(&b::SILENT_PERIODS, e.silent_periods);
+        p.int(&b::MAX_E2_NODES, e.max_e2_nodes);
+        p.int(&b::DISCOVERY_TIMEOUT_MS, e.discovery_timeout_ms);
+    }
+
+    /// The runtime configuration `[e2t]` sets (the rest at its defaults), once checked.
+    pub fn runtime(&self) -> RuntimeConfig {
+        let mut r = RuntimeConfig::local(self.endpoint.clone());
+        r.app_id = self.app_id.clone();
+        r.app_instance_id = self.app_instance_id.clone();
+        r.report_period_ms = narrow(self.report_period_ms);
+        r.max_message_bytes = self.max_message_bytes;
+        r.backoff = BackoffConfig {
+            initial: Duration::from_millis(self.reconnect_initial_ms),
+            max: Duration::from_millis(self.reconnect_max_ms),
         };
-        p.rule(false, key, format!("{:?}", e.endpoint), rule);
+        r.control_timeout = Duration::from_millis(self.control_timeout_ms);
+        r.control_transport = self.control_transport;
+        r.silent_periods = narrow(self.silent_periods);
+        r.max_e2_nodes = narrow(self.max_e2_nodes);
+        r.discovery_timeout = Duration::from_millis(self.discovery_timeout_ms);
+        r
     }
-    let empty = "must not be empty";
-    p.rule(!e.app_id.is_empty(), "e2t.app_id", "\"\"", empty);
-    let instance_ok = !e.app_instance_id.is_empty();
-    p.rule(instance_ok, "e2t.app_instance_id", "\"\"", empty);
-    p.int(&b::REPORT_PERIOD_MS, e.report_period_ms);
-    p.int(&b::MAX_MESSAGE_BYTES, e.max_message_bytes);
-    let initial_ok = p.int(&b::RECONNECT_INITIAL_MS, e.reconnect_initial_ms);
-    if p.int(&b::RECONNECT_MAX_MS, e.reconnect_max_ms) && initial_ok {
-        let ok = e.reconnect_max_ms >= e.reconnect_initial_ms;
-        p.relation(
-            &b::RECONNECT_MAX_MS,
-            ok,
-            e.reconnect_max_ms,
-            e.reconnect_initial_ms,
-        );
-    }
-    p.int(&b::CONTROL_TIMEOUT_MS, e.control_timeout_ms);
-    p.int(&b::SILENT_PERIODS, e.silent_periods);
-    p.int(&b::MAX_E2_NODES, e.max_e2_nodes);
-    p.int(&b::DISCOVERY_TIMEOUT_MS, e.discovery_timeout_ms);
 }
 
 fn check_model(m: &ModelSection, base: &Path, p: &mut Problems) {

@@ -2,6 +2,7 @@
 //! start-up steps the binary and the replay tool share (loading every arm's model, opening
 //! the decision log).
 
+pub mod cli;
 pub mod config;
 pub mod exit;
 

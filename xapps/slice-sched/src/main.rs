@@ -12,22 +12,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use tracing_subscriber::EnvFilter;
+use clap::Parser;
 
 use nf_runtime::RuntimeConfig;
+use slice_xapp::cli::{LogFormat, default_workers, init_logging, parse_duration};
 use slice_xapp::config::{ConfigError, FileConfig, Validated};
 use slice_xapp::exit;
-
-/// The longest `--duration` accepted [s] (about 31 years; leave the flag out to run until a
-/// signal).
-const MAX_DURATION_S: f64 = 1e9;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
 
 /// Slice-scheduling xApp: KPM in, ONNX PRB-demand forecast, E2SM-RC slice PRB quotas out.
 ///
@@ -78,23 +68,6 @@ struct Cli {
     check: bool,
 }
 
-/// `--duration`: finite seconds in [0, MAX_DURATION_S].
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !secs.is_finite() {
-        return Err(format!(
-            "{s:?} is not a duration; leave --duration out to run until SIGINT or SIGTERM"
-        ));
-    }
-    if !(0.0..=MAX_DURATION_S).contains(&secs) {
-        return Err(format!("must be in [0, {MAX_DURATION_S}] seconds"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 /// Why the xApp stops without a clean run; each maps to one exit code.
 #[derive(Debug, thiserror::Error)]
 enum Stop {
@@ -141,23 +114,6 @@ impl Stop {
 }
 
 /// One tokio worker per core, except the one the inference thread keeps busy.
-fn default_workers() -> u16 {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    cores.saturating_sub(1).clamp(1, 256) as u16
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,ort=warn,h2=warn,tower=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
 /// The end of the run: `--duration`, SIGINT or SIGTERM. Each leads to the same graceful
 /// shutdown: drain in-flight decisions, unsubscribe, print the summary. (SIGHUP reloads the
 /// models instead: `RuntimeConfig::reload_on_sighup`.)
@@ -317,15 +273,6 @@ mod tests {
         );
         for code in codes {
             assert!(exit::TABLE.iter().any(|(c, _)| *c == code), "{code}");
-        }
-    }
-
-    #[test]
-    fn durations_are_finite_and_bounded() {
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        for bad in ["inf", "infinity", "-inf", "nan", "-0.1", "1e10", "", "ten"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
 }

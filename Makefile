@@ -1,6 +1,6 @@
 # The two commands of the README, plus the benchmark. Each target first makes sure
 # onnxruntime is in place (scripts/fetch-onnxruntime.sh, pinned and idempotent).
-.PHONY: demo demo-interference test bench lint onnxruntime
+.PHONY: demo demo-interference test bench lint onnxruntime image
 
 onnxruntime:
 	@scripts/fetch-onnxruntime.sh
@@ -17,6 +17,10 @@ demo-interference: onnxruntime
 ## Run the test suite.
 test: onnxruntime
 	cargo test --workspace --locked
+
+## Container images of the three binaries (podman; see docs/operations.md, "The container image").
+image: onnxruntime
+	scripts/build-image.sh --app all --profile release $(IMAGE_ARGS)
 
 ## Latency / throughput benchmark (see docs/performance.md).
 bench: onnxruntime

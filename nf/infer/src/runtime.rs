@@ -127,6 +127,9 @@ pub fn environment(explicit: Option<&Path>) -> Result<Environment, EngineError> 
         let env = ort::init_from(&path)
             .map_err(|e| e.to_string())?
             .with_name("ai-ran-xapp")
+            // Microsoft's builds (the pinned PyPI one included) send usage telemetry unless
+            // told not to; nothing about an operator's network leaves the xApp that way.
+            .with_telemetry(false)
             .build()
             .map_err(|e| e.to_string())?;
         tracing::info!(path = %path.display(), "onnxruntime loaded");

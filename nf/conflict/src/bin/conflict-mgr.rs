@@ -15,7 +15,7 @@ use clap::Parser;
 struct Cli {
     /// TOML configuration: xApp priorities, lease and guard windows per parameter, indirect
     /// policy, limits (unknown keys refused).
-    #[arg(long)]
+    #[arg(long, env = "CONFLICT_MGR_CONFIG")]
     config: PathBuf,
     /// gRPC listen address (overrides `listen`; default 127.0.0.1:7070).
     #[arg(long)]

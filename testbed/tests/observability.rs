@@ -18,6 +18,7 @@ async fn a_forged_node_id_is_refused_counted_and_the_rest_served() {
     let mut sim = sim(fast());
     let forged = "gnb-1\n2026-01-01T00:00:00Z ERROR forged \u{1b}[2Jline";
     Arc::get_mut(&mut sim).unwrap().nodes[0].id = forged.into();
+    let served = sim.nodes[1].id.clone();
     let running = testbed::sim::RunningSim::bind(sim, 0).await.unwrap();
     let xapp = Xapp::start(xapp_config(running.addr));
     let m = xapp.metrics.clone();
@@ -27,6 +28,19 @@ async fn a_forged_node_id_is_refused_counted_and_the_rest_served() {
     assert_eq!(Metrics::count(&m.nodes_refused, "node_id_not_printable"), 1);
     let text = m.encode();
     assert!(!text.contains("forged"), "the raw ID leaked into metrics");
+    // Per-node state and the quotas the node acknowledged, labelled by the served node only.
+    assert!(
+        text.contains(&format!(
+            "xapp_e2_node_state{{e2_node=\"{served}\",state=\"subscribed\"}} 1"
+        )),
+        "{text}"
+    );
+    let quota = format!("xapp_cell_prb_quota_ratio{{e2_node=\"{served}\",cell=");
+    assert!(text.contains(&quota), "{text}");
+    for line in text.lines().filter(|l| l.starts_with(&quota)) {
+        let v: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((0.0..=100.0).contains(&v), "{line}");
+    }
     assert!(
         text.contains("xapp_model_info{name=\"slice-prb-forecaster\""),
         "{text}"
@@ -45,5 +59,7 @@ async fn a_forged_node_id_is_refused_counted_and_the_rest_served() {
     assert!(count.is_some_and(|n| n > 0), "{text}");
     assert_eq!(m.health.nodes_in(NodeState::Subscribed), 0);
     assert_eq!(m.health.nodes_in(NodeState::Dead), 0);
+    // A drained node leaves the per-node families.
+    assert!(!text.contains("e2_node=\""), "{text}");
     running.stop().await;
 }

@@ -190,15 +190,18 @@ impl Health {
 #[derive(Debug)]
 pub struct NodeTracker {
     metrics: Arc<Metrics>,
+    node: String,
     state: NodeState,
 }
 
 impl NodeTracker {
-    /// A node entering [`NodeState::Subscribing`].
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    /// Node `node` entering [`NodeState::Subscribing`].
+    pub fn new(metrics: Arc<Metrics>, node: &str) -> Self {
         metrics.health.enter(NodeState::Subscribing);
+        metrics.node_series.set_state(node, NodeState::Subscribing);
         Self {
             metrics,
+            node: node.to_owned(),
             state: NodeState::Subscribing,
         }
     }
@@ -207,6 +210,7 @@ impl NodeTracker {
         if state != self.state {
             self.metrics.health.leave(self.state);
             self.metrics.health.enter(state);
+            self.metrics.node_series.set_state(&self.node, state);
             self.state = state;
         }
     }
@@ -215,6 +219,7 @@ impl NodeTracker {
 impl Drop for NodeTracker {
     fn drop(&mut self) {
         self.metrics.health.leave(self.state);
+        self.metrics.node_series.forget(&self.node);
     }
 }
 
@@ -229,14 +234,14 @@ mod tests {
         assert!(!m.health.snapshot().e2t_reached);
         m.health.discovered(2);
         assert_eq!(m.health.ready(), Err(NotReady::NoSubscription));
-        let mut a = NodeTracker::new(m.clone());
+        let mut a = NodeTracker::new(m.clone(), "a");
         a.set(NodeState::Subscribed);
         assert_eq!(m.health.ready(), Ok(()));
         let s = m.health.snapshot();
         assert!(s.e2t_reached && s.nodes_subscribed == 1 && s.dead_nodes.is_empty());
         let m2 = m.clone();
         let died = std::thread::spawn(move || {
-            let mut b = NodeTracker::new(m2);
+            let mut b = NodeTracker::new(m2, "b");
             b.set(NodeState::Subscribed);
             panic!("node task bug");
         })

@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod mobility;
 pub mod models;
 mod node;
+pub mod node_series;
 pub mod process;
 mod run;
 pub mod summary;

@@ -303,6 +303,8 @@ pub struct Metrics {
     pub http_accept_errors: Counter,
     /// Readiness inputs and `xapp_e2_nodes{state}`.
     pub health: Health,
+    /// `xapp_e2_node_state{e2_node,state}` and `xapp_cell_prb_quota_ratio{…}`, bounded.
+    pub node_series: crate::node_series::NodeSeries,
     /// Run-wide latency histograms for the summary.
     pub latencies: Latencies,
     /// Rate limit of the `control failed` warning (first 20, then one per 10 s).
@@ -363,6 +365,7 @@ impl Metrics {
             http_shed: Counter::default(),
             http_accept_errors: Counter::default(),
             health: Health::default(),
+            node_series: Default::default(),
             latencies: Latencies::default(),
             control_failed_log: LogLimiter::new(20, Duration::from_secs(10)),
             e2_failures: Family::default(),
@@ -532,6 +535,7 @@ impl Metrics {
     fn register_all(&mut self) {
         let m = self;
         let r = m.registry.sub_registry_with_prefix("xapp");
+        m.node_series.register(r);
         r.register(
             "indications",
             "RIC indications read off the E2 streams",

@@ -60,6 +60,9 @@ pub(crate) async fn supervise<T: Supervised>(
         if restarts >= MAX_NODE_TASK_RESTARTS || *stop.borrow() {
             tracing::error!(e2_node = %task.node_id(), restarts, %cause, "node task keeps failing; giving the node up");
             task.metrics().health.dead(task.node_id());
+            task.metrics()
+                .node_series
+                .set_state(task.node_id(), crate::health::NodeState::Dead);
             let _ = dead.send((task.node_id().to_owned(), cause));
             return;
         }

@@ -114,7 +114,7 @@ async fn health_probes_follow_discovery_and_node_tasks() {
     assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
     assert!(body.contains("discovery"), "{body}");
     metrics.health.discovered(1);
-    let mut node = NodeTracker::new(metrics.clone());
+    let mut node = NodeTracker::new(metrics.clone(), "gnb-1");
     assert!(
         get(addr, "/ric/v1/health/ready")
             .await

@@ -175,7 +175,7 @@ async fn ready_only_once_a_node_is_subscribed() {
     let (status, _, body) = call(addr, Method::GET, "/ric/v1/health/ready", "").await;
     assert_eq!(status, 503);
     assert!(body.contains("no E2 node subscribed"), "{body}");
-    let mut node = NodeTracker::new(metrics.clone());
+    let mut node = NodeTracker::new(metrics.clone(), "gnb-1");
     node.set(NodeState::Subscribed);
     let (status, _, _) = call(addr, Method::GET, "/ric/v1/health/ready", "").await;
     assert_eq!(status, 200);

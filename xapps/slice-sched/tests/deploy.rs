@@ -719,6 +719,21 @@ fn exported_names() -> BTreeSet<String> {
     // A model loaded, so that the families labelled by model carry a series.
     let slice = nf_runtime::metrics::Metrics::new();
     slice.model_loaded("slice_forecaster", "1.0.0", "ab12");
+    // A node served and a quota acknowledged, for the per-node and per-cell families.
+    slice
+        .node_series
+        .set_state("gnb-1", nf_runtime::health::NodeState::Subscribed);
+    let cell = nf_core::CellId {
+        plmn: [0, 0xf1, 0x10],
+        nci: 1,
+    };
+    let quota = nf_core::policy::SliceQuota {
+        snssai: nf_core::Snssai { sst: 1, sd: None },
+        min_ratio: 10,
+        max_ratio: 60,
+        dedicated_ratio: 0,
+    };
+    slice.node_series.quotas_applied("gnb-1", cell, &[quota]);
     let text = slice.encode() + &nf_runtime::metrics::Metrics::for_interference().encode();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {

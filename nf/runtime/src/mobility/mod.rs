@@ -203,7 +203,7 @@ impl MobTask {
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let (events_tx, mut events_rx) = mpsc::channel(4096);
-        let mut state = NodeTracker::new(self.metrics.clone());
+        let mut state = NodeTracker::new(self.metrics.clone(), &self.node.id);
         let mut p = Stages {
             ingest: ingest::Ingest::new(&self),
             decide: decide::Decide::new(&self, events_tx.clone()),

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use nf_core::CellId;
+use nf_core::policy::SliceQuota;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::NodeTask;
@@ -36,12 +37,23 @@ struct Outcomes {
 }
 
 impl Outcomes {
-    fn record(&self, key: &DecisionKey, arrival_ns: u64, outcome: ControlOutcome) {
+    fn record(
+        &self,
+        key: &DecisionKey,
+        quotas: &[SliceQuota],
+        arrival_ns: u64,
+        outcome: ControlOutcome,
+    ) {
         if let Some((gate, intent)) = &self.applied {
             gate.report_applied(intent, matches!(outcome, ControlOutcome::Ack { .. }));
         }
         match outcome {
-            ControlOutcome::Ack { .. } => self.accepted(key, arrival_ns),
+            ControlOutcome::Ack { .. } => {
+                self.metrics
+                    .node_series
+                    .quotas_applied(&self.node, key.2, quotas);
+                self.accepted(key, arrival_ns)
+            }
             ControlOutcome::Failure { cause, detail } => self.failed(key, cause, &detail),
             ControlOutcome::Timeout { detail } => self.failed(key, "timeout", &detail),
         }
@@ -78,6 +90,7 @@ impl Outcomes {
     fn completion(
         &self,
         key: DecisionKey,
+        quotas: Vec<SliceQuota>,
         arrival_ns: u64,
         permit: OwnedSemaphorePermit,
         applied: Option<(Arc<Gate>, ControlIntent)>,
@@ -85,7 +98,7 @@ impl Outcomes {
         let mut outcomes = self.clone();
         outcomes.applied = applied;
         Box::new(move |outcome| {
-            outcomes.record(&key, arrival_ns, outcome);
+            outcomes.record(&key, &quotas, arrival_ns, outcome);
             drop(permit);
         })
     }
@@ -289,9 +302,9 @@ impl<'a> Emit<'a> {
             message,
             call_process_id,
         };
-        let done = self
-            .outcomes
-            .completion(key.clone(), arrival_ns, permit, applied);
+        let done =
+            self.outcomes
+                .completion(key.clone(), quotas.to_vec(), arrival_ns, permit, applied);
         self.path.send(control, done);
         "sent"
     }

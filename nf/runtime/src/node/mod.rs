@@ -154,7 +154,7 @@ impl NodeTask {
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let (events_tx, mut events_rx) = mpsc::channel(self.cfg.inference_queue.min(1 << 16));
-        let mut state = NodeTracker::new(self.metrics.clone());
+        let mut state = NodeTracker::new(self.metrics.clone(), &self.node.id);
         let mut p = Stages {
             ingest: Ingest::new(&self),
             decide: Decide::new(&self, events_tx.clone()),

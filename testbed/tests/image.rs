@@ -6,6 +6,9 @@
 //! validates, the model it loads through onnxruntime and the library itself all come from
 //! the image.
 //!
+//! The overlays' configs are checked the same way, mounted over `/etc/airan/config` as
+//! their ConfigMaps are.
+//!
 //! Without podman on the machine the test says so and passes, unless
 //! `AIRAN_REQUIRE_CONTAINER_TESTS=1` (set by `.ci/run`) makes that a failure.
 //!
@@ -66,6 +69,18 @@ impl Podman {
 
     /// `podman run` with no network, as the image's user, then removed.
     fn run(&self, image: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+        self.run_with(image, env, None, args)
+    }
+
+    /// [`Self::run`] with host folder `config` mounted read-only over `/etc/airan/config`,
+    /// as the Kubernetes ConfigMap is.
+    fn run_with(
+        &self,
+        image: &str,
+        env: &[(&str, &str)],
+        config: Option<&Path>,
+        args: &[&str],
+    ) -> Output {
         let mut c = self.command();
         c.args(["run", "--rm", "--network", "none"]);
         if Command::new("runc").arg("--version").output().is_ok() {
@@ -79,6 +94,13 @@ impl Podman {
         ]);
         for (k, v) in env {
             c.args(["--env", &format!("{k}={v}")]);
+        }
+        if let Some(dir) = config {
+            let dir = std::fs::canonicalize(dir).unwrap();
+            c.args([
+                "--volume",
+                &format!("{}:/etc/airan/config:ro", dir.display()),
+            ]);
         }
         c.arg(image).args(args);
         c.output().unwrap()
@@ -275,6 +297,22 @@ fn images_build_and_check_inside() {
             assert!(
                 stderr.contains("onnxruntime loaded") && stderr.contains("/opt/onnxruntime/lib"),
                 "{app} loads the image's onnxruntime: {}",
+                text(&out)
+            );
+        }
+    }
+
+    // Each overlay's configs, mounted where the ConfigMap goes, pass the check of the image
+    // they are meant for (the Helm chart's copies are byte-identical, see the deploy test).
+    for overlay in ["oran-sc", "sd-ran"] {
+        let dir = repo()
+            .join("xapps/deploy/kubernetes/overlays")
+            .join(overlay);
+        for (app, tag) in ["slice-xapp", "interference-xapp"].into_iter().zip(&tags) {
+            let out = podman.run_with(tag, &[], Some(&dir), &["--check"]);
+            assert!(
+                out.status.success(),
+                "overlays/{overlay}/{app}.toml --check in the image: {}",
                 text(&out)
             );
         }

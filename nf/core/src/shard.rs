@@ -42,7 +42,7 @@
 //! probe rounds (at least one, for fresh reports) plus one round's probe timeout:
 //! [`ShardSettings::takeover_bound_ms`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Most replicas (ordinals `0..MAX_REPLICAS`).
 pub const MAX_REPLICAS: u32 = 256;
@@ -51,9 +51,9 @@ const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> u64 {
-    bytes
-        .into_iter()
-        .fold(FNV_OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+    bytes.into_iter().fold(FNV_OFFSET, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 /// MurmurHash3's 64-bit finaliser: every input bit reaches every output bit.
@@ -68,10 +68,7 @@ fn fmix64(mut k: u64) -> u64 {
 /// The rendezvous weight of `node_id` at replica `ordinal` (see the module docs for the
 /// exact function).
 pub fn weight(node_id: &str, ordinal: u32) -> u64 {
-    let input = node_id
-        .bytes()
-        .chain([0xff])
-        .chain(ordinal.to_be_bytes());
+    let input = node_id.bytes().chain([0xff]).chain(ordinal.to_be_bytes());
     fmix64(fnv1a64(input))
 }
 
@@ -257,12 +254,12 @@ impl Shard {
     /// Whether no peer that is not dead might be serving `node` now: each answered a probe
     /// sent at or after `since_ms` without claiming it.
     fn cleared(&self, node: &str, since_ms: u64) -> bool {
-        self.peer_ordinals()
-            .filter(|&o| !self.dead(o))
-            .all(|o| match &self.peers[o as usize].last {
+        self.peer_ordinals().filter(|&o| !self.dead(o)).all(|o| {
+            match &self.peers[o as usize].last {
                 Some((at, report)) => *at >= since_ms && !report.claims(node),
                 None => false,
-            })
+            }
+        })
     }
 
     /// Advances every node at `now_ms`; returns what the caller must start and stop.

@@ -1,3 +1,5 @@
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::*;
 
 fn ids(n: usize) -> Vec<String> {
@@ -22,7 +24,11 @@ fn the_hash_is_the_documented_one() {
 }
 
 /// `weight("e2:4/e0000", 0)`, `weight("e2:4/e0000", 1)`, `weight("e2:4/e0001", 0)`.
-const PINNED: [u64; 3] = [0xf063_f39f_a7fb_17a0, 0xddf9_aec5_619a_c92a, 0xfef7_c2ec_b722_1dca];
+const PINNED: [u64; 3] = [
+    0xf063_f39f_a7fb_17a0,
+    0xddf9_aec5_619a_c92a,
+    0xfef7_c2ec_b722_1dca,
+];
 
 #[test]
 fn nodes_spread_evenly() {
@@ -35,7 +41,10 @@ fn nodes_spread_evenly() {
         let fair = nodes.len() as f64 / f64::from(replicas);
         for (o, c) in count.iter().enumerate() {
             let off = (*c as f64 - fair).abs() / fair;
-            assert!(off < 0.08, "{replicas} replicas: ordinal {o} owns {c} (fair {fair})");
+            assert!(
+                off < 0.08,
+                "{replicas} replicas: ordinal {o} owns {c} (fair {fair})"
+            );
         }
     }
 }
@@ -45,10 +54,7 @@ fn only_the_changed_replicas_nodes_move() {
     let nodes = ids(5_000);
     let before: Vec<u32> = nodes.iter().map(|n| owner(n, 0..4).unwrap()).collect();
     // Ordinal 1 leaves: exactly its nodes move, spread over the others.
-    let after: Vec<u32> = nodes
-        .iter()
-        .map(|n| owner(n, [0, 2, 3]).unwrap())
-        .collect();
+    let after: Vec<u32> = nodes.iter().map(|n| owner(n, [0, 2, 3]).unwrap()).collect();
     let mut moved_to = [0usize; 4];
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b != a, *b == 1, "only ordinal 1's nodes move");
@@ -56,7 +62,10 @@ fn only_the_changed_replicas_nodes_move() {
             moved_to[*a as usize] += 1;
         }
     }
-    assert!(moved_to[0] > 300 && moved_to[2] > 300 && moved_to[3] > 300, "{moved_to:?}");
+    assert!(
+        moved_to[0] > 300 && moved_to[2] > 300 && moved_to[3] > 300,
+        "{moved_to:?}"
+    );
     // Ordinal 4 joins: nodes move only to it, about a fifth of them.
     let joined: Vec<u32> = nodes.iter().map(|n| owner(n, 0..5).unwrap()).collect();
     let moved = before.iter().zip(&joined).filter(|(b, j)| b != j).count();
@@ -164,10 +173,7 @@ fn a_dead_peers_nodes_move_here_and_back_when_it_returns() {
     assert!(!expected.is_empty());
     assert_eq!(taken, expected);
     // It returns: those nodes are stopped here first, released once their tasks end.
-    assert_eq!(
-        s.answered(1400, report(2, &[])),
-        Some(PeerChange::Returned)
-    );
+    assert_eq!(s.answered(1400, report(2, &[])), Some(PeerChange::Returned));
     let stops: BTreeSet<String> = s
         .step(1401)
         .into_iter()
@@ -178,7 +184,10 @@ fn a_dead_peers_nodes_move_here_and_back_when_it_returns() {
         .collect();
     assert_eq!(stops, expected);
     let still = s.report();
-    assert!(expected.iter().all(|n| still.claims(n)), "claimed while stopping");
+    assert!(
+        expected.iter().all(|n| still.claims(n)),
+        "claimed while stopping"
+    );
     for n in &expected {
         s.stopped(n);
     }

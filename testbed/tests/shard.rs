@@ -8,7 +8,8 @@
 //!   and controlled by the survivors within the stated bound (printed with the measured
 //!   times);
 //! - a fourth replica joins (configured `replicas = 4`, started late): the nodes it wins move
-//!   to it, each released (unsubscribed, last control) before it is acquired;
+//!   to it, each released (unsubscribed, last control) before it is acquired; then one
+//!   leaves on SIGTERM and the others take its nodes over;
 //! - in both, over the whole run: per node, no two instances' subscriptions are open at
 //!   once and no two instances' controls interleave.
 //!
@@ -416,7 +417,7 @@ async fn three_replicas_share_the_nodes_and_survivors_take_over_a_killed_ones() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_joining_replica_gets_its_nodes_released_before_it_acquires_them() {
+async fn a_joining_replica_gets_its_nodes_released_first_and_a_leaving_one_hands_them_over() {
     let _one = SERIAL.lock().await;
     // Four ordinals configured, three running: ordinal 3 is declared dead, then starts.
     let mut fleet = Fleet::new(4).await;
@@ -464,5 +465,28 @@ async fn a_joining_replica_gets_its_nodes_released_before_it_acquires_them() {
         let (old, new) = (owner(n, 0..3).unwrap(), owner(n, 0..4).unwrap());
         check_senders(n, &senders[n], &instance(old), &instance(new));
     }
+
+    // Replica 0 leaves gracefully (SIGTERM, as in a rolling update or a scale-down): it
+    // reports `leaving`, releases its nodes and says so before it exits, so the others take
+    // them over without waiting to declare it dead.
+    let leaving: Vec<&String> = nodes.iter().filter(|n| owner(n, 0..4) == Some(0)).collect();
+    let left_at = fleet.sim.sim.elapsed_ms();
+    let (exit, _, stderr) = fleet.procs.remove(&0).unwrap().stop().await;
+    assert!(exit.success(), "replica 0 exit {exit}:\n{}", tail(&stderr));
+    fleet
+        .wait_settled(&[1, 2, 3], left_at, "after replica 0 left")
+        .await;
+    let mut taken_ms = 0;
+    for n in &leaving {
+        let heir = instance(owner(n, 1..4).unwrap());
+        let (sub, _) = first_service(&fleet.sim, n, &heir, left_at);
+        taken_ms = taken_ms.max(sub - left_at);
+    }
+    println!(
+        "{} nodes of replica 0, leaving on SIGTERM: all subscribed by the others {taken_ms} ms after the signal",
+        leaving.len()
+    );
+    assert!(taken_ms <= bound_ms() + SLACK_MS, "{taken_ms} ms");
+    check_exclusive(&fleet.sim);
     fleet.stop().await;
 }

@@ -569,6 +569,58 @@ mod tests {
     }
 
     #[test]
+    fn answers_naming_another_replica_or_xapp_are_counted_failed_probes() {
+        let cfg = ShardConfig {
+            ordinal: 0,
+            replicas: 2,
+            peers: vec!["a:1".into(), "b:1".into()],
+            probe_interval: Duration::from_millis(100),
+            failure_threshold: 2,
+            handover_grace: Duration::ZERO,
+        };
+        let sharding = Sharding::new(cfg.clone(), "slice-xapp".into());
+        let mut shard = Shard::new(cfg.settings(), ["e2:4/e0000".to_owned()]);
+        let metrics = Metrics::new();
+        let wire = |ordinal, xapp: &str| Wire {
+            xapp: xapp.into(),
+            report: ShardReport {
+                ordinal,
+                replicas: 2,
+                ..ShardReport::default()
+            },
+        };
+        sharding.take(
+            &mut shard,
+            0,
+            vec![(1, Ok(wire(0, "slice-xapp")))],
+            &metrics,
+        );
+        assert_eq!(shard.live(), vec![0, 1], "one failure is not death");
+        let other = wire(1, "interference-xapp");
+        sharding.take(&mut shard, 0, vec![(1, Ok(other))], &metrics);
+        let failures = &metrics.shard.probe_failures;
+        assert_eq!(Metrics::count(failures, "ordinal_mismatch"), 1);
+        assert_eq!(Metrics::count(failures, "xapp_mismatch"), 1);
+        assert_eq!(metrics.shard.peers_dead.get(), 1);
+        assert_eq!(shard.live(), vec![0]);
+        // Alone, this replica takes the node (grace 0, no live peer to hear from).
+        assert!(shard.step(1).is_empty(), "acquiring first");
+        let actions = shard.step(2);
+        assert_eq!(actions, vec![Action::Start("e2:4/e0000".into())]);
+        sharding.publish(&shard, &metrics);
+        let body = sharding.reports().borrow().clone();
+        let back: Wire = serde_json::from_slice(&body).expect("report");
+        assert_eq!(back.report.owned, ["e2:4/e0000"]);
+        assert_eq!(back.report.live, [0]);
+        assert_eq!(metrics.shard.owned.get(), 1);
+        assert_eq!(metrics.shard.live.get(), 1);
+        // It answers again: live, and the node moves back if it wins it.
+        let ok = wire(1, "slice-xapp");
+        sharding.take(&mut shard, 3, vec![(1, Ok(ok))], &metrics);
+        assert_eq!(shard.live(), vec![0, 1]);
+    }
+
+    #[test]
     fn the_takeover_bound_counts_whole_probe_rounds() {
         let cfg = ShardConfig {
             ordinal: 0,

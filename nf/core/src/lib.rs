@@ -13,6 +13,7 @@
 //! - [`policy`]: PRB demand forecasts turned into slice PRB quotas with headroom.
 //! - [`radio`]: UE-level radio telemetry (report style 4) and cell radio distributions.
 //! - [`slice_policy`]: slice-policy model rows (a whole cell) and its quota outputs, checked.
+//! - [`shard`]: E2 nodes over xApp replicas: rendezvous hashing and the handover state machine.
 //! - [`guard`]: guard rails on quotas (bounds, ordering, sums, hysteresis, rate).
 //! - [`latency`]: decision timestamps, the latency budget and HDR percentiles.
 //! - [`baseline`]: baseline slice policies (equal, fixed, proportional to demand).
@@ -30,6 +31,7 @@ pub mod mobility;
 pub mod policy;
 pub mod radio;
 pub mod radio_features;
+pub mod shard;
 pub mod slice_policy;
 pub mod state;
 pub mod trial;

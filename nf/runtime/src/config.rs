@@ -139,6 +139,9 @@ pub struct RuntimeConfig {
     /// The conflict-guidance client asked before every control (`[conflict]`); `None`:
     /// controls are sent without asking.
     pub conflict: Option<Arc<crate::conflict::Gate>>,
+    /// This replica's share of the E2 nodes (`[shard]` with `replicas > 1`); `None`: every
+    /// node is served here.
+    pub shard: Option<crate::shard::ShardConfig>,
 }
 
 impl RuntimeConfig {
@@ -196,6 +199,7 @@ impl RuntimeConfig {
             osc: crate::transport::osc::OscConfig::default(),
             reload_on_sighup: false,
             conflict: None,
+            shard: None,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Readiness and per-node connection state, as the O-RAN SC xApp health endpoints and the
 //! `xapp_e2_nodes{state}` gauges report them.
 //!
-//! Ready means: the E2T answered discovery, at least one node is subscribed, and no node
-//! has been given up (a node task that kept panicking, see `supervise`). Node states are
+//! Ready means: the E2T answered discovery, at least one node is subscribed (or the
+//! replica's shard is empty, see [`crate::shard`]), and no node has been given up (a node task that kept panicking, see `supervise`). Node states are
 //! counted per state (a gauge per state), never labelled by node ID, so the label set stays
 //! bounded whatever the number of nodes. Node tasks and the run loop write it; nothing here
 //! blocks for long (one short mutex around the names of given-up nodes).
@@ -131,7 +131,10 @@ impl Health {
         if dead > 0 {
             return Err(NotReady::DeadNodes(dead));
         }
-        if self.nodes_in(NodeState::Subscribed) == 0 {
+        // A sharded replica whose shard is empty has nothing to subscribe and is ready.
+        if self.nodes_in(NodeState::Subscribed) == 0
+            && self.nodes_served.load(Ordering::Relaxed) > 0
+        {
             return Err(NotReady::NoSubscription);
         }
         Ok(())
@@ -161,6 +164,11 @@ impl Health {
         self.e2t_reached.store(true, Ordering::Relaxed);
         self.nodes_served.store(served, Ordering::Relaxed);
         self.discovered.store(true, Ordering::Release);
+    }
+
+    /// A sharded replica's nodes (served or about to be): its share changes at run time.
+    pub(crate) fn serving(&self, nodes: usize) {
+        self.nodes_served.store(nodes, Ordering::Relaxed);
     }
 
     pub(crate) fn restarted(&self) {

@@ -8,6 +8,7 @@
 //! | `/ric/v1/health/ready` | 200 when ready (see [`crate::health`]: at least one E2 node subscribed), else 503 with the reason |
 //! | `GET /ric/v1/config` | the xApp's configuration as an O-RAN SC `XappConfigList` (when [`XappEndpoints::config`] is set) |
 //! | `POST /ric/v1/subscriptions/response` | a Subscription Manager notification, validated and handed to [`XappEndpoints::notifications`] (when set) |
+//! | `GET /ric/v1/shard` | a sharded replica's report (ordinal, replicas, nodes owned and acquiring, live replicas, leaving) as JSON, read by its peers (when [`XappEndpoints::shard`] is set; see [`crate::shard`]) |
 //! | `GET /ric/v1/admin/models` | loopback callers only: the model serving each slot, with its arms (when [`XappEndpoints::models`] is set) |
 //! | `POST /ric/v1/admin/models/{arm}` | loopback callers only: body `{"contract": "/path/new.contract.toml"}`; swaps the arm's model (see [`crate::models`]) and answers the outcome as JSON |
 //!
@@ -53,7 +54,7 @@ use crate::metrics::{Endpoint, Metrics};
 
 /// Every `endpoint` label of `xapp_http_requests_total` (a refused notification counts as
 /// `subscriptions_response_refused`).
-pub(crate) const ENDPOINTS: [&str; 9] = [
+pub(crate) const ENDPOINTS: [&str; 10] = [
     "metrics",
     "alive",
     "ready",
@@ -62,6 +63,7 @@ pub(crate) const ENDPOINTS: [&str; 9] = [
     "subscriptions_response_refused",
     "admin_models",
     "admin_forbidden",
+    "shard",
     "not_found",
 ];
 
@@ -83,6 +85,8 @@ pub struct XappEndpoints {
     pub notifications: Option<NotificationSink>,
     /// The run's model slots, for the admin routes; `404` when `None`.
     pub models: Option<Arc<crate::models::ModelRegistry>>,
+    /// This replica's shard report, for `GET /ric/v1/shard`; `404` when `None`.
+    pub shard: Option<tokio::sync::watch::Receiver<Bytes>>,
 }
 
 impl XappEndpoints {
@@ -97,6 +101,12 @@ impl XappEndpoints {
     /// Serves the admin routes over `models`.
     pub fn with_models(mut self, models: Arc<crate::models::ModelRegistry>) -> Self {
         self.models = Some(models);
+        self
+    }
+
+    /// Serves this replica's shard report (the latest `reports` holds).
+    pub fn with_shard(mut self, reports: tokio::sync::watch::Receiver<Bytes>) -> Self {
+        self.shard = Some(reports);
         self
     }
 
@@ -356,6 +366,15 @@ async fn xapp_route(
             return Ok(plain("config", StatusCode::METHOD_NOT_ALLOWED, "use GET\n"));
         }
         return Ok(("config", StatusCode::OK, JSON, config.clone()));
+    }
+    if path == crate::shard::SHARD_PATH {
+        let Some(reports) = &endpoints.shard else {
+            return Err(req);
+        };
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return Ok(plain("shard", StatusCode::METHOD_NOT_ALLOWED, "use GET\n"));
+        }
+        return Ok(("shard", StatusCode::OK, JSON, reports.borrow().clone()));
     }
     if path == nf_osc::submgr::NOTIFICATION_PATH {
         let Some(sink) = &endpoints.notifications else {

@@ -22,6 +22,8 @@
 //! - [`lograte`]: rate limits of repetitive log lines.
 //! - `discovery`: E2 node discovery, bounded and counted; the node limit.
 //! - `supervise`: restarts of panicked node tasks, giving nodes up.
+//! - [`shard`]: serving every node, or this replica's shard of them (`[shard]`): peer
+//!   probes, handovers, `GET /ric/v1/shard`.
 //! - [`run`]: starts everything, waits for shutdown, drains, returns the [`Summary`].
 
 pub mod clock;
@@ -41,6 +43,7 @@ mod node;
 pub mod node_series;
 pub mod process;
 mod run;
+pub mod shard;
 pub mod summary;
 mod supervise;
 pub mod transport;

@@ -320,6 +320,8 @@ pub struct Metrics {
     pub conflict_guidance: Family<ResultLabel, Counter>,
     /// The interference xApp's families (registered by [`Metrics::for_interference`]).
     pub mobility: MobilityMetrics,
+    /// `xapp_shard_*`: this replica's share of the E2 nodes ([`crate::shard`]).
+    pub shard: crate::shard::ShardMetrics,
 }
 
 impl Default for Metrics {
@@ -373,6 +375,7 @@ impl Metrics {
             submgr_failures: Family::default(),
             conflict_guidance: Family::default(),
             mobility: MobilityMetrics::default(),
+            shard: crate::shard::ShardMetrics::default(),
         };
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
@@ -717,6 +720,7 @@ impl Metrics {
             "Conflict-manager guidance before controls, by result (allow, allow_cached, deny, unavailable_denied, unavailable_allowed)",
             m.conflict_guidance.clone(),
         );
+        m.shard.register(r);
     }
 
     /// The per-arm counters of `arm`, resolved once (no label lookup or allocation on the

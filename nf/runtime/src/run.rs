@@ -13,7 +13,7 @@ use nf_infer::contract::{Contract, ModelKind};
 use nf_infer::runtime::LoadedModel;
 use nf_infer::worker::WorkerStats;
 use nf_infer::{InferenceHandle, ModelId, WorkerConfig, spawn_worker};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::config::RuntimeConfig;
@@ -22,8 +22,8 @@ use crate::e2::E2Error;
 use crate::metrics::Metrics;
 use crate::models::{ModelRegistry, SlotStart};
 use crate::node::{InferCtx, NodeEvent, NodeTask, ServedPolicy};
+use crate::shard::{Sharding, serve_nodes};
 use crate::summary::Summary;
-use crate::supervise::{supervise, wait_shutdown_or_all_dead};
 use crate::transport::{E2smCodec, RicTransport, TransportError};
 use crate::trial::{ArmPolicy, Arms};
 
@@ -260,14 +260,13 @@ pub async fn run_models(
         .collect();
     let registry = Arc::new(ModelRegistry::new(slots, arm_slots, metrics.clone()));
     endpoints = endpoints.with_models(registry.clone());
+    let sharding = sharding(&cfg, &mut endpoints);
     let http = spawn_http(listener, &metrics, endpoints)?;
     let sighup = cfg
         .reload_on_sighup
         .then(|| tokio::spawn(crate::models::reload_on_sighup(registry.clone())));
     let worker_stats: Vec<_> = infer.iter().map(|h| h.stats().clone()).collect();
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (dead_tx, dead_rx) = mpsc::unbounded_channel();
     let clock = Clock::new();
     let mut shutdown = std::pin::pin!(shutdown);
 
@@ -296,7 +295,7 @@ pub async fn run_models(
     let tasks: Vec<_> = nodes
         .iter()
         .map(|node| {
-            let task = NodeTask {
+            NodeTask {
                 node: node.clone(),
                 transport: transport.clone(),
                 // Under asn1-per each node has its own E2SM-KPM version and RC profile.
@@ -324,20 +323,12 @@ pub async fn run_models(
                     .iter()
                     .map(|c| (c.cell, e2_proto::kpm::layout(&c.slices)))
                     .collect(),
-            };
-            tokio::spawn(supervise(task, stop_rx.clone(), dead_tx.clone()))
+            }
         })
         .collect();
     drop(infer);
-    drop(dead_tx);
 
-    let dead = wait_shutdown_or_all_dead(shutdown, dead_rx, tasks.len()).await;
-    tracing::info!("shutting down: draining decisions and unsubscribing");
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        // A node given up is already counted and named in the health state.
-        let _ = t.await;
-    }
+    let dead = serve_nodes(tasks, sharding, &metrics, shutdown).await;
     if let Some(h) = &sighup {
         h.abort();
     }
@@ -456,6 +447,7 @@ pub async fn run_interference(
     if let Some(sink) = notifications {
         endpoints = endpoints.with_notifications(sink);
     }
+    let sharding = sharding(&cfg, &mut endpoints);
     {
         let c = &model.contract;
         metrics.model_loaded(&c.name, &c.version, &c.sha256);
@@ -495,8 +487,6 @@ pub async fn run_interference(
     })?;
     let http = spawn_http(listener, &metrics, endpoints)?;
     let stats = infer.stats().clone();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (dead_tx, dead_rx) = mpsc::unbounded_channel();
     let clock = Clock::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut lister = transport.clone();
@@ -523,7 +513,7 @@ pub async fn run_interference(
             let version = n
                 .and_then(|n| n.kpm_version)
                 .or(transport.kpm_version(&node.id));
-            let task = MobTask {
+            MobTask {
                 node: node.clone(),
                 transport: transport.clone(),
                 codec: codec.for_node(version, n.and_then(|n| n.rc_profile)),
@@ -534,19 +524,12 @@ pub async fn run_interference(
                 clock,
                 log: log.clone(),
                 gate: gate.clone(),
-            };
-            tokio::spawn(supervise(task, stop_rx.clone(), dead_tx.clone()))
+            }
         })
         .collect();
     drop(infer);
-    drop(dead_tx);
 
-    let dead = wait_shutdown_or_all_dead(shutdown, dead_rx, tasks.len()).await;
-    tracing::info!("shutting down: draining decisions and unsubscribing");
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    let dead = serve_nodes(tasks, sharding, &metrics, shutdown).await;
     join_workers(vec![worker]).await;
     transport.stop();
     if let Some(log) = &log {
@@ -575,6 +558,13 @@ pub async fn run_interference(
             })
         }
     }
+}
+
+/// This replica's sharding (`cfg.shard`), its report served on `endpoints`.
+fn sharding(cfg: &RuntimeConfig, endpoints: &mut crate::http::XappEndpoints) -> Option<Sharding> {
+    let s = Sharding::new(cfg.shard.clone()?, cfg.app_id.clone());
+    *endpoints = std::mem::take(endpoints).with_shard(s.reports());
+    Some(s)
 }
 
 /// Serves metrics, health and the xApp endpoints on `listener`, if one was given.

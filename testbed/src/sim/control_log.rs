@@ -43,6 +43,9 @@ pub struct ControlRecord {
     pub t_ms: u64,
     /// The sender: onos E2T request header `app_id` (O-RAN SC face: the RMR source).
     pub app_id: String,
+    /// The sender's instance: onos E2T request header `app_instance_id` (O-RAN SC face: the
+    /// RMR source, as `app_id`).
+    pub app_instance_id: String,
     /// E2 node ID (empty when the request named no known node).
     pub node: String,
     /// Cells the control acts on (a handover: the UE's serving cell).
@@ -64,6 +67,7 @@ impl ControlRecord {
         serde_json::json!({
             "t_ms": self.t_ms,
             "app_id": self.app_id,
+            "app_instance_id": self.app_instance_id,
             "node": self.node,
             "cells": self.cells.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "ue": self.ue.map(|u| u.0),
@@ -145,6 +149,7 @@ mod tests {
         ControlRecord {
             t_ms,
             app_id: app.into(),
+            app_instance_id: app.into(),
             node: "n".into(),
             cells: vec![CellId::new([0, 0xf1, 0x10], nci)],
             ue: ue.map(UeId),

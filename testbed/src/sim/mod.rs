@@ -14,6 +14,7 @@ pub mod osc;
 pub mod radio;
 mod replay;
 pub(crate) mod service;
+mod sub_log;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -39,6 +40,7 @@ use crate::trace::CellTrace;
 
 pub use control_log::{ControlParameter, ControlRecord};
 pub use service::serve;
+pub use sub_log::{SubscriptionEvent, SubscriptionRecord};
 
 /// PLMN of the simulated network: MCC 001, MNC 01 (test network).
 pub const PLMN: [u8; 3] = [0x00, 0xf1, 0x10];
@@ -225,6 +227,8 @@ pub struct Sim {
     shutdown: watch::Sender<bool>,
     /// Every control received with its sender (bounded, oldest dropped and counted).
     control_log: Mutex<control_log::ControlLog>,
+    /// Every KPM subscription opened and closed on the gRPC face (bounded).
+    sub_log: Mutex<sub_log::SubscriptionLog>,
     /// Radio mode: the twin behind the cells.
     pub radio: Option<radio::Radio>,
 }
@@ -305,6 +309,7 @@ impl Sim {
             tap: Mutex::new(None),
             shutdown: watch::channel(false).0,
             control_log: Mutex::new(control_log::ControlLog::default()),
+            sub_log: Mutex::new(sub_log::SubscriptionLog::default()),
             radio: None,
         })
     }
@@ -371,6 +376,7 @@ impl Sim {
             tap: Mutex::new(None),
             shutdown: watch::channel(false).0,
             control_log: Mutex::new(control_log::ControlLog::default()),
+            sub_log: Mutex::new(sub_log::SubscriptionLog::default()),
             radio: Some(radio::Radio::new(twin)),
         })
     }
@@ -679,9 +685,52 @@ impl Sim {
         control_log::direct_conflicts(&self.control_log(), window_ms)
     }
 
+    /// Logs a subscription of node number `node` opened now by `app_id` /
+    /// `app_instance_id`; the guard logs it closed when the subscription's task ends.
+    pub(crate) fn log_subscription(
+        self: &Arc<Self>,
+        app_id: &str,
+        app_instance_id: &str,
+        node: usize,
+    ) -> SubscriptionGuard {
+        let record = SubscriptionRecord {
+            t_ms: self.origin.elapsed().as_millis() as u64,
+            app_id: app_id.to_owned(),
+            app_instance_id: app_instance_id.to_owned(),
+            node: self.nodes[node].id.clone(),
+            event: SubscriptionEvent::Opened,
+        };
+        self.push_subscription(record.clone());
+        SubscriptionGuard {
+            sim: self.clone(),
+            record,
+        }
+    }
+
+    fn push_subscription(&self, record: SubscriptionRecord) {
+        if let Ok(mut log) = self.sub_log.lock() {
+            log.push(record);
+        }
+    }
+
+    /// The subscriptions opened and closed so far, oldest first (at most
+    /// [`sub_log::MAX_ENTRIES`]).
+    pub fn subscription_log(&self) -> Vec<SubscriptionRecord> {
+        self.sub_log
+            .lock()
+            .map(|l| l.entries().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Log entries dropped because the control log was full.
     pub fn control_log_dropped(&self) -> u64 {
         self.control_log.lock().map_or(0, |l| l.dropped())
+    }
+
+    /// Milliseconds since the simulator started: the clock of its control and subscription
+    /// logs.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
     }
 
     /// Number of cells.
@@ -692,6 +741,24 @@ impl Sim {
     /// Ends every replay stream (used on shutdown so the server can drain).
     pub fn stop_streams(&self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+/// Logs its subscription closed when its task ends (see [`Sim::log_subscription`]).
+#[derive(Debug)]
+pub(crate) struct SubscriptionGuard {
+    sim: Arc<Sim>,
+    record: SubscriptionRecord,
+}
+
+impl SubscriptionGuard {
+    /// Runs `task` (the subscription's replay), then logs the subscription closed.
+    pub async fn after(self, task: impl Future<Output = ()>) {
+        task.await;
+        let mut record = self.record;
+        record.t_ms = self.sim.origin.elapsed().as_millis() as u64;
+        record.event = SubscriptionEvent::Closed;
+        self.sim.push_subscription(record);
     }
 }
 

@@ -360,6 +360,7 @@ impl SubscriptionService for Svc {
             sim.stats.aper_subscriptions.fetch_add(1, Ordering::Relaxed);
         }
         tracing::info!(node = %sim.nodes[node].id, app_id = %headers.app_id, cells = cells.len(), period_ms = period, encoding = encoding.as_str_name(), "subscription opened");
+        let closed = sim.log_subscription(&headers.app_id, &headers.app_instance_id, node);
         let node_cells = &sim.nodes[node].cells;
         let sink = GrpcSink {
             tx,
@@ -372,34 +373,38 @@ impl SubscriptionService for Svc {
         };
         if sim.radio.is_some() {
             tokio::spawn(
-                Feed {
-                    sim: sim.clone(),
-                    node,
-                    actions: actions
-                        .iter()
-                        .map(|a| FeedAction {
-                            cell: a.cell,
-                            id: a.id,
-                            kind: a.kind,
-                        })
-                        .collect(),
-                    period_ms: period,
-                    sink,
-                    unsubscribed: unsub_rx,
-                }
-                .run(),
+                closed.after(
+                    Feed {
+                        sim: sim.clone(),
+                        node,
+                        actions: actions
+                            .iter()
+                            .map(|a| FeedAction {
+                                cell: a.cell,
+                                id: a.id,
+                                kind: a.kind,
+                            })
+                            .collect(),
+                        period_ms: period,
+                        sink,
+                        unsubscribed: unsub_rx,
+                    }
+                    .run(),
+                ),
             );
         } else {
             tokio::spawn(
-                Replay {
-                    sim: sim.clone(),
-                    node,
-                    cells,
-                    period_ms: period,
-                    sink,
-                    unsubscribed: unsub_rx,
-                }
-                .run(),
+                closed.after(
+                    Replay {
+                        sim: sim.clone(),
+                        node,
+                        cells,
+                        period_ms: period,
+                        sink,
+                        unsubscribed: unsub_rx,
+                    }
+                    .run(),
+                ),
             );
         }
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -501,6 +506,11 @@ impl Svc {
                 .headers
                 .as_ref()
                 .map(|h| h.app_id.clone())
+                .unwrap_or_default(),
+            app_instance_id: req
+                .headers
+                .as_ref()
+                .map(|h| h.app_instance_id.clone())
                 .unwrap_or_default(),
             node: node.map(|n| sim.nodes[n].id.clone()).unwrap_or_default(),
             cells: Vec::new(),

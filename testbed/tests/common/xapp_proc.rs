@@ -62,6 +62,17 @@ impl XappProcess {
     /// Starts `binary` with `config_text` as its config, `--e2t` the simulator, no metrics
     /// endpoint, two worker threads; `name` names the scratch folder.
     pub fn start(binary: &str, name: &str, sim: &RunningSim, config_text: &str) -> Self {
+        Self::start_listening(binary, name, sim, config_text, "off")
+    }
+
+    /// [`XappProcess::start`] with `--metrics-listen listen` (an address, or `off`).
+    pub fn start_listening(
+        binary: &str,
+        name: &str,
+        sim: &RunningSim,
+        config_text: &str,
+        listen: &str,
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("xapp.toml");
@@ -70,7 +81,7 @@ impl XappProcess {
             .current_dir(repo())
             .args(["--config", config.to_str().unwrap()])
             .args(["--e2t", &format!("http://{}", sim.addr)])
-            .args(["--metrics-listen", "off", "--worker-threads", "2"])
+            .args(["--metrics-listen", listen, "--worker-threads", "2"])
             .env("RUST_LOG", "info,ort=warn")
             .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
             .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
@@ -78,6 +89,12 @@ impl XappProcess {
             .spawn()
             .unwrap();
         Self { child, dir }
+    }
+
+    /// SIGKILL: the process ends at once, draining nothing, unsubscribing nothing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn stderr(&self) -> String {

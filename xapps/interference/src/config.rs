@@ -2,7 +2,7 @@
 //! (`deny_unknown_fields` on every section), then validated into the runtime's types.
 //! Validation reports every problem of the file at once, each naming its `section.key`.
 //!
-//! `[e2t]`, `[ric]` and `[metrics]` are the slice-scheduling xApp's sections (same keys,
+//! `[e2t]`, `[ric]`, `[metrics]` and `[shard]` are the slice-scheduling xApp's sections (same keys,
 //! same bounds, same checks: both xApps can be pointed at one RIC with the same text);
 //! `[model]`, `[state]`, `[mobility]`, `[restriction]`, `[conflict]` and `[decision_log]`
 //! are this xApp's. Relative paths are resolved against the config file's folder.
@@ -19,6 +19,7 @@ use nf_runtime::mobility::{InterferenceConfig, RestrictionSettings};
 use serde::Deserialize;
 use slice_xapp::config::bounds::{self as sb, Bound, Range};
 use slice_xapp::config::ric::RicSection;
+use slice_xapp::config::shard::ShardSection;
 use slice_xapp::config::{E2tSection, MetricsSection, Problems, endpoint_problem};
 
 pub use slice_xapp::config::ConfigError;
@@ -42,6 +43,9 @@ pub struct FileConfig {
     #[serde(default)]
     pub metrics: MetricsSection,
     pub decision_log: Option<DecisionLogSection>,
+    /// Sharding the E2 nodes over replicas: the slice-scheduling xApp's section.
+    #[serde(default)]
+    pub shard: ShardSection,
 }
 
 /// `[model]`: the interference model (contract `kind = "interference"`).
@@ -293,6 +297,9 @@ impl FileConfig {
             .as_ref()
             .and_then(|c| conflict(c, &self.e2t.app_id, &mut p));
 
+        let sharded = self
+            .shard
+            .check(self.metrics.listen, &self.e2t.app_instance_id, &mut p);
         let mut runtime = self.e2t.runtime();
         runtime.stale_after_ms = s.stale_after_ms;
         runtime.late_after_ms = self.e2t.report_period_ms;
@@ -305,6 +312,7 @@ impl FileConfig {
         runtime.rc_profile = ric.rc_profile;
         runtime.nodes = ric.nodes;
         runtime.osc = ric.osc;
+        sharded.apply(&mut runtime);
         if let Some(written) = runtime.osc.rmr_route_table.take() {
             let resolved = base.join(&written);
             p.file("ric.osc.rmr_route_table", &written, &resolved);

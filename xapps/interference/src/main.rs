@@ -54,6 +54,9 @@ struct Cli {
     /// Override or disable (with "off") the Prometheus listen address of the config.
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Override `shard.replicas`, the StatefulSet replicas the E2 nodes are shared over.
+    #[arg(long, env = "INTERFERENCE_XAPP_SHARD_REPLICAS", value_name = "N")]
+    shard_replicas: Option<u64>,
     /// Write the decision log (JSON lines) here, overriding `decision_log.path`.
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
@@ -113,20 +116,33 @@ async fn shutdown_signal(duration: Option<Duration>) {
     }
 }
 
-fn load_config(path: &Path, e2t: Option<String>) -> Result<Validated, Stop> {
+fn load_config(
+    path: &Path,
+    e2t: Option<String>,
+    shard_replicas: Option<u64>,
+) -> Result<Validated, Stop> {
     let base = FileConfig::folder_of(path);
     let mut file = FileConfig::load(path)?;
     if let Some(endpoint) = e2t {
         file.override_endpoint(endpoint, "--e2t / INTERFERENCE_XAPP_E2T");
     }
+    if let Some(n) = shard_replicas {
+        let from = "--shard-replicas / INTERFERENCE_XAPP_SHARD_REPLICAS";
+        file.shard.override_replicas(n, from);
+    }
     Ok(file.validate(&base)?)
 }
 
 fn start(cli: Cli) -> Result<Option<nf_runtime::mobility::MobilitySummary>, Stop> {
-    let validated = load_config(&cli.config, cli.e2t)?;
+    let validated = load_config(&cli.config, cli.e2t, cli.shard_replicas)?;
     let mut runtime_cfg = validated.runtime;
     match cli.metrics_listen.as_deref() {
         None => {}
+        Some("off") if runtime_cfg.shard.is_some() => {
+            return Err(Stop::Usage(
+                "--metrics-listen off: a sharded replica (shard.replicas > 1) must serve /ric/v1/shard to its peers".into(),
+            ));
+        }
         Some("off") => runtime_cfg.metrics_listen = None,
         Some(addr) => {
             runtime_cfg.metrics_listen = Some(addr.parse().map_err(|e| {

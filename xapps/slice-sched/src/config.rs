@@ -7,6 +7,7 @@ pub mod bounds;
 pub mod policy_arm;
 pub mod problems;
 pub mod ric;
+pub mod shard;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,9 @@ pub struct FileConfig {
     pub trial: Option<TrialSection>,
     /// Conflict guidance between xApps (`docs/conflicts.md`); absent: no manager is asked.
     pub conflict: Option<ConflictSection>,
+    /// Sharding the E2 nodes over StatefulSet replicas; absent: one replica serves all.
+    #[serde(default)]
+    pub shard: shard::ShardSection,
 }
 
 /// `[conflict]`: ask a conflict manager (`conflict-mgr`) before every control.
@@ -431,12 +435,16 @@ impl FileConfig {
             .conflict
             .as_ref()
             .map(|c| conflict_gate(c, &self.e2t.app_id, &mut p));
+        let sharded = self
+            .shard
+            .check(self.metrics.listen, &self.e2t.app_instance_id, &mut p);
         let mut runtime = self.runtime();
         runtime.transport = ric.transport;
         runtime.encoding = ric.encoding;
         runtime.rc_profile = ric.rc_profile;
         runtime.nodes = ric.nodes;
         runtime.osc = ric.osc;
+        sharded.apply(&mut runtime);
         if let Some(written) = runtime.osc.rmr_route_table.take() {
             let resolved = resolve(base, &written);
             p.file("ric.osc.rmr_route_table", &written, &resolved);

@@ -51,6 +51,10 @@ struct Cli {
     /// Override or disable (with "off") the Prometheus listen address of the config.
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Override `shard.replicas`, the StatefulSet replicas the E2 nodes are shared over
+    /// (the Helm chart sets it from its values).
+    #[arg(long, env = "SLICE_XAPP_SHARD_REPLICAS", value_name = "N")]
+    shard_replicas: Option<u64>,
     /// Log format.
     #[arg(
         long,
@@ -132,11 +136,19 @@ async fn shutdown_signal(duration: Option<Duration>) {
 
 /// Reads and validates the config, with `--e2t` applied before validation so that a bad
 /// override is named like a bad file value. Relative paths follow the file's folder.
-fn load_config(path: &Path, e2t: Option<String>) -> Result<Validated, Stop> {
+fn load_config(
+    path: &Path,
+    e2t: Option<String>,
+    shard_replicas: Option<u64>,
+) -> Result<Validated, Stop> {
     let base = FileConfig::folder_of(path);
     let mut file = FileConfig::load(path)?;
     if let Some(endpoint) = e2t {
         file.override_endpoint(endpoint, "--e2t / SLICE_XAPP_E2T");
+    }
+    if let Some(n) = shard_replicas {
+        let from = "--shard-replicas / SLICE_XAPP_SHARD_REPLICAS";
+        file.shard.override_replicas(n, from);
     }
     Ok(file.validate(&base)?)
 }
@@ -145,6 +157,11 @@ fn load_config(path: &Path, e2t: Option<String>) -> Result<Validated, Stop> {
 fn apply_metrics_listen(cfg: &mut RuntimeConfig, flag: Option<&str>) -> Result<(), Stop> {
     match flag {
         None => {}
+        Some("off") if cfg.shard.is_some() => {
+            return Err(Stop::Usage(
+                "--metrics-listen off: a sharded replica (shard.replicas > 1) must serve /ric/v1/shard to its peers".into(),
+            ));
+        }
         Some("off") => cfg.metrics_listen = None,
         Some(addr) => {
             let a = addr.parse().map_err(|e| {
@@ -160,7 +177,7 @@ fn apply_metrics_listen(cfg: &mut RuntimeConfig, flag: Option<&str>) -> Result<(
 
 /// Everything from the parsed command line to the end of the run; the summary on success.
 fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
-    let validated = load_config(&cli.config, cli.e2t)?;
+    let validated = load_config(&cli.config, cli.e2t, cli.shard_replicas)?;
     let conflict = validated.conflict;
     let mut runtime_cfg = validated.runtime;
     runtime_cfg.reload_on_sighup = true;

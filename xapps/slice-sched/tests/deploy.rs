@@ -379,6 +379,55 @@ fn slice_config_is_accepted(overlay: &str, cm: &Value) {
     }
 }
 
+/// A StatefulSet of `replicas` pods shares the E2 nodes: each pod is told the replica count
+/// (`SLICE_XAPP_SHARD_REPLICAS`) and its name (`POD_NAME`, the ordinal), and its ConfigMap,
+/// with that count, makes the last pod a sharded replica with its own E2 app instance that
+/// finds its peers through the headless Service.
+fn shards_follow_the_replicas(slice: &Value, cm: &Value, replicas: u64) {
+    assert_eq!(slice["spec"]["replicas"], replicas);
+    let env = slice["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let var = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {env:?}"))
+    };
+    assert_eq!(
+        var("SLICE_XAPP_SHARD_REPLICAS")["value"],
+        replicas.to_string()
+    );
+    assert_eq!(
+        var("POD_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
+    let headless = slice["spec"]["serviceName"].as_str().unwrap();
+    let dir = std::env::temp_dir().join(format!("airan-deploy-shard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = cm["data"]["slice-xapp.toml"].as_str().unwrap().replace(
+        "/opt/airan/models/",
+        &format!("{}/", repo().join("models").to_str().unwrap()),
+    );
+    let path = dir.join("slice-xapp.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut file = slice_xapp::config::FileConfig::load(&path).unwrap();
+    file.shard
+        .override_replicas(replicas, "SLICE_XAPP_SHARD_REPLICAS");
+    // The last pod (POD_NAME slice-xapp-N); set as the key, the test's environment aside.
+    let last = replicas - 1;
+    file.shard.ordinal = Some(last);
+    let v = file.validate(&dir);
+    std::fs::remove_dir_all(&dir).ok();
+    let v = v.unwrap_or_else(|e| panic!("sharded slice-xapp refuses its ConfigMap: {e}"));
+    assert_eq!(v.runtime.app_instance_id, format!("slice-xapp-{last}"));
+    let shard = v.runtime.shard.expect("sharded");
+    assert_eq!(shard.ordinal as u64, last);
+    assert_eq!(shard.replicas as u64, replicas);
+    for (o, peer) in shard.peers.iter().enumerate() {
+        assert_eq!(peer, &format!("slice-xapp-{o}.{headless}:9464"));
+    }
+}
+
 /// The checks every rendering of the default settings passes, kustomize's or Helm's:
 /// ServiceMonitor, workloads, namespace, and on O-RAN SC the RMR ports.
 fn check_objects(what: &str, docs: &[Value], namespace: Option<&str>, rmr: bool) {
@@ -615,6 +664,8 @@ fn helm_chart_values_reach_the_objects() {
             "--set",
             "interferenceXapp.replicas=0",
             "--set",
+            "sliceXapp.replicas=3",
+            "--set",
             "conflictMgr.resources.limits.memory=512Mi",
             "--set",
             "tls.secretName=ran-tls",
@@ -640,6 +691,7 @@ fn helm_chart_values_reach_the_objects() {
         std::fs::read_to_string(&own_config).unwrap()
     );
     slice_config_is_accepted(what, cm);
+    shards_follow_the_replicas(slice, cm, 3);
     assert_eq!(
         find(&docs, "Deployment", "interference-xapp")["spec"]["replicas"],
         0

@@ -466,6 +466,7 @@ impl E2t {
         let mut record = crate::sim::ControlRecord {
             t_ms: 0,
             app_id: m.src.clone(),
+            app_instance_id: m.src.clone(),
             node: node
                 .map(|n| self.sim.nodes[n].id.clone())
                 .unwrap_or_default(),

@@ -240,6 +240,32 @@ pub const REQUESTOR_ID: Bound = int("ric.osc.requestor_id", 0, 65_535, "");
 /// Time limit of one Subscription Manager call.
 pub const SUBMGR_TIMEOUT_MS: Bound = int("ric.osc.submgr_timeout_ms", 100, 600_000, "ms");
 
+/// Ordinals a sharded xApp's replicas probe (`nf_core::shard::MAX_REPLICAS`).
+pub const SHARD_REPLICAS: Bound = also(
+    int(
+        "shard.replicas",
+        1,
+        nf_core::shard::MAX_REPLICAS as u64,
+        "replicas",
+    ),
+    "1 = not sharded",
+);
+pub const SHARD_ORDINAL: Bound = also(
+    int(
+        "shard.ordinal",
+        0,
+        nf_core::shard::MAX_REPLICAS as u64 - 1,
+        "",
+    ),
+    "< shard.replicas; default: the -N of POD_NAME or HOSTNAME",
+);
+pub const SHARD_PROBE_INTERVAL_MS: Bound = also(
+    int("shard.probe_interval_ms", 50, 60_000, "ms"),
+    "also each probe's timeout",
+);
+pub const SHARD_FAILURE_THRESHOLD: Bound = int("shard.failure_threshold", 1, 100, "probes");
+pub const SHARD_HANDOVER_GRACE_MS: Bound = int("shard.handover_grace_ms", 0, 600_000, "ms");
+
 pub const BOUNDS: &[Bound] = &[
     REPORT_PERIOD_MS,
     MAX_MESSAGE_BYTES,
@@ -284,6 +310,11 @@ pub const BOUNDS: &[Bound] = &[
     TAU,
     LOOK_EVERY_S,
     MIN_CELLS,
+    SHARD_REPLICAS,
+    SHARD_ORDINAL,
+    SHARD_PROBE_INTERVAL_MS,
+    SHARD_FAILURE_THRESHOLD,
+    SHARD_HANDOVER_GRACE_MS,
 ];
 
 /// The Markdown table of [`BOUNDS`] that `docs/operations.md` carries.

@@ -1,0 +1,492 @@
+//! Sharding E2 nodes over replicas, judged from the E2T's side: real `slice-xapp` processes
+//! (distinct `e2t.app_instance_id`, each serving `/ric/v1/shard` on its own loopback port)
+//! against one simulator of nine E2 nodes, the simulator logging which instance subscribed
+//! and controlled each node when.
+//!
+//! - three replicas: every node subscribed and controlled by exactly one instance, the one
+//!   rendezvous hashing names; one replica killed with SIGKILL: its nodes are subscribed
+//!   and controlled by the survivors within the stated bound (printed with the measured
+//!   times);
+//! - a fourth replica joins (configured `replicas = 4`, started late): the nodes it wins move
+//!   to it, each released (unsubscribed, last control) before it is acquired; then one
+//!   leaves on SIGTERM and the others take its nodes over;
+//! - in both, over the whole run: per node, no two instances' subscriptions are open at
+//!   once and no two instances' controls interleave.
+//!
+//! The binary is `target/debug/slice-xapp` (`cargo build -p slice-xapp`).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::xapp_proc::{XappProcess, repo};
+use common::{start_sim, wait_for};
+use nf_core::shard::{ShardSettings, owner};
+use testbed::sim::{RunningSim, SimConfig, SubscriptionEvent};
+
+const NODES: usize = 9;
+const PROBE_MS: u64 = 200;
+const THRESHOLD: u32 = 3;
+const GRACE_MS: u64 = 400;
+/// Start-up of several xApps (onnxruntime, discovery) on a busy 2-core host.
+const LIMIT: Duration = Duration::from_secs(90);
+/// Allowed beyond the bound of the node task's start: its KPM subscription exchange and a
+/// busy 2-core host running the simulator, three xApps and the test.
+const SLACK_MS: u64 = 2_500;
+
+/// The tests here start several xApp processes each: one test at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn bound_ms() -> u64 {
+    ShardSettings {
+        ordinal: 0,
+        replicas: 3,
+        failure_threshold: THRESHOLD,
+        handover_grace_ms: GRACE_MS,
+    }
+    .takeover_bound_ms(PROBE_MS)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn instance(ordinal: u32) -> String {
+    format!("slice-xapp-{ordinal}")
+}
+
+/// The demo config with the repository's model, every decision sent (the latency budget
+/// only counted: the host is busy), and `[shard]` for `ordinal` of `replicas` whose HTTP
+/// endpoints are `ports`.
+fn config(replicas: u32, ordinal: u32, ports: &[u16]) -> String {
+    let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
+    let contract = repo()
+        .join("models/slice_forecaster/slice_forecaster.contract.toml")
+        .canonicalize()
+        .unwrap();
+    let text = demo
+        .replace(
+            "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
+            &format!("{:?}", contract.display().to_string()),
+        )
+        .replace(
+            "max_controls_per_cell_per_sec = 4",
+            "max_controls_per_cell_per_sec = 50",
+        )
+        .replace(
+            "latency_budget_ms = 10.0",
+            "latency_budget_ms = 10.0\nlatency_budget_mode = \"count\"",
+        )
+        .replace(
+            "app_instance_id = \"slice-xapp-1\"",
+            "app_instance_id = \"slice-xapp-{ordinal}\"",
+        );
+    assert!(text.contains("slice-xapp-{ordinal}") && text.contains("\"count\""));
+    let peers: Vec<String> = ports
+        .iter()
+        .map(|p| format!("\"http://127.0.0.1:{p}\""))
+        .collect();
+    format!(
+        "{text}\n[shard]\nreplicas = {replicas}\nordinal = {ordinal}\npeers = [{}]\nprobe_interval_ms = {PROBE_MS}\nfailure_threshold = {THRESHOLD}\nhandover_grace_ms = {GRACE_MS}\n",
+        peers.join(", ")
+    )
+}
+
+/// The simulator and the replicas of one test.
+struct Fleet {
+    sim: RunningSim,
+    replicas: u32,
+    ports: Vec<u16>,
+    procs: BTreeMap<u32, XappProcess>,
+}
+
+impl Fleet {
+    async fn new(replicas: u32) -> Self {
+        let sim = start_sim(SimConfig {
+            nodes: NODES,
+            cells_per_node: 1,
+            speed: 10.0,
+            ..SimConfig::default()
+        })
+        .await;
+        Self {
+            sim,
+            replicas,
+            ports: (0..replicas).map(|_| free_port()).collect(),
+            procs: BTreeMap::new(),
+        }
+    }
+
+    fn start(&mut self, ordinal: u32) {
+        let text = config(self.replicas, ordinal, &self.ports);
+        let listen = format!("127.0.0.1:{}", self.ports[ordinal as usize]);
+        let name = format!("shard-{}-{ordinal}", self.replicas);
+        let p = XappProcess::start_listening("slice-xapp", &name, &self.sim, &text, &listen);
+        self.procs.insert(ordinal, p);
+    }
+
+    fn nodes(&self) -> Vec<String> {
+        self.sim.sim.nodes.iter().map(|n| n.id.clone()).collect()
+    }
+
+    /// Every node subscribed by exactly its rendezvous owner over `live`, and controlled by
+    /// it at or after `since_ms`.
+    fn settled(&self, live: &[u32], since_ms: u64) -> bool {
+        let open = open_subscriptions(&self.sim);
+        let controls = self.sim.sim.control_log();
+        self.nodes().iter().all(|n| {
+            let want = instance(owner(n, live.iter().copied()).unwrap());
+            open.get(n) == Some(&BTreeSet::from([want.clone()]))
+                && controls
+                    .iter()
+                    .any(|c| &c.node == n && c.app_instance_id == want && c.t_ms >= since_ms)
+        })
+    }
+
+    async fn wait_settled(&self, live: &[u32], since_ms: u64, what: &str) {
+        let ok = wait_for(LIMIT, || self.settled(live, since_ms)).await;
+        if !ok {
+            let logs: Vec<String> = self
+                .procs
+                .iter()
+                .map(|(o, p)| format!("--- replica {o}:\n{}", tail(&p.stderr())))
+                .collect();
+            panic!(
+                "{what}: nodes not served by their owners over {live:?} within {LIMIT:?}; open subscriptions {:?}\n{}",
+                open_subscriptions(&self.sim),
+                logs.join("\n")
+            );
+        }
+    }
+
+    /// Stops every replica with SIGTERM; each must drain and exit 0.
+    async fn stop(mut self) {
+        for (o, p) in std::mem::take(&mut self.procs) {
+            let (exit, _, stderr) = p.stop().await;
+            assert!(
+                exit.success(),
+                "replica {o} exit {exit}:\n{}",
+                tail(&stderr)
+            );
+        }
+        self.sim.stop().await;
+    }
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// Per node: the instances whose KPM subscription is open now.
+fn open_subscriptions(sim: &RunningSim) -> BTreeMap<String, BTreeSet<String>> {
+    let mut open: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for r in sim.sim.subscription_log() {
+        let n = open
+            .entry(r.node)
+            .or_default()
+            .entry(r.app_instance_id)
+            .or_default();
+        *n += match r.event {
+            SubscriptionEvent::Opened => 1,
+            SubscriptionEvent::Closed => -1,
+        };
+    }
+    open.into_iter()
+        .map(|(node, by)| {
+            let on = by.into_iter().filter(|(_, n)| *n > 0).map(|(i, _)| i);
+            (node, on.collect())
+        })
+        .collect()
+}
+
+/// Over the whole run, per node: no two instances' subscriptions open at once, and no two
+/// instances' controls interleave (each instance's controls of a node lie in one time
+/// window that no other instance's window overlaps).
+fn check_exclusive(sim: &RunningSim) {
+    let now = sim.sim.elapsed_ms();
+    // (node, instance) → [opened, closed) intervals.
+    let mut spans: BTreeMap<(String, String), Vec<(u64, u64)>> = BTreeMap::new();
+    let mut opened: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
+    for r in sim.sim.subscription_log() {
+        let key = (r.node, r.app_instance_id);
+        match r.event {
+            SubscriptionEvent::Opened => opened.entry(key).or_default().push(r.t_ms),
+            SubscriptionEvent::Closed => {
+                let from = opened.entry(key.clone()).or_default().pop().unwrap();
+                spans.entry(key).or_default().push((from, r.t_ms));
+            }
+        }
+    }
+    for (key, left) in opened {
+        for from in left {
+            spans.entry(key.clone()).or_default().push((from, now));
+        }
+    }
+    let all: Vec<_> = spans.iter().collect();
+    for ((n1, i1), s1) in &all {
+        for ((n2, i2), s2) in &all {
+            if n1 != n2 || i1 >= i2 {
+                continue;
+            }
+            for a in s1.iter() {
+                for b in s2.iter() {
+                    let overlap = a.0 < b.1 && b.0 < a.1;
+                    assert!(
+                        !overlap,
+                        "{n1}: {i1} subscribed {a:?} while {i2} subscribed {b:?}"
+                    );
+                }
+            }
+        }
+    }
+    let mut windows: BTreeMap<String, BTreeMap<String, (u64, u64)>> = BTreeMap::new();
+    for c in sim.sim.control_log() {
+        let w = windows
+            .entry(c.node)
+            .or_default()
+            .entry(c.app_instance_id)
+            .or_insert((c.t_ms, c.t_ms));
+        w.1 = c.t_ms;
+    }
+    for (node, by) in &windows {
+        let w: Vec<_> = by.iter().collect();
+        for (i, (a, wa)) in w.iter().enumerate() {
+            for (b, wb) in &w[i + 1..] {
+                let overlap = wa.0 < wb.1 && wb.0 < wa.1;
+                assert!(
+                    !overlap,
+                    "{node}: controls of {a} {wa:?} interleave with {b} {wb:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Per node, the instances that sent it controls at or after `since_ms`, in turn (an
+/// instance listed again only after another one).
+fn senders_since(sim: &RunningSim, since_ms: u64) -> BTreeMap<String, Vec<String>> {
+    let mut order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in sim.sim.control_log() {
+        let seq = order.entry(c.node).or_default();
+        if c.t_ms >= since_ms && seq.last() != Some(&c.app_instance_id) {
+            seq.push(c.app_instance_id);
+        }
+    }
+    order
+}
+
+/// `node`'s senders since the fleet settled: `old` then `new` when the node moved (`old`
+/// may have sent nothing between the settling and its departure), else `old` alone.
+fn check_senders(node: &str, senders: &[String], old: &str, new: &str) {
+    let ok = if old == new {
+        senders == [old]
+    } else {
+        senders == [old, new] || senders == [new]
+    };
+    assert!(
+        ok,
+        "{node}: controls from {senders:?}, expected {old} then {new}"
+    );
+}
+
+/// `GET /ric/v1/shard` of the replica on `port`.
+fn shard_report(port: u16) -> serde_json::Value {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /ric/v1/shard HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.0 200"), "{text}");
+    let body = text.split("\r\n\r\n").nth(1).unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
+fn strings(v: &serde_json::Value) -> BTreeSet<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// When each node was first subscribed and first controlled by `instance` at or after
+/// `since_ms`.
+fn first_service(sim: &RunningSim, node: &str, instance: &str, since_ms: u64) -> (u64, u64) {
+    let sub = sim
+        .sim
+        .subscription_log()
+        .into_iter()
+        .find(|r| {
+            r.node == node
+                && r.app_instance_id == instance
+                && r.event == SubscriptionEvent::Opened
+                && r.t_ms >= since_ms
+        })
+        .unwrap()
+        .t_ms;
+    let ctl = sim
+        .sim
+        .control_log()
+        .into_iter()
+        .find(|c| c.node == node && c.app_instance_id == instance && c.t_ms >= since_ms)
+        .unwrap()
+        .t_ms;
+    (sub, ctl)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_the_nodes_and_survivors_take_over_a_killed_ones() {
+    let _one = SERIAL.lock().await;
+    let mut fleet = Fleet::new(3).await;
+    for o in 0..3 {
+        fleet.start(o);
+    }
+    fleet.wait_settled(&[0, 1, 2], 0, "start").await;
+    // From here on each node changes hands only when a replica goes. (Before, a replica
+    // whose endpoint came up more than three probes after a peer's was dead to that peer
+    // for a while: its nodes went there first, then moved back.)
+    let settled_at = fleet.sim.sim.elapsed_ms();
+    // Each replica's report names the nodes it serves: together every node, once.
+    let nodes = fleet.nodes();
+    let mut seen = BTreeSet::new();
+    for o in 0..3u32 {
+        let r = shard_report(fleet.ports[o as usize]);
+        assert_eq!(r["ordinal"], o);
+        assert_eq!(r["xapp"], "slice-xapp");
+        assert_eq!(r["live"], serde_json::json!([0, 1, 2]), "{r}");
+        let owned = strings(&r["owned"]);
+        let want: BTreeSet<String> = nodes
+            .iter()
+            .filter(|n| owner(n, 0..3) == Some(o))
+            .cloned()
+            .collect();
+        assert_eq!(owned, want, "replica {o}: {r}");
+        assert!(seen.is_disjoint(&owned));
+        seen.extend(owned);
+    }
+    assert_eq!(seen.len(), NODES);
+
+    // Kill the replica owning most nodes; the survivors take them over.
+    let victim = (0..3u32)
+        .max_by_key(|o| nodes.iter().filter(|n| owner(n, 0..3) == Some(*o)).count())
+        .unwrap();
+    let survivors: Vec<u32> = (0..3).filter(|o| *o != victim).collect();
+    let moved: Vec<&String> = nodes
+        .iter()
+        .filter(|n| owner(n, 0..3) == Some(victim))
+        .collect();
+    assert!(!moved.is_empty());
+    let killed_at = fleet.sim.sim.elapsed_ms();
+    fleet.procs.get_mut(&victim).unwrap().kill();
+    fleet
+        .wait_settled(&survivors, killed_at, "after the kill")
+        .await;
+    let (mut sub_ms, mut ctl_ms) = (0, 0);
+    for n in &moved {
+        let heir = instance(owner(n, survivors.iter().copied()).unwrap());
+        let (sub, ctl) = first_service(&fleet.sim, n, &heir, killed_at);
+        sub_ms = sub_ms.max(sub - killed_at);
+        ctl_ms = ctl_ms.max(ctl - killed_at);
+    }
+    let bound = bound_ms();
+    println!(
+        "{} nodes of the killed replica {victim}: all subscribed by survivors {sub_ms} ms and controlled {ctl_ms} ms after SIGKILL (task start bound {bound} ms: probe {PROBE_MS} ms, threshold {THRESHOLD}, grace {GRACE_MS} ms)",
+        moved.len()
+    );
+    assert!(
+        sub_ms <= bound + SLACK_MS,
+        "taken over after {sub_ms} ms, bound {bound} ms + {SLACK_MS} ms"
+    );
+    check_exclusive(&fleet.sim);
+    let senders = senders_since(&fleet.sim, settled_at);
+    for n in &nodes {
+        let heir = instance(owner(n, survivors.iter().copied()).unwrap());
+        check_senders(n, &senders[n], &instance(owner(n, 0..3).unwrap()), &heir);
+    }
+    fleet.procs.remove(&victim);
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_replica_gets_its_nodes_released_first_and_a_leaving_one_hands_them_over() {
+    let _one = SERIAL.lock().await;
+    // Four ordinals configured, three running: ordinal 3 is declared dead, then starts.
+    let mut fleet = Fleet::new(4).await;
+    for o in 0..3 {
+        fleet.start(o);
+    }
+    fleet.wait_settled(&[0, 1, 2], 0, "start").await;
+    let settled_at = fleet.sim.sim.elapsed_ms();
+    let nodes = fleet.nodes();
+    let moving: Vec<&String> = nodes.iter().filter(|n| owner(n, 0..4) == Some(3)).collect();
+    assert!(!moving.is_empty(), "ordinal 3 wins some of {nodes:?}");
+    let joined_at = fleet.sim.sim.elapsed_ms();
+    fleet.start(3);
+    fleet
+        .wait_settled(&[0, 1, 2, 3], joined_at, "after the join")
+        .await;
+    let log = fleet.sim.sim.subscription_log();
+    let mut served_ms = 0;
+    for n in &moving {
+        let old = instance(owner(n, 0..3).unwrap());
+        let released = log
+            .iter()
+            .find(|r| {
+                &&r.node == n
+                    && r.app_instance_id == old
+                    && r.event == SubscriptionEvent::Closed
+                    && r.t_ms >= joined_at
+            })
+            .unwrap_or_else(|| panic!("{n}: {old} never unsubscribed"))
+            .t_ms;
+        let (sub, _) = first_service(&fleet.sim, n, &instance(3), joined_at);
+        assert!(
+            released <= sub,
+            "{n}: acquired at {sub} ms, released at {released} ms"
+        );
+        served_ms = served_ms.max(sub - joined_at);
+    }
+    println!(
+        "{} nodes moved to the joining replica, the last subscribed {served_ms} ms after its start (released first)",
+        moving.len()
+    );
+    check_exclusive(&fleet.sim);
+    let senders = senders_since(&fleet.sim, settled_at);
+    for n in &nodes {
+        let (old, new) = (owner(n, 0..3).unwrap(), owner(n, 0..4).unwrap());
+        check_senders(n, &senders[n], &instance(old), &instance(new));
+    }
+
+    // Replica 0 leaves gracefully (SIGTERM, as in a rolling update or a scale-down): it
+    // reports `leaving`, releases its nodes and says so before it exits, so the others take
+    // them over without waiting to declare it dead.
+    let leaving: Vec<&String> = nodes.iter().filter(|n| owner(n, 0..4) == Some(0)).collect();
+    let left_at = fleet.sim.sim.elapsed_ms();
+    let (exit, _, stderr) = fleet.procs.remove(&0).unwrap().stop().await;
+    assert!(exit.success(), "replica 0 exit {exit}:\n{}", tail(&stderr));
+    fleet
+        .wait_settled(&[1, 2, 3], left_at, "after replica 0 left")
+        .await;
+    let mut taken_ms = 0;
+    for n in &leaving {
+        let heir = instance(owner(n, 1..4).unwrap());
+        let (sub, _) = first_service(&fleet.sim, n, &heir, left_at);
+        taken_ms = taken_ms.max(sub - left_at);
+    }
+    println!(
+        "{} nodes of replica 0, leaving on SIGTERM: all subscribed by the others {taken_ms} ms after the signal",
+        leaving.len()
+    );
+    assert!(taken_ms <= bound_ms() + SLACK_MS, "{taken_ms} ms");
+    check_exclusive(&fleet.sim);
+    fleet.stop().await;
+}

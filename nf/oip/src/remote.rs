@@ -171,7 +171,9 @@ impl RemoteModel {
             .await
         {
             Ok(ready) => ready,
-            Err(OipError::Refused { .. }) => false,
+            // Servers differ on a version they do not hold: false, NOT_FOUND, or (MLServer)
+            // UNKNOWN; the metadata below tells what they do hold.
+            Err(OipError::Refused { .. } | OipError::ServerError { .. }) => false,
             Err(e) => return Err(e),
         };
         if !ready {

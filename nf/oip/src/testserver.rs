@@ -116,10 +116,12 @@ fn free_port() -> std::io::Result<u16> {
 
 impl TestServer {
     /// Starts the server with `python` (from [`python`]) serving `models`; its output goes
-    /// to a log file in the temporary folder.
-    pub fn start(python: &Path, models: &[Served]) -> std::io::Result<Self> {
+    /// to `target/oip-logs/<label>.log` (kept after the run, replaced by the next).
+    pub fn start(python: &Path, models: &[Served], label: &str) -> std::io::Result<Self> {
         let (grpc, http) = (free_port()?, free_port()?);
-        let log = std::env::temp_dir().join(format!("nf-oip-mlserver-{}-{grpc}.log", std::process::id()));
+        let dir = repo_root().join("target/oip-logs");
+        std::fs::create_dir_all(&dir)?;
+        let log = dir.join(format!("{label}.log"));
         let out = File::create(&log)?;
         let mut cmd = Command::new(python);
         cmd.arg(repo_root().join("nf/oip/tests/server/serve.py"))
@@ -205,6 +207,5 @@ impl Drop for TestServer {
             let _ = stdin.flush();
         }
         self.kill();
-        let _ = std::fs::remove_file(&self.log);
     }
 }

@@ -69,4 +69,5 @@ class OnnxModel(MLModel):
             value.flat[0] = np.nan
         elif self._corrupt == "drop_row":
             value = value[:-1]
-        return NumpyCodec.encode_output(name, value)
+        # Built by hand rather than by MLServer's NumpyCodec, which turns NaN into None.
+        return ResponseOutput(name=name, datatype="FP32", shape=list(value.shape), data=value.ravel().tolist())

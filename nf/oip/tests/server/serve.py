@@ -25,11 +25,9 @@ import oip_runtime  # noqa: E402
 
 
 def _knob(text: str):
+    # Values stay strings (float("nan") would turn corrupt:nan into a number).
     key, _, value = text.partition(":")
-    try:
-        return key, float(value)
-    except ValueError:
-        return key, value
+    return key, value
 
 
 def model_settings(spec: str) -> ModelSettings:
@@ -37,6 +35,8 @@ def model_settings(spec: str) -> ModelSettings:
     extra = dict(_knob(k) for k in rest[0].split(",")) if rest else {}
     return ModelSettings(
         name=name,
+        versions=[version],
+        platform="onnxruntime",
         implementation=oip_runtime.OnnxModel,
         parallel_workers=0,
         parameters=ModelParameters(uri=os.path.abspath(path), version=version, extra=extra),

@@ -106,6 +106,7 @@ pub struct TestServer {
     stdin: Option<ChildStdin>,
     /// `http://127.0.0.1:<grpc port>`.
     pub endpoint: String,
+    pub grpc_port: u16,
     pub log: PathBuf,
     models: Vec<Served>,
 }
@@ -118,7 +119,17 @@ impl TestServer {
     /// Starts the server with `python` (from [`python`]) serving `models`; its output goes
     /// to `target/oip-logs/<label>.log` (kept after the run, replaced by the next).
     pub fn start(python: &Path, models: &[Served], label: &str) -> std::io::Result<Self> {
-        let (grpc, http) = (free_port()?, free_port()?);
+        Self::start_on(python, models, label, free_port()?)
+    }
+
+    /// [`Self::start`] with the gRPC port given (a server started again where one died).
+    pub fn start_on(
+        python: &Path,
+        models: &[Served],
+        label: &str,
+        grpc: u16,
+    ) -> std::io::Result<Self> {
+        let http = free_port()?;
         let dir = repo_root().join("target/oip-logs");
         std::fs::create_dir_all(&dir)?;
         let log = dir.join(format!("{label}.log"));
@@ -139,6 +150,7 @@ impl TestServer {
             child,
             stdin,
             endpoint: format!("http://127.0.0.1:{grpc}"),
+            grpc_port: grpc,
             log,
             models: models.to_vec(),
         })

@@ -72,18 +72,24 @@ impl OipClient {
     /// `ServerLive`.
     pub async fn server_live(&self, deadline: Duration) -> Result<bool, OipError> {
         let mut g = self.grpc.clone();
-        let r = call("ServerLive", deadline, pb::ServerLiveRequest {}, |req| async move {
-            g.server_live(req).await
-        });
+        let r = call(
+            "ServerLive",
+            deadline,
+            pb::ServerLiveRequest {},
+            |req| async move { g.server_live(req).await },
+        );
         Ok(r.await?.live)
     }
 
     /// `ServerReady`.
     pub async fn server_ready(&self, deadline: Duration) -> Result<bool, OipError> {
         let mut g = self.grpc.clone();
-        let r = call("ServerReady", deadline, pb::ServerReadyRequest {}, |req| async move {
-            g.server_ready(req).await
-        });
+        let r = call(
+            "ServerReady",
+            deadline,
+            pb::ServerReadyRequest {},
+            |req| async move { g.server_ready(req).await },
+        );
         Ok(r.await?.ready)
     }
 

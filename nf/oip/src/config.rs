@@ -210,7 +210,10 @@ impl RemoteModelSection {
             self.max_message_bytes,
             MAX_MESSAGE_BYTES_RANGE,
         );
-        for (key, value) in [("model_name", &self.model_name), ("model_version", &self.model_version)] {
+        for (key, value) in [
+            ("model_name", &self.model_name),
+            ("model_version", &self.model_version),
+        ] {
             if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
                 p.add(key, "is empty; leave it out to use the contract's");
             }
@@ -250,7 +253,11 @@ impl RemoteModelSection {
 
 /// The client sends FP32 rows and reads FP32 outputs; a full batch must fit a message.
 fn check_contract_fits(s: &RemoteModelSection, c: &Contract, p: &mut Problems) {
-    if let Some(o) = c.outputs.iter().find(|o| oip_datatype(&o.dtype) != Some("FP32")) {
+    if let Some(o) = c
+        .outputs
+        .iter()
+        .find(|o| oip_datatype(&o.dtype) != Some("FP32"))
+    {
         p.add(
             "contract",
             format!(
@@ -331,10 +338,10 @@ mod tests {
 
     #[test]
     fn a_batch_that_cannot_fit_a_message_is_refused() {
-        // 4096 rows × 48 floats × 4 bytes = 786,432 bytes > 65,536.
+        // 4096 rows × 48 floats × 4 bytes + 1 KiB of framing = 787,456 bytes > 65,536.
         let shown = problems("max_batch_rows = 4096\nmax_message_bytes = 65536");
         assert!(
-            shown.contains("remote_model.max_batch_rows") && shown.contains("786432"),
+            shown.contains("remote_model.max_batch_rows") && shown.contains("787456"),
             "{shown}"
         );
     }

@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(kind(tonic::Status::unavailable("down")), "unavailable");
         assert_eq!(kind(tonic::Status::not_found("no model")), "refused");
         assert_eq!(kind(tonic::Status::invalid_argument("bad")), "refused");
-        assert_eq!(kind(tonic::Status::resource_exhausted("full")), "overloaded");
+        assert_eq!(
+            kind(tonic::Status::resource_exhausted("full")),
+            "overloaded"
+        );
         assert_eq!(kind(tonic::Status::internal("boom")), "server_error");
         // UNKNOWN without a broken transport underneath is the server's failure.
         assert_eq!(kind(tonic::Status::unknown("boom")), "server_error");

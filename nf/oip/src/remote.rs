@@ -235,7 +235,9 @@ impl RemoteModel {
         let n = rows.len() / self.row_len;
         let started = Instant::now();
         let chunk = self.cfg.max_batch_rows * self.row_len;
-        let calls = rows.chunks(chunk).map(|part| self.infer_batch(part, deadline));
+        let calls = rows
+            .chunks(chunk)
+            .map(|part| self.infer_batch(part, deadline));
         let parts = futures::future::try_join_all(calls).await?;
         let values = if parts.len() == 1 {
             parts.into_iter().next().unwrap_or_default()

@@ -109,7 +109,10 @@ pub(crate) fn decode(
 /// one of the two).
 fn values_of(resp: &pb::ModelInferResponse, at: usize, count: usize) -> Result<Vec<f32>, String> {
     let out = &resp.outputs[at];
-    let typed = out.contents.as_ref().map_or(&[][..], |c| &c.fp32_contents[..]);
+    let typed = out
+        .contents
+        .as_ref()
+        .map_or(&[][..], |c| &c.fp32_contents[..]);
     if resp.raw_output_contents.is_empty() {
         if typed.len() != count {
             return Err(format!(
@@ -202,7 +205,13 @@ mod tests {
         assert!(raw.inputs[0].contents.is_none());
         let typed = request(&ask(Encoding::Typed), &rows);
         assert!(typed.raw_input_contents.is_empty());
-        assert_eq!(typed.inputs[0].contents.as_ref().map(|c| c.fp32_contents.len()), Some(96));
+        assert_eq!(
+            typed.inputs[0]
+                .contents
+                .as_ref()
+                .map(|c| c.fp32_contents.len()),
+            Some(96)
+        );
         assert_eq!(typed.inputs[0].shape, vec![2, 8, 6]);
         assert_eq!(typed.model_version.as_deref(), Some("2.0.0"));
     }

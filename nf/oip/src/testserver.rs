@@ -136,7 +136,12 @@ impl TestServer {
         let out = File::create(&log)?;
         let mut cmd = Command::new(python);
         cmd.arg(repo_root().join("nf/oip/tests/server/serve.py"))
-            .args(["--grpc-port", &grpc.to_string(), "--http-port", &http.to_string()]);
+            .args([
+                "--grpc-port",
+                &grpc.to_string(),
+                "--http-port",
+                &http.to_string(),
+            ]);
         for m in models {
             cmd.args(["--model", &m.arg()]);
         }
@@ -174,7 +179,10 @@ impl TestServer {
         let short = Duration::from_millis(500);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("MLServer exited ({status}) before it was ready:\n{}", self.log_tail()));
+                return Err(format!(
+                    "MLServer exited ({status}) before it was ready:\n{}",
+                    self.log_tail()
+                ));
             }
             let mut ready = client.server_ready(short).await.unwrap_or(false);
             for m in &self.models {

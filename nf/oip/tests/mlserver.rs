@@ -31,7 +31,8 @@ fn server(test: &str) -> Option<&'static str> {
             Served::forecaster("nan-forecaster", &["corrupt:nan"]),
             Served::forecaster("short-forecaster", &["corrupt:drop_row"]),
         ];
-        let mut server = TestServer::start(&python, &models, "mlserver-test").expect("start MLServer");
+        let mut server =
+            TestServer::start(&python, &models, "mlserver-test").expect("start MLServer");
         // The tests' own runtimes cannot block: wait on a thread with a runtime of its own.
         let (server, took) = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -63,7 +64,9 @@ fn expect_err(r: Result<impl std::fmt::Debug, OipError>) -> OipError {
 
 #[tokio::test]
 async fn the_served_model_passes_the_contract_check() {
-    let Some(endpoint) = server("contract check") else { return };
+    let Some(endpoint) = server("contract check") else {
+        return;
+    };
     let model = remote(endpoint, "");
     let meta = model.check().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(meta.name, "slice-prb-forecaster");
@@ -87,18 +90,24 @@ async fn refused(model: RemoteModel, kind: &str) -> String {
     err.to_string()
 }
 
+/// A change to the configuration (its contract, the model asked for).
+type Edit = dyn Fn(&mut nf_oip::RemoteConfig);
+
 #[tokio::test]
 async fn a_contract_that_differs_is_refused_naming_the_field() {
-    let Some(endpoint) = server("wrong contract") else { return };
-    let with = |edit: &dyn Fn(&mut nf_oip::RemoteConfig)| {
+    let Some(endpoint) = server("wrong contract") else {
+        return;
+    };
+    let with = |edit: &Edit| {
         let mut cfg = config(endpoint, "");
         edit(&mut cfg);
         RemoteModel::new(cfg).expect("remote model")
     };
-    let cases: [(&str, &dyn Fn(&mut nf_oip::RemoteConfig)); 5] = [
-        ("input name: contract says window, server has kpm_window", &|c| {
-            c.contract.input.name = "window".into()
-        }),
+    let cases: [(&str, &Edit); 5] = [
+        (
+            "input name: contract says window, server has kpm_window",
+            &|c| c.contract.input.name = "window".into(),
+        ),
         (
             "input `kpm_window` shape: contract says [-1, 12, 6], server has [-1, 8, 6]",
             &|c| c.contract.input.shape = vec![-1, 12, 6],
@@ -121,13 +130,19 @@ async fn a_contract_that_differs_is_refused_naming_the_field() {
         assert!(shown.contains(needle), "expected {needle:?} in: {shown}");
     }
     // A model the server does not have at all is not ready, and named.
-    let shown = refused(with(&|c| c.model_name = "no-such-model".into()), "not_ready").await;
+    let shown = refused(
+        with(&|c| c.model_name = "no-such-model".into()),
+        "not_ready",
+    )
+    .await;
     assert!(shown.contains("no-such-model"), "{shown}");
 }
 
 #[tokio::test]
 async fn remote_outputs_equal_local_onnxruntime_outputs() {
-    let Some(endpoint) = server("remote vs local") else { return };
+    let Some(endpoint) = server("remote vs local") else {
+        return;
+    };
     let contract = contract();
     let mut local = local_model();
     for encoding in ["raw", "typed"] {
@@ -154,8 +169,13 @@ async fn remote_outputs_equal_local_onnxruntime_outputs() {
 
 #[tokio::test]
 async fn a_late_answer_is_a_deadline() {
-    let Some(endpoint) = server("deadline") else { return };
-    let model = remote(endpoint, "model_name = \"slow-forecaster\"\ndeadline_ms = 100");
+    let Some(endpoint) = server("deadline") else {
+        return;
+    };
+    let model = remote(
+        endpoint,
+        "model_name = \"slow-forecaster\"\ndeadline_ms = 100",
+    );
     model.check().await.unwrap_or_else(|e| panic!("{e}"));
     let input = rows(&contract(), 4, 1);
     let started = Instant::now();
@@ -174,7 +194,11 @@ async fn a_late_answer_is_a_deadline() {
     assert!(started.elapsed() < Duration::from_millis(200));
     let stats = model.stats();
     assert_eq!(stats.failures("deadline"), 2);
-    assert!(stats.latency_quantile(1.0).is_some_and(|p| p >= Duration::from_millis(100)));
+    assert!(
+        stats
+            .latency_quantile(1.0)
+            .is_some_and(|p| p >= Duration::from_millis(100))
+    );
     // No budget left: nothing is sent.
     let sent = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
     expect_err(model.infer(&input, Duration::ZERO).await);
@@ -183,10 +207,14 @@ async fn a_late_answer_is_a_deadline() {
 
 #[tokio::test]
 async fn unusable_answers_are_refused_with_the_reason() {
-    let Some(endpoint) = server("bad output") else { return };
+    let Some(endpoint) = server("bad output") else {
+        return;
+    };
     let input = rows(&contract(), 3, 9);
     for encoding in ["raw", "typed"] {
-        let extra = |name: &str| format!("model_name = \"{name}\"\ninput_encoding = \"{encoding}\"\ndeadline_ms = 5000");
+        let extra = |name: &str| {
+            format!("model_name = \"{name}\"\ninput_encoding = \"{encoding}\"\ndeadline_ms = 5000")
+        };
         let nan = remote(endpoint, &extra("nan-forecaster"));
         let err = expect_err(nan.infer(&input, Duration::from_secs(5)).await);
         assert_eq!(err.kind(), "bad_output", "{err}");
@@ -194,15 +222,23 @@ async fn unusable_answers_are_refused_with_the_reason() {
         let short = remote(endpoint, &extra("short-forecaster"));
         let err = expect_err(short.infer(&input, Duration::from_secs(5)).await);
         assert_eq!(err.kind(), "bad_output", "{err}");
-        assert!(err.to_string().contains("shape [2, 2], expected [3, 2]"), "{err}");
+        assert!(
+            err.to_string().contains("shape [2, 2], expected [3, 2]"),
+            "{err}"
+        );
         assert_eq!(short.stats().failures("bad_output"), 1);
     }
 }
 
 #[tokio::test]
 async fn requests_the_server_cannot_serve_are_refused() {
-    let Some(endpoint) = server("refused") else { return };
-    let model = remote(endpoint, "model_name = \"no-such-model\"\ndeadline_ms = 5000");
+    let Some(endpoint) = server("refused") else {
+        return;
+    };
+    let model = remote(
+        endpoint,
+        "model_name = \"no-such-model\"\ndeadline_ms = 5000",
+    );
     let input = rows(&contract(), 2, 3);
     let err = expect_err(model.infer(&input, Duration::from_secs(5)).await);
     assert_eq!(err.kind(), "refused", "{err}");
@@ -210,5 +246,10 @@ async fn requests_the_server_cannot_serve_are_refused() {
     let good = remote(endpoint, "");
     let err = expect_err(good.infer(&input[..47], Duration::from_secs(5)).await);
     assert_eq!(err.kind(), "bad_input", "{err}");
-    assert_eq!(good.stats().calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        good.stats()
+            .calls
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }

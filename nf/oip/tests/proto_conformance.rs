@@ -64,7 +64,12 @@ fn walk(prefix: &str, m: &DescriptorProto, out: &mut BTreeMap<String, Fields>) {
     let fields = m
         .field
         .iter()
-        .map(|f| (f.name().to_owned(), (f.number(), f.r#type() as i32, f.label() as i32)))
+        .map(|f| {
+            (
+                f.name().to_owned(),
+                (f.number(), f.r#type() as i32, f.label() as i32),
+            )
+        })
         .collect();
     for nested in &m.nested_type {
         walk(&name, nested, out);
@@ -78,7 +83,10 @@ fn our_proto_matches_mlserver_s_own_definition() {
         return;
     };
     let script = repo_root().join("nf/oip/tests/server/dump_dataplane.py");
-    let out = Command::new(&python).arg(&script).output().expect("run the dump");
+    let out = Command::new(&python)
+        .arg(&script)
+        .output()
+        .expect("run the dump");
     assert!(
         out.status.success(),
         "{}",
@@ -86,7 +94,11 @@ fn our_proto_matches_mlserver_s_own_definition() {
     );
     let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let (messages, methods) = ours();
-    let known = |m: &str, f: &str| KNOWN_DIFFERENCES.iter().any(|(km, kf, _)| *km == m && *kf == f);
+    let known = |m: &str, f: &str| {
+        KNOWN_DIFFERENCES
+            .iter()
+            .any(|(km, kf, _)| *km == m && *kf == f)
+    };
 
     let mut compared = 0;
     for (message, fields) in &messages {

@@ -26,7 +26,10 @@ async fn a_killed_server_is_unavailable_not_a_hang() {
         .unwrap_or_else(|e| panic!("{e}"));
     let endpoint = server.endpoint.clone();
     let good = remote(&endpoint, "deadline_ms = 10000");
-    let slow = remote(&endpoint, "model_name = \"slow-forecaster\"\ndeadline_ms = 10000");
+    let slow = remote(
+        &endpoint,
+        "model_name = \"slow-forecaster\"\ndeadline_ms = 10000",
+    );
     good.check().await.unwrap_or_else(|e| panic!("{e}"));
     let input = rows(&contract(), 8, 5);
     good.infer(&input, Duration::from_secs(10))
@@ -45,7 +48,10 @@ async fn a_killed_server_is_unavailable_not_a_hang() {
     println!("in flight when killed: {err}");
     let after_kill = killed_at.elapsed();
     assert_eq!(err.kind(), "unavailable", "{err}");
-    assert!(after_kill < Duration::from_secs(1), "reported {after_kill:?} after the kill");
+    assert!(
+        after_kill < Duration::from_secs(1),
+        "reported {after_kill:?} after the kill"
+    );
 
     // Calls after the death, and the start check, fail fast the same way.
     for _ in 0..3 {
@@ -55,7 +61,11 @@ async fn a_killed_server_is_unavailable_not_a_hang() {
             .await
             .expect_err("no server");
         assert_eq!(err.kind(), "unavailable", "{err}");
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
     let err = good.check().await.expect_err("no server");
     assert_eq!(err.kind(), "unavailable", "{err}");
@@ -63,8 +73,9 @@ async fn a_killed_server_is_unavailable_not_a_hang() {
     assert_eq!(slow.stats().failures("unavailable"), 1);
 
     // The server comes back on the same port: the same remote model reconnects by itself.
-    let mut again = TestServer::start_on(&python, &models, "server-loss-test-again", server.grpc_port)
-        .expect("start again");
+    let mut again =
+        TestServer::start_on(&python, &models, "server-loss-test-again", server.grpc_port)
+            .expect("start again");
     again
         .wait_ready(common::START_TIMEOUT)
         .await

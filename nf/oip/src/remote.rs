@@ -44,8 +44,10 @@ pub struct RemoteStats {
     pub answered: AtomicU64,
     /// Failed calls by [`OipError::kind`], in the order of [`KINDS`].
     failures: [AtomicU64; KINDS.len()],
-    /// Latencies of the recent calls that reached the wire (a call past its deadline counts
-    /// as its deadline: a lower bound, which is what the placement should assume).
+    /// Latencies of the recent calls the server answered or let run out (a call past its
+    /// deadline counts as its deadline: a lower bound, which is what the placement should
+    /// assume). Calls that found no server are left out: a refused connection is quick,
+    /// and would make a dead link look fast.
     recent: Mutex<LatencyWindow>,
 }
 
@@ -70,6 +72,9 @@ impl RemoteStats {
             }
             Err(e) => {
                 self.failures[e.kind_index()].fetch_add(1, Ordering::Relaxed);
+                if matches!(e, OipError::Unavailable { .. }) {
+                    return;
+                }
             }
         }
         if let Ok(mut w) = self.recent.lock() {
@@ -288,5 +293,43 @@ impl RemoteModel {
         self.stats
             .record(&result.as_ref().map(|_| ()), started.elapsed());
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_tasks_can_share_one() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<RemoteModel>();
+        shared::<Arc<RemoteStats>>();
+    }
+
+    #[test]
+    fn a_dead_link_does_not_look_fast() {
+        let stats = RemoteStats::default();
+        let ms = Duration::from_millis;
+        stats.record(&Ok(()), ms(40));
+        let late = OipError::Deadline {
+            call: "ModelInfer",
+            deadline: ms(80),
+        };
+        stats.record(&Err(&late), ms(80));
+        let gone = OipError::Unavailable {
+            call: "ModelInfer",
+            detail: "connection refused".into(),
+        };
+        for _ in 0..10 {
+            stats.record(&Err(&gone), Duration::ZERO);
+        }
+        assert_eq!(stats.answered.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.failures("deadline"), 1);
+        assert_eq!(stats.failures("unavailable"), 10);
+        assert_eq!(stats.failures("no_such_kind"), 0);
+        // Only the answered and the late call are in the window.
+        assert_eq!(stats.latency_quantile(0.0), Some(ms(40)));
+        assert_eq!(stats.latency_quantile(1.0), Some(ms(80)));
     }
 }

@@ -52,7 +52,9 @@ fn server(test: &str) -> Option<&'static str> {
     match started {
         Some((_, endpoint)) => Some(endpoint.as_str()),
         None => {
-            println!("SKIPPED: {test}");
+            println!(
+                "SKIPPED: nf-oip mlserver test `{test}`: no python3 with venv for the MLServer test server"
+            );
             None
         }
     }

@@ -139,6 +139,8 @@ pub struct RuntimeConfig {
     /// The conflict-guidance client asked before every control (`[conflict]`); `None`:
     /// controls are sent without asking.
     pub conflict: Option<Arc<crate::conflict::Gate>>,
+    /// The A1 policy handler (`[a1]`); `None`: no A1 policy bounds the decisions.
+    pub a1: Option<crate::a1::A1Config>,
 }
 
 impl RuntimeConfig {
@@ -196,6 +198,7 @@ impl RuntimeConfig {
             osc: crate::transport::osc::OscConfig::default(),
             reload_on_sighup: false,
             conflict: None,
+            a1: None,
         }
     }
 }

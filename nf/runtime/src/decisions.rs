@@ -85,6 +85,9 @@ pub struct DecisionRecord {
     /// The model whose outputs these are (absent for a baseline arm).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
+    /// The A1 policy instances that bounded the quotas (absent when none was active).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a1_instances: Option<Vec<String>>,
     /// FNV-1a 64 of the model input rows (bits of every float), hex.
     pub digest: String,
     pub outputs: Vec<SliceOutput>,
@@ -285,6 +288,7 @@ mod tests {
             quotas: DecisionRecord::quotas_of(&[quota]),
             action: "sent",
             model: None,
+            a1_instances: None,
             outcome: "accepted".into(),
             latency_us: None,
         };

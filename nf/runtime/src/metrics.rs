@@ -318,6 +318,8 @@ pub struct Metrics {
     pub conflict_guidance: Family<ResultLabel, Counter>,
     /// The interference xApp's families (registered by [`Metrics::for_interference`]).
     pub mobility: MobilityMetrics,
+    /// The A1 policy handler's families (`xapp_a1_*`, see [`crate::a1`]).
+    pub a1: crate::a1::A1Metrics,
 }
 
 impl Default for Metrics {
@@ -370,6 +372,7 @@ impl Metrics {
             submgr_failures: Family::default(),
             conflict_guidance: Family::default(),
             mobility: MobilityMetrics::default(),
+            a1: crate::a1::A1Metrics::default(),
         };
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
@@ -713,6 +716,7 @@ impl Metrics {
             "Conflict-manager guidance before controls, by result (allow, allow_cached, deny, unavailable_denied, unavailable_allowed)",
             m.conflict_guidance.clone(),
         );
+        m.a1.register(r);
     }
 
     /// The per-arm counters of `arm`, resolved once (no label lookup or allocation on the

@@ -93,7 +93,8 @@ impl Stop {
         match self {
             Stop::Config(_)
             | Stop::Usage(_)
-            | Stop::Runtime(nf_runtime::RuntimeError::MetricsListen(_)) => exit::BAD_CONFIG,
+            | Stop::Runtime(nf_runtime::RuntimeError::MetricsListen(_))
+            | Stop::Runtime(nf_runtime::RuntimeError::A1(_)) => exit::BAD_CONFIG,
             Stop::Model(_) => exit::BAD_MODEL,
             Stop::Runtime(_) | Stop::Tokio(_) => exit::RUNTIME,
         }

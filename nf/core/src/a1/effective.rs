@@ -134,12 +134,12 @@ impl EffectivePolicy {
     }
 
     /// Bounds one cell's `quotas` (ratios each within 0..=100, as the policies produce
-    /// them); `loads[i]` is the last report of `quotas[i]`'s slice, `prb_avail` the cell's
-    /// DL PRBs. Returns which bounds applied.
+    /// them); `loads` holds the last report of the cell's slices, `prb_avail` the cell's DL
+    /// PRBs. Returns which bounds applied.
     pub fn bound(
         &self,
         quotas: &mut [SliceQuota],
-        loads: &[Option<SliceLoad>],
+        loads: &[(Snssai, SliceLoad)],
         prb_avail: Option<f32>,
     ) -> Bounded {
         let mut b = Bounded::default();
@@ -152,7 +152,7 @@ impl EffectivePolicy {
             };
             any = true;
             (hard[i], weight[i]) = (t.min_share_pct, t.utility_weight);
-            let load = loads.get(i).copied().flatten();
+            let load = loads.iter().find(|(s, _)| *s == q.snssai).map(|(_, l)| *l);
             let sla = load
                 .zip(prb_avail)
                 .and_then(|(l, p)| sla_share_pct(t, &l, p))
@@ -313,7 +313,11 @@ mod tests {
         let t2 = *p.target(Snssai::new(2, None)).unwrap();
         assert_eq!(sla_share_pct(&t2, &queued, 50.0), Some(40));
         let mut qs = vec![q(1, 10, 30, 5), q(2, 10, 30, 5)];
-        let b = p.bound(&mut qs, &[Some(busy), Some(queued)], Some(50.0));
+        let b = p.bound(
+            &mut qs,
+            &[(Snssai::new(2, None), queued), (Snssai::new(1, None), busy)],
+            Some(50.0),
+        );
         assert!(b.sla_floor && !b.min_share);
         assert_eq!(qs, vec![q(1, 40, 40, 5), q(2, 40, 40, 5)]);
         // The floor never passes the maximum share: 200 Mbit/s would need 400 %.
@@ -325,7 +329,7 @@ mod tests {
             generation: 1,
         };
         let mut one = vec![q(1, 10, 30, 5)];
-        p2.bound(&mut one, &[Some(busy)], Some(50.0));
+        p2.bound(&mut one, &[(Snssai::new(1, None), busy)], Some(50.0));
         assert_eq!(one, vec![q(1, 60, 60, 5)]);
     }
 

@@ -9,6 +9,11 @@
 //! infinite or out-of-range forecast is dropped and the cell keeps its last quota. Each is
 //! counted by reason and logged once per cell and reason.
 //!
+//! An active A1 policy ([`nf_core::a1::EffectivePolicy`]) is read once when a decision
+//! starts (with the loads its SLA floors need) and bounds that decision's quotas before the
+//! guard invariants; a policy arriving while the decision waits for inference applies from
+//! the next report on.
+//!
 //! A slice-policy arm ([`ServedPolicy`]) differs in two steps only: one input row per cell
 //! (all its slices, contract order; a cell slice the contract lacks refuses the cell,
 //! `slice_not_in_contract`), and its output is checked as quotas (finite, `0 ≤ min ≤ max ≤
@@ -20,6 +25,7 @@ use std::sync::Arc;
 
 use nf_core::CellId;
 use nf_core::Snssai;
+use nf_core::a1::{EffectivePolicy, SliceLoad};
 use nf_core::features::{FeatureLayout, MissingInputs};
 use nf_core::guard::{GuardRails, Suppressed, enforce};
 use nf_core::latency::BudgetMode;
@@ -57,6 +63,18 @@ pub(crate) struct InferCtx {
     pub permit: Option<OwnedSemaphorePermit>,
     /// The model that answered (set by the inference worker; `None` for a baseline arm).
     pub model: Option<Arc<nf_infer::ModelId>>,
+    /// The A1 policy this decision is bounded by (`None`: no active instance).
+    pub a1: Option<Box<A1Snapshot>>,
+}
+
+/// The A1 policy as a decision read it when it started, with what its SLA floors read.
+#[derive(Debug)]
+pub(crate) struct A1Snapshot {
+    pub policy: Arc<EffectivePolicy>,
+    /// Last report of each of the cell's ready slices.
+    pub loads: Vec<(Snssai, SliceLoad)>,
+    /// The cell's DL PRBs, if reported.
+    pub prb_avail: Option<f32>,
 }
 
 /// Events delivered to a node task besides its stream.
@@ -281,6 +299,33 @@ impl<'a> Decide<'a> {
         Some(rows)
     }
 
+    /// The A1 policy snapshot of a decision on `cell` starting now, if a policy is active.
+    fn a1_snapshot(&self, table: &CellTable, cell: CellId) -> Option<Box<A1Snapshot>> {
+        let policy = self.task.a1.as_ref()?.borrow().clone();
+        if policy.is_empty() {
+            return None;
+        }
+        let loads = table
+            .ready_slices(&cell)
+            .filter_map(|(s, window)| {
+                let last = window.back()?;
+                Some((
+                    s,
+                    SliceLoad {
+                        thp_kbps: last.get(nf_core::Meas::UeThpDl),
+                        prb_used: last.get(nf_core::Meas::PrbUsedDl),
+                        buffer_bytes: last.get(nf_core::Meas::DlBufferBytes),
+                    },
+                ))
+            })
+            .collect();
+        Some(Box::new(A1Snapshot {
+            policy,
+            loads,
+            prb_avail: table.prb_avail_dl(&cell),
+        }))
+    }
+
     /// Starts a decision for `job` under `arm`: model arms submit their window to the
     /// arm's inference worker, baseline arms decide at once (returned).
     fn start_arm(
@@ -346,6 +391,7 @@ impl<'a> Decide<'a> {
             shadow,
             permit,
             model: None,
+            a1: self.a1_snapshot(table, job.cell),
         };
         match &t.arms.arms[arm].policy {
             ArmPolicy::Baseline(b) => {
@@ -442,6 +488,10 @@ impl<'a> Decide<'a> {
         forecasts: Vec<Forecast>,
     ) -> Decision {
         let t = self.task;
+        if let Some(a1) = &ctx.a1 {
+            let bounded = a1.policy.bound(&mut quotas, &a1.loads, a1.prb_avail);
+            t.metrics.a1.bounded(bounded);
+        }
         if enforce(&mut quotas) {
             t.metrics.clamped.inc();
         }

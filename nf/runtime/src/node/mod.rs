@@ -93,6 +93,8 @@ pub(crate) struct NodeTask {
     /// Record layout of each subscribed cell (the order of its action definition); also
     /// the set of cells this node may report on.
     pub layouts: kpm::Layouts,
+    /// The effective A1 policy, read once when a decision starts (`None`: no A1 handler).
+    pub a1: Option<crate::a1::PolicyWatch>,
 }
 
 /// The three stages of one node.

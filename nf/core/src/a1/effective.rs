@@ -172,6 +172,15 @@ impl EffectivePolicy {
         b
     }
 
+    /// Whether `quotas` (what a cell was last sent) keep every share bound of this policy:
+    /// a cell whose last quota breaks the policy in force must not wait for the hysteresis.
+    pub fn admits(&self, quotas: &[SliceQuota]) -> bool {
+        quotas.iter().all(|q| {
+            self.target(q.snssai)
+                .is_none_or(|t| q.min_ratio >= t.min_share_pct && q.max_ratio <= t.max_share_pct)
+        })
+    }
+
     /// The slice utility's weights under this policy: per service (eMBB: SST 1 and any SST
     /// not listed, URLLC: 2, mMTC: 3) the mean utility weight of the targets of that
     /// service, else `base`'s; the SLA penalty stays `base`'s.
@@ -256,6 +265,8 @@ mod tests {
         assert_eq!(qs, vec![q(1, 8, 8, 8), q(2, 30, 50, 2), q(3, 40, 70, 20)]);
         assert!(b.max_share && b.min_share && !b.sla_floor && !b.give_back);
         assert_eq!(b.labels().collect::<Vec<_>>(), ["max_share", "min_share"]);
+        assert!(p.admits(&qs));
+        assert!(!p.admits(&[q(1, 0, 9, 0)]) && !p.admits(&[q(2, 29, 40, 0)]));
         guard::validate(&qs.iter().map(SliceQuota::wire).collect::<Vec<_>>()).unwrap();
         // A cell without any targeted slice is untouched, even with Σ min above 100.
         let mut other = vec![q(4, 70, 80, 0), q(5, 60, 90, 0)];

@@ -120,6 +120,8 @@ pub(super) struct Decide<'a> {
     inflight: Arc<Semaphore>,
     /// (cell, reason) pairs already logged, so a per-period refusal logs once.
     logged: HashSet<(CellId, &'static str)>,
+    /// Generation of the A1 policy the last decision started under.
+    a1_generation: u64,
 }
 
 impl<'a> Decide<'a> {
@@ -131,6 +133,7 @@ impl<'a> Decide<'a> {
             events_tx,
             inflight: Arc::new(Semaphore::new(task.cfg.max_inflight_controls)),
             logged: HashSet::new(),
+            a1_generation: 0,
         }
     }
 
@@ -300,8 +303,15 @@ impl<'a> Decide<'a> {
     }
 
     /// The A1 policy snapshot of a decision on `cell` starting now, if a policy is active.
-    fn a1_snapshot(&self, table: &CellTable, cell: CellId) -> Option<Box<A1Snapshot>> {
+    /// A policy change lifts the hysteresis once for every cell (operator intent is not
+    /// model noise: a new cap reaches each cell at its next decision, within the rate
+    /// limit).
+    fn a1_snapshot(&mut self, table: &CellTable, cell: CellId) -> Option<Box<A1Snapshot>> {
         let policy = self.task.a1.as_ref()?.borrow().clone();
+        if policy.generation() != self.a1_generation {
+            self.a1_generation = policy.generation();
+            self.guard.forget_all();
+        }
         if policy.is_empty() {
             return None;
         }
@@ -512,6 +522,16 @@ impl<'a> Decide<'a> {
         let t = self.task;
         if ctx.shadow {
             return Verdict::Held("shadow");
+        }
+        // A cell whose last quota breaks the A1 policy in force gets the bounded one
+        // whatever the hysteresis says (the rate limit still holds).
+        if let Some(a1) = &ctx.a1
+            && self
+                .guard
+                .last(&ctx.cell)
+                .is_some_and(|last| !a1.policy.admits(last))
+        {
+            self.guard.forget(ctx.cell);
         }
         match self.guard.admit(ctx.cell, quotas, ctx.t_ms) {
             Ok(()) => {}

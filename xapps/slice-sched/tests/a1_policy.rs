@@ -575,3 +575,97 @@ async fn a_restarted_xapp_applies_the_stored_policy_from_its_first_decision() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A child process killed when dropped (a failed assertion must not leave it running).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real librmr plays the mediator's RMR side (`tests/peer/a1_mediator.c`): it receives
+/// the handler's query, answers it with a CREATE in the Go mediator's form (payload as a
+/// string) and a bad CREATE, routed by `mse|20010|<type>`, and reads both responses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_librmr_mediator_and_the_handler_understand_each_other() {
+    use std::io::BufRead;
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peer/a1_mediator.c");
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let Some(exe) = testbed::librmr::build_peer(tmp, &source, "a1-mediator") else {
+        return;
+    };
+    let dir = temp_dir("librmr");
+    let xapp_rmr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mediator = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let seed = dir.join("c-mediator.rt");
+    std::fs::write(
+        &seed,
+        format!("newrt|start\nmse|20010|{TYPE}|{xapp_rmr}\nnewrt|end\n"),
+    )
+    .unwrap();
+    let create = json!({"operation": "CREATE", "policy_type_id": TYPE,
+        "policy_instance_id": "cap", "payload": cap_payload().to_string()});
+    let bad = json!({"operation": "CREATE", "policy_type_id": TYPE,
+        "policy_instance_id": "bad", "payload": {"slices": [
+            {"sst": 3, "min_prb_share_pct": 60, "max_prb_share_pct": 40}]}});
+    let mut child = Killed(
+        std::process::Command::new(&exe)
+            .arg(mediator.port().to_string())
+            .arg(TYPE.to_string())
+            .arg(create.to_string())
+            .arg(bad.to_string())
+            .env("RMR_SEED_RT", &seed)
+            .env("RMR_RTG_SVC", "-1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, mut lines) = mpsc::unbounded_channel();
+    let out = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut line = async || {
+        tokio::time::timeout(Duration::from_secs(60), lines.recv())
+            .await
+            .expect("the C mediator answers within 60 s")
+            .expect("a line")
+    };
+    assert_eq!(line().await, "ready");
+    let metrics = Arc::new(Metrics::new());
+    let a1 = own_handler(&dir, &dir.join("a1.json"), mediator, xapp_rmr, &metrics).await;
+    let tagged = |l: String, tag: &str| -> Value {
+        let body = l
+            .strip_prefix(tag)
+            .unwrap_or_else(|| panic!("expected {tag}: {l}"));
+        serde_json::from_str(body.trim()).unwrap()
+    };
+    assert_eq!(
+        tagged(line().await, "query"),
+        json!({"policy_type_id": TYPE})
+    );
+    let ok = tagged(line().await, "resp");
+    assert_eq!(
+        (ok["policy_instance_id"].as_str(), ok["status"].as_str()),
+        (Some("cap"), Some("OK"))
+    );
+    let refused = tagged(line().await, "resp");
+    assert_eq!(refused["status"], "ERROR");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("min_prb_share_pct 60 is above max_prb_share_pct 40"),
+        "{refused}"
+    );
+    assert!(child.0.wait().unwrap().success());
+    assert_eq!(a1.policy().borrow().instances(), ["cap"]);
+    a1.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

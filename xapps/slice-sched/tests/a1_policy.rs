@@ -201,7 +201,8 @@ async fn bad_policies_are_refused_with_the_reason_and_change_nothing() {
     let go_string = json!({"operation": "CREATE", "policy_type_id": TYPE.to_string(),
         "policy_instance_id": "go", "payload": "{\"slices\": [{\"sst\": 3"})
     .to_string();
-    let cases: Vec<(Box<dyn Fn(&Mediator)>, &str, &str, &str)> = vec![
+    // (what the mediator sends, instance answered, refusal kind, part of the reason)
+    let cases: Vec<(SendFn, &str, &str, &str)> = vec![
         (
             Box::new(move |m| {
                 m.request(
@@ -451,8 +452,14 @@ impl Loop {
     }
 }
 
+/// A request the mediator sends.
+type SendFn = Box<dyn Fn(&Mediator)>;
+
+/// Slice 1's maximum ratio in a decision, and the A1 instances that bounded it.
+type Slice1 = (u64, Option<Vec<String>>);
+
 /// Slice 1's maximum ratio in a decision log line, and the instances that bounded it.
-fn slice1(line: &Value) -> Option<(u64, Option<Vec<String>>)> {
+fn slice1(line: &Value) -> Option<Slice1> {
     let max = line["quotas"]
         .as_array()?
         .iter()
@@ -469,7 +476,7 @@ fn slice1(line: &Value) -> Option<(u64, Option<Vec<String>>)> {
 }
 
 /// Per cell, the log's slice-1 decisions in report order.
-fn by_cell(lines: &[Value]) -> Vec<(String, Vec<(u64, Option<Vec<String>>)>)> {
+fn by_cell(lines: &[Value]) -> Vec<(String, Vec<Slice1>)> {
     let mut cells: Vec<(String, Vec<_>)> = Vec::new();
     for l in lines.iter().filter(|l| l["role"] == "acting") {
         let Some(d) = slice1(l) else { continue };

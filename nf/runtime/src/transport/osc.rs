@@ -640,9 +640,10 @@ async fn receive(s: Arc<Shared>, mut rx: mpsc::Receiver<Message>) {
                 control::on_outcome(&s, metrics, &msg);
             }
             mtype::A1_POLICY_REQ if s.a1.get().is_some() => {
-                if let Some(Err(mpsc::error::TrySendError::Full(_))) =
-                    s.a1.get().map(|a1| a1.try_send(msg))
-                {
+                let full = s.a1.get().is_some_and(|a1| {
+                    matches!(a1.try_send(msg), Err(mpsc::error::TrySendError::Full(_)))
+                });
+                if full {
                     Metrics::inc(&metrics.rmr_dropped, "queue_full");
                     tracing::warn!("a1 policy request dropped: the a1 handler's queue is full");
                 }

@@ -167,6 +167,10 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
     runtime_cfg.reload_on_sighup = true;
     apply_metrics_listen(&mut runtime_cfg, cli.metrics_listen.as_deref())?;
     let models = slice_xapp::load_models(&validated.models)?;
+    // The A1 state file is read before anything starts (run_models reads it again).
+    if let Some(a1) = &runtime_cfg.a1 {
+        nf_runtime::a1::prepare(a1.clone()).map_err(|e| Stop::Runtime(e.into()))?;
+    }
     if cli.check {
         let c = &models[0].contract;
         println!(

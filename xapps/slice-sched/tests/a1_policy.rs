@@ -504,9 +504,16 @@ async fn a_capping_policy_bounds_quotas_from_its_tick_and_delete_restores() {
     lp.slice1_max_until("unbounded", |m| m > CAP).await;
 
     // Every cell is brought under the cap at its next decisions (hysteresis or not).
+    let sent = std::time::Instant::now();
     med.request("CREATE", "cap", cap_payload());
     assert_eq!(med.next(mtype::A1_POLICY_RESP).await["status"], "OK");
+    let answered = sent.elapsed();
     lp.slice1_max_until("capped", |m| m <= CAP).await;
+    println!(
+        "a1: CREATE answered OK in {:.1} ms; every cell's accepted quota capped {:.1} ms after the CREATE",
+        answered.as_secs_f64() * 1e3,
+        sent.elapsed().as_secs_f64() * 1e3
+    );
     assert!(lp.metrics.a1.bounded_of("max_share") > 0);
 
     med.request("DELETE", "cap", Value::Null);

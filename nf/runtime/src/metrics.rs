@@ -811,6 +811,7 @@ mod tests {
             include_str!("discovery.rs"),
             include_str!("supervise.rs"),
             include_str!("run.rs"),
+            include_str!("a1/mod.rs"),
         ];
         let mut checked = 0;
         for src in sources {

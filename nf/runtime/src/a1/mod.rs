@@ -230,6 +230,7 @@ impl Prepared {
             next_query: Some(Instant::now()),
             query_tries: 0,
             confirm_at: None,
+            reported: false,
             exported: HashMap::new(),
         };
         let task = tokio::spawn(handler.run(rx)).abort_handle();
@@ -248,9 +249,11 @@ struct Handler {
     /// When the next query attempt is due (`None`: sent, or given up).
     next_query: Option<Instant>,
     query_tries: u32,
-    /// Restored instances the mediator has not re-sent yet, and when to say so.
+    /// Restored instances the mediator has not re-sent yet, when to say so, and whether it
+    /// was said (the gauge follows from then on).
     unconfirmed: BTreeSet<String>,
     confirm_at: Option<Instant>,
+    reported: bool,
     /// The own endpoint's drops already exported.
     exported: HashMap<&'static str, u64>,
 }
@@ -311,7 +314,7 @@ impl Handler {
             self.metrics.a1.instances.set(self.policies.len() as i64);
             self.tx.send_replace(Arc::new(self.policies.effective()));
         }
-        if self.unconfirmed.remove(&req.instance_id) {
+        if self.unconfirmed.remove(&req.instance_id) && self.reported {
             self.metrics
                 .a1
                 .unconfirmed
@@ -426,6 +429,7 @@ impl Handler {
 
     fn report_unconfirmed(&mut self) {
         self.confirm_at = None;
+        self.reported = true;
         self.metrics
             .a1
             .unconfirmed

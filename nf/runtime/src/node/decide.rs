@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use nf_core::CellId;
 use nf_core::Snssai;
-use nf_core::a1::{EffectivePolicy, SliceLoad};
 use nf_core::features::{FeatureLayout, MissingInputs};
 use nf_core::guard::{GuardRails, Suppressed, enforce};
 use nf_core::latency::BudgetMode;
@@ -35,6 +34,7 @@ use nf_infer::contract::PrbScaling;
 use nf_infer::worker::SubmitError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
+use super::a1::{A1Snapshot, A1View};
 use super::ingest::Job;
 use super::{NodeTask, ServedPolicy};
 use crate::config::Overload;
@@ -65,16 +65,6 @@ pub(crate) struct InferCtx {
     pub model: Option<Arc<nf_infer::ModelId>>,
     /// The A1 policy this decision is bounded by (`None`: no active instance).
     pub a1: Option<Box<A1Snapshot>>,
-}
-
-/// The A1 policy as a decision read it when it started, with what its SLA floors read.
-#[derive(Debug)]
-pub(crate) struct A1Snapshot {
-    pub policy: Arc<EffectivePolicy>,
-    /// Last report of each of the cell's ready slices.
-    pub loads: Vec<(Snssai, SliceLoad)>,
-    /// The cell's DL PRBs, if reported.
-    pub prb_avail: Option<f32>,
 }
 
 /// Events delivered to a node task besides its stream.
@@ -120,8 +110,8 @@ pub(super) struct Decide<'a> {
     inflight: Arc<Semaphore>,
     /// (cell, reason) pairs already logged, so a per-period refusal logs once.
     logged: HashSet<(CellId, &'static str)>,
-    /// Generation of the A1 policy the last decision started under.
-    a1_generation: u64,
+    /// What the node remembers of the A1 policy between decisions.
+    a1: A1View,
 }
 
 impl<'a> Decide<'a> {
@@ -133,7 +123,7 @@ impl<'a> Decide<'a> {
             events_tx,
             inflight: Arc::new(Semaphore::new(task.cfg.max_inflight_controls)),
             logged: HashSet::new(),
-            a1_generation: 0,
+            a1: A1View::default(),
         }
     }
 
@@ -302,40 +292,6 @@ impl<'a> Decide<'a> {
         Some(rows)
     }
 
-    /// The A1 policy snapshot of a decision on `cell` starting now, if a policy is active.
-    /// A policy change lifts the hysteresis once for every cell (operator intent is not
-    /// model noise: a new cap reaches each cell at its next decision, within the rate
-    /// limit).
-    fn a1_snapshot(&mut self, table: &CellTable, cell: CellId) -> Option<Box<A1Snapshot>> {
-        let policy = self.task.a1.as_ref()?.borrow().clone();
-        if policy.generation() != self.a1_generation {
-            self.a1_generation = policy.generation();
-            self.guard.forget_all();
-        }
-        if policy.is_empty() {
-            return None;
-        }
-        let loads = table
-            .ready_slices(&cell)
-            .filter_map(|(s, window)| {
-                let last = window.back()?;
-                Some((
-                    s,
-                    SliceLoad {
-                        thp_kbps: last.get(nf_core::Meas::UeThpDl),
-                        prb_used: last.get(nf_core::Meas::PrbUsedDl),
-                        buffer_bytes: last.get(nf_core::Meas::DlBufferBytes),
-                    },
-                ))
-            })
-            .collect();
-        Some(Box::new(A1Snapshot {
-            policy,
-            loads,
-            prb_avail: table.prb_avail_dl(&cell),
-        }))
-    }
-
     /// Starts a decision for `job` under `arm`: model arms submit their window to the
     /// arm's inference worker, baseline arms decide at once (returned).
     fn start_arm(
@@ -401,7 +357,9 @@ impl<'a> Decide<'a> {
             shadow,
             permit,
             model: None,
-            a1: self.a1_snapshot(table, job.cell),
+            a1: self
+                .a1
+                .snapshot(t.a1.as_ref(), &mut self.guard, table, job.cell),
         };
         match &t.arms.arms[arm].policy {
             ArmPolicy::Baseline(b) => {
@@ -499,8 +457,7 @@ impl<'a> Decide<'a> {
     ) -> Decision {
         let t = self.task;
         if let Some(a1) = &ctx.a1 {
-            let bounded = a1.policy.bound(&mut quotas, &a1.loads, a1.prb_avail);
-            t.metrics.a1.bounded(bounded);
+            a1.bound(&mut quotas, &t.metrics);
         }
         if enforce(&mut quotas) {
             t.metrics.clamped.inc();
@@ -523,15 +480,8 @@ impl<'a> Decide<'a> {
         if ctx.shadow {
             return Verdict::Held("shadow");
         }
-        // A cell whose last quota breaks the A1 policy in force gets the bounded one
-        // whatever the hysteresis says (the rate limit still holds).
-        if let Some(a1) = &ctx.a1
-            && self
-                .guard
-                .last(&ctx.cell)
-                .is_some_and(|last| !a1.policy.admits(last))
-        {
-            self.guard.forget(ctx.cell);
+        if let Some(a1) = &ctx.a1 {
+            a1.lift_hysteresis(&mut self.guard, ctx.cell);
         }
         match self.guard.admit(ctx.cell, quotas, ctx.t_ms) {
             Ok(()) => {}

@@ -32,6 +32,7 @@
 //! forecast is dropped and the cell keeps its last quota. Each is counted by reason and
 //! logged (once per cell and reason where it would repeat every period).
 
+mod a1;
 mod decide;
 mod emit;
 mod ingest;

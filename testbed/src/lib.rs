@@ -13,10 +13,12 @@
 //! - [`sim`]: the E2T simulator (admin, subscription and control services).
 //! - [`hostile`]: a misbehaving E2T in front of the simulator, for failure tests.
 //! - [`osc`]: the O-RAN SC platform side: a Subscription Manager speaking its REST API.
+//! - [`librmr`]: the real librmr built for C peers of RMR tests.
 
 pub mod coloran;
 pub mod eval;
 pub mod hostile;
+pub mod librmr;
 pub mod mapping;
 pub mod osc;
 pub mod policy_train;

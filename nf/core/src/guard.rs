@@ -182,6 +182,14 @@ impl GuardRails {
         }
     }
 
+    /// Forgets what every cell was last sent (an A1 policy changed: each cell's next
+    /// decision is not held back by the hysteresis); the rate limit still holds.
+    pub fn forget_all(&mut self) {
+        for g in self.cells.values_mut() {
+            g.last_sent.clear();
+        }
+    }
+
     /// The quotas `cell` was last sent (empty after [`Self::forget`]), if any.
     pub fn last(&self, cell: &CellId) -> Option<&[SliceQuota]> {
         self.cells
@@ -276,6 +284,10 @@ mod tests {
         assert_eq!(g.admit(cell, &a, 1000), Ok(()));
         g.forget(cell);
         assert_eq!(g.admit(cell, &b, 1011), Ok(()));
+        g.commit(cell, &b, 1011);
+        assert_eq!(g.admit(cell, &b, 2100), Err(Suppressed::Hysteresis));
+        g.forget_all();
+        assert_eq!(g.admit(cell, &b, 2100), Ok(()));
     }
 
     #[test]

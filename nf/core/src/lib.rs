@@ -18,7 +18,10 @@
 //! - [`latency`]: decision timestamps, the latency budget and HDR percentiles.
 //! - [`baseline`]: baseline slice policies (equal, fixed, proportional to demand).
 //! - [`trial`]: A/B trial designs, arm assignment, effect statistics, sequential guard rail.
+//! - [`a1`]: A1 policies of slice SLA targets: requests, checks, the effective policy and
+//!   how it bounds quotas.
 
+pub mod a1;
 pub mod baseline;
 pub mod conflict;
 pub mod e2sm;

@@ -38,6 +38,12 @@ pub const RIC_CONTROL_ACK: i32 = 12041;
 pub const RIC_CONTROL_FAILURE: i32 = 12042;
 /// E2AP RIC indication.
 pub const RIC_INDICATION: i32 = 12050;
+/// A1 policy request, A1 mediator → xApp (JSON: operation, policy type and instance, payload).
+pub const A1_POLICY_REQ: i32 = 20010;
+/// A1 policy response, xApp → A1 mediator (JSON: policy type and instance, handler, status).
+pub const A1_POLICY_RESP: i32 = 20011;
+/// A1 policy query, xApp → A1 mediator: re-send every instance of a policy type.
+pub const A1_POLICY_QUERY: i32 = 20012;
 
 /// The `RIC_message_types.h` name of a message type this crate knows, for logs.
 #[must_use]
@@ -60,6 +66,9 @@ pub fn name(mtype: i32) -> Option<&'static str> {
         RIC_CONTROL_ACK => "RIC_CONTROL_ACK",
         RIC_CONTROL_FAILURE => "RIC_CONTROL_FAILURE",
         RIC_INDICATION => "RIC_INDICATION",
+        A1_POLICY_REQ => "A1_POLICY_REQ",
+        A1_POLICY_RESP => "A1_POLICY_RESP",
+        A1_POLICY_QUERY => "A1_POLICY_QUERY",
         _ => return None,
     })
 }

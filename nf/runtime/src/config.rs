@@ -142,6 +142,8 @@ pub struct RuntimeConfig {
     /// This replica's share of the E2 nodes (`[shard]` with `replicas > 1`); `None`: every
     /// node is served here.
     pub shard: Option<crate::shard::ShardConfig>,
+    /// The A1 policy handler (`[a1]`); `None`: no A1 policy bounds the decisions.
+    pub a1: Option<crate::a1::A1Config>,
 }
 
 impl RuntimeConfig {
@@ -200,6 +202,7 @@ impl RuntimeConfig {
             reload_on_sighup: false,
             conflict: None,
             shard: None,
+            a1: None,
         }
     }
 }

@@ -8,8 +8,9 @@
 //! shadow), a digest of the model input window, the model outputs per slice, the quotas
 //! after the guard invariants, what happened to them (`sent`, `hysteresis`,
 //! `rate_limited`, `latency_budget`, `shadow`, ...), the model that decided (`model`:
-//! contract name and version; absent for a baseline arm, and it changes at a hot swap) and
-//! the control's outcome. Wall-clock
+//! contract name and version; absent for a baseline arm, and it changes at a hot swap), the
+//! A1 policy instances that bounded the quotas (`a1_instances`, absent when none was
+//! active) and the control's outcome. Wall-clock
 //! latency is not in it (it differs run to run); with `timings` on it is added as
 //! `latency_us`, and the file is then no longer reproducible.
 //!
@@ -85,6 +86,9 @@ pub struct DecisionRecord {
     /// The model whose outputs these are (absent for a baseline arm).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
+    /// The A1 policy instances that bounded the quotas (absent when none was active).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a1_instances: Option<Vec<String>>,
     /// FNV-1a 64 of the model input rows (bits of every float), hex.
     pub digest: String,
     pub outputs: Vec<SliceOutput>,
@@ -285,6 +289,7 @@ mod tests {
             quotas: DecisionRecord::quotas_of(&[quota]),
             action: "sent",
             model: None,
+            a1_instances: None,
             outcome: "accepted".into(),
             latency_us: None,
         };

@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: the validated runtime configuration.
+//! - [`a1`]: the A1 policy handler (slice SLA targets over RMR from the O-RAN SC A1
+//!   mediator), its state file and metrics.
 //! - [`clock`]: the one clock every timestamp is taken on.
 //! - [`transport`]: the seam to the RIC: [`transport::RicTransport`] (node list,
 //!   subscriptions, indications, controls) and [`transport::E2smCodec`], one variant per
@@ -26,6 +28,7 @@
 //!   probes, handovers, `GET /ric/v1/shard`.
 //! - [`run`]: starts everything, waits for shutdown, drains, returns the [`Summary`].
 
+pub mod a1;
 pub mod clock;
 pub mod config;
 pub mod conflict;

@@ -322,6 +322,8 @@ pub struct Metrics {
     pub mobility: MobilityMetrics,
     /// `xapp_shard_*`: this replica's share of the E2 nodes ([`crate::shard`]).
     pub shard: crate::shard::ShardMetrics,
+    /// The A1 policy handler's families (`xapp_a1_*`, see [`crate::a1`]).
+    pub a1: crate::a1::A1Metrics,
 }
 
 impl Default for Metrics {
@@ -376,6 +378,7 @@ impl Metrics {
             conflict_guidance: Family::default(),
             mobility: MobilityMetrics::default(),
             shard: crate::shard::ShardMetrics::default(),
+            a1: crate::a1::A1Metrics::default(),
         };
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
@@ -721,6 +724,7 @@ impl Metrics {
             m.conflict_guidance.clone(),
         );
         m.shard.register(r);
+        m.a1.register(r);
     }
 
     /// The per-arm counters of `arm`, resolved once (no label lookup or allocation on the
@@ -815,6 +819,7 @@ mod tests {
             include_str!("discovery.rs"),
             include_str!("supervise.rs"),
             include_str!("run.rs"),
+            include_str!("a1/mod.rs"),
         ];
         let mut checked = 0;
         for src in sources {

@@ -44,6 +44,9 @@ pub enum RuntimeError {
     /// `metrics.listen` cannot be bound (taken, not local, no permission).
     #[error(transparent)]
     MetricsListen(#[from] crate::http::BindError),
+    /// The A1 handler's state file or RMR port (`[a1]`) refused.
+    #[error(transparent)]
+    A1(#[from] crate::a1::A1StartError),
     #[error("cannot start {what}: {source}")]
     Start {
         what: &'static str,
@@ -186,6 +189,8 @@ pub async fn run_models(
     let mut transport = RicTransport::new(&cfg)?;
     let codec = E2smCodec::new(cfg.encoding, cfg.rc_profile)?;
     let (contract, policies) = check_models(&models)?;
+    // So does an unreadable A1 state file.
+    let a1 = cfg.a1.clone().map(crate::a1::prepare).transpose()?;
     let window = models
         .iter()
         .map(|m| m.contract.window())
@@ -223,6 +228,17 @@ pub async fn run_models(
     let cfg = Arc::new(cfg);
     // O-RAN SC: the RMR endpoint, and where the Subscription Manager's notifications go.
     let notifications = transport.start(&metrics).await?;
+    // The A1 handler shares the O-RAN SC transport's RMR endpoint, or binds its own.
+    let a1 = match a1 {
+        None => None,
+        Some(prepared) => match prepared.start(&transport, &metrics).await {
+            Ok(service) => Some(service),
+            Err(e) => {
+                transport.stop();
+                return Err(e.into());
+            }
+        },
+    };
     let mut endpoints = crate::http::XappEndpoints::default();
     if let Some(sink) = notifications {
         if listener.is_none() {
@@ -280,6 +296,9 @@ pub async fn run_models(
             if let Some(h) = &sighup {
                 h.abort();
             }
+            if let Some(a) = &a1 {
+                a.stop();
+            }
             transport.stop();
             drop(infer);
             registry.close();
@@ -323,6 +342,7 @@ pub async fn run_models(
                     .iter()
                     .map(|c| (c.cell, e2_proto::kpm::layout(&c.slices)))
                     .collect(),
+                a1: a1.as_ref().map(crate::a1::A1Service::policy),
             }
         })
         .collect();
@@ -334,6 +354,9 @@ pub async fn run_models(
     }
     registry.close();
     join_workers(workers).await;
+    if let Some(a) = &a1 {
+        a.stop();
+    }
     transport.stop();
     if let Some(log) = &cfg.decision_log {
         let lines = log.close();

@@ -54,6 +54,7 @@ fn write_log(path: &Path, cells: u64, ticks: u64, shift: u8) {
                 quotas: DecisionRecord::quotas_of(&quotas),
                 action: "sent",
                 model: None,
+                a1_instances: None,
                 outcome: "accepted".into(),
                 latency_us: None,
             };

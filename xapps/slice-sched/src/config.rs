@@ -3,6 +3,7 @@
 //! `section.key`; the accepted ranges live in [`bounds`]. Relative paths are resolved against
 //! the config file's folder. A bad file stops the process before anything starts.
 
+pub mod a1;
 pub mod bounds;
 pub mod policy_arm;
 pub mod problems;
@@ -49,6 +50,8 @@ pub struct FileConfig {
     /// Sharding the E2 nodes over StatefulSet replicas; absent: one replica serves all.
     #[serde(default)]
     pub shard: shard::ShardSection,
+    /// A1 policies of slice SLA targets (`docs/a1.md`); absent: none bound the decisions.
+    pub a1: Option<a1::A1Section>,
 }
 
 /// `[conflict]`: ask a conflict manager (`conflict-mgr`) before every control.
@@ -445,6 +448,10 @@ impl FileConfig {
         runtime.nodes = ric.nodes;
         runtime.osc = ric.osc;
         sharded.apply(&mut runtime);
+        runtime.a1 = self
+            .a1
+            .as_ref()
+            .and_then(|s| s.check(base, runtime.transport, &self.e2t.app_instance_id, &mut p));
         if let Some(written) = runtime.osc.rmr_route_table.take() {
             let resolved = resolve(base, &written);
             p.file("ric.osc.rmr_route_table", &written, &resolved);
@@ -1335,6 +1342,53 @@ prbs = 50
         assert_eq!(r.osc.callback_http_port, 9464, "metrics.listen's port");
         let rt = r.osc.rmr_route_table.as_ref().unwrap();
         assert!(rt.is_absolute() && rt.is_file(), "{}", rt.display());
+    }
+
+    /// `[a1]`: every bad key named; its own RMR port unless the O-RAN SC transport's is
+    /// shared; disabled sections are not checked.
+    #[test]
+    fn a1_section_is_validated_and_shares_the_osc_rmr_port() {
+        let dir = std::env::temp_dir();
+        let state = dir.join("slice-xapp-a1-config-test.json");
+        let section =
+            |extra: &str| format!("\n[a1]\nstate_file = \"{}\"\n{extra}", state.display());
+        assert_eq!(keys(&(demo() + &section(""))), ["a1.rmr_listen"]);
+        let ok = demo() + &section("rmr_listen = \"127.0.0.1:4562\"\n");
+        let a = validate(&ok).unwrap().runtime.a1.unwrap();
+        assert_eq!(a.policy_type_id, nf_core::a1::DEFAULT_POLICY_TYPE_ID);
+        assert_eq!(a.handler_id, "slice-xapp-1");
+        assert_eq!(a.state_file, state);
+        assert_eq!(a.rmr_listen, Some("127.0.0.1:4562".parse().unwrap()));
+        let bad = demo()
+            + "\n[a1]\nstate_file = \"/no/such/folder/a1.json\"\npolicy_type_id = 0\n\
+               handler_id = \"a b\"\nrmr_listen = \"127.0.0.1:4562\"\n\
+               rmr_route_table = \"missing.rt\"\n";
+        assert_eq!(
+            keys(&bad),
+            [
+                "a1.policy_type_id",
+                "a1.state_file",
+                "a1.handler_id",
+                "a1.rmr_route_table"
+            ]
+        );
+        let shown = validate(&bad).unwrap_err().to_string();
+        assert!(shown.contains("/no/such/folder does not exist"), "{shown}");
+        let unknown = demo() + &section("rmr_listen = \"127.0.0.1:4562\"\nttl = 3\n");
+        assert!(matches!(validate(&unknown), Err(ConfigError::Parse { .. })));
+        let off = demo() + "\n[a1]\nenabled = false\nstate_file = \"/no/such/folder/a1.json\"\n";
+        assert!(validate(&off).unwrap().runtime.a1.is_none());
+        // Under osc-rmr the transport's RMR port is shared: an own port is refused.
+        let osc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo-osc.toml");
+        let osc = std::fs::read_to_string(&osc_path).unwrap();
+        let a = validate(&(osc.clone() + &section("")))
+            .unwrap()
+            .runtime
+            .a1
+            .unwrap();
+        assert_eq!(a.rmr_listen, None);
+        let twice = osc + &section("rmr_listen = \"127.0.0.1:4562\"\n");
+        assert_eq!(keys(&twice), ["a1.rmr_listen"]);
     }
 
     #[test]

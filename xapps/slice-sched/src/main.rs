@@ -97,7 +97,8 @@ impl Stop {
         match self {
             Stop::Config(_)
             | Stop::Usage(_)
-            | Stop::Runtime(nf_runtime::RuntimeError::MetricsListen(_)) => exit::BAD_CONFIG,
+            | Stop::Runtime(nf_runtime::RuntimeError::MetricsListen(_))
+            | Stop::Runtime(nf_runtime::RuntimeError::A1(_)) => exit::BAD_CONFIG,
             Stop::Model(_) => exit::BAD_MODEL,
             Stop::Runtime(_) | Stop::Tokio(_) => exit::RUNTIME,
         }
@@ -183,6 +184,10 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
     runtime_cfg.reload_on_sighup = true;
     apply_metrics_listen(&mut runtime_cfg, cli.metrics_listen.as_deref())?;
     let models = slice_xapp::load_models(&validated.models)?;
+    // The A1 state file is read before anything starts (run_models reads it again).
+    if let Some(a1) = &runtime_cfg.a1 {
+        nf_runtime::a1::prepare(a1.clone()).map_err(|e| Stop::Runtime(e.into()))?;
+    }
     if cli.check {
         let c = &models[0].contract;
         println!(

@@ -135,6 +135,43 @@ fn check(config: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
+/// A1 policies kept in a state file that cannot be read stop the start (exit 64, naming
+/// `a1.state_file`): policies answered `OK` are never dropped silently.
+#[test]
+fn an_unreadable_a1_state_file_exits_64_naming_it() {
+    let dir = scratch("a1-state");
+    let state = dir.join("a1-policies.json");
+    let path = edited_config("a1-state", |t| {
+        format!(
+            "{t}\n[a1]\nstate_file = \"{}\"\nrmr_listen = \"127.0.0.1:4562\"\n",
+            state.display()
+        )
+    });
+    // No file yet: nothing to restore.
+    let (code, out, err) = check(&path, &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    std::fs::write(
+        &state,
+        b"{\"format\": \"airan.a1.state.v1\", \"policy_type_id\": 21",
+    )
+    .unwrap();
+    let (code, _, err) = check(&path, &[]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(
+        err.contains("a1.state_file") && err.contains("not JSON"),
+        "{err}"
+    );
+    std::fs::write(
+        &state,
+        br#"{"format": "airan.a1.state.v1", "policy_type_id": 20008, "instances": {}}"#,
+    )
+    .unwrap();
+    let (code, _, err) = check(&path, &[]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("policy type 20008"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn every_config_problem_is_printed_once_with_its_section() {
     let path = edited_config("allproblems", |t| {

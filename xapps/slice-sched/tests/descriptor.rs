@@ -152,6 +152,9 @@ fn controls_are_a_configuration_the_xapp_accepts() {
     // The container path of the model contract, pointed at the repository's copy.
     let contract = here().join("../../models/slice_forecaster/slice_forecaster.contract.toml");
     controls["model"]["contract"] = json!(contract.to_str().unwrap());
+    // The container's A1 state folder, pointed at a folder of this machine.
+    let state = std::env::temp_dir().join("descriptor-a1-policies.json");
+    controls["a1"]["state_file"] = json!(state.to_str().unwrap());
     let file: slice_xapp::config::FileConfig = serde_json::from_value(controls).unwrap();
     if let Err(e) = file.validate(&here()) {
         panic!("the xApp refuses its descriptor's controls: {e}");
@@ -187,6 +190,15 @@ fn ports_probes_and_http_listener_agree() {
     for key in ["rxMessages", "txMessages", "policies"] {
         assert_eq!(d["rmr"][key], rmrdata[key], "{key}");
     }
+    // The A1 handler receives on the RMR data port, for the policy type it handles.
+    let a1 = d["controls"]["a1"]["rmr_listen"].as_str().unwrap();
+    assert!(a1.ends_with(&format!(":{data}")), "{a1}");
+    let a1_type = d["controls"]["a1"]
+        .get("policy_type_id")
+        .map_or(u64::from(nf_core::a1::DEFAULT_POLICY_TYPE_ID), |v| {
+            v.as_u64().unwrap()
+        });
+    assert_eq!(d["rmr"]["policies"], json!([a1_type]));
 }
 
 #[test]
@@ -219,11 +231,15 @@ fn rmr_message_names_are_defined_by_rmr() {
         }
     }
     // The E2 message types the xApp's RMR transport uses (interop README, "RIC_message_types.h").
+    // And the A1 policy types of the A1 handler (nf_rmr::mtype has the same numbers).
     for (name, mtype) in [
         ("RIC_INDICATION", 12050),
         ("RIC_CONTROL_REQ", 12040),
         ("RIC_CONTROL_ACK", 12041),
         ("RIC_CONTROL_FAILURE", 12042),
+        ("A1_POLICY_REQ", nf_rmr::mtype::A1_POLICY_REQ as u32),
+        ("A1_POLICY_RESP", nf_rmr::mtype::A1_POLICY_RESP as u32),
+        ("A1_POLICY_QUERY", nf_rmr::mtype::A1_POLICY_QUERY as u32),
     ] {
         assert!(
             seen.contains(&(name.to_owned(), mtype)),

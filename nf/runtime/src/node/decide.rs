@@ -9,6 +9,11 @@
 //! infinite or out-of-range forecast is dropped and the cell keeps its last quota. Each is
 //! counted by reason and logged once per cell and reason.
 //!
+//! An active A1 policy ([`nf_core::a1::EffectivePolicy`]) is read once when a decision
+//! starts (with the loads its SLA floors need) and bounds that decision's quotas before the
+//! guard invariants; a policy arriving while the decision waits for inference applies from
+//! the next report on.
+//!
 //! A slice-policy arm ([`ServedPolicy`]) differs in two steps only: one input row per cell
 //! (all its slices, contract order; a cell slice the contract lacks refuses the cell,
 //! `slice_not_in_contract`), and its output is checked as quotas (finite, `0 ≤ min ≤ max ≤
@@ -29,6 +34,7 @@ use nf_infer::contract::PrbScaling;
 use nf_infer::worker::SubmitError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
+use super::a1::{A1Snapshot, A1View};
 use super::ingest::Job;
 use super::{NodeTask, ServedPolicy};
 use crate::config::Overload;
@@ -57,6 +63,8 @@ pub(crate) struct InferCtx {
     pub permit: Option<OwnedSemaphorePermit>,
     /// The model that answered (set by the inference worker; `None` for a baseline arm).
     pub model: Option<Arc<nf_infer::ModelId>>,
+    /// The A1 policy this decision is bounded by (`None`: no active instance).
+    pub a1: Option<Box<A1Snapshot>>,
 }
 
 /// Events delivered to a node task besides its stream.
@@ -102,6 +110,8 @@ pub(super) struct Decide<'a> {
     inflight: Arc<Semaphore>,
     /// (cell, reason) pairs already logged, so a per-period refusal logs once.
     logged: HashSet<(CellId, &'static str)>,
+    /// What the node remembers of the A1 policy between decisions.
+    a1: A1View,
 }
 
 impl<'a> Decide<'a> {
@@ -113,6 +123,7 @@ impl<'a> Decide<'a> {
             events_tx,
             inflight: Arc::new(Semaphore::new(task.cfg.max_inflight_controls)),
             logged: HashSet::new(),
+            a1: A1View::default(),
         }
     }
 
@@ -346,6 +357,9 @@ impl<'a> Decide<'a> {
             shadow,
             permit,
             model: None,
+            a1: self
+                .a1
+                .snapshot(t.a1.as_ref(), &mut self.guard, table, job.cell),
         };
         match &t.arms.arms[arm].policy {
             ArmPolicy::Baseline(b) => {
@@ -442,6 +456,9 @@ impl<'a> Decide<'a> {
         forecasts: Vec<Forecast>,
     ) -> Decision {
         let t = self.task;
+        if let Some(a1) = &ctx.a1 {
+            a1.bound(&mut quotas, &t.metrics);
+        }
         if enforce(&mut quotas) {
             t.metrics.clamped.inc();
         }
@@ -462,6 +479,9 @@ impl<'a> Decide<'a> {
         let t = self.task;
         if ctx.shadow {
             return Verdict::Held("shadow");
+        }
+        if let Some(a1) = &ctx.a1 {
+            a1.lift_hysteresis(&mut self.guard, ctx.cell);
         }
         match self.guard.admit(ctx.cell, quotas, ctx.t_ms) {
             Ok(()) => {}

@@ -259,6 +259,7 @@ impl<'a> Emit<'a> {
             quotas: DecisionRecord::quotas_of(quotas),
             action,
             model: ctx.model.as_deref().map(ModelRef::from),
+            a1_instances: ctx.a1.as_ref().map(|a| a.policy.instances().to_vec()),
             outcome: if action == "sent" { "pending" } else { "none" }.into(),
             latency_us: log
                 .timings

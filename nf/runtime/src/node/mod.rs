@@ -32,6 +32,7 @@
 //! forecast is dropped and the cell keeps its last quota. Each is counted by reason and
 //! logged (once per cell and reason where it would repeat every period).
 
+mod a1;
 mod decide;
 mod emit;
 mod ingest;
@@ -93,6 +94,8 @@ pub(crate) struct NodeTask {
     /// Record layout of each subscribed cell (the order of its action definition); also
     /// the set of cells this node may report on.
     pub layouts: kpm::Layouts,
+    /// The effective A1 policy, read once when a decision starts (`None`: no A1 handler).
+    pub a1: Option<crate::a1::PolicyWatch>,
 }
 
 /// The three stages of one node.

@@ -24,6 +24,10 @@
 //! - **Controls** ([`control`]): E2AP RICcontrolRequest as RMR 12040 to `meid` = node,
 //!   routed by the route table; outcomes from 12041 / 12042.
 //!
+//! - **A1 policies**: `A1_POLICY_REQ` (20010) is handed to the A1 handler when one runs
+//!   ([`OscRmr::take_a1`]; `crate::a1`), which answers through the same endpoint: one RMR
+//!   port per xApp.
+//!
 //! RMR drops (the endpoint's own counters and messages of a type not taken here) are exported
 //! as `xapp_rmr_dropped_total{reason}`.
 
@@ -193,6 +197,8 @@ struct Shared {
     versions: Mutex<HashMap<String, KpmVersion>>,
     /// The run's E2SM-RC profile (`ric.rc_profile`).
     rc_profile: RcProfile,
+    /// Where `A1_POLICY_REQ` goes, when an A1 handler runs.
+    a1: OnceLock<mpsc::Sender<Message>>,
 }
 
 impl Shared {
@@ -229,6 +235,7 @@ impl OscRmr {
                 tasks: Mutex::default(),
                 versions: Mutex::default(),
                 rc_profile: cfg.rc_profile,
+                a1: OnceLock::new(),
             }),
         }
     }
@@ -272,6 +279,17 @@ impl OscRmr {
     /// The bound RMR address, once started.
     pub fn rmr_addr(&self) -> Option<SocketAddr> {
         self.shared.endpoint.get().map(RmrEndpoint::local_addr)
+    }
+
+    /// The RMR endpoint, once started (the A1 handler answers through it).
+    pub(crate) fn endpoint(&self) -> Option<&RmrEndpoint> {
+        self.shared.endpoint.get()
+    }
+
+    /// Hands every `A1_POLICY_REQ` received from now on to `sink`; false when another sink
+    /// already takes them.
+    pub(crate) fn take_a1(&self, sink: mpsc::Sender<Message>) -> bool {
+        self.shared.a1.set(sink).is_ok()
     }
 
     /// The configured nodes: the O-RAN SC RIC offers an xApp no node list over RMR. With an
@@ -620,6 +638,15 @@ async fn receive(s: Arc<Shared>, mut rx: mpsc::Receiver<Message>) {
             mtype::RIC_INDICATION => on_indication(&s, metrics, &msg),
             mtype::RIC_CONTROL_ACK | mtype::RIC_CONTROL_FAILURE => {
                 control::on_outcome(&s, metrics, &msg);
+            }
+            mtype::A1_POLICY_REQ if s.a1.get().is_some() => {
+                let full = s.a1.get().is_some_and(|a1| {
+                    matches!(a1.try_send(msg), Err(mpsc::error::TrySendError::Full(_)))
+                });
+                if full {
+                    Metrics::inc(&metrics.rmr_dropped, "queue_full");
+                    tracing::warn!("a1 policy request dropped: the a1 handler's queue is full");
+                }
             }
             other => {
                 Metrics::inc(&metrics.rmr_dropped, "unexpected_mtype");

@@ -239,6 +239,11 @@ pub const CALLBACK_RMR_PORT: Bound = also(
 pub const REQUESTOR_ID: Bound = int("ric.osc.requestor_id", 0, 65_535, "");
 /// Time limit of one Subscription Manager call.
 pub const SUBMGR_TIMEOUT_MS: Bound = int("ric.osc.submgr_timeout_ms", 100, 600_000, "ms");
+/// A1 policy type handled (the A1 mediator's policy type IDs are 1..=2^31-1).
+pub const A1_POLICY_TYPE_ID: Bound = also(
+    int("a1.policy_type_id", 1, 2_147_483_647, ""),
+    "default: 21010 (slice SLA targets)",
+);
 
 /// Ordinals a sharded xApp's replicas probe (`nf_core::shard::MAX_REPLICAS`).
 pub const SHARD_REPLICAS: Bound = also(
@@ -315,6 +320,7 @@ pub const BOUNDS: &[Bound] = &[
     SHARD_PROBE_INTERVAL_MS,
     SHARD_FAILURE_THRESHOLD,
     SHARD_HANDOVER_GRACE_MS,
+    A1_POLICY_TYPE_ID,
 ];
 
 /// The Markdown table of [`BOUNDS`] that `docs/operations.md` carries.

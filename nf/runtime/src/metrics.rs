@@ -318,6 +318,10 @@ pub struct Metrics {
     pub conflict_guidance: Family<ResultLabel, Counter>,
     /// The interference xApp's families (registered by [`Metrics::for_interference`]).
     pub mobility: MobilityMetrics,
+    /// TLS of the E2T and conflict-manager links: `xapp_tls_reloads_total{link}`,
+    /// `xapp_tls_reload_failures_total{link}`, `xapp_tls_handshake_failures_total{link,reason}`
+    /// (labels created when a link is configured).
+    pub tls: nf_tls::TlsMetrics,
 }
 
 impl Default for Metrics {
@@ -370,6 +374,7 @@ impl Metrics {
             submgr_failures: Family::default(),
             conflict_guidance: Family::default(),
             mobility: MobilityMetrics::default(),
+            tls: nf_tls::TlsMetrics::default(),
         };
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
@@ -532,6 +537,7 @@ impl Metrics {
     fn register_all(&mut self) {
         let m = self;
         let r = m.registry.sub_registry_with_prefix("xapp");
+        m.tls.register(r);
         r.register(
             "indications",
             "RIC indications read off the E2 streams",

@@ -243,6 +243,15 @@ impl fmt::Debug for ClientSettings {
     }
 }
 
+/// Same files, name and reload interval.
+impl PartialEq for ClientSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.loaded.files == other.loaded.files
+            && self.loaded.every == other.loaded.every
+            && self.server_name == other.server_name
+    }
+}
+
 impl ClientSettings {
     /// Whether the client presents a certificate (mTLS).
     pub fn presents_certificate(&self) -> bool {
@@ -328,6 +337,13 @@ impl fmt::Debug for ServerSettings {
             .field("files", &self.loaded.files)
             .field("reload", &self.loaded.every)
             .finish()
+    }
+}
+
+/// Same files and reload interval.
+impl PartialEq for ServerSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.loaded.files == other.loaded.files && self.loaded.every == other.loaded.every
     }
 }
 

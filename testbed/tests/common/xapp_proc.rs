@@ -62,6 +62,11 @@ impl XappProcess {
     /// Starts `binary` with `config_text` as its config, `--e2t` the simulator, no metrics
     /// endpoint, two worker threads; `name` names the scratch folder.
     pub fn start(binary: &str, name: &str, sim: &RunningSim, config_text: &str) -> Self {
+        Self::start_at(binary, name, &format!("http://{}", sim.addr), config_text)
+    }
+
+    /// [`Self::start`] with `--e2t` set to `e2t` (e.g. an `https://` endpoint).
+    pub fn start_at(binary: &str, name: &str, e2t: &str, config_text: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("xapp.toml");
@@ -69,7 +74,7 @@ impl XappProcess {
         let child = Command::new(bin(binary))
             .current_dir(repo())
             .args(["--config", config.to_str().unwrap()])
-            .args(["--e2t", &format!("http://{}", sim.addr)])
+            .args(["--e2t", e2t])
             .args(["--metrics-listen", "off", "--worker-threads", "2"])
             .env("RUST_LOG", "info,ort=warn")
             .stdout(std::fs::File::create(dir.join("stdout")).unwrap())

@@ -33,6 +33,9 @@ pub enum FileError {
     /// The key block does not decode to a key rustls can sign with.
     #[error("private key refused: {0}")]
     Key(String),
+    /// The certificate cannot be used (e.g. X.509 v1, unparseable extensions).
+    #[error("certificate refused: {0}")]
+    Certificate(String),
     /// The key is not the certificate's.
     #[error("does not match the certificate of `{cert_key}`")]
     KeyMismatch {
@@ -104,7 +107,15 @@ pub(crate) fn identity(
                 cert_key: cert_key.to_owned(),
             },
         )),
-        Err(rustls::Error::InvalidCertificate(e)) => Err((cert.0, FileError::Pem(e.to_string()))),
+        Err(rustls::Error::InvalidCertificate(e)) => {
+            let detail = format!("{e:?}");
+            let why = if detail.contains("UnsupportedCertVersion") {
+                "an X.509 v1 certificate: make a v3 one (with subjectAltName)".to_owned()
+            } else {
+                detail
+            };
+            Err((cert.0, FileError::Certificate(why)))
+        }
         Err(e) => Err((key.0, FileError::Key(e.to_string()))),
     }
 }

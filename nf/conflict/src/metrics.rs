@@ -61,6 +61,7 @@ impl ManagerMetrics {
             leases: Gauge::default(),
             tls: nf_tls::TlsMetrics::default(),
         };
+        m.tls.precreate("server");
         for r in std::iter::once("allow").chain(DENY_REASONS) {
             if r != "manager_unavailable" {
                 let _ = m.guidance.get_or_create(&ResultLabel { result: r });

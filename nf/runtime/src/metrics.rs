@@ -320,7 +320,7 @@ pub struct Metrics {
     pub mobility: MobilityMetrics,
     /// TLS of the E2T and conflict-manager links: `xapp_tls_reloads_total{link}`,
     /// `xapp_tls_reload_failures_total{link}`, `xapp_tls_handshake_failures_total{link,reason}`
-    /// (labels created when a link is configured).
+    /// (both links' labels created at zero).
     pub tls: nf_tls::TlsMetrics,
 }
 
@@ -376,6 +376,9 @@ impl Metrics {
             mobility: MobilityMetrics::default(),
             tls: nf_tls::TlsMetrics::default(),
         };
+        // Both links' TLS series exist at zero from the start, configured or not.
+        m.tls.precreate("e2t");
+        m.tls.precreate("conflict");
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
         m.precreate();

@@ -120,11 +120,14 @@ pub(crate) fn identity(
     }
 }
 
+/// One file's index (in the caller's list) and bytes.
+pub(crate) type Pem<'a> = (usize, &'a [u8]);
+
 /// Bytes of the files a client configuration is built from, by index.
 pub(crate) struct ClientPem<'a> {
-    pub ca: (usize, &'a [u8]),
+    pub ca: Pem<'a>,
     /// Certificate and key for mTLS, and the config key of the certificate.
-    pub identity: Option<((usize, &'a [u8]), (usize, &'a [u8]), &'a str)>,
+    pub identity: Option<(Pem<'a>, Pem<'a>, &'a str)>,
 }
 
 /// A client configuration: trusts the CA file only; presents the certificate when given.

@@ -9,7 +9,9 @@
 //! - Reload: the server's certificate replaced by one of a second CA while it runs; a new
 //!   client pinned to the second CA is served without a restart, one pinned to the first
 //!   is not.
-//! - The loop closes over TLS (runtime in process) and over mTLS (the binary, `[ric.tls]`).
+//! - The loop closes over TLS (runtime in process) and over mTLS (the slice-xapp binary with
+//!   `[ric.tls]`, against the simulator in process and against the `e2sim` binary started
+//!   with `--tls-cert --tls-key --tls-client-ca`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -223,13 +225,9 @@ async fn the_runtime_closes_its_loop_over_tls_and_refuses_cleartext_to_it() {
     sim.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_slice_xapp_binary_closes_its_loop_over_mtls() {
-    let dir = scratch("e2t-mtls-proc");
-    let ca = TestCa::new("ric ca");
-    let server = ca.write(&dir, "e2t");
-    let client = ca.write(&dir, "xapp");
-    let sim = tls_sim(&server, Some(&server.ca)).await;
+/// The demo config with the repository's model path, fast guard rails and `[ric.tls]`
+/// naming `client`'s files (mTLS).
+fn mtls_config(client: &Files) -> String {
     let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
     let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
     let mut config = demo
@@ -247,6 +245,79 @@ async fn the_slice_xapp_binary_closes_its_loop_over_mtls() {
         client.cert.display().to_string(),
         client.key.display().to_string()
     ));
+    config
+}
+
+/// The line of a summary that starts with `label`, its numbers split on `/`.
+fn summary_numbers(summary: &str, label: &str) -> Vec<u64> {
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` in\n{summary}"));
+    line[line.find(label).unwrap() + label.len()..]
+        .split('/')
+        .map(|n| n.trim().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_e2sim_and_slice_xapp_binaries_close_the_loop_over_mtls() {
+    let dir = scratch("e2sim-mtls-proc");
+    let ca = TestCa::new("ric ca");
+    let server = ca.write(&dir, "e2t");
+    let client = ca.write(&dir, "xapp");
+    let port_file = dir.join("port");
+    let e2sim = std::process::Command::new(env!("CARGO_BIN_EXE_e2sim"))
+        .args(["--listen", "127.0.0.1:0", "--speed", "25"])
+        .arg("--port-file")
+        .arg(&port_file)
+        .arg("--tls-cert")
+        .arg(&server.cert)
+        .arg("--tls-key")
+        .arg(&server.key)
+        .arg("--tls-client-ca")
+        .arg(&server.ca)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("e2sim.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let listening = wait_for(Duration::from_secs(20), || port_file.exists()).await;
+    assert!(listening, "e2sim did not listen");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let port = std::fs::read_to_string(&port_file).unwrap();
+    let e2t = format!("https://localhost:{}", port.trim());
+    let xapp = XappProcess::start_at("slice-xapp", "e2sim-mtls-xapp", &e2t, &mtls_config(&client));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, summary, stderr) = xapp.stop().await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &e2sim.id().to_string()])
+        .status();
+    let out = e2sim.wait_with_output().unwrap();
+    let sim_summary = String::from_utf8_lossy(&out.stdout);
+    assert!(status.success(), "{status:?}\n{stderr}");
+    let controls = summary_numbers(&summary, "controls sent / accepted / rejected");
+    assert!(
+        controls[1] > 0,
+        "no control accepted over mTLS\n{summary}\n{stderr}"
+    );
+    assert_eq!(controls[2], 0, "{summary}");
+    assert!(sim_summary.contains("e2sim summary"), "{sim_summary}");
+    let sim_log = std::fs::read_to_string(dir.join("e2sim.stderr")).unwrap();
+    let serving = sim_log
+        .lines()
+        .find(|l| l.contains("e2sim serving"))
+        .unwrap_or_default();
+    assert!(serving.contains("\"mtls\""), "{sim_log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slice_xapp_binary_closes_its_loop_over_mtls() {
+    let dir = scratch("e2t-mtls-proc");
+    let ca = TestCa::new("ric ca");
+    let server = ca.write(&dir, "e2t");
+    let client = ca.write(&dir, "xapp");
+    let sim = tls_sim(&server, Some(&server.ca)).await;
+    let config = mtls_config(&client);
     let e2t = format!("https://localhost:{}", sim.addr.port());
     let xapp = XappProcess::start_at("slice-xapp", "tls-mtls-xapp", &e2t, &config);
     let cells = sim.sim.cell_count();

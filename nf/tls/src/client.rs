@@ -22,7 +22,7 @@ use tonic::codegen::http::Uri;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::live::{Live, Reload};
-use crate::metrics::{TlsMetrics, classify};
+use crate::metrics::{LogLimit, TlsMetrics, classify};
 use crate::section::ClientSettings;
 
 /// A TLS client configuration in use on one link, reloaded when its files change; cheap
@@ -31,6 +31,7 @@ use crate::section::ClientSettings;
 pub struct ClientTls {
     live: Arc<Live<ClientConfig>>,
     server_name: Option<ServerName<'static>>,
+    warnings: Arc<LogLimit>,
 }
 
 impl fmt::Debug for ClientTls {
@@ -50,6 +51,7 @@ impl ClientTls {
         Self {
             live: Live::new(settings.loaded, link, metrics),
             server_name: settings.server_name,
+            warnings: Arc::new(LogLimit::default()),
         }
     }
 
@@ -93,10 +95,14 @@ impl ClientTls {
             Ok(s) => Ok(s),
             Err(e) => {
                 let reason = classify(&e);
-                self.live
-                    .metrics()
-                    .handshake_failed(self.live.link(), reason);
-                tracing::warn!(link = self.live.link(), %uri, reason, cause = %e, "tls handshake failed");
+                let link = self.live.link();
+                self.live.metrics().handshake_failed(link, reason);
+                match self.warnings.warn() {
+                    Some(held_back) => {
+                        tracing::warn!(link, %uri, reason, cause = %e, held_back, "tls handshake failed");
+                    }
+                    None => tracing::debug!(link, %uri, reason, cause = %e, "tls handshake failed"),
+                }
                 Err(e)
             }
         }

@@ -141,3 +141,69 @@ pub fn classify(err: &std::io::Error) -> &'static str {
         _ => "protocol",
     }
 }
+
+/// Rate limit of the handshake-failure warnings: a scanner, or a client retrying against a
+/// certificate it will never accept, must not flood the log (every failure is counted
+/// anyway). At most one warning per [`LogLimit::EVERY`]; the others go to debug, and the
+/// next warning says how many were held back.
+#[derive(Debug, Default)]
+pub(crate) struct LogLimit {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+    held: std::sync::atomic::AtomicU64,
+}
+
+impl LogLimit {
+    pub const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// `Some(held back since the last warning)` when this one may be a warning.
+    pub fn warn(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        let now = std::time::Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        match *last {
+            Some(t) if now.duration_since(t) < Self::EVERY => {
+                self.held.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            _ => {
+                *last = Some(now);
+                Some(self.held.swap(0, Ordering::Relaxed))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_limited_and_say_how_many_were_held_back() {
+        let l = LogLimit::default();
+        assert_eq!(l.warn(), Some(0));
+        assert_eq!(l.warn(), None);
+        assert_eq!(l.warn(), None);
+        *l.last.lock().unwrap_or_else(|p| p.into_inner()) =
+            std::time::Instant::now().checked_sub(LogLimit::EVERY);
+        assert_eq!(l.warn(), Some(2));
+    }
+
+    #[test]
+    fn every_reason_is_created_at_zero() {
+        let m = TlsMetrics::default();
+        m.precreate("e2t");
+        let mut reg = Registry::default();
+        m.register(&mut reg);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap_or_default();
+        for reason in HANDSHAKE_FAILURES {
+            let series =
+                format!("tls_handshake_failures_total{{link=\"e2t\",reason=\"{reason}\"}} 0");
+            assert!(text.contains(&series), "{series} in\n{text}");
+        }
+        assert!(
+            text.contains("tls_reload_failures_total{link=\"e2t\"} 0"),
+            "{text}"
+        );
+    }
+}

@@ -5,9 +5,9 @@
 //! Each handshake runs in its own task, bounded in time ([`HANDSHAKE_TIMEOUT`]) and in
 //! number ([`MAX_PENDING_HANDSHAKES`]): a slow or hostile client holds up nobody. A failed
 //! handshake is counted (`tls_handshake_failures_total{link,reason}`) and logged (a
-//! certificate or protocol refusal at warn, a dropped or timed-out connection at debug),
-//! and the server keeps serving. Every handshake takes the configuration in use when it
-//! starts, so a reload applies to the next connection.
+//! certificate or protocol refusal at warn, at most one per 10 s, the rest and dropped or
+//! timed-out connections at debug), and the server keeps serving. Every handshake takes
+//! the configuration in use when it starts, so a reload applies to the next connection.
 
 use std::fmt;
 use std::io;
@@ -26,7 +26,7 @@ use tokio_rustls::server::TlsStream;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::live::{Live, Reload};
-use crate::metrics::{TlsMetrics, classify};
+use crate::metrics::{LogLimit, TlsMetrics, classify};
 use crate::section::ServerSettings;
 
 /// Longest a client may take to finish its handshake.
@@ -40,6 +40,7 @@ pub const MAX_PENDING_HANDSHAKES: usize = 256;
 #[derive(Clone)]
 pub struct ServerTls {
     live: Arc<Live<ServerConfig>>,
+    warnings: Arc<LogLimit>,
 }
 
 impl fmt::Debug for ServerTls {
@@ -57,6 +58,7 @@ impl ServerTls {
     pub fn new(settings: ServerSettings, link: &'static str, metrics: &TlsMetrics) -> Self {
         Self {
             live: Live::new(settings.loaded, link, metrics),
+            warnings: Arc::new(LogLimit::default()),
         }
     }
 
@@ -86,10 +88,16 @@ impl ServerTls {
             .metrics()
             .handshake_failed(self.live.link(), reason);
         let link = self.live.link();
-        if matches!(reason, "io" | "timeout") {
-            tracing::debug!(link, peer = ?peer, reason, %cause, "tls handshake failed");
+        let warn = if matches!(reason, "io" | "timeout") {
+            None
         } else {
-            tracing::warn!(link, peer = ?peer, reason, %cause, "tls handshake refused");
+            self.warnings.warn()
+        };
+        match warn {
+            Some(held_back) => {
+                tracing::warn!(link, peer = ?peer, reason, %cause, held_back, "tls handshake refused");
+            }
+            None => tracing::debug!(link, peer = ?peer, reason, %cause, "tls handshake failed"),
         }
         Err(reason)
     }

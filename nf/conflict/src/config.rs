@@ -27,7 +27,14 @@
 //! max_leases = 100000
 //! max_cells = 100000
 //! max_recent = 256
+//!
+//! [tls]                               # optional: gRPC over TLS (nf_tls::ServerSection)
+//! cert = "/etc/airan/tls/tls.crt"
+//! key = "/etc/airan/tls/tls.key"
+//! client_ca = "/etc/airan/tls/ca.crt" # optional: client certificates required (mTLS)
 //! ```
+//!
+//! Relative paths are resolved against the configuration file's folder.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -54,6 +61,8 @@ pub struct FileConfig {
     pub implicit: ImplicitSection,
     #[serde(default)]
     pub limits: LimitsSection,
+    /// gRPC over TLS; absent: cleartext (keep it on loopback or a trusted network).
+    pub tls: Option<nf_tls::ServerSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +107,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub http_listen: Option<SocketAddr>,
     pub manager: ManagerConfig,
+    /// TLS of the gRPC listener (`[tls]`), its files read and checked.
+    pub tls: Option<nf_tls::ServerSettings>,
 }
 
 impl Config {
@@ -107,17 +118,26 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             manager,
+            tls: None,
         }
     }
 
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let base = path.parent().unwrap_or(Path::new(""));
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+        Self::parse_at(&text, &base).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// Parses and validates; the error names the bad key.
+    /// Parses and validates; the error names the bad key. Relative TLS paths resolve
+    /// against the working directory.
     pub fn parse(text: &str) -> Result<Self, String> {
+        Self::parse_at(text, Path::new(""))
+    }
+
+    /// Parses and validates, relative TLS paths resolved against `base`.
+    pub fn parse_at(text: &str, base: &Path) -> Result<Self, String> {
         let f: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
         let d = ManagerConfig::default();
         let w = |s: Option<WindowsSection>, d: Windows| {
@@ -149,10 +169,24 @@ impl Config {
             Some(l) => l,
             None => DEFAULT_LISTEN.parse().map_err(|_| "listen".to_owned())?,
         };
+        let tls = match &f.tls {
+            None => None,
+            Some(t) => Some(
+                t.load(nf_tls::Names::Section("tls"), base)
+                    .map_err(|problems| {
+                        problems
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })?,
+            ),
+        };
         Ok(Self {
             listen,
             http_listen: f.http_listen,
             manager,
+            tls,
         })
     }
 }

@@ -38,6 +38,8 @@ pub struct ManagerMetrics {
     pub applied: Family<ResultLabel, Counter>,
     pub kpi_reports: Counter,
     pub leases: Gauge,
+    /// TLS of the gRPC listener: `conflict_tls_*` (link `server`).
+    pub tls: nf_tls::TlsMetrics,
 }
 
 impl Default for ManagerMetrics {
@@ -57,7 +59,9 @@ impl ManagerMetrics {
             applied: Family::default(),
             kpi_reports: Counter::default(),
             leases: Gauge::default(),
+            tls: nf_tls::TlsMetrics::default(),
         };
+        m.tls.precreate("server");
         for r in std::iter::once("allow").chain(DENY_REASONS) {
             if r != "manager_unavailable" {
                 let _ = m.guidance.get_or_create(&ResultLabel { result: r });
@@ -111,6 +115,7 @@ impl ManagerMetrics {
             "Parameter leases held (including guard windows)",
             m.leases.clone(),
         );
+        m.tls.register(reg.sub_registry_with_prefix("conflict"));
         m
     }
 

@@ -259,13 +259,21 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
     let metrics = Arc::new(ManagerMetrics::new());
     let svc = Arc::new(Service::new(cfg.manager, metrics.clone()));
+    let security = match &cfg.tls {
+        None => "cleartext",
+        Some(s) if s.requires_client_certificate() => "mtls",
+        Some(_) => "tls",
+    };
+    let tls = cfg
+        .tls
+        .map(|s| nf_tls::ServerTls::new(s, "server", &metrics.tls));
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     {
         let mut rx = stop_rx.clone();
         let svc = svc.clone();
         tasks.push(tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc);
+            let incoming = nf_tls::incoming(grpc, tls);
             let r = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
                 .add_service(ConflictGuidanceServer::from_arc(svc))
@@ -298,7 +306,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
             stop_rx,
         )));
     }
-    tracing::info!(%grpc_addr, http = ?http_addr, "conflict manager serving");
+    tracing::info!(%grpc_addr, http = ?http_addr, security, "conflict manager serving");
     Ok(Running {
         grpc_addr,
         http_addr,

@@ -144,3 +144,39 @@ async fn serves_guidance() {
         ("direct_conflict", "interference-xapp")
     );
 }
+
+#[test]
+fn tls_files_are_checked_before_start_relative_to_the_config() {
+    let d = nf_tls::testing::scratch("conflict-mgr-tls");
+    let files = nf_tls::testing::TestCa::new("ca").write(&d, "mgr");
+    let tls = "[tls]\ncert = \"mgr.crt\"\nkey = \"mgr.key\"\nclient_ca = \"mgr-ca.crt\"\n";
+    let cfg = write(&d, "tls.toml", &format!("[xapps]\nslice-xapp = 1\n{tls}"));
+    let out = Command::new(BIN)
+        .arg("--check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        &files.cert,
+        "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("--check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`tls.cert`") && err.contains("mgr.crt") && err.contains("PEM"),
+        "{err}"
+    );
+}

@@ -59,8 +59,11 @@ pub enum Overload {
 /// Everything the runtime needs besides the model.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// E2T gRPC endpoint, e.g. `http://127.0.0.1:5150`.
+    /// E2T gRPC endpoint, e.g. `http://127.0.0.1:5150` (`https://` with [`Self::e2t_tls`]).
     pub e2t_endpoint: String,
+    /// TLS of the E2T link (`[ric.tls]`): required by an `https://` endpoint, refused with
+    /// an `http://` one (see [`crate::transport::sdran`]).
+    pub e2t_tls: Option<nf_tls::ClientTls>,
     pub app_id: String,
     pub app_instance_id: String,
     /// KPM reporting period asked for [ms].
@@ -158,6 +161,7 @@ impl RuntimeConfig {
     pub fn local(endpoint: impl Into<String>) -> Self {
         Self {
             e2t_endpoint: endpoint.into(),
+            e2t_tls: None,
             app_id: "slice-xapp".into(),
             app_instance_id: "slice-xapp-1".into(),
             report_period_ms: 250,

@@ -70,6 +70,9 @@ pub struct GateConfig {
     pub objectives: Vec<Objective>,
     /// Most leases cached.
     pub max_cached_leases: usize,
+    /// TLS of the link (`[conflict.tls]`): required by an `https://` endpoint, refused with
+    /// an `http://` one.
+    pub tls: Option<nf_tls::ClientSettings>,
 }
 
 impl GateConfig {
@@ -83,6 +86,7 @@ impl GateConfig {
             consumes: Vec::new(),
             objectives: Vec::new(),
             max_cached_leases: 65_536,
+            tls: None,
         }
     }
 }
@@ -92,6 +96,8 @@ impl GateConfig {
 pub struct Gate {
     cfg: GateConfig,
     client: tokio::sync::OnceCell<ConflictGuidanceClient<Channel>>,
+    /// The TLS of the link in use (reloaded when its files change).
+    tls: Option<nf_tls::ClientTls>,
     registered: AtomicBool,
     leases: Mutex<HashMap<LeaseKey, Instant>>,
     counter: Family<ResultLabel, Counter>,
@@ -106,8 +112,13 @@ struct Unavailable(String);
 impl Gate {
     /// Counts into `metrics` (`xapp_conflict_guidance_total`). Connects on first use.
     pub fn new(cfg: GateConfig, metrics: &Metrics) -> Self {
+        let tls = cfg
+            .tls
+            .clone()
+            .map(|s| nf_tls::ClientTls::new(s, "conflict", &metrics.tls));
         Self {
             cfg,
+            tls,
             client: tokio::sync::OnceCell::new(),
             registered: AtomicBool::new(false),
             leases: Mutex::new(HashMap::new()),
@@ -151,7 +162,23 @@ impl Gate {
                     .map_err(|e| Unavailable(format!("endpoint {}: {e}", self.cfg.endpoint)))?
                     .connect_timeout(self.cfg.timeout)
                     .tcp_nodelay(true);
-                Ok(ConflictGuidanceClient::new(ep.connect_lazy()))
+                let https = self.cfg.endpoint.starts_with("https://");
+                let channel = match &self.tls {
+                    Some(tls) if https => tls.channel(&ep),
+                    None if !https => ep.connect_lazy(),
+                    // Validation refuses both; never fall back to cleartext.
+                    Some(_) => {
+                        return Err(Unavailable(
+                            "TLS configured but the endpoint is not https://".into(),
+                        ));
+                    }
+                    None => {
+                        return Err(Unavailable(
+                            "https:// endpoint without TLS configured".into(),
+                        ));
+                    }
+                };
+                Ok(ConflictGuidanceClient::new(channel))
             })
             .await
             .cloned()

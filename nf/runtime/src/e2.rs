@@ -53,6 +53,13 @@ pub enum E2Error {
         #[source]
         source: tonic::transport::Error,
     },
+    /// The endpoint's scheme and the TLS configuration disagree (`https://` without TLS,
+    /// `http://` with it): nothing is sent in cleartext by mistake.
+    #[error("E2T endpoint `{endpoint}`: {rule}")]
+    Tls {
+        endpoint: String,
+        rule: &'static str,
+    },
     #[error("E2T call {call} failed: {status}")]
     Rpc {
         call: &'static str,

@@ -324,6 +324,10 @@ pub struct Metrics {
     pub shard: crate::shard::ShardMetrics,
     /// The A1 policy handler's families (`xapp_a1_*`, see [`crate::a1`]).
     pub a1: crate::a1::A1Metrics,
+    /// TLS of the E2T and conflict-manager links: `xapp_tls_reloads_total{link}`,
+    /// `xapp_tls_reload_failures_total{link}`, `xapp_tls_handshake_failures_total{link,reason}`
+    /// (both links' labels created at zero).
+    pub tls: nf_tls::TlsMetrics,
 }
 
 impl Default for Metrics {
@@ -379,7 +383,11 @@ impl Metrics {
             mobility: MobilityMetrics::default(),
             shard: crate::shard::ShardMetrics::default(),
             a1: crate::a1::A1Metrics::default(),
+            tls: nf_tls::TlsMetrics::default(),
         };
+        // Both links' TLS series exist at zero from the start, configured or not.
+        m.tls.precreate("e2t");
+        m.tls.precreate("conflict");
         m.registry
             .register_collector(Box::new(crate::process::ProcessCollector));
         m.precreate();
@@ -542,6 +550,7 @@ impl Metrics {
         let m = self;
         let r = m.registry.sub_registry_with_prefix("xapp");
         m.node_series.register(r);
+        m.tls.register(r);
         r.register(
             "indications",
             "RIC indications read off the E2 streams",

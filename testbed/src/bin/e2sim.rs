@@ -158,6 +158,45 @@ struct Cli {
     /// Write every endpoint (ports, RAN names, RAN function IDs) as JSON to this file.
     #[arg(long)]
     endpoints_file: Option<PathBuf>,
+    /// Serve the E2T API (sdran-grpc) over TLS with this PEM certificate chain (needs
+    /// --tls-key); xApps then connect to https://.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by the CA in this PEM file (mTLS).
+    #[arg(long, requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// How often the TLS files are looked at for a change [ms] (a change is used without
+    /// a restart).
+    #[arg(long, default_value_t = nf_tls::section::DEFAULT_RELOAD_MS)]
+    tls_reload_ms: u64,
+}
+
+/// The TLS of `--tls-*`, files read and checked (an error names the flag and the file).
+fn server_tls(cli: &Cli) -> anyhow::Result<Option<nf_tls::ServerTls>> {
+    let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) else {
+        return Ok(None);
+    };
+    let section = nf_tls::ServerSection {
+        cert: cert.clone(),
+        key: key.clone(),
+        client_ca: cli.tls_client_ca.clone(),
+        reload_ms: cli.tls_reload_ms,
+    };
+    let settings = section
+        .load(nf_tls::Names::Flags, std::path::Path::new(""))
+        .map_err(|problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("TLS refused: {}", lines.join("; "))
+        })?;
+    // e2sim has no metrics endpoint: handshake failures are logged.
+    Ok(Some(nf_tls::ServerTls::new(
+        settings,
+        "server",
+        &nf_tls::TlsMetrics::default(),
+    )))
 }
 
 #[tokio::main]
@@ -402,7 +441,13 @@ async fn serve_sdran(cli: &Cli, sim: std::sync::Arc<Sim>) -> anyhow::Result<Serv
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .with_context(|| format!("binding {}", cli.listen))?;
-    let running = RunningSim::start(sim.clone(), listener)?;
+    let tls = server_tls(cli)?;
+    let security = match (&tls, &cli.tls_client_ca) {
+        (None, _) => "cleartext",
+        (Some(_), None) => "tls",
+        (Some(_), Some(_)) => "mtls",
+    };
+    let running = RunningSim::start_tls(sim.clone(), listener, tls)?;
     if let Some(p) = &cli.port_file {
         std::fs::write(p, running.addr.port().to_string())
             .with_context(|| format!("writing {}", p.display()))?;
@@ -411,11 +456,14 @@ async fn serve_sdran(cli: &Cli, sim: std::sync::Arc<Sim>) -> anyhow::Result<Serv
         cli,
         &serde_json::json!({ "ric": "sdran-grpc", "e2t": running.addr.to_string() }),
     )?;
-    tracing::info!(addr = %running.addr, nodes = cli.nodes, cells = sim.cell_count(), "e2sim serving");
+    tracing::info!(addr = %running.addr, nodes = cli.nodes, cells = sim.cell_count(), security, "e2sim serving");
     Ok(Served::Sdran(running))
 }
 
 async fn serve_osc(cli: &Cli, sim: std::sync::Arc<Sim>) -> anyhow::Result<Served> {
+    if cli.tls_cert.is_some() {
+        anyhow::bail!("--tls-cert applies to the sdran-grpc E2T API; RMR has no TLS");
+    }
     let mut cfg = OscConfig {
         rmr_listen: cli.rmr_listen,
         rmr_ctl_listen: cli.rmr_ctl_listen,

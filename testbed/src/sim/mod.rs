@@ -39,7 +39,7 @@ use tokio::sync::watch;
 use crate::trace::CellTrace;
 
 pub use control_log::{ControlParameter, ControlRecord};
-pub use service::serve;
+pub use service::{serve, serve_tls};
 pub use sub_log::{SubscriptionEvent, SubscriptionRecord};
 
 /// PLMN of the simulated network: MCC 001, MNC 01 (test network).
@@ -786,13 +786,22 @@ pub struct RunningSim {
 impl RunningSim {
     /// Serves `sim` on `listener`.
     pub fn start(sim: Arc<Sim>, listener: TcpListener) -> std::io::Result<Self> {
+        Self::start_tls(sim, listener, None)
+    }
+
+    /// Serves `sim` on `listener`, through TLS when `tls` is set.
+    pub fn start_tls(
+        sim: Arc<Sim>,
+        listener: TcpListener,
+        tls: Option<nf_tls::ServerTls>,
+    ) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         sim.shutdown.send_replace(false);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         if sim.radio.is_some() {
             tokio::spawn(radio::drive(sim.clone()));
         }
-        let join = tokio::spawn(serve(sim.clone(), listener, async move {
+        let join = tokio::spawn(service::serve_tls(sim.clone(), listener, tls, async move {
             let _ = rx.await;
         }));
         Ok(Self {

@@ -48,6 +48,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    serve_tls(sim, listener, None, shutdown).await
+}
+
+/// [`serve`], through TLS when `tls` is set (mTLS when it names a client CA).
+pub async fn serve_tls(
+    sim: Arc<Sim>,
+    listener: TcpListener,
+    tls: Option<nf_tls::ServerTls>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     let svc = Svc(sim.clone());
     let control_stream = sim.cfg.control_stream;
     let stop = async move {
@@ -70,7 +80,7 @@ pub async fn serve(
         .add_optional_service(control_stream.then(|| {
             ControlStreamServiceServer::new(svc).max_decoding_message_size(MAX_MESSAGE_BYTES)
         }))
-        .serve_with_incoming_shutdown(incoming_nodelay(listener), stop)
+        .serve_with_incoming_shutdown(nf_tls::incoming(listener, tls), stop)
         .await
 }
 

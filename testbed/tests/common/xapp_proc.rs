@@ -73,6 +73,15 @@ impl XappProcess {
         config_text: &str,
         listen: &str,
     ) -> Self {
+        Self::launch(binary, name, &format!("http://{}", sim.addr), config_text, listen)
+    }
+
+    /// [`Self::start`] with `--e2t` set to `e2t` (e.g. an `https://` endpoint).
+    pub fn start_at(binary: &str, name: &str, e2t: &str, config_text: &str) -> Self {
+        Self::launch(binary, name, e2t, config_text, "off")
+    }
+
+    fn launch(binary: &str, name: &str, e2t: &str, config_text: &str, listen: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("xapp.toml");
@@ -80,7 +89,7 @@ impl XappProcess {
         let child = Command::new(bin(binary))
             .current_dir(repo())
             .args(["--config", config.to_str().unwrap()])
-            .args(["--e2t", &format!("http://{}", sim.addr)])
+            .args(["--e2t", e2t])
             .args(["--metrics-listen", listen, "--worker-threads", "2"])
             .env("RUST_LOG", "info,ort=warn")
             .stdout(std::fs::File::create(dir.join("stdout")).unwrap())

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use slice_xapp::config::bounds::{self as sb, Bound, Range};
 use slice_xapp::config::ric::RicSection;
 use slice_xapp::config::shard::ShardSection;
-use slice_xapp::config::{E2tSection, MetricsSection, Problems, endpoint_problem};
+use slice_xapp::config::{E2tSection, MetricsSection, Problems, client_tls, endpoint_tls_problem};
 
 pub use slice_xapp::config::ConfigError;
 
@@ -146,6 +146,9 @@ pub struct ConflictSection {
     /// `deny` (default: no control without guidance) or `allow`.
     #[serde(default = "default_on_unavailable")]
     pub on_unavailable: String,
+    /// `[conflict.tls]`: TLS (mTLS with `cert` and `key`) to the manager; required by an
+    /// `https://` endpoint, refused with an `http://` one.
+    pub tls: Option<nf_tls::ClientSection>,
 }
 
 fn default_conflict_timeout_ms() -> u64 {
@@ -187,6 +190,9 @@ pub struct Validated {
     /// Rotation of the decision log (defaults when `[decision_log]` is absent and
     /// `--decision-log` names the file).
     pub decision_log_rotation: nf_runtime::logfile::Rotation,
+    /// TLS of the E2T link (`[ric.tls]`), its files read and checked: the binary turns it
+    /// into `RuntimeConfig::e2t_tls` once its metrics exist.
+    pub e2t_tls: Option<nf_tls::ClientSettings>,
 }
 
 const fn int(key: &'static str, min: u64, max: u64, unit: &'static str) -> Bound {
@@ -263,8 +269,9 @@ impl FileConfig {
     /// reported, not the first only.
     pub fn validate(self, base: &Path) -> Result<Validated, ConfigError> {
         let mut p = Problems::default();
-        self.e2t.check(&mut p);
+        self.e2t.check_with_tls(self.ric.tls.is_some(), &mut p);
         let ric = self.ric.check(&mut p);
+        let e2t_tls = self.ric.check_tls(base, &mut p);
         if let Some(d) = &self.decision_log {
             p.int(&sb::LOG_MAX_BYTES, d.max_bytes);
             p.int(&sb::LOG_KEEP, d.keep);
@@ -295,7 +302,7 @@ impl FileConfig {
         let conflict = self
             .conflict
             .as_ref()
-            .and_then(|c| conflict(c, &self.e2t.app_id, &mut p));
+            .and_then(|c| conflict(c, &self.e2t.app_id, base, &mut p));
 
         let sharded = self
             .shard
@@ -349,6 +356,7 @@ impl FileConfig {
                 providers: m.providers.clone(),
             },
             interference,
+            e2t_tls,
             decision_log_rotation: self
                 .decision_log
                 .as_ref()
@@ -401,8 +409,13 @@ fn restriction(r: &RestrictionSection, p: &mut Problems) -> Option<RestrictionSe
     })
 }
 
-fn conflict(c: &ConflictSection, app_id: &str, p: &mut Problems) -> Option<GateConfig> {
-    if let Some(rule) = endpoint_problem(&c.endpoint) {
+fn conflict(
+    c: &ConflictSection,
+    app_id: &str,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<GateConfig> {
+    if let Some(rule) = endpoint_tls_problem(&c.endpoint, "conflict.tls", c.tls.is_some()) {
         p.rule(
             false,
             "conflict.endpoint",
@@ -432,6 +445,7 @@ fn conflict(c: &ConflictSection, app_id: &str, p: &mut Problems) -> Option<GateC
         }
     };
     let mut g = GateConfig::new(c.endpoint.clone(), xapp);
+    g.tls = client_tls(c.tls.as_ref(), "conflict.tls", base, p);
     g.timeout = Duration::from_millis(c.timeout_ms);
     g.on_unavailable = on_unavailable;
     g.consumes = nf_runtime::mobility::CONSUMED_KPIS

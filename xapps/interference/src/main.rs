@@ -176,6 +176,9 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::mobility::MobilitySummary>, Stop
         .build()
         .map_err(Stop::Tokio)?;
     let metrics = Arc::new(nf_runtime::metrics::Metrics::for_interference());
+    runtime_cfg.e2t_tls = validated
+        .e2t_tls
+        .map(|s| nf_tls::ClientTls::new(s, "e2t", &metrics.tls));
     let summary = rt.block_on(nf_runtime::run_interference(
         runtime_cfg,
         validated.interference,

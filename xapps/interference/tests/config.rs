@@ -115,3 +115,46 @@ fn enabled_restriction_carries_the_rule() {
     assert_eq!(r.rule.step_pct, 25);
     assert_eq!(r.min_interval_ms, 10_000);
 }
+
+#[test]
+fn tls_sections_are_checked_and_must_agree_with_the_scheme() {
+    let dir = nf_tls::testing::scratch("interference-cfg");
+    let f = nf_tls::testing::TestCa::new("ca").write(&dir, "x");
+    let section = |name: &str, cert: &Path| {
+        format!(
+            "\n[{name}]\nca = {:?}\ncert = {:?}\nkey = {:?}\n",
+            f.ca.display().to_string(),
+            cert.display().to_string(),
+            f.key.display().to_string()
+        )
+    };
+    let https = text().replacen("endpoint = \"http://", "endpoint = \"https://", 1);
+    let conflict = "\n[conflict]\nendpoint = \"https://127.0.0.1:7070\"\n";
+    let both = format!(
+        "{https}{}{conflict}{}",
+        section("ric.tls", &f.cert),
+        section("conflict.tls", &f.cert)
+    );
+    let v = validate(&both).unwrap();
+    assert!(v.e2t_tls.unwrap().presents_certificate());
+    assert!(v.interference.conflict.unwrap().tls.is_some());
+    // https:// without [ric.tls]; [conflict.tls] with http://; a key given as certificate.
+    let bad = format!(
+        "{https}{}{}",
+        conflict.replace("https", "http"),
+        section("conflict.tls", &f.key)
+    );
+    let e = problems(&bad);
+    assert!(
+        e.contains("`e2t.endpoint`") && e.contains("needs [ric.tls]"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`conflict.endpoint`") && e.contains("no silent cleartext"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`conflict.tls.cert`") && e.contains("x.key"),
+        "{e}"
+    );
+}

@@ -71,6 +71,9 @@ pub struct ConflictSection {
     /// KPIs the xApp's decisions read, told to the manager (indirect conflicts); default:
     /// `RRU.PrbUsedDl`, `DRB.UEThpDl`, `RRU.PrbAvailDl`.
     pub consumes: Option<Vec<String>>,
+    /// `[conflict.tls]`: TLS (mTLS with `cert` and `key`) to the manager; required by an
+    /// `https://` endpoint, refused with an `http://` one.
+    pub tls: Option<nf_tls::ClientSection>,
 }
 
 fn default_conflict_timeout_ms() -> u64 {
@@ -354,23 +357,50 @@ pub struct Validated {
     /// The conflict-guidance client's configuration (`[conflict]`), if any: the binary
     /// builds the [`nf_runtime::conflict::Gate`] once its metrics exist.
     pub conflict: Option<nf_runtime::conflict::GateConfig>,
+    /// TLS of the E2T link (`[ric.tls]`), its files read and checked: the binary turns it
+    /// into `RuntimeConfig::e2t_tls` once its metrics exist.
+    pub e2t_tls: Option<nf_tls::ClientSettings>,
 }
 
-/// Why an E2T endpoint is refused (`None`: accepted). The xApp speaks cleartext HTTP/2 only.
+/// Why an endpoint is refused when no TLS section goes with it (`None`: accepted): an
+/// `https://` endpoint needs one (see [`endpoint_tls_problem`]).
 pub fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
+    match shape_problem(endpoint) {
+        Some(rule) => Some(rule),
+        None if endpoint.starts_with("https://") => Some(
+            "https:// needs a TLS section ([ric.tls] for e2t.endpoint, [conflict.tls] for \
+             conflict.endpoint) naming the CA to verify the server with",
+        ),
+        None => None,
+    }
+}
+
+/// Why an endpoint is refused given whether its TLS section (`tls_key`, e.g. `ric.tls`)
+/// is set (`None`: accepted). The scheme must agree with it: `https://` with the section,
+/// `http://` without (a section with `http://` would silently run in cleartext).
+pub fn endpoint_tls_problem(endpoint: &str, tls_key: &str, tls: bool) -> Option<String> {
+    if let Some(rule) = shape_problem(endpoint) {
+        return Some(rule.to_owned());
+    }
+    match (endpoint.starts_with("https://"), tls) {
+        (true, false) => Some(format!(
+            "https:// needs [{tls_key}] (ca = the PEM file of the CA to verify the server with)"
+        )),
+        (false, true) => Some(format!(
+            "[{tls_key}] is set but the endpoint is http://: write https:// (no silent cleartext)"
+        )),
+        _ => None,
+    }
+}
+
+/// Why an endpoint is not `http(s)://host:port` (`None`: it is).
+fn shape_problem(endpoint: &str) -> Option<&'static str> {
     use tonic::codegen::http::Uri;
     let Ok(uri) = endpoint.parse::<Uri>() else {
         return Some("not a URL; write http://host:port");
     };
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Some(
-                "https:// is refused: the xApp has no TLS yet and would talk cleartext; \
-                 use http:// on a trusted network (or a TLS-terminating sidecar)",
-            );
-        }
-        _ => return Some("must start with http://"),
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Some("must start with http:// (or https:// with TLS)");
     }
     let Some(authority) = uri.authority() else {
         return Some("names no host; write http://host:port");
@@ -388,6 +418,25 @@ pub fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
         return Some("must be http://host:port with no path or query");
     }
     None
+}
+
+/// Loads a TLS client section named `key` (`ric.tls`, `conflict.tls`), its problems
+/// recorded in `p`.
+pub fn client_tls(
+    section: Option<&nf_tls::ClientSection>,
+    key: &str,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<nf_tls::ClientSettings> {
+    match section?.load(nf_tls::Names::Section(key), base) {
+        Ok(s) => Some(s),
+        Err(problems) => {
+            for t in problems {
+                p.rule(false, t.key, t.value, t.rule);
+            }
+            None
+        }
+    }
 }
 
 impl FileConfig {
@@ -423,8 +472,9 @@ impl FileConfig {
     /// first only.
     pub fn validate(self, base: &Path) -> Result<Validated, ConfigError> {
         let mut p = Problems::default();
-        self.e2t.check(&mut p);
+        self.e2t.check_with_tls(self.ric.tls.is_some(), &mut p);
         let ric = self.ric.check(&mut p);
+        let e2t_tls = self.ric.check_tls(base, &mut p);
         check_model(&self.model, base, &mut p);
         check_state(&self.state, &self.e2t, &mut p);
         check_policy(&self.policy, &mut p);
@@ -437,7 +487,7 @@ impl FileConfig {
         let conflict = self
             .conflict
             .as_ref()
-            .map(|c| conflict_gate(c, &self.e2t.app_id, &mut p));
+            .map(|c| conflict_gate(c, &self.e2t.app_id, base, &mut p));
         let sharded = self
             .shard
             .check(self.metrics.listen, &self.e2t.app_instance_id, &mut p);
@@ -512,6 +562,7 @@ impl FileConfig {
             models,
             decision_log,
             conflict,
+            e2t_tls,
         })
     }
 
@@ -558,9 +609,10 @@ impl FileConfig {
 fn conflict_gate(
     c: &ConflictSection,
     app_id: &str,
+    base: &Path,
     p: &mut Problems,
 ) -> nf_runtime::conflict::GateConfig {
-    if let Some(rule) = endpoint_problem(&c.endpoint) {
+    if let Some(rule) = endpoint_tls_problem(&c.endpoint, "conflict.tls", c.tls.is_some()) {
         p.rule(
             false,
             "conflict.endpoint",
@@ -602,6 +654,7 @@ fn conflict_gate(
         format!("at most {} KPIs", nf_core::conflict::MAX_KPIS),
     );
     let mut g = nf_runtime::conflict::GateConfig::new(c.endpoint.clone(), xapp);
+    g.tls = client_tls(c.tls.as_ref(), "conflict.tls", base, p);
     g.timeout = Duration::from_millis(c.timeout_ms);
     g.on_unavailable = c.on_unavailable;
     g.consumes = consumes;
@@ -621,10 +674,17 @@ fn narrow<T: TryFrom<u64> + Default>(v: u64) -> T {
 }
 
 impl E2tSection {
-    /// Checks `[e2t]` (both xApps' section), naming every problem.
+    /// Checks `[e2t]` (both xApps' section) as if no `[ric.tls]` were set, naming every
+    /// problem.
     pub fn check(&self, p: &mut Problems) {
+        self.check_with_tls(false, p);
+    }
+
+    /// Checks `[e2t]`; `tls`: whether `[ric.tls]` is set (the endpoint's scheme must
+    /// agree with it).
+    pub fn check_with_tls(&self, tls: bool, p: &mut Problems) {
         let e = self;
-        if let Some(rule) = endpoint_problem(&e.endpoint) {
+        if let Some(rule) = endpoint_tls_problem(&e.endpoint, "ric.tls", tls) {
             let key = match e.endpoint_from {
                 Some(from) => format!("e2t.endpoint (from {from})"),
                 None => "e2t.endpoint".to_owned(),
@@ -938,6 +998,52 @@ mod tests {
 
     fn keys(text: &str) -> Vec<String> {
         problems(text).into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn tls_sections_are_read_before_start_and_must_agree_with_the_scheme() {
+        use nf_tls::testing::{TestCa, scratch};
+        let dir = scratch("slice-cfg");
+        let f = TestCa::new("ca").write(&dir, "xapp");
+        let tls = |section: &str| {
+            format!(
+                "\n[{section}]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+                f.ca.display(),
+                f.cert.display(),
+                f.key.display()
+            )
+        };
+        let https = demo().replace("http://127.0.0.1:5150", "https://127.0.0.1:5150");
+        let conflict = "\n[conflict]\nendpoint = \"https://127.0.0.1:7070\"\n";
+        // https:// with both sections: accepted, the files read.
+        let v = validate(&format!(
+            "{https}{}{conflict}{}",
+            tls("ric.tls"),
+            tls("conflict.tls")
+        ))
+        .unwrap();
+        assert!(v.e2t_tls.unwrap().presents_certificate());
+        assert!(v.conflict.unwrap().tls.is_some());
+        // https:// without a section, a section with http://: both refused, by key.
+        assert_eq!(
+            keys(&format!("{https}{conflict}")),
+            ["e2t.endpoint", "conflict.endpoint"]
+        );
+        let found = problems(&format!("{}{}", demo(), tls("ric.tls")));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "e2t.endpoint");
+        assert!(found[0].rule.contains("no silent cleartext"), "{found:?}");
+        // A bad PEM file is named with its key.
+        std::fs::write(dir.join("bad.crt"), "not pem").unwrap();
+        let bad = tls("ric.tls").replace(
+            &f.ca.display().to_string(),
+            &dir.join("bad.crt").display().to_string(),
+        );
+        let found = problems(&format!("{https}{bad}"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "ric.tls.ca");
+        assert!(found[0].value.contains("bad.crt"), "{found:?}");
+        assert!(found[0].rule.contains("no PEM certificate"), "{found:?}");
     }
 
     #[test]
@@ -1272,7 +1378,7 @@ prbs = 50
             assert!(endpoint_problem(bad).is_some(), "{bad}");
         }
         let tls = endpoint_problem("https://h:5150").unwrap();
-        assert!(tls.contains("no TLS"), "{tls}");
+        assert!(tls.contains("needs a TLS section"), "{tls}");
         let text = demo().replace("http://127.0.0.1:5150", "https://127.0.0.1:5150");
         assert_eq!(keys(&text), ["e2t.endpoint"]);
         let mut cfg: FileConfig = toml::from_str(&demo()).unwrap();

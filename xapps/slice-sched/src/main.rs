@@ -210,6 +210,9 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
         .build()
         .map_err(Stop::Tokio)?;
     let metrics = Arc::new(nf_runtime::metrics::Metrics::new());
+    runtime_cfg.e2t_tls = validated
+        .e2t_tls
+        .map(|s| nf_tls::ClientTls::new(s, "e2t", &metrics.tls));
     if let Some(gate) = conflict {
         tracing::info!(endpoint = %gate.endpoint, xapp = %gate.xapp, on_unavailable = ?gate.on_unavailable, "controls ask the conflict manager first");
         runtime_cfg.conflict = Some(Arc::new(nf_runtime::conflict::Gate::new(gate, &metrics)));

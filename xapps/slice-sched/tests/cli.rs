@@ -238,7 +238,7 @@ fn bad_endpoints_exit_64_naming_e2t_endpoint() {
     let (code, _, err) = check(&path, &[]);
     assert_eq!(code, Some(64), "{err}");
     assert!(
-        err.contains("`e2t.endpoint`") && err.contains("no TLS"),
+        err.contains("`e2t.endpoint`") && err.contains("needs [ric.tls]"),
         "{err}"
     );
 }

@@ -298,15 +298,22 @@ fn check_workload(overlay: &str, docs: &[Value], workload: (&str, &str, u16, &st
         assert_eq!(get["path"], path, "{overlay}: {name} {probe}");
         assert_eq!(get["port"], "http-metrics", "{overlay}: {name} {probe}");
     }
-    if name != "conflict-mgr" {
-        let tls = pod["spec"]["volumes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["name"] == "tls")
-            .unwrap_or_else(|| panic!("{name}: no certificate volume"));
-        assert_eq!(tls["secret"]["secretName"], "airan-xapp-tls", "{name}");
-    }
+    // Every pod mounts the certificates of the mTLS links, and does not start without them.
+    let tls = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "tls")
+        .unwrap_or_else(|| panic!("{name}: no certificate volume"));
+    assert_eq!(tls["secret"]["secretName"], "airan-xapp-tls", "{name}");
+    assert_ne!(
+        tls["secret"]["optional"], true,
+        "{name}: the Secret must be required"
+    );
+    assert_eq!(
+        pod["spec"]["securityContext"]["fsGroup"], 10001,
+        "{name}: Secret readable"
+    );
 
     // The ConfigMap holds the file the args name, and binds its listeners to the pod's
     // address on the container ports.
@@ -354,7 +361,8 @@ fn check_workload(overlay: &str, docs: &[Value], workload: (&str, &str, u16, &st
 
 /// The slice xApp's own validation of its ConfigMap (every file written out, so that a route
 /// table it names must be in the same ConfigMap), the image's model path pointed at the
-/// repository's copy.
+/// repository's copy and the Secret's mount at certificates made for the test (the TLS
+/// files are read and parsed by the validation).
 fn slice_config_is_accepted(overlay: &str, cm: &Value) {
     let dir = std::env::temp_dir().join(format!(
         "airan-deploy-cm-{}-{}",
@@ -363,11 +371,19 @@ fn slice_config_is_accepted(overlay: &str, cm: &Value) {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let models = repo().join("models");
+    let secret = dir.join("tls");
+    std::fs::create_dir_all(&secret).unwrap();
+    let files = nf_tls::testing::TestCa::new("deploy test ca").write(&secret, "tls");
+    std::fs::rename(&files.ca, secret.join("ca.crt")).unwrap();
     for (file, text) in cm["data"].as_object().unwrap() {
-        let text = text.as_str().unwrap().replace(
-            "/opt/airan/models/",
-            &format!("{}/", models.to_str().unwrap()),
-        );
+        let text = text
+            .as_str()
+            .unwrap()
+            .replace(
+                "/opt/airan/models/",
+                &format!("{}/", models.to_str().unwrap()),
+            )
+            .replace("/etc/airan/tls/", &format!("{}/", secret.to_str().unwrap()));
         std::fs::write(dir.join(file), text).unwrap();
     }
     let path = dir.join("slice-xapp.toml");

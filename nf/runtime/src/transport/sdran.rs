@@ -68,6 +68,7 @@ impl SdranGrpc {
             &cfg.app_id,
             &cfg.app_instance_id,
             cfg.max_message_bytes,
+            cfg.e2t_tls.as_ref(),
         )?
         .with_encoding(cfg.encoding);
         Ok(Self { client })
@@ -149,6 +150,19 @@ impl Indications {
     }
 }
 
+/// The E2T endpoint's connection settings (TLS or not).
+fn endpoint_of(endpoint: &str) -> Result<Endpoint, E2Error> {
+    Ok(Endpoint::from_shared(endpoint.to_owned())
+        .map_err(|source| E2Error::Endpoint {
+            endpoint: endpoint.into(),
+            source,
+        })?
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(2))
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5)))
+}
+
 /// A handle on the E2T; cheap to clone (one HTTP/2 connection underneath).
 #[derive(Clone, Debug)]
 pub(crate) struct E2Client {
@@ -165,24 +179,44 @@ pub(crate) struct E2Client {
 }
 
 impl E2Client {
-    /// A client that connects on first use (and reconnects after a loss).
+    /// A client that connects on first use (and reconnects after a loss), through `tls`
+    /// when set. The endpoint's scheme must agree: `https://` with TLS, `http://` without
+    /// (either mismatch is refused rather than run in cleartext by mistake).
     pub fn new(
         endpoint: &str,
         app_id: &str,
         app_instance_id: &str,
         max_message_bytes: usize,
+        tls: Option<&nf_tls::ClientTls>,
     ) -> Result<Self, E2Error> {
-        let channel = Endpoint::from_shared(endpoint.to_owned())
-            .map_err(|source| E2Error::Endpoint {
-                endpoint: endpoint.into(),
-                source,
-            })?
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(2))
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .connect_lazy();
-        Ok(Self {
+        let https = endpoint.starts_with("https://");
+        let ep = endpoint_of(endpoint)?;
+        let channel = match tls {
+            Some(tls) if https => tls.channel(&ep),
+            None if !https => ep.connect_lazy(),
+            Some(_) => {
+                return Err(E2Error::Tls {
+                    endpoint: endpoint.into(),
+                    rule: "TLS is configured ([ric.tls]) but the endpoint is not https://",
+                });
+            }
+            None => {
+                return Err(E2Error::Tls {
+                    endpoint: endpoint.into(),
+                    rule: "https:// needs TLS configured ([ric.tls]); refused rather than sent in cleartext",
+                });
+            }
+        };
+        Ok(Self::on(
+            channel,
+            app_id,
+            app_instance_id,
+            max_message_bytes,
+        ))
+    }
+
+    fn on(channel: Channel, app_id: &str, app_instance_id: &str, max_message_bytes: usize) -> Self {
+        Self {
             admin: E2tAdminServiceClient::new(channel.clone())
                 .max_decoding_message_size(MAX_NODE_ENTRY_DECODE_BYTES.max(max_message_bytes)),
             subs: SubscriptionServiceClient::new(channel.clone())
@@ -198,7 +232,7 @@ impl E2Client {
             app_instance_id: app_instance_id.into(),
             max_message_bytes,
             encoding: Encoding::Proto,
-        })
+        }
     }
 
     /// Sets the `Encoding` header of every request.
@@ -434,7 +468,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_name_onos_e2t_service_models_and_the_configured_encoding() {
-        let client = E2Client::new("http://127.0.0.1:1", "app", "app-1", 4096).unwrap();
+        let client = E2Client::new("http://127.0.0.1:1", "app", "app-1", 4096, None).unwrap();
         let h = client.headers("gnb-1", KPM_SERVICE_MODEL);
         let sm = h.service_model.unwrap();
         assert_eq!(

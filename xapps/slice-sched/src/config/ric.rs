@@ -38,6 +38,9 @@ pub struct RicSection {
     pub nodes: Vec<NodeSection>,
     /// The O-RAN SC platform; only with `transport = "osc-rmr"`.
     pub osc: Option<OscSection>,
+    /// `[ric.tls]`: TLS (mTLS with `cert` and `key`) to the E2T (`sdran-grpc` only);
+    /// required by an `https://` `e2t.endpoint`, refused with an `http://` one.
+    pub tls: Option<nf_tls::ClientSection>,
 }
 
 /// `[ric.osc]`.
@@ -172,6 +175,20 @@ impl RicSection {
             nodes,
             osc,
         }
+    }
+
+    /// `[ric.tls]`, its files read and checked (relative paths against `base`); the E2T
+    /// gRPC link only: RMR (`osc-rmr`) has no TLS, so the section is refused there rather
+    /// than ignored.
+    pub fn check_tls(
+        &self,
+        base: &std::path::Path,
+        p: &mut Problems,
+    ) -> Option<nf_tls::ClientSettings> {
+        let osc = self.transport.as_deref() == Some("osc-rmr");
+        let rule = "applies to the sdran-grpc E2T link only: RMR (osc-rmr) has no TLS";
+        p.rule(!(osc && self.tls.is_some()), "ric.tls", "present", rule);
+        super::client_tls(self.tls.as_ref(), "ric.tls", base, p)
     }
 
     /// `[ric.osc]`, checked; defaults where it is absent.

@@ -6,6 +6,8 @@
 //! validates, the model it loads through onnxruntime and the library itself all come from
 //! the image.
 //!
+//! Test certificates (rcgen) are mounted at `/etc/airan/tls` as the Secret `airan-xapp-tls`
+//! is, since the shipped configs run the conflict-manager link over mTLS.
 //! The overlays' configs are checked the same way, mounted over `/etc/airan/config` as
 //! their ConfigMaps are.
 //!
@@ -32,6 +34,9 @@ fn target() -> PathBuf {
 /// podman with a store of this test's own (wiped at start) and flags for a sandbox.
 struct Podman {
     global: Vec<String>,
+    /// Test certificates in the layout of the Secret `airan-xapp-tls`, mounted at
+    /// `/etc/airan/tls` as the manifests do (the shipped configs name them for mTLS).
+    tls: PathBuf,
 }
 
 impl Podman {
@@ -58,7 +63,16 @@ impl Podman {
             "--cgroup-manager".into(),
             "cgroupfs".into(),
         ];
-        Some(Self { global })
+        let tls = store.join("tls");
+        std::fs::create_dir_all(&tls).unwrap();
+        let files = nf_tls::testing::TestCa::new("image test ca").write(&tls, "tls");
+        std::fs::rename(&files.ca, tls.join("ca.crt")).unwrap();
+        // A Secret volume's files are readable by the pod's user (mode 0644 or fsGroup).
+        for f in ["ca.crt", "tls.crt", "tls.key"] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(tls.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        Some(Self { global, tls })
     }
 
     fn command(&self) -> Command {
@@ -95,6 +109,10 @@ impl Podman {
         for (k, v) in env {
             c.args(["--env", &format!("{k}={v}")]);
         }
+        c.args([
+            "--volume",
+            &format!("{}:/etc/airan/tls:ro", self.tls.display()),
+        ]);
         if let Some(dir) = config {
             let dir = std::fs::canonicalize(dir).unwrap();
             c.args([

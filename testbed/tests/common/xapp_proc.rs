@@ -73,7 +73,13 @@ impl XappProcess {
         config_text: &str,
         listen: &str,
     ) -> Self {
-        Self::launch(binary, name, &format!("http://{}", sim.addr), config_text, listen)
+        Self::launch(
+            binary,
+            name,
+            &format!("http://{}", sim.addr),
+            config_text,
+            listen,
+        )
     }
 
     /// [`Self::start`] with `--e2t` set to `e2t` (e.g. an `https://` endpoint).

@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::process::Stdio;
 
@@ -359,6 +359,25 @@ fn check_workload(overlay: &str, docs: &[Value], workload: (&str, &str, u16, &st
     }
 }
 
+/// A pod's paths in a config `text` pointed into the scratch folder `dir`: the image's
+/// models at the repository's copy, the Secret's mount at certificates made for the test
+/// (written once into `dir/tls`), the image's working directory (an emptyDir) at `dir`.
+fn in_scratch_pod(text: &str, dir: &Path) -> String {
+    let secret = dir.join("tls");
+    if !secret.join("ca.crt").is_file() {
+        std::fs::create_dir_all(&secret).unwrap();
+        let files = nf_tls::testing::TestCa::new("deploy test ca").write(&secret, "tls");
+        std::fs::rename(&files.ca, secret.join("ca.crt")).unwrap();
+    }
+    let models = repo().join("models");
+    text.replace(
+        "/opt/airan/models/",
+        &format!("{}/", models.to_str().unwrap()),
+    )
+    .replace("/etc/airan/tls/", &format!("{}/", secret.to_str().unwrap()))
+    .replace("/var/lib/airan/", &format!("{}/", dir.to_str().unwrap()))
+}
+
 /// The slice xApp's own validation of its ConfigMap (every file written out, so that a route
 /// table it names must be in the same ConfigMap), the image's model path pointed at the
 /// repository's copy and the Secret's mount at certificates made for the test (the TLS
@@ -370,20 +389,8 @@ fn slice_config_is_accepted(overlay: &str, cm: &Value) {
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let models = repo().join("models");
-    let secret = dir.join("tls");
-    std::fs::create_dir_all(&secret).unwrap();
-    let files = nf_tls::testing::TestCa::new("deploy test ca").write(&secret, "tls");
-    std::fs::rename(&files.ca, secret.join("ca.crt")).unwrap();
     for (file, text) in cm["data"].as_object().unwrap() {
-        let text = text
-            .as_str()
-            .unwrap()
-            .replace(
-                "/opt/airan/models/",
-                &format!("{}/", models.to_str().unwrap()),
-            )
-            .replace("/etc/airan/tls/", &format!("{}/", secret.to_str().unwrap()));
+        let text = in_scratch_pod(text.as_str().unwrap(), &dir);
         std::fs::write(dir.join(file), text).unwrap();
     }
     let path = dir.join("slice-xapp.toml");
@@ -420,10 +427,7 @@ fn shards_follow_the_replicas(slice: &Value, cm: &Value, replicas: u64) {
     let headless = slice["spec"]["serviceName"].as_str().unwrap();
     let dir = std::env::temp_dir().join(format!("airan-deploy-shard-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let text = cm["data"]["slice-xapp.toml"].as_str().unwrap().replace(
-        "/opt/airan/models/",
-        &format!("{}/", repo().join("models").to_str().unwrap()),
-    );
+    let text = in_scratch_pod(cm["data"]["slice-xapp.toml"].as_str().unwrap(), &dir);
     let path = dir.join("slice-xapp.toml");
     std::fs::write(&path, text).unwrap();
     let mut file = slice_xapp::config::FileConfig::load(&path).unwrap();

@@ -22,6 +22,7 @@ pub mod librmr;
 pub mod mapping;
 pub mod osc;
 pub mod policy_train;
+pub mod ports;
 pub mod radio;
 pub mod recording;
 pub mod report;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use testbed::hostile::{HUGE_NODE, Misbehaviour, RunningHostile, SILENT_NODE};
+use testbed::ports::free_port;
 use testbed::sim::RunningSim;
 
 /// Generous bound of every wait: CI is a busy 2-core box.
@@ -41,14 +42,6 @@ fn xapp_bin() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `text` with `line` (`key = value`, or nothing) set in `[e2t]`: replacing the key's line

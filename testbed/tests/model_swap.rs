@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use common::*;
 use nf_runtime::metrics::Metrics;
+use testbed::ports::free_port;
 use testbed::sim::SimConfig;
 
 const NEW_VERSION: &str = "2.0.1-swap-test";
@@ -121,14 +122,6 @@ fn model_info(addr: SocketAddr) -> Vec<String> {
         .filter(|l| l.starts_with("xapp_model_info{"))
         .map(str::to_owned)
         .collect()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Decisions of the log: (t_ms, node, cell, role) → model version.

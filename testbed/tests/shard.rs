@@ -26,6 +26,7 @@ use std::time::Duration;
 use common::xapp_proc::{XappProcess, repo};
 use common::{start_sim, wait_for};
 use nf_core::shard::{ShardSettings, owner};
+use testbed::ports::free_port;
 use testbed::sim::{RunningSim, SimConfig, SubscriptionEvent};
 
 const NODES: usize = 9;
@@ -49,14 +50,6 @@ fn bound_ms() -> u64 {
         handover_grace_ms: GRACE_MS,
     }
     .takeover_bound_ms(PROBE_MS)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn instance(ordinal: u32) -> String {

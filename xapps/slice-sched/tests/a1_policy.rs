@@ -31,6 +31,7 @@ use nf_runtime::metrics::Metrics;
 use nf_runtime::transport::osc::{OscConfig, OscNode};
 use nf_runtime::transport::{RicTransport, TransportKind, WireEncoding};
 use serde_json::{Value, json};
+use testbed::ports::free_port;
 use testbed::sim::Sim;
 use testbed::sim::osc as simosc;
 use testbed::trace::{bundled_root, read_cells};
@@ -40,14 +41,6 @@ const TYPE: u32 = nf_core::a1::DEFAULT_POLICY_TYPE_ID;
 /// Slice 1's maximum PRB share under the test policy; unbounded, every maximum is at least
 /// `policy.max_ratio_floor` (10).
 const CAP: u8 = 8;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("a1-policy-{name}-{}", std::process::id()));

@@ -30,6 +30,7 @@ use nf_runtime::metrics::Metrics;
 use nf_runtime::transport::osc::{OscConfig, OscNode};
 use nf_runtime::transport::{TransportKind, WireEncoding};
 use testbed::osc::submgr::{Cause as SubCause, E2Side, SubMgrServer, SubMgrServerConfig};
+use testbed::ports::free_port;
 use testbed::trace::{Window, bundled_root, read_cells};
 use tokio::sync::oneshot;
 
@@ -49,14 +50,6 @@ fn model() -> nf_infer::runtime::LoadedModel {
         providers: vec![Provider::Cpu],
     })
     .expect("shipped model loads")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn unix_ms() -> u64 {

@@ -33,6 +33,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Default of `placement.margin_ms`.
+pub const DEFAULT_MARGIN_MS: u64 = 2;
+
 /// Where a forecaster's inference runs (`placement.mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,6 +4,7 @@
 //! the config file's folder. A bad file stops the process before anything starts.
 
 pub mod a1;
+pub mod placement;
 pub mod bounds;
 pub mod policy_arm;
 pub mod problems;
@@ -52,6 +53,11 @@ pub struct FileConfig {
     pub shard: shard::ShardSection,
     /// A1 policies of slice SLA targets (`docs/a1.md`); absent: none bound the decisions.
     pub a1: Option<a1::A1Section>,
+    /// Where forecaster inference runs (`docs/hybrid.md`); absent: locally.
+    #[serde(default)]
+    pub placement: placement::PlacementSection,
+    /// The remote forecaster served over the Open Inference Protocol; absent: none.
+    pub remote_model: Option<nf_oip::RemoteModelSection>,
 }
 
 /// `[conflict]`: ask a conflict manager (`conflict-mgr`) before every control.
@@ -360,6 +366,8 @@ pub struct Validated {
     /// TLS of the E2T link (`[ric.tls]`), its files read and checked: the binary turns it
     /// into `RuntimeConfig::e2t_tls` once its metrics exist.
     pub e2t_tls: Option<nf_tls::ClientSettings>,
+    /// The remote forecaster and its placement (`[remote_model]`, `[placement]`), if any.
+    pub remote: Option<placement::RemoteSettings>,
 }
 
 /// Why an endpoint is refused when no TLS section goes with it (`None`: accepted): an
@@ -549,6 +557,7 @@ impl FileConfig {
             None => vec![&default_arm],
         };
         policy_arm::check_cells(&served, &models, &runtime.nodes, &mut p);
+        let remote = placement::check(&self.placement, self.remote_model.as_ref(), base, &mut p);
         if !p.is_empty() {
             return Err(ConfigError::Invalid(p));
         }
@@ -563,6 +572,7 @@ impl FileConfig {
             decision_log,
             conflict,
             e2t_tls,
+            remote,
         })
     }
 

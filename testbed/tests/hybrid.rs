@@ -4,8 +4,9 @@
 //! as the remote model.
 //!
 //! - `remote_first`: decisions use the remote answer (placement counter, decision log);
-//! - `hybrid` with a budget the remote cannot fit: the remote is never asked
-//!   (`skipped_budget`), the local model decides every cell;
+//! - `hybrid` with a budget the remote cannot fit: no decision asks the remote
+//!   (`skipped_budget`; one probe a second keeps its tracked latency fresh), the local model
+//!   decides every cell;
 //! - the server killed mid-run: the fallback is counted (`unavailable`) and the loop keeps
 //!   closing on the local model;
 //! - `shadow`: the remote is asked and its output logged, never used;
@@ -152,7 +153,10 @@ async fn remote_first_decisions_use_the_remote_model() {
     let shown = counts(&m, mode);
     let summary = xapp.stop().await;
     assert!(ok, "{shown}\n{summary}");
-    let (remote, local) = (p.placed_count("remote", mode), p.placed_count("local", mode));
+    let (remote, local) = (
+        p.placed_count("remote", mode),
+        p.placed_count("local", mode),
+    );
     // Decisions used the remote answer (at least 90 %: a debug build on two shared cores
     // may let one come late).
     assert!(remote * 10 >= (remote + local) * 9, "{shown}");
@@ -186,6 +190,7 @@ async fn hybrid_with_a_tiny_budget_skips_the_remote_and_decides_locally() {
     // decisions are counted, not dropped, so the local model closes the loop.
     let mut cfg = config(&sim, remote, 1.0);
     cfg.budget_mode = BudgetMode::Count;
+    let started = std::time::Instant::now();
     let xapp = Xapp::start(cfg);
     let m = xapp.metrics.clone();
     let p = &m.placement;
@@ -203,8 +208,12 @@ async fn hybrid_with_a_tiny_budget_skips_the_remote_and_decides_locally() {
         p.placed_count("local", mode),
         "{shown}"
     );
-    // Not one call left for the server.
-    assert_eq!(stats.calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+    // No decision's call left for the server: only the probes, one per second at most,
+    // which keep the tracked latency fresh and whose answers are never used.
+    let calls = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let most = started.elapsed().as_secs() + 1;
+    assert!(calls >= 1 && calls <= most, "{calls} calls in {most} s; {shown}");
+    assert!(p.result_count("probe") >= 1, "{shown}");
     sim.stop().await;
 }
 
@@ -225,11 +234,19 @@ async fn a_server_killed_mid_run_is_a_counted_fallback_and_the_loop_keeps_closin
     .await;
     assert!(up, "{}", counts(&m, mode));
     server.kill();
-    let controls_at_kill = sim.sim.stats.controls_accepted.load(std::sync::atomic::Ordering::Relaxed);
+    let controls_at_kill = sim
+        .sim
+        .stats
+        .controls_accepted
+        .load(std::sync::atomic::Ordering::Relaxed);
     let remote_at_kill = p.placed_count("remote", mode);
     let fell_back = wait_for(Duration::from_secs(30), || {
         p.fallback_count("unavailable") >= 40
-            && sim.sim.stats.controls_accepted.load(std::sync::atomic::Ordering::Relaxed)
+            && sim
+                .sim
+                .stats
+                .controls_accepted
+                .load(std::sync::atomic::Ordering::Relaxed)
                 >= controls_at_kill + 40
     })
     .await;
@@ -237,7 +254,10 @@ async fn a_server_killed_mid_run_is_a_counted_fallback_and_the_loop_keeps_closin
     let summary = xapp.stop().await;
     assert!(fell_back, "{shown}\n{summary}");
     // At most the calls in flight at the kill were answered after it.
-    assert!(p.placed_count("remote", mode) <= remote_at_kill + 16, "{shown}");
+    assert!(
+        p.placed_count("remote", mode) <= remote_at_kill + 16,
+        "{shown}"
+    );
     assert_eq!(
         p.fallback_count("unavailable"),
         p.result_count("unavailable"),
@@ -266,7 +286,10 @@ async fn shadow_logs_the_remote_output_and_never_uses_it() {
     assert!(ok, "{shown}");
     assert_eq!(p.placed_count("remote", mode), 0, "{shown}");
     assert!(p.placed_count("local", mode) >= 40, "{shown}");
-    assert_eq!(p.fallback_count("late") + p.fallback_count("unavailable"), 0);
+    assert_eq!(
+        p.fallback_count("late") + p.fallback_count("unavailable"),
+        0
+    );
     let lines = lines(&log);
     let acting: Vec<_> = lines.iter().filter(|l| l["role"] == "acting").collect();
     assert!(acting.iter().all(|l| l["decided_by"] == "local"));
@@ -275,7 +298,12 @@ async fn shadow_logs_the_remote_output_and_never_uses_it() {
         .iter()
         .filter(|l| l["remote_result"] == "ok")
         .collect();
-    assert!(shadowed.len() >= 40, "{} of {}", shadowed.len(), acting.len());
+    assert!(
+        shadowed.len() >= 40,
+        "{} of {}",
+        shadowed.len(),
+        acting.len()
+    );
     for l in &shadowed {
         let outputs = l["outputs"].as_array().unwrap();
         let remote = l["remote_outputs"].as_array().unwrap();

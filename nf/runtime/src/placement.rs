@@ -80,7 +80,13 @@ pub const RESULTS: &[&str] = &[
     "skipped_budget",
     // Not asked: the cell's size or inputs do not suit the remote model's contract.
     "skipped_cell",
+    // hybrid, while skipping: one call per PROBE_INTERVAL to refresh the tracked latency;
+    // answered (never used).
+    "probe",
 ];
+
+/// How often `hybrid` sends one tick's rows anyway while it skips the remote.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Reasons of `xapp_remote_fallback_total{reason}` besides the client's error kinds: a
 /// decision that wanted the remote model's answer and used the local one.
@@ -280,6 +286,9 @@ pub struct RemotePlacement {
     pub columns: usize,
     /// Calls in flight (the drain waits for none).
     inflight: Arc<AtomicU64>,
+    /// When `hybrid` last sent a probe [ns since `origin`], 0 before the first.
+    last_probe_ns: AtomicU64,
+    origin: std::time::Instant,
 }
 
 /// Why a remote model cannot serve as the placement's forecaster.
@@ -338,6 +347,8 @@ impl RemotePlacement {
             quantile,
             margin,
             inflight: Arc::default(),
+            last_probe_ns: AtomicU64::new(0),
+            origin: std::time::Instant::now(),
         })
     }
 
@@ -345,6 +356,37 @@ impl RemotePlacement {
     pub fn plan(&self, remaining: Duration) -> Plan {
         let tracked = self.model.stats().latency_quantile(self.quantile.value());
         plan(self.mode, remaining, self.margin, tracked)
+    }
+
+    /// `hybrid` skipped a tick: whether to send its rows anyway as a probe (at most one per
+    /// [`PROBE_INTERVAL`]), so that the tracked latency follows a remote that got faster
+    /// again (skipped ticks alone would never refresh it). A probe's answer is never used.
+    pub fn probe_due(&self) -> bool {
+        if self.mode != PlacementMode::Hybrid {
+            return false;
+        }
+        let now = self.origin.elapsed().as_nanos() as u64 + 1;
+        let last = self.last_probe_ns.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= PROBE_INTERVAL.as_nanos() as u64;
+        due && self
+            .last_probe_ns
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Sends `rows` as a probe: the answer only feeds the tracked latency and is counted
+    /// `probe` (or its error kind).
+    pub(crate) fn probe(&self, rows: Vec<f32>, metrics: &Arc<crate::metrics::Metrics>) {
+        let rx = self.ask(rows, metrics);
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let result = match rx.await {
+                Ok(Ok(_)) => "probe",
+                Ok(Err(e)) => e.kind(),
+                Err(_) => "unavailable",
+            };
+            metrics.placement.result(result);
+        });
     }
 
     /// Remote calls not yet ended.
@@ -440,9 +482,7 @@ pub(crate) fn settle(
 }
 
 /// Takes an answer already there without waiting; `None` when still running.
-pub(crate) fn try_take(
-    p: &mut PendingRemote,
-) -> Option<Result<RemoteOutput, OipError>> {
+pub(crate) fn try_take(p: &mut PendingRemote) -> Option<Result<RemoteOutput, OipError>> {
     use tokio::sync::oneshot::error::TryRecvError;
     match p.rx.try_recv() {
         Ok(r) => Some(r),
@@ -494,7 +534,10 @@ mod tests {
     #[test]
     fn local_never_asks_and_shadow_always_asks_without_waiting() {
         for tracked in [None, Some(MS(1)), Some(MS(10_000))] {
-            assert_eq!(plan(PlacementMode::Local, MS(50), MS(2), tracked), Plan::Off);
+            assert_eq!(
+                plan(PlacementMode::Local, MS(50), MS(2), tracked),
+                Plan::Off
+            );
             assert_eq!(
                 plan(PlacementMode::Shadow, MS(0), MS(2), tracked),
                 Plan::Ask { wait: None }
@@ -514,17 +557,32 @@ mod tests {
     #[test]
     fn hybrid_asks_only_when_the_tracked_quantile_fits() {
         let h = PlacementMode::Hybrid;
-        assert_eq!(plan(h, MS(50), MS(2), Some(MS(48))), Plan::Ask { wait: Some(MS(48)) });
-        assert_eq!(plan(h, MS(50), MS(2), Some(MS(49))), Plan::Skip("skipped_budget"));
+        assert_eq!(
+            plan(h, MS(50), MS(2), Some(MS(48))),
+            Plan::Ask { wait: Some(MS(48)) }
+        );
+        assert_eq!(
+            plan(h, MS(50), MS(2), Some(MS(49))),
+            Plan::Skip("skipped_budget")
+        );
         // Nothing tracked yet: asked, to learn the latency.
-        assert_eq!(plan(h, MS(50), MS(2), None), Plan::Ask { wait: Some(MS(48)) });
+        assert_eq!(
+            plan(h, MS(50), MS(2), None),
+            Plan::Ask { wait: Some(MS(48)) }
+        );
         assert_eq!(plan(h, MS(1), MS(2), None), Plan::Skip("skipped_budget"));
     }
 
     #[test]
     fn every_label_exists_at_zero() {
         let m = PlacementMetrics::default();
-        for r in ["ok", "late_discarded", "skipped_budget", "deadline", "unavailable"] {
+        for r in [
+            "ok",
+            "late_discarded",
+            "skipped_budget",
+            "deadline",
+            "unavailable",
+        ] {
             assert_eq!(m.result_count(r), 0);
         }
         assert_eq!(m.placed_count("remote", PlacementMode::Hybrid), 0);
@@ -532,7 +590,10 @@ mod tests {
         m.register(&mut reg);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &reg).expect("encode");
-        assert!(text.contains("remote_inference_total{result=\"skipped_budget\"} 0"), "{text}");
+        assert!(
+            text.contains("remote_inference_total{result=\"skipped_budget\"} 0"),
+            "{text}"
+        );
         assert!(text.contains("inference_placement_total{placement=\"remote\",mode=\"shadow\"} 0"));
     }
 
@@ -547,16 +608,29 @@ mod tests {
                 latency: MS(3),
             })
         };
-        assert_eq!(settle(out(vec![10.0, 20.0]), 2, 1, 106.0, &m), Ok(vec![[10.0, 20.0]]));
-        assert_eq!(settle(out(vec![f32::NAN, 20.0]), 2, 1, 106.0, &m), Err("bad_output"));
-        assert_eq!(settle(out(vec![10.0, 20.0]), 2, 2, 106.0, &m), Err("bad_output"));
+        assert_eq!(
+            settle(out(vec![10.0, 20.0]), 2, 1, 106.0, &m),
+            Ok(vec![[10.0, 20.0]])
+        );
+        assert_eq!(
+            settle(out(vec![f32::NAN, 20.0]), 2, 1, 106.0, &m),
+            Err("bad_output")
+        );
+        assert_eq!(
+            settle(out(vec![10.0, 20.0]), 2, 2, 106.0, &m),
+            Err("bad_output")
+        );
         let late = Err(OipError::Deadline {
             call: "ModelInfer",
             deadline: MS(5),
         });
         assert_eq!(settle(late, 2, 1, 106.0, &m), Err("deadline"));
         assert_eq!(
-            (m.result_count("ok"), m.result_count("bad_output"), m.result_count("deadline")),
+            (
+                m.result_count("ok"),
+                m.result_count("bad_output"),
+                m.result_count("deadline")
+            ),
             (1, 2, 1)
         );
     }

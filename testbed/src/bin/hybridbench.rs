@@ -424,7 +424,10 @@ async fn main() -> anyhow::Result<()> {
     print_table(&cli, &rows);
     println!(
         "\nprices: {} per request, {} per GPU-second × {} GPU-ms per call, {} per edge CPU-second",
-        cli.price_per_request, cli.price_per_gpu_second, cli.gpu_ms_per_call, cli.price_per_cpu_second
+        cli.price_per_request,
+        cli.price_per_gpu_second,
+        cli.gpu_ms_per_call,
+        cli.price_per_cpu_second
     );
     server.kill();
     let _ = std::fs::remove_dir_all(&dir);

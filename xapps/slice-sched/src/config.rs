@@ -4,8 +4,8 @@
 //! the config file's folder. A bad file stops the process before anything starts.
 
 pub mod a1;
-pub mod placement;
 pub mod bounds;
+pub mod placement;
 pub mod policy_arm;
 pub mod problems;
 pub mod ric;

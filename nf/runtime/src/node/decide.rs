@@ -36,12 +36,12 @@ use nf_infer::worker::SubmitError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::a1::{A1Snapshot, A1View};
-use crate::placement::{self, PendingRemote, Plan, PlacementMode, RemoteState};
 use super::ingest::Job;
 use super::{NodeTask, ServedPolicy};
 use crate::config::Overload;
 use crate::decisions::{DecisionKey, digest};
 use crate::metrics::Metrics;
+use crate::placement::{self, PendingRemote, PlacementMode, Plan, RemoteState};
 use crate::trial::ArmPolicy;
 
 /// Context travelling with an inference job and back.
@@ -339,27 +339,43 @@ impl<'a> Decide<'a> {
             Plan::Off => return RemoteState::None,
             Plan::Skip(reason) => {
                 t.metrics.placement.result(reason);
+                if rp.probe_due()
+                    && let Some(rows) = Self::remote_rows(rp, table, job.cell, t.cfg.missing_inputs)
+                {
+                    rp.probe(rows, &t.metrics);
+                }
                 return RemoteState::Resolved(Err(reason));
             }
             Plan::Ask { wait } => wait,
         };
-        let cell = job.cell;
-        let absent = table
-            .ready_slices(&cell)
-            .any(|(_, w)| rp.layout.absent(w).is_some());
-        let scale = Self::prb_scale(table, &cell, rp.cell_prbs, rp.prb_scaling);
-        let scale = match scale {
-            Ok(s) if !absent || t.cfg.missing_inputs == MissingInputs::ImputeZero => s,
-            _ => {
-                t.metrics.placement.result("skipped_cell");
-                return RemoteState::Resolved(Err("skipped_cell"));
-            }
+        let Some(rows) = Self::remote_rows(rp, table, job.cell, t.cfg.missing_inputs) else {
+            t.metrics.placement.result("skipped_cell");
+            return RemoteState::Resolved(Err("skipped_cell"));
         };
-        let rows = rows_of(table, cell, &rp.layout, scale);
         RemoteState::Pending(PendingRemote {
             rx: rp.ask(rows, &t.metrics),
             until: wait.map(|w| tokio::time::Instant::now() + w),
         })
+    }
+
+    /// The remote model's rows of `cell`, or `None` when its contract cannot serve the cell
+    /// (its size, or an input the cell never reports).
+    fn remote_rows(
+        rp: &placement::RemotePlacement,
+        table: &CellTable,
+        cell: CellId,
+        missing: MissingInputs,
+    ) -> Option<Vec<f32>> {
+        let absent = table
+            .ready_slices(&cell)
+            .any(|(_, w)| rp.layout.absent(w).is_some());
+        let scale = Self::prb_scale(table, &cell, rp.cell_prbs, rp.prb_scaling);
+        match scale {
+            Ok(s) if !absent || missing == MissingInputs::ImputeZero => {
+                Some(rows_of(table, cell, &rp.layout, s))
+            }
+            _ => None,
+        }
     }
 
     /// Takes the remote side of a forecaster decision whose local answer is `local`:

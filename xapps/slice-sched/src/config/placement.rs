@@ -72,7 +72,12 @@ pub fn check(
             return None;
         }
         Err(e) => {
-            p.rule(false, "remote_model.contract", "(as written)", e.to_string());
+            p.rule(
+                false,
+                "remote_model.contract",
+                "(as written)",
+                e.to_string(),
+            );
             return None;
         }
     };

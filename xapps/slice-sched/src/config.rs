@@ -1241,6 +1241,41 @@ prbs = 50
         );
     }
 
+    /// `[placement]` and `[remote_model]`: every bad key named (the remote section's by
+    /// nf-oip's own names), a mode other than local needs the remote model, and a valid
+    /// pair comes through with the contract loaded.
+    #[test]
+    fn placement_and_remote_model_are_validated_by_key() {
+        let contract = "../../../models/slice_forecaster/slice_forecaster.contract.toml";
+        let remote = |extra: &str| {
+            format!(
+                "\n[remote_model]\nendpoint = \"http://127.0.0.1:8081\"\ncontract = \"{contract}\"\n{extra}"
+            )
+        };
+        let hybrid = "\n[placement]\nmode = \"hybrid\"\nquantile = \"p95\"\nmargin_ms = 5\n";
+        assert_eq!(keys(&(demo() + hybrid)), ["placement.mode"]);
+        let bad = demo()
+            + "\n[placement]\nmode = \"remote_first\"\nmargin_ms = 70000\n"
+            + &remote("deadline_ms = 0");
+        assert_eq!(
+            keys(&bad),
+            ["placement.margin_ms", "remote_model.deadline_ms"]
+        );
+        let https = demo() + hybrid + &remote("").replace("http://", "https://");
+        assert_eq!(keys(&https), ["remote_model.endpoint"]);
+        let v = validate(&(demo() + hybrid + &remote("deadline_ms = 80"))).unwrap();
+        let r = v.remote.unwrap();
+        assert_eq!(r.mode, nf_runtime::placement::PlacementMode::Hybrid);
+        assert_eq!(r.quantile, nf_runtime::placement::Quantile::P95);
+        assert_eq!(r.margin, Duration::from_millis(5));
+        assert_eq!(r.model.deadline, Duration::from_millis(80));
+        assert_eq!(r.model.contract.name, "slice-prb-forecaster");
+        // Absent: local, no remote model.
+        assert!(validate(&demo()).unwrap().remote.is_none());
+        let unknown = demo() + "\n[placement]\nmode = \"cloud\"\n";
+        assert!(validate(&unknown).is_err());
+    }
+
     #[test]
     fn demo_config_is_valid() {
         let v = validate(&demo()).unwrap();

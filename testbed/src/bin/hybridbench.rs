@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -202,6 +202,7 @@ const RESULTS: &[&str] = &[
     "deadline",
     "unavailable",
     "skipped_budget",
+    "probe",
     "bad_output",
 ];
 
@@ -297,10 +298,8 @@ async fn scenario(
         cpu_seconds(pid),
     );
     sim.reset_round_trips();
-    let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(cli.seconds)).await;
     let after = snap(&scrape(port)?, mode, cpu_seconds(pid));
-    let _ = t0.elapsed();
     let rtts = sim.round_trips().percentiles();
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -335,7 +334,13 @@ fn print_table(cli: &Cli, rows: &[Row]) {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
     for r in rows {
         let d = r.decisions.max(1.0);
-        let placed = (r.remote + r.local).max(1.0);
+        // The local-only row has no remote model, so no placement counter: all local.
+        let (remote, local) = if r.remote + r.local == 0.0 {
+            (0.0, r.decisions)
+        } else {
+            (r.remote, r.local)
+        };
+        let placed = (remote + local).max(1.0);
         let cpu_ms_k = r.cpu_s * 1e3 / d * 1000.0;
         let edge_cost = r.cpu_s / d * 1000.0 * cli.price_per_cpu_second;
         let calls_k = r.calls / d * 1000.0;
@@ -355,8 +360,8 @@ fn print_table(cli: &Cli, rows: &[Row]) {
             r.mode,
             r.rtt_ms.map_or("–".to_owned(), |v| v.to_string()),
             r.decisions,
-            r.remote / placed * 100.0,
-            r.local / placed * 100.0,
+            remote / placed * 100.0,
+            local / placed * 100.0,
             r.p50_ms,
             r.p99_ms,
             r.dropped_budget,

@@ -212,7 +212,10 @@ async fn hybrid_with_a_tiny_budget_skips_the_remote_and_decides_locally() {
     // which keep the tracked latency fresh and whose answers are never used.
     let calls = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
     let most = started.elapsed().as_secs() + 1;
-    assert!(calls >= 1 && calls <= most, "{calls} calls in {most} s; {shown}");
+    assert!(
+        calls >= 1 && calls <= most,
+        "{calls} calls in {most} s; {shown}"
+    );
     assert!(p.result_count("probe") >= 1, "{shown}");
     sim.stop().await;
 }

@@ -14,6 +14,7 @@
 //! - [`hostile`]: a misbehaving E2T in front of the simulator, for failure tests.
 //! - [`osc`]: the O-RAN SC platform side: a Subscription Manager speaking its REST API.
 //! - [`librmr`]: the real librmr built for C peers of RMR tests.
+//! - [`wan`]: a delaying TCP proxy emulating a WAN round trip to a remote model server.
 
 pub mod coloran;
 pub mod eval;
@@ -30,3 +31,4 @@ pub mod sim;
 pub mod trace;
 pub mod trial;
 pub mod twin;
+pub mod wan;

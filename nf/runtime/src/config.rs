@@ -147,6 +147,9 @@ pub struct RuntimeConfig {
     pub shard: Option<crate::shard::ShardConfig>,
     /// The A1 policy handler (`[a1]`); `None`: no A1 policy bounds the decisions.
     pub a1: Option<crate::a1::A1Config>,
+    /// A remote forecaster and the placement mode (`[remote_model]`, `[placement]`);
+    /// `None`: every decision is the local model's.
+    pub remote: Option<Arc<crate::placement::RemotePlacement>>,
 }
 
 impl RuntimeConfig {
@@ -207,6 +210,7 @@ impl RuntimeConfig {
             conflict: None,
             shard: None,
             a1: None,
+            remote: None,
         }
     }
 }

@@ -96,6 +96,17 @@ pub struct DecisionRecord {
     pub quotas: Vec<SliceQuotaEntry>,
     pub action: &'static str,
     pub outcome: String,
+    /// With a remote model configured, for the acting forecaster arm: whose answer the
+    /// decision used (`local` or `remote`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<&'static str>,
+    /// The remote call's result (`ok`, `late`, `deadline`, `skipped_budget`, ...;
+    /// `pending` in shadow until it answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_result: Option<&'static str>,
+    /// Shadow placement: the remote model's outputs per slice (computed, never used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_outputs: Option<Vec<SliceOutput>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
 }
@@ -200,6 +211,15 @@ impl DecisionLog {
         }
     }
 
+    /// Changes a decision still held (shadow placement: the remote answer that came
+    /// after it); false when its line is already written.
+    pub fn annotate(&self, key: &DecisionKey, f: impl FnOnce(&mut DecisionRecord)) -> bool {
+        match self.state.lock() {
+            Ok(mut s) => s.pending.get_mut(key).map(f).is_some(),
+            Err(_) => false,
+        }
+    }
+
     fn flush_ready(&self, s: &mut State, all: bool) {
         // Every cell has reported past this time: nothing older can still arrive.
         let horizon = s.horizon_ms.saturating_sub(self.hold_ms);
@@ -291,6 +311,9 @@ mod tests {
             model: None,
             a1_instances: None,
             outcome: "accepted".into(),
+            decided_by: None,
+            remote_result: None,
+            remote_outputs: None,
             latency_us: None,
         };
         log.add((250, "gnb-1".into(), cell, false), record);

@@ -44,6 +44,7 @@ pub mod mobility;
 pub mod models;
 mod node;
 pub mod node_series;
+pub mod placement;
 pub mod process;
 mod run;
 pub mod shard;

@@ -324,6 +324,9 @@ pub struct Metrics {
     pub shard: crate::shard::ShardMetrics,
     /// The A1 policy handler's families (`xapp_a1_*`, see [`crate::a1`]).
     pub a1: crate::a1::A1Metrics,
+    /// Edge/remote placement of forecaster inference (`xapp_inference_placement_total`,
+    /// `xapp_remote_*`, see [`crate::placement`]), every label created at zero.
+    pub placement: crate::placement::PlacementMetrics,
     /// TLS of the E2T and conflict-manager links: `xapp_tls_reloads_total{link}`,
     /// `xapp_tls_reload_failures_total{link}`, `xapp_tls_handshake_failures_total{link,reason}`
     /// (both links' labels created at zero).
@@ -383,6 +386,7 @@ impl Metrics {
             mobility: MobilityMetrics::default(),
             shard: crate::shard::ShardMetrics::default(),
             a1: crate::a1::A1Metrics::default(),
+            placement: crate::placement::PlacementMetrics::default(),
             tls: nf_tls::TlsMetrics::default(),
         };
         // Both links' TLS series exist at zero from the start, configured or not.
@@ -734,6 +738,7 @@ impl Metrics {
         );
         m.shard.register(r);
         m.a1.register(r);
+        m.placement.register(r);
     }
 
     /// The per-arm counters of `arm`, resolved once (no label lookup or allocation on the

@@ -194,8 +194,16 @@ pub async fn run_models(
     let window = models
         .iter()
         .map(|m| m.contract.window())
+        .chain(cfg.remote.as_ref().map(|r| r.layout.window()))
         .max()
         .unwrap_or(contract.window());
+    if let Some(r) = &cfg.remote {
+        tracing::info!(
+            mode = r.mode.as_str(), endpoint = %r.model.config().endpoint,
+            model = %r.id.name, version = %r.id.version, window = r.layout.window(),
+            "remote forecaster configured"
+        );
+    }
     let arms = Arc::new(match &cfg.trial {
         Some(t) => Arms::trial(t.clone()),
         None => Arms::single(cfg.policy),

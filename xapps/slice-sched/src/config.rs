@@ -5,6 +5,7 @@
 
 pub mod a1;
 pub mod bounds;
+pub mod placement;
 pub mod policy_arm;
 pub mod problems;
 pub mod ric;
@@ -52,6 +53,11 @@ pub struct FileConfig {
     pub shard: shard::ShardSection,
     /// A1 policies of slice SLA targets (`docs/a1.md`); absent: none bound the decisions.
     pub a1: Option<a1::A1Section>,
+    /// Where forecaster inference runs (`docs/hybrid.md`); absent: locally.
+    #[serde(default)]
+    pub placement: placement::PlacementSection,
+    /// The remote forecaster served over the Open Inference Protocol; absent: none.
+    pub remote_model: Option<nf_oip::RemoteModelSection>,
 }
 
 /// `[conflict]`: ask a conflict manager (`conflict-mgr`) before every control.
@@ -360,6 +366,8 @@ pub struct Validated {
     /// TLS of the E2T link (`[ric.tls]`), its files read and checked: the binary turns it
     /// into `RuntimeConfig::e2t_tls` once its metrics exist.
     pub e2t_tls: Option<nf_tls::ClientSettings>,
+    /// The remote forecaster and its placement (`[remote_model]`, `[placement]`), if any.
+    pub remote: Option<placement::RemoteSettings>,
 }
 
 /// Why an endpoint is refused when no TLS section goes with it (`None`: accepted): an
@@ -549,6 +557,7 @@ impl FileConfig {
             None => vec![&default_arm],
         };
         policy_arm::check_cells(&served, &models, &runtime.nodes, &mut p);
+        let remote = placement::check(&self.placement, self.remote_model.as_ref(), base, &mut p);
         if !p.is_empty() {
             return Err(ConfigError::Invalid(p));
         }
@@ -563,6 +572,7 @@ impl FileConfig {
             decision_log,
             conflict,
             e2t_tls,
+            remote,
         })
     }
 
@@ -1229,6 +1239,41 @@ prbs = 50
             err.contains("missing_inputs") || err.contains("guess"),
             "{err}"
         );
+    }
+
+    /// `[placement]` and `[remote_model]`: every bad key named (the remote section's by
+    /// nf-oip's own names), a mode other than local needs the remote model, and a valid
+    /// pair comes through with the contract loaded.
+    #[test]
+    fn placement_and_remote_model_are_validated_by_key() {
+        let contract = "../../../models/slice_forecaster/slice_forecaster.contract.toml";
+        let remote = |extra: &str| {
+            format!(
+                "\n[remote_model]\nendpoint = \"http://127.0.0.1:8081\"\ncontract = \"{contract}\"\n{extra}"
+            )
+        };
+        let hybrid = "\n[placement]\nmode = \"hybrid\"\nquantile = \"p95\"\nmargin_ms = 5\n";
+        assert_eq!(keys(&(demo() + hybrid)), ["placement.mode"]);
+        let bad = demo()
+            + "\n[placement]\nmode = \"remote_first\"\nmargin_ms = 70000\n"
+            + &remote("deadline_ms = 0");
+        assert_eq!(
+            keys(&bad),
+            ["placement.margin_ms", "remote_model.deadline_ms"]
+        );
+        let https = demo() + hybrid + &remote("").replace("http://", "https://");
+        assert_eq!(keys(&https), ["remote_model.endpoint"]);
+        let v = validate(&(demo() + hybrid + &remote("deadline_ms = 80"))).unwrap();
+        let r = v.remote.unwrap();
+        assert_eq!(r.mode, nf_runtime::placement::PlacementMode::Hybrid);
+        assert_eq!(r.quantile, nf_runtime::placement::Quantile::P95);
+        assert_eq!(r.margin, Duration::from_millis(5));
+        assert_eq!(r.model.deadline, Duration::from_millis(80));
+        assert_eq!(r.model.contract.name, "slice-prb-forecaster");
+        // Absent: local, no remote model.
+        assert!(validate(&demo()).unwrap().remote.is_none());
+        let unknown = demo() + "\n[placement]\nmode = \"cloud\"\n";
+        assert!(validate(&unknown).is_err());
     }
 
     #[test]

@@ -217,6 +217,10 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
         tracing::info!(endpoint = %gate.endpoint, xapp = %gate.xapp, on_unavailable = ?gate.on_unavailable, "controls ask the conflict manager first");
         runtime_cfg.conflict = Some(Arc::new(nf_runtime::conflict::Gate::new(gate, &metrics)));
     }
+    if let Some(remote) = validated.remote {
+        let cell_prbs = models[0].contract.cell_prbs;
+        runtime_cfg.remote = Some(rt.block_on(remote_placement(remote, cell_prbs))?);
+    }
     let summary = rt.block_on(nf_runtime::run_models(
         runtime_cfg,
         models,
@@ -224,6 +228,33 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
         shutdown_signal(cli.duration),
     ))?;
     Ok(Some(summary))
+}
+
+/// The remote forecaster, checked against its contract once at start. A server that is
+/// down or not ready yet is no reason to stop (edge-first: the local model decides, and the
+/// remote is used once it answers); a server whose model differs from its contract is.
+async fn remote_placement(
+    s: slice_xapp::config::placement::RemoteSettings,
+    local_cell_prbs: u32,
+) -> Result<Arc<nf_runtime::placement::RemotePlacement>, Stop> {
+    let refused = |e: &dyn std::fmt::Display| Stop::Usage(format!("remote_model: {e}"));
+    let model = nf_oip::RemoteModel::new(s.model).map_err(|e| refused(&e))?;
+    match model.check().await {
+        Ok(_) => {}
+        Err(e @ nf_oip::OipError::Contract(_)) => return Err(refused(&e)),
+        Err(e) => {
+            tracing::warn!(cause = %e, kind = e.kind(), "remote model not usable yet: the local model decides until it answers");
+        }
+    }
+    let placement = nf_runtime::placement::RemotePlacement::new(
+        s.mode,
+        model,
+        s.quantile,
+        s.margin,
+        local_cell_prbs,
+    )
+    .map_err(|e| refused(&e))?;
+    Ok(Arc::new(placement))
 }
 
 /// A command line clap refuses exits 64 like a bad config (help and version exit 0).

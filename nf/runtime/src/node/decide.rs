@@ -22,6 +22,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use nf_core::CellId;
 use nf_core::Snssai;
@@ -40,6 +41,7 @@ use super::{NodeTask, ServedPolicy};
 use crate::config::Overload;
 use crate::decisions::{DecisionKey, digest};
 use crate::metrics::Metrics;
+use crate::placement::{self, PendingRemote, PlacementMode, Plan, RemoteState};
 use crate::trial::ArmPolicy;
 
 /// Context travelling with an inference job and back.
@@ -65,6 +67,23 @@ pub(crate) struct InferCtx {
     pub model: Option<Arc<nf_infer::ModelId>>,
     /// The A1 policy this decision is bounded by (`None`: no active instance).
     pub a1: Option<Box<A1Snapshot>>,
+    /// The remote model's side of this decision (see [`crate::placement`]).
+    pub remote: RemoteState,
+    /// Where the decision's answer came from, for the decision log (`None`: no remote
+    /// model configured, or not the acting forecaster arm).
+    pub placed: Option<Box<Placed>>,
+}
+
+/// What the decision log says about placement.
+#[derive(Debug, Default)]
+pub(crate) struct Placed {
+    /// `local` or `remote`: whose answer the decision used.
+    pub decided_by: &'static str,
+    /// The remote call's result (`ok`, a fallback reason, an error kind; `pending` in
+    /// shadow until it answers).
+    pub remote_result: &'static str,
+    /// Shadow: the remote model's outputs (p50, p90 per slice), once answered.
+    pub remote_outputs: Option<Vec<[f32; 2]>>,
 }
 
 /// Events delivered to a node task besides its stream.
@@ -79,6 +98,35 @@ pub(crate) enum NodeEvent {
     ControlFailed(CellId),
     /// The conflict manager's guidance on a decision held for it (see `emit`).
     Guided(Box<super::emit::Guided>),
+    /// Shadow placement: the remote model's answer for a decision already taken (logged
+    /// with it, never used).
+    RemoteShadow {
+        key: DecisionKey,
+        result: Result<Vec<[f32; 2]>, &'static str>,
+    },
+}
+
+/// The model input rows of `cell`'s ready slices under `layout` (each model reads the tail
+/// of the table's window it needs).
+fn rows_of(table: &CellTable, cell: CellId, layout: &FeatureLayout, scale: f32) -> Vec<f32> {
+    let row_len = layout.row_len();
+    let need = layout.window();
+    let mut rows = Vec::new();
+    let mut tail = VecDeque::new();
+    for (_, window) in table.ready_slices(&cell) {
+        let at = rows.len();
+        rows.resize(at + row_len, 0.0);
+        // The table keeps the longest window of the models: this one reads its tail.
+        let window = if window.len() > need {
+            tail.clear();
+            tail.extend(window.iter().skip(window.len() - need).copied());
+            &tail
+        } else {
+            window
+        };
+        layout.write_row_scaled(window, &mut rows[at..], scale);
+    }
+    rows
 }
 
 /// What happens to a guarded decision.
@@ -272,24 +320,179 @@ impl<'a> Decide<'a> {
         if !self.inputs_present(table, cell, &t.layout) {
             return None;
         }
-        let row_len = t.layout.row_len();
-        let need = t.layout.window();
-        let mut rows = Vec::new();
-        let mut tail = VecDeque::new();
-        for (_, window) in table.ready_slices(&cell) {
-            let at = rows.len();
-            rows.resize(at + row_len, 0.0);
-            // The table keeps the longest window of the models: this one reads its tail.
-            let window = if window.len() > need {
-                tail.clear();
-                tail.extend(window.iter().skip(window.len() - need).copied());
-                &tail
-            } else {
-                window
-            };
-            t.layout.write_row_scaled(window, &mut rows[at..], scale);
+        Some(rows_of(table, cell, &t.layout, scale))
+    }
+
+    /// Asks the remote model for `job`'s cell when the placement says so; what the
+    /// decision will take from it.
+    fn ask_remote(&mut self, job: &Job, table: &CellTable) -> RemoteState {
+        let t = self.task;
+        let Some(rp) = &t.cfg.remote else {
+            return RemoteState::None;
+        };
+        let spent = job
+            .age_ms
+            .saturating_mul(1_000_000)
+            .saturating_add(t.clock.now_ns().saturating_sub(job.arrival_ns));
+        let remaining = Duration::from_nanos(t.cfg.budget.budget_ns.saturating_sub(spent));
+        let wait = match rp.plan(remaining) {
+            Plan::Off => return RemoteState::None,
+            Plan::Skip(reason) => {
+                t.metrics.placement.result(reason);
+                if rp.probe_due()
+                    && let Some(rows) = Self::remote_rows(rp, table, job.cell, t.cfg.missing_inputs)
+                {
+                    rp.probe(rows, &t.metrics);
+                }
+                return RemoteState::Resolved(Err(reason));
+            }
+            Plan::Ask { wait } => wait,
+        };
+        let Some(rows) = Self::remote_rows(rp, table, job.cell, t.cfg.missing_inputs) else {
+            t.metrics.placement.result("skipped_cell");
+            return RemoteState::Resolved(Err("skipped_cell"));
+        };
+        RemoteState::Pending(PendingRemote {
+            rx: rp.ask(rows, &t.metrics),
+            until: wait.map(|w| tokio::time::Instant::now() + w),
+        })
+    }
+
+    /// The remote model's rows of `cell`, or `None` when its contract cannot serve the cell
+    /// (its size, or an input the cell never reports).
+    fn remote_rows(
+        rp: &placement::RemotePlacement,
+        table: &CellTable,
+        cell: CellId,
+        missing: MissingInputs,
+    ) -> Option<Vec<f32>> {
+        let absent = table
+            .ready_slices(&cell)
+            .any(|(_, w)| rp.layout.absent(w).is_some());
+        let scale = Self::prb_scale(table, &cell, rp.cell_prbs, rp.prb_scaling);
+        match scale {
+            Ok(s) if !absent || missing == MissingInputs::ImputeZero => {
+                Some(rows_of(table, cell, &rp.layout, s))
+            }
+            _ => None,
         }
-        Some(rows)
+    }
+
+    /// Takes the remote side of a forecaster decision whose local answer is `local`:
+    /// the forecasts the decision uses, or `None` when it waits for the remote answer
+    /// (it comes back as [`NodeEvent::Inferred`] once there, or once too late).
+    fn place(
+        &mut self,
+        mut ctx: InferCtx,
+        local: Vec<[f32; 2]>,
+    ) -> Option<(InferCtx, Vec<[f32; 2]>)> {
+        let t = self.task;
+        let Some(rp) = t.cfg.remote.clone() else {
+            return Some((ctx, local));
+        };
+        let pm = &t.metrics.placement;
+        let resolved = match std::mem::take(&mut ctx.remote) {
+            RemoteState::None => {
+                if !ctx.shadow {
+                    pm.placed("local", rp.mode);
+                }
+                return Some((ctx, local));
+            }
+            RemoteState::Resolved(r) => r,
+            RemoteState::Pending(mut p) => match placement::try_take(&mut p) {
+                Some(r) => placement::settle(r, rp.columns, ctx.slices.len(), rp.cell_prbs, pm),
+                None if rp.mode == PlacementMode::Shadow => {
+                    self.log_shadow_later(&ctx, p, &rp);
+                    Err("pending")
+                }
+                None => {
+                    self.wait_remote(ctx, p, local, &rp);
+                    return None;
+                }
+            },
+        };
+        let (decided_by, used) = match resolved {
+            Ok(remote) if rp.mode != PlacementMode::Shadow => {
+                ctx.model = Some(rp.id.clone());
+                ("remote", Ok(remote))
+            }
+            other => {
+                if let Err(reason) = other
+                    && rp.mode != PlacementMode::Shadow
+                {
+                    pm.fallback(reason);
+                }
+                ("local", other)
+            }
+        };
+        pm.placed(decided_by, rp.mode);
+        let mut placed = Placed {
+            decided_by,
+            remote_result: used.as_ref().err().copied().unwrap_or("ok"),
+            remote_outputs: None,
+        };
+        match used {
+            Ok(remote) if decided_by == "remote" => {
+                ctx.placed = Some(Box::new(placed));
+                Some((ctx, remote))
+            }
+            other => {
+                placed.remote_outputs = other.ok();
+                ctx.placed = Some(Box::new(placed));
+                Some((ctx, local))
+            }
+        }
+    }
+
+    /// Waits for the remote answer off the node task (at most until the decision's
+    /// deadline), then hands the decision back with it resolved.
+    fn wait_remote(
+        &self,
+        mut ctx: InferCtx,
+        p: PendingRemote,
+        local: Vec<[f32; 2]>,
+        rp: &Arc<placement::RemotePlacement>,
+    ) {
+        let metrics = self.task.metrics.clone();
+        let (columns, prbs) = (rp.columns, rp.cell_prbs);
+        tokio::spawn(async move {
+            let pm = &metrics.placement;
+            let r = match placement::wait(p, pm).await {
+                Ok(r) => placement::settle(r, columns, ctx.slices.len(), prbs, pm),
+                Err(()) => Err("late"),
+            };
+            ctx.remote = RemoteState::Resolved(r);
+            let reply = ctx.reply.clone();
+            // A closed queue is a node task that stopped (shutdown).
+            let _ = reply
+                .send(NodeEvent::Inferred {
+                    ctx,
+                    forecasts: Ok(local),
+                })
+                .await;
+        });
+    }
+
+    /// Shadow: the remote answer goes into the decision's log line when it comes.
+    fn log_shadow_later(
+        &self,
+        ctx: &InferCtx,
+        p: PendingRemote,
+        rp: &Arc<placement::RemotePlacement>,
+    ) {
+        let t = self.task;
+        let metrics = t.metrics.clone();
+        let key: DecisionKey = (ctx.t_ms, t.node.id.to_string(), ctx.cell, false);
+        let (columns, prbs, slices) = (rp.columns, rp.cell_prbs, ctx.slices.len());
+        let reply = ctx.reply.clone();
+        tokio::spawn(async move {
+            let pm = &metrics.placement;
+            let result = match placement::wait(p, pm).await {
+                Ok(r) => placement::settle(r, columns, slices, prbs, pm),
+                Err(()) => Err("late"),
+            };
+            let _ = reply.send(NodeEvent::RemoteShadow { key, result }).await;
+        });
     }
 
     /// Starts a decision for `job` under `arm`: model arms submit their window to the
@@ -339,7 +542,7 @@ impl<'a> Decide<'a> {
         } else {
             None
         };
-        let ctx = InferCtx {
+        let mut ctx = InferCtx {
             reply: self.events_tx.clone(),
             cell: job.cell,
             slices,
@@ -360,7 +563,15 @@ impl<'a> Decide<'a> {
             a1: self
                 .a1
                 .snapshot(t.a1.as_ref(), &mut self.guard, table, job.cell),
+            remote: RemoteState::None,
+            placed: None,
         };
+        if let ArmPolicy::Model(m) = t.arms.arms[arm].policy
+            && !shadow
+            && t.policies[m].is_none()
+        {
+            ctx.remote = self.ask_remote(job, table);
+        }
         match &t.arms.arms[arm].policy {
             ArmPolicy::Baseline(b) => {
                 let quotas = b.quotas(&ctx.slices, &demand);
@@ -399,6 +610,7 @@ impl<'a> Decide<'a> {
         {
             return self.policy_inferred(ctx, &forecasts, policy);
         }
+        let (ctx, forecasts) = self.place(ctx, forecasts)?;
         if let Err(e) = policy::check_outputs(&forecasts, ctx.slices.len(), t.default_prbs) {
             // Never a control: the cell keeps the quota it last received.
             Metrics::inc(&t.metrics.dropped, e.kind());

@@ -240,7 +240,13 @@ impl<'a> Emit<'a> {
         let t = self.task;
         // The log line is built only when a decision log is kept.
         let Some(log) = &t.log else { return };
+        let placed = ctx.placed.take();
         let record = DecisionRecord {
+            decided_by: placed.as_ref().map(|p| p.decided_by),
+            remote_result: placed.as_ref().map(|p| p.remote_result),
+            remote_outputs: placed
+                .and_then(|p| p.remote_outputs)
+                .map(|o| slice_outputs(&ctx.slices, &o)),
             format: crate::decisions::FORMAT,
             t_ms: ctx.t_ms,
             node: key.1.clone(),
@@ -266,6 +272,31 @@ impl<'a> Emit<'a> {
                 .then(|| t.clock.now_ns().saturating_sub(ctx.arrival_ns) / 1_000),
         };
         log.add(key, record);
+    }
+
+    /// Shadow placement: the remote answer for the decision `key`, into its log line.
+    pub fn remote_shadow(&self, key: &DecisionKey, result: Result<Vec<[f32; 2]>, &'static str>) {
+        let t = self.task;
+        let Some(log) = &t.log else { return };
+        let logged = log.annotate(key, |r| {
+            r.remote_result = Some(result.as_ref().err().copied().unwrap_or("ok"));
+            if let Ok(out) = &result {
+                r.remote_outputs = Some(
+                    r.outputs
+                        .iter()
+                        .zip(out)
+                        .map(|(s, [p50, p90])| SliceOutput {
+                            snssai: s.snssai.clone(),
+                            p50: *p50,
+                            p90: *p90,
+                        })
+                        .collect(),
+                );
+            }
+        });
+        if !logged {
+            t.metrics.placement.shadow_unlogged.inc();
+        }
     }
 
     /// Encodes and sends one control (taking the indication's call process ID from `ctx`);
@@ -332,4 +363,17 @@ fn quota_value(quotas: &[nf_core::policy::SliceQuota]) -> String {
         ));
     }
     out
+}
+
+/// Outputs (p50, p90) of `slices`, in the log's form.
+fn slice_outputs(slices: &[nf_core::Snssai], out: &[[f32; 2]]) -> Vec<SliceOutput> {
+    slices
+        .iter()
+        .zip(out)
+        .map(|(s, [p50, p90])| SliceOutput {
+            snssai: s.to_string(),
+            p50: *p50,
+            p90: *p90,
+        })
+        .collect()
 }

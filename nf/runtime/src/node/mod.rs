@@ -117,6 +117,7 @@ impl Stages<'_> {
                     self.decide.forget(cell);
                 }
             }
+            NodeEvent::RemoteShadow { key, result } => self.emit.remote_shadow(&key, result),
             NodeEvent::Inferred { ctx, forecasts } => {
                 if let Some(d) = self.decide.inferred(ctx, forecasts) {
                     self.emit.emit(d);

@@ -191,6 +191,10 @@ pub const MAX_INFLIGHT_CONTROLS: Bound = also(
     int("guard.max_inflight_controls", 1, 65_536, "controls"),
     "per E2 node",
 );
+pub const PLACEMENT_MARGIN_MS: Bound = also(
+    int("placement.margin_ms", 0, 60_000, "ms"),
+    "kept free of the budget when waiting for the remote model",
+);
 pub const HOLD_MS: Bound = int("decision_log.hold_ms", 0, 3_600_000, "ms");
 /// The decision log is rotated past this size (1 MiB .. 1 TiB).
 pub const LOG_MAX_BYTES: Bound = int("decision_log.max_bytes", 1 << 20, 1 << 40, "bytes");
@@ -303,6 +307,7 @@ pub const BOUNDS: &[Bound] = &[
     MAX_CONTROLS_PER_CELL_PER_SEC,
     LATENCY_BUDGET_MS,
     MAX_INFLIGHT_CONTROLS,
+    PLACEMENT_MARGIN_MS,
     HOLD_MS,
     LOG_MAX_BYTES,
     LOG_KEEP,

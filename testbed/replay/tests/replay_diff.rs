@@ -55,6 +55,9 @@ fn write_log(path: &Path, cells: u64, ticks: u64, shift: u8) {
                 action: "sent",
                 model: None,
                 a1_instances: None,
+                decided_by: None,
+                remote_result: None,
+                remote_outputs: None,
                 outcome: "accepted".into(),
                 latency_us: None,
             };

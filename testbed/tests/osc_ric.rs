@@ -663,87 +663,15 @@ async fn the_e2_manager_serves_each_nodes_ran_functions() {
     s.ric.stop().await;
 }
 
-fn rmr_kit() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop/rmr-4.9.4")
-}
-
-fn run_tool(cmd: &mut std::process::Command) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
 /// Builds librmr_si (once per target folder) and the C xApp `tests/peer/xapp.c` against
 /// it; `None`, with the reason printed, when the kit, cmake or cc is absent.
 fn c_xapp() -> Option<std::path::PathBuf> {
-    use std::process::{Command, Stdio};
-    if !rmr_kit().join("CMakeLists.txt").exists() {
-        println!(
-            "SKIP: {} absent (the interop kit in ../shared)",
-            rmr_kit().display()
-        );
-        return None;
-    }
-    for tool in ["cmake", "cc", "make"] {
-        let ok = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            println!("SKIP: {tool} not installed (needed to build librmr)");
-            return None;
-        }
-    }
-    let built = (|| -> Result<std::path::PathBuf, String> {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("librmr-4.9.4");
-        if !dir.join("librmr_si.so").exists() {
-            let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-            run_tool(
-                Command::new("cmake")
-                    .arg("-S")
-                    .arg(rmr_kit())
-                    .arg("-B")
-                    .arg(&tmp)
-                    .args(["-DBUILD_DOC=0", "-DDEV_PKG=1", "-DPACK_EXTERNALS=0"]),
-            )?;
-            run_tool(Command::new("make").arg("-C").arg(&tmp).arg("-j2"))?;
-            if std::fs::rename(&tmp, &dir).is_err() {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
-        }
-        let inc = dir.join("include/rmr");
-        std::fs::create_dir_all(&inc).map_err(|e| e.to_string())?;
-        for h in ["rmr.h", "RIC_message_types.h"] {
-            std::fs::copy(
-                rmr_kit().join("src/rmr/common/include").join(h),
-                inc.join(h),
-            )
-            .map_err(|e| e.to_string())?;
-        }
-        let exe = dir.join(format!("osc-xapp-{}", std::process::id()));
-        run_tool(
-            Command::new("cc")
-                .args(["-O1", "-Wall", "-Wno-comment", "-Werror", "-std=gnu11"])
-                .arg(format!("-I{}", dir.join("include").display()))
-                .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peer/xapp.c"))
-                .arg(format!("-L{}", dir.display()))
-                .args(["-lrmr_si", "-lpthread", "-lm"])
-                .arg(format!("-Wl,-rpath,{}", dir.display()))
-                .arg("-o")
-                .arg(&exe),
-        )?;
-        Ok(exe)
-    })();
-    Some(built.unwrap_or_else(|e| panic!("{e}")))
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    testbed::librmr::build_peer(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        &manifest.join("tests/peer/xapp.c"),
+        "osc-xapp",
+    )
 }
 
 async fn line(lines: &mut mpsc::UnboundedReceiver<String>) -> String {
@@ -773,11 +701,7 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_librmr_xapp_receives_indications_and_gets_its_control_acknowledged() {
     let Some(exe) = c_xapp() else { return };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = testbed::ports::free_port();
     let traces = trace::read_cells(&trace::bundled_root()).unwrap();
     let sim = Sim::new(
         SimConfig {

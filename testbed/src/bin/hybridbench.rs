@@ -13,7 +13,7 @@
 //! warm-up and of the run; the difference is the measured window.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -95,10 +95,6 @@ struct Row {
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn write_config(cli: &Cli, dir: &Path, mode: &str, endpoint: &str) -> anyhow::Result<PathBuf> {
@@ -275,7 +271,7 @@ async fn scenario(
     );
     let running = RunningSim::bind(sim.clone(), 0).await?;
     let config = write_config(cli, dir, mode, &endpoint)?;
-    let port = free_port()?;
+    let port = testbed::ports::free_port();
     let mut child = Command::new(xapp)
         .arg("--config")
         .arg(&config)

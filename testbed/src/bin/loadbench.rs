@@ -224,10 +224,6 @@ struct Outcome {
 }
 
 /// A free loopback port (bound and released; the next bind takes it).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// The `[metrics]` + `[ric]` part of the xApp config for the O-RAN SC path: every simulated
 /// node with its cells (a standard KPM RAN function definition names none).
 fn osc_config(
@@ -328,7 +324,8 @@ async fn scenario(
             (Face::Grpc(running), e2t, "off".to_owned())
         }
         Ric::OscRmr => {
-            let (metrics_port, rmr_port) = (free_port()?, free_port()?);
+            let (metrics_port, rmr_port) =
+                (testbed::ports::free_port(), testbed::ports::free_port());
             let any = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
             let osc = OscRic::start(
                 sim.clone(),

@@ -70,6 +70,16 @@ fn shared_server() -> Option<&'static str> {
 
 /// The remote placement of the shipped forecaster at `endpoint`.
 fn placement(endpoint: &str, mode: PlacementMode, extra: &str) -> Arc<RemotePlacement> {
+    batched(endpoint, mode, extra, Duration::ZERO)
+}
+
+/// [`placement`] with the asks within `window` of the first sent as one request.
+fn batched(
+    endpoint: &str,
+    mode: PlacementMode,
+    extra: &str,
+    window: Duration,
+) -> Arc<RemotePlacement> {
     let text = format!(
         "endpoint = \"{endpoint}\"\n\
          contract = \"models/slice_forecaster/slice_forecaster.contract.toml\"\n{extra}"
@@ -77,7 +87,11 @@ fn placement(endpoint: &str, mode: PlacementMode, extra: &str) -> Arc<RemotePlac
     let section: nf_oip::RemoteModelSection = toml::from_str(&text).unwrap();
     let model = nf_oip::RemoteModel::new(section.validate(&repo_root()).unwrap()).unwrap();
     let margin = Duration::from_millis(2);
-    Arc::new(RemotePlacement::new(mode, model, Quantile::P99, margin, 50).unwrap())
+    Arc::new(
+        RemotePlacement::new(mode, model, Quantile::P99, margin, 50)
+            .unwrap()
+            .with_batch_window(window),
+    )
 }
 
 /// A decision log held until the run ends (read back after `stop`).
@@ -163,6 +177,13 @@ async fn remote_first_decisions_use_the_remote_model() {
     // Each used answer was counted `ok` (a few more: answers settled while the run stopped).
     assert!(p.result_count("ok") >= remote, "{shown}");
     assert!(stats.answered.load(std::sync::atomic::Ordering::Relaxed) >= remote);
+    // Unbatched: one request per ask, each counted as the client counted it.
+    let calls = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(p.requests.get(), calls, "{shown}");
+    assert_eq!(
+        p.rows.get(),
+        stats.rows.load(std::sync::atomic::Ordering::Relaxed)
+    );
     // The decision log names the model that decided.
     let lines = lines(&log);
     let by_remote: Vec<_> = lines
@@ -175,6 +196,78 @@ async fn remote_first_decisions_use_the_remote_model() {
     assert_eq!(l["remote_result"], "ok");
     assert!(l.get("remote_outputs").is_none(), "{l}");
     sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_asks_of_several_cells_share_one_request_and_each_gets_its_own_rows() {
+    let Some(endpoint) = shared_server() else {
+        return;
+    };
+    // 8 cells on 2 nodes report within a millisecond or two of each other every period
+    // (10 ms at 25× speed): a 4 ms window gathers several into one ModelInfer. Shadow, so
+    // that every decision's log line holds both models' forecasts for its own rows.
+    let sim = start_sim(fast()).await;
+    let mode = PlacementMode::Shadow;
+    let remote = batched(
+        endpoint,
+        mode,
+        "deadline_ms = 2000",
+        Duration::from_millis(4),
+    );
+    let stats = remote.model.stats().clone();
+    let mut cfg = config(&sim, remote, 2_000.0);
+    let log = with_log(&mut cfg, "batched.jsonl");
+    let xapp = Xapp::start(cfg);
+    let m = xapp.metrics.clone();
+    let p = &m.placement;
+    let ok = until(&sim, Duration::from_secs(30), || p.result_count("ok") >= 80).await;
+    let shown = counts(&m, mode);
+    xapp.stop().await;
+    assert!(ok, "{shown}");
+    let asks = p.result_count("ok");
+    let requests = p.requests.get();
+    let calls = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
+    // Our count of requests is the client's, and well under one per ask.
+    assert_eq!(requests, calls, "{shown}");
+    assert!(
+        requests * 2 <= asks,
+        "{requests} requests for {asks} asks: not batched; {shown}"
+    );
+    assert_eq!(
+        p.rows.get(),
+        stats.rows.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    // Each decision got its own cell's rows of the batch back: the same model on both
+    // sides, so a mix-up of cells in the split would show as different forecasts.
+    let shadowed = shadow_lines_agree(&lines(&log));
+    assert!(shadowed >= 40, "{shadowed} shadowed lines; {shown}");
+    sim.stop().await;
+}
+
+/// Checks that every acting line with a remote answer has the local forecasts as its
+/// `remote_outputs` (same model file on both sides); the number of such lines.
+fn shadow_lines_agree(lines: &[serde_json::Value]) -> usize {
+    let acting: Vec<_> = lines.iter().filter(|l| l["role"] == "acting").collect();
+    assert!(acting.iter().all(|l| l["decided_by"] == "local"));
+    // The local model decided (its sha256 identity), the remote output rides along.
+    let shadowed: Vec<_> = acting
+        .iter()
+        .filter(|l| l["remote_result"] == "ok")
+        .collect();
+    for l in &shadowed {
+        let outputs = l["outputs"].as_array().unwrap();
+        let remote = l["remote_outputs"].as_array().unwrap();
+        assert_eq!(outputs.len(), remote.len(), "{l}");
+        // onnxruntime, one row per job locally, the cell's rows in one batch remotely: a
+        // few ulps at most.
+        for (a, b) in outputs.iter().zip(remote) {
+            assert_eq!(a["snssai"], b["snssai"]);
+            let d = (a["p50"].as_f64().unwrap() - b["p50"].as_f64().unwrap()).abs();
+            assert!(d < 1e-3, "{l}");
+        }
+        assert_eq!(l["model"]["name"], "slice-prb-forecaster");
+    }
+    shadowed.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,33 +404,8 @@ async fn shadow_logs_the_remote_output_and_never_uses_it() {
         p.fallback_count("late") + p.fallback_count("unavailable"),
         0
     );
-    let lines = lines(&log);
-    let acting: Vec<_> = lines.iter().filter(|l| l["role"] == "acting").collect();
-    assert!(acting.iter().all(|l| l["decided_by"] == "local"));
-    // The local model decided (its sha256 identity), the remote output rides along.
-    let shadowed: Vec<_> = acting
-        .iter()
-        .filter(|l| l["remote_result"] == "ok")
-        .collect();
-    assert!(
-        shadowed.len() >= 40,
-        "{} of {}",
-        shadowed.len(),
-        acting.len()
-    );
-    for l in &shadowed {
-        let outputs = l["outputs"].as_array().unwrap();
-        let remote = l["remote_outputs"].as_array().unwrap();
-        assert_eq!(outputs.len(), remote.len(), "{l}");
-        // Same model file on both sides: the same forecasts (onnxruntime, one row per job
-        // locally, the cell's rows in one batch remotely: a few ulps at most).
-        for (a, b) in outputs.iter().zip(remote) {
-            assert_eq!(a["snssai"], b["snssai"]);
-            let d = (a["p50"].as_f64().unwrap() - b["p50"].as_f64().unwrap()).abs();
-            assert!(d < 1e-3, "{l}");
-        }
-        assert_eq!(l["model"]["name"], "slice-prb-forecaster");
-    }
+    let shadowed = shadow_lines_agree(&lines(&log));
+    assert!(shadowed >= 40, "{shadowed} shadowed lines; {shown}");
     sim.stop().await;
 }
 

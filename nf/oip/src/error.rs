@@ -24,7 +24,7 @@ pub struct ContractMismatch {
 }
 
 /// Why a call to the remote model gave no usable answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum OipError {
     /// The call did not finish within its deadline (ours, or the server's own
     /// `DEADLINE_EXCEEDED`).

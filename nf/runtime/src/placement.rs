@@ -18,6 +18,13 @@
 //! the remote and used the local model in `xapp_remote_fallback_total{reason}`.
 //!
 //! [`plan`] (pure: time and the tracked quantile passed in) decides whether a tick asks.
+//!
+//! **Batching** (`placement.batch_window_us`, off at 0): the asks of all cells and nodes
+//! that come within the window of the first go to the server as one `ModelInfer` (up to
+//! `remote_model.max_batch_rows` rows), and each decision gets its own rows of the answer.
+//! The wait is taken from the decision's own budget like any remote latency. Each
+//! `ModelInfer` sent is counted in `xapp_remote_model_requests_total`, the rows in
+//! `xapp_remote_model_rows_total`: the request count is what a per-request price bills.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -123,6 +130,10 @@ pub struct PlacementMetrics {
     /// Shadow answers whose decision's log line was already written (hold the log longer
     /// than `remote_model.deadline_ms` to keep them).
     pub shadow_unlogged: Counter,
+    /// `ModelInfer` requests sent (a batch of several decisions' rows is one).
+    pub requests: Counter,
+    /// Rows sent in them.
+    pub rows: Counter,
 }
 
 impl Default for PlacementMetrics {
@@ -133,6 +144,8 @@ impl Default for PlacementMetrics {
             fallbacks: Family::default(),
             latency: Histogram::new(exponential_buckets(250e-6, 2.0, 16)),
             shadow_unlogged: Counter::default(),
+            requests: Counter::default(),
+            rows: Counter::default(),
         };
         for mode in PlacementMode::ALL {
             for placement in ["local", "remote"] {
@@ -178,6 +191,16 @@ impl PlacementMetrics {
             "remote_shadow_unlogged",
             "Shadow remote answers that came after their decision's log line was written",
             self.shadow_unlogged.clone(),
+        );
+        r.register(
+            "remote_model_requests",
+            "ModelInfer requests sent to the remote model (one batch of decisions is one request)",
+            self.requests.clone(),
+        );
+        r.register(
+            "remote_model_rows",
+            "Rows sent to the remote model",
+            self.rows.clone(),
         );
     }
 
@@ -289,7 +312,24 @@ pub struct RemotePlacement {
     /// When `hybrid` last sent a probe [ns since `origin`], 0 before the first.
     last_probe_ns: AtomicU64,
     origin: std::time::Instant,
+    /// `placement.batch_window_us` (zero: every ask is its own request).
+    batch_window: Duration,
+    /// The batcher's queue, started with the first ask (inside the runtime).
+    batcher: std::sync::OnceLock<tokio::sync::mpsc::Sender<Ask>>,
 }
+
+/// One decision's remote ask: its rows and where its answer goes.
+#[derive(Debug)]
+pub(crate) struct Ask {
+    rows: Vec<f32>,
+    reply: tokio::sync::oneshot::Sender<Result<RemoteOutput, OipError>>,
+}
+
+/// Asks waiting in the batcher's queue at most (past it, an ask is sent on its own).
+const BATCH_QUEUE: usize = 4096;
+
+/// Longest `placement.batch_window_us`.
+pub const MAX_BATCH_WINDOW_US: u64 = 50_000;
 
 /// Why a remote model cannot serve as the placement's forecaster.
 #[derive(Debug, thiserror::Error)]
@@ -349,7 +389,20 @@ impl RemotePlacement {
             inflight: Arc::default(),
             last_probe_ns: AtomicU64::new(0),
             origin: std::time::Instant::now(),
+            batch_window: Duration::ZERO,
+            batcher: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Batches the asks that come within `window` of the first into one request (zero:
+    /// none, the default).
+    pub fn with_batch_window(mut self, window: Duration) -> Self {
+        self.batch_window = window.min(Duration::from_micros(MAX_BATCH_WINDOW_US));
+        self
+    }
+
+    pub fn batch_window(&self) -> Duration {
+        self.batch_window
     }
 
     /// The plan of a tick with `remaining` budget.
@@ -394,39 +447,154 @@ impl RemotePlacement {
         self.inflight.load(Ordering::Relaxed)
     }
 
-    /// Starts the remote call of `rows` (bounded by `remote_model.deadline_ms`); its
-    /// outcome goes to the returned receiver, or, when that is gone (the decision stopped
-    /// waiting), is counted there: `late_discarded` for an answer, else its error kind.
+    /// Starts the remote call of `rows` (bounded by `remote_model.deadline_ms`), alone or
+    /// in the current batch; its outcome goes to the returned receiver, or, when that is
+    /// gone (the decision stopped waiting), is counted there: `late_discarded` for an
+    /// answer, else its error kind.
     pub(crate) fn ask(
         &self,
         rows: Vec<f32>,
         metrics: &Arc<crate::metrics::Metrics>,
     ) -> tokio::sync::oneshot::Receiver<Result<RemoteOutput, OipError>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let model = self.model.clone();
-        let metrics = metrics.clone();
-        let deadline = model.config().deadline;
-        let inflight = self.inflight.clone();
-        inflight.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let result = model.infer(&rows, deadline).await;
-            let p = &metrics.placement;
-            match &result {
-                Ok(out) => p.latency.observe(out.latency.as_secs_f64()),
-                Err(OipError::Unavailable { .. }) => {}
-                Err(_) => p.latency.observe(started.elapsed().as_secs_f64()),
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+        let ask = Ask { rows, reply };
+        if self.batch_window.is_zero() {
+            send(vec![ask], &self.model, metrics, &self.inflight);
+            return rx;
+        }
+        let queue = self.batcher.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(BATCH_QUEUE);
+            tokio::spawn(batcher(
+                rx,
+                self.batch_window,
+                self.model.clone(),
+                metrics.clone(),
+                self.inflight.clone(),
+            ));
+            tx
+        });
+        if let Err(e) = queue.try_send(ask) {
+            // A full queue (or a batcher gone with a stopping runtime): on its own.
+            let ask = match e {
+                tokio::sync::mpsc::error::TrySendError::Full(a)
+                | tokio::sync::mpsc::error::TrySendError::Closed(a) => a,
+            };
+            send(vec![ask], &self.model, metrics, &self.inflight);
+        }
+        rx
+    }
+}
+
+/// Collects the asks that come within `window` of the first (up to the model's
+/// `max_batch_rows` rows) and sends them as one request; the next batch is collected while
+/// that one is in flight.
+async fn batcher(
+    mut queue: tokio::sync::mpsc::Receiver<Ask>,
+    window: Duration,
+    model: Arc<RemoteModel>,
+    metrics: Arc<crate::metrics::Metrics>,
+    inflight: Arc<AtomicU64>,
+) {
+    let row_len = model.row_len();
+    let max_rows = model.config().max_batch_rows;
+    while let Some(first) = queue.recv().await {
+        let until = tokio::time::Instant::now() + window;
+        let mut rows = first.rows.len() / row_len.max(1);
+        let mut batch = vec![first];
+        while rows < max_rows {
+            match tokio::time::timeout_at(until, queue.recv()).await {
+                Ok(Some(a)) => {
+                    rows += a.rows.len() / row_len.max(1);
+                    batch.push(a);
+                }
+                Ok(None) | Err(_) => break,
             }
-            if let Err(unread) = tx.send(result) {
+        }
+        send(batch, &model, &metrics, &inflight);
+    }
+}
+
+/// Sends `batch` as one call (split by the client past `max_batch_rows`) and hands each
+/// ask its own rows of the answer, or the error.
+fn send(
+    mut batch: Vec<Ask>,
+    model: &Arc<RemoteModel>,
+    metrics: &Arc<crate::metrics::Metrics>,
+    inflight: &Arc<AtomicU64>,
+) {
+    let model = model.clone();
+    let metrics = metrics.clone();
+    let inflight = inflight.clone();
+    tokio::spawn(async move {
+        let deadline = model.config().deadline;
+        let p = &metrics.placement;
+        let row_len = model.row_len().max(1);
+        let sizes: Vec<usize> = batch.iter().map(|a| a.rows.len() / row_len).collect();
+        let rows: Vec<f32> = if batch.len() == 1 {
+            std::mem::take(&mut batch[0].rows)
+        } else {
+            batch.iter().flat_map(|a| a.rows.iter().copied()).collect()
+        };
+        let started = std::time::Instant::now();
+        let result = model.infer(&rows, deadline).await;
+        match &result {
+            Ok(out) => {
+                p.latency.observe(out.latency.as_secs_f64());
+                p.requests.inc_by(out.calls as u64);
+                p.rows.inc_by(out.rows as u64);
+            }
+            Err(OipError::Unavailable { .. }) => {}
+            Err(_) => p.latency.observe(started.elapsed().as_secs_f64()),
+        }
+        if result.is_err() {
+            // Sent or tried: one request as far as a bill or a log goes (bad_input: none).
+            if !matches!(result, Err(OipError::BadInput(_))) {
+                let n = rows.len() / row_len;
+                p.requests
+                    .inc_by(n.div_ceil(model.config().max_batch_rows).max(1) as u64);
+                p.rows.inc_by(n as u64);
+            }
+        }
+        for (ask, answer) in batch.into_iter().zip(split(result, &sizes)) {
+            if let Err(unread) = ask.reply.send(answer) {
                 p.result(match unread {
                     Ok(_) => "late_discarded",
                     Err(e) => e.kind(),
                 });
             }
             inflight.fetch_sub(1, Ordering::Relaxed);
-        });
-        rx
-    }
+        }
+    });
+}
+
+/// Each ask's share of a batch's `result`: the answer's rows in the asks' order (`rows`:
+/// rows per ask), or the error for every ask.
+fn split(
+    result: Result<RemoteOutput, OipError>,
+    rows: &[usize],
+) -> Vec<Result<RemoteOutput, OipError>> {
+    let out = match result {
+        Ok(out) if rows.len() == 1 => return vec![Ok(out)],
+        Ok(out) => out,
+        Err(e) => return rows.iter().map(|_| Err(e.clone())).collect(),
+    };
+    // The client checked the answer: `out.rows` rows of equal width.
+    let width = out.values.len() / out.rows.max(1);
+    let mut at = 0;
+    rows.iter()
+        .map(|&n| {
+            let end = (at + n * width).min(out.values.len());
+            let part = RemoteOutput {
+                values: out.values[at..end].to_vec(),
+                rows: n,
+                calls: out.calls,
+                latency: out.latency,
+            };
+            at = end;
+            Ok(part)
+        })
+        .collect()
 }
 
 /// A remote call a decision is waiting for.
@@ -595,6 +763,42 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("inference_placement_total{placement=\"remote\",mode=\"shadow\"} 0"));
+    }
+
+    #[test]
+    fn a_batch_answer_is_split_by_rows_in_order_and_an_error_goes_to_every_ask() {
+        let out = RemoteOutput {
+            values: (0..12).map(|v| v as f32).collect(),
+            rows: 6,
+            calls: 1,
+            latency: MS(4),
+        };
+        let parts = split(Ok(out), &[1, 3, 2]);
+        let values: Vec<Vec<f32>> = parts
+            .iter()
+            .map(|p| p.as_ref().unwrap().values.clone())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                vec![0.0, 1.0],
+                vec![2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+                vec![8.0, 9.0, 10.0, 11.0]
+            ]
+        );
+        assert_eq!(parts[1].as_ref().unwrap().rows, 3);
+        assert!(parts.iter().all(|p| p.as_ref().unwrap().latency == MS(4)));
+        let err = OipError::Unavailable {
+            call: "ModelInfer",
+            detail: "gone".into(),
+        };
+        let parts = split(Err(err), &[1, 3]);
+        assert_eq!(parts.len(), 2);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.as_ref().unwrap_err().kind() == "unavailable")
+        );
     }
 
     #[test]

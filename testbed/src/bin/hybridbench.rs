@@ -1,7 +1,8 @@
 //! `hybridbench`: the edge-first placement across emulated WAN round trips. The real
 //! slice-xapp process runs against the in-process E2T simulator with the shipped forecaster
-//! locally (onnxruntime) and the same forecaster served by MLServer (the pinned test server
-//! of `nf-oip`) as the remote model, reached through a delaying TCP proxy
+//! locally (onnxruntime) and a remote forecaster served by MLServer (the pinned test server
+//! of `nf-oip`): the larger model (`models/slice_forecaster_large`) by default, or any
+//! contract given with `--remote-contract`, reached through a delaying TCP proxy
 //! ([`testbed::wan::DelayProxy`]) that adds half the round trip each way.
 //!
 //! For each placement mode and round trip it reports the share of decisions each model
@@ -56,6 +57,9 @@ struct Cli {
     /// answer is counted late_discarded).
     #[arg(long, default_value_t = 1000)]
     deadline_ms: u64,
+    /// `placement.batch_window_us`: asks within it of the first are one request (0: none).
+    #[arg(long, default_value_t = 0)]
+    batch_window_us: u64,
     /// Measured seconds per scenario (after warm-up).
     #[arg(long, default_value_t = 15.0)]
     seconds: f64,
@@ -77,6 +81,13 @@ struct Cli {
     /// The xApp binary (default: slice-xapp next to this binary).
     #[arg(long)]
     xapp: Option<PathBuf>,
+    /// Contract of the remote model (MLServer serves the file it names, under its name and
+    /// version); a forecaster with the local one's `cell_prbs`.
+    #[arg(
+        long,
+        default_value = "models/slice_forecaster_large/slice_forecaster_large.contract.toml"
+    )]
+    remote_contract: PathBuf,
 }
 
 struct Row {
@@ -97,9 +108,21 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `path` as given, else from the repository root.
+fn in_repo(path: &Path) -> anyhow::Result<PathBuf> {
+    let p = if path.exists() {
+        path.to_owned()
+    } else {
+        repo().join(path)
+    };
+    std::fs::canonicalize(&p).with_context(|| format!("{}", path.display()))
+}
+
 fn write_config(cli: &Cli, dir: &Path, mode: &str, endpoint: &str) -> anyhow::Result<PathBuf> {
-    let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
-    let contract = std::fs::canonicalize(&contract)?;
+    let contract = in_repo(Path::new(
+        "models/slice_forecaster/slice_forecaster.contract.toml",
+    ))?;
+    let remote_contract = in_repo(&cli.remote_contract)?;
     let mut text = format!(
         r#"[e2t]
 endpoint = "http://127.0.0.1:1"
@@ -139,6 +162,7 @@ max_inflight_controls = 4096
 mode = "{mode}"
 quantile = "{quantile}"
 margin_ms = {margin}
+batch_window_us = {batch}
 "#,
         period = cli.period_ms,
         late = cli.period_ms.max(50),
@@ -146,11 +170,12 @@ margin_ms = {margin}
         budget = cli.budget_ms,
         quantile = cli.quantile,
         margin = cli.margin_ms,
+        batch = cli.batch_window_us,
     );
     if mode != "local" {
         text.push_str(&format!(
             "\n[remote_model]\nendpoint = \"{endpoint}\"\ncontract = \"{}\"\ndeadline_ms = {}\n",
-            contract.display(),
+            remote_contract.display(),
             cli.deadline_ms
         ));
     }
@@ -231,8 +256,6 @@ fn snap(text: &str, mode: &str, cpu: f64) -> Snap {
             )
         })
         .collect();
-    let all = value(text, "xapp_remote_inference_total", &[]);
-    let skipped = value(text, "xapp_remote_inference_total", &["result=\"skipped_"]);
     Snap {
         decisions: value(text, "xapp_decisions_total", &[]),
         remote: placed("remote"),
@@ -243,7 +266,7 @@ fn snap(text: &str, mode: &str, cpu: f64) -> Snap {
             &["reason=\"latency_budget\""],
         ),
         results,
-        calls: all - skipped,
+        calls: value(text, "xapp_remote_model_requests_total", &[]),
         cpu,
     }
 }
@@ -325,7 +348,7 @@ async fn scenario(
 
 fn print_table(cli: &Cli, rows: &[Row]) {
     println!(
-        "| mode | RTT ms | decisions | remote % | local % | p50 ms | p99 ms | dropped past budget | remote results | edge CPU-ms /1k | edge cost /1k | remote calls /1k | remote cost /1k |"
+        "| mode | RTT ms | decisions | remote % | local % | p50 ms | p99 ms | dropped past budget | remote results | edge CPU-ms /1k | edge cost /1k | remote requests /1k | remote cost /1k |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
     for r in rows {
@@ -387,10 +410,15 @@ async fn main() -> anyhow::Result<()> {
     else {
         bail!("python3 with its venv module is needed for the MLServer remote model");
     };
-    let models = [nf_oip::testserver::Served::forecaster(
-        "slice-prb-forecaster",
-        &[],
-    )];
+    let contract_path = in_repo(&cli.remote_contract)?;
+    let contract = nf_infer::contract::Contract::load(&contract_path)
+        .with_context(|| format!("remote contract {}", contract_path.display()))?;
+    let models = [nf_oip::testserver::Served {
+        name: contract.name.clone(),
+        version: contract.version.clone(),
+        onnx: contract.file.clone(),
+        knobs: Vec::new(),
+    }];
     let mut server = nf_oip::testserver::TestServer::start(&python, &models, "hybridbench")?;
     server
         .wait_ready(Duration::from_secs(60))
@@ -401,13 +429,20 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("hybridbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     eprintln!(
-        "{} cells, report period {} ms, budget {} ms, margin {} ms, quantile {}, remote deadline {} ms, {} s per row after {} s warm-up",
+        "remote model {} {} ({}); local model the shipped forecaster",
+        contract.name,
+        contract.version,
+        contract_path.display()
+    );
+    eprintln!(
+        "{} cells, report period {} ms, budget {} ms, margin {} ms, quantile {}, remote deadline {} ms, batch window {} µs, {} s per row after {} s warm-up",
         cli.cells,
         cli.period_ms,
         cli.budget_ms,
         cli.margin_ms,
         cli.quantile,
         cli.deadline_ms,
+        cli.batch_window_us,
         cli.seconds,
         cli.warmup
     );
@@ -424,7 +459,7 @@ async fn main() -> anyhow::Result<()> {
     }
     print_table(&cli, &rows);
     println!(
-        "\nprices: {} per request, {} per GPU-second × {} GPU-ms per call, {} per edge CPU-second",
+        "\nprices: {} per request, {} per GPU-second × {} GPU-ms per request, {} per edge CPU-second",
         cli.price_per_request,
         cli.price_per_gpu_second,
         cli.gpu_ms_per_call,

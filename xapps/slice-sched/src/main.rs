@@ -253,7 +253,8 @@ async fn remote_placement(
         s.margin,
         local_cell_prbs,
     )
-    .map_err(|e| refused(&e))?;
+    .map_err(|e| refused(&e))?
+    .with_batch_window(s.batch_window);
     Ok(Arc::new(placement))
 }
 

@@ -195,6 +195,15 @@ pub const PLACEMENT_MARGIN_MS: Bound = also(
     int("placement.margin_ms", 0, 60_000, "ms"),
     "kept free of the budget when waiting for the remote model",
 );
+pub const PLACEMENT_BATCH_WINDOW_US: Bound = also(
+    int(
+        "placement.batch_window_us",
+        0,
+        nf_runtime::placement::MAX_BATCH_WINDOW_US,
+        "µs",
+    ),
+    "asks within it of the first go to the remote model as one request",
+);
 pub const HOLD_MS: Bound = int("decision_log.hold_ms", 0, 3_600_000, "ms");
 /// The decision log is rotated past this size (1 MiB .. 1 TiB).
 pub const LOG_MAX_BYTES: Bound = int("decision_log.max_bytes", 1 << 20, 1 << 40, "bytes");

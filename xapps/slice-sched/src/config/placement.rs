@@ -7,6 +7,7 @@
 //! mode = "hybrid"        # local (default) | remote_first | hybrid | shadow
 //! quantile = "p99"       # hybrid compares this quantile of the remote's latency: p95 | p99
 //! margin_ms = 2          # the decision stops waiting for the remote this long before the budget ends
+//! batch_window_us = 0    # asks within this long of the first go as one ModelInfer (0: none)
 //!
 //! [remote_model]
 //! endpoint = "http://forecaster.cluster.local:8081"
@@ -33,6 +34,10 @@ pub struct PlacementSection {
     pub quantile: Quantile,
     #[serde(default = "default_margin_ms")]
     pub margin_ms: u64,
+    /// Asks of all cells and nodes within this long of the first are one `ModelInfer`
+    /// [µs]; 0 (default): every ask is its own request.
+    #[serde(default)]
+    pub batch_window_us: u64,
 }
 
 fn default_margin_ms() -> u64 {
@@ -47,6 +52,7 @@ pub struct RemoteSettings {
     pub mode: PlacementMode,
     pub quantile: Quantile,
     pub margin: Duration,
+    pub batch_window: Duration,
 }
 
 /// Checks both sections; `None` when no remote model is configured.
@@ -57,6 +63,7 @@ pub fn check(
     p: &mut Problems,
 ) -> Option<RemoteSettings> {
     p.int(&b::PLACEMENT_MARGIN_MS, placement.margin_ms);
+    p.int(&b::PLACEMENT_BATCH_WINDOW_US, placement.batch_window_us);
     p.rule(
         placement.mode == PlacementMode::Local || remote.is_some(),
         "placement.mode",
@@ -86,5 +93,6 @@ pub fn check(
         mode: placement.mode,
         quantile: placement.quantile,
         margin: Duration::from_millis(placement.margin_ms),
+        batch_window: Duration::from_micros(placement.batch_window_us),
     })
 }

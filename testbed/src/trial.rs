@@ -237,6 +237,9 @@ pub struct TrialConfig {
     pub weights: UtilityWeights,
     /// The KPI the verdict is about.
     pub primary_kpi: Kpi,
+    /// Windows the treatment arm's decisions take to reach the cell (0: the window they are
+    /// made for, as the control's): a remote model's answer arriving late, at its worst.
+    pub treatment_lag_windows: usize,
 }
 
 impl Default for TrialConfig {
@@ -260,6 +263,7 @@ impl Default for TrialConfig {
             bootstrap_iterations: 2_000,
             weights: UtilityWeights::default(),
             primary_kpi: Kpi::SliceUtility,
+            treatment_lag_windows: 0,
         }
     }
 }
@@ -337,6 +341,8 @@ struct VCell {
     state: TwinState,
     history: Vec<VecDeque<MeasVec>>,
     last_kpm: Vec<(nf_core::Snssai, MeasVec)>,
+    /// Treatment decisions on their way to the cell (`treatment_lag_windows`), oldest first.
+    lagged: VecDeque<Option<Vec<SliceQuota>>>,
     /// KPI sums per arm.
     sums: [[f64; NK]; 2],
     /// Windows per arm and KPI that had a value (utility: non-idle windows).
@@ -411,6 +417,7 @@ pub fn run(
                 state,
                 history: vec![VecDeque::new(); cells[twin].slices.len()],
                 last_kpm: Vec::new(),
+                lagged: VecDeque::new(),
                 sums: [[0.0; NK]; 2],
                 counts: [[0; NK]; 2],
                 slice_sums: vec![[[0.0; NK]; 2]; cells[twin].slices.len()],
@@ -527,7 +534,20 @@ pub fn run(
             let (acting, shadow) = roles[i];
             let t = &cells[c.twin];
             let mut sent = 0.0;
-            if let Some(mut q) = decided[i][acting].take() {
+            let mut now = decided[i][acting].take();
+            if acting == TREATMENT && cfg.treatment_lag_windows > 0 {
+                // Made now, in effect `lag` windows later; what was made `lag` ago lands.
+                c.lagged.push_back(now);
+                now = if c.lagged.len() > cfg.treatment_lag_windows {
+                    c.lagged.pop_front().flatten()
+                } else {
+                    None
+                };
+            } else {
+                // Switched to control: what the treatment still had on its way is lost.
+                c.lagged.clear();
+            }
+            if let Some(mut q) = now {
                 enforce(&mut q);
                 if let Some(s) = shadow
                     && let Some(mut sq) = decided[i][s].take()

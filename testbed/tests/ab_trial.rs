@@ -510,3 +510,41 @@ fn the_static_search_finds_a_split_no_worse_than_any_candidate_and_parses_back()
     let e = trial::parse_arm("bogus").unwrap_err().to_string();
     assert!(e.contains("bogus") && e.contains("static:"), "{e}");
 }
+
+// ---- issue 12: a remote model's late answer, at its worst a whole window late ------------
+
+#[test]
+fn a_treatment_lag_delays_only_the_treatment_arm_s_decisions() {
+    let (cells, link) = cells();
+    let run = |lag: usize| {
+        let cfg = TrialConfig {
+            treatment_lag_windows: lag,
+            rail: None,
+            ..small(Design::CellRandomised {
+                treatment_share: 0.5,
+            })
+        };
+        let mut arms = [
+            trial::parse_arm("proportional").unwrap(),
+            trial::parse_arm("proportional").unwrap(),
+        ];
+        trial::run(&cfg, &cells, &link, &mut arms).unwrap()
+    };
+    let (now, late) = (run(0), run(4));
+    let (c, t) = (0, 1);
+    // The control's cells are played exactly as before.
+    assert_eq!(now.controls[c], late.controls[c]);
+    let series = |r: &trial::TrialReport, arm: usize| -> Vec<[f64; NK]> {
+        r.series.iter().map(|w| w[arm]).collect()
+    };
+    assert_eq!(series(&now, c), series(&late, c));
+    // The treatment's first decision lands 4 windows late: no control before window 4,
+    // and its cells are played differently.
+    assert!(
+        late.controls[t] < now.controls[t],
+        "{:?} vs {:?}",
+        late.controls,
+        now.controls
+    );
+    assert_ne!(series(&now, t), series(&late, t));
+}

@@ -125,6 +125,10 @@ struct TrialArgs {
         default_value = "model:models/slice_forecaster/slice_forecaster.contract.toml"
     )]
     treatment: String,
+    /// Report periods (250 ms) the treatment's decisions take to reach the cell, e.g. a
+    /// remote model's answer at its latest (0: in effect for the window they are made for).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=40))]
+    treatment_lag_windows: u64,
     #[arg(long, value_enum, default_value = "cell-randomised")]
     design: DesignArg,
     /// Switchback block length [s].
@@ -219,6 +223,7 @@ fn config(cli: &TrialArgs) -> TrialConfig {
         look_every: cli.look_every,
         weights: cli.twin.utility_weights,
         primary_kpi: cli.primary_kpi,
+        treatment_lag_windows: cli.treatment_lag_windows as usize,
         ..TrialConfig::default()
     }
 }

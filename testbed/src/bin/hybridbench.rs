@@ -57,6 +57,10 @@ struct Cli {
     /// answer is counted late_discarded).
     #[arg(long, default_value_t = 1000)]
     deadline_ms: u64,
+    /// Spread the cells' reports over the report period (the simulator's default); `false`:
+    /// every cell of the node reports at the period's start, as one granularity period.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    stagger: bool,
     /// `placement.batch_window_us`: asks within it of the first are one request (0: none).
     #[arg(long, default_value_t = 0)]
     batch_window_us: u64,
@@ -288,6 +292,7 @@ async fn scenario(
             nodes: 1,
             cells_per_node: cli.cells,
             speed: 1.0,
+            stagger: cli.stagger,
             ..SimConfig::default()
         },
         trace::read_cells(&trace::bundled_root())?,
@@ -435,7 +440,7 @@ async fn main() -> anyhow::Result<()> {
         contract_path.display()
     );
     eprintln!(
-        "{} cells, report period {} ms, budget {} ms, margin {} ms, quantile {}, remote deadline {} ms, batch window {} µs, {} s per row after {} s warm-up",
+        "{} cells, report period {} ms, budget {} ms, margin {} ms, quantile {}, remote deadline {} ms, batch window {} µs, cells staggered {}, {} s per row after {} s warm-up",
         cli.cells,
         cli.period_ms,
         cli.budget_ms,
@@ -443,6 +448,7 @@ async fn main() -> anyhow::Result<()> {
         cli.quantile,
         cli.deadline_ms,
         cli.batch_window_us,
+        cli.stagger,
         cli.seconds,
         cli.warmup
     );

@@ -80,7 +80,7 @@ pub struct RemoteModelSection {
     /// Longest wait for one call [ms]; a tick may ask for less.
     #[serde(default = "default_deadline_ms")]
     pub deadline_ms: u64,
-    /// Longest wait for the TCP (and later TLS) connection [ms].
+    /// Longest wait for a connection [ms]: TCP, and the TLS handshake of `https://`.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
     /// Rows per `ModelInfer`; a tick with more is split into several calls in parallel.

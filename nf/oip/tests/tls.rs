@@ -6,6 +6,8 @@
 //! One server for the whole file: its certificate signed by the "server CA", client
 //! certificates required and verified against the "client CA". Each test makes its own
 //! client files, so that replacing them (a rotation) touches no other test.
+//! Two more need no MLServer: a port that accepts and never answers the ClientHello, and
+//! one that answers it in cleartext.
 //!
 //! Without python3 (and its venv module) every test prints `SKIPPED:` and passes, unless
 //! `AIRAN_REQUIRE_OIP_TESTS=1`.
@@ -287,4 +289,93 @@ async fn a_client_the_server_does_not_trust_is_refused_and_recovers_after_a_rota
     // (A poll between the two renames may see the new certificate with the old key: that
     // set is refused and counted, and the next poll takes the pair.)
     assert!(metrics.reloads_of(TLS_LINK) >= 1, "the files were reloaded");
+}
+
+/// A client (pinning `ca_pem`) of `endpoint` with the given timeouts; no server needed.
+fn plain_client(
+    dir: &Path,
+    endpoint: &str,
+    ca_pem: &str,
+    extra: &str,
+    metrics: &TlsMetrics,
+) -> RemoteModel {
+    let ca = dir.join("ca.crt");
+    replace(&ca, ca_pem);
+    let text = format!("{extra}\n[tls]\nca = \"{}\"\n", ca.display());
+    RemoteModel::new(config(endpoint, &text), metrics).expect("remote model")
+}
+
+#[tokio::test]
+async fn a_port_that_never_speaks_tls_costs_the_connect_timeout_not_more() {
+    // Accepts TCP and then says nothing: the handshake waits for a ServerHello that never
+    // comes, bounded by connect_timeout_ms (it covers TCP and the handshake together).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            open.push(s);
+        }
+    });
+    let dir = scratch("oip-tls-silent");
+    let metrics = TlsMetrics::default();
+    let model = plain_client(
+        &dir,
+        &format!("https://127.0.0.1:{port}"),
+        &TestCa::new("silent").pem(),
+        "connect_timeout_ms = 300\ndeadline_ms = 5000",
+        &metrics,
+    );
+    let input = rows(&contract(), 2, 41);
+    let started = Instant::now();
+    let err = model
+        .infer(&input, Duration::from_secs(5))
+        .await
+        .expect_err("no TLS server there");
+    let took = started.elapsed();
+    println!("silent port: {} after {took:?} ({err})", err.kind());
+    assert_eq!(err.kind(), "unavailable", "{err}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    held.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_cleartext_answer_to_the_hello_is_counted_as_protocol() {
+    // Something that is not TLS (an HTTP/1.1 server) answers the ClientHello.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let answering = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let dir = scratch("oip-tls-cleartext");
+    let metrics = TlsMetrics::default();
+    let model = plain_client(
+        &dir,
+        &format!("https://127.0.0.1:{port}"),
+        &TestCa::new("cleartext").pem(),
+        "",
+        &metrics,
+    );
+    let err = model
+        .infer(&rows(&contract(), 1, 51), Duration::from_secs(2))
+        .await
+        .expect_err("not TLS");
+    println!("cleartext port: {} ({err})", err.kind());
+    assert_eq!(err.kind(), "unavailable", "{err}");
+    assert_eq!(failures(&metrics), [("protocol", 1)]);
+    answering.abort();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -85,7 +85,11 @@ fn batched(
          contract = \"models/slice_forecaster/slice_forecaster.contract.toml\"\n{extra}"
     );
     let section: nf_oip::RemoteModelSection = toml::from_str(&text).unwrap();
-    let model = nf_oip::RemoteModel::new(section.validate(&repo_root()).unwrap()).unwrap();
+    let model = nf_oip::RemoteModel::new(
+        section.validate(&repo_root()).unwrap(),
+        &nf_oip::TlsMetrics::default(),
+    )
+    .unwrap();
     let margin = Duration::from_millis(2);
     Arc::new(
         RemotePlacement::new(mode, model, Quantile::P99, margin, 50)

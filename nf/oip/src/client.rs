@@ -6,10 +6,17 @@
 //! answers costs the caller the deadline and not a moment more.
 //!
 //! # TLS
-//! Cleartext HTTP/2 only for now: [`crate::config`] refuses `https://`. Issue 11 adds the
-//! TLS module (`nf_runtime::tls` / `nf-tls`); it plugs in at [`channel`], marked
-//! `TLS SEAM`, as a `tonic::transport::ClientTlsConfig` on the endpoint, and the config
-//! check then lets `https://` through.
+//! An `https://` endpoint connects through [`nf_tls::ClientTls`] (link label
+//! `remote_model`), built from `[remote_model.tls]`: rustls with the pinned CA as the only
+//! trust anchor (no system roots), the client certificate for mTLS, ALPN `h2`. The
+//! certificate files are re-read every `reload_ms` by a watcher that starts with the first
+//! connection; a connection made after a change (the first call after the server went
+//! away, or a reconnect after a refused handshake) uses the new files, no restart.
+//! A handshake that fails is counted in `tls_handshake_failures_total{link="remote_model",
+//! reason}` (the xApp's `xapp_` prefix) and the call comes back as `unavailable`, its
+//! detail naming the TLS cause: the local model decides that tick, nothing waits on it.
+//! `http://` stays cleartext HTTP/2, and the config refuses either scheme without its
+//! matching section.
 
 use std::future::Future;
 use std::time::Duration;
@@ -31,11 +38,13 @@ pub struct OipClient {
 /// How to reach a server.
 #[derive(Clone, Debug)]
 pub struct ChannelConfig {
-    /// `http://host:port`.
+    /// `http://host:port`, or `https://host:port` with `tls`.
     pub endpoint: String,
     pub connect_timeout: Duration,
     /// Largest message either way [bytes].
     pub max_message_bytes: usize,
+    /// The TLS client of an `https://` endpoint (`None` for `http://`).
+    pub tls: Option<nf_tls::ClientTls>,
 }
 
 /// The lazily connecting channel to `cfg.endpoint`.
@@ -47,10 +56,21 @@ pub fn channel(cfg: &ChannelConfig) -> Result<Channel, OipError> {
         // A dead peer (a cable cut, not a closed socket) is noticed between ticks.
         .http2_keep_alive_interval(Duration::from_secs(10))
         .keep_alive_timeout(Duration::from_secs(5));
-    // TLS SEAM: with issue 11's module, `https://` endpoints get
-    // `endpoint.tls_config(ClientTlsConfig::new()...)` here (CA, client certificate for
-    // mTLS, server name); nothing else in this crate changes.
-    Ok(endpoint.connect_lazy())
+    let https = cfg.endpoint.starts_with("https://");
+    match (&cfg.tls, https) {
+        // Each connection (the first, and every reconnect) through rustls with the
+        // configuration in use at that moment.
+        (Some(tls), true) => Ok(tls.channel(&endpoint)),
+        (None, false) => Ok(endpoint.connect_lazy()),
+        (None, true) => Err(OipError::BadInput(format!(
+            "endpoint {:?} is https:// but no TLS client is configured",
+            cfg.endpoint
+        ))),
+        (Some(_), false) => Err(OipError::BadInput(format!(
+            "endpoint {:?} is http:// but a TLS client is configured (no silent cleartext)",
+            cfg.endpoint
+        ))),
+    }
 }
 
 impl OipClient {

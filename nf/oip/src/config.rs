@@ -11,10 +11,19 @@
 //! max_batch_rows = 256                         # rows per ModelInfer; more are split
 //! max_message_bytes = 4194304                  # both directions
 //! input_encoding = "raw"                       # or "typed" (fp32_contents)
+//!
+//! [remote_model.tls]                           # with an https:// endpoint only
+//! ca = "/etc/airan/oip/ca.crt"                 # the CA the server must chain to (pinned)
+//! cert = "/etc/airan/oip/tls.crt"              # optional, with key: mTLS
+//! key = "/etc/airan/oip/tls.key"
+//! server_name = "oip.cluster.local"            # optional (default: the endpoint's host)
+//! reload_ms = 5000                             # optional: how often the files are looked at
 //! ```
 //!
-//! Every problem is reported at once, each naming its key. `https://` is refused until
-//! issue 11's TLS module is wired in (see [`crate::client`], "TLS").
+//! Every problem is reported at once, each naming its key (`remote_model.tls.ca`, ...).
+//! The scheme and the TLS section must agree: `https://` needs `[remote_model.tls]`, and
+//! `[remote_model.tls]` with `http://` is refused (no silent cleartext). The TLS files are
+//! read and parsed here, before anything connects (see [`crate::client`], "TLS").
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -71,7 +80,7 @@ pub struct RemoteModelSection {
     /// Longest wait for one call [ms]; a tick may ask for less.
     #[serde(default = "default_deadline_ms")]
     pub deadline_ms: u64,
-    /// Longest wait for the TCP (and later TLS) connection [ms].
+    /// Longest wait for a connection [ms]: TCP, and the TLS handshake of `https://`.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
     /// Rows per `ModelInfer`; a tick with more is split into several calls in parallel.
@@ -83,6 +92,10 @@ pub struct RemoteModelSection {
     /// `raw` (default) or `typed`.
     #[serde(default)]
     pub input_encoding: Encoding,
+    /// `[remote_model.tls]`: TLS (mTLS with `cert` and `key`) to the server; required by
+    /// an `https://` endpoint, refused with `http://`.
+    #[serde(default)]
+    pub tls: Option<nf_tls::ClientSection>,
 }
 
 fn default_deadline_ms() -> u64 {
@@ -110,6 +123,9 @@ pub struct RemoteConfig {
     pub max_batch_rows: usize,
     pub max_message_bytes: usize,
     pub encoding: Encoding,
+    /// `[remote_model.tls]`, its files read and checked (`Some` exactly when the endpoint
+    /// is `https://`).
+    pub tls: Option<nf_tls::ClientSettings>,
 }
 
 /// One refused value.
@@ -138,34 +154,44 @@ fn show(problems: &[Problem]) -> String {
         .join("; ")
 }
 
-/// Why an endpoint is refused (`None`: accepted).
-pub fn endpoint_problem(endpoint: &str) -> Option<String> {
+/// The name of the TLS section in messages.
+pub const TLS_SECTION: &str = "remote_model.tls";
+
+/// Why an endpoint is refused (`None`: accepted); `tls`: whether `[remote_model.tls]` is
+/// set. The scheme must agree with it: `https://` with the section, `http://` without (a
+/// section with `http://` would silently run in cleartext).
+pub fn endpoint_problem(endpoint: &str, tls: bool) -> Option<String> {
     use tonic::codegen::http::Uri;
     let Ok(uri) = endpoint.parse::<Uri>() else {
         return Some(format!("{endpoint:?} is not a URL; write http://host:port"));
     };
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Some(
-                "https:// is refused: TLS is not wired into the Open Inference Protocol client \
-                 yet (it comes with issue 11's TLS module); use http:// on a trusted link or a \
-                 TLS-terminating sidecar"
-                    .into(),
-            );
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Some(format!(
+                "{endpoint:?} must start with http:// (or https:// with [{TLS_SECTION}])"
+            ));
         }
-        _ => return Some(format!("{endpoint:?} must start with http://")),
-    }
+    };
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
     if authority.is_empty() || authority.contains('@') || uri.port_u16().is_none() {
         return Some(format!(
-            "{endpoint:?} must be http://host:port (a port, no user info)"
+            "{endpoint:?} must be http(s)://host:port (a port, no user info)"
         ));
     }
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         return Some(format!("{endpoint:?} must have no path or query"));
     }
-    None
+    match (https, tls) {
+        (true, false) => Some(format!(
+            "https:// needs [{TLS_SECTION}] (ca = the PEM file of the CA to verify the server with)"
+        )),
+        (false, true) => Some(format!(
+            "[{TLS_SECTION}] is set but the endpoint is http://: write https:// (no silent cleartext)"
+        )),
+        _ => None,
+    }
 }
 
 #[derive(Default)]
@@ -195,9 +221,26 @@ impl RemoteModelSection {
     /// Checks every value and loads the contract (`base`: the config file's folder).
     pub fn validate(self, base: &Path) -> Result<RemoteConfig, ConfigError> {
         let mut p = Problems::default();
-        if let Some(problem) = endpoint_problem(&self.endpoint) {
+        if let Some(problem) = endpoint_problem(&self.endpoint, self.tls.is_some()) {
             p.add("endpoint", problem);
         }
+        // Every file is read and parsed now; each problem keeps nf-tls' key
+        // (`remote_model.tls.ca`, ...).
+        let tls = match self
+            .tls
+            .as_ref()
+            .map(|t| t.load(nf_tls::Names::Section(TLS_SECTION), base))
+        {
+            None => None,
+            Some(Ok(settings)) => Some(settings),
+            Some(Err(problems)) => {
+                p.0.extend(problems.into_iter().map(|t| Problem {
+                    key: t.key,
+                    problem: format!("{}: {}", t.value, t.rule),
+                }));
+                None
+            }
+        };
         p.range("deadline_ms", self.deadline_ms, DEADLINE_MS_RANGE);
         p.range(
             "connect_timeout_ms",
@@ -247,6 +290,7 @@ impl RemoteModelSection {
             max_batch_rows: self.max_batch_rows,
             max_message_bytes: self.max_message_bytes,
             encoding: self.input_encoding,
+            tls,
         })
     }
 }
@@ -306,19 +350,101 @@ mod tests {
         assert_eq!(c.encoding, Encoding::Raw);
     }
 
+    fn base() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn with_endpoint(endpoint: &str, extra: &str) -> Result<RemoteConfig, ConfigError> {
+        let text = format!(
+            "endpoint = \"{endpoint}\"\n\
+             contract = \"models/slice_forecaster/slice_forecaster.contract.toml\"\n{extra}"
+        );
+        let s: RemoteModelSection = toml::from_str(&text).expect("parses");
+        s.validate(&base())
+    }
+
     #[test]
-    fn https_is_refused_until_tls_is_wired() {
-        let text = "endpoint = \"https://oip.example:443\"\n\
-                    contract = \"models/slice_forecaster/slice_forecaster.contract.toml\"";
-        let s: RemoteModelSection = toml::from_str(text).expect("parses");
-        let shown = s
-            .validate(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    fn https_needs_the_tls_section_and_the_section_needs_https() {
+        use nf_tls::testing::{TestCa, scratch};
+        let dir = scratch("oip-config");
+        let files = TestCa::new("oip config test").write(&dir, "oip");
+        let tls = format!(
+            "[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+            files.ca.display(),
+            files.cert.display(),
+            files.key.display()
+        );
+        let shown = with_endpoint("https://oip.example:443", "")
+            .expect_err("https without tls")
+            .to_string();
+        assert!(
+            shown.contains("remote_model.endpoint") && shown.contains("needs [remote_model.tls]"),
+            "{shown}"
+        );
+        let shown = with_endpoint("http://oip.example:8081", &tls)
+            .expect_err("tls with http")
+            .to_string();
+        assert!(
+            shown.contains("remote_model.endpoint") && shown.contains("no silent cleartext"),
+            "{shown}"
+        );
+        let ok = with_endpoint("https://127.0.0.1:8443", &tls).expect("https with tls");
+        let settings = ok.tls.expect("tls settings");
+        assert!(settings.presents_certificate());
+        assert_eq!(settings.files()[0].key, "remote_model.tls.ca");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tls_problems_name_their_key() {
+        use nf_tls::testing::{TestCa, scratch};
+        let dir = scratch("oip-config-bad");
+        let files = TestCa::new("oip config test").write(&dir, "oip");
+        // A missing CA file, a certificate without its key, and a bad reload interval,
+        // reported together with the section's other problems.
+        let tls = format!(
+            "deadline_ms = 0\n[tls]\nca = \"{}/missing-ca.crt\"\ncert = \"{}\"\nreload_ms = 1\n",
+            dir.display(),
+            files.cert.display(),
+        );
+        let err = with_endpoint("https://127.0.0.1:8443", &tls).expect_err("refused");
+        let ConfigError::Invalid(problems) = &err else {
+            panic!("not a list of problems: {err}");
+        };
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "remote_model.deadline_ms",
+            "remote_model.tls.ca",
+            "remote_model.tls.cert",
+            "remote_model.tls.reload_ms",
+        ] {
+            assert!(keys.contains(&key), "{key} not named in {keys:?}");
+        }
+        let ca = problems
+            .iter()
+            .find(|p| p.key == "remote_model.tls.ca")
+            .map(|p| p.problem.clone())
+            .unwrap_or_default();
+        assert!(
+            ca.contains("missing-ca.crt") && ca.contains("cannot be read"),
+            "{ca}"
+        );
+        // A file that is there but holds no certificate is refused by its content.
+        std::fs::write(&files.ca, "not a certificate").expect("write");
+        let tls = format!("[tls]\nca = \"{}\"\n", files.ca.display());
+        let shown = with_endpoint("https://127.0.0.1:8443", &tls)
             .expect_err("refused")
             .to_string();
         assert!(
-            shown.contains("remote_model.endpoint") && shown.contains("TLS"),
+            shown.contains("remote_model.tls.ca") && shown.contains("no PEM certificate"),
             "{shown}"
         );
+        // Unknown keys inside the section are refused by name.
+        let text =
+            "endpoint = \"https://h:1\"\ncontract = \"x.toml\"\n[tls]\nca = \"a\"\nroots = \"b\"";
+        let err = toml::from_str::<RemoteModelSection>(text).expect_err("unknown key");
+        assert!(err.to_string().contains("roots"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -362,12 +488,15 @@ mod tests {
 
     #[test]
     fn endpoints_need_a_port_and_nothing_else() {
-        assert!(endpoint_problem("http://127.0.0.1:8081").is_none());
-        assert!(endpoint_problem("http://127.0.0.1:8081/").is_none());
-        assert!(endpoint_problem("http://127.0.0.1").is_some());
-        assert!(endpoint_problem("http://u@h:1").is_some());
-        assert!(endpoint_problem("http://h:1/v2").is_some());
-        assert!(endpoint_problem("grpc://h:1").is_some());
-        assert!(endpoint_problem("not a url").is_some());
+        let e = |url| endpoint_problem(url, false);
+        assert!(e("http://127.0.0.1:8081").is_none());
+        assert!(e("http://127.0.0.1:8081/").is_none());
+        assert!(e("http://127.0.0.1").is_some());
+        assert!(e("http://u@h:1").is_some());
+        assert!(e("http://h:1/v2").is_some());
+        assert!(e("grpc://h:1").is_some());
+        assert!(e("not a url").is_some());
+        assert!(endpoint_problem("https://h:443", true).is_none());
+        assert!(endpoint_problem("https://h", true).is_some());
     }
 }

@@ -120,12 +120,24 @@ impl OipError {
             Code::DeadlineExceeded => OipError::Deadline { call, deadline },
             // tonic's own timer reports CANCELLED with a `TimeoutExpired` source.
             Code::Cancelled if timed_out(&status) => OipError::Deadline { call, deadline },
-            Code::Unavailable => OipError::Unavailable { call, detail },
+            // hyper cancels a request whose connection closed before it was sent (e.g. a
+            // server that refused our client certificate after the TLS 1.3 handshake):
+            // the link failed, the server did not.
+            Code::Cancelled if transport_broke(&status) => OipError::Unavailable {
+                call,
+                detail: with_sources(detail, &status),
+            },
+            // The cause underneath (a refused TLS handshake, a refused connection) is in
+            // the source chain, not in the message.
+            Code::Unavailable => OipError::Unavailable {
+                call,
+                detail: with_sources(detail, &status),
+            },
             // A connection that breaks mid-call can surface as UNKNOWN with a transport
             // error underneath: that is the server going away, not the server failing.
             Code::Unknown if transport_broke(&status) => OipError::Unavailable {
                 call,
-                detail: format!("{detail} ({})", source_chain(&status)),
+                detail: with_sources(detail, &status),
             },
             Code::ResourceExhausted => OipError::Overloaded { call, detail },
             code @ (Code::InvalidArgument
@@ -154,11 +166,26 @@ fn transport_broke(status: &tonic::Status) -> bool {
     sources(status).any(|e| e.is::<std::io::Error>() || e.to_string().contains("connection"))
 }
 
-fn source_chain(status: &tonic::Status) -> String {
-    sources(status)
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
+/// `detail` and what the source chain adds to it (each cause once).
+fn with_sources(detail: String, status: &tonic::Status) -> String {
+    let mut added: Vec<String> = Vec::new();
+    for e in sources(status) {
+        let text = e.to_string();
+        // A wrapper's text repeats its source's: keep the part that is new.
+        let new = text
+            .split(": ")
+            .filter(|part| !detail.contains(part) && !added.iter().any(|a| a.contains(part)))
+            .collect::<Vec<_>>()
+            .join(": ");
+        if !new.is_empty() {
+            added.push(new);
+        }
+    }
+    if added.is_empty() {
+        detail
+    } else {
+        format!("{detail} ({})", added.join(": "))
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +210,15 @@ mod tests {
         assert_eq!(kind(tonic::Status::unknown("boom")), "server_error");
         // CANCELLED that is not our timer is not a deadline.
         assert_eq!(kind(tonic::Status::cancelled("by peer")), "server_error");
+        // CANCELLED because the connection closed under the request is the link's failure.
+        let mut closed = tonic::Status::cancelled("operation was canceled");
+        closed.set_source(std::sync::Arc::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection closed",
+        )));
+        let e = OipError::from_status("ModelInfer", D, closed);
+        assert_eq!(e.kind(), "unavailable");
+        assert!(e.to_string().contains("connection closed"), "{e}");
     }
 
     #[test]

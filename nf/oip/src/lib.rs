@@ -9,7 +9,7 @@
 //! [`OipError`], whose [`OipError::kind`] is a bounded metric label.
 //!
 //! # Layout
-//! - [`config`]: the `[remote_model]` section, validated (https refused until TLS is wired).
+//! - [`config`]: the `[remote_model]` section (and `[remote_model.tls]`), validated.
 //! - [`error`]: the error kinds, mapped from gRPC statuses.
 //! - [`metadata`]: model metadata as domain types, checked against a contract.
 //! - `tensor`: FP32 rows to a `ModelInferRequest` (raw little-endian or typed) and the
@@ -44,4 +44,5 @@ pub use client::OipClient;
 pub use config::{ConfigError, Encoding, RemoteConfig, RemoteModelSection};
 pub use error::{ContractMismatch, OipError};
 pub use metadata::{ModelMetadata, ServerMetadata, TensorMetadata};
-pub use remote::{RemoteModel, RemoteOutput, RemoteStats};
+pub use nf_tls::TlsMetrics;
+pub use remote::{RemoteModel, RemoteOutput, RemoteStats, TLS_LINK};

@@ -96,15 +96,32 @@ pub struct RemoteModel {
     out_per_row: usize,
     next_id: AtomicU64,
     stats: Arc<RemoteStats>,
+    tls: Option<nf_tls::ClientTls>,
 }
 
+/// The `link` label of the remote model's TLS metrics.
+pub const TLS_LINK: &str = "remote_model";
+
 impl RemoteModel {
-    /// The model of `cfg`; connects on first use (no I/O here).
-    pub fn new(cfg: RemoteConfig) -> Result<Self, OipError> {
+    /// The model of `cfg`; connects on first use (no I/O here). An `https://` endpoint's
+    /// TLS link (label [`TLS_LINK`]) counts its reloads and handshake failures in
+    /// `tls_metrics` (the process's registered [`nf_tls::TlsMetrics`]).
+    pub fn new(cfg: RemoteConfig, tls_metrics: &nf_tls::TlsMetrics) -> Result<Self, OipError> {
+        let tls = cfg
+            .tls
+            .clone()
+            .map(|settings| nf_tls::ClientTls::new(settings, TLS_LINK, tls_metrics));
+        tracing::info!(
+            endpoint = %cfg.endpoint,
+            tls = tls.is_some(),
+            mtls = cfg.tls.as_ref().is_some_and(nf_tls::ClientSettings::presents_certificate),
+            "remote model link"
+        );
         let client = OipClient::new(&ChannelConfig {
             endpoint: cfg.endpoint.clone(),
             connect_timeout: cfg.connect_timeout,
             max_message_bytes: cfg.max_message_bytes,
+            tls: tls.clone(),
         })?;
         let input_dims = cfg.contract.input.shape[1..].to_vec();
         let output_dims = cfg
@@ -123,7 +140,13 @@ impl RemoteModel {
             cfg,
             next_id: AtomicU64::new(1),
             stats: Arc::new(RemoteStats::default()),
+            tls,
         })
+    }
+
+    /// The TLS link of an `https://` endpoint (`None`: cleartext).
+    pub fn tls(&self) -> Option<&nf_tls::ClientTls> {
+        self.tls.as_ref()
     }
 
     pub fn config(&self) -> &RemoteConfig {

@@ -5,7 +5,9 @@
 //! and its dependencies at the versions of `nf/oip/tests/server/requirements.lock`);
 //! [`TestServer::start`] runs `nf/oip/tests/server/serve.py` on two free loopback ports
 //! with the models asked for, and [`TestServer::wait_ready`] waits until each answers
-//! `ModelReady`. The server lives as long as its [`TestServer`] (dropped or
+//! `ModelReady`. [`TestServer::start_tls`] makes its gRPC port a TLS (or mTLS) port with
+//! grpcio's own TLS (BoringSSL), so the client's TLS is tested against an implementation
+//! that is not ours. The server lives as long as its [`TestServer`] (dropped or
 //! [`TestServer::kill`]ed) and never longer than the process that started it: it exits
 //! when its standard input closes.
 
@@ -98,17 +100,33 @@ impl Served {
     }
 }
 
+/// TLS of the test server's gRPC port (`serve.py --tls-cert --tls-key --tls-client-ca`).
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    /// PEM certificate chain the server presents.
+    pub cert: PathBuf,
+    /// Its PEM private key.
+    pub key: PathBuf,
+    /// Set: every client must present a certificate this CA signed (mTLS).
+    pub client_ca: Option<PathBuf>,
+    /// How [`TestServer::wait_ready`] and [`TestServer::client`] connect (the CA that
+    /// signed `cert`; a client certificate when `client_ca` is set).
+    pub client: nf_tls::ClientSettings,
+}
+
 /// A running MLServer.
 #[derive(Debug)]
 pub struct TestServer {
     child: Child,
     /// Kept open: the server exits when it closes.
     stdin: Option<ChildStdin>,
-    /// `http://127.0.0.1:<grpc port>`.
+    /// `http://127.0.0.1:<grpc port>`, or `https://` when started with TLS.
     pub endpoint: String,
     pub grpc_port: u16,
     pub log: PathBuf,
     models: Vec<Served>,
+    /// The TLS client of [`Self::client`] (its metrics are its own).
+    tls: Option<nf_tls::ClientTls>,
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -129,6 +147,27 @@ impl TestServer {
         label: &str,
         grpc: u16,
     ) -> std::io::Result<Self> {
+        Self::launch(python, models, label, grpc, None)
+    }
+
+    /// [`Self::start`] with its gRPC port behind TLS (mTLS when `tls.client_ca` is set):
+    /// the endpoint is `https://127.0.0.1:<port>` (the certificate must name 127.0.0.1).
+    pub fn start_tls(
+        python: &Path,
+        models: &[Served],
+        label: &str,
+        tls: ServerTls,
+    ) -> std::io::Result<Self> {
+        Self::launch(python, models, label, free_port()?, Some(tls))
+    }
+
+    fn launch(
+        python: &Path,
+        models: &[Served],
+        label: &str,
+        grpc: u16,
+        tls: Option<ServerTls>,
+    ) -> std::io::Result<Self> {
         let http = free_port()?;
         let dir = repo_root().join("target/oip-logs");
         std::fs::create_dir_all(&dir)?;
@@ -145,28 +184,39 @@ impl TestServer {
         for m in models {
             cmd.args(["--model", &m.arg()]);
         }
+        if let Some(t) = &tls {
+            cmd.arg("--tls-cert").arg(&t.cert);
+            cmd.arg("--tls-key").arg(&t.key);
+            if let Some(ca) = &t.client_ca {
+                cmd.arg("--tls-client-ca").arg(ca);
+            }
+        }
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(out.try_clone()?)
             .stderr(out)
             .spawn()?;
         let stdin = child.stdin.take();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let metrics = nf_tls::TlsMetrics::default();
         Ok(Self {
             child,
             stdin,
-            endpoint: format!("http://127.0.0.1:{grpc}"),
+            endpoint: format!("{scheme}://127.0.0.1:{grpc}"),
             grpc_port: grpc,
             log,
             models: models.to_vec(),
+            tls: tls.map(|t| nf_tls::ClientTls::new(t.client, "test_server", &metrics)),
         })
     }
 
-    /// A client of this server.
+    /// A client of this server (over TLS when it was started with it).
     pub fn client(&self) -> OipClient {
         OipClient::new(&ChannelConfig {
             endpoint: self.endpoint.clone(),
             connect_timeout: Duration::from_secs(1),
             max_message_bytes: 16 << 20,
+            tls: self.tls.clone(),
         })
         .unwrap_or_else(|e| panic!("client of {}: {e}", self.endpoint))
     }

@@ -103,7 +103,7 @@ async fn a_contract_that_differs_is_refused_naming_the_field() {
     let with = |edit: &Edit| {
         let mut cfg = config(endpoint, "");
         edit(&mut cfg);
-        RemoteModel::new(cfg).expect("remote model")
+        RemoteModel::new(cfg, &nf_oip::TlsMetrics::default()).expect("remote model")
     };
     let cases: [(&str, &Edit); 5] = [
         (

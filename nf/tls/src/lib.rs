@@ -1,5 +1,6 @@
-//! TLS and mTLS of the gRPC links: the xApps' E2T and conflict-manager clients, the
-//! conflict manager's server and the simulator's E2T server.
+//! TLS and mTLS of the gRPC links: the xApps' E2T and conflict-manager clients, the slice
+//! xApp's remote-inference client (`nf-oip`), the conflict manager's server and the
+//! simulator's E2T server.
 //!
 //! - [`section`]: the configuration sections (one shape everywhere: client `ca`, `cert`,
 //!   `key`, `server_name`; server `cert`, `key`, `client_ca`; both `reload_ms`), validated

@@ -32,7 +32,8 @@ pub const HANDSHAKE_FAILURES: [&str; 10] = [
     "io",
 ];
 
-/// `link` label: which link a counter is about (`e2t`, `conflict`, `server`).
+/// `link` label: which link a counter is about (`e2t`, `conflict`, `remote_model`,
+/// `server`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LinkLabel {
     pub link: &'static str,

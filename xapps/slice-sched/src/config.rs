@@ -1276,6 +1276,52 @@ prbs = 50
         assert!(validate(&unknown).is_err());
     }
 
+    /// `[remote_model.tls]`: read before start with the rest of the file, its problems
+    /// named `remote_model.tls.<key>`, and the scheme must agree with it.
+    #[test]
+    fn remote_model_tls_is_validated_with_the_file() {
+        use nf_tls::testing::{TestCa, scratch};
+        let dir = scratch("slice-cfg-oip");
+        let f = TestCa::new("oip ca").write(&dir, "oip");
+        let contract = "../../../models/slice_forecaster/slice_forecaster.contract.toml";
+        let remote = |endpoint: &str, tls: &str| {
+            format!(
+                "\n[placement]\nmode = \"hybrid\"\n\n[remote_model]\nendpoint = \"{endpoint}\"\ncontract = \"{contract}\"\n{tls}"
+            )
+        };
+        let tls = |ca: &std::path::Path| {
+            format!(
+                "\n[remote_model.tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+                ca.display(),
+                f.cert.display(),
+                f.key.display()
+            )
+        };
+        let v = validate(&(demo() + &remote("https://127.0.0.1:8443", &tls(&f.ca)))).unwrap();
+        let settings = v.remote.unwrap().model.tls.unwrap();
+        assert!(settings.presents_certificate());
+        let found = problems(&(demo() + &remote("https://127.0.0.1:8443", "")));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "remote_model.endpoint");
+        assert!(
+            found[0].rule.contains("needs [remote_model.tls]"),
+            "{found:?}"
+        );
+        let found = problems(&(demo() + &remote("http://127.0.0.1:8081", &tls(&f.ca))));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "remote_model.endpoint");
+        assert!(found[0].rule.contains("no silent cleartext"), "{found:?}");
+        let missing = dir.join("missing-ca.crt");
+        let found = problems(&(demo() + &remote("https://127.0.0.1:8443", &tls(&missing))));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "remote_model.tls.ca");
+        assert!(
+            found[0].rule.contains("missing-ca.crt") && found[0].rule.contains("cannot be read"),
+            "{found:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn demo_config_is_valid() {
         let v = validate(&demo()).unwrap();

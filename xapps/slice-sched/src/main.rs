@@ -219,7 +219,8 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
     }
     if let Some(remote) = validated.remote {
         let cell_prbs = models[0].contract.cell_prbs;
-        runtime_cfg.remote = Some(rt.block_on(remote_placement(remote, cell_prbs))?);
+        let placement = remote_placement(remote, cell_prbs, &metrics.tls);
+        runtime_cfg.remote = Some(rt.block_on(placement)?);
     }
     let summary = rt.block_on(nf_runtime::run_models(
         runtime_cfg,
@@ -233,12 +234,16 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
 /// The remote forecaster, checked against its contract once at start. A server that is
 /// down or not ready yet is no reason to stop (edge-first: the local model decides, and the
 /// remote is used once it answers); a server whose model differs from its contract is.
+/// An `https://` link counts its TLS reloads and handshake failures in `tls_metrics`
+/// (`xapp_tls_*{link="remote_model"}`), its watcher started by its first connection as the
+/// E2T link's is.
 async fn remote_placement(
     s: slice_xapp::config::placement::RemoteSettings,
     local_cell_prbs: u32,
+    tls_metrics: &nf_tls::TlsMetrics,
 ) -> Result<Arc<nf_runtime::placement::RemotePlacement>, Stop> {
     let refused = |e: &dyn std::fmt::Display| Stop::Usage(format!("remote_model: {e}"));
-    let model = nf_oip::RemoteModel::new(s.model).map_err(|e| refused(&e))?;
+    let model = nf_oip::RemoteModel::new(s.model, tls_metrics).map_err(|e| refused(&e))?;
     match model.check().await {
         Ok(_) => {}
         Err(e @ nf_oip::OipError::Contract(_)) => return Err(refused(&e)),

@@ -9,7 +9,13 @@
 //! - remote: [`RemoteModel::infer`] from rows to checked output (request encoding, gRPC
 //!   over loopback, MLServer's Python and onnxruntime, response decoding and checks).
 //!
+//! `--tls off,tls,mtls` times the remote path once per link kind, each against its own
+//! server: cleartext, TLS (the server's certificate verified against a pinned CA), mTLS
+//! (a client certificate too); the TLS ones need `--features test-certs` (throw-away
+//! certificates made at run time) and grpcio's TLS on the server (`serve.py --tls-*`).
+//!
 //!   cargo run --release -p nf-oip --bin oipbench -- --rows 1,16,64 --iters 2000
+//!   cargo run --release -p nf-oip --features test-certs --bin oipbench -- --tls off,tls,mtls
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -37,9 +43,83 @@ struct Args {
     /// `raw` or `typed` input encoding.
     #[arg(long, default_value = "raw")]
     encoding: String,
-    /// A running server's gRPC endpoint instead of starting the pinned MLServer.
-    #[arg(long)]
+    /// A running server's gRPC endpoint (cleartext) instead of starting the pinned
+    /// MLServer.
+    #[arg(long, conflicts_with = "tls")]
     endpoint: Option<String>,
+    /// Links to time, comma-separated: `off` (cleartext), `tls`, `mtls`.
+    #[arg(long, value_delimiter = ',', default_value = "off")]
+    tls: Vec<Link>,
+}
+
+/// How the remote link is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Link {
+    Off,
+    Tls,
+    Mtls,
+}
+
+impl Link {
+    fn label(self) -> &'static str {
+        match self {
+            Link::Off => "cleartext",
+            Link::Tls => "TLS",
+            Link::Mtls => "mTLS",
+        }
+    }
+}
+
+/// The server's TLS options and the client's `[remote_model.tls]` lines for `link`.
+#[cfg(feature = "test-certs")]
+fn certificates(
+    link: Link,
+    dir: &std::path::Path,
+) -> Result<(Option<nf_oip::testserver::ServerTls>, String)> {
+    use nf_tls::testing::TestCa;
+    if link == Link::Off {
+        return Ok((None, String::new()));
+    }
+    let mtls = link == Link::Mtls;
+    let server = TestCa::new("oipbench server CA").write(dir, "server");
+    let client = TestCa::new("oipbench client CA").write(dir, "client");
+    // The client pins the server's CA; with mTLS it presents its own leaf.
+    let section = nf_tls::ClientSection {
+        ca: server.ca.clone(),
+        cert: mtls.then(|| client.cert.clone()),
+        key: mtls.then(|| client.key.clone()),
+        server_name: None,
+        reload_ms: nf_tls::section::DEFAULT_RELOAD_MS,
+    };
+    let ready = section
+        .load(nf_tls::Names::Section("oipbench.tls"), dir)
+        .map_err(|p| anyhow::anyhow!("{p:?}"))?;
+    let mut lines = format!("[tls]\nca = \"{}\"\n", server.ca.display());
+    if mtls {
+        lines.push_str(&format!(
+            "cert = \"{}\"\nkey = \"{}\"\n",
+            client.cert.display(),
+            client.key.display()
+        ));
+    }
+    let tls = nf_oip::testserver::ServerTls {
+        cert: server.cert,
+        key: server.key,
+        client_ca: mtls.then_some(client.ca),
+        client: ready,
+    };
+    Ok((Some(tls), lines))
+}
+
+#[cfg(not(feature = "test-certs"))]
+fn certificates(
+    link: Link,
+    _dir: &std::path::Path,
+) -> Result<(Option<nf_oip::testserver::ServerTls>, String)> {
+    if link != Link::Off {
+        bail!("--tls {link:?} makes throw-away certificates: build with --features test-certs");
+    }
+    Ok((None, String::new()))
 }
 
 /// p50 and p99 [µs] of one path at one batch size.
@@ -129,12 +209,16 @@ async fn remote(
     Ok(out)
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    let contract = Contract::load(&forecaster_contract())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+/// Starts the pinned MLServer for `link` (unless `--endpoint`) and times the remote path.
+fn remote_link(
+    rt: &tokio::runtime::Runtime,
+    contract: &Contract,
+    link: Link,
+    args: &Args,
+) -> Result<Vec<Figures>> {
+    let dir = std::env::temp_dir().join(format!("oipbench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (tls, tls_lines) = certificates(link, &dir)?;
     let mut server = None;
     let endpoint = match &args.endpoint {
         Some(e) => e.clone(),
@@ -143,7 +227,11 @@ fn main() -> Result<()> {
                 bail!("python3 with venv is needed to start the MLServer test server");
             };
             let served = [Served::forecaster("slice-prb-forecaster", &[])];
-            let mut s = TestServer::start(&python, &served, "oipbench")?;
+            let label = format!("oipbench-{}", link.label());
+            let mut s = match tls {
+                Some(tls) => TestServer::start_tls(&python, &served, &label, tls)?,
+                None => TestServer::start(&python, &served, &label)?,
+            };
             let took = rt
                 .block_on(s.wait_ready(Duration::from_secs(60)))
                 .map_err(anyhow::Error::msg)?;
@@ -156,17 +244,32 @@ fn main() -> Result<()> {
     let max = args.rows.iter().copied().max().unwrap_or(1).max(1);
     let text = format!(
         "endpoint = \"{endpoint}\"\ncontract = \"{}\"\ndeadline_ms = 5000\n\
-         max_batch_rows = {max}\nmax_message_bytes = 16777216\ninput_encoding = \"{}\"",
+         max_batch_rows = {max}\nmax_message_bytes = 16777216\ninput_encoding = \"{}\"\n{tls_lines}",
         forecaster_contract().display(),
         args.encoding
     );
     let section: RemoteModelSection = toml::from_str(&text)?;
     let cfg = section.validate(std::path::Path::new("."))?;
-    let remote_figures = rt.block_on(async {
-        let model = RemoteModel::new(cfg)?;
-        remote(&model, &contract, &args.rows, &args).await
+    let tls_metrics = nf_oip::TlsMetrics::default();
+    let figures = rt.block_on(async {
+        let model = RemoteModel::new(cfg, &tls_metrics)?;
+        remote(&model, contract, &args.rows, args).await
     })?;
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(figures)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let contract = Contract::load(&forecaster_contract())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut remote_figures = Vec::new();
+    for &link in &args.tls {
+        remote_figures.push((link, remote_link(&rt, &contract, link, &args)?));
+    }
     let local_figures = local(&contract, &args.rows, &args)?;
 
     println!(
@@ -174,18 +277,21 @@ fn main() -> Result<()> {
         args.iters, args.warmup, args.encoding
     );
     println!(
-        "| rows | local p50 µs | local p99 µs | remote p50 µs | remote p99 µs | remote/local p50 |"
+        "| link | rows | local p50 µs | local p99 µs | remote p50 µs | remote p99 µs | remote/local p50 |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
-    for ((n, l), r) in args.rows.iter().zip(&local_figures).zip(&remote_figures) {
-        println!(
-            "| {n} | {} | {} | {} | {} | {:.1}× |",
-            l.p50,
-            l.p99,
-            r.p50,
-            r.p99,
-            r.p50 as f64 / l.p50.max(1) as f64
-        );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (link, figures) in &remote_figures {
+        for ((n, l), r) in args.rows.iter().zip(&local_figures).zip(figures) {
+            println!(
+                "| {} | {n} | {} | {} | {} | {} | {:.1}× |",
+                link.label(),
+                l.p50,
+                l.p99,
+                r.p50,
+                r.p99,
+                r.p50 as f64 / l.p50.max(1) as f64
+            );
+        }
     }
     Ok(())
 }

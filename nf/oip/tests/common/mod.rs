@@ -21,7 +21,7 @@ pub fn config(endpoint: &str, extra: &str) -> RemoteConfig {
 }
 
 pub fn remote(endpoint: &str, extra: &str) -> RemoteModel {
-    RemoteModel::new(config(endpoint, extra)).expect("remote model")
+    RemoteModel::new(config(endpoint, extra), &nf_oip::TlsMetrics::default()).expect("remote model")
 }
 
 /// `n` rows of the forecaster's input, deterministic per `seed`: each feature at a value

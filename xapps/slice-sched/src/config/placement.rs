@@ -14,6 +14,9 @@
 //! contract = "models/slice_forecaster/slice_forecaster.contract.toml"
 //! deadline_ms = 100
 //! ```
+//!
+//! Over TLS: `endpoint = "https://..."` with `[remote_model.tls]` (`ca`, optional `cert` +
+//! `key` for mTLS, `server_name`, `reload_ms`), its files read here with the rest.
 
 use std::path::Path;
 use std::time::Duration;

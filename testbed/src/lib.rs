@@ -19,6 +19,7 @@
 pub mod coloran;
 pub mod eval;
 pub mod hostile;
+pub mod hybridplot;
 pub mod librmr;
 pub mod mapping;
 pub mod osc;

@@ -82,6 +82,12 @@ struct Cli {
     /// Price of an edge CPU-second (default ≈ 0.04 per vCPU-hour).
     #[arg(long, default_value_t = 0.000011)]
     price_per_cpu_second: f64,
+    /// Also draw the sweep (latency and remote share against the round trip) as SVG here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Run nothing: draw `--plot` from a table this program printed before (saved output).
+    #[arg(long, requires = "plot")]
+    plot_from: Option<PathBuf>,
     /// The xApp binary (default: slice-xapp next to this binary).
     #[arg(long)]
     xapp: Option<PathBuf>,
@@ -351,11 +357,15 @@ async fn scenario(
     })
 }
 
-fn print_table(cli: &Cli, rows: &[Row]) {
-    println!(
+/// The Markdown table of `rows` (what `--plot-from` reads back).
+fn table(cli: &Cli, rows: &[Row]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "| mode | RTT ms | decisions | remote % | local % | p50 ms | p99 ms | dropped past budget | remote results | edge CPU-ms /1k | edge cost /1k | remote requests /1k | remote cost /1k |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
     for r in rows {
         let d = r.decisions.max(1.0);
         // The local-only row has no remote model, so no placement counter: all local.
@@ -379,7 +389,8 @@ fn print_table(cli: &Cli, rows: &[Row]) {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!(
+        let _ = writeln!(
+            out,
             "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {} | {:.0} | {:.6} | {:.0} | {:.6} |",
             r.mode,
             r.rtt_ms.map_or("–".to_owned(), |v| v.to_string()),
@@ -396,11 +407,19 @@ fn print_table(cli: &Cli, rows: &[Row]) {
             remote_cost,
         );
     }
+    out
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let (Some(from), Some(to)) = (&cli.plot_from, &cli.plot) {
+        let text = std::fs::read_to_string(from).with_context(|| format!("{}", from.display()))?;
+        let rows = testbed::hybridplot::parse(&text).map_err(anyhow::Error::msg)?;
+        std::fs::write(to, testbed::hybridplot::svg(&rows, cli.budget_ms))?;
+        eprintln!("{} rows drawn into {}", rows.len(), to.display());
+        return Ok(());
+    }
     let xapp = match &cli.xapp {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("slice-xapp"),
@@ -463,7 +482,13 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("{mode} at {rtt} ms done");
         }
     }
-    print_table(&cli, &rows);
+    let table = table(&cli, &rows);
+    print!("{table}");
+    if let Some(to) = &cli.plot {
+        let drawn = testbed::hybridplot::parse(&table).map_err(anyhow::Error::msg)?;
+        std::fs::write(to, testbed::hybridplot::svg(&drawn, cli.budget_ms))?;
+        eprintln!("plot: {}", to.display());
+    }
     println!(
         "\nprices: {} per request, {} per GPU-second × {} GPU-ms per request, {} per edge CPU-second",
         cli.price_per_request,

@@ -365,7 +365,10 @@ fn table(cli: &Cli, rows: &[Row]) -> String {
         out,
         "| mode | RTT ms | decisions | remote % | local % | p50 ms | p99 ms | dropped past budget | remote results | edge CPU-ms /1k | edge cost /1k | remote requests /1k | remote cost /1k |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    );
     for r in rows {
         let d = r.decisions.max(1.0);
         // The local-only row has no remote model, so no placement counter: all local.

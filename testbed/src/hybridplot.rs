@@ -74,6 +74,9 @@ const TOP: f64 = 40.0;
 const PLOT_H: f64 = 220.0;
 const COLORS: [&str; 4] = ["#c0392b", "#2471a3", "#7d3c98", "#1e8449"];
 
+/// A value drawn from a row, and the line's dash attribute.
+type Line = (fn(&SweepRow) -> f64, &'static str);
+
 /// The two panels as one SVG; `budget_ms` is drawn on the latency panel.
 pub fn svg(rows: &[SweepRow], budget_ms: f64) -> String {
     let mut rtts: Vec<f64> = rows.iter().filter_map(|r| r.rtt_ms).collect();
@@ -177,7 +180,7 @@ pub fn svg(rows: &[SweepRow], budget_ms: f64) -> String {
                     .join(" ")
             };
             let c = COLORS[m % 3];
-            let lines: &[(fn(&SweepRow) -> f64, &str)] = if p == 0 {
+            let lines: &[Line] = if p == 0 {
                 &[
                     (|r| r.p50_ms, ""),
                     (|r| r.p99_ms, r#" stroke-dasharray="4 2""#),

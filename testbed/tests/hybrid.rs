@@ -158,6 +158,7 @@ async fn remote_first_decisions_use_the_remote_model() {
     let mode = PlacementMode::RemoteFirst;
     let remote = placement(endpoint, mode, "deadline_ms = 2000");
     let stats = remote.model.stats().clone();
+    let rp = remote.clone();
     // Generous: the two cores are shared with a debug build and a Python server.
     let mut cfg = config(&sim, remote, 2_000.0);
     let log = with_log(&mut cfg, "remote_first.jsonl");
@@ -181,7 +182,9 @@ async fn remote_first_decisions_use_the_remote_model() {
     // Each used answer was counted `ok` (a few more: answers settled while the run stopped).
     assert!(p.result_count("ok") >= remote, "{shown}");
     assert!(stats.answered.load(std::sync::atomic::Ordering::Relaxed) >= remote);
-    // Unbatched: one request per ask, each counted as the client counted it.
+    // Unbatched: one request per ask, each counted as the client counted it (once the
+    // calls out at the stop have ended).
+    assert!(wait_for(Duration::from_secs(5), || rp.inflight() == 0).await);
     let calls = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(p.requests.get(), calls, "{shown}");
     assert_eq!(
@@ -219,6 +222,7 @@ async fn batched_asks_of_several_cells_share_one_request_and_each_gets_its_own_r
         Duration::from_millis(4),
     );
     let stats = remote.model.stats().clone();
+    let rp = remote.clone();
     let mut cfg = config(&sim, remote, 2_000.0);
     let log = with_log(&mut cfg, "batched.jsonl");
     let xapp = Xapp::start(cfg);
@@ -228,6 +232,9 @@ async fn batched_asks_of_several_cells_share_one_request_and_each_gets_its_own_r
     let shown = counts(&m, mode);
     xapp.stop().await;
     assert!(ok, "{shown}");
+    // The calls still out when the xApp stopped end (within their 2 s deadline) before the
+    // counts are compared.
+    assert!(wait_for(Duration::from_secs(5), || rp.inflight() == 0).await);
     let asks = p.result_count("ok");
     let requests = p.requests.get();
     let calls = stats.calls.load(std::sync::atomic::Ordering::Relaxed);

@@ -536,25 +536,18 @@ fn send(
         } else {
             batch.iter().flat_map(|a| a.rows.iter().copied()).collect()
         };
+        // Counted when sent, as the client counts its calls (the client splits past
+        // `max_batch_rows`).
+        let n = sizes.iter().sum::<usize>();
+        p.requests
+            .inc_by(n.div_ceil(model.config().max_batch_rows.max(1)) as u64);
+        p.rows.inc_by(n as u64);
         let started = std::time::Instant::now();
         let result = model.infer(&rows, deadline).await;
         match &result {
-            Ok(out) => {
-                p.latency.observe(out.latency.as_secs_f64());
-                p.requests.inc_by(out.calls as u64);
-                p.rows.inc_by(out.rows as u64);
-            }
+            Ok(out) => p.latency.observe(out.latency.as_secs_f64()),
             Err(OipError::Unavailable { .. }) => {}
             Err(_) => p.latency.observe(started.elapsed().as_secs_f64()),
-        }
-        if result.is_err() {
-            // Sent or tried: one request as far as a bill or a log goes (bad_input: none).
-            if !matches!(result, Err(OipError::BadInput(_))) {
-                let n = rows.len() / row_len;
-                p.requests
-                    .inc_by(n.div_ceil(model.config().max_batch_rows).max(1) as u64);
-                p.rows.inc_by(n as u64);
-            }
         }
         for (ask, answer) in batch.into_iter().zip(split(result, &sizes)) {
             if let Err(unread) = ask.reply.send(answer) {

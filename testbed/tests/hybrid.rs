@@ -449,3 +449,102 @@ async fn behind_a_wan_longer_than_the_budget_late_answers_are_discarded() {
     assert!(p.fallback_count("late") >= 20, "{shown}");
     sim.stop().await;
 }
+
+/// The slice-xapp binary, configured as an operator would (`[placement]`, `[remote_model]`
+/// with an `https://` endpoint and `[remote_model.tls]`), decides with the remote model
+/// over mTLS: MLServer's port made secure by grpcio's own TLS, requiring a client
+/// certificate. The decision log names the remote model for the decisions it made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slice_xapp_binary_decides_with_a_remote_model_over_mtls() {
+    use common::xapp_proc::{XappProcess, repo};
+    use nf_tls::testing::{TestCa, scratch};
+    let Some(python) = python("testbed hybrid mTLS").unwrap_or_else(|e| panic!("{e}")) else {
+        return;
+    };
+    let dir = scratch("hybrid-mtls");
+    let server_ca = TestCa::new("oip server CA");
+    let client_ca = TestCa::new("oip client CA");
+    let server = server_ca.write(&dir, "oip-server");
+    let client = client_ca.write(&dir, "xapp");
+    let tls = nf_oip::testserver::ServerTls {
+        cert: server.cert.clone(),
+        key: server.key.clone(),
+        client_ca: Some(client.ca.clone()),
+        client: nf_tls::ClientSection {
+            ca: server.ca.clone(),
+            cert: Some(client.cert.clone()),
+            key: Some(client.key.clone()),
+            server_name: None,
+            reload_ms: 5_000,
+        }
+        .load(nf_tls::Names::Section("test.tls"), &dir)
+        .unwrap(),
+    };
+    let models = [Served::forecaster("slice-prb-forecaster", &[])];
+    let mut server_proc = TestServer::start_tls(&python, &models, "hybrid-mtls", tls).unwrap();
+    let server_proc = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(server_proc.wait_ready(START)).unwrap();
+        server_proc
+    })
+    .join()
+    .unwrap();
+    let port = server_proc.grpc_port;
+    let sim = start_sim(fast()).await;
+    let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
+    let log = dir.join("decisions.jsonl");
+    let q = |p: &std::path::Path| format!("{:?}", p.display().to_string());
+    let config = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml"))
+        .unwrap()
+        .replace(
+            "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
+            &q(&contract),
+        )
+        // Generous: a debug build, a Python server and the test share two cores.
+        .replace("latency_budget_ms = 10.0", "latency_budget_ms = 1000.0")
+        + &format!(
+            "\n[placement]\nmode = \"remote_first\"\n\n\
+             [remote_model]\nendpoint = \"https://localhost:{port}\"\ncontract = {}\ndeadline_ms = 2000\n\n\
+             [remote_model.tls]\nca = {}\ncert = {}\nkey = {}\n\n\
+             [decision_log]\npath = {}\n",
+            q(&contract),
+            q(&server.ca),
+            q(&client.cert),
+            q(&client.key),
+            q(&log)
+        );
+    let xapp = XappProcess::start("slice-xapp", "hybrid-mtls-xapp", &sim, &config);
+    let accepted = || {
+        sim.sim
+            .stats
+            .controls_accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let closed = wait_for(Duration::from_secs(60), || accepted() >= 40).await;
+    let (status, summary, stderr) = xapp.stop().await;
+    assert!(
+        closed,
+        "{} controls accepted\n{summary}\n{stderr}",
+        accepted()
+    );
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(!stderr.contains("tls handshake failed"), "{stderr}");
+    let lines = lines(&log);
+    let remote: Vec<_> = lines
+        .iter()
+        .filter(|l| l["decided_by"] == "remote")
+        .collect();
+    assert!(
+        remote.len() >= 20,
+        "{} of {} logged decisions by the remote model\n{stderr}",
+        remote.len(),
+        lines.len()
+    );
+    assert!(remote.iter().all(|l| l["remote_result"] == "ok"));
+    assert_eq!(remote[0]["model"]["name"], "slice-prb-forecaster");
+    sim.stop().await;
+    drop(server_proc);
+}

@@ -22,8 +22,9 @@
 //! **Batching** (`placement.batch_window_us`, off at 0): the asks of all cells and nodes
 //! that come within the window of the first go to the server as one `ModelInfer` (up to
 //! `remote_model.max_batch_rows` rows), and each decision gets its own rows of the answer.
-//! The wait is taken from the decision's own budget like any remote latency. Each
-//! `ModelInfer` sent is counted in `xapp_remote_model_requests_total`, the rows in
+//! The wait is taken from the decision's own budget like any remote latency. The client's
+//! own counts of the `ModelInfer` requests it sent and their rows
+//! ([`nf_oip::RemoteStats`]) are exported as `xapp_remote_model_requests_total` and
 //! `xapp_remote_model_rows_total`: the request count is what a per-request price bills.
 
 use std::sync::Arc;
@@ -130,10 +131,45 @@ pub struct PlacementMetrics {
     /// Shadow answers whose decision's log line was already written (hold the log longer
     /// than `remote_model.deadline_ms` to keep them).
     pub shadow_unlogged: Counter,
-    /// `ModelInfer` requests sent (a batch of several decisions' rows is one).
-    pub requests: Counter,
-    /// Rows sent in them.
-    pub rows: Counter,
+    /// The remote model's own request and row counts, read at each scrape.
+    remote_calls: RemoteCalls,
+}
+
+/// `xapp_remote_model_requests_total` and `xapp_remote_model_rows_total`, read from the
+/// client's counters (it counts each `ModelInfer` it sends, a split batch as several): zero
+/// until a remote model is bound.
+#[derive(Clone, Debug, Default)]
+struct RemoteCalls(Arc<std::sync::OnceLock<Arc<nf_oip::RemoteStats>>>);
+
+impl RemoteCalls {
+    fn counts(&self) -> (u64, u64) {
+        self.0.get().map_or((0, 0), |s| {
+            (
+                s.calls.load(Ordering::Relaxed),
+                s.rows.load(Ordering::Relaxed),
+            )
+        })
+    }
+}
+
+impl prometheus_client::collector::Collector for RemoteCalls {
+    fn encode(&self, mut enc: prometheus_client::encoding::DescriptorEncoder) -> std::fmt::Result {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        let (requests, rows) = self.counts();
+        for (name, help, v) in [
+            (
+                "remote_model_requests",
+                "ModelInfer requests sent to the remote model (one batch of decisions is one request)",
+                requests,
+            ),
+            ("remote_model_rows", "Rows sent to the remote model", rows),
+        ] {
+            let c = ConstCounter::new(v);
+            c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for PlacementMetrics {
@@ -144,8 +180,7 @@ impl Default for PlacementMetrics {
             fallbacks: Family::default(),
             latency: Histogram::new(exponential_buckets(250e-6, 2.0, 16)),
             shadow_unlogged: Counter::default(),
-            requests: Counter::default(),
-            rows: Counter::default(),
+            remote_calls: RemoteCalls::default(),
         };
         for mode in PlacementMode::ALL {
             for placement in ["local", "remote"] {
@@ -192,16 +227,7 @@ impl PlacementMetrics {
             "Shadow remote answers that came after their decision's log line was written",
             self.shadow_unlogged.clone(),
         );
-        r.register(
-            "remote_model_requests",
-            "ModelInfer requests sent to the remote model (one batch of decisions is one request)",
-            self.requests.clone(),
-        );
-        r.register(
-            "remote_model_rows",
-            "Rows sent to the remote model",
-            self.rows.clone(),
-        );
+        r.register_collector(Box::new(self.remote_calls.clone()));
     }
 
     pub fn placed(&self, placement: &'static str, mode: PlacementMode) {
@@ -211,6 +237,22 @@ impl PlacementMetrics {
                 mode: mode.as_str(),
             })
             .inc();
+    }
+
+    /// Exports `stats` (the remote model's own counters) as the request and row counts;
+    /// the first model bound stays (one remote model per process).
+    pub fn bind(&self, stats: Arc<nf_oip::RemoteStats>) {
+        let _ = self.remote_calls.0.set(stats);
+    }
+
+    /// `ModelInfer` requests sent to the bound remote model.
+    pub fn requests(&self) -> u64 {
+        self.remote_calls.counts().0
+    }
+
+    /// Rows sent in them.
+    pub fn rows(&self) -> u64 {
+        self.remote_calls.counts().1
     }
 
     pub fn result(&self, result: &'static str) {
@@ -536,12 +578,6 @@ fn send(
         } else {
             batch.iter().flat_map(|a| a.rows.iter().copied()).collect()
         };
-        // Counted when sent, as the client counts its calls (the client splits past
-        // `max_batch_rows`).
-        let n = sizes.iter().sum::<usize>();
-        p.requests
-            .inc_by(n.div_ceil(model.config().max_batch_rows.max(1)) as u64);
-        p.rows.inc_by(n as u64);
         let started = std::time::Instant::now();
         let result = model.infer(&rows, deadline).await;
         match &result {
@@ -756,6 +792,23 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("inference_placement_total{placement=\"remote\",mode=\"shadow\"} 0"));
+        assert!(text.contains("remote_model_requests_total 0"), "{text}");
+    }
+
+    #[test]
+    fn request_and_row_counts_are_the_bound_client_s_own() {
+        let m = PlacementMetrics::default();
+        let stats = Arc::new(nf_oip::RemoteStats::default());
+        m.bind(stats.clone());
+        stats.calls.fetch_add(3, Ordering::Relaxed);
+        stats.rows.fetch_add(24, Ordering::Relaxed);
+        assert_eq!((m.requests(), m.rows()), (3, 24));
+        let mut reg = Registry::default();
+        m.register(&mut reg);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &reg).expect("encode");
+        assert!(text.contains("remote_model_requests_total 3"), "{text}");
+        assert!(text.contains("remote_model_rows_total 24"), "{text}");
     }
 
     #[test]

@@ -198,6 +198,7 @@ pub async fn run_models(
         .max()
         .unwrap_or(contract.window());
     if let Some(r) = &cfg.remote {
+        metrics.placement.bind(r.model.stats().clone());
         tracing::info!(
             mode = r.mode.as_str(), endpoint = %r.model.config().endpoint,
             model = %r.id.name, version = %r.id.version, window = r.layout.window(),

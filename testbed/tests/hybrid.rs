@@ -40,18 +40,9 @@ fn start_server(label: &str) -> Option<TestServer> {
     let python = python(&format!("testbed hybrid `{label}`")).unwrap_or_else(|e| panic!("{e}"))?;
     let models = [Served::forecaster("slice-prb-forecaster", &[])];
     let mut server = TestServer::start(&python, &models, label).expect("start MLServer");
-    // The tests' own runtimes cannot block: wait on a thread with a runtime of its own.
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let took = rt.block_on(server.wait_ready(START));
-        took.unwrap_or_else(|e| panic!("{e}"));
-        server
-    })
-    .join()
-    .unwrap();
+    server
+        .wait_ready_blocking(START)
+        .unwrap_or_else(|e| panic!("{e}"));
     Some(server)
 }
 
@@ -494,16 +485,9 @@ async fn the_slice_xapp_binary_decides_with_a_remote_model_over_mtls() {
     };
     let models = [Served::forecaster("slice-prb-forecaster", &[])];
     let mut server_proc = TestServer::start_tls(&python, &models, "hybrid-mtls", tls).unwrap();
-    let server_proc = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(server_proc.wait_ready(START)).unwrap();
-        server_proc
-    })
-    .join()
-    .unwrap();
+    server_proc
+        .wait_ready_blocking(START)
+        .unwrap_or_else(|e| panic!("{e}"));
     let port = server_proc.grpc_port;
     let sim = start_sim(fast()).await;
     let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");

@@ -223,6 +223,23 @@ impl TestServer {
 
     /// Waits until the server is ready and every model answers `ModelReady` (at most
     /// `timeout`); the error carries the end of the server's log.
+    /// [`Self::wait_ready`] for callers that cannot wait on their own runtime (a test's
+    /// runtime may not block): on a thread with a runtime of its own.
+    pub fn wait_ready_blocking(&mut self, timeout: Duration) -> Result<Duration, String> {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| format!("cannot start a runtime to wait on: {e}"))?
+                        .block_on(self.wait_ready(timeout))
+                })
+                .join()
+                .map_err(|_| "the thread waiting for MLServer panicked".to_owned())?
+        })
+    }
+
     pub async fn wait_ready(&mut self, timeout: Duration) -> Result<Duration, String> {
         let started = Instant::now();
         let client = self.client();

@@ -60,18 +60,9 @@ fn pki(test: &str) -> Option<&'static Pki> {
         let models = [Served::forecaster("slice-prb-forecaster", &[])];
         let mut server =
             TestServer::start_tls(&python, &models, "tls-test", tls).expect("start MLServer");
-        // The tests' own runtimes cannot block: wait on a thread with a runtime of its own.
-        let (server, took) = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let took = rt.block_on(server.wait_ready(common::START_TIMEOUT));
-            (server, took)
-        })
-        .join()
-        .expect("waiting thread");
-        let took = took.unwrap_or_else(|e| panic!("{e}"));
+        let took = server
+            .wait_ready_blocking(common::START_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
         println!(
             "MLServer (mTLS) ready at {} after {took:?}",
             server.endpoint

@@ -296,12 +296,16 @@ class Mlp:
 
 
 def train_mlp(x, y, wt, seed, hidden, epochs, lr, batch=256) -> Mlp:
+    """Adam on the pinball loss. `hidden`: the width of two hidden layers, or a tuple of
+    widths (any depth; the larger model's members)."""
+    widths = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden, hidden)
     feats = derived(x)
     mu = feats.mean(axis=0)
     sd = feats.std(axis=0) + 1e-3
     rng = np.random.default_rng(seed)
-    model = Mlp([feats.shape[1], hidden, hidden, 2], rng, mu, sd)
+    model = Mlp([feats.shape[1], *widths, 2], rng, mu, sd)
     h = ((feats - mu) / sd).astype(np.float32)
+    del feats
     last = np.clip(x[:, -1, PRB], 0, CELL_PRBS).astype(np.float32) / np.float32(CELL_PRBS)
     target = (y / CELL_PRBS).astype(np.float32)
     params = model.w + model.b

@@ -72,36 +72,6 @@ def use_window(w: int) -> None:
     edge.VERSION = VERSION
 
 
-def train(x, y, wt, seed, hidden, epochs, batch, lr=LR) -> edge.Mlp:
-    """Adam on the edge model's pinball loss and gradients (`edge.Mlp.grads`), any depth."""
-    feats = edge.derived(x)
-    mu = feats.mean(axis=0)
-    sd = feats.std(axis=0) + 1e-3
-    rng = np.random.default_rng(seed)
-    model = edge.Mlp([feats.shape[1], *hidden, 2], rng, mu, sd)
-    h = ((feats - mu) / sd).astype(np.float32)
-    del feats
-    last = np.clip(x[:, -1, edge.PRB], 0, edge.CELL_PRBS).astype(np.float32) / np.float32(edge.CELL_PRBS)
-    target = (y / edge.CELL_PRBS).astype(np.float32)
-    params = model.w + model.b
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    t = 0
-    for epoch in range(epochs):
-        order = rng.permutation(len(h))
-        for s in range(0, len(h), batch):
-            i = order[s : s + batch]
-            gw, gb = model.grads(h[i], last[i], target[i], wt[i])
-            t += 1
-            for k, g in enumerate(gw + gb):
-                m[k] = 0.9 * m[k] + 0.1 * g
-                v[k] = 0.999 * v[k] + 0.001 * g * g
-                params[k] -= lr * (m[k] / (1 - 0.9**t)) / (np.sqrt(v[k] / (1 - 0.999**t)) + 1e-8)
-        if epoch in (epochs // 2, 3 * epochs // 4):
-            lr *= 0.3
-    return model
-
-
 class Ensemble:
     """Members of one configuration; p50 and p90 are the means of the members', then × cell
     PRBs and clipped, as the exported graph computes them (the mean of the members' *clipped*
@@ -139,7 +109,7 @@ def fit(parts, names, label):
     for window, hidden, epochs, batch in GRID:
         t0 = time.time()
         xt = x[tr][:, -window:]
-        members = [train(xt, y[tr], wt[tr], seed, hidden, epochs, batch) for seed in SEEDS]
+        members = [edge.train_mlp(xt, y[tr], wt[tr], seed, hidden, epochs, LR, batch) for seed in SEEDS]
         ens = Ensemble(window, members)
         ratios, sc = score(ens)
         singles = [score(Ensemble(window, [m]))[1] for m in members]

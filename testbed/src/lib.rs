@@ -16,6 +16,7 @@
 //! - [`librmr`]: the real librmr built for C peers of RMR tests.
 //! - [`wan`]: a delaying TCP proxy emulating a WAN round trip to a remote model server.
 
+pub mod benchconfig;
 pub mod coloran;
 pub mod eval;
 pub mod hostile;

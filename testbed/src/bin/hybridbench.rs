@@ -114,78 +114,43 @@ struct Row {
     cpu_s: f64,
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// `path` as given, else from the repository root.
 fn in_repo(path: &Path) -> anyhow::Result<PathBuf> {
     let p = if path.exists() {
         path.to_owned()
     } else {
-        repo().join(path)
+        nf_oip::testserver::repo_root().join(path)
     };
     std::fs::canonicalize(&p).with_context(|| format!("{}", path.display()))
 }
 
-fn write_config(cli: &Cli, dir: &Path, mode: &str, endpoint: &str) -> anyhow::Result<PathBuf> {
-    let contract = in_repo(Path::new(
-        "models/slice_forecaster/slice_forecaster.contract.toml",
-    ))?;
-    let remote_contract = in_repo(&cli.remote_contract)?;
-    let mut text = format!(
-        r#"[e2t]
-endpoint = "http://127.0.0.1:1"
-app_id = "hybridbench"
-app_instance_id = "hybridbench-1"
-report_period_ms = {period}
-max_message_bytes = 4194304
-reconnect_initial_ms = 50
-reconnect_max_ms = 1000
-control_timeout_ms = 1000
-
-[model]
-contract = "{contract}"
-providers = [{{ kind = "cpu" }}]
-max_batch_rows = 4096
-queue_depth = 65536
-keep_warm_ms = 1
-
-[state]
-stale_after_ms = 10000
-late_after_ms = {late}
-max_cells_per_node = 16384
-max_payload_bytes = 65536
-
-[policy]
-headroom = 0.2
-max_ratio_floor = 10
-dedicated_share = 0.5
-
-[guard]
-hysteresis_pct = 3
-max_controls_per_cell_per_sec = 20
-latency_budget_ms = {budget}
-max_inflight_controls = 4096
-
-[placement]
-mode = "{mode}"
-quantile = "{quantile}"
-margin_ms = {margin}
-batch_window_us = {batch}
-"#,
-        period = cli.period_ms,
-        late = cli.period_ms.max(50),
-        contract = contract.display(),
-        budget = cli.budget_ms,
-        quantile = cli.quantile,
-        margin = cli.margin_ms,
-        batch = cli.batch_window_us,
-    );
+/// The xApp's config for `mode`; `contracts`: the local and the remote model's.
+fn write_config(
+    cli: &Cli,
+    dir: &Path,
+    mode: &str,
+    endpoint: &str,
+    contracts: (&Path, &Path),
+) -> anyhow::Result<PathBuf> {
+    let mut text = testbed::benchconfig::BenchConfig {
+        app: "hybridbench",
+        report_period_ms: cli.period_ms,
+        control_transport: None,
+        max_batch_rows: 4096,
+        queue_depth: 65536,
+        keep_warm_ms: 1.0,
+        max_controls_per_cell_per_sec: 20,
+        latency_budget_ms: cli.budget_ms,
+    }
+    .toml(contracts.0);
+    text.push_str(&format!(
+        "\n[placement]\nmode = \"{mode}\"\nquantile = \"{}\"\nmargin_ms = {}\nbatch_window_us = {}\n",
+        cli.quantile, cli.margin_ms, cli.batch_window_us
+    ));
     if mode != "local" {
         text.push_str(&format!(
             "\n[remote_model]\nendpoint = \"{endpoint}\"\ncontract = \"{}\"\ndeadline_ms = {}\n",
-            remote_contract.display(),
+            contracts.1.display(),
             cli.deadline_ms
         ));
     }
@@ -288,6 +253,7 @@ async fn scenario(
     mode: &str,
     rtt: Option<u64>,
     proxy: Option<&DelayProxy>,
+    contracts: (&Path, &Path),
 ) -> anyhow::Result<Row> {
     if let (Some(p), Some(rtt)) = (proxy, rtt) {
         p.set_one_way(Duration::from_micros(rtt * 500));
@@ -304,7 +270,7 @@ async fn scenario(
         trace::read_cells(&trace::bundled_root())?,
     );
     let running = RunningSim::bind(sim.clone(), 0).await?;
-    let config = write_config(cli, dir, mode, &endpoint)?;
+    let config = write_config(cli, dir, mode, &endpoint, contracts)?;
     let port = testbed::ports::free_port();
     let mut child = Command::new(xapp)
         .arg("--config")
@@ -437,7 +403,11 @@ async fn main() -> anyhow::Result<()> {
     else {
         bail!("python3 with its venv module is needed for the MLServer remote model");
     };
+    let local_contract = in_repo(Path::new(
+        "models/slice_forecaster/slice_forecaster.contract.toml",
+    ))?;
     let contract_path = in_repo(&cli.remote_contract)?;
+    let contracts = (local_contract.as_path(), contract_path.as_path());
     let contract = nf_infer::contract::Contract::load(&contract_path)
         .with_context(|| format!("remote contract {}", contract_path.display()))?;
     let models = [nf_oip::testserver::Served {
@@ -476,12 +446,14 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut rows = Vec::new();
     if cli.baseline {
-        rows.push(scenario(&cli, &xapp, &dir, "local", None, None).await?);
+        rows.push(scenario(&cli, &xapp, &dir, "local", None, None, contracts).await?);
         eprintln!("local done");
     }
     for mode in &cli.modes {
         for rtt in &cli.rtts {
-            rows.push(scenario(&cli, &xapp, &dir, mode, Some(*rtt), Some(&proxy)).await?);
+            rows.push(
+                scenario(&cli, &xapp, &dir, mode, Some(*rtt), Some(&proxy), contracts).await?,
+            );
             eprintln!("{mode} at {rtt} ms done");
         }
     }

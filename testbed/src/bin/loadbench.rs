@@ -129,47 +129,17 @@ fn write_config(
 ) -> anyhow::Result<PathBuf> {
     let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../models/slice_forecaster/slice_forecaster.contract.toml");
-    let text = format!(
-        r#"[e2t]
-endpoint = "http://127.0.0.1:1"
-app_id = "loadbench"
-app_instance_id = "loadbench-1"
-report_period_ms = {period_ms}
-max_message_bytes = 4194304
-reconnect_initial_ms = 50
-reconnect_max_ms = 1000
-control_timeout_ms = 1000
-control_transport = "{transport}"
-
-[model]
-contract = "{contract}"
-providers = [{{ kind = "cpu" }}]
-max_batch_rows = 8192
-queue_depth = 32768
-keep_warm_ms = {keep_warm}
-
-[state]
-stale_after_ms = 10000
-late_after_ms = {late}
-max_cells_per_node = 16384
-max_payload_bytes = 65536
-
-[policy]
-headroom = 0.2
-max_ratio_floor = 10
-dedicated_share = 0.5
-
-[guard]
-hysteresis_pct = 3
-max_controls_per_cell_per_sec = 4
-latency_budget_ms = 10.0
-max_inflight_controls = 4096
-"#,
-        contract = contract.display(),
-        keep_warm = keep_warm_ms,
-        transport = transport,
-        late = period_ms.max(50)
-    );
+    let text = testbed::benchconfig::BenchConfig {
+        app: "loadbench",
+        report_period_ms: period_ms,
+        control_transport: Some(transport),
+        max_batch_rows: 8192,
+        queue_depth: 32768,
+        keep_warm_ms,
+        max_controls_per_cell_per_sec: 4,
+        latency_budget_ms: 10.0,
+    }
+    .toml(&contract);
     let path = dir.join(format!("loadbench-{period_ms}.toml"));
     std::fs::write(&path, text)?;
     Ok(path)
@@ -223,7 +193,6 @@ struct Outcome {
     hwm_mib: f64,
 }
 
-/// A free loopback port (bound and released; the next bind takes it).
 /// The `[metrics]` + `[ric]` part of the xApp config for the O-RAN SC path: every simulated
 /// node with its cells (a standard KPM RAN function definition names none).
 fn osc_config(

@@ -40,7 +40,7 @@ pub fn parse(text: &str) -> Result<Vec<SweepRow>, String> {
         }
         if cells.len() < 7 {
             return Err(format!(
-                "line {}: {} columns, expected 13",
+                "line {}: {} columns, expected at least 7",
                 n + 1,
                 cells.len()
             ));

@@ -17,6 +17,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::xapp_proc::demo_config;
 use common::*;
 use testbed::hostile::{HUGE_NODE, Misbehaviour, RunningHostile, SILENT_NODE};
 use testbed::ports::free_port;
@@ -73,17 +74,7 @@ fn with_e2t_key(text: &str, line: &str) -> String {
 /// The demo config with the repository's model, fast enough for the 25× simulator, and
 /// `extra_e2t` set in `[e2t]`.
 fn config_text(extra_e2t: &str) -> String {
-    let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
-    let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
-    with_e2t_key(&demo, extra_e2t)
-        .replace(
-            "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
-            &format!("{:?}", contract.display().to_string()),
-        )
-        .replace(
-            "max_controls_per_cell_per_sec = 4",
-            "max_controls_per_cell_per_sec = 50",
-        )
+    with_e2t_key(&demo_config(), extra_e2t)
 }
 
 /// The real xApp binary, run on the demo config with `extra` keys added to `[e2t]`.

@@ -459,7 +459,7 @@ async fn behind_a_wan_longer_than_the_budget_late_answers_are_discarded() {
 /// certificate. The decision log names the remote model for the decisions it made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_slice_xapp_binary_decides_with_a_remote_model_over_mtls() {
-    use common::xapp_proc::{XappProcess, repo};
+    use common::xapp_proc::{XappProcess, demo_config, repo};
     use nf_tls::testing::{TestCa, scratch};
     let Some(python) = python("testbed hybrid mTLS").unwrap_or_else(|e| panic!("{e}")) else {
         return;
@@ -493,12 +493,7 @@ async fn the_slice_xapp_binary_decides_with_a_remote_model_over_mtls() {
     let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
     let log = dir.join("decisions.jsonl");
     let q = |p: &std::path::Path| format!("{:?}", p.display().to_string());
-    let config = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml"))
-        .unwrap()
-        .replace(
-            "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
-            &q(&contract),
-        )
+    let config = demo_config()
         // Generous: a debug build, a Python server and the test share two cores.
         .replace("latency_budget_ms = 10.0", "latency_budget_ms = 1000.0")
         + &format!(

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::xapp_proc::{XappProcess, repo};
+use common::xapp_proc::{XappProcess, demo_config};
 use common::{start_sim, wait_for};
 use nf_core::shard::{ShardSettings, owner};
 use testbed::ports::free_port;
@@ -60,20 +60,7 @@ fn instance(ordinal: u32) -> String {
 /// only counted: the host is busy), and `[shard]` for `ordinal` of `replicas` whose HTTP
 /// endpoints are `ports`.
 fn config(replicas: u32, ordinal: u32, ports: &[u16]) -> String {
-    let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
-    let contract = repo()
-        .join("models/slice_forecaster/slice_forecaster.contract.toml")
-        .canonicalize()
-        .unwrap();
-    let text = demo
-        .replace(
-            "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
-            &format!("{:?}", contract.display().to_string()),
-        )
-        .replace(
-            "max_controls_per_cell_per_sec = 4",
-            "max_controls_per_cell_per_sec = 50",
-        )
+    let text = demo_config()
         .replace(
             "latency_budget_ms = 10.0",
             "latency_budget_ms = 10.0\nlatency_budget_mode = \"count\"",

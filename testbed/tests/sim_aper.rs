@@ -18,7 +18,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::xapp_proc::{XappProcess, repo, ric_nodes};
+use common::xapp_proc::{XappProcess, demo_config, ric_nodes};
 use common::*;
 use e2_asn1::kpm::{IndicationScope, KpmVersion};
 use e2_asn1::rc::RcProfile;
@@ -398,17 +398,7 @@ async fn aper_controls_are_applied_logged_by_app_and_direct_conflicts_counted() 
 /// The demo config with `[ric]` = sdran-grpc + asn1-per (srsRAN RC profile) and the
 /// simulator's nodes and cells in `[[ric.nodes]]` (an APER KPM RAN function names none).
 fn aper_config(sim: &RunningSim) -> String {
-    let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
-    let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
-    let mut text = demo
-        .replace(
-            "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
-            &format!("{:?}", contract.display().to_string()),
-        )
-        .replace(
-            "max_controls_per_cell_per_sec = 4",
-            "max_controls_per_cell_per_sec = 50",
-        );
+    let mut text = demo_config();
     text.push_str(
         "\n[ric]\ntransport = \"sdran-grpc\"\nencoding = \"asn1-per\"\nrc_profile = \"srsran\"\n",
     );

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::xapp_proc::{XappProcess, repo};
+use common::xapp_proc::{XappProcess, demo_config};
 use common::*;
 use nf_core::conflict::{ControlIntent, Guidance, ManagerConfig};
 use nf_runtime::conflict::{Gate, GateConfig};
@@ -228,17 +228,7 @@ async fn the_runtime_closes_its_loop_over_tls_and_refuses_cleartext_to_it() {
 /// The demo config with the repository's model path, fast guard rails and `[ric.tls]`
 /// naming `client`'s files (mTLS).
 fn mtls_config(client: &Files) -> String {
-    let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
-    let contract = repo().join("models/slice_forecaster/slice_forecaster.contract.toml");
-    let mut config = demo
-        .replace(
-            "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
-            &format!("{:?}", contract.display().to_string()),
-        )
-        .replace(
-            "max_controls_per_cell_per_sec = 4",
-            "max_controls_per_cell_per_sec = 50",
-        );
+    let mut config = demo_config();
     config.push_str(&format!(
         "\n[ric.tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n",
         client.ca.display().to_string(),

@@ -11,6 +11,25 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `xapps/slice-sched/config/demo.toml` as a test runs it: the repository's model by its
+/// absolute path (the process runs from the repository root, not the config's folder) and
+/// guard rails fast enough for the 25× simulator (50 controls per cell and second).
+pub fn demo_config() -> String {
+    let demo = std::fs::read_to_string(repo().join("xapps/slice-sched/config/demo.toml")).unwrap();
+    let contract = repo()
+        .join("models/slice_forecaster/slice_forecaster.contract.toml")
+        .canonicalize()
+        .unwrap();
+    demo.replace(
+        "\"../../../models/slice_forecaster/slice_forecaster.contract.toml\"",
+        &format!("{:?}", contract.display().to_string()),
+    )
+    .replace(
+        "max_controls_per_cell_per_sec = 4",
+        "max_controls_per_cell_per_sec = 50",
+    )
+}
+
 /// The workspace binary `name` (built by `cargo test --workspace`).
 pub fn bin(name: &str) -> PathBuf {
     let target =

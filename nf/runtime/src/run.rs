@@ -159,11 +159,15 @@ fn spawn_inference(
                 .map(|v| v.chunks_exact(columns).map(|c| [c[0], c[1]]).collect())
                 .map_err(str::to_owned);
             let reply = ctx.reply.clone();
-            // A closed queue means the node task has stopped (shutdown): nothing to count.
-            if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) =
-                reply.try_send(NodeEvent::Inferred { ctx, forecasts })
-            {
-                Metrics::inc(&m.dropped, "reply_queue_full");
+            // A closed queue: the node task has stopped, the decision with it.
+            match reply.try_send(NodeEvent::Inferred { ctx, forecasts }) {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                    Metrics::inc(&m.dropped, "reply_queue_full");
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    Metrics::inc(&m.dropped, "shutdown");
+                }
             }
         },
     )

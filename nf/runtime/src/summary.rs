@@ -97,6 +97,9 @@ pub(crate) const DROP_REASONS: &[&str] = &[
     "control_encode_failed",
     "indication_queue_full",
     "conflict_denied",
+    // A decision still being made when its node task stopped (shutdown, after the drain):
+    // its inference or remote answer came back to no one.
+    "shutdown",
 ];
 /// Reasons a decoded indication does not reach the cell table.
 pub(crate) const NOT_INGESTED_REASONS: &[&str] =

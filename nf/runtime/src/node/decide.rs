@@ -463,13 +463,16 @@ impl<'a> Decide<'a> {
             };
             ctx.remote = RemoteState::Resolved(r);
             let reply = ctx.reply.clone();
-            // A closed queue is a node task that stopped (shutdown).
-            let _ = reply
+            // A closed queue is a node task that stopped, the decision with it.
+            let sent = reply
                 .send(NodeEvent::Inferred {
                     ctx,
                     forecasts: Ok(local),
                 })
                 .await;
+            if sent.is_err() {
+                Metrics::inc(&metrics.dropped, "shutdown");
+            }
         });
     }
 
@@ -580,7 +583,8 @@ impl<'a> Decide<'a> {
             }
             ArmPolicy::Model(m) => {
                 match t.infer[*m].submit(rows, ctx) {
-                    Ok(()) | Err(SubmitError::Closed) => {}
+                    Ok(()) => {}
+                    Err(SubmitError::Closed) => Metrics::inc(&t.metrics.dropped, "shutdown"),
                     Err(SubmitError::QueueFull) => {
                         Metrics::inc(&t.metrics.dropped, "inference_queue_full");
                     }

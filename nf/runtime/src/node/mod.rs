@@ -337,9 +337,11 @@ impl NodeTask {
                 _ = tokio::time::sleep_until(drained) => break,
             }
         }
-        // Closed first, so that what is still on its way fails to send (and is counted as
-        // `shutdown` by the sender) instead of vanishing in the queue with it; what is
-        // already queued is taken.
+        while let Ok(ev) = events_rx.try_recv() {
+            p.on_event(ev);
+        }
+        // Then closed, and what came in meanwhile taken: what is still on its way fails to
+        // send (counted as `shutdown` by the sender) instead of vanishing with the queue.
         events_rx.close();
         while let Ok(ev) = events_rx.try_recv() {
             p.on_event(ev);

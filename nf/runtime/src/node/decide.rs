@@ -63,6 +63,9 @@ pub(crate) struct InferCtx {
     pub shadow: bool,
     /// Pipeline slot held from submission to the control's outcome (backpressure mode).
     pub permit: Option<OwnedSemaphorePermit>,
+    /// Held while the decision is being made (inference, a remote answer), in every mode:
+    /// the drain waits for the last one.
+    pub _making: Arc<()>,
     /// The model that answered (set by the inference worker; `None` for a baseline arm).
     pub model: Option<Arc<nf_infer::ModelId>>,
     /// The A1 policy this decision is bounded by (`None`: no active instance).
@@ -156,6 +159,8 @@ pub(super) struct Decide<'a> {
     guard: GuardRails,
     events_tx: mpsc::Sender<NodeEvent>,
     inflight: Arc<Semaphore>,
+    /// One clone per decision being made ([`InferCtx::_making`]).
+    making: Arc<()>,
     /// (cell, reason) pairs already logged, so a per-period refusal logs once.
     logged: HashSet<(CellId, &'static str)>,
     /// What the node remembers of the A1 policy between decisions.
@@ -170,6 +175,7 @@ impl<'a> Decide<'a> {
             guard: GuardRails::new(task.cfg.guard),
             events_tx,
             inflight: Arc::new(Semaphore::new(task.cfg.max_inflight_controls)),
+            making: Arc::new(()),
             logged: HashSet::new(),
             a1: A1View::default(),
         }
@@ -181,9 +187,10 @@ impl<'a> Decide<'a> {
         self.task.cfg.overload == Overload::Shed || self.inflight.available_permits() > 0
     }
 
-    /// Whether no decision is in the pipeline (inferred, or waiting for its outcome).
+    /// Whether no decision is in the pipeline (being made, or waiting for its outcome).
     pub fn idle(&self) -> bool {
-        self.inflight.available_permits() >= self.task.cfg.max_inflight_controls
+        Arc::strong_count(&self.making) == 1
+            && self.inflight.available_permits() >= self.task.cfg.max_inflight_controls
     }
 
     /// A control to `cell` failed: its next quota is not compared with the last one.
@@ -562,6 +569,7 @@ impl<'a> Decide<'a> {
             arm,
             shadow,
             permit,
+            _making: self.making.clone(),
             model: None,
             a1: self
                 .a1

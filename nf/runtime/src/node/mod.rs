@@ -327,7 +327,8 @@ impl NodeTask {
     }
 
     /// Drain: decisions still being inferred are taken, decided and sent, and their
-    /// outcomes awaited (every in-flight decision holds a permit).
+    /// outcomes awaited (every decision being made holds a token, in backpressure also a
+    /// permit until its outcome).
     async fn drain(&self, p: &mut Stages<'_>, events_rx: &mut mpsc::Receiver<NodeEvent>) {
         let drained = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         while !p.decide.idle() {

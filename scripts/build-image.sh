@@ -82,7 +82,7 @@ if [ -z "$BIN_DIR" ]; then
   profile_flag=(--release)
   [ "$PROFILE" = debug ] && profile_flag=()
   (cd "$ROOT" && cargo build --locked "${profile_flag[@]}" "${pkgs[@]}")
-  BIN_DIR=$ROOT/target/$PROFILE
+  BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE
 fi
 
 # The models, config and config variable of each app.

@@ -34,9 +34,18 @@ fn target() -> PathBuf {
 /// podman with a store of this test's own (wiped at start) and flags for a sandbox.
 struct Podman {
     global: Vec<String>,
+    /// podman's run root: podman refuses one longer than 50 characters, which a
+    /// checkout's `target/` easily is, so it lives under `/tmp` and goes with the test.
+    runroot: PathBuf,
     /// Test certificates in the layout of the Secret `airan-xapp-tls`, mounted at
     /// `/etc/airan/tls` as the manifests do (the shipped configs name them for mTLS).
     tls: PathBuf,
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.runroot);
+    }
 }
 
 impl Podman {
@@ -53,11 +62,13 @@ impl Podman {
         }
         let store = target().join("image-test-store");
         let _ = std::fs::remove_dir_all(&store);
+        let runroot = PathBuf::from(format!("/tmp/airan-podman-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&runroot);
         let global = vec![
             "--root".into(),
             store.join("root").display().to_string(),
             "--runroot".into(),
-            store.join("run").display().to_string(),
+            runroot.display().to_string(),
             "--storage-driver".into(),
             "vfs".into(),
             "--cgroup-manager".into(),
@@ -72,7 +83,11 @@ impl Podman {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(tls.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
         }
-        Some(Self { global, tls })
+        Some(Self {
+            global,
+            runroot,
+            tls,
+        })
     }
 
     fn command(&self) -> Command {

@@ -164,6 +164,26 @@ async fn the_xapp_hands_ues_over_and_the_node_moves_them() {
         "summary:\n{summary}"
     );
     assert!(summary.contains("model outputs refused: none"), "{summary}");
+    // Every control sent has its outcome in the summary, or was counted as dropped when
+    // the stop came before its outcome: none vanishes at shutdown.
+    let outcomes = |line: &str| {
+        ["accepted", "failed", "timeout"]
+            .iter()
+            .map(|r| summary_count(&summary, line, r))
+            .sum::<u64>()
+    };
+    let sent = summary_count(&summary, "handovers:", "sent")
+        + summary_count(&summary, "restrictions:", "sent");
+    let answered = outcomes("handovers:") + outcomes("restrictions:");
+    assert!(
+        summary.contains("periods or controls dropped:"),
+        "{summary}"
+    );
+    let dropped = summary_count(&summary, "periods or controls dropped:", "shutdown");
+    assert!(
+        sent >= 2 && answered + dropped >= sent,
+        "{sent} controls sent, {answered} outcomes, {dropped} dropped at shutdown:\n{summary}"
+    );
     assert_eq!(sim.sim.stats.aper_subscriptions.load(Ordering::Relaxed), 2);
     assert_eq!(
         sim.sim.direct_conflicts(1_000),

@@ -510,10 +510,15 @@ pub async fn run_interference(
             }
             let out = out.values.map(<[f32]>::to_vec).map_err(str::to_owned);
             let reply = ctx.reply.clone();
-            if let Err(mpsc::error::TrySendError::Full(_)) =
-                reply.try_send(MobEvent::Inferred { ctx, out })
-            {
-                Metrics::inc(&m.dropped, "reply_queue_full");
+            // A closed queue: the node task has stopped, the period's decision with it.
+            match reply.try_send(MobEvent::Inferred { ctx, out }) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    Metrics::inc(&m.dropped, "reply_queue_full");
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    Metrics::inc(&m.dropped, "shutdown");
+                }
             }
         },
     )

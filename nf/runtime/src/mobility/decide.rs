@@ -189,7 +189,8 @@ impl<'a> Decide<'a> {
         };
         match t.infer.submit(rows, ctx) {
             Ok(()) => self.pending += 1,
-            Err(SubmitError::Closed) => {}
+            // The worker stopped (shutdown): the period goes undecided, counted.
+            Err(SubmitError::Closed) => Metrics::inc(&t.metrics.dropped, "shutdown"),
             Err(SubmitError::QueueFull) => {
                 Metrics::inc(&m.outputs_refused, "inference_queue_full");
             }

@@ -106,10 +106,18 @@ impl<'a> Emit<'a> {
         let intent = self.intent(&action, &settings.xapp);
         let gate = gate.clone();
         let events = self.events.clone();
+        let metrics = t.metrics.clone();
         self.asking += 1;
         tokio::spawn(async move {
             let guidance = gate.ask(intent).await;
-            let _ = events.send(MobEvent::Guidance { action, guidance }).await;
+            // A node that stopped reading its events (shutdown) drops the action: counted.
+            if events
+                .send(MobEvent::Guidance { action, guidance })
+                .await
+                .is_err()
+            {
+                Metrics::inc(&metrics.dropped, "shutdown");
+            }
         });
     }
 
@@ -181,9 +189,13 @@ impl<'a> Emit<'a> {
         let metrics = t.metrics.clone();
         let done = Box::new(move |outcome: ControlOutcome| {
             inflight.fetch_sub(1, Ordering::Relaxed);
-            if events.try_send(MobEvent::Done { action, outcome }).is_err() {
-                Metrics::inc(&metrics.dropped, "reply_queue_full");
-            }
+            let reason = match events.try_send(MobEvent::Done { action, outcome }) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => "reply_queue_full",
+                // The node task has stopped: the outcome is not recorded.
+                Err(mpsc::error::TrySendError::Closed(_)) => "shutdown",
+            };
+            Metrics::inc(&metrics.dropped, reason);
         });
         self.path.send(
             Control {

@@ -381,6 +381,12 @@ impl MobTask {
         while let Ok(ev) = events_rx.try_recv() {
             p.on_event(ev);
         }
+        // Then closed, and what came in meanwhile taken: what is still on its way fails to
+        // send (counted as `shutdown` by the sender) instead of vanishing with the queue.
+        events_rx.close();
+        while let Ok(ev) = events_rx.try_recv() {
+            p.on_event(ev);
+        }
     }
 }
 

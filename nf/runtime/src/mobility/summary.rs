@@ -1,5 +1,6 @@
 //! The interference xApp's end-of-run summary, read off its metrics: every UE entry not
-//! used, every output refused and every handover held or failed, by reason.
+//! used, every output refused, every period or control dropped and every handover held or
+//! failed, by reason.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,6 +22,9 @@ pub struct MobilitySummary {
     /// Only reasons or results seen.
     pub ue_dropped: BTreeMap<&'static str, u64>,
     pub outputs_refused: BTreeMap<&'static str, u64>,
+    /// `xapp_decisions_dropped_total`: periods or controls lost on the way (a full or
+    /// closed reply queue, e.g. at shutdown).
+    pub dropped: BTreeMap<&'static str, u64>,
     pub handovers: BTreeMap<&'static str, u64>,
     pub held: BTreeMap<&'static str, u64>,
     pub restrictions: BTreeMap<&'static str, u64>,
@@ -54,6 +58,7 @@ impl MobilitySummary {
             reconnects: m.reconnects.get(),
             ue_dropped: reasons(&mob.ue_dropped, super::UE_DROP_REASONS),
             outputs_refused: reasons(&mob.outputs_refused, super::OUTPUT_REFUSALS),
+            dropped: reasons(&m.dropped, crate::summary::DROP_REASONS),
             held: reasons(&mob.held, &nf_core::mobility::Held::REASONS),
             handovers: results(&mob.handovers, super::HANDOVER_RESULTS),
             restrictions: results(&mob.restrictions, super::RESTRICTION_RESULTS),
@@ -94,8 +99,36 @@ impl fmt::Display for MobilitySummary {
         )?;
         line(f, "UE entries not used", &self.ue_dropped)?;
         line(f, "model outputs refused", &self.outputs_refused)?;
+        line(f, "periods or controls dropped", &self.dropped)?;
         line(f, "handovers", &self.handovers)?;
         line(f, "handovers held", &self.held)?;
         line(f, "restrictions", &self.restrictions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A period or control lost at shutdown is in the summary with its reason; a run
+    /// without one says none.
+    #[test]
+    fn the_summary_names_every_dropped_period_or_control() {
+        let m = Metrics::new();
+        assert!(
+            MobilitySummary::from_metrics(&m)
+                .to_string()
+                .contains("periods or controls dropped: none")
+        );
+        Metrics::inc(&m.dropped, "shutdown");
+        Metrics::inc(&m.dropped, "shutdown");
+        Metrics::inc(&m.dropped, "reply_queue_full");
+        let s = MobilitySummary::from_metrics(&m);
+        assert_eq!(s.dropped.get("shutdown"), Some(&2));
+        assert!(
+            s.to_string()
+                .contains("periods or controls dropped: reply_queue_full 1, shutdown 2"),
+            "{s}"
+        );
     }
 }

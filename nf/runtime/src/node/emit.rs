@@ -164,6 +164,7 @@ impl<'a> Emit<'a> {
             quota_value(&d.quotas),
         );
         let events = self.outcomes.events.clone();
+        let metrics = self.task.metrics.clone();
         tokio::spawn(async move {
             let guidance = gate.ask(intent.clone()).await;
             let guided = Guided {
@@ -171,8 +172,15 @@ impl<'a> Emit<'a> {
                 intent,
                 guidance,
             };
-            // A node that stopped reading its events drops the decision with its slot.
-            let _ = events.send(NodeEvent::Guided(Box::new(guided))).await;
+            // A node that stopped reading its events (shutdown) drops the decision with its
+            // slot: counted, never silent.
+            if events
+                .send(NodeEvent::Guided(Box::new(guided)))
+                .await
+                .is_err()
+            {
+                Metrics::inc(&metrics.dropped, "shutdown");
+            }
         });
     }
 

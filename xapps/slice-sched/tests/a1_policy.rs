@@ -16,26 +16,27 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2_asn1::rc::RcProfile;
-use nf_infer::runtime::{ModelConfig, Provider, load_model};
 use nf_rmr::{Message, RmrConfig, RmrEndpoint, mtype};
 use nf_runtime::RuntimeConfig;
 use nf_runtime::a1::{A1Config, A1Service};
-use nf_runtime::e2::E2Node;
 use nf_runtime::metrics::Metrics;
-use nf_runtime::transport::osc::{OscConfig, OscNode};
-use nf_runtime::transport::{RicTransport, TransportKind, WireEncoding};
+use nf_runtime::transport::osc::OscConfig;
+use nf_runtime::transport::RicTransport;
 use serde_json::{Value, json};
 use testbed::ports::free_port;
 use testbed::sim::Sim;
 use testbed::sim::osc as simosc;
-use testbed::trace::{bundled_root, read_cells};
 use tokio::sync::{mpsc, oneshot};
+
+use common::{route_file, wait_for};
+use e2_asn1::kpm::KpmVersion;
 
 const TYPE: u32 = nf_core::a1::DEFAULT_POLICY_TYPE_ID;
 /// Slice 1's maximum PRB share under the test policy; unbounded, every maximum is at least
@@ -43,32 +44,7 @@ const TYPE: u32 = nf_core::a1::DEFAULT_POLICY_TYPE_ID;
 const CAP: u8 = 8;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("a1-policy-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn route_file(dir: &Path, name: &str, routes: &[(i32, SocketAddr)]) -> PathBuf {
-    let mut text = String::from("newrt|start\n");
-    for (m, to) in routes {
-        text.push_str(&format!("rte|{m}|{to}\n"));
-    }
-    text.push_str("newrt|end\n");
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    cond()
+    common::temp_dir("a1-policy", name)
 }
 
 /// The A1 mediator: an RMR endpoint routing 20010 to the xApp.
@@ -309,16 +285,7 @@ impl Loop {
         xapp_rmr: SocketAddr,
         mediator: SocketAddr,
     ) -> Self {
-        let traces = read_cells(&bundled_root()).expect("bundled traces");
-        let sim = Sim::new(
-            testbed::sim::SimConfig {
-                nodes: 1,
-                cells_per_node: 2,
-                speed: 2.5,
-                ..testbed::sim::SimConfig::default()
-            },
-            traces,
-        );
+        let sim = common::bundled_sim(1);
         let ric = simosc::OscRic::start(
             sim.clone(),
             simosc::OscConfig {
@@ -329,25 +296,8 @@ impl Loop {
         .await
         .unwrap();
         let http_port = free_port();
-        let mut cfg = RuntimeConfig::local("http://unused.invalid:1");
-        cfg.transport = TransportKind::OscRmr;
-        cfg.encoding = WireEncoding::Asn1Per;
-        cfg.rc_profile = RcProfile::Srsran;
-        cfg.budget = nf_core::latency::Budget::from_ms(1000.0);
-        cfg.backoff.initial = Duration::from_millis(20);
-        cfg.backoff.max = Duration::from_millis(200);
-        cfg.guard.max_controls_per_cell_per_sec = 50;
-        cfg.control_timeout = Duration::from_secs(2);
-        cfg.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], http_port)));
-        cfg.nodes = sim
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(n, node)| E2Node {
-                id: simosc::ran_name(n),
-                cells: node.cells.iter().map(|c| c.info.clone()).collect(),
-            })
-            .collect();
+        let mut cfg = common::osc_config(http_port);
+        cfg.nodes = common::sim_e2_nodes(&sim);
         let routes = route_file(
             dir,
             &format!("{name}.rt"),
@@ -364,15 +314,7 @@ impl Loop {
             callback_host: "127.0.0.1".into(),
             callback_http_port: http_port,
             requestor_id: 1001,
-            nodes: (0..sim.nodes.len())
-                .map(|n| OscNode {
-                    meid: simosc::ran_name(n),
-                    kpm_function_id: simosc::KPM_RAN_FUNCTION_ID,
-                    rc_function_id: simosc::RC_RAN_FUNCTION_ID,
-                    kpm_version: Some(e2_asn1::kpm::KpmVersion::V3_00),
-                    rc_profile: None,
-                })
-                .collect(),
+            nodes: common::sim_osc_nodes(&sim, Some(KpmVersion::V3_00)),
             ..OscConfig::default()
         };
         let mut a1 = A1Config::new(state_file);
@@ -383,14 +325,7 @@ impl Loop {
             slice_xapp::open_decision_log(&log, 0, false, nf_runtime::logfile::Rotation::default())
                 .unwrap(),
         );
-        let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../models/slice_forecaster/slice_forecaster.contract.toml");
-        let model = load_model(&ModelConfig {
-            contract,
-            onnxruntime_lib: None,
-            providers: vec![Provider::Cpu],
-        })
-        .expect("shipped model loads");
+        let model = common::forecaster();
         let metrics = Arc::new(Metrics::new());
         let (stop, stopped) = oneshot::channel::<()>();
         let run = tokio::spawn(nf_runtime::run(cfg, model, metrics.clone(), async move {

@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -21,18 +23,18 @@ use e2_asn1::e2ap::{self, Cause, E2apMessage, IndicationType, RicRequestId};
 use e2_asn1::kpm::{self, KpmVersion};
 use e2_asn1::rc::RcProfile;
 use nf_core::{CellId, KpmReport, MeasVec};
-use nf_infer::runtime::{ModelConfig, Provider, load_model};
 use nf_osc::submgr::ActionToBeSetup;
 use nf_rmr::{Message, RmrConfig, RmrEndpoint, mtype};
 use nf_runtime::RuntimeConfig;
 use nf_runtime::e2::{CellInfo, E2Node};
 use nf_runtime::metrics::Metrics;
 use nf_runtime::transport::osc::{OscConfig, OscNode};
-use nf_runtime::transport::{TransportKind, WireEncoding};
 use testbed::osc::submgr::{Cause as SubCause, E2Side, SubMgrServer, SubMgrServerConfig};
 use testbed::ports::free_port;
 use testbed::trace::{Window, bundled_root, read_cells};
 use tokio::sync::oneshot;
+
+use common::wait_for;
 
 const PERIOD_MS: u32 = 100;
 const REQUESTOR: u16 = 1001;
@@ -42,14 +44,7 @@ const RC_FUNCTION: u16 = 3;
 const REFUSING_NODE: &str = "gnb-v2";
 
 fn model() -> nf_infer::runtime::LoadedModel {
-    let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models/slice_forecaster/slice_forecaster.contract.toml");
-    load_model(&ModelConfig {
-        contract,
-        onnxruntime_lib: None,
-        providers: vec![Provider::Cpu],
-    })
-    .expect("shipped model loads")
+    common::forecaster()
 }
 
 fn unix_ms() -> u64 {
@@ -58,15 +53,10 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A route file sending every type of `mtypes` to `to`.
 fn route_file(dir: &Path, name: &str, mtypes: &[i32], to: SocketAddr) -> PathBuf {
-    let mut text = String::from("newrt|start\n");
-    for m in mtypes {
-        text.push_str(&format!("rte|{m}|{to}\n"));
-    }
-    text.push_str("newrt|end\n");
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
+    let routes: Vec<(i32, SocketAddr)> = mtypes.iter().map(|m| (*m, to)).collect();
+    common::route_file(dir, name, &routes)
 }
 
 /// One E2 node of the fake RIC.
@@ -437,19 +427,8 @@ fn answer_control(ep: &RmrEndpoint, m: &Message, seen: &Mutex<Seen>) {
 
 fn xapp_config(ric: &Ric, xapp_rmr: SocketAddr, e2t: SocketAddr, dir: &Path) -> RuntimeConfig {
     let http_port = free_port();
-    let mut cfg = RuntimeConfig::local("http://unused.invalid:1");
-    cfg.transport = TransportKind::OscRmr;
-    cfg.encoding = WireEncoding::Asn1Per;
-    cfg.rc_profile = RcProfile::Srsran;
+    let mut cfg = common::osc_config(http_port);
     cfg.report_period_ms = PERIOD_MS;
-    cfg.budget = nf_core::latency::Budget::from_ms(1000.0);
-    cfg.backoff.initial = Duration::from_millis(20);
-    cfg.backoff.max = Duration::from_millis(200);
-    cfg.stale_after_ms = 5_000;
-    cfg.guard.max_controls_per_cell_per_sec = 50;
-    cfg.control_timeout = Duration::from_secs(2);
-    cfg.discovery_timeout = Duration::from_secs(5);
-    cfg.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], http_port)));
     cfg.nodes = ric
         .e2
         .nodes
@@ -485,20 +464,7 @@ fn xapp_config(ric: &Ric, xapp_rmr: SocketAddr, e2t: SocketAddr, dir: &Path) -> 
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("osc-path-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    cond()
+    common::temp_dir("osc-path", name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -636,16 +602,7 @@ async fn the_loop_closes_against_the_simulators_oran_sc_face() {
     use testbed::sim::osc as simosc;
     let dir = temp_dir("sim");
     let xapp_rmr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let traces = read_cells(&bundled_root()).expect("bundled traces");
-    let sim = testbed::sim::Sim::new(
-        testbed::sim::SimConfig {
-            nodes: 2,
-            cells_per_node: 2,
-            speed: 2.5,
-            ..testbed::sim::SimConfig::default()
-        },
-        traces,
-    );
+    let sim = common::bundled_sim(2);
     let ric = simosc::OscRic::start(
         sim.clone(),
         simosc::OscConfig {
@@ -658,27 +615,8 @@ async fn the_loop_closes_against_the_simulators_oran_sc_face() {
     .await
     .unwrap();
     let http_port = free_port();
-    let mut cfg = RuntimeConfig::local("http://unused.invalid:1");
-    cfg.transport = TransportKind::OscRmr;
-    cfg.encoding = WireEncoding::Asn1Per;
-    cfg.rc_profile = RcProfile::Srsran;
-    cfg.budget = nf_core::latency::Budget::from_ms(1000.0);
-    cfg.backoff.initial = Duration::from_millis(20);
-    cfg.backoff.max = Duration::from_millis(200);
-    cfg.stale_after_ms = 5_000;
-    cfg.guard.max_controls_per_cell_per_sec = 50;
-    cfg.control_timeout = Duration::from_secs(2);
-    cfg.discovery_timeout = Duration::from_secs(5);
-    cfg.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], http_port)));
-    cfg.nodes = sim
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(n, node)| E2Node {
-            id: simosc::ran_name(n),
-            cells: node.cells.iter().map(|c| c.info.clone()).collect(),
-        })
-        .collect();
+    let mut cfg = common::osc_config(http_port);
+    cfg.nodes = common::sim_e2_nodes(&sim);
     cfg.osc = OscConfig {
         submgr: ric.submgr_addr().to_string(),
         e2mgr: ric.e2mgr_addr().map(|a| a.to_string()),
@@ -692,15 +630,7 @@ async fn the_loop_closes_against_the_simulators_oran_sc_face() {
         callback_host: "127.0.0.1".into(),
         callback_http_port: http_port,
         requestor_id: REQUESTOR,
-        nodes: (0..2)
-            .map(|n| OscNode {
-                meid: simosc::ran_name(n),
-                kpm_function_id: simosc::KPM_RAN_FUNCTION_ID,
-                rc_function_id: simosc::RC_RAN_FUNCTION_ID,
-                kpm_version: None,
-                rc_profile: None,
-            })
-            .collect(),
+        nodes: common::sim_osc_nodes(&sim, None),
         ..OscConfig::default()
     };
     let metrics = Arc::new(Metrics::new());

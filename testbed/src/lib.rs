@@ -25,6 +25,7 @@ pub mod librmr;
 pub mod mapping;
 pub mod osc;
 pub mod policy_train;
+pub mod poll;
 pub mod ports;
 pub mod radio;
 pub mod recording;

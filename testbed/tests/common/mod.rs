@@ -78,17 +78,7 @@ pub async fn start_sim(cfg: SimConfig) -> RunningSim {
     RunningSim::bind(sim(cfg), 0).await.expect("bind loopback")
 }
 
-/// Waits until `cond` holds, polling, at most `limit`.
-pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    cond()
-}
+pub use testbed::poll::wait_for;
 
 pub fn fast() -> SimConfig {
     SimConfig {

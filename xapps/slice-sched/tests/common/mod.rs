@@ -49,17 +49,7 @@ pub fn route_file(dir: &Path, name: &str, routes: &[(i32, SocketAddr)]) -> PathB
     path
 }
 
-/// Polls `cond` every 25 ms for up to `limit`.
-pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    cond()
-}
+pub use testbed::poll::wait_for;
 
 /// The runtime on the O-RAN SC path (`osc-rmr`, APER, srsRAN RC profile) with the guard
 /// rails a test run needs (1 s budget, 20–200 ms backoff, 50 controls per cell and second,

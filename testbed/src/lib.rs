@@ -30,6 +30,7 @@ pub mod ports;
 pub mod radio;
 pub mod recording;
 pub mod report;
+pub mod shipped;
 pub mod sim;
 pub mod trace;
 pub mod trial;

@@ -6,11 +6,9 @@
 
 pub mod xapp_proc;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nf_infer::runtime::{LoadedModel, ModelConfig, Provider, load_model};
 use nf_runtime::metrics::Metrics;
 use nf_runtime::{RuntimeConfig, Summary};
 use testbed::sim::{RunningSim, Sim, SimConfig};
@@ -18,16 +16,7 @@ use testbed::trace;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub fn model() -> LoadedModel {
-    let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/slice_forecaster/slice_forecaster.contract.toml");
-    load_model(&ModelConfig {
-        contract,
-        onnxruntime_lib: None,
-        providers: vec![Provider::Cpu],
-    })
-    .expect("shipped model loads")
-}
+pub use testbed::shipped::forecaster as model;
 
 pub fn sim(cfg: SimConfig) -> Arc<Sim> {
     Sim::new(

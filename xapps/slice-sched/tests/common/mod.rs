@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use e2_asn1::kpm::KpmVersion;
 use e2_asn1::rc::RcProfile;
-use nf_infer::runtime::{LoadedModel, ModelConfig, Provider, load_model};
 use nf_runtime::RuntimeConfig;
 use nf_runtime::e2::E2Node;
 use nf_runtime::transport::osc::OscNode;
@@ -17,17 +16,7 @@ use nf_runtime::transport::{TransportKind, WireEncoding};
 use testbed::sim::{Sim, SimConfig, osc as simosc};
 use testbed::trace::{bundled_root, read_cells};
 
-/// The shipped slice forecaster, loaded through onnxruntime.
-pub fn forecaster() -> LoadedModel {
-    let contract = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models/slice_forecaster/slice_forecaster.contract.toml");
-    load_model(&ModelConfig {
-        contract,
-        onnxruntime_lib: None,
-        providers: vec![Provider::Cpu],
-    })
-    .expect("shipped model loads")
-}
+pub use testbed::shipped::forecaster;
 
 /// A fresh folder `<prefix>-<name>-<pid>` under the temp dir.
 pub fn temp_dir(prefix: &str, name: &str) -> PathBuf {

@@ -11,7 +11,11 @@
 //!   to it, each released (unsubscribed, last control) before it is acquired; then one
 //!   leaves on SIGTERM and the others take its nodes over;
 //! - in both, over the whole run: per node, no two instances' subscriptions are open at
-//!   once and no two instances' controls interleave.
+//!   once and no two instances' controls interleave;
+//! - A1 with sharding: the mediator (a real RMR endpoint) fans policy type 21010 out to
+//!   every replica (`rte|20010|r0;r1;r2`, one group per replica); each answers OK under its
+//!   own `handler_id`, every node's quotas are bounded by whichever replica owns it, and
+//!   after a SIGKILL the heirs keep bounding the nodes they take over.
 //!
 //! The binary is `target/debug/slice-xapp` (`cargo build -p slice-xapp`).
 
@@ -86,6 +90,16 @@ struct Fleet {
     replicas: u32,
     ports: Vec<u16>,
     procs: BTreeMap<u32, XappProcess>,
+    /// `[a1]` of every replica, when the test runs A1.
+    a1: Option<A1Fleet>,
+}
+
+/// Each replica's A1 handler: its own RMR port and state file, one route table back to
+/// the mediator.
+struct A1Fleet {
+    rmr_ports: Vec<u16>,
+    routes: std::path::PathBuf,
+    dir: std::path::PathBuf,
 }
 
 impl Fleet {
@@ -102,11 +116,21 @@ impl Fleet {
             replicas,
             ports: (0..replicas).map(|_| free_port()).collect(),
             procs: BTreeMap::new(),
+            a1: None,
         }
     }
 
     fn start(&mut self, ordinal: u32) {
-        let text = config(self.replicas, ordinal, &self.ports);
+        let mut text = config(self.replicas, ordinal, &self.ports);
+        if let Some(a1) = &self.a1 {
+            let state = a1.dir.join(format!("a1-{ordinal}.json"));
+            text.push_str(&format!(
+                "\n[a1]\nstate_file = {:?}\nrmr_listen = \"127.0.0.1:{}\"\nrmr_route_table = {:?}\n",
+                state.display().to_string(),
+                a1.rmr_ports[ordinal as usize],
+                a1.routes.display().to_string()
+            ));
+        }
         let listen = format!("127.0.0.1:{}", self.ports[ordinal as usize]);
         let name = format!("shard-{}-{ordinal}", self.replicas);
         let p = XappProcess::start_listening("slice-xapp", &name, &self.sim, &text, &listen);
@@ -469,4 +493,190 @@ async fn a_joining_replica_gets_its_nodes_released_first_and_a_leaving_one_hands
     assert!(taken_ms <= bound_ms() + SLACK_MS, "{taken_ms} ms");
     check_exclusive(&fleet.sim);
     fleet.stop().await;
+}
+
+/// Slice 1's maximum PRB ratio in a logged quota control (`"1 0..40/0%, 2 ..."`).
+fn slice1_max(value: &str) -> Option<u8> {
+    value.split(", ").find_map(|q| {
+        let rest = q.strip_prefix("1 ")?;
+        rest.split("..").nth(1)?.split('/').next()?.parse().ok()
+    })
+}
+
+/// `GET /metrics` of the replica on `port`: the value of the unlabelled series `name`.
+fn metric(port: u16, name: &str) -> Option<f64> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_a1_policy_fanned_out_to_every_replica_bounds_every_node_and_follows_a_takeover() {
+    use nf_rmr::{Message, RmrConfig, RmrEndpoint, mtype};
+    use testbed::osc::write_route_table;
+    /// Slice 1's maximum PRB share under the policy; unbounded, every maximum is at least
+    /// `policy.max_ratio_floor` (10).
+    const CAP: u8 = 8;
+    const TYPE: u32 = nf_core::a1::DEFAULT_POLICY_TYPE_ID;
+    let _one = SERIAL.lock().await;
+    let dir = std::env::temp_dir().join(format!("shard-a1-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rmr_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    // The mediator: 20010 to every replica (one group each: each gets a copy).
+    let fanout: Vec<String> = rmr_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let med_routes = write_route_table(
+        &dir,
+        "mediator.rt",
+        &[(mtype::A1_POLICY_REQ, fanout.join(";"))],
+    )
+    .unwrap();
+    let (med, mut from_xapps) = RmrEndpoint::bind(RmrConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        seed_routes: Some(med_routes),
+        ..RmrConfig::default()
+    })
+    .await
+    .unwrap();
+    let back = med.local_addr().to_string();
+    let routes = write_route_table(
+        &dir,
+        "xapp-a1.rt",
+        &[
+            (mtype::A1_POLICY_RESP, back.clone()),
+            (mtype::A1_POLICY_QUERY, back),
+        ],
+    )
+    .unwrap();
+    let mut fleet = Fleet::new(3).await;
+    fleet.a1 = Some(A1Fleet {
+        rmr_ports,
+        routes,
+        dir: dir.clone(),
+    });
+    for o in 0..3 {
+        fleet.start(o);
+    }
+    fleet.wait_settled(&[0, 1, 2], 0, "start").await;
+    let nodes = fleet.nodes();
+    let owner_of = |n: &String, live: &[u32]| instance(owner(n, live.iter().copied()).unwrap());
+    // Before the policy, no node's slice 1 is under the cap.
+    let latest = |sim: &RunningSim, n: &String| {
+        sim.sim
+            .control_log()
+            .iter()
+            .rev()
+            .find(|c| &c.node == n && c.accepted)
+            .and_then(|c| slice1_max(&c.value))
+    };
+    for n in &nodes {
+        let max = latest(&fleet.sim, n);
+        assert!(
+            max.is_some_and(|m| m > CAP),
+            "{n} before the policy: {max:?}"
+        );
+    }
+
+    // CREATE, sent once by the mediator: every replica answers OK under its own handler_id.
+    let body = serde_json::json!({"operation": "CREATE", "policy_type_id": TYPE,
+        "policy_instance_id": "17",
+        "payload": {"slices": [{"sst": 1, "max_prb_share_pct": CAP}]}});
+    med.send(
+        Message::new(mtype::A1_POLICY_REQ, body.to_string().into_bytes()).with_sub_id(TYPE as i32),
+    )
+    .unwrap();
+    let mut handlers = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while handlers.len() < 3 {
+        let m = tokio::time::timeout_at(deadline, from_xapps.recv())
+            .await
+            .unwrap_or_else(|_| panic!("responses from {handlers:?} only within 20 s"))
+            .unwrap();
+        if m.mtype != mtype::A1_POLICY_RESP {
+            continue; // the query each replica sends at start
+        }
+        let r: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(r["status"], "OK", "{r}");
+        assert_eq!(r["policy_instance_id"], "17", "{r}");
+        assert!(
+            handlers.insert(r["handler_id"].as_str().unwrap().to_owned()),
+            "{r}"
+        );
+    }
+    assert_eq!(handlers, (0..3).map(instance).collect::<BTreeSet<_>>());
+    for o in 0..3 {
+        assert_eq!(
+            metric(fleet.ports[o], "xapp_a1_policy_instances"),
+            Some(1.0),
+            "replica {o}"
+        );
+    }
+    // Every node's latest control, sent by its owner, bounds slice 1.
+    let capped = wait_for(LIMIT, || {
+        let log = fleet.sim.sim.control_log();
+        nodes.iter().all(|n| {
+            log.iter()
+                .rev()
+                .find(|c| &c.node == n && c.accepted)
+                .is_some_and(|c| {
+                    c.app_instance_id == owner_of(n, &[0, 1, 2])
+                        && slice1_max(&c.value).is_some_and(|m| m <= CAP)
+                })
+        })
+    })
+    .await;
+    assert!(
+        capped,
+        "not every node capped: {:?}",
+        nodes
+            .iter()
+            .map(|n| (n, latest(&fleet.sim, n)))
+            .collect::<Vec<_>>()
+    );
+    let capped_at = fleet.sim.sim.elapsed_ms();
+
+    // The replica owning most nodes is killed; its heirs hold the policy too.
+    let victim = (0..3u32)
+        .max_by_key(|o| nodes.iter().filter(|n| owner(n, 0..3) == Some(*o)).count())
+        .unwrap();
+    let survivors: Vec<u32> = (0..3).filter(|o| *o != victim).collect();
+    let killed_at = fleet.sim.sim.elapsed_ms();
+    fleet.procs.get_mut(&victim).unwrap().kill();
+    fleet
+        .wait_settled(&survivors, killed_at, "after the kill")
+        .await;
+    // From the moment every node was capped, no accepted control (the victim's last ones,
+    // the heirs' first ones included) lifts slice 1 above the cap.
+    let log = fleet.sim.sim.control_log();
+    let after: Vec<_> = log
+        .iter()
+        .filter(|c| c.t_ms >= capped_at && c.accepted)
+        .collect();
+    let moved: Vec<_> = after
+        .iter()
+        .filter(|c| c.t_ms >= killed_at && owner(&c.node, 0..3) == Some(victim))
+        .collect();
+    assert!(!moved.is_empty(), "no control of a taken-over node");
+    for c in &after {
+        assert!(
+            slice1_max(&c.value).is_some_and(|m| m <= CAP),
+            "{} by {} at {} ms: {}",
+            c.node,
+            c.app_instance_id,
+            c.t_ms,
+            c.value
+        );
+    }
+    println!(
+        "A1 fanned out to 3 replicas: {} controls after every node was capped, {} of them by heirs of the killed replica {victim}, all with slice 1 ≤ {CAP} %",
+        after.len(),
+        moved.len()
+    );
+    fleet.procs.remove(&victim);
+    fleet.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

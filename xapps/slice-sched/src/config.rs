@@ -505,11 +505,17 @@ impl FileConfig {
         runtime.rc_profile = ric.rc_profile;
         runtime.nodes = ric.nodes;
         runtime.osc = ric.osc;
+        let ordinal = sharded.ordinal;
         sharded.apply(&mut runtime);
-        runtime.a1 = self
-            .a1
-            .as_ref()
-            .and_then(|s| s.check(base, runtime.transport, &self.e2t.app_instance_id, &mut p));
+        // The handler answers under this replica's own name: `{ordinal}` is replaced in
+        // `a1.handler_id` and in the `e2t.app_instance_id` it defaults to.
+        runtime.a1 = self.a1.as_ref().and_then(|s| {
+            s.check(base, runtime.transport, &runtime.app_instance_id, &mut p)
+                .map(|mut a| {
+                    a.handler_id = a.handler_id.replace(shard::ORDINAL, &ordinal.to_string());
+                    a
+                })
+        });
         if let Some(written) = runtime.osc.rmr_route_table.take() {
             let resolved = resolve(base, &written);
             p.file("ric.osc.rmr_route_table", &written, &resolved);
@@ -1539,6 +1545,28 @@ prbs = 50
         assert_eq!(r.osc.callback_http_port, 9464, "metrics.listen's port");
         let rt = r.osc.rmr_route_table.as_ref().unwrap();
         assert!(rt.is_absolute() && rt.is_file(), "{}", rt.display());
+    }
+
+    /// A sharded replica's A1 handler answers under the replica's own name: `{ordinal}`
+    /// is replaced in the default (`e2t.app_instance_id`) and in `a1.handler_id`.
+    #[test]
+    fn a_sharded_replica_answers_a1_under_its_own_name() {
+        let state = std::env::temp_dir().join("slice-xapp-a1-shard-test.json");
+        let text = |handler: &str| {
+            demo().replace(
+                "app_instance_id = \"slice-xapp-1\"",
+                "app_instance_id = \"slice-xapp-{ordinal}\"",
+            ) + &format!(
+                "\n[shard]\nreplicas = 3\nordinal = 2\npeers = [\"http://127.0.0.1:1\", \"http://127.0.0.1:2\", \"http://127.0.0.1:3\"]\n\
+                 \n[a1]\nstate_file = \"{}\"\nrmr_listen = \"127.0.0.1:4562\"\n{handler}",
+                state.display()
+            )
+        };
+        let v = validate(&text("")).unwrap();
+        assert_eq!(v.runtime.app_instance_id, "slice-xapp-2");
+        assert_eq!(v.runtime.a1.unwrap().handler_id, "slice-xapp-2");
+        let v = validate(&text("handler_id = \"a1-{ordinal}\"\n")).unwrap();
+        assert_eq!(v.runtime.a1.unwrap().handler_id, "a1-2");
     }
 
     /// `[a1]`: every bad key named; its own RMR port unless the O-RAN SC transport's is

@@ -5,7 +5,7 @@
 //! [a1]
 //! state_file = "/var/lib/slice-xapp/a1-policies.json"   # on a volume that survives restarts
 //! # policy_type_id = 21010          # the type shipped in xapps/deploy/oran-sc/
-//! # handler_id = "slice-xapp-1"     # default: e2t.app_instance_id
+//! # handler_id = "slice-xapp-1"     # default: e2t.app_instance_id; `{ordinal}` replaced
 //! # rmr_listen = "0.0.0.0:4560"     # only when ric.transport is not "osc-rmr"
 //! # rmr_route_table = "a1.rt"       # idem; else RMR_SEED_RT / RMR_RTG_SVC
 //! ```
@@ -32,7 +32,8 @@ pub struct A1Section {
     pub policy_type_id: u64,
     /// JSON file keeping the active instances across restarts (its folder must exist).
     pub state_file: PathBuf,
-    /// `handler_id` of the responses (default: `e2t.app_instance_id`).
+    /// `handler_id` of the responses (default: `e2t.app_instance_id`); `{ordinal}` is
+    /// replaced by the replica's ordinal, as in `e2t.app_instance_id`.
     pub handler_id: Option<String>,
     /// RMR data port of the handler's own endpoint (transports other than `osc-rmr`).
     pub rmr_listen: Option<SocketAddr>,

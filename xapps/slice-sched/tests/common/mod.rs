@@ -26,16 +26,10 @@ pub fn temp_dir(prefix: &str, name: &str) -> PathBuf {
     dir
 }
 
-/// A static RMR route table (`RMR_SEED_RT` format) in `dir/name`: message type → endpoint.
+/// A static RMR route table in `dir/name`: message type → endpoint.
 pub fn route_file(dir: &Path, name: &str, routes: &[(i32, SocketAddr)]) -> PathBuf {
-    let mut text = String::from("newrt|start\n");
-    for (m, to) in routes {
-        text.push_str(&format!("rte|{m}|{to}\n"));
-    }
-    text.push_str("newrt|end\n");
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("route file");
-    path
+    let routes: Vec<(i32, String)> = routes.iter().map(|(m, to)| (*m, to.to_string())).collect();
+    testbed::osc::write_route_table(dir, name, &routes).expect("route file")
 }
 
 pub use testbed::poll::wait_for;

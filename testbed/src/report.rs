@@ -421,6 +421,18 @@ pub fn html(r: &TrialReport) -> String {
             d * 100.0
         );
     }
+    if let Some(a1) = &r.a1 {
+        let _ = write!(
+            body,
+            "<p>A1 policy {} in force on every cell: it bounded {} control and {} treatment decisions; slice utility weights eMBB {}, URLLC {}, mMTC {}.</p>",
+            esc(&a1.instances.join(", ")),
+            a1.bounded[0],
+            a1.bounded[1],
+            a1.weights.embb,
+            a1.weights.urllc,
+            a1.weights.mmtc
+        );
+    }
     let _ = write!(
         body,
         "<h2>Verdict (treatment − control; <span class=\"method\">{}</span>; 95 % intervals)</h2>",

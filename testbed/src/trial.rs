@@ -27,13 +27,14 @@ pub mod sweep;
 
 use std::collections::VecDeque;
 
+use nf_core::a1::{EffectivePolicy, SliceLoad};
 use nf_core::guard::{GuardConfig, GuardRails, enforce};
 use nf_core::policy::SliceQuota;
 use nf_core::trial::kpi::Kpi;
 use nf_core::trial::sequential::{Look, Rail, RailConfig};
 use nf_core::trial::utility::UtilityWeights;
 use nf_core::trial::{Assignment, CONTROL, Design, TREATMENT, mix, stratified};
-use nf_core::{CellId, MeasVec};
+use nf_core::{CellId, Meas, MeasVec};
 
 use crate::twin::{self, LinkTable, Scheduler, SliceKpi, TwinCell, TwinState};
 
@@ -240,6 +241,11 @@ pub struct TrialConfig {
     /// Windows the treatment arm's decisions take to reach the cell (0: the window they are
     /// made for, as the control's): a remote model's answer arriving late, at its worst.
     pub treatment_lag_windows: usize,
+    /// An A1 policy in force on every cell (`abtrial --a1-policy`): each arm's quotas are
+    /// bounded by it before the quota invariants and the guard rails, as the xApp bounds
+    /// them (`EffectivePolicy::bound`, with the cell's last KPM window as its loads); the
+    /// caller takes `weights` from it (`EffectivePolicy::utility_weights`).
+    pub a1: Option<EffectivePolicy>,
 }
 
 impl Default for TrialConfig {
@@ -264,6 +270,7 @@ impl Default for TrialConfig {
             weights: UtilityWeights::default(),
             primary_kpi: Kpi::SliceUtility,
             treatment_lag_windows: 0,
+            a1: None,
         }
     }
 }
@@ -332,6 +339,19 @@ pub struct TrialReport {
     /// Shadow: share of decisions where the shadow arm's quotas differ from the acting arm's.
     pub shadow_disagreement: Option<f64>,
     pub controls: [u64; 2],
+    /// The A1 policy the trial ran under, and how many decisions of each arm it changed.
+    pub a1: Option<A1Report>,
+}
+
+/// What an A1 policy did in a trial.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct A1Report {
+    /// The policy's instances.
+    pub instances: Vec<String>,
+    /// Per arm: decisions (acting or shadow) whose quotas the policy changed.
+    pub bounded: [u64; 2],
+    /// The slice utility's weights under the policy.
+    pub weights: UtilityWeights,
 }
 
 struct VCell {
@@ -492,6 +512,11 @@ pub fn run(
         rolled_back_at: None,
         shadow_disagreement: None,
         controls: [0, 0],
+        a1: cfg.a1.as_ref().map(|p| A1Report {
+            instances: p.instances().to_vec(),
+            bounded: [0, 0],
+            weights: cfg.weights,
+        }),
     };
     let (mut shadow_total, mut shadow_diff) = (0u64, 0u64);
     for k in 0..cfg.windows {
@@ -547,12 +572,21 @@ pub fn run(
                 // Switched to control: what the treatment still had on its way is lost.
                 c.lagged.clear();
             }
+            // The policy bounds what reaches the cell, with the loads of the last report.
+            let mut bound = |q: &mut Vec<SliceQuota>, arm: usize| {
+                if let (Some(p), Some(r)) = (&cfg.a1, report.a1.as_mut()) {
+                    let before = q.clone();
+                    p.bound(q, &slice_loads(&c.last_kpm), Some(t.prbs as f32));
+                    r.bounded[arm] += u64::from(*q != before);
+                }
+                enforce(q);
+            };
             if let Some(mut q) = now {
-                enforce(&mut q);
+                bound(&mut q, acting);
                 if let Some(s) = shadow
                     && let Some(mut sq) = decided[i][s].take()
                 {
-                    enforce(&mut sq);
+                    bound(&mut sq, s);
                     shadow_total += 1;
                     shadow_diff += u64::from(sq != q);
                 }
@@ -738,6 +772,20 @@ fn kpi_values(t: &TwinCell, kpis: &[SliceKpi], sent: f64, w: &UtilityWeights) ->
         Some(kpis.iter().map(|k| k.buffer_bytes).sum()),
         twin::window_utility(t, kpis, w),
     ]
+}
+
+/// The loads an A1 policy reads (`SliceLoad`) from a cell's last KPM window.
+fn slice_loads(kpm: &[(nf_core::Snssai, MeasVec)]) -> Vec<(nf_core::Snssai, SliceLoad)> {
+    kpm.iter()
+        .map(|(s, m)| {
+            let load = SliceLoad {
+                thp_kbps: m.get(Meas::UeThpDl),
+                prb_used: m.get(Meas::PrbUsedDl),
+                buffer_bytes: m.get(Meas::DlBufferBytes),
+            };
+            (*s, load)
+        })
+        .collect()
 }
 
 /// One slice's KPIs of one window, in [`KPIS`] order (controls: 0).

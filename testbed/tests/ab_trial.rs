@@ -548,3 +548,123 @@ fn a_treatment_lag_delays_only_the_treatment_arm_s_decisions() {
     );
     assert_ne!(series(&now, t), series(&late, t));
 }
+
+// ---- issue 11: an A1 policy in force during an offline trial ---------------------------
+
+/// Slice `snssai`'s mean of `kpi` per arm (control, treatment), from the primary analysis.
+fn slice_means(r: &trial::TrialReport, snssai: &str, kpi: Kpi) -> (f64, f64) {
+    let e = r
+        .slices
+        .iter()
+        .find(|s| s.snssai == snssai)
+        .unwrap_or_else(|| panic!("no slice {snssai}"))
+        .effects
+        .iter()
+        .find(|e| e.kpi == kpi)
+        .unwrap()
+        .primary
+        .unwrap_or_else(|| panic!("slice {snssai} {kpi:?}: no estimate"));
+    (e.control_mean, e.treatment_mean)
+}
+
+#[test]
+fn an_a1_policy_bounds_both_arms_quotas_and_weights_the_utility() {
+    let (cells, link) = cells();
+    let cap = 6u8;
+    let payload = serde_json::json!({"slices": [
+        {"sst": 2, "max_prb_share_pct": cap, "utility_weight": 3}]});
+    let instance = nf_core::a1::PolicyInstance::from_payload("cap", &payload).unwrap();
+    let policy = nf_core::a1::EffectivePolicy::new(1, std::iter::once(&instance));
+    let base = nf_core::trial::utility::UtilityWeights::default();
+    let run = |a1: Option<nf_core::a1::EffectivePolicy>| {
+        let weights = a1.as_ref().map_or(base, |p| p.utility_weights(base));
+        let cfg = TrialConfig {
+            a1,
+            weights,
+            rail: None,
+            // Every cell plays both arms: each arm's slice means cover every cell.
+            ..small(Design::Switchback { block_ms: 5_000 })
+        };
+        let mut arms = [
+            trial::parse_arm("equal").unwrap(),
+            trial::parse_arm("proportional").unwrap(),
+        ];
+        trial::run(&cfg, &cells, &link, &mut arms).unwrap()
+    };
+    let (free, capped) = (run(None), run(Some(policy)));
+    assert!(free.a1.is_none());
+    let a1 = capped.a1.as_ref().unwrap();
+    assert_eq!(a1.instances, ["cap"]);
+    // URLLC (SST 2) takes the policy's weight; the others keep the base's.
+    assert_eq!(a1.weights.urllc, 3.0);
+    assert_eq!((a1.weights.embb, a1.weights.sla_penalty), (1.0, 0.5));
+    assert!(a1.bounded[0] > 0 && a1.bounded[1] > 0, "{:?}", a1.bounded);
+    // Slice 2 (the one the recorded cells load) never gets more than the cap's PRBs in
+    // either arm, and got more without it.
+    let prbs = cells.iter().map(|c| c.prbs).fold(0.0, f64::max);
+    let limit = (f64::from(cap) / 100.0 * prbs).ceil();
+    let (fc, ft) = slice_means(&free, "2", Kpi::PrbUsedDl);
+    let (cc, ct) = slice_means(&capped, "2", Kpi::PrbUsedDl);
+    println!(
+        "slice 2 mean PRB: control {fc:.2} → {cc:.2}, treatment {ft:.2} → {ct:.2} under a {cap} % cap ({limit} PRB)"
+    );
+    assert!(cc <= limit && ct <= limit, "{cc} / {ct} above {limit}");
+    assert!(fc > cc && ft > ct, "{fc} / {ft} vs {cc} / {ct}");
+}
+
+#[test]
+fn abtrial_runs_under_an_a1_policy_file_and_refuses_a_bad_one_naming_it() {
+    let out = scratch("a1");
+    let good = out.join("policy.json");
+    std::fs::write(
+        &good,
+        r#"{"slices": [{"sst": 1, "max_prb_share_pct": 20, "utility_weight": 2}]}"#,
+    )
+    .unwrap();
+    let bad = out.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"slices": [{"sst": 1, "min_prb_share_pct": 60, "max_prb_share_pct": 40}]}"#,
+    )
+    .unwrap();
+    let args = |policy: &Path| {
+        vec![
+            "--control".to_owned(),
+            "equal".to_owned(),
+            "--treatment".to_owned(),
+            "proportional".to_owned(),
+            "--cells".to_owned(),
+            "8".to_owned(),
+            "--windows".to_owned(),
+            "120".to_owned(),
+            "--a1-policy".to_owned(),
+            policy.display().to_string(),
+        ]
+    };
+    let run = |policy: &Path| {
+        let a = args(policy);
+        abtrial(&a.iter().map(String::as_str).collect::<Vec<_>>(), &out)
+    };
+    let o = run(&bad);
+    let (stdout, stderr) = text(&o);
+    assert!(!o.status.success(), "{stdout}");
+    assert!(
+        stderr.contains("bad.json") && stderr.contains("min"),
+        "{stderr}"
+    );
+    assert!(!out.join("trial.json").exists());
+    let o = run(&good);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("A1 policy abtrial: bounded"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("trial.json")).unwrap()).unwrap();
+    assert_eq!(json["a1"]["weights"]["embb"], 2.0);
+    assert!(
+        json["a1"]["bounded"][0].as_u64().unwrap() > 0,
+        "{}",
+        json["a1"]
+    );
+    let html = std::fs::read_to_string(out.join("trial.html")).unwrap();
+    assert!(html.contains("A1 policy abtrial in force"));
+}

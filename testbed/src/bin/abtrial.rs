@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nf_core::trial::Design;
 use nf_core::trial::kpi::{Kpi, UnknownKpi};
@@ -129,6 +129,13 @@ struct TrialArgs {
     /// remote model's answer at its latest (0: in effect for the window they are made for).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=40))]
     treatment_lag_windows: u64,
+    /// An A1 policy of type 21010 in force on every cell: a JSON file holding the payload
+    /// the A1 mediator sends (`{"slices": [{"sst": 1, "max_prb_share_pct": 40,
+    /// "utility_weight": 2}, ...]}`, docs/a1.md). Both arms' quotas are bounded by it as the
+    /// xApp bounds them, and the slice utility takes its utility weights (the slices it
+    /// does not name keep `--utility-weights`).
+    #[arg(long)]
+    a1_policy: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "cell-randomised")]
     design: DesignArg,
     /// Switchback block length [s].
@@ -197,8 +204,27 @@ fn load_runs(root: &std::path::Path, windows: usize) -> anyhow::Result<Vec<twin:
     Ok(cells)
 }
 
-fn config(cli: &TrialArgs) -> TrialConfig {
-    TrialConfig {
+/// The A1 policy of `--a1-policy`, checked as the xApp checks a CREATE.
+fn a1_policy(path: &std::path::Path) -> anyhow::Result<nf_core::a1::EffectivePolicy> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--a1-policy {}", path.display()))?;
+    let payload: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("--a1-policy {}: not JSON", path.display()))?;
+    let instance = nf_core::a1::PolicyInstance::from_payload("abtrial", &payload)
+        .with_context(|| format!("--a1-policy {}: refused", path.display()))?;
+    Ok(nf_core::a1::EffectivePolicy::new(
+        1,
+        std::iter::once(&instance),
+    ))
+}
+
+fn config(cli: &TrialArgs) -> anyhow::Result<TrialConfig> {
+    let a1 = cli.a1_policy.as_deref().map(a1_policy).transpose()?;
+    let weights = match &a1 {
+        Some(p) => p.utility_weights(cli.twin.utility_weights),
+        None => cli.twin.utility_weights,
+    };
+    Ok(TrialConfig {
         design: match cli.design {
             DesignArg::CellRandomised => Design::CellRandomised {
                 treatment_share: 0.5,
@@ -221,11 +247,12 @@ fn config(cli: &TrialArgs) -> TrialConfig {
         }),
         rail_kpi: cli.rail_kpi.0.unwrap_or(Kpi::DelayDl),
         look_every: cli.look_every,
-        weights: cli.twin.utility_weights,
+        weights,
         primary_kpi: cli.primary_kpi,
         treatment_lag_windows: cli.treatment_lag_windows as usize,
+        a1,
         ..TrialConfig::default()
-    }
+    })
 }
 
 fn sched(s: SchedArg) -> Scheduler {
@@ -257,6 +284,17 @@ fn print_summary(report: &TrialReport, cfg: &TrialConfig, out: &std::path::Path)
     match &report.rail {
         Some(r) => println!("  guard rail on {}: {}", r.kpi, r.status),
         None => println!("  no guard rail"),
+    }
+    if let Some(a1) = &report.a1 {
+        println!(
+            "A1 policy {}: bounded {} control and {} treatment decisions; utility weights embb {} urllc {} mmtc {}",
+            a1.instances.join(", "),
+            a1.bounded[0],
+            a1.bounded[1],
+            a1.weights.embb,
+            a1.weights.urllc,
+            a1.weights.mmtc
+        );
     }
     if let Some(d) = report.shadow_disagreement {
         println!("  shadow disagreement {:.1} %", d * 100.0);
@@ -357,7 +395,7 @@ fn twin_cells(
 
 fn run(cli: &TrialArgs) -> anyhow::Result<()> {
     let (cells, link, scenario, source) = twin_cells(&cli.twin, cli.windows)?;
-    let cfg = config(cli);
+    let cfg = config(cli)?;
     cfg.check(&cells)?;
     let mut arms = [parse_arm(&cli.control)?, parse_arm(&cli.treatment)?];
     let mut report = trial::run(&cfg, &cells, &link, &mut arms)?;
@@ -375,7 +413,7 @@ fn run(cli: &TrialArgs) -> anyhow::Result<()> {
 
 fn run_sweep(cli: &TrialArgs, seeds: u64) -> anyhow::Result<()> {
     let (cells, link, scenario, source) = twin_cells(&cli.twin, cli.windows)?;
-    let cfg = config(cli);
+    let cfg = config(cli)?;
     cfg.check(&cells)?;
     let seeds: Vec<u64> = (cli.seed..cli.seed + seeds).collect();
     let mut r = sweep(&cfg, &cells, &link, &seeds, || {

@@ -615,12 +615,9 @@ fn an_a1_policy_bounds_both_arms_quotas_and_weights_the_utility() {
 #[test]
 fn abtrial_runs_under_an_a1_policy_file_and_refuses_a_bad_one_naming_it() {
     let out = scratch("a1");
-    let good = out.join("policy.json");
-    std::fs::write(
-        &good,
-        r#"{"slices": [{"sst": 1, "max_prb_share_pct": 20, "utility_weight": 2}]}"#,
-    )
-    .unwrap();
+    // The shipped example: URLLC (SST 2) at least 20 % and weighted 2, eMBB at most 70 %.
+    let good = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../xapps/deploy/oran-sc/slice-sla-policy-example.json");
     let bad = out.join("bad.json");
     std::fs::write(
         &bad,
@@ -659,9 +656,13 @@ fn abtrial_runs_under_an_a1_policy_file_and_refuses_a_bad_one_naming_it() {
     assert!(stdout.contains("A1 policy abtrial: bounded"), "{stdout}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("trial.json")).unwrap()).unwrap();
-    assert_eq!(json["a1"]["weights"]["embb"], 2.0);
+    assert_eq!(json["a1"]["weights"]["urllc"], 2.0);
+    assert_eq!(json["a1"]["weights"]["embb"], 1.0);
+    // `equal` (a third each) already keeps the policy and is never changed; `proportional`
+    // gives URLLC less than 20 % whenever it carries little, and is bounded.
+    assert_eq!(json["a1"]["bounded"][0], 0, "{}", json["a1"]);
     assert!(
-        json["a1"]["bounded"][0].as_u64().unwrap() > 0,
+        json["a1"]["bounded"][1].as_u64().unwrap() > 0,
         "{}",
         json["a1"]
     );

@@ -55,7 +55,16 @@ fn the_schema_and_the_xapp_agree_on_every_instance() {
                            "delay_target_ms": 300, "utility_weight": 2}]}),
         json!({"slices": [{"sst": 2, "min_prb_share_pct": 50.0}, {"sst": 3, "max_prb_share_pct": 0}]}),
     ];
-    for i in &accepted {
+    // The shipped example instance (docs/a1.md, `abtrial --a1-policy`).
+    let example: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../deploy/oran-sc/slice-sla-policy-example.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for i in accepted.iter().chain([&example]) {
         assert!(schema_accepts(&schema, i), "schema refuses {i}");
         PolicyInstance::from_payload("p", i).unwrap_or_else(|e| panic!("{i}: {e}"));
     }

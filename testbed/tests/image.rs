@@ -348,6 +348,27 @@ fn images_build_and_check_inside() {
                 "overlays/{overlay}/{app}.toml --check in the image: {}",
                 text(&out)
             );
+            // The same ConfigMap in pod 2 of a StatefulSet of 3, as the manifests set it:
+            // a sharded replica with its own E2 app instance and its peers.
+            let pod = format!("{app}-2");
+            let replicas = format!("{}_SHARD_REPLICAS", app.replace('-', "_").to_uppercase());
+            let out = podman.run_with(
+                tag,
+                &[("POD_NAME", pod.as_str()), (replicas.as_str(), "3")],
+                Some(&dir),
+                &["--check"],
+            );
+            assert!(
+                out.status.success(),
+                "overlays/{overlay}/{app}.toml as {pod} of 3 --check in the image: {}",
+                text(&out)
+            );
+            let said = format!("E2 app instance {pod}, shard 2 of 3");
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(&said),
+                "{app} as {pod}: {}",
+                text(&out)
+            );
         }
     }
 

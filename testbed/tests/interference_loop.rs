@@ -27,62 +27,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::radio::{interference_config, radio_sim_with};
 use common::wait_for;
 use common::xapp_proc::{XappProcess, repo, ric_nodes};
 use sha2::Digest;
-use testbed::radio::{RadioTwin, TwinConfig};
-use testbed::sim::{ControlParameter, RunningSim, Sim, SimConfig};
+use testbed::sim::{ControlParameter, RunningSim};
 
-/// The radio-mode simulator: 2 nodes, 4 cells, 8 UEs a cell driven by the held-out ucc5g
-/// recordings (the model never saw them), 10× real time, no node list (as onos-e2t).
 async fn radio_sim(seed: u64) -> Option<RunningSim> {
     radio_sim_with(seed, 10.0).await
 }
 
-async fn radio_sim_with(seed: u64, speed: f64) -> Option<RunningSim> {
-    let Some(root) = testbed::radio::trace::shared_root() else {
-        eprintln!("../shared/traces/ucc5g not found: interference loop tests skipped");
-        return None;
-    };
-    let mut recs = testbed::radio::trace::read_all(&root).unwrap();
-    recs.retain(|r| testbed::radio::trace::is_test_recording(&r.name));
-    let twin = RadioTwin::new(
-        &recs,
-        &TwinConfig {
-            seed,
-            ..TwinConfig::default()
-        },
-    );
-    let sim = Sim::new_radio(
-        SimConfig {
-            nodes: 2,
-            speed,
-            list_nodes: false,
-            rc_profile: e2_asn1::rc::RcProfile::Oran,
-            ..SimConfig::default()
-        },
-        twin,
-    );
-    Some(RunningSim::bind(sim, 0).await.unwrap())
-}
-
 /// The shipped config, model contract `contract` (absolute), the simulator's nodes.
 fn config(sim: &RunningSim, contract: &Path) -> String {
-    let shipped =
-        std::fs::read_to_string(repo().join("xapps/interference/config/interference.toml"))
-            .unwrap();
-    let text = shipped.replace(
-        "\"../../../models/interference/interference.contract.toml\"",
-        &format!("{:?}", contract.display().to_string()),
-    );
-    assert_ne!(
-        text, shipped,
-        "the shipped config names the shipped contract"
-    );
-    // The shipped nodes (e2sim's default radio layout) give way to this simulator's.
-    let start = text.find("# The E2 nodes and cells to serve").unwrap();
-    let end = text.find("\n[model]").unwrap();
-    format!("{}{}{}", &text[..start], &text[end..], ric_nodes(sim))
+    interference_config(sim, contract)
 }
 
 /// The number after `label` on the summary line starting with `line` (0 when absent).

@@ -15,9 +15,13 @@
 //! - A1 with sharding: the mediator (a real RMR endpoint) fans policy type 21010 out to
 //!   every replica (`rte|20010|r0;r1;r2`, one group per replica); each answers OK under its
 //!   own `handler_id`, every node's quotas are bounded by whichever replica owns it, and
-//!   after a SIGKILL the heirs keep bounding the nodes they take over.
+//!   after a SIGKILL the heirs keep bounding the nodes they take over;
+//! - the interference xApp (its StatefulSet in the manifests) shares the radio simulator's
+//!   four nodes the same way over two replicas: each subscribed by exactly its owner, a
+//!   killed replica's nodes taken over by the survivor, never two instances on one node.
 //!
-//! The binary is `target/debug/slice-xapp` (`cargo build -p slice-xapp`).
+//! The binaries are `target/debug/slice-xapp` and `target/debug/interference-xapp`
+//! (`cargo build -p slice-xapp -p interference-xapp`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -679,4 +683,128 @@ async fn an_a1_policy_fanned_out_to_every_replica_bounds_every_node_and_follows_
     fleet.procs.remove(&victim);
     fleet.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_interference_replicas_share_the_radio_nodes_and_the_survivor_takes_over() {
+    let _one = SERIAL.lock().await;
+    let Some(sim) = common::radio::radio_sim_of(7, 10.0, 4).await else {
+        return;
+    };
+    let contract = common::xapp_proc::repo()
+        .join("models/interference/interference.contract.toml")
+        .canonicalize()
+        .unwrap();
+    let shipped = common::radio::interference_config(&sim, &contract);
+    let base = shipped.replace(
+        "app_instance_id = \"interference-xapp-1\"",
+        "app_instance_id = \"interference-xapp-{ordinal}\"",
+    );
+    assert_ne!(base, shipped, "the shipped config names its instance");
+    let ports: Vec<u16> = (0..2).map(|_| free_port()).collect();
+    let peers: Vec<String> = ports
+        .iter()
+        .map(|p| format!("\"http://127.0.0.1:{p}\""))
+        .collect();
+    let name = |o: u32| format!("interference-xapp-{o}");
+    let mut procs: BTreeMap<u32, XappProcess> = BTreeMap::new();
+    for o in 0..2u32 {
+        let text = format!(
+            "{base}\n[shard]\nreplicas = 2\nordinal = {o}\npeers = [{}]\nprobe_interval_ms = {PROBE_MS}\nfailure_threshold = {THRESHOLD}\nhandover_grace_ms = {GRACE_MS}\n",
+            peers.join(", ")
+        );
+        let listen = format!("127.0.0.1:{}", ports[o as usize]);
+        let p = XappProcess::start_listening(
+            "interference-xapp",
+            &format!("intf-shard-{o}"),
+            &sim,
+            &text,
+            &listen,
+        );
+        procs.insert(o, p);
+    }
+    // The twin's four cells, one on each node.
+    let nodes: Vec<String> = sim
+        .sim
+        .nodes
+        .iter()
+        .filter(|n| !n.cells.is_empty())
+        .map(|n| n.id.clone())
+        .collect();
+    assert_eq!(nodes.len(), 4, "{:?}", sim.sim.nodes.len());
+    let served_by_owners = |live: &[u32]| {
+        let open = open_subscriptions(&sim);
+        nodes.iter().all(|n| {
+            let want = name(owner(n, live.iter().copied()).unwrap());
+            open.get(n) == Some(&BTreeSet::from([want]))
+        })
+    };
+    let settled = wait_for(LIMIT, || served_by_owners(&[0, 1])).await;
+    assert!(
+        settled,
+        "nodes not subscribed by their owners: {:?}\n{}",
+        open_subscriptions(&sim),
+        procs
+            .values()
+            .map(|p| tail(&p.stderr()))
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    );
+    for o in 0..2u32 {
+        let r = shard_report(ports[o as usize]);
+        assert_eq!(r["xapp"], "interference-xapp", "{r}");
+        let want: BTreeSet<String> = nodes
+            .iter()
+            .filter(|n| owner(n, 0..2) == Some(o))
+            .cloned()
+            .collect();
+        assert!(!want.is_empty(), "replica {o} owns none of {nodes:?}");
+        assert_eq!(strings(&r["owned"]), want, "replica {o}: {r}");
+    }
+    // The replica owning most nodes is killed; the survivor subscribes them.
+    let victim = (0..2u32)
+        .max_by_key(|o| nodes.iter().filter(|n| owner(n, 0..2) == Some(*o)).count())
+        .unwrap();
+    let survivor = 1 - victim;
+    let killed_at = sim.sim.elapsed_ms();
+    procs.get_mut(&victim).unwrap().kill();
+    let taken = wait_for(LIMIT, || served_by_owners(&[survivor])).await;
+    assert!(
+        taken,
+        "{} did not take the nodes of the killed {}: {:?}",
+        name(survivor),
+        name(victim),
+        open_subscriptions(&sim)
+    );
+    let moved: Vec<&String> = nodes
+        .iter()
+        .filter(|n| owner(n, 0..2) == Some(victim))
+        .collect();
+    let mut took_ms = 0;
+    for n in &moved {
+        let at = sim
+            .sim
+            .subscription_log()
+            .into_iter()
+            .find(|r| {
+                &&r.node == n
+                    && r.app_instance_id == name(survivor)
+                    && r.event == SubscriptionEvent::Opened
+                    && r.t_ms >= killed_at
+            })
+            .unwrap()
+            .t_ms;
+        took_ms = took_ms.max(at - killed_at);
+    }
+    println!(
+        "interference-xapp: {} node(s) of the killed replica subscribed by the survivor {took_ms} ms after SIGKILL (bound {} ms)",
+        moved.len(),
+        bound_ms()
+    );
+    assert!(took_ms <= bound_ms() + SLACK_MS, "{took_ms} ms");
+    check_exclusive(&sim);
+    procs.remove(&victim);
+    let (exit, _, stderr) = procs.remove(&survivor).unwrap().stop().await;
+    assert!(exit.success(), "survivor exit {exit}:\n{}", tail(&stderr));
+    sim.stop().await;
 }

@@ -157,6 +157,22 @@ impl RuntimeConfig {
     pub fn silent_after(&self) -> Duration {
         Duration::from_millis(u64::from(self.report_period_ms) * u64::from(self.silent_periods))
     }
+
+    /// Which E2 app instance this process is and which share of the nodes it serves, as
+    /// `--check` prints it: `E2 app instance slice-xapp-2, shard 2 of 3` or
+    /// `E2 app instance slice-xapp-0, every E2 node (not sharded)`.
+    pub fn instance_line(&self) -> String {
+        match &self.shard {
+            Some(s) => format!(
+                "E2 app instance {}, shard {} of {}",
+                self.app_instance_id, s.ordinal, s.replicas
+            ),
+            None => format!(
+                "E2 app instance {}, every E2 node (not sharded)",
+                self.app_instance_id
+            ),
+        }
+    }
 }
 
 impl RuntimeConfig {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
+pub mod radio;
 pub mod xapp_proc;
 
 use std::sync::Arc;

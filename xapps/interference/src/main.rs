@@ -159,6 +159,7 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::mobility::MobilitySummary>, Stop
             "configuration and interference model are valid ({} {}, canary batch passed)",
             c.name, c.version
         );
+        println!("{}", runtime_cfg.instance_line());
         return Ok(None);
     }
     let log = match cli.decision_log.or(validated.decision_log) {

@@ -194,6 +194,7 @@ fn start(cli: Cli) -> Result<Option<nf_runtime::Summary>, Stop> {
             "configuration and model contract are valid ({} {})",
             c.name, c.version
         );
+        println!("{}", runtime_cfg.instance_line());
         return Ok(None);
     }
     if let Some(d) = &validated.decision_log {

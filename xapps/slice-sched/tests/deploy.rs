@@ -204,7 +204,7 @@ fn labels_match(selector: &Value, labels: &Value) -> bool {
 const WORKLOADS: [(&str, &str, u16, &str); 3] = [
     ("StatefulSet", "slice-xapp", 9464, "slice-xapp.toml"),
     (
-        "Deployment",
+        "StatefulSet",
         "interference-xapp",
         9465,
         "interference-xapp.toml",
@@ -407,24 +407,7 @@ fn slice_config_is_accepted(overlay: &str, cm: &Value) {
 /// with that count, makes the last pod a sharded replica with its own E2 app instance that
 /// finds its peers through the headless Service.
 fn shards_follow_the_replicas(slice: &Value, cm: &Value, replicas: u64) {
-    assert_eq!(slice["spec"]["replicas"], replicas);
-    let env = slice["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_array()
-        .unwrap();
-    let var = |name: &str| {
-        env.iter()
-            .find(|e| e["name"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {env:?}"))
-    };
-    assert_eq!(
-        var("SLICE_XAPP_SHARD_REPLICAS")["value"],
-        replicas.to_string()
-    );
-    assert_eq!(
-        var("POD_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
-        "metadata.name"
-    );
-    let headless = slice["spec"]["serviceName"].as_str().unwrap();
+    let headless = sharded_pods(slice, "SLICE_XAPP_SHARD_REPLICAS", replicas);
     let dir = std::env::temp_dir().join(format!("airan-deploy-shard-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let text = in_scratch_pod(cm["data"]["slice-xapp.toml"].as_str().unwrap(), &dir);
@@ -448,6 +431,44 @@ fn shards_follow_the_replicas(slice: &Value, cm: &Value, replicas: u64) {
     }
 }
 
+/// A StatefulSet of `replicas` pods each told the replica count (`count_var`) and its name
+/// (`POD_NAME`, the ordinal); its headless Service.
+fn sharded_pods<'a>(sts: &'a Value, count_var: &str, replicas: u64) -> &'a str {
+    assert_eq!(sts["spec"]["replicas"], replicas);
+    let env = sts["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let var = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {env:?}"))
+    };
+    assert_eq!(var(count_var)["value"], replicas.to_string());
+    assert_eq!(
+        var("POD_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
+    sts["spec"]["serviceName"].as_str().unwrap()
+}
+
+/// The interference xApp's StatefulSet shares the E2 nodes as the slice xApp's does: each
+/// pod is its own E2 app instance and finds its peers through the headless Service (its
+/// binary checks the sharded config inside the image: `testbed --test image`).
+fn interference_shards_follow_the_replicas(sts: &Value, cm: &Value, replicas: u64) {
+    let headless = sharded_pods(sts, "INTERFERENCE_XAPP_SHARD_REPLICAS", replicas);
+    assert_eq!(headless, "interference-xapp-headless");
+    let toml: toml::Value =
+        toml::from_str(cm["data"]["interference-xapp.toml"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        toml["e2t"]["app_instance_id"].as_str(),
+        Some("interference-xapp-{ordinal}")
+    );
+    assert_eq!(
+        toml["shard"]["peer_url"].as_str(),
+        Some(format!("http://interference-xapp-{{ordinal}}.{headless}:9465").as_str())
+    );
+}
+
 /// The checks every rendering of the default settings passes, kustomize's or Helm's:
 /// ServiceMonitor, workloads, namespace, and on O-RAN SC the RMR ports.
 fn check_objects(what: &str, docs: &[Value], namespace: Option<&str>, rmr: bool) {
@@ -466,7 +487,7 @@ fn check_objects(what: &str, docs: &[Value], namespace: Option<&str>, rmr: bool)
     // RMR data and route ports on both xApps (and on O-RAN SC only).
     for (kind, name) in [
         ("StatefulSet", "slice-xapp"),
-        ("Deployment", "interference-xapp"),
+        ("StatefulSet", "interference-xapp"),
     ] {
         let c = &find(docs, kind, name)["spec"]["template"]["spec"]["containers"][0];
         let ports: Vec<u64> = c["ports"]
@@ -713,9 +734,20 @@ fn helm_chart_values_reach_the_objects() {
     slice_config_is_accepted(what, cm);
     shards_follow_the_replicas(slice, cm, 3);
     assert_eq!(
-        find(&docs, "Deployment", "interference-xapp")["spec"]["replicas"],
+        find(&docs, "StatefulSet", "interference-xapp")["spec"]["replicas"],
         0
     );
+    // The interference xApp sharded the same way.
+    let yaml = helm_template(
+        &tools,
+        "oran-sc",
+        "ricxapp",
+        &["--set", "interferenceXapp.replicas=3"],
+    );
+    let sharded = validated(&tools, "helm oran-sc, 3 interference replicas", &yaml);
+    let sts = find(&sharded, "StatefulSet", "interference-xapp");
+    let cm = mounted_config(&sharded, &sts["spec"]["template"]);
+    interference_shards_follow_the_replicas(sts, cm, 3);
     let mgr = find(&docs, "Deployment", "conflict-mgr");
     assert_eq!(
         mgr["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
@@ -723,7 +755,7 @@ fn helm_chart_values_reach_the_objects() {
     );
     for (kind, name) in [
         ("StatefulSet", "slice-xapp"),
-        ("Deployment", "interference-xapp"),
+        ("StatefulSet", "interference-xapp"),
     ] {
         let volumes = &find(&docs, kind, name)["spec"]["template"]["spec"]["volumes"];
         let tls = volumes
@@ -747,7 +779,7 @@ fn helm_chart_values_reach_the_objects() {
     );
     let docs = yaml_docs(&tools, &yaml);
     assert!(docs.iter().all(|d| d["kind"] != "ServiceMonitor"));
-    assert_eq!(docs.len(), 13, "{yaml}");
+    assert_eq!(docs.len(), 14, "{yaml}");
 
     // A RIC the chart does not know is refused by the values schema.
     let out = Command::new(&tools.helm)

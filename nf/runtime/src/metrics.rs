@@ -783,6 +783,18 @@ impl Metrics {
         family.get_or_create(&Reason { reason }).inc();
     }
 
+    /// Counts in `xapp_decisions_dropped_total` an event (an answer, a control's outcome)
+    /// that could not reach its node task: `reply_queue_full`, or `shutdown` when the task
+    /// has stopped and closed its queue.
+    pub fn undelivered<T>(&self, e: &tokio::sync::mpsc::error::TrySendError<T>) {
+        use tokio::sync::mpsc::error::TrySendError;
+        let reason = match e {
+            TrySendError::Full(_) => "reply_queue_full",
+            TrySendError::Closed(_) => "shutdown",
+        };
+        Self::inc(&self.dropped, reason);
+    }
+
     /// Sum over every label of a family.
     pub fn total(family: &Family<Reason, Counter>, reasons: &[&'static str]) -> u64 {
         reasons.iter().map(|r| Self::count(family, r)).sum()

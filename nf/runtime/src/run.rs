@@ -13,7 +13,6 @@ use nf_infer::contract::{Contract, ModelKind};
 use nf_infer::runtime::LoadedModel;
 use nf_infer::worker::WorkerStats;
 use nf_infer::{InferenceHandle, ModelId, WorkerConfig, spawn_worker};
-use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::config::RuntimeConfig;
@@ -159,15 +158,8 @@ fn spawn_inference(
                 .map(|v| v.chunks_exact(columns).map(|c| [c[0], c[1]]).collect())
                 .map_err(str::to_owned);
             let reply = ctx.reply.clone();
-            // A closed queue: the node task has stopped, the decision with it.
-            match reply.try_send(NodeEvent::Inferred { ctx, forecasts }) {
-                Ok(()) => {}
-                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-                    Metrics::inc(&m.dropped, "reply_queue_full");
-                }
-                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
-                    Metrics::inc(&m.dropped, "shutdown");
-                }
+            if let Err(e) = reply.try_send(NodeEvent::Inferred { ctx, forecasts }) {
+                m.undelivered(&e);
             }
         },
     )
@@ -510,15 +502,8 @@ pub async fn run_interference(
             }
             let out = out.values.map(<[f32]>::to_vec).map_err(str::to_owned);
             let reply = ctx.reply.clone();
-            // A closed queue: the node task has stopped, the period's decision with it.
-            match reply.try_send(MobEvent::Inferred { ctx, out }) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    Metrics::inc(&m.dropped, "reply_queue_full");
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    Metrics::inc(&m.dropped, "shutdown");
-                }
+            if let Err(e) = reply.try_send(MobEvent::Inferred { ctx, out }) {
+                m.undelivered(&e);
             }
         },
     )

@@ -189,13 +189,9 @@ impl<'a> Emit<'a> {
         let metrics = t.metrics.clone();
         let done = Box::new(move |outcome: ControlOutcome| {
             inflight.fetch_sub(1, Ordering::Relaxed);
-            let reason = match events.try_send(MobEvent::Done { action, outcome }) {
-                Ok(()) => return,
-                Err(mpsc::error::TrySendError::Full(_)) => "reply_queue_full",
-                // The node task has stopped: the outcome is not recorded.
-                Err(mpsc::error::TrySendError::Closed(_)) => "shutdown",
-            };
-            Metrics::inc(&metrics.dropped, reason);
+            if let Err(e) = events.try_send(MobEvent::Done { action, outcome }) {
+                metrics.undelivered(&e);
+            }
         });
         self.path.send(
             Control {

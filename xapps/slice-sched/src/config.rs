@@ -505,17 +505,11 @@ impl FileConfig {
         runtime.rc_profile = ric.rc_profile;
         runtime.nodes = ric.nodes;
         runtime.osc = ric.osc;
-        let ordinal = sharded.ordinal;
+        runtime.a1 = self
+            .a1
+            .as_ref()
+            .and_then(|s| s.check(base, runtime.transport, &self.e2t.app_instance_id, &mut p));
         sharded.apply(&mut runtime);
-        // The handler answers under this replica's own name: `{ordinal}` is replaced in
-        // `a1.handler_id` and in the `e2t.app_instance_id` it defaults to.
-        runtime.a1 = self.a1.as_ref().and_then(|s| {
-            s.check(base, runtime.transport, &runtime.app_instance_id, &mut p)
-                .map(|mut a| {
-                    a.handler_id = a.handler_id.replace(shard::ORDINAL, &ordinal.to_string());
-                    a
-                })
-        });
         if let Some(written) = runtime.osc.rmr_route_table.take() {
             let resolved = resolve(base, &written);
             p.file("ric.osc.rmr_route_table", &written, &resolved);

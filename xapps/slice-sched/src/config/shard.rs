@@ -99,12 +99,16 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// Puts the ordinal into `e2t.app_instance_id` and `ric.osc.callback_host` (where
-    /// written as `{ordinal}`) and the sharding into `runtime`.
+    /// Puts the ordinal into `e2t.app_instance_id`, `ric.osc.callback_host` and
+    /// `a1.handler_id` (where written as `{ordinal}`: each replica is its own E2 app
+    /// instance and answers A1 under its own name) and the sharding into `runtime`.
     pub fn apply(self, runtime: &mut nf_runtime::RuntimeConfig) {
         let n = self.ordinal.to_string();
         runtime.app_instance_id = runtime.app_instance_id.replace(ORDINAL, &n);
         runtime.osc.callback_host = runtime.osc.callback_host.replace(ORDINAL, &n);
+        if let Some(a1) = &mut runtime.a1 {
+            a1.handler_id = a1.handler_id.replace(ORDINAL, &n);
+        }
         runtime.shard = self.shard;
     }
 }

@@ -172,17 +172,13 @@ async fn remote_first_decisions_use_the_remote_model() {
     assert!(remote * 10 >= (remote + local) * 9, "{shown}");
     // Each used answer was counted `ok` (a few more: answers settled while the run stopped).
     assert!(p.result_count("ok") >= remote, "{shown}");
-    assert!(stats.answered.load(std::sync::atomic::Ordering::Relaxed) >= remote);
+    assert!(stats.answered() >= remote);
     // Unbatched: a request per ask (and probes), exported as the client counted them (once
     // the calls out at the stop have ended).
     assert!(wait_for(Duration::from_secs(5), || rp.inflight() == 0).await);
-    let calls = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let calls = stats.calls();
     assert!(calls >= p.result_count("ok"), "{calls} requests; {shown}");
-    assert_exported(
-        &m,
-        calls,
-        stats.rows.load(std::sync::atomic::Ordering::Relaxed),
-    );
+    assert_exported(&m, calls, stats.rows());
     // The decision log names the model that decided.
     let lines = lines(&log);
     let by_remote: Vec<_> = lines
@@ -228,18 +224,14 @@ async fn batched_asks_of_several_cells_share_one_request_and_each_gets_its_own_r
     // counts are compared.
     assert!(wait_for(Duration::from_secs(5), || rp.inflight() == 0).await);
     let asks = p.result_count("ok");
-    let requests = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let requests = stats.calls();
     // The exported count is the client's, and well under one request per ask.
     assert_eq!(p.requests(), requests, "{shown}");
     assert!(
         requests * 2 <= asks,
         "{requests} requests for {asks} asks: not batched; {shown}"
     );
-    assert_exported(
-        &m,
-        requests,
-        stats.rows.load(std::sync::atomic::Ordering::Relaxed),
-    );
+    assert_exported(&m, requests, stats.rows());
     // Each decision got its own cell's rows of the batch back: the same model on both
     // sides, so a mix-up of cells in the split would show as different forecasts.
     let shadowed = shadow_lines_agree(&lines(&log));
@@ -317,7 +309,7 @@ async fn hybrid_with_a_tiny_budget_skips_the_remote_and_decides_locally() {
     );
     // No decision's call left for the server: only the probes, one per second at most,
     // which keep the tracked latency fresh and whose answers are never used.
-    let calls = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let calls = stats.calls();
     let most = started.elapsed().as_secs() + 1;
     assert!(
         calls >= 1 && calls <= most,
@@ -480,15 +472,7 @@ async fn the_slice_xapp_binary_decides_with_a_remote_model_over_mtls() {
         cert: server.cert.clone(),
         key: server.key.clone(),
         client_ca: Some(client.ca.clone()),
-        client: nf_tls::ClientSection {
-            ca: server.ca.clone(),
-            cert: Some(client.cert.clone()),
-            key: Some(client.key.clone()),
-            server_name: None,
-            reload_ms: 5_000,
-        }
-        .load(nf_tls::Names::Section("test.tls"), &dir)
-        .unwrap(),
+        client: client.client_of(&server.ca, 5_000),
     };
     let models = [Served::forecaster("slice-prb-forecaster", &[])];
     let mut server_proc = TestServer::start_tls(&python, &models, "hybrid-mtls", tls).unwrap();

@@ -52,6 +52,21 @@ pub struct RemoteStats {
 }
 
 impl RemoteStats {
+    /// `ModelInfer` calls sent.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Rows sent in them.
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    /// Calls answered with a usable output.
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
     /// Failed calls of `kind` (one of [`KINDS`]; 0 for anything else).
     pub fn failures(&self, kind: &str) -> u64 {
         KINDS
@@ -96,7 +111,6 @@ pub struct RemoteModel {
     out_per_row: usize,
     next_id: AtomicU64,
     stats: Arc<RemoteStats>,
-    tls: Option<nf_tls::ClientTls>,
 }
 
 /// The `link` label of the remote model's TLS metrics.
@@ -121,7 +135,7 @@ impl RemoteModel {
             endpoint: cfg.endpoint.clone(),
             connect_timeout: cfg.connect_timeout,
             max_message_bytes: cfg.max_message_bytes,
-            tls: tls.clone(),
+            tls,
         })?;
         let input_dims = cfg.contract.input.shape[1..].to_vec();
         let output_dims = cfg
@@ -140,13 +154,7 @@ impl RemoteModel {
             cfg,
             next_id: AtomicU64::new(1),
             stats: Arc::new(RemoteStats::default()),
-            tls,
         })
-    }
-
-    /// The TLS link of an `https://` endpoint (`None`: cleartext).
-    pub fn tls(&self) -> Option<&nf_tls::ClientTls> {
-        self.tls.as_ref()
     }
 
     pub fn config(&self) -> &RemoteConfig {
@@ -347,7 +355,7 @@ mod tests {
         for _ in 0..10 {
             stats.record(&Err(&gone), Duration::ZERO);
         }
-        assert_eq!(stats.answered.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.answered(), 1);
         assert_eq!(stats.failures("deadline"), 1);
         assert_eq!(stats.failures("unavailable"), 10);
         assert_eq!(stats.failures("no_such_kind"), 0);

@@ -221,8 +221,6 @@ impl TestServer {
         .unwrap_or_else(|e| panic!("client of {}: {e}", self.endpoint))
     }
 
-    /// Waits until the server is ready and every model answers `ModelReady` (at most
-    /// `timeout`); the error carries the end of the server's log.
     /// [`Self::wait_ready`] for callers that cannot wait on their own runtime (a test's
     /// runtime may not block): on a thread with a runtime of its own.
     pub fn wait_ready_blocking(&mut self, timeout: Duration) -> Result<Duration, String> {
@@ -240,6 +238,8 @@ impl TestServer {
         })
     }
 
+    /// Waits until the server is ready and every model answers `ModelReady` (at most
+    /// `timeout`); the error carries the end of the server's log.
     pub async fn wait_ready(&mut self, timeout: Duration) -> Result<Duration, String> {
         let started = Instant::now();
         let client = self.client();

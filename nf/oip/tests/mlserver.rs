@@ -193,9 +193,9 @@ async fn a_late_answer_is_a_deadline() {
             .is_some_and(|p| p >= Duration::from_millis(100))
     );
     // No budget left: nothing is sent.
-    let sent = stats.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let sent = stats.calls();
     expect_err(model.infer(&input, Duration::ZERO).await);
-    assert_eq!(stats.calls.load(std::sync::atomic::Ordering::Relaxed), sent);
+    assert_eq!(stats.calls(), sent);
 }
 
 #[tokio::test]

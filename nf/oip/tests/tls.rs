@@ -47,15 +47,7 @@ fn pki(test: &str) -> Option<&'static Pki> {
             key: server.key.clone(),
             client_ca: Some(client.ca.clone()),
             // The readiness wait connects with mTLS like any client.
-            client: nf_tls::ClientSection {
-                ca: server.ca.clone(),
-                cert: Some(client.cert.clone()),
-                key: Some(client.key.clone()),
-                server_name: None,
-                reload_ms: 5_000,
-            }
-            .load(nf_tls::Names::Section("test.tls"), &dir)
-            .expect("readiness client settings"),
+            client: client.client_of(&server.ca, 5_000),
         };
         let models = [Served::forecaster("slice-prb-forecaster", &[])];
         let mut server =
@@ -248,12 +240,7 @@ async fn a_client_the_server_does_not_trust_is_refused_and_recovers_after_a_rota
     // (empty) certificate; its refusal arrives as an alert on the first read, under the
     // HTTP/2 handshake, and the call finds no usable connection.
     assert_eq!(err.kind(), "unavailable", "{err}");
-    assert_eq!(
-        bare.stats()
-            .answered
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    assert_eq!(bare.stats().answered(), 0);
 
     // A certificate from a CA the server does not trust, then rotated to a good one.
     let stranger = TestCa::new("a CA the server does not trust");
@@ -266,13 +253,7 @@ async fn a_client_the_server_does_not_trust_is_refused_and_recovers_after_a_rota
         .expect_err("the server refuses the certificate");
     println!("untrusted client certificate: {} ({err})", err.kind());
     assert_eq!(err.kind(), "unavailable", "{err}");
-    assert_eq!(
-        model
-            .stats()
-            .answered
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    assert_eq!(model.stats().answered(), 0);
 
     files.present(&leaf(&pki.client_ca));
     let took = until_answered(&model, &input).await;

@@ -143,12 +143,7 @@ struct RemoteCalls(Arc<std::sync::OnceLock<Arc<nf_oip::RemoteStats>>>);
 
 impl RemoteCalls {
     fn counts(&self) -> (u64, u64) {
-        self.0.get().map_or((0, 0), |s| {
-            (
-                s.calls.load(Ordering::Relaxed),
-                s.rows.load(Ordering::Relaxed),
-            )
-        })
+        self.0.get().map_or((0, 0), |s| (s.calls(), s.rows()))
     }
 }
 

@@ -100,15 +100,13 @@ impl Files {
 
     /// Client settings pinning this CA, presenting this leaf when `mtls`.
     pub fn client(&self, mtls: bool, reload_ms: u64) -> ClientSettings {
-        ClientSection {
-            ca: self.ca.clone(),
-            cert: mtls.then(|| self.cert.clone()),
-            key: mtls.then(|| self.key.clone()),
-            server_name: None,
-            reload_ms,
-        }
-        .load(Names::Section("test.tls"), Path::new("/"))
-        .expect("client settings")
+        client_settings(&self.ca, mtls.then_some(self), reload_ms)
+    }
+
+    /// This leaf as the mTLS client of a server whose certificate `server_ca` signed (the
+    /// two sides under different CAs).
+    pub fn client_of(&self, server_ca: &Path, reload_ms: u64) -> ClientSettings {
+        client_settings(server_ca, Some(self), reload_ms)
     }
 
     /// Server settings presenting this leaf; requiring client certificates signed by
@@ -123,6 +121,19 @@ impl Files {
         .load(Names::Section("test.tls"), Path::new("/"))
         .expect("server settings")
     }
+}
+
+/// Client settings pinning `ca`, presenting `leaf`'s certificate and key when given.
+fn client_settings(ca: &Path, leaf: Option<&Files>, reload_ms: u64) -> ClientSettings {
+    ClientSection {
+        ca: ca.to_path_buf(),
+        cert: leaf.map(|l| l.cert.clone()),
+        key: leaf.map(|l| l.key.clone()),
+        server_name: None,
+        reload_ms,
+    }
+    .load(Names::Section("test.tls"), Path::new("/"))
+    .expect("client settings")
 }
 
 /// Writes `text` to `path` through a temporary file and a rename.

@@ -84,16 +84,12 @@ fn certificates(
     let server = TestCa::new("oipbench server CA").write(dir, "server");
     let client = TestCa::new("oipbench client CA").write(dir, "client");
     // The client pins the server's CA; with mTLS it presents its own leaf.
-    let section = nf_tls::ClientSection {
-        ca: server.ca.clone(),
-        cert: mtls.then(|| client.cert.clone()),
-        key: mtls.then(|| client.key.clone()),
-        server_name: None,
-        reload_ms: nf_tls::section::DEFAULT_RELOAD_MS,
+    let reload = nf_tls::section::DEFAULT_RELOAD_MS;
+    let ready = if mtls {
+        client.client_of(&server.ca, reload)
+    } else {
+        server.client(false, reload)
     };
-    let ready = section
-        .load(nf_tls::Names::Section("oipbench.tls"), dir)
-        .map_err(|p| anyhow::anyhow!("{p:?}"))?;
     let mut lines = format!("[tls]\nca = \"{}\"\n", server.ca.display());
     if mtls {
         lines.push_str(&format!(
